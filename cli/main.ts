@@ -1,0 +1,20 @@
+// The `modelplane` command: one bin, a subcommand per job. Each subcommand loads its implementation
+// lazily, so `modelplane crd` does not pay for onnxruntime and `serve` does not pay for the Kubernetes client.
+import { Command } from 'commander';
+import { readFileSync } from 'node:fs';
+import { registerServe } from './serve.js';
+
+const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+
+export const program = new Command()
+  .name('modelplane')
+  .description('Deploy ONNX models on Kubernetes and serve them over the Open Inference Protocol')
+  .version(pkg.version)
+  .showHelpAfterError();
+
+registerServe(program);
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  process.stderr.write(`modelplane: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

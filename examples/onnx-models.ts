@@ -1,0 +1,228 @@
+// Builds small, real ONNX models in code (protobuf ModelProto via onnx-proto), for the examples,
+// the tests and the benchmarks. Nothing here is downloaded.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import onnxProto from 'onnx-proto';
+
+const { onnx } = onnxProto;
+const T = onnx.TensorProto.DataType;
+
+export type ElemType = keyof typeof T;
+type Dim = number | string;
+
+export interface ValueSpec {
+  name: string;
+  type: ElemType;
+  shape: Dim[];
+}
+
+export interface NodeSpec {
+  op: string;
+  inputs: string[];
+  outputs: string[];
+  attributes?: Record<string, number | number[] | string>;
+}
+
+export interface InitializerSpec {
+  name: string;
+  dims: number[];
+  data: Float32Array;
+  /** Stored in this external-data file (relative to the model) instead of inside the ModelProto. */
+  external?: { location: string; offset: number };
+}
+
+export interface GraphSpec {
+  name: string;
+  inputs: ValueSpec[];
+  outputs: ValueSpec[];
+  nodes: NodeSpec[];
+  initializers?: InitializerSpec[];
+  opset?: number;
+}
+
+function valueInfo(v: ValueSpec): onnxProto.onnx.IValueInfoProto {
+  return {
+    name: v.name,
+    type: {
+      tensorType: {
+        elemType: T[v.type],
+        shape: { dim: v.shape.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) },
+      },
+    },
+  };
+}
+
+function attribute(name: string, value: number | number[] | string): onnxProto.onnx.IAttributeProto {
+  const A = onnx.AttributeProto.AttributeType;
+  if (typeof value === 'string') return { name, type: A.STRING, s: new TextEncoder().encode(value) };
+  if (Array.isArray(value)) return { name, type: A.INTS, ints: value };
+  if (Number.isInteger(value)) return { name, type: A.INT, i: value };
+  return { name, type: A.FLOAT, f: value };
+}
+
+function initializer(init: InitializerSpec): onnxProto.onnx.ITensorProto {
+  const bytes = new Uint8Array(init.data.buffer, init.data.byteOffset, init.data.byteLength);
+  if (!init.external) return { name: init.name, dims: init.dims, dataType: T.FLOAT, rawData: bytes };
+  return {
+    name: init.name,
+    dims: init.dims,
+    dataType: T.FLOAT,
+    dataLocation: onnx.TensorProto.DataLocation.EXTERNAL,
+    externalData: [
+      { key: 'location', value: init.external.location },
+      { key: 'offset', value: String(init.external.offset) },
+      { key: 'length', value: String(bytes.byteLength) },
+    ],
+  };
+}
+
+/** Encodes a graph as ONNX ModelProto bytes. */
+export function encodeModel(g: GraphSpec): Uint8Array {
+  const model = onnx.ModelProto.create({
+    irVersion: 8,
+    producerName: 'modelplane-examples',
+    opsetImport: [{ domain: '', version: g.opset ?? 17 }],
+    graph: {
+      name: g.name,
+      input: g.inputs.map(valueInfo),
+      output: g.outputs.map(valueInfo),
+      initializer: (g.initializers ?? []).map(initializer),
+      node: g.nodes.map((n, i) => ({
+        name: `${n.op.toLowerCase()}_${i}`,
+        opType: n.op,
+        input: n.inputs,
+        output: n.outputs,
+        attribute: Object.entries(n.attributes ?? {}).map(([k, v]) => attribute(k, v)),
+      })),
+    },
+  });
+  return onnx.ModelProto.encode(model).finish();
+}
+
+/** Deterministic pseudo-random floats in [-scale, scale) (mulberry32), so models are reproducible. */
+export function randomFloats(n: number, seed: number, scale = 1): Float32Array {
+  const out = new Float32Array(n);
+  let a = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    out[i] = ((((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1) * scale;
+  }
+  return out;
+}
+
+/** Triton's "simple" model: OUTPUT0 = INPUT0 + INPUT1, OUTPUT1 = INPUT0 - INPUT1, FP32 [batch, width]. */
+export function simpleModel(width = 16, batch: Dim = 'batch'): GraphSpec {
+  return {
+    name: 'simple',
+    inputs: [
+      { name: 'INPUT0', type: 'FLOAT', shape: [batch, width] },
+      { name: 'INPUT1', type: 'FLOAT', shape: [batch, width] },
+    ],
+    outputs: [
+      { name: 'OUTPUT0', type: 'FLOAT', shape: [batch, width] },
+      { name: 'OUTPUT1', type: 'FLOAT', shape: [batch, width] },
+    ],
+    nodes: [
+      { op: 'Add', inputs: ['INPUT0', 'INPUT1'], outputs: ['OUTPUT0'] },
+      { op: 'Sub', inputs: ['INPUT0', 'INPUT1'], outputs: ['OUTPUT1'] },
+    ],
+  };
+}
+
+/** A multi-layer perceptron: `layers` x (MatMul width x width, Add bias, Relu). Memory-bound at batch 1. */
+export function mlpModel(width: number, layers: number, opts: { externalFile?: string } = {}): GraphSpec {
+  const nodes: NodeSpec[] = [];
+  const initializers: InitializerSpec[] = [];
+  let offset = 0;
+  let x = 'input';
+  for (let l = 0; l < layers; l++) {
+    const w = randomFloats(width * width, 1000 + l, 1 / Math.sqrt(width));
+    const b = randomFloats(width, 2000 + l, 0.01);
+    for (const [name, dims, data] of [
+      [`w${l}`, [width, width], w],
+      [`b${l}`, [width], b],
+    ] as const) {
+      const external = opts.externalFile ? { location: opts.externalFile, offset } : undefined;
+      initializers.push({ name, dims: [...dims], data, external });
+      offset += data.byteLength;
+    }
+    const out = l === layers - 1 ? 'output' : `h${l}`;
+    nodes.push({ op: 'MatMul', inputs: [x, `w${l}`], outputs: [`mm${l}`] });
+    nodes.push({ op: 'Add', inputs: [`mm${l}`, `b${l}`], outputs: [`pre${l}`] });
+    nodes.push({ op: 'Relu', inputs: [`pre${l}`], outputs: [out] });
+    x = out;
+  }
+  return {
+    name: 'mlp',
+    inputs: [{ name: 'input', type: 'FLOAT', shape: ['batch', width] }],
+    outputs: [{ name: 'output', type: 'FLOAT', shape: ['batch', width] }],
+    nodes,
+    initializers,
+  };
+}
+
+/** The bytes of every external initializer of a graph, laid out as `mlpModel(..., {externalFile})` expects. */
+export function externalData(g: GraphSpec): Uint8Array {
+  const parts = (g.initializers ?? []).filter((i) => i.external);
+  const total = parts.reduce((n, p) => n + p.data.byteLength, 0);
+  const out = new Uint8Array(total);
+  for (const p of parts) out.set(new Uint8Array(p.data.buffer, p.data.byteOffset, p.data.byteLength), p.external!.offset);
+  return out;
+}
+
+/** An image classifier head: [batch,3,224,224] -> Conv 3x3/2 (8 ch) -> Relu -> GlobalAveragePool -> [batch,8]. */
+export function imageModel(): GraphSpec {
+  return {
+    name: 'image',
+    inputs: [{ name: 'image', type: 'FLOAT', shape: ['batch', 3, 224, 224] }],
+    outputs: [{ name: 'features', type: 'FLOAT', shape: ['batch', 8] }],
+    nodes: [
+      { op: 'Conv', inputs: ['image', 'kernel'], outputs: ['conv'], attributes: { strides: [2, 2], pads: [1, 1, 1, 1] } },
+      { op: 'Relu', inputs: ['conv'], outputs: ['act'] },
+      { op: 'GlobalAveragePool', inputs: ['act'], outputs: ['pooled'] },
+      { op: 'Flatten', inputs: ['pooled'], outputs: ['features'], attributes: { axis: 1 } },
+    ],
+    initializers: [{ name: 'kernel', dims: [8, 3, 3, 3], data: randomFloats(8 * 27, 7, 0.2) }],
+  };
+}
+
+/** Every tensor type onnxruntime-node can exchange, each passed through Identity: in_<TYPE> -> out_<TYPE>. */
+export const IDENTITY_TYPES: ElemType[] = [
+  'FLOAT', 'FLOAT16', 'DOUBLE', 'UINT8', 'UINT16', 'UINT32', 'UINT64',
+  'INT8', 'INT16', 'INT32', 'INT64', 'BOOL', 'STRING',
+];
+
+export function identityTypesModel(): GraphSpec {
+  return {
+    name: 'types',
+    inputs: IDENTITY_TYPES.map((t) => ({ name: `in_${t}`, type: t, shape: ['batch', 'n'] })),
+    outputs: IDENTITY_TYPES.map((t) => ({ name: `out_${t}`, type: t, shape: ['batch', 'n'] })),
+    nodes: IDENTITY_TYPES.map((t) => ({ op: 'Identity', inputs: [`in_${t}`], outputs: [`out_${t}`] })),
+  };
+}
+
+/** A model whose batch dimension is fixed: dynamic batching must turn itself off. */
+export function fixedBatchModel(): GraphSpec {
+  return {
+    name: 'fixed',
+    inputs: [{ name: 'x', type: 'FLOAT', shape: [1, 4] }],
+    outputs: [{ name: 'y', type: 'FLOAT', shape: [1, 4] }],
+    nodes: [{ op: 'Relu', inputs: ['x'], outputs: ['y'] }],
+  };
+}
+
+/** Writes a model file; with external data, a directory holding model.onnx and its data file. */
+export function writeModel(path: string, g: GraphSpec): string {
+  const ext = (g.initializers ?? []).find((i) => i.external);
+  if (!ext) {
+    writeFileSync(path, encodeModel(g));
+    return path;
+  }
+  mkdirSync(path, { recursive: true });
+  writeFileSync(join(path, 'model.onnx'), encodeModel(g));
+  writeFileSync(join(path, ext.external!.location), externalData(g));
+  return path;
+}
