@@ -1,0 +1,282 @@
+// The ModelDeployment API, defined once: TypeScript types (Static<>), the operator's own validation and
+// the CRD's OpenAPI schema with its CEL rules all come from the TypeBox nodes below.
+import { Type, type Static } from '@sinclair/typebox';
+import type { V1Affinity, V1Condition, V1ObjectMeta, V1ResourceRequirements, V1Toleration, V1TopologySpreadConstraint } from '@kubernetes/client-node';
+import { StringEnum, StringMap, upstream } from './upstream.js';
+
+export const GROUP = 'serving.modelplane.io';
+export const VERSION = 'v1alpha1';
+export const API_VERSION = `${GROUP}/${VERSION}`;
+export const KIND = 'ModelDeployment';
+export const PLURAL = 'modeldeployments';
+export const SINGULAR = 'modeldeployment';
+
+export const DEFAULT_GPU_RESOURCE = 'nvidia.com/gpu';
+export const EXECUTION_PROVIDERS = ['cuda', 'tensorrt', 'cpu'] as const;
+export const GRAPH_OPTIMIZATION_LEVELS = ['disabled', 'basic', 'extended', 'all'] as const;
+export const URI_SCHEMES = ['https', 'http', 's3', 'pvc', 'file'] as const;
+
+export interface CelRule {
+  rule: string;
+  message: string;
+  reason?: 'FieldValueInvalid' | 'FieldValueForbidden' | 'FieldValueRequired' | 'FieldValueDuplicate';
+  fieldPath?: string;
+}
+
+const cel = (...rules: CelRule[]) => ({ 'x-kubernetes-validations': rules });
+
+// Regular expressions shared by the CEL rules; CEL's matches() is RE2, these use only its common subset.
+const DNS_SUBDOMAIN = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$';
+const LABEL_VALUE = '^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$';
+const REMOTE_URI = '^(https?|s3)://';
+
+const ModelSource = Type.Object(
+  {
+    uri: Type.String({
+      minLength: 1,
+      maxLength: 2048,
+      description:
+        'Where the model is: https://host/path, http://host/path, s3://bucket/key, pvc://<claim>/<path> (read in place from a ' +
+        'PersistentVolumeClaim), or file:///absolute/path (local mode). A directory holds model.onnx and its external-data files.',
+      ...cel({
+        rule:
+          "self.matches(r'^(https?|s3)://[^/?#]+/[^?#]*[^/?#]') || self.matches(r'^pvc://[a-z0-9]([-a-z0-9]*[a-z0-9])?/.*[^/]$') || " +
+          "self.matches(r'^file:///.*[^/]$')",
+        message: 'uri must be https://host/path, http://host/path, s3://bucket/key, pvc://<claim>/<path> or file:///<absolute path>',
+        reason: 'FieldValueInvalid',
+      }),
+    }),
+    sha256: Type.Optional(
+      Type.String({
+        maxLength: 64,
+        description: 'Expected SHA-256 of the model file (64 lower-case hex digits); checked after download, a mismatch is never served.',
+        ...cel({ rule: "self.matches(r'^[0-9a-f]{64}$')", message: 'sha256 must be 64 lower-case hexadecimal digits', reason: 'FieldValueInvalid' }),
+      }),
+    ),
+    credentialsSecret: Type.Optional(
+      Type.String({
+        maxLength: 253,
+        description: 'Secret in the same namespace with S3 keys and endpoint, or an HTTP Authorization header, for downloading the model.',
+        ...cel({ rule: `self.matches(r'${DNS_SUBDOMAIN}')`, message: 'credentialsSecret must be a Secret name (a DNS subdomain)', reason: 'FieldValueInvalid' }),
+      }),
+    ),
+    servedName: Type.Optional(
+      Type.String({
+        maxLength: 128,
+        description: 'Name under /v2/models/{name}; defaults to metadata.name.',
+        ...cel({
+          rule: "self.matches(r'^[A-Za-z0-9]([A-Za-z0-9_.-]*[A-Za-z0-9])?$')",
+          message: 'servedName must start and end with a letter or digit and hold only letters, digits, ".", "_" and "-"',
+          reason: 'FieldValueInvalid',
+        }),
+      }),
+    ),
+  },
+  {
+    description: 'The ONNX model to serve.',
+    ...cel(
+      {
+        rule: `!has(self.credentialsSecret) || self.uri.matches(r'${REMOTE_URI}')`,
+        message: 'credentialsSecret applies only to https, http and s3 URIs',
+        reason: 'FieldValueForbidden',
+        fieldPath: '.credentialsSecret',
+      },
+      {
+        rule: "!has(self.sha256) || !self.uri.startsWith('pvc://')",
+        message: 'sha256 is verified when the model is downloaded; pvc:// models are read in place and cannot be verified',
+        reason: 'FieldValueForbidden',
+        fieldPath: '.sha256',
+      },
+    ),
+  },
+);
+
+const Autoscaling = Type.Object(
+  {
+    minReplicas: Type.Integer({ minimum: 0, maximum: 10000, default: 1, format: 'int32', description: 'Fewest replicas; 0 allows scale to zero.' }),
+    maxReplicas: Type.Integer({ minimum: 1, maximum: 10000, format: 'int32', description: 'Most replicas.' }),
+    targetConcurrency: Type.Integer({ minimum: 1, maximum: 100000, default: 4, format: 'int32', description: 'In-flight plus queued requests per replica to aim for.' }),
+    scaleDownDelaySeconds: Type.Integer({ minimum: 0, maximum: 86400, default: 300, format: 'int32', description: 'How long load must stay low before replicas are removed.' }),
+  },
+  {
+    description:
+      "Bounds and target for the operator's built-in autoscaler, which scales this object through its scale subresource. " +
+      'spec.replicas is not forced into these bounds, so kubectl scale, HPA and KEDA keep working; the autoscaler clamps.',
+    ...cel({ rule: 'self.minReplicas <= self.maxReplicas', message: 'minReplicas must not exceed maxReplicas', reason: 'FieldValueInvalid', fieldPath: '.minReplicas' }),
+  },
+);
+
+const Gpu = Type.Object(
+  {
+    count: Type.Integer({ minimum: 1, maximum: 16, default: 1, format: 'int32', description: 'GPUs (or MIG devices) per replica.' }),
+    resource: Type.String({
+      maxLength: 63,
+      default: DEFAULT_GPU_RESOURCE,
+      description: 'Extended resource to request: nvidia.com/gpu, or a MIG profile such as nvidia.com/mig-1g.10gb.',
+      ...cel({
+        rule: "self == 'nvidia.com/gpu' || self.matches(r'^nvidia\\.com/mig-[0-9]+g\\.[0-9]+gb(\\+me)?$')",
+        message: 'resource must be nvidia.com/gpu or a MIG profile like nvidia.com/mig-1g.10gb',
+        reason: 'FieldValueInvalid',
+      }),
+    }),
+    product: Type.Optional(
+      Type.String({
+        maxLength: 63,
+        description: 'Required value of the node label nvidia.com/gpu.product (e.g. NVIDIA-H100-80GB-HBM3).',
+        ...cel({ rule: `self.matches(r'${LABEL_VALUE}')`, message: 'product must be a valid label value', reason: 'FieldValueInvalid' }),
+      }),
+    ),
+  },
+  { description: 'GPUs per replica; the pod gets the limit, the matching NoSchedule toleration and, with product, a node selector.' },
+);
+
+const Scheduling = Type.Object(
+  {
+    nodeSelector: Type.Optional(StringMap(Type.String(), { description: 'Merged into the pod nodeSelector.', maxProperties: 64 })),
+    tolerations: Type.Optional(Type.Array(upstream<V1Toleration>('io.k8s.api.core.v1.Toleration'), { maxItems: 64, description: 'Added to the pod tolerations.' })),
+    affinity: Type.Optional(upstream<V1Affinity>('io.k8s.api.core.v1.Affinity', { description: 'Pod affinity, as in a PodSpec.' })),
+    topologySpreadConstraints: Type.Optional(
+      Type.Array(upstream<V1TopologySpreadConstraint>('io.k8s.api.core.v1.TopologySpreadConstraint'), { maxItems: 16, description: 'As in a PodSpec.' }),
+    ),
+    priorityClassName: Type.Optional(
+      Type.String({
+        maxLength: 253,
+        description: 'PriorityClass of the runtime pods.',
+        ...cel({ rule: `self.matches(r'${DNS_SUBDOMAIN}')`, message: 'priorityClassName must be a DNS subdomain', reason: 'FieldValueInvalid' }),
+      }),
+    ),
+    runtimeClassName: Type.Optional(
+      Type.String({
+        maxLength: 253,
+        description: 'RuntimeClass of the runtime pods (e.g. nvidia with the GPU Operator).',
+        ...cel({ rule: `self.matches(r'${DNS_SUBDOMAIN}')`, message: 'runtimeClassName must be a DNS subdomain', reason: 'FieldValueInvalid' }),
+      }),
+    ),
+  },
+  { description: 'Where the runtime pods may run, merged with what spec.gpu implies.' },
+);
+
+const Batching = Type.Object(
+  {
+    maxBatchSize: Type.Integer({ minimum: 1, maximum: 4096, format: 'int32', description: 'Most requests merged into one run; 1 turns batching off.' }),
+    maxQueueDelayMicroseconds: Type.Integer({
+      minimum: 0,
+      maximum: 1000000,
+      default: 1000,
+      format: 'int32',
+      description: 'Longest a request waits for others to fill a batch.',
+    }),
+  },
+  { description: 'Dynamic batching along the first dimension; omitted means off.' },
+);
+
+const Runtime = Type.Object(
+  {
+    image: Type.Optional(Type.String({ minLength: 1, maxLength: 1024, description: 'Runtime image; defaults to the operator configuration.' })),
+    executionProviders: Type.Optional(
+      Type.Array(StringEnum(EXECUTION_PROVIDERS), {
+        minItems: 1,
+        maxItems: EXECUTION_PROVIDERS.length,
+        description: 'onnxruntime execution providers in order of preference; default [cuda, cpu] with a GPU, else [cpu].',
+        ...cel({ rule: 'self.all(p, self.exists_one(q, q == p))', message: 'executionProviders must not repeat a provider', reason: 'FieldValueDuplicate' }),
+      }),
+    ),
+    graphOptimizationLevel: StringEnum(GRAPH_OPTIMIZATION_LEVELS, { default: 'all', description: 'onnxruntime graph optimization level.' }),
+    intraOpThreads: Type.Integer({ minimum: 0, maximum: 1024, default: 0, format: 'int32', description: 'Threads per operator; 0 derives it from the CPU limit.' }),
+    batching: Type.Optional(Batching),
+    maxQueueSize: Type.Integer({
+      minimum: 1,
+      maximum: 1000000,
+      default: 512,
+      format: 'int32',
+      description: 'Requests that may wait per replica; beyond it the runtime answers 503 with Retry-After.',
+    }),
+    gpuMemoryLimitBytes: Type.Integer({ minimum: 0, default: 0, format: 'int64', description: 'Cap on the onnxruntime CUDA memory arena; 0 means no cap.' }),
+  },
+  {
+    description: 'How the runtime serves the model.',
+    // Present by default so that its own defaults (queue size, optimization level) always apply.
+    default: {},
+    ...cel({
+      rule: '!has(self.batching) || self.maxQueueSize >= self.batching.maxBatchSize',
+      message: 'maxQueueSize must be at least batching.maxBatchSize, or batches can never fill',
+      reason: 'FieldValueInvalid',
+      fieldPath: '.maxQueueSize',
+    }),
+  },
+);
+
+export const ModelDeploymentSpecSchema = Type.Object(
+  {
+    model: ModelSource,
+    replicas: Type.Integer({
+      minimum: 0,
+      maximum: 10000,
+      default: 1,
+      format: 'int32',
+      description: 'Runtime pods; the scale subresource (kubectl scale, HPA, KEDA and the built-in autoscaler) writes here.',
+    }),
+    autoscaling: Type.Optional(Autoscaling),
+    resources: Type.Optional(upstream<V1ResourceRequirements>('io.k8s.api.core.v1.ResourceRequirements', { description: 'CPU and memory of the runtime container.' })),
+    gpu: Type.Optional(Gpu),
+    scheduling: Type.Optional(Scheduling),
+    runtime: Runtime,
+  },
+  { description: 'What to serve and how.' },
+);
+
+const Condition = upstream<V1Condition>('io.k8s.apimachinery.pkg.apis.meta.v1.Condition');
+
+export const ModelDeploymentStatusSchema = Type.Object(
+  {
+    observedGeneration: Type.Optional(Type.Integer({ minimum: 0, format: 'int64', description: 'The metadata.generation this status describes.' })),
+    replicas: Type.Optional(Type.Integer({ minimum: 0, format: 'int32', description: 'Runtime pods that exist (statusReplicasPath).' })),
+    readyReplicas: Type.Optional(Type.Integer({ minimum: 0, format: 'int32', description: 'Runtime pods that are ready to serve.' })),
+    selector: Type.Optional(Type.String({ maxLength: 1024, description: 'Label selector of the runtime pods, serialized (labelSelectorPath).' })),
+    url: Type.Optional(Type.String({ maxLength: 2048, description: 'In-cluster URL of the model.' })),
+    conditions: Type.Optional(
+      Type.Array(Condition, {
+        maxItems: 32,
+        'x-kubernetes-list-type': 'map',
+        'x-kubernetes-list-map-keys': ['type'],
+        description: 'Ready, Available, Progressing, ModelLoaded; each with observedGeneration.',
+      }),
+    ),
+    lastFailure: Type.Optional(
+      Type.Object(
+        {
+          reason: Type.String({ maxLength: 1024 }),
+          message: Type.String({ maxLength: 32768 }),
+          time: Type.String({ format: 'date-time' }),
+        },
+        { description: 'The most recent failure seen, kept after recovery.' },
+      ),
+    ),
+  },
+  { description: 'What the operator observes.' },
+);
+
+export type ModelDeploymentSpec = Static<typeof ModelDeploymentSpecSchema>;
+export type ModelDeploymentStatus = Static<typeof ModelDeploymentStatusSchema>;
+export type ModelDeploymentCondition = V1Condition;
+
+export interface ModelDeployment {
+  apiVersion: typeof API_VERSION;
+  kind: typeof KIND;
+  metadata: V1ObjectMeta;
+  spec: ModelDeploymentSpec;
+  status?: ModelDeploymentStatus;
+}
+
+/** The whole object as the CRD sees it; metadata stays untouched (`type: object`), as Kubernetes requires. */
+export const ModelDeploymentSchema = Type.Object(
+  {
+    apiVersion: Type.Optional(Type.String({ description: 'APIVersion defines the versioned schema of this representation of an object.' })),
+    kind: Type.Optional(Type.String({ description: 'Kind is a string value representing the REST resource this object represents.' })),
+    metadata: Type.Optional(Type.Object({})),
+    spec: ModelDeploymentSpecSchema,
+    status: Type.Optional(ModelDeploymentStatusSchema),
+  },
+  { description: 'ModelDeployment serves one ONNX model over the Open Inference Protocol on GPU-scheduled runtime pods.' },
+);
+

@@ -1,0 +1,131 @@
+// The operator's own admission: defaults, the structural schema and the CEL rules, all read from the one
+// schema in schema.ts. Errors name the field and carry a stable reason in the API server's vocabulary.
+import { Value } from '@sinclair/typebox/value';
+import { ValueErrorType, type ValueError } from '@sinclair/typebox/errors';
+import { API_VERSION, KIND, ModelDeploymentSpecSchema, type ModelDeployment, type ModelDeploymentSpec } from './schema.js';
+import { celViolations } from './cel.js';
+
+export interface FieldError {
+  /** Dotted path with indices, e.g. `spec.scheduling.tolerations[0].effect`. */
+  field: string;
+  message: string;
+  /** FieldValueRequired | FieldValueInvalid | FieldValueNotSupported | FieldValueTypeInvalid | FieldValueForbidden | FieldValueDuplicate | FieldValueUnknown */
+  reason: string;
+}
+
+export type ValidationResult = { ok: true; value: ModelDeployment } | { ok: false; errors: FieldError[] };
+
+type Node = { [key: string]: unknown };
+
+/** `/scheduling/tolerations/0/key` under `spec` -> `spec.scheduling.tolerations[0].key` */
+function fieldPath(prefix: string, pointer: string): string {
+  let out = prefix;
+  for (const raw of pointer.split('/').slice(1)) {
+    const seg = raw.replace(/~1/g, '/').replace(/~0/g, '~');
+    out += /^\d+$/.test(seg) ? `[${seg}]` : /^[A-Za-z_][A-Za-z0-9_]*$/.test(seg) ? `.${seg}` : `[${JSON.stringify(seg)}]`;
+  }
+  return out;
+}
+
+function describe(error: ValueError): { message: string; reason: string } {
+  const s = error.schema as Node;
+  switch (error.type) {
+    case ValueErrorType.ObjectRequiredProperty:
+      return { message: 'Required value', reason: 'FieldValueRequired' };
+    case ValueErrorType.Kind:
+      if (Array.isArray(s.enum)) return { message: `Unsupported value ${JSON.stringify(error.value)}: supported values are ${(s.enum as string[]).map((v) => JSON.stringify(v)).join(', ')}`, reason: 'FieldValueNotSupported' };
+      return { message: error.message, reason: 'FieldValueInvalid' };
+    case ValueErrorType.String:
+    case ValueErrorType.Integer:
+    case ValueErrorType.Number:
+    case ValueErrorType.Boolean:
+    case ValueErrorType.Object:
+    case ValueErrorType.Array:
+      return { message: `Invalid value ${JSON.stringify(error.value)}: ${error.message.toLowerCase()}`, reason: 'FieldValueTypeInvalid' };
+    case ValueErrorType.Union:
+      if (s['x-kubernetes-int-or-string'] === true) {
+        return { message: `Invalid value ${JSON.stringify(error.value)}: must be an integer or a string${typeof (s.anyOf as Node[])?.[1]?.pattern === 'string' ? ' in Kubernetes quantity form (e.g. 500m, 4Gi)' : ''}`, reason: 'FieldValueInvalid' };
+      }
+      return { message: error.message, reason: 'FieldValueInvalid' };
+    case ValueErrorType.StringFormat:
+      return { message: `Invalid value ${JSON.stringify(error.value)}: must be a ${String(s.format)} string`, reason: 'FieldValueInvalid' };
+    default:
+      return { message: `Invalid value ${JSON.stringify(error.value)}: ${error.message.toLowerCase()}`, reason: 'FieldValueInvalid' };
+  }
+}
+
+/** Fields the schema does not know; the API server prunes them, kubectl's strict validation rejects them. */
+function unknownFields(schema: Node, value: unknown, path: string): FieldError[] {
+  if (value === null || typeof value !== 'object') return [];
+  if (Array.isArray(value)) {
+    return schema.items ? value.flatMap((v, i) => unknownFields(schema.items as Node, v, `${path}[${i}]`)) : [];
+  }
+  const props = schema.properties as Record<string, Node> | undefined;
+  const extra = schema.additionalProperties;
+  const out: FieldError[] = [];
+  for (const [key, v] of Object.entries(value as Node)) {
+    const child = props?.[key] ?? (extra && typeof extra === 'object' ? (extra as Node) : undefined);
+    const childPath = /^[A-Za-z_][A-Za-z0-9_]*$/.test(key) ? `${path}.${key}` : `${path}[${JSON.stringify(key)}]`;
+    if (!child) {
+      if (props && !extra) out.push({ field: childPath, message: `unknown field "${key}"`, reason: 'FieldValueUnknown' });
+      continue;
+    }
+    out.push(...unknownFields(child, v, childPath));
+  }
+  return out;
+}
+
+/** The spec with schema defaults applied (a copy; the input is not changed). */
+export function withDefaults(spec: unknown): ModelDeploymentSpec {
+  return Value.Default(ModelDeploymentSpecSchema, structuredClone(spec)) as ModelDeploymentSpec;
+}
+
+/**
+ * Checks a ModelDeployment as the API server would (defaults, structural schema, CEL rules, unknown fields)
+ * and returns it with defaults applied, or every problem found.
+ */
+export function validateModelDeployment(obj: unknown): ValidationResult {
+  if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) {
+    return { ok: false, errors: [{ field: '', message: 'a ModelDeployment must be an object', reason: 'FieldValueTypeInvalid' }] };
+  }
+  const input = obj as Node;
+  const errors: FieldError[] = [];
+  if (input.apiVersion !== API_VERSION) {
+    errors.push({ field: 'apiVersion', message: `Unsupported value ${JSON.stringify(input.apiVersion)}: supported values are "${API_VERSION}"`, reason: 'FieldValueNotSupported' });
+  }
+  if (input.kind !== KIND) {
+    errors.push({ field: 'kind', message: `Unsupported value ${JSON.stringify(input.kind)}: supported values are "${KIND}"`, reason: 'FieldValueNotSupported' });
+  }
+  const metadata = input.metadata as Node | undefined;
+  if (!metadata || typeof metadata !== 'object' || typeof metadata.name !== 'string' || metadata.name === '') {
+    errors.push({ field: 'metadata.name', message: 'Required value', reason: 'FieldValueRequired' });
+  }
+  if (input.spec === undefined || input.spec === null) {
+    errors.push({ field: 'spec', message: 'Required value', reason: 'FieldValueRequired' });
+    return { ok: false, errors };
+  }
+  const spec = withDefaults(input.spec);
+  const structural = [...Value.Errors(ModelDeploymentSpecSchema, spec)];
+  // TypeBox reports a failed union once per branch; one message per field is enough.
+  const seen = new Set<string>();
+  for (const e of structural) {
+    const field = fieldPath('spec', e.path);
+    if (seen.has(field)) continue;
+    seen.add(field);
+    errors.push({ field, ...describe(e) });
+  }
+  errors.push(...unknownFields(ModelDeploymentSpecSchema as unknown as Node, spec, 'spec'));
+  // Like the API server, CEL rules run only on a structurally valid object: they assume its shape.
+  if (structural.length === 0) {
+    for (const v of celViolations(ModelDeploymentSpecSchema as unknown as Node, spec, 'spec')) {
+      errors.push({ field: v.field, message: v.message, reason: v.reason });
+    }
+  }
+  if (errors.length) return { ok: false, errors };
+  return { ok: true, value: { ...(input as unknown as ModelDeployment), spec } };
+}
+
+/** One line per error, `field: message (reason)`, for logs, conditions and CLI output. */
+export function formatErrors(errors: FieldError[]): string {
+  return errors.map((e) => `${e.field || '<root>'}: ${e.message} (${e.reason})`).join('; ');
+}
