@@ -3,6 +3,7 @@
 import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { registerServe } from './serve.js';
+import { registerFetch } from './fetch.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -12,7 +13,8 @@ export const program = new Command()
   .version(pkg.version)
   .showHelpAfterError();
 
-registerServe(program);
+registerServe(program, pkg.version);
+registerFetch(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`modelplane: ${err instanceof Error ? err.message : String(err)}\n`);

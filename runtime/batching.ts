@@ -1,0 +1,100 @@
+// Pure parts of dynamic batching: which queued requests may share a run, how their inputs are
+// concatenated along dimension 0, and how the outputs are split back.
+import { datatypeOfOrt, typeInfo, type TensorData } from './datatypes.js';
+import type { InferRequest } from './request.js';
+import type { WireTensor } from './worker-protocol.js';
+import type { ModelSignature } from './signature.js';
+
+/** Requests with equal keys can be concatenated: same non-batch dimensions for every input. */
+export function batchKey(req: InferRequest): string | undefined {
+  if (req.batchSize === undefined) return undefined;
+  return req.inputs.map((x) => x.shape.slice(1).join('x')).join('|');
+}
+
+export interface Batchable {
+  key: string | undefined;
+  rows: number;
+}
+
+/**
+ * Picks the queue positions for the next run: the head, then every later entry with the head's key while the
+ * rows fit in maxBatchSize. Unbatchable heads (and heads over the limit) run alone.
+ */
+export function planBatch(queue: readonly Batchable[], maxBatchSize: number): number[] {
+  if (queue.length === 0) return [];
+  const head = queue[0];
+  if (head.key === undefined || maxBatchSize <= 1 || head.rows >= maxBatchSize) return [0];
+  const picked = [0];
+  let rows = head.rows;
+  for (let i = 1; i < queue.length && rows < maxBatchSize; i++) {
+    const e = queue[i];
+    if (e.key === head.key && rows + e.rows <= maxBatchSize) {
+      picked.push(i);
+      rows += e.rows;
+    }
+  }
+  return picked;
+}
+
+/** Concatenates the requests' inputs along dimension 0, into fresh buffers that can be transferred. */
+export function concatInputs(reqs: readonly InferRequest[], sig: ModelSignature): WireTensor[] {
+  return sig.inputs.map((spec, j) => {
+    const parts = reqs.map((r) => r.inputs[j]);
+    const rows = parts.reduce((n, p) => n + p.shape[0], 0);
+    const dims = reqs.length === 1 ? parts[0].shape : [rows, ...parts[0].shape.slice(1)];
+    if (spec.datatype === 'BYTES') {
+      const strings = parts.flatMap((p) => ('strings' in p.payload ? p.payload.strings : []));
+      return { name: spec.name, ortType: spec.ortType, dims, strings };
+    }
+    const total = parts.reduce((n, p) => n + ('bytes' in p.payload ? p.payload.bytes.byteLength : 0), 0);
+    const out = new Uint8Array(new ArrayBuffer(total));
+    let off = 0;
+    for (const p of parts) {
+      if ('bytes' in p.payload) {
+        out.set(p.payload.bytes, off);
+        off += p.payload.bytes.byteLength;
+      }
+    }
+    return { name: spec.name, ortType: spec.ortType, dims, buffer: out.buffer };
+  });
+}
+
+export interface OutputTensor {
+  name: string;
+  shape: number[];
+  data: TensorData;
+}
+
+function typedView(t: WireTensor): TensorData {
+  if (t.strings) return t.strings;
+  const dt = datatypeOfOrt(t.ortType);
+  if (!dt) throw new Error(`output ${t.name}: unsupported type ${t.ortType}`);
+  return new (typeInfo(dt).array!)(t.buffer!, 0, t.buffer!.byteLength / typeInfo(dt).size);
+}
+
+/**
+ * Splits a run's outputs back into one set per request, as views (no copy). `rows[i]` is request i's batch
+ * size; undefined rows (a request run alone) takes everything. Throws when an output's first dimension does not
+ * add up, which means the model does not batch along dimension 0.
+ */
+export function splitOutputs(outputs: readonly WireTensor[], rows: readonly number[]): OutputTensor[][] {
+  const total = rows.reduce((n, r) => n + r, 0);
+  const perRequest: OutputTensor[][] = rows.map(() => []);
+  for (const t of outputs) {
+    const data = typedView(t);
+    if (rows.length === 1) {
+      perRequest[0].push({ name: t.name, shape: t.dims, data });
+      continue;
+    }
+    if (t.dims[0] !== total) throw new Error(`output ${t.name} has first dimension ${t.dims[0]}, not the batch's ${total}`);
+    const perRow = total === 0 ? 0 : data.length / total;
+    let start = 0;
+    rows.forEach((r, i) => {
+      const end = start + r * perRow;
+      const view = Array.isArray(data) ? data.slice(start, end) : data.subarray(start, end);
+      perRequest[i].push({ name: t.name, shape: [r, ...t.dims.slice(1)], data: view as TensorData });
+      start = end;
+    });
+  }
+  return perRequest;
+}

@@ -1,0 +1,88 @@
+// Main-thread handle on the session worker: load a model, run feeds, learn when the worker dies.
+import { Worker } from 'node:worker_threads';
+import type { ModelSignature } from './signature.js';
+import type { WireTensor, WorkerInit, WorkerReply } from './worker-protocol.js';
+
+export interface LoadedModel {
+  provider: string;
+  failures: { provider: string; error: string }[];
+  signature: ModelSignature;
+  loadSeconds: number;
+}
+
+export interface RunResult {
+  outputs: WireTensor[];
+  computeSeconds: number;
+}
+
+export class ModelLoadError extends Error {
+  constructor(message: string, readonly failures: { provider: string; error: string }[]) {
+    super(message);
+  }
+}
+
+export class ModelRunner {
+  private worker?: Worker;
+  private seq = 0;
+  private closing = false;
+  private pending = new Map<number, { resolve: (r: RunResult) => void; reject: (e: Error) => void }>();
+  /** Called once if the worker dies after loading (a native crash): the process can no longer serve. */
+  onFatal: (err: Error) => void = () => {};
+
+  load(init: WorkerInit): Promise<LoadedModel> {
+    return new Promise((resolve, reject) => {
+      let loaded = false;
+      const worker = new Worker(new URL('./session-worker.js', import.meta.url), { workerData: init });
+      this.worker = worker;
+      worker.on('message', (msg: WorkerReply) => {
+        switch (msg.type) {
+          case 'loaded':
+            loaded = true;
+            resolve(msg);
+            return;
+          case 'load-failed':
+            reject(new ModelLoadError(msg.failures.map((f) => `${f.provider}: ${f.error}`).join('; '), msg.failures));
+            void worker.terminate();
+            return;
+          case 'result':
+          case 'run-failed': {
+            const p = this.pending.get(msg.seq);
+            if (!p) return;
+            this.pending.delete(msg.seq);
+            if (msg.type === 'result') p.resolve({ outputs: msg.outputs, computeSeconds: msg.computeSeconds });
+            else p.reject(new Error(msg.error));
+          }
+        }
+      });
+      const died = (err: Error) => {
+        for (const p of this.pending.values()) p.reject(err);
+        this.pending.clear();
+        if (!loaded) reject(new ModelLoadError(err.message, []));
+        else this.onFatal(err);
+      };
+      worker.on('error', died);
+      worker.on('exit', (code) => {
+        if (this.worker === worker) this.worker = undefined;
+        if (!this.closing && (code !== 0 || this.pending.size > 0)) died(new Error(`session worker exited with code ${code}`));
+      });
+    });
+  }
+
+  run(inputs: WireTensor[]): Promise<RunResult> {
+    const worker = this.worker;
+    if (!worker) return Promise.reject(new Error('model is not loaded'));
+    const seq = ++this.seq;
+    const transfer = inputs.flatMap((t) => (t.buffer ? [t.buffer] : []));
+    return new Promise((resolve, reject) => {
+      this.pending.set(seq, { resolve, reject });
+      worker.postMessage({ seq, inputs }, transfer);
+    });
+  }
+
+  async close(): Promise<void> {
+    const w = this.worker;
+    this.closing = true;
+    this.worker = undefined;
+    if (w) await w.terminate();
+  }
+}

@@ -1,0 +1,142 @@
+// The request queue in front of the model: bounded, batching compatible requests into one run while the
+// model is busy, and never waiting when waiting cannot help.
+import { batchKey, concatInputs, planBatch, splitOutputs, type OutputTensor } from './batching.js';
+import { RuntimeError } from './errors.js';
+import type { ModelRunner, RunResult } from './model-runner.js';
+import type { InferRequest } from './request.js';
+import type { ModelSignature } from './signature.js';
+
+export interface SchedulerOptions {
+  /** Rows per run; 1 turns batching off. */
+  maxBatchSize: number;
+  maxQueueDelayUs: number;
+  maxQueueSize: number;
+}
+
+export interface SchedulerObserver {
+  queueSeconds(s: number): void;
+  batch(rows: number, computeSeconds: number): void;
+}
+
+interface Entry {
+  req: InferRequest;
+  key: string | undefined;
+  rows: number;
+  enqueued: number;
+  resolve: (outputs: OutputTensor[]) => void;
+  reject: (err: Error) => void;
+}
+
+export class Scheduler {
+  private queue: Entry[] = [];
+  private busy = false;
+  private timer?: NodeJS.Timeout;
+  private idleWaiters: (() => void)[] = [];
+  /** Requests whose bodies are still arriving: a reason to wait briefly for a fuller batch. */
+  arriving = 0;
+
+  constructor(
+    private readonly runner: Pick<ModelRunner, 'run'>,
+    private readonly sig: ModelSignature,
+    private readonly opts: SchedulerOptions,
+    private readonly observer: SchedulerObserver,
+  ) {}
+
+  get queued(): number {
+    return this.queue.length;
+  }
+
+  get running(): boolean {
+    return this.busy;
+  }
+
+  /** Queues a request; refuses at once (503) when the queue is full. */
+  submit(req: InferRequest): Promise<OutputTensor[]> {
+    if (this.queue.length >= this.opts.maxQueueSize) {
+      return Promise.reject(new RuntimeError('QueueFull', `queue is full (${this.opts.maxQueueSize} requests waiting); retry later`, { 'Retry-After': '1' }));
+    }
+    return new Promise((resolve, reject) => {
+      const key = this.opts.maxBatchSize > 1 ? batchKey(req) : undefined;
+      this.queue.push({ req, key, rows: req.batchSize ?? 1, enqueued: performance.now(), resolve, reject });
+      this.dispatch();
+    });
+  }
+
+  /** Resolves once nothing is queued or running. */
+  idle(): Promise<void> {
+    if (!this.busy && this.queue.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private dispatch(): void {
+    if (this.busy || this.queue.length === 0) return;
+    const picked = planBatch(this.queue, this.opts.maxBatchSize);
+    const rows = picked.reduce((n, i) => n + this.queue[i].rows, 0);
+    const head = this.queue[0];
+    const waited = (performance.now() - head.enqueued) * 1000;
+    const canGrow = head.key !== undefined && rows < this.opts.maxBatchSize && this.arriving > 0;
+    if (canGrow && waited < this.opts.maxQueueDelayUs) {
+      if (!this.timer) {
+        const delayMs = Math.max(0, (this.opts.maxQueueDelayUs - waited) / 1000);
+        this.timer = setTimeout(() => {
+          this.timer = undefined;
+          this.dispatch();
+        }, delayMs);
+      }
+      return;
+    }
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+    const entries = picked.map((i) => this.queue[i]);
+    const pickedSet = new Set(picked);
+    this.queue = this.queue.filter((_, i) => !pickedSet.has(i));
+    this.busy = true;
+    void this.execute(entries).finally(() => {
+      this.busy = false;
+      if (this.queue.length > 0) this.dispatch();
+      else this.notifyIdle();
+    });
+  }
+
+  private notifyIdle(): void {
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  private async execute(entries: Entry[]): Promise<void> {
+    const now = performance.now();
+    for (const e of entries) this.observer.queueSeconds((now - e.enqueued) / 1000);
+    let result: RunResult;
+    try {
+      result = await this.runner.run(concatInputs(entries.map((e) => e.req), this.sig));
+    } catch (err) {
+      if (entries.length > 1) return this.executeOneByOne(entries);
+      entries[0].reject(new RuntimeError('InferenceFailed', `inference failed: ${(err as Error).message}`));
+      return;
+    }
+    this.observer.batch(entries.reduce((n, e) => n + e.rows, 0), result.computeSeconds);
+    let split: OutputTensor[][];
+    try {
+      split = splitOutputs(result.outputs, entries.length === 1 ? [entries[0].rows] : entries.map((e) => e.rows));
+    } catch {
+      return this.executeOneByOne(entries);
+    }
+    entries.forEach((e, i) => e.resolve(split[i]));
+  }
+
+  /** A batch failed as a whole: run its requests alone, so one request's failure is only its own. */
+  private async executeOneByOne(entries: Entry[]): Promise<void> {
+    for (const e of entries) {
+      try {
+        const r = await this.runner.run(concatInputs([e.req], this.sig));
+        this.observer.batch(e.rows, r.computeSeconds);
+        e.resolve(splitOutputs(r.outputs, [e.rows])[0]);
+      } catch (err) {
+        e.reject(new RuntimeError('InferenceFailed', `inference failed: ${(err as Error).message}`));
+      }
+    }
+  }
+}

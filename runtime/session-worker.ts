@@ -1,0 +1,96 @@
+// The onnxruntime session lives on this worker thread: `session.run` computes on the calling thread, so
+// keeping it off the main thread lets health checks, metrics and request parsing go on during a batch.
+import { parentPort, workerData } from 'node:worker_threads';
+import ort from 'onnxruntime-node';
+import { tensorSpec, type ModelSignature, type OrtValueMetadata } from './signature.js';
+import type { WireTensor, WorkerInit, WorkerReply, WorkerRequest } from './worker-protocol.js';
+
+const init = workerData as WorkerInit;
+const port = parentPort!;
+
+function sessionOptions(provider: string): ort.InferenceSession.SessionOptions {
+  return {
+    executionProviders: [provider],
+    graphOptimizationLevel: init.graphOptimizationLevel,
+    intraOpNumThreads: init.intraOpThreads > 0 ? init.intraOpThreads : undefined,
+    logSeverityLevel: 3,
+  };
+}
+
+async function load(): Promise<ort.InferenceSession> {
+  const started = performance.now();
+  const failures: { provider: string; error: string }[] = [];
+  for (const provider of init.executionProviders) {
+    try {
+      const session = await ort.InferenceSession.create(init.modelPath, sessionOptions(provider));
+      const meta = session as unknown as { inputMetadata: OrtValueMetadata[]; outputMetadata: OrtValueMetadata[] };
+      const signature: ModelSignature = {
+        inputs: meta.inputMetadata.map(tensorSpec),
+        outputs: meta.outputMetadata.map(tensorSpec),
+      };
+      reply({ type: 'loaded', provider, failures, signature, loadSeconds: (performance.now() - started) / 1000 });
+      return session;
+    } catch (err) {
+      failures.push({ provider, error: (err as Error).message });
+    }
+  }
+  reply({ type: 'load-failed', failures });
+  throw new Error('model did not load');
+}
+
+function reply(msg: WorkerReply, transfer: ArrayBuffer[] = []): void {
+  port.postMessage(msg, transfer);
+}
+
+function toTensor(t: WireTensor): ort.Tensor {
+  if (t.strings) return new ort.Tensor('string', t.strings, t.dims);
+  return new ort.Tensor(t.ortType as 'float32', new (arrayFor(t.ortType))(t.buffer!) as Float32Array, t.dims);
+}
+
+function arrayFor(ortType: string): new (b: ArrayBuffer) => ArrayBufferView {
+  switch (ortType) {
+    case 'float32': return Float32Array;
+    case 'float64': return Float64Array;
+    case 'float16': case 'bfloat16': case 'uint16': return Uint16Array;
+    case 'int8': return Int8Array;
+    case 'int16': return Int16Array;
+    case 'int32': return Int32Array;
+    case 'uint32': return Uint32Array;
+    case 'int64': return BigInt64Array;
+    case 'uint64': return BigUint64Array;
+    default: return Uint8Array; // uint8, bool
+  }
+}
+
+function fromTensor(name: string, t: ort.Tensor, transfer: ArrayBuffer[]): WireTensor {
+  const dims = [...t.dims];
+  if (t.type === 'string') return { name, ortType: 'string', dims, strings: t.data as string[] };
+  let data = t.data as unknown as ArrayBufferView;
+  if (data.byteOffset !== 0 || data.byteLength !== data.buffer.byteLength || !(data.buffer instanceof ArrayBuffer)) {
+    data = new Uint8Array(data.buffer, data.byteOffset, data.byteLength).slice();
+  }
+  transfer.push(data.buffer as ArrayBuffer);
+  return { name, ortType: t.type, dims, buffer: data.buffer as ArrayBuffer };
+}
+
+async function main(): Promise<void> {
+  const session = await load();
+  port.on('message', async (msg: WorkerRequest) => {
+    const started = performance.now();
+    try {
+      const feeds: Record<string, ort.Tensor> = {};
+      for (const t of msg.inputs) feeds[t.name] = toTensor(t);
+      const results = await session.run(feeds);
+      const computeSeconds = (performance.now() - started) / 1000;
+      const transfer: ArrayBuffer[] = [];
+      const outputs = Object.entries(results).map(([name, t]) => fromTensor(name, t, transfer));
+      reply({ type: 'result', seq: msg.seq, outputs, computeSeconds }, transfer);
+    } catch (err) {
+      reply({ type: 'run-failed', seq: msg.seq, error: (err as Error).message });
+    }
+  });
+}
+
+main().catch(() => {
+  // load() already reported the failure; the parent decides how to exit.
+});

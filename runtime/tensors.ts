@@ -1,0 +1,162 @@
+// Tensor contents between the wire (JSON `data`, binary chunks) and onnxruntime's layout.
+import { fromHalf, toHalf, typeInfo, type Datatype, type NumericArray, type TensorData } from './datatypes.js';
+import { fail } from './errors.js';
+
+/** Numeric tensors travel as little-endian bytes; BYTES tensors as strings. */
+export type TensorPayload = { bytes: Uint8Array } | { strings: string[] };
+
+export function elementCount(shape: readonly number[]): number {
+  let n = 1;
+  for (const d of shape) n *= d;
+  return n;
+}
+
+const INT_RANGE: Partial<Record<Datatype, [number, number]>> = {
+  UINT8: [0, 255], UINT16: [0, 65535], UINT32: [0, 4294967295],
+  INT8: [-128, 127], INT16: [-32768, 32767], INT32: [-2147483648, 2147483647],
+  INT64: [Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER], UINT64: [0, Number.MAX_SAFE_INTEGER],
+};
+
+/** Flattens nested JSON `data` row-major; `count` is already checked to be what the shape asks. */
+function flatten(data: unknown[], field: string): unknown[] {
+  if (data.length === 0 || !Array.isArray(data[0])) return data;
+  const out: unknown[] = [];
+  const walk = (v: unknown[], depth: number) => {
+    if (depth > 64) fail('DataMismatch', `${field}: nested deeper than 64 levels`);
+    for (const x of v) {
+      if (Array.isArray(x)) walk(x, depth + 1);
+      else out.push(x);
+    }
+  };
+  walk(data, 0);
+  return out;
+}
+
+/** Decodes JSON `data` for a tensor of the given datatype and shape. */
+export function decodeJsonData(datatype: Datatype, shape: readonly number[], data: unknown, field: string): TensorPayload {
+  if (!Array.isArray(data)) fail('DataMismatch', `${field}.data: must be an array`);
+  const count = elementCount(shape);
+  const flat = flatten(data, field);
+  if (flat.length !== count) {
+    fail('DataMismatch', `${field}.data: has ${flat.length} elements but shape [${shape.join(',')}] needs ${count}`);
+  }
+  const info = typeInfo(datatype);
+  if (info.json === 'string') {
+    for (let i = 0; i < count; i++) {
+      if (typeof flat[i] !== 'string') fail('DataMismatch', `${field}.data[${i}]: BYTES elements must be strings`);
+    }
+    return { strings: flat as string[] };
+  }
+  const arr = new info.array!(count);
+  const bad = (i: number, what: string): never => fail('DataMismatch', `${field}.data[${i}]: ${what} for ${datatype}`);
+  switch (info.json) {
+    case 'boolean':
+      for (let i = 0; i < count; i++) {
+        const v = flat[i];
+        if (typeof v !== 'boolean') bad(i, 'expected true or false');
+        arr[i] = v ? 1 : 0;
+      }
+      break;
+    case 'half':
+      for (let i = 0; i < count; i++) {
+        const v = flat[i];
+        if (typeof v !== 'number') bad(i, 'expected a number');
+        arr[i] = toHalf(v as number);
+      }
+      break;
+    case 'bigint': {
+      const [lo, hi] = INT_RANGE[datatype]!;
+      const big = arr as BigInt64Array | BigUint64Array;
+      for (let i = 0; i < count; i++) {
+        const v = flat[i];
+        if (typeof v !== 'number' || !Number.isInteger(v)) bad(i, 'expected an integer');
+        if ((v as number) < lo || (v as number) > hi) bad(i, `${v} is out of range`);
+        big[i] = BigInt(v as number);
+      }
+      break;
+    }
+    default: {
+      const range = INT_RANGE[datatype];
+      const num = arr as Exclude<NumericArray, BigInt64Array | BigUint64Array>;
+      if (range) {
+        const [lo, hi] = range;
+        for (let i = 0; i < count; i++) {
+          const v = flat[i];
+          if (typeof v !== 'number' || !Number.isInteger(v)) bad(i, 'expected an integer');
+          if ((v as number) < lo || (v as number) > hi) bad(i, `${v} is out of range`);
+          num[i] = v as number;
+        }
+      } else {
+        for (let i = 0; i < count; i++) {
+          const v = flat[i];
+          if (typeof v !== 'number') bad(i, 'expected a number');
+          num[i] = v as number;
+        }
+      }
+    }
+  }
+  return { bytes: new Uint8Array(arr.buffer, arr.byteOffset, arr.byteLength) };
+}
+
+/** Decodes one binary chunk: raw little-endian elements, or length-prefixed strings for BYTES. */
+export function decodeBinaryData(datatype: Datatype, shape: readonly number[], chunk: Uint8Array, field: string): TensorPayload {
+  const count = elementCount(shape);
+  const info = typeInfo(datatype);
+  if (info.size > 0) {
+    if (chunk.byteLength !== count * info.size) {
+      fail('BinaryDataMismatch', `${field}: binary_data_size is ${chunk.byteLength} bytes but shape [${shape.join(',')}] of ${datatype} needs ${count * info.size}`);
+    }
+    return { bytes: chunk };
+  }
+  const strings: string[] = new Array(count);
+  const view = new DataView(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+  const decoder = new TextDecoder();
+  let off = 0;
+  for (let i = 0; i < count; i++) {
+    if (off + 4 > chunk.byteLength) fail('BinaryDataMismatch', `${field}: BYTES data ends before element ${i} of ${count}`);
+    const len = view.getUint32(off, true);
+    off += 4;
+    if (off + len > chunk.byteLength) fail('BinaryDataMismatch', `${field}: BYTES element ${i} claims ${len} bytes past the end of its data`);
+    strings[i] = decoder.decode(chunk.subarray(off, off + len));
+    off += len;
+  }
+  if (off !== chunk.byteLength) fail('BinaryDataMismatch', `${field}: ${chunk.byteLength - off} bytes left over after ${count} BYTES elements`);
+  return { strings };
+}
+
+function finiteOrNull(arr: Float32Array | Float64Array): string {
+  for (let i = 0; i < arr.length; i++) {
+    if (!Number.isFinite(arr[i])) return Array.from(arr, (v) => (Number.isFinite(v) ? String(v) : 'null')).join(',');
+  }
+  return arr.join(',');
+}
+
+/** The JSON text of a tensor's `data` array (flat, row-major). Non-finite floats have no JSON form: null. */
+export function encodeJsonData(datatype: Datatype, data: TensorData): string {
+  if (Array.isArray(data)) return JSON.stringify(data);
+  switch (datatype) {
+    case 'BOOL':
+      return `[${Array.from(data as Uint8Array, (v) => (v ? 'true' : 'false')).join(',')}]`;
+    case 'FP16':
+      return `[${Array.from(data as Uint16Array, (v) => { const f = fromHalf(v); return Number.isFinite(f) ? String(f) : 'null'; }).join(',')}]`;
+    case 'FP32':
+    case 'FP64':
+      return `[${finiteOrNull(data as Float32Array | Float64Array)}]`;
+    default:
+      return `[${(data as NumericArray).join(',')}]`;
+  }
+}
+
+/** The binary layout of a tensor: a view on its bytes, or length-prefixed UTF-8 strings for BYTES. */
+export function encodeBinaryData(data: TensorData): Uint8Array {
+  if (!Array.isArray(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  const encoded = data.map((s) => Buffer.from(String(s), 'utf8'));
+  const out = Buffer.allocUnsafe(encoded.reduce((n, b) => n + 4 + b.byteLength, 0));
+  let off = 0;
+  for (const b of encoded) {
+    out.writeUInt32LE(b.byteLength, off);
+    b.copy(out, off + 4);
+    off += 4 + b.byteLength;
+  }
+  return out;
+}

@@ -1,0 +1,29 @@
+// Messages between the server's main thread and the session worker.
+import type { ModelSignature } from './signature.js';
+
+export interface WorkerInit {
+  modelPath: string;
+  executionProviders: string[];
+  graphOptimizationLevel: 'disabled' | 'basic' | 'extended' | 'all';
+  intraOpThreads: number;
+}
+
+/** A tensor crossing the thread boundary: numeric data as a transferred buffer, BYTES as strings. */
+export interface WireTensor {
+  name: string;
+  ortType: string;
+  dims: number[];
+  buffer?: ArrayBuffer;
+  strings?: string[];
+}
+
+export interface WorkerRequest {
+  seq: number;
+  inputs: WireTensor[];
+}
+
+export type WorkerReply =
+  | { type: 'loaded'; provider: string; failures: { provider: string; error: string }[]; signature: ModelSignature; loadSeconds: number }
+  | { type: 'load-failed'; failures: { provider: string; error: string }[] }
+  | { type: 'result'; seq: number; outputs: WireTensor[]; computeSeconds: number }
+  | { type: 'run-failed'; seq: number; error: string };

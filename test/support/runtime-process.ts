@@ -1,0 +1,105 @@
+// Starts the real `modelplane serve` as a child process on a free port, for out-of-process tests.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { writeModel, type GraphSpec } from '../../examples/onnx-models.js';
+
+export const REPO = resolve(import.meta.dirname ?? new URL('.', import.meta.url).pathname, '../..');
+export const CLI = join(REPO, 'bin/modelplane.js');
+
+export function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const s = createServer();
+    s.once('error', rej);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => res(port));
+    });
+  });
+}
+
+export function tempDir(prefix = 'modelplane-test-'): { path: string; remove: () => void } {
+  const path = mkdtempSync(join(tmpdir(), prefix));
+  return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
+}
+
+/** Writes a model built in code into dir and returns its path. */
+export function modelFile(dir: string, name: string, g: GraphSpec): string {
+  return writeModel(join(dir, g.initializers?.some((i) => i.external) ? name : `${name}.onnx`), g);
+}
+
+export interface RuntimeProcess {
+  proc: ChildProcess;
+  port: number;
+  url: string;
+  logs: () => string;
+  /** Log lines parsed as JSON. */
+  logLines: () => Record<string, unknown>[];
+  exited: Promise<number | null>;
+  stop: (signal?: NodeJS.Signals) => Promise<number | null>;
+  rssKb: () => number;
+}
+
+export async function startRuntime(args: string[], opts: { env?: Record<string, string>; waitReady?: boolean } = {}): Promise<RuntimeProcess> {
+  const port = await freePort();
+  const proc = spawn(process.execPath, [CLI, 'serve', '--host', '127.0.0.1', '--http-port', String(port), ...args], {
+    env: { ...process.env, MODELPLANE_TERMINATION_LOG: '/nonexistent/termination-log', ...opts.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  proc.stdout!.on('data', (c) => (out += c));
+  proc.stderr!.on('data', (c) => (out += c));
+  const exited = new Promise<number | null>((res) => proc.once('exit', (code) => res(code)));
+  const url = `http://127.0.0.1:${port}`;
+  const rt: RuntimeProcess = {
+    proc,
+    port,
+    url,
+    logs: () => out,
+    logLines: () => out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l)),
+    exited,
+    stop: async (signal = 'SIGTERM') => {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
+      const timer = setTimeout(() => proc.kill('SIGKILL'), 15_000);
+      const code = await exited;
+      clearTimeout(timer);
+      return code;
+    },
+    rssKb: () => {
+      const status = readFileSync(`/proc/${proc.pid}/status`, 'utf8');
+      return Number(/VmRSS:\s+(\d+)/.exec(status)![1]);
+    },
+  };
+  if (opts.waitReady !== false) await waitReady(rt);
+  return rt;
+}
+
+export async function waitReady(rt: RuntimeProcess, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (rt.proc.exitCode !== null) throw new Error(`runtime exited with ${rt.proc.exitCode}:\n${rt.logs()}`);
+    try {
+      const r = await fetch(`${rt.url}/v2/health/ready`);
+      if (r.status === 200) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`runtime not ready after ${timeoutMs} ms:\n${rt.logs()}`);
+}
+
+/** POSTs an inference request; `binary` chunks follow the JSON header as the binary extension lays out. */
+export async function infer(url: string, model: string, body: object, binary: Uint8Array[] = [], headers: Record<string, string> = {}): Promise<{ status: number; headers: Headers; json: any; binary: Buffer }> {
+  const json = Buffer.from(JSON.stringify(body));
+  const payload = binary.length ? Buffer.concat([json, ...binary.map((b) => Buffer.from(b.buffer, b.byteOffset, b.byteLength))]) : json;
+  const h: Record<string, string> = { ...headers };
+  if (binary.length) h['Inference-Header-Content-Length'] = String(json.byteLength);
+  const r = await fetch(`${url}/v2/models/${model}/infer`, { method: 'POST', body: payload, headers: h });
+  const buf = Buffer.from(await r.arrayBuffer());
+  const hl = r.headers.get('inference-header-content-length');
+  const jsonPart = hl ? buf.subarray(0, Number(hl)) : buf;
+  return { status: r.status, headers: r.headers, json: JSON.parse(jsonPart.toString()), binary: hl ? buf.subarray(Number(hl)) : Buffer.alloc(0) };
+}
