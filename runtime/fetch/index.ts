@@ -1,0 +1,273 @@
+// `fetchModel`: bring a model from its URI to a local path that the runtime can load, verified.
+// http(s) and s3 are downloaded into `dest`; pvc and file are checked and used in place.
+import { mkdir, stat } from 'node:fs/promises';
+import { isAbsolute, join, posix, resolve } from 'node:path';
+import type { Logger } from '../../common/logger.js';
+import { loadCredentials } from './credentials.js';
+import { FetchError } from './errors.js';
+import { httpSource } from './http.js';
+import {
+  checksumMismatch, commitFile, MANIFEST_NAME, manifestStillHolds, parseSha256, readManifest, removeQuietly, sha256File,
+  tempPathFor, writeManifest, type Manifest,
+} from './integrity.js';
+import { isInside, MODEL_FILE, resolveInPlace } from './local.js';
+import { DEFAULT_RETRY, type RetryHooks, type RetryPolicy } from './retry.js';
+import { createS3Client, headObject, listObjects, s3ObjectSource, type S3ObjectInfo } from './s3.js';
+import { downloadToTemp, type RangeSource, type TransferSettings } from './transfer.js';
+import { parseModelUri, redactUri } from './uri.js';
+
+export { FetchError, exitCodeFor, FETCH_REASONS, type FetchReason } from './errors.js';
+export { isModelUri, isRemoteUri, parseModelUri, redactUri } from './uri.js';
+export { DEFAULT_PVC_ROOT, pvcMountPath } from './local.js';
+
+export interface FetchModelOptions {
+  uri: string;
+  /** Directory downloads go to (created if missing); unused for pvc:// and file://. */
+  dest: string;
+  /** Expected digest of the single file, or of model.onnx for a prefix. */
+  sha256?: string;
+  /** A mounted Secret: see credentials.ts for the file names. */
+  credentialsDir?: string;
+  logger: Logger;
+}
+
+export interface FetchModelResult {
+  /** The file to load, or the directory holding model.onnx. */
+  modelPath: string;
+  /** False when the model was used in place or an already verified copy was reused. */
+  downloaded: boolean;
+}
+
+export interface FetchTuning {
+  retry: RetryPolicy;
+  retryHooks?: RetryHooks;
+  connectTimeoutMs: number;
+  /** Wait for response headers once connected. */
+  responseTimeoutMs: number;
+  /** Wait for the next body bytes. */
+  idleTimeoutMs: number;
+  progressIntervalMs: number;
+  maxRedirects: number;
+  env: NodeJS.ProcessEnv;
+}
+
+export const DEFAULT_TUNING: FetchTuning = {
+  retry: DEFAULT_RETRY,
+  connectTimeoutMs: 10_000,
+  responseTimeoutMs: 60_000,
+  idleTimeoutMs: 60_000,
+  progressIntervalMs: 5_000,
+  maxRedirects: 10,
+  env: process.env,
+};
+
+export async function fetchModel(opts: { uri: string; dest: string; sha256?: string; credentialsDir?: string; logger: Logger }): Promise<{ modelPath: string; downloaded: boolean }> {
+  return fetchModelWith(opts, {});
+}
+
+/** An object name below a prefix as a safe relative path, or PathEscape. */
+export function safeRelativePath(name: string): string {
+  const segments = name.split('/');
+  if (
+    name === '' || name.startsWith('/') || /^[a-zA-Z]:/.test(name) || name.includes('\\') || name.includes('\0') ||
+    segments.some((s) => s === '' || s === '.' || s === '..')
+  ) {
+    throw new FetchError('PathEscape', `object name '${name}' would escape the destination directory`);
+  }
+  if (name === MANIFEST_NAME) throw new FetchError('PathEscape', `object name '${name}' is reserved`);
+  return name;
+}
+
+/** The file name a URL's download is stored under: its last path segment, else model.onnx. */
+export function fileNameForUrl(url: URL): string {
+  const last = url.pathname.split('/').pop() ?? '';
+  let name: string;
+  try {
+    name = decodeURIComponent(last);
+  } catch {
+    throw new FetchError('InvalidUri', `URL path segment '${last}' is not valid percent-encoding`);
+  }
+  if (name === '') return MODEL_FILE;
+  return safeRelativePath(name);
+}
+
+export async function fetchModelWith(opts: FetchModelOptions, tuning: Partial<FetchTuning>): Promise<FetchModelResult> {
+  const t: FetchTuning = { ...DEFAULT_TUNING, ...tuning };
+  const { logger } = opts;
+  const source = parseModelUri(opts.uri);
+  const expected = opts.sha256 === undefined || opts.sha256 === '' ? undefined : parseSha256(opts.sha256);
+  const label = redactUri(opts.uri);
+
+  if (source.kind === 'pvc' || source.kind === 'file') {
+    const local = await resolveInPlace(source, t.env);
+    if (expected !== undefined) {
+      const actual = await sha256File(local.modelFile);
+      // Not ours to delete: the file stays, the fetch fails.
+      if (actual !== expected) throw checksumMismatch(local.modelFile, expected, actual);
+    }
+    logger.info('model used in place', { source: label, modelPath: local.modelPath, verified: expected !== undefined });
+    return { modelPath: local.modelPath, downloaded: false };
+  }
+
+  if (typeof opts.dest !== 'string' || opts.dest === '') throw new FetchError('InvalidArgument', 'a destination directory is required for a remote model');
+  const dest = resolve(opts.dest);
+  try {
+    await mkdir(dest, { recursive: true });
+  } catch (err) {
+    throw new FetchError('IoError', `cannot create the destination ${dest}: ${(err as NodeJS.ErrnoException).code ?? err}`);
+  }
+
+  const manifest = await readManifest(dest);
+  if (manifest?.source === label && (await manifestStillHolds(dest, manifest, expected))) {
+    const modelPath = manifest.modelPath === '.' ? dest : join(dest, ...manifest.modelPath.split('/'));
+    logger.info('reusing the verified model already in the destination', { source: label, modelPath });
+    return { modelPath, downloaded: false };
+  }
+  // From here the destination changes; a manifest describing older contents must not outlive that.
+  await removeQuietly(join(dest, MANIFEST_NAME));
+
+  const creds = loadCredentials(opts.credentialsDir, t.env);
+  const settings: TransferSettings = {
+    retry: t.retry,
+    idleTimeoutMs: t.idleTimeoutMs,
+    progressIntervalMs: t.progressIntervalMs,
+    ...(t.retryHooks !== undefined ? { retryHooks: t.retryHooks } : {}),
+  };
+  const job = new Download(dest, label, expected, logger, settings);
+  logger.info('fetching model', { source: label, dest, sha256: expected ?? null });
+
+  if (source.kind === 'http') {
+    const name = fileNameForUrl(source.url);
+    const reused = await job.reuseVerifiedFile(name);
+    if (reused) return reused;
+    const src = httpSource(source.url, {
+      connectTimeoutMs: t.connectTimeoutMs,
+      responseTimeoutMs: t.responseTimeoutMs,
+      maxRedirects: t.maxRedirects,
+      ...(creds.authorization !== undefined ? { authorization: creds.authorization } : {}),
+      ...(creds.ca !== undefined ? { ca: creds.ca } : {}),
+    });
+    return job.single(src, name);
+  }
+
+  const client = createS3Client({
+    settings: creds.s3,
+    connectTimeoutMs: t.connectTimeoutMs,
+    responseTimeoutMs: t.responseTimeoutMs,
+    ...(creds.ca !== undefined ? { ca: creds.ca } : {}),
+  });
+  try {
+    const { bucket, key } = source;
+    let prefix = key;
+    if (key !== '' && !key.endsWith('/')) {
+      const name = safeRelativePath(posix.basename(key));
+      const reused = await job.reuseVerifiedFile(name);
+      if (reused) return reused;
+      if (await headObject(client, bucket, key)) return await job.single(s3ObjectSource(client, bucket, key), name);
+      // s3://bucket/resnet may name a "folder" of objects as well as one object.
+      prefix = `${key}/`;
+    }
+    const objects = await listObjects(client, bucket, prefix);
+    if (objects.length === 0) throw new FetchError('NotFound', `no object or prefix ${key === prefix ? `'${prefix}'` : `'${key}'`} in bucket ${bucket}`);
+    return await job.prefix(objects, prefix, (o) => s3ObjectSource(client, bucket, o.key));
+  } finally {
+    client.destroy();
+  }
+}
+
+interface Staged {
+  rel: string;
+  temp: string;
+  final: string;
+  bytes: number;
+  sha256: string;
+}
+
+/** One download into one destination: single file or a set of objects, committed only when verified. */
+class Download {
+  constructor(
+    private readonly dest: string,
+    private readonly label: string,
+    private readonly expected: string | undefined,
+    private readonly logger: Logger,
+    private readonly settings: TransferSettings,
+  ) {}
+
+  private finalPath(rel: string): string {
+    const final = join(this.dest, ...rel.split('/'));
+    if (!isInside(this.dest, final) || isAbsolute(rel)) throw new FetchError('PathEscape', `'${rel}' would escape the destination directory`);
+    return final;
+  }
+
+  /** A file already at the final name whose digest is the expected one needs no download. */
+  async reuseVerifiedFile(rel: string): Promise<FetchModelResult | undefined> {
+    if (this.expected === undefined) return undefined;
+    const final = this.finalPath(rel);
+    const info = await stat(final).catch(() => undefined);
+    if (!info?.isFile()) return undefined;
+    const actual = await sha256File(final);
+    if (actual !== this.expected) {
+      this.logger.info('destination holds a different file; downloading again', { source: this.label, path: final, sha256: actual });
+      return undefined;
+    }
+    await this.record(rel, [{ rel, final, temp: '', bytes: info.size, sha256: actual }]);
+    this.logger.info('reusing the verified model already in the destination', { source: this.label, modelPath: final });
+    return { modelPath: final, downloaded: false };
+  }
+
+  async single(src: RangeSource, rel: string): Promise<FetchModelResult> {
+    const staged = await this.stage(src, rel, true);
+    await this.commit([staged]);
+    await this.record(rel, [staged]);
+    this.logger.info('model ready', { source: this.label, modelPath: staged.final, files: 1 });
+    return { modelPath: staged.final, downloaded: true };
+  }
+
+  async prefix<T extends S3ObjectInfo>(objects: T[], prefix: string, sourceFor: (o: T) => RangeSource): Promise<FetchModelResult> {
+    // Every name is checked before the first byte is written.
+    const entries = objects.map((o) => ({ object: o, rel: safeRelativePath(o.key.slice(prefix.length)) }));
+    if (!entries.some((e) => e.rel === MODEL_FILE)) {
+      const found = entries.slice(0, 5).map((e) => e.rel).join(', ');
+      throw new FetchError('NotFound', `no ${MODEL_FILE} directly under the prefix (found: ${found}${entries.length > 5 ? ', ...' : ''})`);
+    }
+    // model.onnx first: a checksum mismatch should fail before gigabytes of external data arrive.
+    entries.sort((a, b) => Number(b.rel === MODEL_FILE) - Number(a.rel === MODEL_FILE));
+    const staged: Staged[] = [];
+    try {
+      for (const e of entries) staged.push(await this.stage(sourceFor(e.object), e.rel, e.rel === MODEL_FILE));
+    } catch (err) {
+      await Promise.all(staged.map((s) => removeQuietly(s.temp)));
+      throw err;
+    }
+    // model.onnx last: it only appears once everything it refers to is in place.
+    await this.commit(staged.slice(1).concat(staged.slice(0, 1)));
+    await this.record('.', staged);
+    this.logger.info('model ready', { source: this.label, modelPath: this.dest, files: staged.length });
+    return { modelPath: this.dest, downloaded: true };
+  }
+
+  /** Downloads to the temporary name; `verify` marks the file the expected digest applies to. */
+  private async stage(src: RangeSource, rel: string, verify: boolean): Promise<Staged> {
+    const final = this.finalPath(rel);
+    const temp = tempPathFor(final);
+    const result = await downloadToTemp(src, temp, this.logger, this.settings);
+    if (verify && this.expected !== undefined && result.sha256 !== this.expected) {
+      await removeQuietly(temp);
+      throw checksumMismatch(this.label, this.expected, result.sha256);
+    }
+    return { rel, temp, final, bytes: result.bytes, sha256: result.sha256 };
+  }
+
+  private async commit(staged: Staged[]): Promise<void> {
+    for (const s of staged) await commitFile(s.temp, s.final);
+  }
+
+  private async record(modelPath: string, staged: Staged[]): Promise<void> {
+    const manifest: Manifest = {
+      source: this.label,
+      modelPath,
+      files: staged.map((s) => ({ path: s.rel, bytes: s.bytes, sha256: s.sha256 })),
+    };
+    await writeManifest(this.dest, manifest);
+  }
+}
