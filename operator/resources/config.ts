@@ -1,0 +1,36 @@
+// What the operator's configuration (chart values, flags) decides for every ModelDeployment it builds.
+
+export interface OperatorConfig {
+  /** Runtime image used when spec.runtime.image is not set. */
+  runtimeImage: string;
+  imagePullPolicy?: 'Always' | 'IfNotPresent' | 'Never';
+  imagePullSecrets?: string[];
+  /** Where pvc:// claims are mounted in the runtime pod; default /mnt/pvc. */
+  pvcRoot?: string;
+  /** Log level passed to `modelplane fetch` and `modelplane serve`; default info. */
+  logLevel?: 'error' | 'warn' | 'info' | 'debug';
+  /** Non-root user and group the runtime runs as; default 65532. */
+  runAsUser?: number;
+  /** Seconds endpoints get to drop a terminating pod before it receives SIGTERM; default 5. */
+  preStopSleepSeconds?: number;
+  /** Pod terminationGracePeriodSeconds: drain time after SIGTERM plus the preStop sleep; default 60. */
+  terminationGracePeriodSeconds?: number;
+  /** How long a pod may take to download, load and warm up its model before it is restarted; default 1800. */
+  startupTimeoutSeconds?: number;
+}
+
+export type ResolvedConfig = Required<Omit<OperatorConfig, 'imagePullSecrets'>> & { imagePullSecrets: string[] };
+
+export function resolveConfig(cfg: OperatorConfig): ResolvedConfig {
+  return {
+    runtimeImage: cfg.runtimeImage,
+    imagePullPolicy: cfg.imagePullPolicy ?? 'IfNotPresent',
+    imagePullSecrets: cfg.imagePullSecrets ?? [],
+    pvcRoot: (cfg.pvcRoot ?? '/mnt/pvc').replace(/\/+$/, ''),
+    logLevel: cfg.logLevel ?? 'info',
+    runAsUser: cfg.runAsUser ?? 65532,
+    preStopSleepSeconds: cfg.preStopSleepSeconds ?? 5,
+    terminationGracePeriodSeconds: cfg.terminationGracePeriodSeconds ?? 60,
+    startupTimeoutSeconds: cfg.startupTimeoutSeconds ?? 1800,
+  };
+}

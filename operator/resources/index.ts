@@ -1,0 +1,33 @@
+// Everything one ModelDeployment becomes. The controller applies exactly this list and `modelplane render`
+// prints it, so what a reviewer sees is what the cluster gets.
+import type { KubernetesObject } from '@kubernetes/client-node';
+import type { ModelDeployment } from '../api/schema.js';
+import { withDefaults } from '../api/validate.js';
+import { resolveConfig, type OperatorConfig } from './config.js';
+import { buildDeployment } from './deployment.js';
+import { buildPodDisruptionBudget, wantsPodDisruptionBudget } from './pdb.js';
+import { buildService } from './service.js';
+
+export type { OperatorConfig } from './config.js';
+export { selectorFor, selectorLabels, labelsFor } from './labels.js';
+export { serviceUrl } from './service.js';
+export { ownerReferences } from './owner.js';
+
+/** The kinds desiredChildren can return, for a controller that must delete the ones no longer wanted. */
+export const CHILD_KINDS = [
+  { apiVersion: 'apps/v1', kind: 'Deployment' },
+  { apiVersion: 'v1', kind: 'Service' },
+  { apiVersion: 'policy/v1', kind: 'PodDisruptionBudget' },
+] as const;
+
+/**
+ * The children of a ModelDeployment, each with apiVersion, kind, namespace, labels and (when the object has a
+ * uid) its controller ownerReference, ready for server-side apply. Defaults are applied to a copy of the spec.
+ */
+export function desiredChildren(md: ModelDeployment, cfg: OperatorConfig): KubernetesObject[] {
+  const full: ModelDeployment = { ...md, spec: withDefaults(md.spec) };
+  const resolved = resolveConfig(cfg);
+  const out: KubernetesObject[] = [buildDeployment(full, resolved), buildService(full, resolved)];
+  if (wantsPodDisruptionBudget(full)) out.push(buildPodDisruptionBudget(full, resolved));
+  return out;
+}
