@@ -6,8 +6,7 @@ import { createWriteStream } from 'node:fs';
 import { mkdir, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Readable } from 'node:stream';
-import { Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { once } from 'node:events';
 import type { Logger } from '../../common/logger.js';
 import { classifyTransferError, FetchError } from './errors.js';
 import { hashFilePrefix, removeQuietly } from './integrity.js';
@@ -97,23 +96,36 @@ export async function downloadToTemp(source: RangeSource, tempPath: string, logg
         settings.idleTimeoutMs,
       );
     };
-    const meter = new Transform({
-      transform(chunk: Buffer, _enc, done) {
+    const writer = createWriteStream(tempPath, { flags: offset === 0 ? 'w' : 'a' });
+    let writeError: Error | undefined;
+    writer.on('error', (err) => {
+      writeError = err;
+      opened.body.destroy();
+    });
+    let bodyError: unknown;
+    armIdle();
+    try {
+      for await (const chunk of opened.body as AsyncIterable<Buffer>) {
         armIdle();
         running.update(chunk);
         progress.add(chunk.length);
-        done(null, chunk);
-      },
-    });
-    armIdle();
-    try {
-      await pipeline(opened.body, meter, createWriteStream(tempPath, { flags: offset === 0 ? 'w' : 'a' }));
+        if (!writer.write(chunk)) await once(writer, 'drain');
+      }
     } catch (err) {
-      hash = undefined;
-      offset = await stat(tempPath).then((s) => s.size, () => 0);
-      throw classifyTransferError(err, 'download');
+      bodyError = err;
     } finally {
       clearTimeout(idle);
+    }
+    // Every byte that arrived before a cut is kept, so the next try asks only for the rest.
+    if (!writer.destroyed) await new Promise<void>((resolve) => writer.end(resolve));
+    if (writeError !== undefined) {
+      hash = undefined;
+      offset = await stat(tempPath).then((s) => s.size, () => 0);
+      throw classifyTransferError(writeError, `writing ${tempPath}`);
+    }
+    if (bodyError !== undefined) {
+      offset = await stat(tempPath).then((s) => s.size, () => 0);
+      throw classifyTransferError(bodyError, 'download');
     }
     offset = await stat(tempPath).then((s) => s.size);
     if (total !== undefined && offset !== total) {
