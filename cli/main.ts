@@ -4,7 +4,8 @@ import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { registerServe } from './serve.js';
 import { registerFetch } from './fetch.js';
-import { registerFetch } from './fetch.js';
+import { registerCrd } from './crd.js';
+import { registerRender } from './render.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -16,6 +17,8 @@ export const program = new Command()
 
 registerServe(program, pkg.version);
 registerFetch(program);
+registerCrd(program);
+registerRender(program, pkg.version);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`modelplane: ${err instanceof Error ? err.message : String(err)}\n`);

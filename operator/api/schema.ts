@@ -40,16 +40,18 @@ const ModelSource = Type.Object(
         'PersistentVolumeClaim), or file:///absolute/path (local mode). A directory holds model.onnx and its external-data files.',
       ...cel({
         rule:
-          "self.matches(r'^(https?|s3)://[^/?#]+/[^?#]*[^/?#]') || self.matches(r'^pvc://[a-z0-9]([-a-z0-9]*[a-z0-9])?/.*[^/]$') || " +
-          "self.matches(r'^file:///.*[^/]$')",
-        message: 'uri must be https://host/path, http://host/path, s3://bucket/key, pvc://<claim>/<path> or file:///<absolute path>',
+          "self.matches(r'^https?://[^/?#\\s]+[^\\s]*$') || self.matches(r'^s3://[a-z0-9][a-z0-9.-]*[a-z0-9]/[^\\s]+$') || " +
+          "self.matches(r'^pvc://[a-z0-9]([-a-z0-9]*[a-z0-9])?(/[^\\s]*)?$') || self.matches(r'^file:///[^\\s]+$')",
+        message:
+          'uri must be https://host/path, http://host/path, s3://bucket/key (a key ending in / names a folder), ' +
+          'pvc://<claim>/<path> or file:///<absolute path>',
         reason: 'FieldValueInvalid',
       }),
     }),
     sha256: Type.Optional(
       Type.String({
         maxLength: 64,
-        description: 'Expected SHA-256 of the model file (64 lower-case hex digits); checked after download, a mismatch is never served.',
+        description: 'Expected SHA-256 of the model file, or of model.onnx for a folder (64 lower-case hex digits); checked before serving, a mismatch is never served.',
         ...cel({ rule: "self.matches(r'^[0-9a-f]{64}$')", message: 'sha256 must be 64 lower-case hexadecimal digits', reason: 'FieldValueInvalid' }),
       }),
     ),
@@ -80,12 +82,6 @@ const ModelSource = Type.Object(
         message: 'credentialsSecret applies only to https, http and s3 URIs',
         reason: 'FieldValueForbidden',
         fieldPath: '.credentialsSecret',
-      },
-      {
-        rule: "!has(self.sha256) || !self.uri.startsWith('pvc://')",
-        message: 'sha256 is verified when the model is downloaded; pvc:// models are read in place and cannot be verified',
-        reason: 'FieldValueForbidden',
-        fieldPath: '.sha256',
       },
     ),
   },

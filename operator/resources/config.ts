@@ -1,8 +1,13 @@
 // What the operator's configuration (chart values, flags) decides for every ModelDeployment it builds.
+import type { V1ResourceRequirements } from '@kubernetes/client-node';
 
 export interface OperatorConfig {
   /** Runtime image used when spec.runtime.image is not set. */
   runtimeImage: string;
+  /** Runtime image (a CUDA build) for ModelDeployments with spec.gpu and no spec.runtime.image; default runtimeImage. */
+  runtimeGpuImage?: string;
+  /** Runtime container resources for ModelDeployments that set no spec.resources. */
+  defaultResources?: V1ResourceRequirements;
   imagePullPolicy?: 'Always' | 'IfNotPresent' | 'Never';
   imagePullSecrets?: string[];
   /** Where pvc:// claims are mounted in the runtime pod; default /mnt/pvc. */
@@ -19,11 +24,16 @@ export interface OperatorConfig {
   startupTimeoutSeconds?: number;
 }
 
-export type ResolvedConfig = Required<Omit<OperatorConfig, 'imagePullSecrets'>> & { imagePullSecrets: string[] };
+export type ResolvedConfig = Required<Omit<OperatorConfig, 'imagePullSecrets' | 'defaultResources'>> & {
+  imagePullSecrets: string[];
+  defaultResources?: V1ResourceRequirements;
+};
 
 export function resolveConfig(cfg: OperatorConfig): ResolvedConfig {
   return {
     runtimeImage: cfg.runtimeImage,
+    runtimeGpuImage: cfg.runtimeGpuImage || cfg.runtimeImage,
+    ...(cfg.defaultResources ? { defaultResources: cfg.defaultResources } : {}),
     imagePullPolicy: cfg.imagePullPolicy ?? 'IfNotPresent',
     imagePullSecrets: cfg.imagePullSecrets ?? [],
     pvcRoot: (cfg.pvcRoot ?? '/mnt/pvc').replace(/\/+$/, ''),

@@ -31,11 +31,16 @@ export function executionProviders(spec: ModelDeploymentSpec): string[] {
   return spec.runtime.executionProviders ?? (spec.gpu ? ['cuda', 'cpu'] : ['cpu']);
 }
 
+export function drainTimeoutSeconds(cfg: ResolvedConfig): number {
+  return Math.max(1, cfg.terminationGracePeriodSeconds - cfg.preStopSleepSeconds - 5);
+}
+
 /** `modelplane serve` arguments rendered from the spec. */
 export function serveArgs(md: ModelDeployment, plan: ModelSourcePlan, cfg: ResolvedConfig): string[] {
   const spec = md.spec;
   const rt = spec.runtime;
-  const threads = rt.intraOpThreads || cpuCores(spec.resources?.limits?.cpu ?? spec.resources?.requests?.cpu) || 0;
+  const base = baseResources(spec, cfg);
+  const threads = rt.intraOpThreads || cpuCores(base?.limits?.cpu ?? base?.requests?.cpu) || 0;
   const args = [
     'serve',
     '--model', plan.modelPath,
@@ -46,6 +51,8 @@ export function serveArgs(md: ModelDeployment, plan: ModelSourcePlan, cfg: Resol
     '--intra-op-threads', String(threads),
     '--max-queue-size', String(rt.maxQueueSize),
     '--gpu-mem-limit-bytes', String(rt.gpuMemoryLimitBytes),
+    // SIGTERM arrives after the preStop sleep; the drain must end before the kubelet's SIGKILL.
+    '--drain-timeout-seconds', String(drainTimeoutSeconds(cfg)),
   ];
   if (rt.batching && rt.batching.maxBatchSize > 1) {
     args.push('--max-batch-size', String(rt.batching.maxBatchSize), '--max-queue-delay-us', String(rt.batching.maxQueueDelayMicroseconds ?? 1000));
@@ -54,12 +61,12 @@ export function serveArgs(md: ModelDeployment, plan: ModelSourcePlan, cfg: Resol
   return args;
 }
 
-/** `modelplane fetch` arguments for a downloaded model. */
-export function fetchArgs(md: ModelDeployment, uri: string, cfg: ResolvedConfig): string[] {
+/** `modelplane fetch` arguments: download into /models, or verify an in-place model's sha256. */
+export function fetchArgs(md: ModelDeployment, cfg: ResolvedConfig): string[] {
   const m = md.spec.model;
-  const args = ['fetch', '--uri', uri, '--dest', MODELS_DIR];
+  const args = ['fetch', '--uri', m.uri, '--dest', MODELS_DIR];
   if (m.sha256) args.push('--sha256', m.sha256);
-  if (m.credentialsSecret) args.push('--credentials-dir', CREDENTIALS_DIR);
+  if (m.credentialsSecret && /^(https?|s3):\/\//.test(m.uri)) args.push('--credentials-dir', CREDENTIALS_DIR);
   args.push('--log-level', cfg.logLevel);
   return args;
 }
@@ -78,9 +85,19 @@ export function restrictedSecurityContext(cfg: ResolvedConfig): V1SecurityContex
   };
 }
 
-/** Runtime resources: the user's CPU and memory plus the GPU limit (requests, if given for the GPU, equal it). */
-export function runtimeResources(spec: ModelDeploymentSpec): V1ResourceRequirements | undefined {
-  const base = spec.resources;
+/** The image of both containers: the spec's, else the operator's GPU or CPU build. */
+export function runtimeImageFor(spec: ModelDeploymentSpec, cfg: ResolvedConfig): string {
+  return spec.runtime.image ?? (spec.gpu ? cfg.runtimeGpuImage : cfg.runtimeImage);
+}
+
+/** The spec's resources, else the operator's default. */
+function baseResources(spec: ModelDeploymentSpec, cfg: ResolvedConfig): V1ResourceRequirements | undefined {
+  return spec.resources ?? cfg.defaultResources;
+}
+
+/** Runtime resources: CPU and memory plus the GPU limit (requests, if given for the GPU, equal it). */
+export function runtimeResources(spec: ModelDeploymentSpec, cfg: ResolvedConfig): V1ResourceRequirements | undefined {
+  const base = baseResources(spec, cfg);
   if (!spec.gpu) return base && Object.keys(base).length ? structuredClone(base) : undefined;
   const resource = spec.gpu.resource ?? DEFAULT_GPU_RESOURCE;
   const count = String(spec.gpu.count ?? 1);
@@ -91,10 +108,11 @@ export function runtimeResources(spec: ModelDeploymentSpec): V1ResourceRequireme
 }
 
 /** The init container gets the CPU and memory but never the GPU: a download needs none. */
-function fetchResources(spec: ModelDeploymentSpec): V1ResourceRequirements | undefined {
+function fetchResources(spec: ModelDeploymentSpec, cfg: ResolvedConfig): V1ResourceRequirements | undefined {
   const strip = (m?: Record<string, string>) => (m ? Object.fromEntries(Object.entries(m).filter(([k]) => k === 'cpu' || k === 'memory')) : undefined);
-  const limits = strip(spec.resources?.limits);
-  const requests = strip(spec.resources?.requests);
+  const base = baseResources(spec, cfg);
+  const limits = strip(base?.limits);
+  const requests = strip(base?.requests);
   const out: V1ResourceRequirements = {};
   if (limits && Object.keys(limits).length) out.limits = limits;
   if (requests && Object.keys(requests).length) out.requests = requests;
@@ -119,43 +137,48 @@ export function nodeSelector(spec: ModelDeploymentSpec): Record<string, string> 
 
 export function buildDeployment(md: ModelDeployment, cfg: ResolvedConfig): V1Deployment & { apiVersion: 'apps/v1'; kind: 'Deployment' } {
   const spec = md.spec;
-  const image = spec.runtime.image ?? cfg.runtimeImage;
+  const image = runtimeImageFor(spec, cfg);
   const labels = labelsFor(md, image);
-  const plan = planModelSource(spec.model.uri, cfg.pvcRoot);
+  const plan = planModelSource(spec.model.uri, cfg.pvcRoot, spec.model.sha256);
   const security = restrictedSecurityContext(cfg);
+  const env = [{ name: 'MODELPLANE_PVC_ROOT', value: cfg.pvcRoot }];
 
   const volumes: V1Volume[] = [{ name: 'tmp', emptyDir: {} }];
   const runtimeMounts: V1VolumeMount[] = [{ name: 'tmp', mountPath: '/tmp' }];
-  const initContainers: V1Container[] = [];
-  if (plan.kind === 'fetch') {
+  const fetchMounts: V1VolumeMount[] = [{ name: 'tmp', mountPath: '/tmp' }];
+  if (plan.kind === 'download') {
     volumes.push({ name: 'models', emptyDir: {} });
     runtimeMounts.push({ name: 'models', mountPath: MODELS_DIR, readOnly: true });
-    const fetchMounts: V1VolumeMount[] = [
-      { name: 'tmp', mountPath: '/tmp' },
-      { name: 'models', mountPath: MODELS_DIR },
-    ];
+    fetchMounts.push({ name: 'models', mountPath: MODELS_DIR });
     if (spec.model.credentialsSecret) {
       volumes.push({ name: 'credentials', secret: { secretName: spec.model.credentialsSecret, defaultMode: 0o440 } });
       fetchMounts.push({ name: 'credentials', mountPath: CREDENTIALS_DIR, readOnly: true });
     }
-    const resources = fetchResources(spec);
+  }
+  if (plan.claim) {
+    volumes.push({ name: 'model', persistentVolumeClaim: { claimName: plan.claim.name, readOnly: true } });
+    const mount = { name: 'model', mountPath: plan.claim.mountPath, readOnly: true };
+    runtimeMounts.push(mount);
+    fetchMounts.push({ ...mount });
+  }
+  const initContainers: V1Container[] = [];
+  if (plan.fetch) {
+    const resources = fetchResources(spec, cfg);
     initContainers.push({
       name: FETCH_CONTAINER,
       image,
       imagePullPolicy: cfg.imagePullPolicy,
       command: ['modelplane'],
-      args: fetchArgs(md, plan.uri, cfg),
+      args: fetchArgs(md, cfg),
+      env: env.map((e) => ({ ...e })),
       ...(resources ? { resources } : {}),
       volumeMounts: fetchMounts,
       securityContext: security,
       terminationMessagePolicy: 'FallbackToLogsOnError',
     });
-  } else if (plan.kind === 'pvc') {
-    volumes.push({ name: 'model', persistentVolumeClaim: { claimName: plan.claim, readOnly: true } });
-    runtimeMounts.push({ name: 'model', mountPath: plan.mountPath, readOnly: true });
   }
 
-  const resources = runtimeResources(spec);
+  const resources = runtimeResources(spec, cfg);
   const probe = (path: string) => ({ httpGet: { path, port: 'http', scheme: 'HTTP' } });
   const runtime: V1Container = {
     name: RUNTIME_CONTAINER,
@@ -163,6 +186,7 @@ export function buildDeployment(md: ModelDeployment, cfg: ResolvedConfig): V1Dep
     imagePullPolicy: cfg.imagePullPolicy,
     command: ['modelplane'],
     args: serveArgs(md, plan, cfg),
+    env,
     ports: [{ name: 'http', containerPort: HTTP_PORT, protocol: 'TCP' }],
     ...(resources ? { resources } : {}),
     // Loading and warming a large model can take many minutes; liveness waits until startup succeeds.
@@ -202,7 +226,7 @@ export function buildDeployment(md: ModelDeployment, cfg: ResolvedConfig): V1Dep
             'prometheus.io/path': '/metrics',
             'kubectl.kubernetes.io/default-container': RUNTIME_CONTAINER,
             // Scratch volumes only: they must not stop the cluster autoscaler from removing an idle GPU node.
-            'cluster-autoscaler.kubernetes.io/safe-to-evict-local-volumes': plan.kind === 'fetch' ? 'models,tmp' : 'tmp',
+            'cluster-autoscaler.kubernetes.io/safe-to-evict-local-volumes': plan.kind === 'download' ? 'models,tmp' : 'tmp',
           },
         },
         spec: {

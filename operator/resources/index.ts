@@ -29,5 +29,6 @@ export function desiredChildren(md: ModelDeployment, cfg: OperatorConfig): Kuber
   const resolved = resolveConfig(cfg);
   const out: KubernetesObject[] = [buildDeployment(full, resolved), buildService(full, resolved)];
   if (wantsPodDisruptionBudget(full)) out.push(buildPodDisruptionBudget(full, resolved));
-  return out;
+  // Builders share sub-objects (labels, security contexts); callers get independent trees.
+  return out.map((o) => structuredClone(o));
 }

@@ -3,6 +3,7 @@
 import type { V1PodDisruptionBudget } from '@kubernetes/client-node';
 import type { ModelDeployment } from '../api/schema.js';
 import type { ResolvedConfig } from './config.js';
+import { runtimeImageFor } from './deployment.js';
 import { labelsFor, selectorLabels } from './labels.js';
 import { childMetadata } from './owner.js';
 
@@ -14,7 +15,7 @@ export function buildPodDisruptionBudget(md: ModelDeployment, cfg: ResolvedConfi
   return {
     apiVersion: 'policy/v1',
     kind: 'PodDisruptionBudget',
-    metadata: childMetadata(md, labelsFor(md, md.spec.runtime.image ?? cfg.runtimeImage)),
+    metadata: childMetadata(md, labelsFor(md, runtimeImageFor(md.spec, cfg))),
     spec: {
       maxUnavailable: 1,
       selector: { matchLabels: selectorLabels(md) },

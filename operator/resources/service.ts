@@ -2,7 +2,7 @@
 import type { V1Service } from '@kubernetes/client-node';
 import type { ModelDeployment } from '../api/schema.js';
 import type { ResolvedConfig } from './config.js';
-import { HTTP_PORT } from './deployment.js';
+import { HTTP_PORT, runtimeImageFor } from './deployment.js';
 import { labelsFor, selectorLabels } from './labels.js';
 import { childMetadata } from './owner.js';
 
@@ -10,7 +10,7 @@ export function buildService(md: ModelDeployment, cfg: ResolvedConfig): V1Servic
   return {
     apiVersion: 'v1',
     kind: 'Service',
-    metadata: childMetadata(md, labelsFor(md, md.spec.runtime.image ?? cfg.runtimeImage)),
+    metadata: childMetadata(md, labelsFor(md, runtimeImageFor(md.spec, cfg))),
     spec: {
       type: 'ClusterIP',
       selector: selectorLabels(md),
