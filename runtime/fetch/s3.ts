@@ -38,8 +38,10 @@ const DENIED = new Set([
 export function s3Error(err: unknown, what: string): FetchError {
   if (err instanceof FetchError) return err;
   const e = (err ?? {}) as SdkError;
-  const name = e.name ?? e.Code ?? '';
   const status = e.$metadata?.httpStatusCode;
+  // Answers without a body (HEAD) carry no error code; the SDK calls those 'Unknown'.
+  const rawName = e.name ?? e.Code ?? '';
+  const name = rawName === 'Unknown' || rawName === 'Error' ? (status !== undefined ? `HTTP ${status}` : '') : rawName;
   if (name === 'NoSuchBucket') return new FetchError('NotFound', `${what}: bucket does not exist (NoSuchBucket)`);
   if (NOT_FOUND.has(name) || status === 404) return new FetchError('NotFound', `${what}: not found (${name || 404})`);
   if (DENIED.has(name) || status === 401 || status === 403) return new FetchError('AccessDenied', `${what}: access denied (${name || status})`);
@@ -51,6 +53,8 @@ export function s3Error(err: unknown, what: string): FetchError {
 }
 
 export function createS3Client(opts: S3Options): S3Client {
+  // The SDK warns on stderr about future Node versions; the fetch process's stderr is kept for its one failure line.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const { settings } = opts;
   const config: S3ClientConfig = {
     region: settings.region,
