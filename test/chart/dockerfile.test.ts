@@ -106,6 +106,12 @@ describe('Dockerfile', () => {
     expect(all(target, 'ENTRYPOINT').at(-1)).toBe('["modelplane"]');
   });
 
+  test("the chart's default operator uid is the image's user", () => {
+    const values = readFileSync(join(ROOT, 'charts', 'modelplane', 'values.yaml'), 'utf8');
+    const uid = /^\s+runAsUser:\s*(\d+)/m.exec(values)![1];
+    expect(all('operator', 'USER').at(-1)).toBe(`${uid}:${uid}`);
+  });
+
   test('the GPU runtime installs the CUDA 12 execution provider and takes node from the node image', () => {
     const gpu = stage('runtime-gpu');
     const sourceStage = gpu.instructions.find((i) => i.keyword === 'COPY' && i.args.includes('node_modules'))!.args.split(/\s+/)[0].slice('--from='.length);
