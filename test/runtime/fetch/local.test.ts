@@ -1,0 +1,90 @@
+import { mkdir, symlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { FetchError, fetchModelWith } from '../../../runtime/fetch/index.js';
+import { isInside, pvcMountPath } from '../../../runtime/fetch/local.js';
+import { FAST, memoryLogger, randomModel, sha256, tempDir } from './support/helpers.js';
+
+const MODEL = randomModel(4096);
+
+let dir: { path: string; cleanup: () => Promise<void> };
+let pvcRoot: string;
+beforeEach(async () => {
+  dir = await tempDir();
+  pvcRoot = join(dir.path, 'pvc');
+  await mkdir(join(pvcRoot, 'models', 'resnet'), { recursive: true });
+  await writeFile(join(pvcRoot, 'models', 'resnet', 'model.onnx'), MODEL);
+  await writeFile(join(pvcRoot, 'models', 'single.onnx'), MODEL);
+  await mkdir(join(pvcRoot, 'models', 'empty'));
+  await writeFile(join(dir.path, 'secret.onnx'), MODEL);
+});
+afterEach(() => dir.cleanup());
+
+function fetchLocal(uri: string, sha?: string) {
+  const { logger } = memoryLogger();
+  return fetchModelWith(
+    { uri, dest: join(dir.path, 'unused'), logger, ...(sha !== undefined ? { sha256: sha } : {}) },
+    { ...FAST, env: { MODELPLANE_PVC_ROOT: pvcRoot } },
+  );
+}
+
+async function localFailure(uri: string, sha?: string): Promise<FetchError> {
+  const err = await fetchLocal(uri, sha).then(() => undefined, (e: unknown) => e);
+  expect(err).toBeInstanceOf(FetchError);
+  return err as FetchError;
+}
+
+describe('pvc:// and file:// sources are used in place', () => {
+  test('the claim is found under MODELPLANE_PVC_ROOT, defaulting to /mnt/pvc', () => {
+    expect(pvcMountPath('models', {})).toBe('/mnt/pvc/models');
+    expect(pvcMountPath('models', { MODELPLANE_PVC_ROOT: '/data' })).toBe('/data/models');
+  });
+
+  test.each([
+    ['pvc://models/resnet', 'models/resnet'],
+    ['pvc://models/resnet/', 'models/resnet'],
+    ['pvc://models/single.onnx', 'models/single.onnx'],
+  ])('%s resolves in place without a copy', async (uri, rel) => {
+    const result = await fetchLocal(uri, sha256(MODEL));
+    expect(result).toEqual({ modelPath: join(pvcRoot, rel), downloaded: false });
+  });
+
+  test('file:// resolves to the path, percent-decoded', async () => {
+    await writeFile(join(dir.path, 'my model.onnx'), MODEL);
+    const result = await fetchLocal(`file://${dir.path}/my%20model.onnx`);
+    expect(result).toEqual({ modelPath: join(dir.path, 'my model.onnx'), downloaded: false });
+  });
+
+  test('a sha256 mismatch fails but leaves the file alone', async () => {
+    const err = await localFailure('pvc://models/single.onnx', 'c'.repeat(64));
+    expect(err.reason).toBe('ChecksumMismatch');
+    expect(err.message).toContain(sha256(MODEL));
+    expect(await fetchLocal('pvc://models/single.onnx')).toMatchObject({ downloaded: false });
+  });
+
+  test.each([
+    ['pvc://models/missing.onnx', 'NotFound', 'does not exist'],
+    ['pvc://models/empty', 'NotFound', 'holds no model.onnx'],
+    ['pvc://unmounted/model.onnx', 'NotFound', 'not mounted'],
+    ['pvc://models/../secret.onnx', 'PathEscape', '..'],
+    ['pvc://models//etc/passwd', 'PathEscape', 'relative'],
+    ['file:///tmp/../etc/passwd', 'PathEscape', '..'],
+    ['file:///no/such/model.onnx', 'NotFound', 'does not exist'],
+  ])('%s fails with %s', async (uri, reason, text) => {
+    const err = await localFailure(uri);
+    expect(err.reason).toBe(reason);
+    expect(err.message).toContain(text);
+  });
+
+  test('a symlink inside the claim that points outside it is refused', async () => {
+    await symlink(join(dir.path, 'secret.onnx'), join(pvcRoot, 'models', 'link.onnx'));
+    const err = await localFailure('pvc://models/link.onnx');
+    expect(err.reason).toBe('PathEscape');
+  });
+
+  test('isInside', () => {
+    expect(isInside('/a/b', '/a/b')).toBe(true);
+    expect(isInside('/a/b', '/a/b/c')).toBe(true);
+    expect(isInside('/a/b', '/a/bc')).toBe(false);
+    expect(isInside('/a/b', '/a')).toBe(false);
+  });
+});
