@@ -31,7 +31,8 @@ export function toCelValue(schema: Node, value: unknown): unknown {
   if (schema.type === 'integer' && typeof value === 'number' && Number.isInteger(value)) return BigInt(value);
   if (Array.isArray(value)) {
     const items = (schema.items as Node | undefined) ?? {};
-    return value.map((v) => toCelValue(items, v));
+    // Array.from, not map: a copy made by structuredClone may come from another realm, which CEL would not see as a list.
+    return Array.from(value, (v) => toCelValue(items, v));
   }
   if (typeof value === 'object') {
     const props = (schema.properties as Record<string, Node> | undefined) ?? {};
@@ -41,13 +42,18 @@ export function toCelValue(schema: Node, value: unknown): unknown {
   return value;
 }
 
-/** Runs one rule against the value at its node; returns true when the rule holds. Errors count as failures. */
-export function evaluateRule(rule: string, schema: Node, self: unknown): boolean {
+/** Runs one rule against the value at its node. A rule that cannot be evaluated fails, with the reason. */
+export function runRule(rule: string, schema: Node, self: unknown): { ok: boolean; error?: string } {
   try {
-    return program(rule)({ self: toCelValue(schema, self) }) === true;
-  } catch {
-    return false;
+    return { ok: program(rule)({ self: toCelValue(schema, self) }) === true };
+  } catch (err) {
+    return { ok: false, error: err instanceof Error ? err.message : String(err) };
   }
+}
+
+/** True when the rule holds for the value at its node. */
+export function evaluateRule(rule: string, schema: Node, self: unknown): boolean {
+  return runRule(rule, schema, self).ok;
 }
 
 function joinPath(base: string, fieldPath: string | undefined): string {
@@ -60,8 +66,10 @@ export function celViolations(schema: Node, value: unknown, path: string): CelVi
   if (value === undefined || value === null) return [];
   const out: CelViolation[] = [];
   for (const r of (schema['x-kubernetes-validations'] as CelRule[] | undefined) ?? []) {
-    if (!evaluateRule(r.rule, schema, value)) {
-      out.push({ field: joinPath(path, r.fieldPath), message: r.message, reason: r.reason ?? 'FieldValueInvalid', rule: r.rule });
+    const result = runRule(r.rule, schema, value);
+    if (!result.ok) {
+      const message = result.error ? `${r.message} (rule could not be evaluated: ${result.error})` : r.message;
+      out.push({ field: joinPath(path, r.fieldPath), message, reason: r.reason ?? 'FieldValueInvalid', rule: r.rule });
     }
   }
   if (Array.isArray(value) && schema.items) {

@@ -60,6 +60,6 @@ export function renderModelDeployments(sources: RenderSource[], cfg: OperatorCon
   }
   return valid
     .flatMap((md) => desiredChildren(md, cfg))
-    .map((obj) => `---\n${stringify(obj, { lineWidth: 0 })}`)
+    .map((obj) => `---\n${stringify(obj, { lineWidth: 0, aliasDuplicateObjects: false })}`)
     .join('');
 }
