@@ -1,0 +1,195 @@
+// The fake API server, driven by the real @kubernetes/client-node over HTTP: the semantics the operator's
+// tests rely on must hold here first.
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import {
+  ApiException, AppsV1Api, CoordinationV1Api, CoreV1Api, CustomObjectsApi, KubeConfig, PatchStrategy, V1MicroTime, Watch,
+  makeInformer, setHeaderOptions, type KubernetesObject, type V1Deployment,
+} from '@kubernetes/client-node';
+import { FakeApiServer, matchesSelector, parseLabelSelector, putDeploymentPod, startFakeApiServer } from '../support/fake-apiserver/index.js';
+
+const MD = { group: 'serving.modelplane.io', version: 'v1alpha1', plural: 'modeldeployments' };
+const merge = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+const apply = setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply);
+
+let server: FakeApiServer;
+let kc: KubeConfig;
+let custom: CustomObjectsApi;
+let apps: AppsV1Api;
+let core: CoreV1Api;
+
+beforeAll(async () => {
+  server = await startFakeApiServer();
+  kc = new KubeConfig();
+  kc.loadFromString(server.kubeconfigYaml());
+  custom = kc.makeApiClient(CustomObjectsApi);
+  apps = kc.makeApiClient(AppsV1Api);
+  core = kc.makeApiClient(CoreV1Api);
+});
+afterAll(async () => server.stop());
+
+async function codeOf(p: Promise<unknown>): Promise<number> {
+  try {
+    await p;
+    return 200;
+  } catch (err) {
+    return err instanceof ApiException ? err.code : -1;
+  }
+}
+
+function md(name: string, replicas = 1) {
+  return { apiVersion: 'serving.modelplane.io/v1alpha1', kind: 'ModelDeployment', metadata: { name }, spec: { replicas, model: { uri: 'file:///m.onnx' } }, status: { replicas: 99 } };
+}
+
+describe('custom resources', () => {
+  it('keeps resourceVersion, answers 409 on a stale update, bumps generation on spec changes only', async () => {
+    const created = (await custom.createNamespacedCustomObject({ ...MD, namespace: 'ns1', body: md('a') })) as KubernetesObject & { status?: unknown };
+    expect(created.metadata?.generation).toBe(1);
+    expect(created.status).toBeUndefined(); // status is only written through /status
+    const rv1 = created.metadata!.resourceVersion!;
+    const updated = (await custom.replaceNamespacedCustomObject({ ...MD, namespace: 'ns1', name: 'a', body: { ...created, spec: { replicas: 2, model: { uri: 'file:///m.onnx' } } } })) as KubernetesObject;
+    expect(updated.metadata?.generation).toBe(2);
+    expect(Number(updated.metadata!.resourceVersion)).toBeGreaterThan(Number(rv1));
+    expect(await codeOf(custom.replaceNamespacedCustomObject({ ...MD, namespace: 'ns1', name: 'a', body: created }))).toBe(409);
+    const labelled = (await custom.patchNamespacedCustomObject({ ...MD, namespace: 'ns1', name: 'a', body: { metadata: { labels: { team: 'x' } } } }, merge)) as KubernetesObject;
+    expect(labelled.metadata?.generation).toBe(2);
+    const withStatus = (await custom.patchNamespacedCustomObjectStatus({ ...MD, namespace: 'ns1', name: 'a', body: { status: { replicas: 3 }, spec: { replicas: 50 } } }, merge)) as { spec: { replicas: number }; status: { replicas: number }; metadata: { generation: number } };
+    expect(withStatus.status.replicas).toBe(3);
+    expect(withStatus.spec.replicas).toBe(2);
+    expect(withStatus.metadata.generation).toBe(2);
+    const stale = { status: { replicas: 4 }, metadata: { resourceVersion: rv1 } };
+    expect(await codeOf(custom.patchNamespacedCustomObjectStatus({ ...MD, namespace: 'ns1', name: 'a', body: stale }, merge))).toBe(409);
+    const noop = (await custom.patchNamespacedCustomObjectStatus({ ...MD, namespace: 'ns1', name: 'a', body: { status: { replicas: 3 } } }, merge)) as KubernetesObject;
+    expect(noop.metadata?.resourceVersion).toBe((withStatus as unknown as KubernetesObject).metadata?.resourceVersion);
+  });
+
+  it('maps the scale subresource to spec.replicas, status.replicas and status.selector', async () => {
+    await custom.createNamespacedCustomObject({ ...MD, namespace: 'ns1', body: md('s') });
+    await custom.patchNamespacedCustomObjectStatus({ ...MD, namespace: 'ns1', name: 's', body: { status: { replicas: 1, selector: 'app=s' } } }, merge);
+    const scale = (await custom.getNamespacedCustomObjectScale({ ...MD, namespace: 'ns1', name: 's' })) as { spec: { replicas: number }; status: { replicas: number; selector: string } };
+    expect(scale).toMatchObject({ spec: { replicas: 1 }, status: { replicas: 1, selector: 'app=s' } });
+    await custom.replaceNamespacedCustomObjectScale({ ...MD, namespace: 'ns1', name: 's', body: { ...scale, spec: { replicas: 5 } } });
+    const after = (await custom.getNamespacedCustomObject({ ...MD, namespace: 'ns1', name: 's' })) as { spec: { replicas: number }; metadata: { generation: number } };
+    expect(after.spec.replicas).toBe(5);
+    expect(after.metadata.generation).toBe(2);
+    await custom.patchNamespacedCustomObjectScale({ ...MD, namespace: 'ns1', name: 's', body: { spec: { replicas: 0 } } }, merge);
+    expect(((await custom.getNamespacedCustomObject({ ...MD, namespace: 'ns1', name: 's' })) as { spec: { replicas: number } }).spec.replicas).toBe(0);
+  });
+});
+
+describe('server-side apply', () => {
+  const deployment = (labels: Record<string, string>, replicas?: number) => ({
+    apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'web', namespace: 'ns2', labels },
+    spec: { ...(replicas !== undefined ? { replicas } : {}), selector: { matchLabels: { app: 'web' } }, template: { metadata: { labels: { app: 'web' } }, spec: { containers: [{ name: 'c', image: 'i' }] } } },
+  });
+
+  it('creates, removes fields the manager omits, keeps fields other managers own, and reports conflicts', async () => {
+    const first = await apps.patchNamespacedDeployment({ name: 'web', namespace: 'ns2', body: deployment({ a: '1', b: '2' }, 2), fieldManager: 'modelplane', force: true }, apply);
+    expect(first.metadata?.generation).toBe(1);
+    expect(first.metadata?.managedFields?.[0]).toMatchObject({ manager: 'modelplane', operation: 'Apply' });
+    await apps.patchNamespacedDeployment({ name: 'web', namespace: 'ns2', body: { metadata: { labels: { c: '3' } } }, fieldManager: 'kubectl-edit' }, merge);
+    const second = await apps.patchNamespacedDeployment({ name: 'web', namespace: 'ns2', body: deployment({ a: '1' }, 2), fieldManager: 'modelplane', force: true }, apply);
+    expect(second.metadata?.labels).toEqual({ a: '1', c: '3' });
+    expect(second.metadata?.generation).toBe(1);
+    const same = await apps.patchNamespacedDeployment({ name: 'web', namespace: 'ns2', body: deployment({ a: '1' }, 2), fieldManager: 'modelplane', force: true }, apply);
+    expect(same.metadata?.resourceVersion).toBe(second.metadata?.resourceVersion);
+    expect(await codeOf(apps.patchNamespacedDeployment({ name: 'web', namespace: 'ns2', body: deployment({ a: 'other' }, 2), fieldManager: 'someone-else' }, apply))).toBe(409);
+    const taken = await apps.patchNamespacedDeployment({ name: 'web', namespace: 'ns2', body: deployment({}, 3), fieldManager: 'modelplane', force: true }, apply);
+    expect(taken.spec?.replicas).toBe(3);
+    expect(taken.metadata?.generation).toBe(2);
+    expect(taken.metadata?.labels).toEqual({ c: '3' });
+  });
+
+  it('collects dependents of a deleted owner in the same namespace', async () => {
+    const owner = (await custom.createNamespacedCustomObject({ ...MD, namespace: 'ns3', body: md('owner') })) as KubernetesObject;
+    const ownerReferences = [{ apiVersion: MD.group + '/' + MD.version, kind: 'ModelDeployment', name: 'owner', uid: owner.metadata!.uid!, controller: true }];
+    await apps.patchNamespacedDeployment({ name: 'owner', namespace: 'ns3', body: { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'owner', ownerReferences }, spec: { selector: { matchLabels: { app: 'x' } }, template: { metadata: { labels: { app: 'x' } } } } }, fieldManager: 'm', force: true }, apply);
+    putDeploymentPod(server, 'ns3', 'owner', 'owner-pod', { phase: 'Running', ready: true });
+    await core.createNamespacedService({ namespace: 'ns3', body: { metadata: { name: 'unowned' } } });
+    await custom.deleteNamespacedCustomObject({ ...MD, namespace: 'ns3', name: 'owner' });
+    expect(await codeOf(apps.readNamespacedDeployment({ name: 'owner', namespace: 'ns3' }))).toBe(404);
+    expect(await codeOf(core.readNamespacedService({ name: 'unowned', namespace: 'ns3' }))).toBe(200);
+  });
+});
+
+describe('list and watch', () => {
+  it('filters by label selectors', async () => {
+    for (const [name, tier] of [['l1', 'gold'], ['l2', 'silver'], ['l3', undefined]] as const) {
+      await core.createNamespacedConfigMap({ namespace: 'ns4', body: { metadata: { name, labels: tier ? { tier } : { other: 'x' } } } });
+    }
+    const names = async (labelSelector: string) => (await core.listNamespacedConfigMap({ namespace: 'ns4', labelSelector })).items.map((i) => i.metadata!.name).sort();
+    expect(await names('tier=gold')).toEqual(['l1']);
+    expect(await names('tier!=gold')).toEqual(['l2', 'l3']);
+    expect(await names('tier in (gold, silver)')).toEqual(['l1', 'l2']);
+    expect(await names('tier notin (gold)')).toEqual(['l2', 'l3']);
+    expect(await names('tier')).toEqual(['l1', 'l2']);
+    expect(await names('!tier')).toEqual(['l3']);
+    expect(matchesSelector(parseLabelSelector('a==b,c'), { a: 'b', c: '' })).toBe(true);
+  });
+
+  it('streams ADDED, MODIFIED and DELETED to the client-node informer and re-lists after 410 Gone', async () => {
+    const informer = makeInformer(kc, '/apis/apps/v1/namespaces/ns5/deployments', () => apps.listNamespacedDeployment({ namespace: 'ns5' }));
+    const seen: string[] = [];
+    informer.on('add', (d: V1Deployment) => seen.push(`add ${d.metadata!.name}`));
+    informer.on('update', (d: V1Deployment) => seen.push(`update ${d.metadata!.name}`));
+    informer.on('delete', (d: V1Deployment) => seen.push(`delete ${d.metadata!.name}`));
+    const body = (name: string, replicas: number) => ({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name }, spec: { replicas, selector: { matchLabels: { app: name } }, template: { metadata: { labels: { app: name } } } } });
+    await apps.createNamespacedDeployment({ namespace: 'ns5', body: body('w1', 1) });
+    await informer.start();
+    await waitFor(() => seen.includes('add w1'));
+    await apps.patchNamespacedDeployment({ name: 'w1', namespace: 'ns5', body: { spec: { replicas: 2 } } }, merge);
+    await apps.createNamespacedDeployment({ namespace: 'ns5', body: body('w2', 1) });
+    await waitFor(() => seen.includes('update w1') && seen.includes('add w2'));
+    // While the watch is down, w2 goes away and the history is compacted: resuming must re-list.
+    server.goSilent();
+    await apps.deleteNamespacedDeployment({ name: 'w2', namespace: 'ns5' });
+    await apps.createNamespacedDeployment({ namespace: 'ns5', body: body('w3', 1) });
+    server.compact();
+    server.resume();
+    server.dropWatches();
+    await waitFor(() => seen.includes('delete w2') && seen.includes('add w3'));
+    await informer.stop();
+  });
+
+  it('answers an expired resourceVersion with an ERROR event carrying 410', async () => {
+    await core.createNamespacedConfigMap({ namespace: 'ns6', body: { metadata: { name: 'x' } } });
+    server.compact();
+    const events: Array<{ type: string; code?: number }> = [];
+    const done = new Promise<void>((resolve) => {
+      void new Watch(kc).watch('/api/v1/namespaces/ns6/configmaps', { resourceVersion: '1' }, (type, obj) => events.push({ type, code: (obj as { code?: number }).code }), () => resolve());
+    });
+    await done;
+    expect(events).toEqual([{ type: 'ERROR', code: 410 }]);
+  });
+});
+
+describe('leases, events and faults', () => {
+  it('stores Leases with micro-time fields and Events', async () => {
+    const coord = kc.makeApiClient(CoordinationV1Api);
+    const lease = await coord.createNamespacedLease({ namespace: 'ns7', body: { metadata: { name: 'l' }, spec: { holderIdentity: 'me', leaseDurationSeconds: 1, renewTime: new V1MicroTime() } } });
+    expect(lease.spec?.holderIdentity).toBe('me');
+    // client-node sends micro-time with six fractional digits and hands it back as the string it got.
+    expect(String(lease.spec?.renewTime)).toMatch(/\.\d{6}Z$/);
+    expect(await codeOf(coord.replaceNamespacedLease({ name: 'l', namespace: 'ns7', body: { ...lease, metadata: { ...lease.metadata, resourceVersion: '1' } } }))).toBe(409);
+    await core.createNamespacedEvent({ namespace: 'ns7', body: { metadata: { generateName: 'x.' }, involvedObject: { name: 'l' }, reason: 'Created', message: 'm', type: 'Normal' } });
+    expect((await core.listNamespacedEvent({ namespace: 'ns7' })).items).toHaveLength(1);
+  });
+
+  it('injects 500s and 409 storms', async () => {
+    server.failNext(2);
+    expect(await codeOf(core.listNamespacedPod({ namespace: 'ns8' }))).toBe(500);
+    expect(await codeOf(core.listNamespacedPod({ namespace: 'ns8' }))).toBe(500);
+    expect(await codeOf(core.listNamespacedPod({ namespace: 'ns8' }))).toBe(200);
+    server.conflictStorm(1);
+    expect(await codeOf(core.listNamespacedPod({ namespace: 'ns8' }))).toBe(200);
+    expect(await codeOf(core.createNamespacedConfigMap({ namespace: 'ns8', body: { metadata: { name: 'c' } } }))).toBe(409);
+    expect(await codeOf(core.createNamespacedConfigMap({ namespace: 'ns8', body: { metadata: { name: 'c' } } }))).toBe(200);
+  });
+});
+
+async function waitFor(cond: () => boolean, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error('timed out waiting');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}

@@ -1,0 +1,321 @@
+// A fake Kubernetes API server on 127.0.0.1 for tests and the operator benchmark: real HTTP, driven by
+// the real @kubernetes/client-node, with the semantics a controller depends on and hooks to inject faults.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ApiError, ObjectStore, parseBody, parseSelector, type KObject, type WatchEventType, type WatchSubscriber } from './store.js';
+import { apiVersionOf, findResource, RESOURCE_TYPES, resourceId, type ResourceType } from './resources.js';
+import type { Json } from './fields.js';
+
+export interface RequestRecord {
+  method: string;
+  path: string;
+  query: string;
+  status: number;
+  fieldManager?: string;
+  contentType?: string;
+  time: number;
+}
+
+interface FaultRule {
+  remaining: number;
+  status: number;
+  reason: string;
+  match: (method: string, path: string) => boolean;
+}
+
+interface OpenWatch {
+  res: ServerResponse;
+  silenced: boolean;
+  unsubscribe: () => void;
+}
+
+const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+export interface FakeApiServerOptions {
+  /** Watch events kept for resuming watches before older versions answer 410 Gone. */
+  historyLimit?: number;
+}
+
+export class FakeApiServer {
+  readonly store: ObjectStore;
+  readonly requests: RequestRecord[] = [];
+  private readonly server: Server;
+  private readonly watches = new Set<OpenWatch>();
+  private faults: FaultRule[] = [];
+  private silent = false;
+  private recordRequests = true;
+  url = '';
+
+  constructor(opts: FakeApiServerOptions = {}) {
+    this.store = new ObjectStore(opts.historyLimit);
+    for (const rt of RESOURCE_TYPES) this.store.registerType(rt);
+    this.server = createServer((req, res) => void this.handle(req, res));
+    this.server.keepAliveTimeout = 5_000;
+  }
+
+  async start(): Promise<this> {
+    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
+    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    return this;
+  }
+
+  async stop(): Promise<void> {
+    this.dropWatches();
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  /** A kubeconfig (YAML text) pointing at this server. */
+  kubeconfigYaml(namespace = 'default'): string {
+    return [
+      'apiVersion: v1', 'kind: Config', 'current-context: fake',
+      'clusters:', `- name: fake`, `  cluster: { server: "${this.url}", insecure-skip-tls-verify: true }`,
+      'users:', '- name: fake', '  user: { token: fake }',
+      'contexts:', `- name: fake`, `  context: { cluster: fake, user: fake, namespace: ${namespace} }`, '',
+    ].join('\n');
+  }
+
+  /** Writes the kubeconfig to a temporary file and returns its path. */
+  writeKubeconfig(namespace = 'default'): string {
+    const dir = mkdtempSync(join(tmpdir(), 'modelplane-fake-kube-'));
+    const file = join(dir, 'kubeconfig');
+    writeFileSync(file, this.kubeconfigYaml(namespace));
+    return file;
+  }
+
+  // --- fault injection --------------------------------------------------------------------------
+
+  /** The next `count` requests (matching `match`, default all) answer with `status` (default 500). */
+  failNext(count: number, status = 500, match: (method: string, path: string) => boolean = () => true): void {
+    this.faults.push({ remaining: count, status, reason: status === 409 ? 'Conflict' : status === 500 ? 'InternalError' : 'Failure', match });
+  }
+
+  /** The next `count` writes answer 409 Conflict. */
+  conflictStorm(count: number, match: (method: string, path: string) => boolean = () => true): void {
+    this.failNext(count, 409, (method, path) => WRITE_METHODS.has(method) && match(method, path));
+  }
+
+  clearFaults(): void {
+    this.faults = [];
+  }
+
+  /** Ends every open watch, as an API server restart or a load balancer timeout does. */
+  dropWatches(): void {
+    for (const w of [...this.watches]) {
+      w.unsubscribe();
+      this.watches.delete(w);
+      w.res.end();
+    }
+  }
+
+  /** Keeps open watches (and new ones) connected but sends them nothing until `resume()`. */
+  goSilent(): void {
+    this.silent = true;
+    for (const w of this.watches) w.silenced = true;
+  }
+
+  /** New watches get events again; watches silenced earlier stay silent, like a dead connection. */
+  resume(): void {
+    this.silent = false;
+  }
+
+  /** Forgets the watch history: resuming from an older resourceVersion now answers 410 Gone. */
+  compact(): void {
+    this.store.compact();
+  }
+
+  get openWatches(): number {
+    return this.watches.size;
+  }
+
+  setRecording(on: boolean): void {
+    this.recordRequests = on;
+  }
+
+  /** Writes seen since the log was last cleared, optionally only those whose path matches. */
+  writes(pathPattern?: RegExp): RequestRecord[] {
+    return this.requests.filter((r) => WRITE_METHODS.has(r.method) && r.status < 400 && (!pathPattern || pathPattern.test(r.path)));
+  }
+
+  clearRequestLog(): void {
+    this.requests.length = 0;
+  }
+
+  // --- HTTP -------------------------------------------------------------------------------------
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://fake');
+    const method = req.method ?? 'GET';
+    const record: RequestRecord = {
+      method, path: url.pathname, query: url.search, status: 0, time: Date.now(),
+      fieldManager: url.searchParams.get('fieldManager') ?? undefined, contentType: req.headers['content-type'],
+    };
+    const isWatch = method === 'GET' && (url.searchParams.get('watch') === 'true' || url.searchParams.get('watch') === '1');
+    try {
+      const body = WRITE_METHODS.has(method) ? await readBody(req) : '';
+      const fault = this.faults.find((f) => f.remaining > 0 && f.match(method, url.pathname));
+      if (fault) {
+        fault.remaining--;
+        this.faults = this.faults.filter((f) => f.remaining > 0);
+        throw new ApiError(fault.status, fault.reason, `injected fault: ${fault.status}`);
+      }
+      const route = parseRoute(url.pathname);
+      if (route.kind === 'discovery') return this.send(res, record, 200, discovery(url.pathname));
+      if (route.kind === 'namespace') return this.send(res, record, 200, namespaceObject(route.name));
+      const { rt, namespace, name, subresource } = route;
+      if (isWatch) return this.watch(res, record, rt, namespace, name, url);
+      const manager = url.searchParams.get('fieldManager') ?? undefined;
+      const contentType = req.headers['content-type'] ?? 'application/json';
+      const parsed = (): Json => parseBody(body, contentType);
+      if (!name) {
+        if (method === 'GET') {
+          const { items, resourceVersion } = this.store.list(rt, namespace, url.searchParams.get('labelSelector') ?? undefined);
+          return this.send(res, record, 200, { apiVersion: apiVersionOf(rt), kind: `${rt.kind}List`, metadata: { resourceVersion }, items });
+        }
+        if (method === 'POST') return this.send(res, record, 201, this.store.create(rt, namespace, parsed(), { manager }));
+        throw new ApiError(405, 'MethodNotAllowed', `${method} is not supported on a collection`);
+      }
+      if (subresource === 'scale') {
+        if (method === 'GET') return this.send(res, record, 200, this.store.getScale(rt, namespace, name));
+        if (method === 'PUT') return this.send(res, record, 200, this.store.updateScale(rt, namespace, name, parsed(), undefined, manager));
+        if (method === 'PATCH') return this.send(res, record, 200, this.store.updateScale(rt, namespace, name, parsed(), contentType, manager));
+        throw new ApiError(405, 'MethodNotAllowed', `${method} is not supported on scale`);
+      }
+      if (subresource && subresource !== 'status') throw new ApiError(404, 'NotFound', `unknown subresource ${subresource}`);
+      if (subresource === 'status' && !rt.status) throw new ApiError(404, 'NotFound', `${rt.plural} has no status subresource`);
+      const sub = subresource === 'status' ? 'status' : '';
+      switch (method) {
+        case 'GET':
+          return this.send(res, record, 200, this.store.mustGet(rt, namespace, name));
+        case 'PUT':
+          return this.send(res, record, 200, this.store.replace(rt, namespace, name, parsed(), { subresource: sub, manager }));
+        case 'PATCH': {
+          const existed = this.store.get(rt, namespace, name) !== undefined;
+          const out = this.store.patch(rt, namespace, name, parsed(), contentType, { subresource: sub, manager, force: url.searchParams.get('force') === 'true' });
+          return this.send(res, record, existed ? 200 : 201, out);
+        }
+        case 'DELETE': {
+          const opts = parsed() as { propagationPolicy?: string } | null;
+          const policy = url.searchParams.get('propagationPolicy') ?? opts?.propagationPolicy ?? 'Background';
+          return this.send(res, record, 200, this.store.delete(rt, namespace, name, policy));
+        }
+        default:
+          throw new ApiError(405, 'MethodNotAllowed', `${method} is not supported`);
+      }
+    } catch (err) {
+      const apiErr = err instanceof ApiError ? err : new ApiError(500, 'InternalError', (err as Error).message);
+      this.send(res, record, apiErr.code, apiErr.toStatus());
+    }
+  }
+
+  private send(res: ServerResponse, record: RequestRecord, status: number, body: unknown): void {
+    record.status = status;
+    if (this.recordRequests) this.requests.push(record);
+    const text = JSON.stringify(body);
+    res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+    res.end(text);
+  }
+
+  private watch(res: ServerResponse, record: RequestRecord, rt: ResourceType, namespace: string | undefined, name: string | undefined, url: URL): void {
+    const selector = parseSelector(url.searchParams.get('labelSelector') ?? undefined);
+    record.status = 200;
+    if (this.recordRequests) this.requests.push(record);
+    res.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked' });
+    res.flushHeaders();
+    const open: OpenWatch = { res, silenced: this.silent, unsubscribe: () => undefined };
+    const subscriber: WatchSubscriber = {
+      rid: resourceId(rt),
+      namespace,
+      selector,
+      send: (type: WatchEventType, obj: KObject) => {
+        if (open.silenced || (name && obj.metadata.name !== name)) return;
+        res.write(`${JSON.stringify({ type, object: obj })}\n`);
+      },
+    };
+    try {
+      open.unsubscribe = this.store.watch(subscriber, url.searchParams.get('resourceVersion') ?? undefined);
+    } catch (err) {
+      // A real API server answers an expired resourceVersion with 200 and one ERROR event carrying the Status.
+      const apiErr = err instanceof ApiError ? err : new ApiError(500, 'InternalError', (err as Error).message);
+      res.end(`${JSON.stringify({ type: 'ERROR', object: apiErr.toStatus() })}\n`);
+      return;
+    }
+    this.watches.add(open);
+    const timeoutSeconds = Number(url.searchParams.get('timeoutSeconds') ?? 0);
+    const timer = timeoutSeconds > 0 ? setTimeout(() => res.end(), timeoutSeconds * 1000) : undefined;
+    const cleanup = () => {
+      if (timer) clearTimeout(timer);
+      open.unsubscribe();
+      this.watches.delete(open);
+    };
+    res.on('close', cleanup);
+  }
+}
+
+type Route =
+  | { kind: 'discovery' }
+  | { kind: 'namespace'; name: string }
+  | { kind: 'resource'; rt: ResourceType; namespace?: string; name?: string; subresource?: string };
+
+function parseRoute(pathname: string): Route {
+  const seg = pathname.split('/').filter(Boolean).map(decodeURIComponent);
+  let group: string;
+  let version: string;
+  let rest: string[];
+  if (seg[0] === 'api') {
+    if (seg.length <= 2) return { kind: 'discovery' };
+    [group, version, rest] = ['', seg[1], seg.slice(2)];
+  } else if (seg[0] === 'apis') {
+    if (seg.length <= 3) return { kind: 'discovery' };
+    [group, version, rest] = [seg[1], seg[2], seg.slice(3)];
+  } else {
+    throw new ApiError(404, 'NotFound', `the server could not find the requested resource (${pathname})`);
+  }
+  let namespace: string | undefined;
+  if (rest[0] === 'namespaces' && rest.length >= 3) {
+    namespace = rest[1];
+    rest = rest.slice(2);
+  } else if (rest[0] === 'namespaces' && rest.length === 2 && group === '') {
+    return { kind: 'namespace', name: rest[1] };
+  }
+  const rt = findResource(group, version, rest[0]);
+  if (!rt) throw new ApiError(404, 'NotFound', `the server could not find the requested resource (${pathname})`);
+  return { kind: 'resource', rt, namespace, name: rest[1], subresource: rest[2] };
+}
+
+function discovery(pathname: string): unknown {
+  const seg = pathname.split('/').filter(Boolean);
+  if (seg.length === 1 && seg[0] === 'api') return { kind: 'APIVersions', versions: ['v1'] };
+  if (seg.length === 1) {
+    const groups = [...new Set(RESOURCE_TYPES.filter((t) => t.group).map((t) => `${t.group}/${t.version}`))];
+    return { kind: 'APIGroupList', apiVersion: 'v1', groups: groups.map((gv) => ({ name: gv.split('/')[0], versions: [{ groupVersion: gv, version: gv.split('/')[1] }], preferredVersion: { groupVersion: gv, version: gv.split('/')[1] } })) };
+  }
+  const gv = seg[0] === 'api' ? seg[1] : `${seg[1]}/${seg[2]}`;
+  const resources = RESOURCE_TYPES.filter((t) => apiVersionOf(t) === gv).flatMap((t) => [
+    { name: t.plural, singularName: t.kind.toLowerCase(), namespaced: t.namespaced, kind: t.kind, verbs: ['create', 'delete', 'get', 'list', 'patch', 'update', 'watch'] },
+    ...(t.status ? [{ name: `${t.plural}/status`, singularName: '', namespaced: t.namespaced, kind: t.kind, verbs: ['get', 'patch', 'update'] }] : []),
+    ...(t.scale ? [{ name: `${t.plural}/scale`, singularName: '', namespaced: t.namespaced, kind: 'Scale', group: 'autoscaling', version: 'v1', verbs: ['get', 'patch', 'update'] }] : []),
+  ]);
+  return { kind: 'APIResourceList', apiVersion: 'v1', groupVersion: gv, resources };
+}
+
+function namespaceObject(name: string): unknown {
+  return { apiVersion: 'v1', kind: 'Namespace', metadata: { name, uid: `namespace-${name}`, resourceVersion: '1' }, status: { phase: 'Active' } };
+}
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+/** Starts a fake API server on a free loopback port. */
+export async function startFakeApiServer(opts: FakeApiServerOptions = {}): Promise<FakeApiServer> {
+  return new FakeApiServer(opts).start();
+}
