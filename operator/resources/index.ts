@@ -29,6 +29,6 @@ export function desiredChildren(md: ModelDeployment, cfg: OperatorConfig): Kuber
   const resolved = resolveConfig(cfg);
   const out: KubernetesObject[] = [buildDeployment(full, resolved), buildService(full, resolved)];
   if (wantsPodDisruptionBudget(full)) out.push(buildPodDisruptionBudget(full, resolved));
-  // Builders share sub-objects (labels, security contexts); callers get independent trees.
-  return out.map((o) => structuredClone(o));
+  // Builders share sub-objects (labels, security contexts); callers get trees with nothing shared.
+  return out.map((o) => JSON.parse(JSON.stringify(o)) as KubernetesObject);
 }
