@@ -1,0 +1,113 @@
+// `modelplane render` and `modelplane crd` through the real compiled CLI (npm test compiles first).
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseAllDocuments } from 'yaml';
+import { desiredChildren } from '../../operator/resources/index.js';
+import { validateModelDeployment } from '../../operator/api/validate.js';
+import { CRD_FILE } from '../../operator/api/crd.js';
+
+const BIN = join(process.cwd(), 'bin', 'modelplane.js');
+
+function run(args: string[], stdin?: string, env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env, NODE_OPTIONS: '' }, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    const timer = setTimeout(() => child.kill('SIGKILL'), 20000);
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+    child.stdin.end(stdin ?? '');
+  });
+}
+
+const RESNET = `apiVersion: serving.modelplane.io/v1alpha1
+kind: ModelDeployment
+metadata: { name: resnet, namespace: ml }
+spec:
+  model: { uri: s3://models/resnet/model.onnx, credentialsSecret: model-store }
+  replicas: 2
+  gpu: { count: 1, product: NVIDIA-H100-80GB-HBM3 }
+---
+apiVersion: serving.modelplane.io/v1alpha1
+kind: ModelDeployment
+metadata: { name: bert }
+spec:
+  model: { uri: pvc://models/bert/model.onnx }
+`;
+
+describe('modelplane render', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'modelplane-render-'));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('prints exactly the objects the operator applies, as multi-document YAML', async () => {
+    const file = join(dir, 'md.yaml');
+    writeFileSync(file, RESNET);
+    const r = await run(['render', '-f', file, '--runtime-image', 'registry.local/runtime:9.9'], undefined, { MODELPLANE_RUNTIME_GPU_IMAGE: 'registry.local/runtime-gpu:9.9' });
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const docs = parseAllDocuments(r.stdout).map((d) => d.toJS());
+    const expected = parseAllDocuments(RESNET)
+      .map((d) => validateModelDeployment(d.toJS()))
+      .flatMap((v) => {
+        if (!v.ok) throw new Error('fixture invalid');
+        const m = { ...v.value, metadata: { ...v.value.metadata, namespace: v.value.metadata.namespace ?? 'default' } };
+        return desiredChildren(m, { runtimeImage: 'registry.local/runtime:9.9', runtimeGpuImage: 'registry.local/runtime-gpu:9.9' });
+      });
+    expect(docs).toEqual(expected);
+    expect(docs.map((d) => `${d.kind}/${d.metadata.namespace}/${d.metadata.name}`)).toEqual([
+      'Deployment/ml/resnet',
+      'Service/ml/resnet',
+      'PodDisruptionBudget/ml/resnet',
+      'Deployment/default/bert',
+      'Service/default/bert',
+    ]);
+    expect(docs[0].spec.template.spec.containers[0].image).toBe('registry.local/runtime-gpu:9.9');
+    expect(docs[3].spec.template.spec.containers[0].image).toBe('registry.local/runtime:9.9');
+    expect(r.stdout).not.toMatch(/[&*]a\d/);
+  });
+
+  it('reads stdin with -f - and takes a namespace for manifests that name none', async () => {
+    const r = await run(['render', '-f', '-', '-n', 'team-a'], RESNET.split('---\n')[1]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const docs = parseAllDocuments(r.stdout).map((d) => d.toJS());
+    expect(docs.map((d) => d.metadata.namespace)).toEqual(['team-a', 'team-a']);
+  });
+
+  it('rejects an invalid spec naming the file, the object, the field and the reason, and prints nothing', async () => {
+    const file = join(dir, 'bad.yaml');
+    writeFileSync(file, RESNET.replace('replicas: 2', 'replicas: 2\n  autoscaling: { minReplicas: 4, maxReplicas: 2 }').replace('s3://models', 'ftp://models'));
+    const r = await run(['render', '-f', file]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toContain(`${file}: document 1 (resnet): spec.model.uri: uri must be`);
+    expect(r.stderr).toContain(`${file}: document 1 (resnet): spec.autoscaling.minReplicas: minReplicas must not exceed maxReplicas (FieldValueInvalid)`);
+  });
+
+  it('reports YAML syntax errors and missing files', async () => {
+    const r = await run(['render', '-f', '-'], 'spec: [unclosed');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/<stdin>: document 1: invalid YAML/);
+    const missing = await run(['render', '-f', join(dir, 'nope.yaml')]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/ENOENT/);
+  });
+});
+
+describe('modelplane crd', () => {
+  it('prints the checked-in CRD', async () => {
+    const r = await run(['crd']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe(readFileSync(CRD_FILE, 'utf8'));
+  });
+});
