@@ -12,7 +12,7 @@ import {
 } from './integrity.js';
 import { isInside, MODEL_FILE, resolveInPlace } from './local.js';
 import { DEFAULT_RETRY, type RetryHooks, type RetryPolicy } from './retry.js';
-import { createS3Client, headObject, listObjects, s3ObjectSource, type S3ObjectInfo } from './s3.js';
+import type { S3ObjectInfo } from './s3.js';
 import { downloadToTemp, type RangeSource, type TransferSettings } from './transfer.js';
 import { parseModelUri, redactUri } from './uri.js';
 
@@ -150,6 +150,8 @@ export async function fetchModelWith(opts: FetchModelOptions, tuning: Partial<Fe
     return job.single(src, name);
   }
 
+  // The AWS SDK is large; http(s) fetches never load it.
+  const { createS3Client, headObject, listObjects, s3ObjectSource } = await import('./s3.js');
   const client = createS3Client({
     settings: creds.s3,
     connectTimeoutMs: t.connectTimeoutMs,
