@@ -255,7 +255,7 @@ class Download {
     const result = await downloadToTemp(src, temp, this.logger, this.settings);
     if (verify && this.expected !== undefined && result.sha256 !== this.expected) {
       await removeQuietly(temp);
-      throw checksumMismatch(this.label, this.expected, result.sha256);
+      throw checksumMismatch(rel, this.expected, result.sha256);
     }
     return { rel, temp, final, bytes: result.bytes, sha256: result.sha256 };
   }
