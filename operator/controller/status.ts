@@ -1,0 +1,141 @@
+// What a ModelDeployment's status says, computed from what the operator observes: the spec's validity, the
+// Deployment's rollout and the runtime pods' states. Pure: the same observation always gives the same status.
+import type { V1Condition, V1Deployment, V1Pod, V1ContainerStatus } from '@kubernetes/client-node';
+import type { ModelDeploymentStatus } from '../api/schema.js';
+
+export type FailureReason = 'InvalidSpec' | 'Unschedulable' | 'ImagePullFailed' | 'CrashLoop' | 'ModelFetchFailed' | 'ModelLoadFailed';
+
+export interface Failure {
+  reason: FailureReason;
+  message: string;
+}
+
+export interface Observation {
+  generation: number;
+  /** Replicas the spec asks for (after defaults). */
+  desiredReplicas: number;
+  /** Set when the spec failed validation: the fields and why. */
+  invalid?: string;
+  deployment?: V1Deployment;
+  pods: V1Pod[];
+  selector: string;
+  url?: string;
+  previous?: ModelDeploymentStatus;
+  now: Date;
+}
+
+const IMAGE_PULL_REASONS = new Set(['ErrImagePull', 'ImagePullBackOff', 'InvalidImageName', 'ErrImageNeverPull']);
+
+function terminatedWithError(cs: V1ContainerStatus): { exitCode: number; message?: string; reason?: string } | undefined {
+  const t = cs.state?.terminated && cs.state.terminated.exitCode !== 0 ? cs.state.terminated : cs.lastState?.terminated && cs.lastState.terminated.exitCode !== 0 ? cs.lastState.terminated : undefined;
+  return t ? { exitCode: t.exitCode, message: t.message?.trim() || undefined, reason: t.reason } : undefined;
+}
+
+/** Why one pod is not serving, read the way a person would read `kubectl describe pod`. */
+export function podFailure(pod: V1Pod): Failure | undefined {
+  const scheduled = pod.status?.conditions?.find((c) => c.type === 'PodScheduled');
+  if (scheduled?.status === 'False' && scheduled.reason === 'Unschedulable') {
+    return { reason: 'Unschedulable', message: scheduled.message || 'the pod cannot be scheduled' };
+  }
+  const name = pod.metadata?.name ?? 'pod';
+  for (const cs of pod.status?.initContainerStatuses ?? []) {
+    const waiting = cs.state?.waiting;
+    if (waiting?.reason && IMAGE_PULL_REASONS.has(waiting.reason)) return { reason: 'ImagePullFailed', message: `${name}: init container ${cs.name}: ${waiting.message || waiting.reason}` };
+    const t = terminatedWithError(cs);
+    if (t) return { reason: 'ModelFetchFailed', message: t.message ?? `${name}: init container ${cs.name} exited with code ${t.exitCode}${t.reason ? ` (${t.reason})` : ''}` };
+  }
+  for (const cs of pod.status?.containerStatuses ?? []) {
+    const waiting = cs.state?.waiting;
+    if (waiting?.reason && IMAGE_PULL_REASONS.has(waiting.reason)) return { reason: 'ImagePullFailed', message: `${name}: container ${cs.name}: ${waiting.message || waiting.reason}` };
+    const t = terminatedWithError(cs);
+    if (t?.message) return { reason: 'ModelLoadFailed', message: t.message };
+    if (waiting?.reason === 'CrashLoopBackOff') {
+      return { reason: 'CrashLoop', message: `${name}: container ${cs.name} keeps exiting${t ? ` with code ${t.exitCode}` : ''}: ${waiting.message || 'CrashLoopBackOff'}` };
+    }
+  }
+  return undefined;
+}
+
+const SEVERITY: FailureReason[] = ['InvalidSpec', 'ModelFetchFailed', 'ModelLoadFailed', 'ImagePullFailed', 'CrashLoop', 'Unschedulable'];
+
+/** The most telling failure among the pods (a load error explains more than a crash loop), if any. */
+export function worstPodFailure(pods: V1Pod[]): Failure | undefined {
+  const failures = pods
+    .filter((p) => !p.metadata?.deletionTimestamp)
+    .sort((a, b) => (a.metadata?.name ?? '').localeCompare(b.metadata?.name ?? ''))
+    .map(podFailure)
+    .filter((f): f is Failure => f !== undefined);
+  failures.sort((a, b) => SEVERITY.indexOf(a.reason) - SEVERITY.indexOf(b.reason));
+  return failures[0];
+}
+
+/** A condition that keeps its lastTransitionTime unless its status changes. */
+export function condition(type: string, status: 'True' | 'False' | 'Unknown', reason: string, message: string, generation: number, previous: V1Condition[] | undefined, now: Date): V1Condition {
+  const prev = previous?.find((c) => c.type === type);
+  const lastTransitionTime = prev && prev.status === status && prev.lastTransitionTime ? prev.lastTransitionTime : (now.toISOString().replace(/\.\d+Z$/, 'Z') as unknown as Date);
+  return { type, status, observedGeneration: generation, lastTransitionTime, reason, message };
+}
+
+export function computeStatus(o: Observation): ModelDeploymentStatus {
+  const desired = o.desiredReplicas;
+  const ds = o.deployment?.status ?? {};
+  const replicas = ds.replicas ?? 0;
+  const readyReplicas = ds.readyReplicas ?? 0;
+  const available = ds.availableReplicas ?? 0;
+  const upToDate = !!o.deployment && (ds.observedGeneration ?? 0) >= (o.deployment.metadata?.generation ?? 0) && (ds.updatedReplicas ?? 0) >= desired;
+  const ready = !o.invalid && upToDate && available >= desired && readyReplicas >= desired;
+  const failure: Failure | undefined = o.invalid ? { reason: 'InvalidSpec', message: o.invalid } : ready ? undefined : worstPodFailure(o.pods);
+  const prev = o.previous?.conditions as V1Condition[] | undefined;
+  const cond = (type: string, status: 'True' | 'False', reason: string, message: string) => condition(type, status, reason, message, o.generation, prev, o.now);
+  const counts = `${readyReplicas}/${desired} replicas ready`;
+
+  let readyCond: V1Condition;
+  if (ready) readyCond = cond('Ready', 'True', desired === 0 ? 'ScaledToZero' : 'Ready', counts);
+  else if (failure) readyCond = cond('Ready', 'False', failure.reason, failure.message);
+  else if (!o.deployment) readyCond = cond('Ready', 'False', 'Creating', 'waiting for the Deployment to be created');
+  else readyCond = cond('Ready', 'False', upToDate ? 'ReplicasNotReady' : 'RollingOut', counts);
+
+  const availableCond = desired === 0 && !o.invalid
+    ? cond('Available', 'True', 'ScaledToZero', 'no replicas requested')
+    : available > 0
+      ? cond('Available', 'True', 'MinimumReplicasAvailable', `${available} replica${available === 1 ? '' : 's'} serving`)
+      : cond('Available', 'False', failure?.reason ?? 'NoReplicasAvailable', failure?.message ?? 'no replica is serving yet');
+
+  const stalled = o.deployment?.status?.conditions?.find((c) => c.type === 'Progressing' && c.status === 'False');
+  const progressingCond = o.invalid
+    ? cond('Progressing', 'False', 'InvalidSpec', o.invalid)
+    : ready
+      ? cond('Progressing', 'False', 'RolloutComplete', counts)
+      : stalled
+        ? cond('Progressing', 'False', stalled.reason ?? 'ProgressDeadlineExceeded', stalled.message ?? 'the rollout made no progress in time')
+        : cond('Progressing', 'True', failure?.reason ?? (o.deployment ? 'RollingOut' : 'Creating'), failure?.message ?? counts);
+
+  let lastFailure = o.previous?.lastFailure;
+  if (failure && !(lastFailure && lastFailure.reason === failure.reason && lastFailure.message === failure.message)) {
+    lastFailure = { reason: failure.reason, message: failure.message, time: o.now.toISOString().replace(/\.\d+Z$/, 'Z') };
+  }
+  return {
+    observedGeneration: o.generation,
+    replicas,
+    readyReplicas,
+    selector: o.selector,
+    ...(o.url ? { url: o.url } : {}),
+    conditions: [readyCond, availableCond, progressingCond] as ModelDeploymentStatus['conditions'],
+    ...(lastFailure ? { lastFailure } : {}),
+  };
+}
+
+/** Equality of statuses as stored (JSON), so a status is written only when it changed. */
+export function sameStatus(a: unknown, b: unknown): boolean {
+  return canonical(a) === canonical(b);
+}
+
+function canonical(v: unknown): string {
+  return JSON.stringify(v, (_k, val: unknown) => {
+    if (val instanceof Date) return val.toISOString().replace(/\.\d+Z$/, 'Z');
+    if (val && typeof val === 'object' && !Array.isArray(val)) {
+      return Object.fromEntries(Object.entries(val as Record<string, unknown>).filter(([, x]) => x !== undefined).sort(([x], [y]) => x.localeCompare(y)));
+    }
+    return val;
+  });
+}
