@@ -6,6 +6,7 @@ import { registerServe } from './serve.js';
 import { registerFetch } from './fetch.js';
 import { registerCrd } from './crd.js';
 import { registerRender } from './render.js';
+import { registerOperator } from './operator.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -19,6 +20,7 @@ registerServe(program, pkg.version);
 registerFetch(program);
 registerCrd(program);
 registerRender(program, pkg.version);
+registerOperator(program, pkg.version);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`modelplane: ${err instanceof Error ? err.message : String(err)}\n`);

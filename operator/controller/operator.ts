@@ -23,8 +23,8 @@ import { WorkQueue, runWorkers, type WorkQueueOptions } from './workqueue.js';
 
 export interface OperatorOptions {
   kubeConfig: KubeConfig;
-  /** Watch one namespace; all namespaces when unset. */
-  namespace?: string;
+  /** Watch these namespaces; all namespaces when unset or empty. */
+  namespaces?: string[];
   config: OperatorConfig;
   workers?: number;
   /** Port of /healthz, /readyz and /metrics (0: any free port); no server when null. */
@@ -45,11 +45,13 @@ const CHILD_SELECTOR = `${MANAGED_BY_LABEL}=${MANAGED_BY}`;
 const POD_SELECTOR = `${NAME_LABEL}=${RUNTIME_APP_NAME}`;
 
 type AnyInformer = ResilientInformer<KubernetesObject>;
+type InformerSet = Record<'mds' | 'deployments' | 'services' | 'pdbs' | 'pods', AnyInformer>;
+const ALL = '';
 
 /** The informers and workers that run while this process leads. */
 class Controller {
   readonly queue: WorkQueue;
-  private readonly informers: Record<'mds' | 'deployments' | 'services' | 'pdbs' | 'pods', AnyInformer>;
+  private readonly sets: Map<string, InformerSet>;
   private workers?: Promise<void>;
   private resyncTimer?: NodeJS.Timeout;
   synced = false;
@@ -57,7 +59,6 @@ class Controller {
   constructor(private readonly opts: OperatorOptions, private readonly log: Logger, private readonly metrics: OperatorMetrics, private readonly events: EventRecorder, queue: WorkQueue) {
     this.queue = queue;
     const kc = opts.kubeConfig;
-    const ns = opts.namespace;
     const custom = kc.makeApiClient(CustomObjectsApi);
     const apps = kc.makeApiClient(AppsV1Api);
     const core = kc.makeApiClient(CoreV1Api);
@@ -67,21 +68,22 @@ class Controller {
       new ResilientInformer<KubernetesObject>(kc, name, path, list as () => Promise<KubernetesListObject<KubernetesObject>>, selector, iopts, log, (reason) =>
         metrics.informerRestarts.inc({ informer: name, reason: reason.split(':')[0] }));
     const labelSelector = CHILD_SELECTOR;
-    this.informers = ns
-      ? {
-          mds: make('modeldeployments', `/apis/${GROUP}/${VERSION}/namespaces/${ns}/${PLURAL}`, () => custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns, plural: PLURAL })),
-          deployments: make('deployments', `/apis/apps/v1/namespaces/${ns}/deployments`, () => apps.listNamespacedDeployment({ namespace: ns, labelSelector }), labelSelector),
-          services: make('services', `/api/v1/namespaces/${ns}/services`, () => core.listNamespacedService({ namespace: ns, labelSelector }), labelSelector),
-          pdbs: make('poddisruptionbudgets', `/apis/policy/v1/namespaces/${ns}/poddisruptionbudgets`, () => policy.listNamespacedPodDisruptionBudget({ namespace: ns, labelSelector }), labelSelector),
-          pods: make('pods', `/api/v1/namespaces/${ns}/pods`, () => core.listNamespacedPod({ namespace: ns, labelSelector: POD_SELECTOR }), POD_SELECTOR),
-        }
-      : {
-          mds: make('modeldeployments', `/apis/${GROUP}/${VERSION}/${PLURAL}`, () => custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL })),
-          deployments: make('deployments', '/apis/apps/v1/deployments', () => apps.listDeploymentForAllNamespaces({ labelSelector }), labelSelector),
-          services: make('services', '/api/v1/services', () => core.listServiceForAllNamespaces({ labelSelector }), labelSelector),
-          pdbs: make('poddisruptionbudgets', '/apis/policy/v1/poddisruptionbudgets', () => policy.listPodDisruptionBudgetForAllNamespaces({ labelSelector }), labelSelector),
-          pods: make('pods', '/api/v1/pods', () => core.listPodForAllNamespaces({ labelSelector: POD_SELECTOR }), POD_SELECTOR),
-        };
+    const namespaced = (ns: string): InformerSet => ({
+      mds: make('modeldeployments', `/apis/${GROUP}/${VERSION}/namespaces/${ns}/${PLURAL}`, () => custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns, plural: PLURAL })),
+      deployments: make('deployments', `/apis/apps/v1/namespaces/${ns}/deployments`, () => apps.listNamespacedDeployment({ namespace: ns, labelSelector }), labelSelector),
+      services: make('services', `/api/v1/namespaces/${ns}/services`, () => core.listNamespacedService({ namespace: ns, labelSelector }), labelSelector),
+      pdbs: make('poddisruptionbudgets', `/apis/policy/v1/namespaces/${ns}/poddisruptionbudgets`, () => policy.listNamespacedPodDisruptionBudget({ namespace: ns, labelSelector }), labelSelector),
+      pods: make('pods', `/api/v1/namespaces/${ns}/pods`, () => core.listNamespacedPod({ namespace: ns, labelSelector: POD_SELECTOR }), POD_SELECTOR),
+    });
+    const clusterWide = (): InformerSet => ({
+      mds: make('modeldeployments', `/apis/${GROUP}/${VERSION}/${PLURAL}`, () => custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL })),
+      deployments: make('deployments', '/apis/apps/v1/deployments', () => apps.listDeploymentForAllNamespaces({ labelSelector }), labelSelector),
+      services: make('services', '/api/v1/services', () => core.listServiceForAllNamespaces({ labelSelector }), labelSelector),
+      pdbs: make('poddisruptionbudgets', '/apis/policy/v1/poddisruptionbudgets', () => policy.listPodDisruptionBudgetForAllNamespaces({ labelSelector }), labelSelector),
+      pods: make('pods', '/api/v1/pods', () => core.listPodForAllNamespaces({ labelSelector: POD_SELECTOR }), POD_SELECTOR),
+    });
+    const namespaces = [...new Set(opts.namespaces ?? [])];
+    this.sets = namespaces.length ? new Map(namespaces.map((ns) => [ns, namespaced(ns)])) : new Map([[ALL, clusterWide()]]);
     const keyOf = (o: KubernetesObject) => `${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`;
     const enqueueSelf = (o: KubernetesObject) => this.queue.add(keyOf(o));
     const enqueueOwner = (o: KubernetesObject) => {
@@ -93,34 +95,47 @@ class Controller {
       const instance = o.metadata?.labels?.[INSTANCE_LABEL];
       if (instance) this.queue.add(`${o.metadata?.namespace ?? ''}/${instance}`);
     };
-    for (const ev of ['add', 'update', 'delete'] as const) {
-      this.informers.mds.on(ev, enqueueSelf);
-      this.informers.deployments.on(ev, enqueueOwner);
-      this.informers.services.on(ev, enqueueOwner);
-      this.informers.pdbs.on(ev, enqueueOwner);
-      this.informers.pods.on(ev, enqueuePodOwner);
+    for (const set of this.sets.values()) {
+      for (const ev of ['add', 'update', 'delete'] as const) {
+        set.mds.on(ev, enqueueSelf);
+        set.deployments.on(ev, enqueueOwner);
+        set.services.on(ev, enqueueOwner);
+        set.pdbs.on(ev, enqueueOwner);
+        set.pods.on(ev, enqueuePodOwner);
+      }
     }
   }
 
+  private setFor(namespace: string): InformerSet | undefined {
+    return this.sets.get(namespace) ?? this.sets.get(ALL);
+  }
+
+  private all(): AnyInformer[] {
+    return [...this.sets.values()].flatMap((s) => Object.values(s));
+  }
+
   cache(): ClusterCache {
-    const byKind: Record<string, AnyInformer> = {
-      'apps/v1/Deployment': this.informers.deployments,
-      'v1/Service': this.informers.services,
-      'policy/v1/PodDisruptionBudget': this.informers.pdbs,
+    const byKind: Record<string, keyof InformerSet> = {
+      'apps/v1/Deployment': 'deployments',
+      'v1/Service': 'services',
+      'policy/v1/PodDisruptionBudget': 'pdbs',
     };
     return {
-      modelDeployment: (namespace, name) => this.informers.mds.get(name, namespace) as ModelDeployment | undefined,
-      child: (apiVersion, kind, namespace, name) => byKind[`${apiVersion}/${kind}`]?.get(name, namespace),
+      modelDeployment: (namespace, name) => this.setFor(namespace)?.mds.get(name, namespace) as ModelDeployment | undefined,
+      child: (apiVersion, kind, namespace, name) => {
+        const which = byKind[`${apiVersion}/${kind}`];
+        return which ? this.setFor(namespace)?.[which].get(name, namespace) : undefined;
+      },
       pods: (namespace, labels) =>
-        (this.informers.pods.list(namespace) as V1Pod[]).filter((p) => Object.entries(labels).every(([k, v]) => p.metadata?.labels?.[k] === v)),
+        ((this.setFor(namespace)?.pods.list(namespace) ?? []) as V1Pod[]).filter((p) => Object.entries(labels).every(([k, v]) => p.metadata?.labels?.[k] === v)),
     };
   }
 
   async start(reconciler: Reconciler): Promise<void> {
-    await Promise.all(Object.values(this.informers).map((i) => i.start()));
+    await Promise.all(this.all().map((i) => i.start()));
     if (this.queue.isShuttingDown) return;
     this.synced = true;
-    this.log.info('caches synced', { modelDeployments: this.informers.mds.list().length });
+    this.log.info('caches synced', { modelDeployments: this.modelDeployments().length });
     const workers = this.opts.workers ?? 4;
     this.workers = runWorkers(
       this.queue,
@@ -150,15 +165,19 @@ class Controller {
     if (resyncMs > 0) this.resyncTimer = setInterval(() => this.resync(), resyncMs);
   }
 
+  private modelDeployments(): KubernetesObject[] {
+    return [...this.sets.values()].flatMap((s) => [...s.mds.list()]);
+  }
+
   /** Queues every ModelDeployment; a converged cluster then sees reads only. */
   resync(): void {
-    for (const md of this.informers.mds.list()) this.queue.add(`${md.metadata?.namespace ?? ''}/${md.metadata?.name ?? ''}`);
+    for (const md of this.modelDeployments()) this.queue.add(`${md.metadata?.namespace ?? ''}/${md.metadata?.name ?? ''}`);
   }
 
   /** Stops the watches, then lets workers finish the keys they hold. */
   async stop(drain: boolean): Promise<void> {
     if (this.resyncTimer) clearInterval(this.resyncTimer);
-    await Promise.all(Object.values(this.informers).map((i) => i.stop()));
+    await Promise.all(this.all().map((i) => i.stop()));
     const shutdown = this.queue.shutDown();
     if (drain) {
       await shutdown;
@@ -233,7 +252,7 @@ export class Operator {
 
   async start(): Promise<void> {
     if (this.health) this.healthPort = await this.health.listen(this.opts.metricsPort!, this.opts.metricsHost);
-    this.log.info('operator starting', { identity: this.identity, namespace: this.opts.namespace ?? '(all)', leaderElection: !!this.elector, workers: this.opts.workers ?? 4 });
+    this.log.info('operator starting', { identity: this.identity, namespaces: this.opts.namespaces?.length ? this.opts.namespaces : '(all)', leaderElection: !!this.elector, workers: this.opts.workers ?? 4 });
     if (this.elector) {
       this.elector.start();
     } else {

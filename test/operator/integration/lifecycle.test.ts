@@ -9,7 +9,7 @@ const NS = 'ml';
 
 beforeAll(async () => {
   h = await Harness.start();
-  await h.operator({ namespace: NS }).start();
+  await h.operator({ namespaces: [NS] }).start();
   await h.operators[0].waitUntilSynced();
 });
 afterAll(async () => h.stop());
