@@ -1,0 +1,46 @@
+// Whether a child needs a server-side apply: never when the cluster already holds what was applied.
+import { describe, expect, it } from '@jest/globals';
+import type { KubernetesObject } from '@kubernetes/client-node';
+import { APPLIED_HASH_ANNOTATION, isSubset, needsApply, withAppliedHash } from '../../../operator/controller/apply.js';
+
+const desired = withAppliedHash({
+  apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'm', namespace: 'ns', labels: { a: '1' } },
+  spec: { replicas: 2, template: { spec: { containers: [{ name: 'runtime', resources: { limits: { cpu: '1000m', memory: '4Gi' } } }] } } },
+} as KubernetesObject & { spec: unknown });
+
+describe('needsApply', () => {
+  const live = (patch: (o: Record<string, any>) => void = () => undefined): KubernetesObject => {
+    const o = JSON.parse(JSON.stringify(desired)) as Record<string, any>;
+    delete o.apiVersion;
+    delete o.kind; // list items carry neither
+    o.metadata.resourceVersion = '7';
+    o.spec.template.spec.containers[0].terminationMessagePath = '/dev/termination-log'; // a server default
+    o.status = { replicas: 2 };
+    patch(o);
+    return o as KubernetesObject;
+  };
+
+  it.each<[string, KubernetesObject | undefined, boolean]>([
+    ['missing', undefined, true],
+    ['as applied, plus defaults and status', live(), false],
+    ['quantities canonicalized by the API server', live((o) => (o.spec.template.spec.containers[0].resources.limits.cpu = '1')), false],
+    ['someone scaled the Deployment', live((o) => (o.spec.replicas = 5)), true],
+    ['someone removed a label', live((o) => delete o.metadata.labels.a), true],
+    ['applied from another configuration', live((o) => (o.metadata.annotations[APPLIED_HASH_ANNOTATION] = 'old')), true],
+  ])('%s -> %s', (_name, liveObj, expected) => {
+    expect(needsApply(desired, liveObj)).toBe(expected);
+  });
+
+  it('hashes the configuration, so dropping a field changes the hash', () => {
+    const h = (o: KubernetesObject) => withAppliedHash(o).metadata!.annotations![APPLIED_HASH_ANNOTATION];
+    expect(h({ metadata: { name: 'a', labels: { x: '1' } } })).not.toBe(h({ metadata: { name: 'a' } }));
+    expect(h({ metadata: { labels: { x: '1', y: '2' }, name: 'a' } })).toBe(h({ metadata: { name: 'a', labels: { y: '2', x: '1' } } }));
+  });
+
+  it('compares lists element by element and atomically in length', () => {
+    expect(isSubset([{ a: 1 }], [{ a: 1, b: 2 }])).toBe(true);
+    expect(isSubset([{ a: 1 }], [{ a: 1 }, { a: 2 }])).toBe(false);
+    expect(isSubset({ q: '512Mi' }, { q: '536870912' })).toBe(true);
+    expect(isSubset({ q: '1' }, { q: '2' })).toBe(false);
+  });
+});
