@@ -164,7 +164,7 @@ describe('helm chart', () => {
     expect(c.image).toBe(`ghcr.io/modelplane/operator:${appVersion}`);
     expect(flag(c.args, '--runtime-image')).toBe(`ghcr.io/modelplane/runtime:${appVersion}`);
     expect(flag(c.args, '--runtime-gpu-image')).toBe(`ghcr.io/modelplane/runtime-gpu:${appVersion}`);
-    expect(flag(c.args, '--leader-elect')).toBe('');
+    expect(flag(c.args, '--leader-elect')).toBe('true');
     expect(flag(c.args, '--lease-namespace')).toBe(NAMESPACE);
     expect(flag(c.args, '--namespace')).toBeUndefined();
     expect(find(objects, 'ClusterRole')).toHaveLength(1);
@@ -232,10 +232,11 @@ describe('helm chart', () => {
     expect(flag(c.args, '--runtime-image')).toBe('registry.example.com:5000/ml/modelplane-runtime:1.2.3');
   });
 
-  test('leader election off: no Lease Role and no --leader-elect', async () => {
+  test('leader election off: no Lease Role and --leader-elect=false', async () => {
     const objects = await render(['--set', 'operator.leaderElection.enabled=false']);
     const [c] = operatorDeployment(objects).spec.template.spec.containers;
-    expect(flag(c.args, '--leader-elect')).toBeUndefined();
+    expect(flag(c.args, '--leader-elect')).toBe('false');
+    expect(flag(c.args, '--lease-name')).toBeUndefined();
     expect(find(objects, 'Role')).toHaveLength(0);
   });
 
