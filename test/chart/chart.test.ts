@@ -197,6 +197,7 @@ describe('helm chart', () => {
     const notes = cluster.stdout.slice(cluster.stdout.indexOf('NOTES:'));
     expect(notes).toContain(`kubectl -n ${NAMESPACE} rollout status deployment/${RELEASE}-modelplane`);
     expect(notes).toContain('every namespace');
+    expect(notes).toContain('kubectl apply -f examples/model-store.yaml');
     expect(notes).toContain('kubectl apply -f examples/cpu.yaml');
     expect(notes).toContain('kubectl wait --for=condition=Ready');
     const scoped = await install(['--set', 'watchNamespaces={team-a,team-b}']);
