@@ -200,6 +200,10 @@ describe('helm chart', () => {
     expect(notes).toContain('kubectl apply -f examples/model-store.yaml');
     expect(notes).toContain('kubectl apply -f examples/cpu.yaml');
     expect(notes).toContain('kubectl wait --for=condition=Ready');
+    // The steps name real files, and the ModelDeployment the example file actually creates.
+    for (const [, file] of notes.matchAll(/-f (examples\/\S+\.yaml)/g)) expect(existsSync(join(ROOT, file))).toBe(true);
+    const example = parseManifests(readFileSync(join(ROOT, 'examples', 'cpu.yaml'), 'utf8'))[0];
+    expect([...new Set([...notes.matchAll(/mdp[/ ]([\w-]+)/g)].map((m) => m[1]))]).toEqual([example.metadata.name]);
     const scoped = await install(['--set', 'watchNamespaces={team-a,team-b}']);
     expect(scoped.stdout).toContain('ModelDeployments in: team-a, team-b');
     expect(scoped.stdout).toContain('kubectl -n team-a apply -f examples/cpu.yaml');
