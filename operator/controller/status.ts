@@ -110,6 +110,14 @@ export function computeStatus(o: Observation): ModelDeploymentStatus {
         ? cond('Progressing', 'False', stalled.reason ?? 'ProgressDeadlineExceeded', stalled.message ?? 'the rollout made no progress in time')
         : cond('Progressing', 'True', failure?.reason ?? (o.deployment ? 'RollingOut' : 'Creating'), failure?.message ?? counts);
 
+  // The runtime turns ready only after loading and warming up its model, so a ready pod proves a load.
+  const loadFailure = failure && (failure.reason === 'ModelFetchFailed' || failure.reason === 'ModelLoadFailed') ? failure : undefined;
+  const modelLoadedCond = readyReplicas > 0
+    ? cond('ModelLoaded', 'True', 'ModelLoaded', `loaded by ${readyReplicas} replica${readyReplicas === 1 ? '' : 's'}`)
+    : loadFailure
+      ? cond('ModelLoaded', 'False', loadFailure.reason, loadFailure.message)
+      : condition('ModelLoaded', 'Unknown', 'Pending', 'no replica has loaded the model yet', o.generation, prev, o.now);
+
   let lastFailure = o.previous?.lastFailure;
   if (failure && !(lastFailure && lastFailure.reason === failure.reason && lastFailure.message === failure.message)) {
     lastFailure = { reason: failure.reason, message: failure.message, time: o.now.toISOString().replace(/\.\d+Z$/, 'Z') };
@@ -120,7 +128,7 @@ export function computeStatus(o: Observation): ModelDeploymentStatus {
     readyReplicas,
     selector: o.selector,
     ...(o.url ? { url: o.url } : {}),
-    conditions: [readyCond, availableCond, progressingCond] as ModelDeploymentStatus['conditions'],
+    conditions: [readyCond, availableCond, progressingCond, modelLoadedCond] as ModelDeploymentStatus['conditions'],
     ...(lastFailure ? { lastFailure } : {}),
   };
 }

@@ -50,7 +50,11 @@ describe('computeStatus', () => {
   it('reports selector, url, counts and observedGeneration on every condition', () => {
     const s = computeStatus({ ...base, deployment: deployment(2, 1) });
     expect(s).toMatchObject({ observedGeneration: 2, replicas: 2, readyReplicas: 1, selector: 'a=b', url: base.url });
-    expect(s.conditions!.map((c) => [c.type, c.status, c.observedGeneration])).toEqual([['Ready', 'False', 2], ['Available', 'True', 2], ['Progressing', 'True', 2]]);
+    expect(s.conditions!.map((c) => [c.type, c.status, c.observedGeneration])).toEqual([['Ready', 'False', 2], ['Available', 'True', 2], ['Progressing', 'True', 2], ['ModelLoaded', 'True', 2]]);
+    const loading = computeStatus({ ...base, deployment: deployment(2, 0) });
+    expect(loading.conditions![3]).toMatchObject({ type: 'ModelLoaded', status: 'Unknown', reason: 'Pending' });
+    const broken = computeStatus({ ...base, deployment: deployment(2, 0), pods: [pod({ phase: 'CrashLoopBackOff', message: 'bad graph' })] });
+    expect(broken.conditions![3]).toMatchObject({ type: 'ModelLoaded', status: 'False', reason: 'ModelLoadFailed', message: 'bad graph' });
     const stalled = computeStatus({ ...base, deployment: { ...deployment(2, 0), status: { ...deployment(2, 0).status, conditions: [{ type: 'Progressing', status: 'False', reason: 'ProgressDeadlineExceeded', message: 'too slow' }] } } });
     expect(stalled.conditions![2]).toMatchObject({ status: 'False', reason: 'ProgressDeadlineExceeded', message: 'too slow' });
   });
