@@ -1,0 +1,227 @@
+// Batching, back-pressure, health during compute, metrics, drain on SIGTERM and load failures, on real processes.
+import { spawnSync } from 'node:child_process';
+import { createServer } from 'node:http';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { AddressInfo } from 'node:net';
+import { encodeModel, fixedBatchModel, mlpModel, simpleModel } from '../../examples/onnx-models.js';
+import { CLI, infer, modelFile, startRuntime, tempDir } from '../support/runtime-process.js';
+
+const dir = tempDir();
+afterAll(() => dir.remove());
+
+const simplePath = () => modelFile(dir.path, 'simple', simpleModel());
+/** Wide enough that one large batch computes for a noticeable time on any machine. */
+const slowPath = () => modelFile(dir.path, 'slow', mlpModel(1024, 4));
+
+function simpleRequest(seed: number, rows = 1) {
+  const a = Array.from({ length: 16 * rows }, (_, i) => seed + i);
+  const b = Array.from({ length: 16 * rows }, (_, i) => i % 3);
+  return { body: { id: `s${seed}`, inputs: [{ name: 'INPUT0', shape: [rows, 16], datatype: 'FP32', data: a }, { name: 'INPUT1', shape: [rows, 16], datatype: 'FP32', data: b }] }, sum: a.map((v, i) => v + b[i]) };
+}
+
+function slowRequest(rows: number, value = 0.01) {
+  const x = new Float32Array(rows * 1024).fill(value);
+  return { body: { inputs: [{ name: 'input', shape: [rows, 1024], datatype: 'FP32', parameters: { binary_data_size: x.byteLength } }], outputs: [{ name: 'output', parameters: { binary_data: true } }] }, chunks: [new Uint8Array(x.buffer)] };
+}
+
+function metricValue(text: string, name: string, labels = ''): number {
+  const line = text.split('\n').find((l) => l.startsWith(`${name}{`) && l.includes(labels));
+  return line ? Number(line.split(' ').pop()) : NaN;
+}
+
+test('concurrent requests are batched and each gets its own answer', async () => {
+  const rt = await startRuntime(['--model', simplePath(), '--max-batch-size', '8', '--max-queue-delay-us', '20000', '--log-level', 'warn']);
+  try {
+    const reqs = Array.from({ length: 64 }, (_, i) => simpleRequest(i * 100, 1 + (i % 2)));
+    const answers = await Promise.all(reqs.map((r) => infer(rt.url, 'simple', r.body)));
+    answers.forEach((a, i) => {
+      expect(a.status).toBe(200);
+      expect(a.json.id).toBe(`s${i * 100}`);
+      expect(a.json.outputs[0].shape).toEqual([1 + (i % 2), 16]);
+      expect(a.json.outputs[0].data).toEqual(reqs[i].sum);
+    });
+    const metrics = await (await fetch(`${rt.url}/metrics`)).text();
+    const runs = metricValue(metrics, 'modelplane_inference_batch_size_count');
+    const rows = metricValue(metrics, 'modelplane_inference_batch_size_sum');
+    expect(rows).toBe(96); // 64 requests of 1 or 2 rows (the warm-up run is not a request)
+    expect(runs).toBeLessThan(64); // several requests shared a run
+  } finally {
+    await rt.stop();
+  }
+});
+
+test('a model with a fixed first dimension turns batching off and says why', async () => {
+  const rt = await startRuntime(['--model', modelFile(dir.path, 'fixed', fixedBatchModel()), '--log-level', 'info']);
+  try {
+    const off = rt.logLines().find((l) => l.message === 'dynamic batching off');
+    expect(off?.reason).toMatch(/x has a fixed first dimension \(1\)/);
+    const answers = await Promise.all(Array.from({ length: 8 }, (_, i) => infer(rt.url, 'fixed', { inputs: [{ name: 'x', shape: [1, 4], datatype: 'FP32', data: [i, -i, i, -i] }] })));
+    answers.forEach((a, i) => expect(a.json.outputs[0].data).toEqual([i, 0, i, 0]));
+  } finally {
+    await rt.stop();
+  }
+});
+
+test('past the queue limit: 503 with Retry-After at once; accepted requests still get real answers', async () => {
+  const rt = await startRuntime(['--model', slowPath(), '--max-batch-size', '1', '--max-queue-size', '2', '--log-level', 'error']);
+  try {
+    const reqs = Array.from({ length: 12 }, () => slowRequest(64));
+    const answers = await Promise.all(reqs.map((r) => infer(rt.url, 'slow', r.body, r.chunks)));
+    const refused = answers.filter((a) => a.status === 503);
+    const served = answers.filter((a) => a.status === 200);
+    expect(refused.length).toBeGreaterThan(0);
+    expect(served.length).toBeGreaterThanOrEqual(3);
+    expect(refused.length + served.length).toBe(12);
+    for (const r of refused) {
+      expect(r.headers.get('retry-after')).toBe('1');
+      expect(r.json).toMatchObject({ reason: 'QueueFull', error: expect.stringMatching(/queue is full/) });
+    }
+    for (const s of served) expect(s.binary.byteLength).toBe(64 * 1024 * 4);
+    const metrics = await (await fetch(`${rt.url}/metrics`)).text();
+    expect(metricValue(metrics, 'modelplane_inference_requests_total', 'outcome="rejected"')).toBe(refused.length);
+  } finally {
+    await rt.stop();
+  }
+});
+
+test('health, readiness and metrics answer while a long batch computes', async () => {
+  const rt = await startRuntime(['--model', slowPath(), '--max-batch-size', '1', '--log-level', 'error']);
+  try {
+    const big = slowRequest(4096);
+    let inferDone = false;
+    const running = infer(rt.url, 'slow', big.body, big.chunks).then((r) => {
+      inferDone = true;
+      return r;
+    });
+    // Wait until the batch is computing (the request has left the queue), then probe.
+    for (let i = 0; i < 200; i++) {
+      const m = await (await fetch(`${rt.url}/metrics`)).text();
+      if (metricValue(m, 'modelplane_inference_inflight_requests') === 1 && metricValue(m, 'modelplane_inference_queued_requests') === 0) break;
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    const probes = await Promise.all(['/v2/health/live', '/v2/health/ready', '/metrics', '/v2/models/slow'].map((p) => fetch(`${rt.url}${p}`)));
+    const answeredDuringCompute = !inferDone;
+    expect(probes.map((p) => p.status)).toEqual([200, 200, 200, 200]);
+    expect(answeredDuringCompute).toBe(true);
+    expect((await running).status).toBe(200);
+  } finally {
+    await rt.stop();
+  }
+});
+
+test('metrics: request counts by outcome, latency, queue, compute, batch size, gauges, load time, process', async () => {
+  const rt = await startRuntime(['--model', simplePath(), '--log-level', 'error']);
+  try {
+    await infer(rt.url, 'simple', simpleRequest(1).body);
+    await infer(rt.url, 'simple', { inputs: [] });
+    const r = await fetch(`${rt.url}/metrics`);
+    expect(r.headers.get('content-type')).toMatch(/^text\/plain/);
+    const text = await r.text();
+    expect(metricValue(text, 'modelplane_inference_requests_total', 'outcome="success"')).toBe(1);
+    expect(metricValue(text, 'modelplane_inference_requests_total', 'outcome="client_error"')).toBe(1);
+    for (const name of [
+      'modelplane_inference_request_duration_seconds_bucket', 'modelplane_inference_queue_duration_seconds_bucket',
+      'modelplane_inference_compute_duration_seconds_bucket', 'modelplane_inference_batch_size_bucket',
+      'modelplane_inference_inflight_requests', 'modelplane_inference_queued_requests', 'modelplane_model_load_seconds',
+    ]) {
+      expect(text).toContain(`${name}{`);
+    }
+    expect(metricValue(text, 'modelplane_model_load_seconds')).toBeGreaterThan(0);
+    expect(text).toContain('process_resident_memory_bytes');
+  } finally {
+    await rt.stop();
+  }
+});
+
+test('SIGTERM: ready turns 503 at once, accepted requests finish with real answers, exit 0', async () => {
+  const rt = await startRuntime(['--model', slowPath(), '--max-batch-size', '1', '--log-level', 'info']);
+  const reqs = Array.from({ length: 4 }, (_, i) => slowRequest(512, 0.01 * (i + 1)));
+  const pending = reqs.map((r) => infer(rt.url, 'slow', r.body, r.chunks));
+  // Let every request arrive before the signal.
+  for (let i = 0; i < 200; i++) {
+    const m = await (await fetch(`${rt.url}/metrics`)).text();
+    if (metricValue(m, 'modelplane_inference_inflight_requests') === 4) break;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  rt.proc.kill('SIGTERM');
+  let ready = 200;
+  for (let i = 0; i < 100 && ready === 200; i++) ready = (await fetch(`${rt.url}/v2/health/ready`)).status;
+  expect(ready).toBe(503);
+  const answers = await Promise.all(pending);
+  const outputs = answers.map((a) => new Float32Array(a.binary.buffer.slice(a.binary.byteOffset, a.binary.byteOffset + a.binary.byteLength)));
+  answers.forEach((a) => expect(a.status).toBe(200));
+  // Different inputs, different real outputs.
+  expect(new Set(outputs.map((o) => o.reduce((n, v) => n + v, 0))).size).toBe(4);
+  expect(await rt.exited).toBe(0);
+  expect(rt.logLines().map((l) => l.message)).toEqual(expect.arrayContaining(['draining', 'drained']));
+});
+
+describe('a model that cannot load exits non-zero with a clear message', () => {
+  test.each([
+    ['missing', () => join(dir.path, 'missing.onnx'), /model not found: .*missing\.onnx does not exist/],
+    ['corrupt', () => { const p = join(dir.path, 'corrupt.onnx'); writeFileSync(p, 'not a protobuf at all'); return p; }, /did not load: cpu: .*(protobuf|parse|Load model)/i],
+    ['unsupported operator', () => {
+      const p = join(dir.path, 'unsupported.onnx');
+      writeFileSync(p, encodeModel({ name: 'bad', inputs: [{ name: 'x', type: 'FLOAT', shape: [1] }], outputs: [{ name: 'y', type: 'FLOAT', shape: [1] }], nodes: [{ op: 'NoSuchOperator', inputs: ['x'], outputs: ['y'] }] }));
+      return p;
+    }, /did not load: cpu: .*NoSuchOperator/],
+  ])('%s', async (_name, path, message) => {
+    const termination = join(dir.path, `termination-${_name}`);
+    const rt = await startRuntime(['--model', path(), '--log-level', 'info'], { waitReady: false, env: { MODELPLANE_TERMINATION_LOG: termination } });
+    const code = await rt.exited;
+    expect(code).not.toBe(0);
+    const error = rt.logLines().find((l) => l.level === 'error');
+    expect(error?.message).toMatch(message);
+    expect(error?.reason).toBe('ModelLoadFailed');
+    expect(readFileSync(termination, 'utf8')).toMatch(/^ModelLoadFailed: /);
+    expect(readFileSync(termination, 'utf8')).toMatch(message);
+  });
+});
+
+test('an unavailable execution provider falls back along the list, with the reason logged', async () => {
+  const rt = await startRuntime(['--model', simplePath(), '--execution-providers', 'tensorrt,cpu', '--log-level', 'info']);
+  try {
+    const fallback = rt.logLines().find((l) => l.message === 'execution provider unavailable, falling back');
+    expect(fallback).toMatchObject({ provider: 'tensorrt', reason: expect.any(String) });
+    expect(rt.logLines().find((l) => l.message === 'model ready')?.provider).toBe('cpu');
+  } finally {
+    await rt.stop();
+  }
+});
+
+test('--model takes a remote URI: fetched into the cache, then served', async () => {
+  const bytes = encodeModel(simpleModel());
+  const server = createServer((req, res) => {
+    if (req.url === '/models/simple.onnx') res.end(Buffer.from(bytes));
+    else res.writeHead(404).end();
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as AddressInfo).port;
+  const rt = await startRuntime(['--model', `http://127.0.0.1:${port}/models/simple.onnx`, '--cache-dir', join(dir.path, 'cache'), '--log-level', 'warn']);
+  try {
+    const r = await infer(rt.url, 'simple', simpleRequest(3).body);
+    expect(r.json.outputs[0].data).toEqual(simpleRequest(3).sum);
+  } finally {
+    await rt.stop();
+    server.close();
+  }
+});
+
+test('bad flags are refused with the flag named', () => {
+  const r = spawnSync(process.execPath, [CLI, 'serve', '--model', 'x.onnx', '--max-batch-size', 'lots'], { encoding: 'utf8' });
+  expect(r.status).toBe(2);
+  expect(r.stderr).toMatch(/--max-batch-size: must be an integer from 1 to 4096, got "lots"/);
+  const env = spawnSync(process.execPath, [CLI, 'serve', '--model', 'x.onnx'], { encoding: 'utf8', env: { ...process.env, MODELPLANE_EXECUTION_PROVIDERS: 'cuda,tpu' } });
+  expect(env.stderr).toMatch(/--execution-providers: unknown provider "tpu"/);
+});
+
+test('--help lists the commands and the serve flags with their environment variables', () => {
+  const top = spawnSync(process.execPath, [CLI, '--help'], { encoding: 'utf8' }).stdout;
+  for (const cmd of ['serve', 'fetch']) expect(top).toMatch(new RegExp(`^\\s+${cmd}\\b`, 'm'));
+  const serve = spawnSync(process.execPath, [CLI, 'serve', '--help'], { encoding: 'utf8' }).stdout;
+  for (const flag of ['--model', '--name', '--http-port', '--max-batch-size', '--max-queue-delay-us', '--max-queue-size', '--execution-providers', '--graph-optimization-level', '--intra-op-threads', '--log-level']) {
+    expect(serve).toContain(flag);
+  }
+  expect(serve.replace(/\s+/g, ' ')).toContain('(env: MODELPLANE_MAX_BATCH_SIZE)');
+});
