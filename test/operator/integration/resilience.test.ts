@@ -117,7 +117,9 @@ describe('restarts and replicas', () => {
     await b.start();
     await h.create(NS, modelDeployment('one'));
     await converged(h, 'one');
-    await sleep(300);
+    // Longer than the lease lasts: only renewals keep b out.
+    await sleep(1200);
+    expect(a.isLeader).toBe(true);
     expect(b.isLeader).toBe(false);
     expect(await metric(b, 'modelplane_operator_reconcile_total', '{result="success"}')).toBe(0);
     expect(await metric(a, 'modelplane_operator_reconcile_total', '{result="success"}')).toBeGreaterThan(0);
@@ -135,5 +137,20 @@ describe('restarts and replicas', () => {
     // A clean shutdown hands the lease back at once.
     await b.stop();
     expect((await leases.readNamespacedLease({ name: 'modelplane-operator', namespace: 'modelplane-system' })).spec?.holderIdentity).toBe('');
+  });
+
+  it('a leader that cannot renew its lease stops reconciling, and campaigns again', async () => {
+    h = await Harness.start();
+    const a = h.operator({ leaderElection: { leaseName: 'lease', leaseNamespace: 'ops', identity: 'a', leaseDurationMs: 1000, renewDeadlineMs: 400, retryPeriodMs: 100 } });
+    await a.start();
+    await eventually(() => expect(a.synced).toBe(true));
+    h.server.failNext(1_000_000, 500, (_method, path) => path.includes('/leases/'));
+    await eventually(() => expect(a.isLeader).toBe(false), 3000);
+    await h.create(NS, modelDeployment('while-deposed'));
+    await sleep(300);
+    expect(h.server.store.get(DEPLOYMENTS, NS, 'while-deposed')).toBeUndefined();
+    h.server.clearFaults();
+    await eventually(() => expect(a.isLeader).toBe(true), 3000);
+    await converged(h, 'while-deposed');
   });
 });
