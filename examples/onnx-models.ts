@@ -226,3 +226,27 @@ export function writeModel(path: string, g: GraphSpec): string {
   writeFileSync(join(path, ext.external!.location), externalData(g));
   return path;
 }
+
+/**
+ * A small convolutional network on [batch,3,224,224] images (two strided 3x3 convolutions, 32 and 64
+ * channels, global average pooling): enough compute per image to stand in for a real vision model.
+ */
+export function convNetModel(): GraphSpec {
+  return {
+    name: 'convnet',
+    inputs: [{ name: 'image', type: 'FLOAT', shape: ['batch', 3, 224, 224] }],
+    outputs: [{ name: 'features', type: 'FLOAT', shape: ['batch', 64] }],
+    nodes: [
+      { op: 'Conv', inputs: ['image', 'k1'], outputs: ['c1'], attributes: { strides: [2, 2], pads: [1, 1, 1, 1] } },
+      { op: 'Relu', inputs: ['c1'], outputs: ['a1'] },
+      { op: 'Conv', inputs: ['a1', 'k2'], outputs: ['c2'], attributes: { strides: [2, 2], pads: [1, 1, 1, 1] } },
+      { op: 'Relu', inputs: ['c2'], outputs: ['a2'] },
+      { op: 'GlobalAveragePool', inputs: ['a2'], outputs: ['pooled'] },
+      { op: 'Flatten', inputs: ['pooled'], outputs: ['features'], attributes: { axis: 1 } },
+    ],
+    initializers: [
+      { name: 'k1', dims: [32, 3, 3, 3], data: randomFloats(32 * 27, 11, 0.2) },
+      { name: 'k2', dims: [64, 32, 3, 3], data: randomFloats(64 * 288, 12, 0.06) },
+    ],
+  };
+}

@@ -1,0 +1,226 @@
+// `npm run bench:runtime`: the runtime's speed and memory figures, each a ratio of two measurements taken
+// side by side in this run (the real server over loopback HTTP vs raw in-process session.run).
+import autocannon from 'autocannon';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { Agent, request } from 'node:http';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import ort from 'onnxruntime-node';
+import { convNetModel, mlpModel, simpleModel, writeModel } from '../examples/onnx-models.js';
+
+const CLI = new URL('../../bin/modelplane.js', import.meta.url).pathname;
+const quick = process.env.BENCH_QUICK === '1';
+const seconds = quick ? 3 : 8;
+const results: { name: string; figure: string; target: string; pass: boolean }[] = [];
+
+function report(name: string, figure: string, target: string, pass: boolean): void {
+  results.push({ name, figure, target, pass });
+  console.log(`${pass ? 'PASS' : 'FAIL'}  ${name}: ${figure}  (target ${target})`);
+}
+
+function freePort(): Promise<number> {
+  return new Promise((res) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => res(port));
+    });
+  });
+}
+
+interface Server {
+  url: string;
+  proc: ChildProcess;
+  stop(): Promise<void>;
+  rssKb(): number;
+}
+
+async function startServer(model: string, args: string[]): Promise<Server> {
+  const port = await freePort();
+  const proc = spawn(process.execPath, [CLI, 'serve', '--model', model, '--host', '127.0.0.1', '--http-port', String(port), '--log-level', 'error', ...args], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const url = `http://127.0.0.1:${port}`;
+  for (let i = 0; i < 600; i++) {
+    try {
+      if ((await fetch(`${url}/v2/health/ready`)).status === 200) break;
+    } catch {
+      // not yet listening
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return {
+    url,
+    proc,
+    rssKb: () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${proc.pid}/status`, 'utf8'))![1]),
+    stop: () => new Promise((r) => {
+      proc.once('exit', () => r());
+      proc.kill('SIGTERM');
+    }),
+  };
+}
+
+function binaryBody(name: string, shape: number[], data: Float32Array, outputs: string[]): { body: Buffer; headers: Record<string, string> } {
+  const header = JSON.stringify({
+    inputs: [{ name, shape, datatype: 'FP32', parameters: { binary_data_size: data.byteLength } }],
+    outputs: outputs.map((o) => ({ name: o, parameters: { binary_data: true } })),
+  });
+  return { body: Buffer.concat([Buffer.from(header), Buffer.from(data.buffer, data.byteOffset, data.byteLength)]), headers: { 'Inference-Header-Content-Length': String(Buffer.byteLength(header)) } };
+}
+
+/** Requests per second from autocannon at the given concurrency; non-2xx answers abort the run. */
+async function load(url: string, path: string, body: Buffer, headers: Record<string, string>, connections: number, opts: { duration?: number; amount?: number } = {}): Promise<number> {
+  const r = await autocannon({ url: `${url}${path}`, method: 'POST', body, headers, connections, pipelining: 1, duration: opts.amount ? undefined : opts.duration ?? seconds, amount: opts.amount });
+  if (r.non2xx > 0 || r.errors > 0) throw new Error(`${path}: ${r.non2xx} non-2xx answers, ${r.errors} errors`);
+  return r.requests.total / (r.duration || 1);
+}
+
+/** Runs per second of raw session.run on feeds, after a warm-up. */
+async function rawRuns(session: ort.InferenceSession, feeds: Record<string, ort.Tensor>, durationS: number): Promise<{ perSecond: number; latenciesMs: number[] }> {
+  for (let i = 0; i < 5; i++) await session.run(feeds);
+  const latenciesMs: number[] = [];
+  const started = performance.now();
+  while (performance.now() - started < durationS * 1000) {
+    const t = performance.now();
+    await session.run(feeds);
+    latenciesMs.push(performance.now() - t);
+  }
+  return { perSecond: latenciesMs.length / ((performance.now() - started) / 1000), latenciesMs };
+}
+
+function percentile(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
+}
+
+/** One client, one request at a time, over a kept-alive connection: per-request latency in ms. */
+async function sequentialLatencies(url: string, path: string, body: Buffer, headers: Record<string, string>, durationS: number): Promise<number[]> {
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  const { hostname, port } = new URL(url);
+  const one = () => new Promise<void>((resolve, reject) => {
+    const req = request({ hostname, port, path, method: 'POST', agent, headers: { ...headers, 'Content-Length': body.byteLength } }, (res) => {
+      res.on('data', () => {});
+      res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`status ${res.statusCode}`))));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+  for (let i = 0; i < 200; i++) await one();
+  const out: number[] = [];
+  const started = performance.now();
+  while (performance.now() - started < durationS * 1000) {
+    const t = performance.now();
+    await one();
+    out.push(performance.now() - t);
+  }
+  agent.destroy();
+  return out;
+}
+
+async function batchingBench(dir: string): Promise<void> {
+  const width = 4096;
+  const maxBatch = 32;
+  const model = writeModel(join(dir, 'mlp.onnx'), mlpModel(width, 2));
+  const x = new Float32Array(width).map((_, i) => ((i % 13) - 6) / 10);
+  const { body, headers } = binaryBody('input', [1, width], x, ['output']);
+
+  const session = await ort.InferenceSession.create(model);
+  const batchInput = new Float32Array(width * maxBatch);
+  for (let i = 0; i < maxBatch; i++) batchInput.set(x, i * width);
+  const raw = await rawRuns(session, { input: new ort.Tensor('float32', batchInput, [maxBatch, width]) }, seconds);
+  const rawRows = raw.perSecond * maxBatch;
+  await session.release();
+
+  const on = await startServer(model, ['--max-batch-size', String(maxBatch), '--max-queue-delay-us', '2000']);
+  const batched = await load(on.url, '/v2/models/mlp/infer', body, headers, 64);
+  await on.stop();
+  const off = await startServer(model, ['--max-batch-size', '1']);
+  const unbatched = await load(off.url, '/v2/models/mlp/infer', body, headers, 64);
+  await off.stop();
+
+  console.log(`      mlp ${width}x${width}x2, 64 clients: batching on ${batched.toFixed(0)} req/s, off ${unbatched.toFixed(0)} req/s, raw session.run at batch ${maxBatch} ${rawRows.toFixed(0)} rows/s`);
+  const vsOff = batched / unbatched;
+  const vsRaw = batched / rawRows;
+  report('batching vs batching off', `${vsOff.toFixed(2)}x`, '>= 3x', vsOff >= 3);
+  report(`batching vs raw session.run at batch ${maxBatch}`, `${vsRaw.toFixed(2)}x`, '>= 0.7x', vsRaw >= 0.7);
+}
+
+async function protocolBench(dir: string): Promise<void> {
+  const model = writeModel(join(dir, 'convnet.onnx'), convNetModel());
+  const img = new Float32Array(3 * 224 * 224).map((_, i) => (i % 255) / 255);
+  const session = await ort.InferenceSession.create(model);
+  const raw = await rawRuns(session, { image: new ort.Tensor('float32', img, [1, 3, 224, 224]) }, seconds);
+  await session.release();
+
+  const server = await startServer(model, []);
+  const bin = binaryBody('image', [1, 3, 224, 224], img, ['features']);
+  const binary = await load(server.url, '/v2/models/convnet/infer', bin.body, bin.headers, 4);
+  const jsonBody = Buffer.from(JSON.stringify({ inputs: [{ name: 'image', shape: [1, 3, 224, 224], datatype: 'FP32', data: Array.from(img) }] }));
+  const json = await load(server.url, '/v2/models/convnet/infer', jsonBody, { 'Content-Type': 'application/json' }, 4);
+  await server.stop();
+
+  console.log(`      convnet 1x3x224x224 FP32, 4 clients: binary ${binary.toFixed(0)} req/s, JSON ${json.toFixed(0)} req/s, raw session.run ${raw.perSecond.toFixed(0)} runs/s`);
+  report('binary protocol vs raw session.run', `${(binary / raw.perSecond).toFixed(2)}x`, '>= 0.85x', binary / raw.perSecond >= 0.85);
+  console.log(`      JSON protocol vs raw session.run: ${(json / raw.perSecond).toFixed(2)}x (no target)`);
+}
+
+async function latencyBench(dir: string): Promise<void> {
+  const model = writeModel(join(dir, 'simple.onnx'), simpleModel());
+  const a = new Float32Array(16).map((_, i) => i);
+  const session = await ort.InferenceSession.create(model);
+  const t = new ort.Tensor('float32', a, [1, 16]);
+  const raw = await rawRuns(session, { INPUT0: t, INPUT1: t }, quick ? 2 : 4);
+  await session.release();
+
+  const server = await startServer(model, []);
+  const body = Buffer.from(JSON.stringify({ inputs: ['INPUT0', 'INPUT1'].map((name) => ({ name, shape: [1, 16], datatype: 'FP32', data: Array.from(a) })) }));
+  const lat = await sequentialLatencies(server.url, '/v2/models/simple/infer', body, { 'Content-Type': 'application/json' }, quick ? 2 : 5);
+  await server.stop();
+
+  const rawP50 = percentile(raw.latenciesMs, 50);
+  const p50 = percentile(lat, 50);
+  const p99 = percentile(lat, 99);
+  console.log(`      simple model, 1 client, JSON, default settings: p50 ${p50.toFixed(3)} ms, p99 ${p99.toFixed(3)} ms; raw session.run p50 ${rawP50.toFixed(3)} ms, p99 ${percentile(raw.latenciesMs, 99).toFixed(3)} ms`);
+  report('latency p50 above raw session.run', `+${(p50 - rawP50).toFixed(3)} ms (p99 ${p99.toFixed(3)} ms)`, '<= +0.5 ms', p50 - rawP50 <= 0.5);
+}
+
+async function stabilityBench(dir: string): Promise<void> {
+  const model = writeModel(join(dir, 'simple-stable.onnx'), simpleModel());
+  const a = Array.from({ length: 16 }, (_, i) => i);
+  const body = Buffer.from(JSON.stringify({ inputs: ['INPUT0', 'INPUT1'].map((name) => ({ name, shape: [1, 16], datatype: 'FP32', data: a })) }));
+  const server = await startServer(model, []);
+  const first = quick ? 2_000 : 10_000;
+  const total = quick ? 20_000 : 200_000;
+  await load(server.url, '/v2/models/simple-stable/infer', body, {}, 8, { amount: first });
+  const early = server.rssKb();
+  await load(server.url, '/v2/models/simple-stable/infer', body, {}, 8, { amount: total - first });
+  const late = server.rssKb();
+  await server.stop();
+  const growth = late / early - 1;
+  console.log(`      resident memory after ${first} requests ${(early / 1024).toFixed(1)} MiB, after ${total} ${(late / 1024).toFixed(1)} MiB`);
+  report(`memory growth over ${total} requests`, `${(growth * 100).toFixed(1)}%`, '<= 10%', growth <= 0.1);
+}
+
+const benches: Record<string, (dir: string) => Promise<void>> = { batching: batchingBench, protocol: protocolBench, latency: latencyBench, stability: stabilityBench };
+
+async function main(): Promise<void> {
+  const only = process.argv.slice(2);
+  const dir = mkdtempSync(join(tmpdir(), 'modelplane-bench-'));
+  try {
+    for (const [name, run] of Object.entries(benches)) {
+      if (only.length && !only.includes(name)) continue;
+      console.log(`# ${name}`);
+      await run(dir);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const failed = results.filter((r) => !r.pass);
+  console.log(`\n${results.length - failed.length} of ${results.length} targets met`);
+  process.exitCode = failed.length ? 1 : 0;
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(2);
+});
