@@ -1,5 +1,5 @@
 // Main-thread handle on the session worker: load a model, run feeds, learn when the worker dies.
-import { Worker } from 'node:worker_threads';
+import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import type { ModelSignature } from './signature.js';
 import type { WireTensor, WorkerInit, WorkerReply } from './worker-protocol.js';
 
@@ -23,6 +23,8 @@ export class ModelLoadError extends Error {
 
 export class ModelRunner {
   private worker?: Worker;
+  private requests?: MessagePort;
+  private signal = new Int32Array(new SharedArrayBuffer(4));
   private seq = 0;
   private closing = false;
   private pending = new Map<number, { resolve: (r: RunResult) => void; reject: (e: Error) => void }>();
@@ -32,7 +34,12 @@ export class ModelRunner {
   load(init: WorkerInit): Promise<LoadedModel> {
     return new Promise((resolve, reject) => {
       let loaded = false;
-      const worker = new Worker(new URL('./session-worker.js', import.meta.url), { workerData: init });
+      const { port1, port2 } = new MessageChannel();
+      this.requests = port1;
+      const worker = new Worker(new URL('./session-worker.js', import.meta.url), {
+        workerData: { ...init, channel: { requests: port2, signal: this.signal } },
+        transferList: [port2],
+      });
       this.worker = worker;
       worker.on('message', (msg: WorkerReply) => {
         switch (msg.type) {
@@ -75,14 +82,26 @@ export class ModelRunner {
     const transfer = inputs.flatMap((t) => (t.buffer ? [t.buffer] : []));
     return new Promise((resolve, reject) => {
       this.pending.set(seq, { resolve, reject });
-      worker.postMessage({ seq, inputs }, transfer);
+      this.post({ seq, inputs }, transfer);
     });
+  }
+
+  private post(msg: unknown, transfer: ArrayBuffer[] = []): void {
+    this.requests!.postMessage(msg, transfer);
+    Atomics.add(this.signal, 0, 1);
+    Atomics.notify(this.signal, 0);
   }
 
   async close(): Promise<void> {
     const w = this.worker;
     this.closing = true;
     this.worker = undefined;
-    if (w) await w.terminate();
+    if (!w) return;
+    const exited = new Promise((r) => w.once('exit', r));
+    this.post({ close: true });
+    const timer = setTimeout(() => void w.terminate(), 5000);
+    await exited;
+    clearTimeout(timer);
+    this.requests?.close();
   }
 }

@@ -147,6 +147,8 @@ let requestCounter = 0;
 
 export function createRuntimeHandler(deps: RuntimeServerDeps) {
   const { logger } = deps;
+  // Winston builds and pipes a record even for a filtered level: decide once, off the hot path.
+  const debug = logger.isLevelEnabled('debug');
 
   async function infer(req: IncomingMessage, res: ServerResponse, m: ServedModel): Promise<number> {
     const started = performance.now();
@@ -186,7 +188,7 @@ export function createRuntimeHandler(deps: RuntimeServerDeps) {
         for (const c of chunks) res.write(c);
         res.end();
       }
-      logger.debug('inference', { requestId, model: m.name, status, ms: +(performance.now() - started).toFixed(3) });
+      if (debug) logger.debug('inference', { requestId, model: m.name, status, ms: +(performance.now() - started).toFixed(3) });
     } catch (err) {
       const e = err instanceof RuntimeError ? err : new RuntimeError('Internal', `internal error: ${(err as Error).message}`);
       status = e.status;

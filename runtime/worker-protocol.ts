@@ -1,4 +1,5 @@
 // Messages between the server's main thread and the session worker.
+import type { MessagePort } from 'node:worker_threads';
 import type { ModelSignature } from './signature.js';
 
 export interface WorkerInit {
@@ -6,6 +7,12 @@ export interface WorkerInit {
   executionProviders: string[];
   graphOptimizationLevel: 'disabled' | 'basic' | 'extended' | 'all';
   intraOpThreads: number;
+}
+
+/** How runs reach the worker: a port for the requests, and a shared counter bumped after each post. */
+export interface WorkerChannel {
+  requests: MessagePort;
+  signal: Int32Array;
 }
 
 /** A tensor crossing the thread boundary: numeric data as a transferred buffer, BYTES as strings. */
