@@ -70,7 +70,8 @@ function binaryBody(name: string, shape: number[], data: Float32Array, outputs: 
 
 /** Requests per second from autocannon at the given concurrency; non-2xx answers abort the run. */
 async function load(url: string, path: string, body: Buffer, headers: Record<string, string>, connections: number, opts: { duration?: number; amount?: number } = {}): Promise<number> {
-  const r = await autocannon({ url: `${url}${path}`, method: 'POST', body, headers, connections, pipelining: 1, duration: opts.amount ? undefined : opts.duration ?? seconds, amount: opts.amount });
+  const limit = opts.amount ? { amount: opts.amount } : { duration: opts.duration ?? seconds };
+  const r = await autocannon({ url: `${url}${path}`, method: 'POST', body, headers, connections, pipelining: 1, ...limit });
   if (r.non2xx > 0 || r.errors > 0) throw new Error(`${path}: ${r.non2xx} non-2xx answers, ${r.errors} errors`);
   return r.requests.total / (r.duration || 1);
 }

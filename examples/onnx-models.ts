@@ -228,25 +228,26 @@ export function writeModel(path: string, g: GraphSpec): string {
 }
 
 /**
- * A small convolutional network on [batch,3,224,224] images (two strided 3x3 convolutions, 32 and 64
- * channels, global average pooling): enough compute per image to stand in for a real vision model.
+ * A convolutional network on [batch,3,224,224] images, about 1 GMAC per image (between MobileNetV2's 0.3 and
+ * ResNet-18's 1.8): 3x3 convolutions 3->32 (stride 2), 32->64, 64->128 (stride 2), 128->128, each with Relu, then
+ * global average pooling to [batch,128]. It stands in for a real vision model's compute.
  */
 export function convNetModel(): GraphSpec {
+  const layers: [string, number, number, number][] = [['k1', 3, 32, 2], ['k2', 32, 64, 1], ['k3', 64, 128, 2], ['k4', 128, 128, 1]];
+  const nodes: NodeSpec[] = [];
+  let x = 'image';
+  layers.forEach(([k, , , stride], i) => {
+    nodes.push({ op: 'Conv', inputs: [x, k], outputs: [`c${i}`], attributes: { strides: [stride, stride], pads: [1, 1, 1, 1] } });
+    nodes.push({ op: 'Relu', inputs: [`c${i}`], outputs: [`a${i}`] });
+    x = `a${i}`;
+  });
+  nodes.push({ op: 'GlobalAveragePool', inputs: [x], outputs: ['pooled'] });
+  nodes.push({ op: 'Flatten', inputs: ['pooled'], outputs: ['features'], attributes: { axis: 1 } });
   return {
     name: 'convnet',
     inputs: [{ name: 'image', type: 'FLOAT', shape: ['batch', 3, 224, 224] }],
-    outputs: [{ name: 'features', type: 'FLOAT', shape: ['batch', 64] }],
-    nodes: [
-      { op: 'Conv', inputs: ['image', 'k1'], outputs: ['c1'], attributes: { strides: [2, 2], pads: [1, 1, 1, 1] } },
-      { op: 'Relu', inputs: ['c1'], outputs: ['a1'] },
-      { op: 'Conv', inputs: ['a1', 'k2'], outputs: ['c2'], attributes: { strides: [2, 2], pads: [1, 1, 1, 1] } },
-      { op: 'Relu', inputs: ['c2'], outputs: ['a2'] },
-      { op: 'GlobalAveragePool', inputs: ['a2'], outputs: ['pooled'] },
-      { op: 'Flatten', inputs: ['pooled'], outputs: ['features'], attributes: { axis: 1 } },
-    ],
-    initializers: [
-      { name: 'k1', dims: [32, 3, 3, 3], data: randomFloats(32 * 27, 11, 0.2) },
-      { name: 'k2', dims: [64, 32, 3, 3], data: randomFloats(64 * 288, 12, 0.06) },
-    ],
+    outputs: [{ name: 'features', type: 'FLOAT', shape: ['batch', 128] }],
+    nodes,
+    initializers: layers.map(([name, cin, cout], i) => ({ name, dims: [cout, cin, 3, 3], data: randomFloats(cout * cin * 9, 11 + i, Math.sqrt(2 / (cin * 9))) })),
   };
 }
