@@ -93,11 +93,14 @@ export class Scheduler {
     const pickedSet = new Set(picked);
     this.queue = this.queue.filter((_, i) => !pickedSet.has(i));
     this.busy = true;
-    void this.execute(entries).finally(() => {
-      this.busy = false;
-      if (this.queue.length > 0) this.dispatch();
-      else this.notifyIdle();
-    });
+    void this.execute(entries);
+  }
+
+  /** The model is free again: start the next batch before answering this one, so the two overlap. */
+  private release(): void {
+    this.busy = false;
+    if (this.queue.length > 0) this.dispatch();
+    else this.notifyIdle();
   }
 
   private notifyIdle(): void {
@@ -114,29 +117,36 @@ export class Scheduler {
       result = await this.runner.run(concatInputs(entries.map((e) => e.req), this.sig));
     } catch (err) {
       if (entries.length > 1) return this.executeOneByOne(entries);
+      this.release();
       entries[0].reject(new RuntimeError('InferenceFailed', `inference failed: ${(err as Error).message}`));
       return;
     }
+    this.release();
     this.observer.batch(entries.reduce((n, e) => n + e.rows, 0), result.computeSeconds);
     let split: OutputTensor[][];
     try {
       split = splitOutputs(result.outputs, entries.length === 1 ? [entries[0].rows] : entries.map((e) => e.rows));
     } catch {
-      return this.executeOneByOne(entries);
+      // The outputs do not split along dimension 0: answer these one by one (the model stays shared).
+      for (const e of entries) this.runAlone(e);
+      return;
     }
     entries.forEach((e, i) => e.resolve(split[i]));
   }
 
   /** A batch failed as a whole: run its requests alone, so one request's failure is only its own. */
   private async executeOneByOne(entries: Entry[]): Promise<void> {
-    for (const e of entries) {
-      try {
-        const r = await this.runner.run(concatInputs([e.req], this.sig));
-        this.observer.batch(e.rows, r.computeSeconds);
-        e.resolve(splitOutputs(r.outputs, [e.rows])[0]);
-      } catch (err) {
-        e.reject(new RuntimeError('InferenceFailed', `inference failed: ${(err as Error).message}`));
-      }
+    for (const e of entries) await this.runAlone(e);
+    this.release();
+  }
+
+  private async runAlone(e: Entry): Promise<void> {
+    try {
+      const r = await this.runner.run(concatInputs([e.req], this.sig));
+      this.observer.batch(e.rows, r.computeSeconds);
+      e.resolve(splitOutputs(r.outputs, [e.rows])[0]);
+    } catch (err) {
+      e.reject(new RuntimeError('InferenceFailed', `inference failed: ${(err as Error).message}`));
     }
   }
 }

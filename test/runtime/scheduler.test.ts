@@ -1,0 +1,138 @@
+// The pure parts of batching and the scheduler's decisions, with a model runner that records its calls.
+import { batchKey, concatInputs, planBatch, splitOutputs } from '../../runtime/batching.js';
+import { fromHalf, toHalf } from '../../runtime/datatypes.js';
+import { RuntimeError } from '../../runtime/errors.js';
+import type { InferRequest } from '../../runtime/request.js';
+import { Scheduler } from '../../runtime/scheduler.js';
+import type { ModelSignature } from '../../runtime/signature.js';
+import type { WireTensor } from '../../runtime/worker-protocol.js';
+
+const sig: ModelSignature = {
+  inputs: [{ name: 'x', datatype: 'FP32', ortType: 'float32', shape: [-1, 2] }],
+  outputs: [{ name: 'y', datatype: 'FP32', ortType: 'float32', shape: [-1, 2] }],
+};
+
+function req(rows: number, start: number, width = 2): InferRequest {
+  const data = Float32Array.from({ length: rows * width }, (_, i) => start + i);
+  return {
+    inputs: [{ name: 'x', datatype: 'FP32', shape: [rows, width], payload: { bytes: new Uint8Array(data.buffer) } }],
+    outputs: [{ name: 'y', binary: false }],
+    batchSize: rows,
+  };
+}
+
+/** Doubles its input; each run waits until released, so tests decide when the model is busy. */
+function fakeRunner() {
+  const calls: number[][] = [];
+  const waiting: (() => void)[] = [];
+  return {
+    calls,
+    releaseAll: () => waiting.splice(0).forEach((f) => f()),
+    run: (inputs: WireTensor[]) => {
+      const x = new Float32Array(inputs[0].buffer!);
+      calls.push([...inputs[0].dims]);
+      return new Promise<{ outputs: WireTensor[]; computeSeconds: number }>((resolve) => {
+        waiting.push(() => resolve({ outputs: [{ name: 'y', ortType: 'float32', dims: inputs[0].dims, buffer: x.map((v) => v * 2).buffer }], computeSeconds: 0.001 }));
+      });
+    },
+  };
+}
+
+const tick = () => new Promise((r) => setImmediate(r));
+
+describe('planBatch', () => {
+  test.each([
+    ['empty queue', [], 8, []],
+    ['compatible requests fill up to the limit', [{ key: 'a', rows: 3 }, { key: 'a', rows: 3 }, { key: 'a', rows: 3 }], 8, [0, 1]],
+    ['other shapes are skipped, later matches taken', [{ key: 'a', rows: 1 }, { key: 'b', rows: 1 }, { key: 'a', rows: 1 }], 8, [0, 2]],
+    ['an unbatchable head runs alone', [{ key: undefined, rows: 1 }, { key: 'a', rows: 1 }], 8, [0]],
+    ['batching off', [{ key: 'a', rows: 1 }, { key: 'a', rows: 1 }], 1, [0]],
+    ['a head over the limit runs alone', [{ key: 'a', rows: 20 }, { key: 'a', rows: 1 }], 8, [0]],
+  ])('%s', (_n, queue, max, expected) => {
+    expect(planBatch(queue as { key: string | undefined; rows: number }[], max as number)).toEqual(expected);
+  });
+});
+
+test('batchKey: same non-batch dimensions share a key; no shared batch size means none', () => {
+  expect(batchKey(req(1, 0))).toBe(batchKey(req(5, 0)));
+  expect(batchKey(req(1, 0, 3))).not.toBe(batchKey(req(1, 0)));
+  expect(batchKey({ ...req(1, 0), batchSize: undefined })).toBeUndefined();
+});
+
+test('concatInputs and splitOutputs round-trip rows to their requests', () => {
+  const [t] = concatInputs([req(1, 0), req(2, 10)], sig);
+  expect(t.dims).toEqual([3, 2]);
+  expect([...new Float32Array(t.buffer!)]).toEqual([0, 1, 10, 11, 12, 13]);
+  const parts = splitOutputs([{ name: 'y', ortType: 'float32', dims: [3, 2], buffer: t.buffer }], [1, 2]);
+  expect(parts.map((p) => ({ shape: p[0].shape, data: [...(p[0].data as Float32Array)] }))).toEqual([
+    { shape: [1, 2], data: [0, 1] },
+    { shape: [2, 2], data: [10, 11, 12, 13] },
+  ]);
+  expect(() => splitOutputs([{ name: 'y', ortType: 'float32', dims: [1, 6], buffer: t.buffer }], [1, 2])).toThrow(/first dimension 1, not the batch's 3/);
+});
+
+test('FP16 conversion', () => {
+  for (const [f, h] of [[1, 0x3c00], [-2, 0xc000], [65504, 0x7bff], [0, 0], [Infinity, 0x7c00], [1e-8, 0]] as const) {
+    expect(toHalf(f)).toBe(h);
+  }
+  expect(fromHalf(0x3555)).toBeCloseTo(1 / 3, 3);
+  expect(Number.isNaN(fromHalf(toHalf(NaN)))).toBe(true);
+});
+
+describe('Scheduler', () => {
+  const observer = { queueSeconds: () => {}, batch: () => {} };
+
+  test('requests that arrive while the model is busy share the next run, and each gets its rows', async () => {
+    const runner = fakeRunner();
+    const s = new Scheduler(runner, sig, { maxBatchSize: 8, maxQueueDelayUs: 0, maxQueueSize: 10 }, observer);
+    const first = s.submit(req(1, 0));
+    const rest = [s.submit(req(1, 100)), s.submit(req(2, 200)), s.submit(req(1, 300))];
+    await tick();
+    expect(runner.calls).toEqual([[1, 2]]);
+    runner.releaseAll();
+    await first;
+    await tick();
+    expect(runner.calls).toEqual([[1, 2], [4, 2]]);
+    runner.releaseAll();
+    const answers = await Promise.all(rest);
+    expect(answers.map((a) => [...(a[0].data as Float32Array)])).toEqual([[200, 202], [400, 402, 404, 406], [600, 602]]);
+  });
+
+  test('a full queue refuses at once with QueueFull and Retry-After', async () => {
+    const runner = fakeRunner();
+    const s = new Scheduler(runner, sig, { maxBatchSize: 1, maxQueueDelayUs: 0, maxQueueSize: 1 }, observer);
+    const running = s.submit(req(1, 0));
+    const queued = s.submit(req(1, 1));
+    const refused = await s.submit(req(1, 2)).catch((e: RuntimeError) => e);
+    expect(refused).toBeInstanceOf(RuntimeError);
+    expect((refused as RuntimeError).status).toBe(503);
+    expect((refused as RuntimeError).headers['Retry-After']).toBe('1');
+    runner.releaseAll();
+    await running;
+    await tick();
+    runner.releaseAll();
+    await queued;
+    await s.idle();
+  });
+
+  test('with bodies still arriving it waits up to the queue delay for a fuller batch, never longer', async () => {
+    const runner = fakeRunner();
+    const s = new Scheduler(runner, sig, { maxBatchSize: 8, maxQueueDelayUs: 30_000, maxQueueSize: 10 }, observer);
+    s.arriving = 1;
+    const a = s.submit(req(1, 0));
+    await tick();
+    expect(runner.calls).toEqual([]);
+    s.arriving = 0;
+    const b = s.submit(req(1, 1));
+    await tick();
+    expect(runner.calls).toEqual([[2, 2]]);
+    runner.releaseAll();
+    await Promise.all([a, b]);
+    s.arriving = 5;
+    const c = s.submit(req(1, 2));
+    await new Promise((r) => setTimeout(r, 60));
+    expect(runner.calls).toEqual([[2, 2], [1, 2]]);
+    runner.releaseAll();
+    await c;
+  });
+});
