@@ -1,0 +1,48 @@
+// README promises that can be checked here: the generated spec reference, the quickstart, the test command.
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { specReferenceMarkdown } from '../../operator/api/reference.js';
+import { freePort, REPO } from '../support/runtime-process.js';
+
+const readme = readFileSync(join(REPO, 'README.md'), 'utf8');
+
+test('the spec reference is the one the schema generates (npm run docs:reference)', () => {
+  expect(readme).toContain(specReferenceMarkdown());
+});
+
+test('README, package.json and .ci/run agree on the commands', () => {
+  const pkg = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8'));
+  const ci = readFileSync(join(REPO, '.ci/run'), 'utf8');
+  expect(readme).toContain('npm test');
+  expect(readme).toContain('ONNXRUNTIME_NODE_INSTALL=skip npm ci');
+  expect(ci).toMatch(/ONNXRUNTIME_NODE_INSTALL=skip/);
+  expect(ci).toMatch(/npm ci/);
+  expect(ci).toMatch(/npm test/);
+  expect(pkg.scripts.start).toBe('node dist/examples/quickstart.js');
+  for (const script of ['bench:runtime', 'bench:operator', 'docs:reference', 'crd:generate']) expect(pkg.scripts[script]).toBeDefined();
+});
+
+test('npm start serves the example model and the curl it prints gets a prediction', async () => {
+  const port = await freePort();
+  const proc = spawn(process.execPath, [join(REPO, 'dist/examples/quickstart.js'), '--log-level', 'warn'], {
+    env: { ...process.env, MODELPLANE_HTTP_PORT: String(port), MODELPLANE_TERMINATION_LOG: '/nonexistent/termination-log' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  proc.stdout!.on('data', (c) => (out += c));
+  proc.stderr!.on('data', (c) => (out += c));
+  const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
+  try {
+    for (let i = 0; i < 300 && !out.includes('curl -s'); i++) await new Promise((r) => setTimeout(r, 50));
+    const curl = /curl -s (\S+) -H 'Content-Type: application\/json' -d '([^']+)'/.exec(out);
+    expect(curl).not.toBeNull();
+    const r = await fetch(curl![1], { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: curl![2] });
+    expect(r.status).toBe(200);
+    const body = await r.json();
+    expect(body.outputs[0]).toMatchObject({ name: 'OUTPUT0', shape: [1, 16], data: Array.from({ length: 16 }, (_, i) => i + 2) });
+  } finally {
+    proc.kill('SIGINT');
+  }
+  expect(await exited).toBe(0);
+});
