@@ -1,5 +1,6 @@
 // `modelplane operator`: run the controller against the current kubeconfig (or in-cluster credentials).
 import { Command, InvalidArgumentError, Option } from 'commander';
+import type { RunOptions } from '../operator/controller/main.js';
 
 const int = (name: string, min: number) => (value: string): number => {
   const n = Number(value);
@@ -16,20 +17,8 @@ const bool = (value: string | boolean): boolean => {
 
 const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), ...value.split(',').map((s) => s.trim()).filter(Boolean)];
 
-export interface OperatorCliOptions {
-  kubeconfig?: string;
-  namespace?: string[];
-  runtimeImage: string;
-  runtimeGpuImage?: string;
-  runtimeResources?: string;
-  workers: number;
-  metricsPort: number;
-  leaderElect: boolean;
-  leaseName: string;
-  leaseNamespace?: string;
-  resyncSeconds: number;
-  logLevel: string;
-}
+/** The parsed flags are exactly the operator process's options (a type-only import: nothing loads early). */
+export type OperatorCliOptions = RunOptions;
 
 export function registerOperator(program: Command, version = '0.0.0'): void {
   program
