@@ -39,7 +39,8 @@ interface Server {
 
 async function startServer(model: string, args: string[]): Promise<Server> {
   const port = await freePort();
-  const proc = spawn(process.execPath, [CLI, 'serve', '--model', model, '--host', '127.0.0.1', '--http-port', String(port), '--log-level', 'error', ...args], { stdio: ['ignore', 'ignore', 'inherit'] });
+  // Started as users start it (the bin, with its own node flags), not through this process's node.
+  const proc = spawn(CLI, ['serve', '--model', model, '--host', '127.0.0.1', '--http-port', String(port), '--log-level', 'error', ...args], { stdio: ['ignore', 'ignore', 'inherit'] });
   const url = `http://127.0.0.1:${port}`;
   for (let i = 0; i < 600; i++) {
     try {
