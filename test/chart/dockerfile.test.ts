@@ -126,7 +126,7 @@ describe('Dockerfile', () => {
     expect(all('operator', 'CMD').at(-1)).toBe('["operator"]');
     for (const t of ['runtime', 'runtime-gpu']) expect(all(t, 'CMD').at(-1)).toMatch(/^\["serve"/);
     // ENTRYPOINT resolves through this symlink; the bin must carry a shebang to run without `node`.
-    expect(readFileSync(join(ROOT, 'bin', 'modelplane.js'), 'utf8')).toMatch(/^#!\/usr\/bin\/env node\n/);
+    expect(readFileSync(join(ROOT, 'bin', 'modelplane.js'), 'utf8')).toMatch(/^#!\/usr\/bin\/env (-S )?node( --[a-z-]+=\S+)*\n/);
     expect(all('runtime', 'RUN').join('\n')).toContain('ln -s /app/bin/modelplane.js /usr/local/bin/modelplane');
   });
 
