@@ -1,7 +1,7 @@
 // `modelplane serve`: load one model, warm it up, serve it, drain on SIGTERM.
 import { createHash } from 'node:crypto';
-import { existsSync, statSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { createLogger, type Logger } from '../common/logger.js';
@@ -51,13 +51,36 @@ async function resolveModelFile(cfg: ServeConfig, logger: Logger): Promise<strin
       throw new FatalError('ModelFetchFailed', (err as Error).message);
     }
   }
-  if (!existsSync(path)) throw new FatalError('ModelLoadFailed', `model not found: ${path} does not exist`);
+  if (!existsSync(path)) {
+    const fetched = fetchedModel(dirname(path));
+    if (fetched) return fetched;
+    throw new FatalError('ModelLoadFailed', `model not found: ${path} does not exist`);
+  }
   if (statSync(path).isDirectory()) {
     const file = join(path, 'model.onnx');
-    if (!existsSync(file)) throw new FatalError('ModelLoadFailed', `model not found: directory ${path} has no model.onnx`);
-    return file;
+    if (existsSync(file)) return file;
+    const fetched = fetchedModel(path);
+    if (fetched) return fetched;
+    throw new FatalError('ModelLoadFailed', `model not found: directory ${path} has no model.onnx`);
   }
   return path;
+}
+
+/**
+ * What `modelplane fetch` recorded as the model in a destination directory, when it can be loaded: the operator
+ * points the runtime at the fetch destination, and only fetch knows whether an object was a file or a folder.
+ */
+function fetchedModel(dir: string): string | undefined {
+  try {
+    const manifest = JSON.parse(readFileSync(join(dir, '.modelplane-fetch.json'), 'utf8')) as { modelPath?: unknown };
+    if (typeof manifest.modelPath !== 'string') return undefined;
+    const target = resolve(dir, manifest.modelPath);
+    if (target !== dir && !target.startsWith(`${dir}/`)) return undefined;
+    const file = statSync(target).isDirectory() ? join(target, 'model.onnx') : target;
+    return existsSync(file) ? file : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function zeroInputs(sig: ModelSignature): WireTensor[] {

@@ -208,6 +208,23 @@ test('--model takes a remote URI: fetched into the cache, then served', async ()
   }
 });
 
+test('a fetch destination is served through the manifest fetch wrote, whatever the file is called', async () => {
+  const dest = join(dir.path, 'fetched');
+  const { mkdirSync } = await import('node:fs');
+  mkdirSync(dest, { recursive: true });
+  writeFileSync(join(dest, 'resnet-v2.onnx'), encodeModel(simpleModel()));
+  writeFileSync(join(dest, '.modelplane-fetch.json'), JSON.stringify({ source: 's3://models/resnet-v2', modelPath: 'resnet-v2.onnx', files: [] }));
+  for (const model of [dest, join(dest, 'model.onnx')]) {
+    const rt = await startRuntime(['--model', model, '--name', 'resnet', '--log-level', 'warn']);
+    try {
+      const r = await infer(rt.url, 'resnet', simpleRequest(7).body);
+      expect(r.json.outputs[0].data).toEqual(simpleRequest(7).sum);
+    } finally {
+      await rt.stop();
+    }
+  }
+});
+
 test('bad flags are refused with the flag named', () => {
   const r = spawnSync(process.execPath, [CLI, 'serve', '--model', 'x.onnx', '--max-batch-size', 'lots'], { encoding: 'utf8' });
   expect(r.status).toBe(2);
