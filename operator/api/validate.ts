@@ -77,7 +77,10 @@ function unknownFields(schema: Node, value: unknown, path: string): FieldError[]
 
 /** The spec with schema defaults applied (a copy; the input is not changed). */
 export function withDefaults(spec: unknown): ModelDeploymentSpec {
-  return Value.Default(ModelDeploymentSpecSchema, structuredClone(spec)) as ModelDeploymentSpec;
+  // A JSON copy (a spec is JSON data): structuredClone makes arrays of the host realm, which the CEL library
+  // refuses when the code runs in another realm (a vm context, as under jest).
+  const copy: unknown = spec === undefined ? undefined : JSON.parse(JSON.stringify(spec));
+  return Value.Default(ModelDeploymentSpecSchema, copy) as ModelDeploymentSpec;
 }
 
 /**
