@@ -2,9 +2,9 @@
 // with exactly the arguments and environment the chart's Deployment renders, against the fake API server.
 // It must come up healthy on the chart's probe port, apply the example's children with the chart's runtime
 // image and resources, and every request it makes must be allowed by the chart's RBAC objects.
+import { freePort } from '../support/runtime-process.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { parse } from 'yaml';
 import { findResource, startFakeApiServer, type FakeApiServer, type KObject } from '../support/fake-apiserver/index.js';
@@ -21,16 +21,6 @@ const MD = findResource('serving.modelplane.io', 'v1alpha1', 'modeldeployments')
 const DEPLOYMENTS = findResource('apps', 'v1', 'deployments')!;
 const PDBS = findResource('policy', 'v1', 'poddisruptionbudgets')!;
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 async function eventually<T>(what: string, fn: () => Promise<T>, timeoutMs = 15_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;

@@ -10,6 +10,7 @@ import {
 } from '@kubernetes/client-node';
 import { createLogger } from '../../common/logger.js';
 import { Operator } from '../../operator/controller/operator.js';
+import { eventually as pollUntil } from '../operator/integration/harness.js';
 
 const enabled = !!process.env.KUBECONFIG && process.env.E2E === '1';
 const suite = enabled ? describe : describe.skip;
@@ -18,17 +19,8 @@ const NS = `modelplane-e2e-${Date.now().toString(36)}`;
 
 type Md = { metadata: { generation?: number }; status?: { observedGeneration?: number; selector?: string; url?: string; conditions?: Array<{ type: string; status: string; reason: string; message: string }> } };
 
-async function eventually<T>(fn: () => Promise<T>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await fn();
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-      await new Promise((r) => setTimeout(r, 500));
-    }
-  }
-}
+/** A real cluster is slower than the fake API server: longer deadlines, slower polling. */
+const eventually = <T>(fn: () => Promise<T>, timeoutMs = 60_000): Promise<T> => pollUntil(fn, timeoutMs, 500);
 
 suite('operator on a real cluster', () => {
   const kc = new KubeConfig();
