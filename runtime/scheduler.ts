@@ -31,7 +31,6 @@ export class Scheduler {
   private queue: Entry[] = [];
   private busy = false;
   private timer?: NodeJS.Timeout;
-  private idleWaiters: (() => void)[] = [];
   /** Requests whose bodies are still arriving: a reason to wait briefly for a fuller batch. */
   arriving = 0;
 
@@ -46,10 +45,6 @@ export class Scheduler {
     return this.queue.length;
   }
 
-  get running(): boolean {
-    return this.busy;
-  }
-
   /** Queues a request; refuses at once (503) when the queue is full. */
   submit(req: InferRequest): Promise<OutputTensor[]> {
     if (this.queue.length >= this.opts.maxQueueSize) {
@@ -60,12 +55,6 @@ export class Scheduler {
       this.queue.push({ req, key, rows: req.batchSize ?? 1, enqueued: performance.now(), resolve, reject });
       this.dispatch();
     });
-  }
-
-  /** Resolves once nothing is queued or running. */
-  idle(): Promise<void> {
-    if (!this.busy && this.queue.length === 0) return Promise.resolve();
-    return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
   private dispatch(): void {
@@ -99,14 +88,7 @@ export class Scheduler {
   /** The model is free again: start the next batch before answering this one, so the two overlap. */
   private release(): void {
     this.busy = false;
-    if (this.queue.length > 0) this.dispatch();
-    else this.notifyIdle();
-  }
-
-  private notifyIdle(): void {
-    const waiters = this.idleWaiters;
-    this.idleWaiters = [];
-    for (const w of waiters) w();
+    this.dispatch();
   }
 
   private async execute(entries: Entry[]): Promise<void> {

@@ -1,6 +1,6 @@
 // `modelplane serve`: load one model, warm it up, serve it, drain on SIGTERM.
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
@@ -14,6 +14,7 @@ import { createRuntimeServer, type ServedModel, type ServerState } from './serve
 import { batchability, warmupShape, type ModelSignature } from './signature.js';
 import { typeInfo } from './datatypes.js';
 import { elementCount } from './tensors.js';
+import { readManifest } from './fetch/integrity.js';
 import type { WireTensor } from './worker-protocol.js';
 
 export class FatalError extends Error {
@@ -52,14 +53,14 @@ async function resolveModelFile(cfg: ServeConfig, logger: Logger): Promise<strin
     }
   }
   if (!existsSync(path)) {
-    const fetched = fetchedModel(dirname(path));
+    const fetched = await fetchedModel(dirname(path));
     if (fetched) return fetched;
     throw new FatalError('ModelLoadFailed', `model not found: ${path} does not exist`);
   }
   if (statSync(path).isDirectory()) {
     const file = join(path, 'model.onnx');
     if (existsSync(file)) return file;
-    const fetched = fetchedModel(path);
+    const fetched = await fetchedModel(path);
     if (fetched) return fetched;
     throw new FatalError('ModelLoadFailed', `model not found: directory ${path} has no model.onnx`);
   }
@@ -70,10 +71,10 @@ async function resolveModelFile(cfg: ServeConfig, logger: Logger): Promise<strin
  * What `modelplane fetch` recorded as the model in a destination directory, when it can be loaded: the operator
  * points the runtime at the fetch destination, and only fetch knows whether an object was a file or a folder.
  */
-function fetchedModel(dir: string): string | undefined {
+async function fetchedModel(dir: string): Promise<string | undefined> {
+  const manifest = await readManifest(dir);
+  if (!manifest) return undefined;
   try {
-    const manifest = JSON.parse(readFileSync(join(dir, '.modelplane-fetch.json'), 'utf8')) as { modelPath?: unknown };
-    if (typeof manifest.modelPath !== 'string') return undefined;
     const target = resolve(dir, manifest.modelPath);
     if (target !== dir && !target.startsWith(`${dir}/`)) return undefined;
     const file = statSync(target).isDirectory() ? join(target, 'model.onnx') : target;

@@ -159,7 +159,6 @@ export function createRuntimeHandler(deps: RuntimeServerDeps) {
     let arriving = true;
     let status = 200;
     try {
-      if (deps.state() === 'loading') throw new RuntimeError('NotReady', `model ${m.name} is not ready`);
       const raw = await readBody(req, deps.maxBodyBytes);
       const body = await decodeContent(raw, req.headers['content-encoding'], deps.maxBodyBytes);
       const headerLength = req.headers['inference-header-content-length'];
@@ -194,8 +193,7 @@ export function createRuntimeHandler(deps: RuntimeServerDeps) {
       status = e.status;
       if (e.reason === 'BodyTooLarge') res.setHeader('Connection', 'close');
       sendError(res, e);
-      const level = status >= 500 && status !== 503 ? 'warn' : status === 503 ? 'info' : 'info';
-      logger.log(level, 'inference refused', { requestId, model: m.name, status, reason: e.reason, error: e.message });
+      logger.log(status >= 500 && status !== 503 ? 'warn' : 'info', 'inference refused', { requestId, model: m.name, status, reason: e.reason, error: e.message });
     } finally {
       if (arriving) m.scheduler.arriving--;
       deps.inflight.count--;

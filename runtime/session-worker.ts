@@ -2,6 +2,7 @@
 // keeping it off the main thread lets health checks, metrics and request parsing go on during a batch.
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import ort from 'onnxruntime-node';
+import { datatypeOfOrt, typeInfo } from './datatypes.js';
 import { tensorSpec, type ModelSignature, type OrtValueMetadata } from './signature.js';
 import type { WireTensor, WorkerChannel, WorkerInit, WorkerReply, WorkerRequest } from './worker-protocol.js';
 
@@ -44,23 +45,10 @@ function reply(msg: WorkerReply, transfer: ArrayBuffer[] = []): void {
 
 function toTensor(t: WireTensor): ort.Tensor {
   if (t.strings) return new ort.Tensor('string', t.strings, t.dims);
-  return new ort.Tensor(t.ortType as 'float32', new (arrayFor(t.ortType))(t.buffer!) as Float32Array, t.dims);
+  const info = typeInfo(datatypeOfOrt(t.ortType)!);
+  return new ort.Tensor(t.ortType as 'float32', new info.array!(t.buffer!, 0, t.buffer!.byteLength / info.size) as Float32Array, t.dims);
 }
 
-function arrayFor(ortType: string): new (b: ArrayBuffer) => ArrayBufferView {
-  switch (ortType) {
-    case 'float32': return Float32Array;
-    case 'float64': return Float64Array;
-    case 'float16': case 'bfloat16': case 'uint16': return Uint16Array;
-    case 'int8': return Int8Array;
-    case 'int16': return Int16Array;
-    case 'int32': return Int32Array;
-    case 'uint32': return Uint32Array;
-    case 'int64': return BigInt64Array;
-    case 'uint64': return BigUint64Array;
-    default: return Uint8Array; // uint8, bool
-  }
-}
 
 function fromTensor(name: string, t: ort.Tensor, transfer: ArrayBuffer[]): WireTensor {
   const dims = [...t.dims];

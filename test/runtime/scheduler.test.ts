@@ -112,7 +112,6 @@ describe('Scheduler', () => {
     await tick();
     runner.releaseAll();
     await queued;
-    await s.idle();
   });
 
   test('with bodies still arriving it waits up to the queue delay for a fuller batch, never longer', async () => {
