@@ -1,0 +1,187 @@
+// The built-in autoscaler's decision: a pure function from observed load to a replica count, in the manner of
+// Knative's KPA (a stable and a panic window, a scale-down delay, rate limits, bounds). The scraper that observes
+// load and the writer that applies the decision live elsewhere; local mode feeds the same function from its router.
+
+/** What the user asked for (spec.autoscaling) plus the tuning knobs, all in seconds and ratios. */
+export interface AutoscalerPolicy {
+  minReplicas: number;
+  maxReplicas: number;
+  /** Average in-flight plus queued requests per replica to aim for. */
+  targetConcurrency: number;
+  /** Desired counts are remembered this long; a scale-down goes no lower than their maximum. */
+  scaleDownDelaySeconds: number;
+  stableWindowSeconds: number;
+  panicWindowSeconds: number;
+  /** Panic when the panic window asks for at least this multiple of the ready replicas. */
+  panicThreshold: number;
+  /** At most this multiple of the ready replicas in one step (Knative: 1000%). */
+  maxScaleUpRate: number;
+  /** At most this divisor of the current replicas in one step (Knative: 2, i.e. halve). */
+  maxScaleDownRate: number;
+}
+
+export const DEFAULT_POLICY_TUNING = {
+  stableWindowSeconds: 60,
+  panicWindowSeconds: 6,
+  panicThreshold: 2,
+  maxScaleUpRate: 10,
+  maxScaleDownRate: 2,
+} as const;
+
+/** The policy for a spec.autoscaling block, with the defaults the CRD documents. */
+export function policyFor(
+  a: { minReplicas?: number; maxReplicas: number; targetConcurrency?: number; scaleDownDelaySeconds?: number },
+  tuning: Partial<typeof DEFAULT_POLICY_TUNING> = {},
+): AutoscalerPolicy {
+  return {
+    minReplicas: a.minReplicas ?? 1,
+    maxReplicas: a.maxReplicas,
+    targetConcurrency: a.targetConcurrency ?? 4,
+    scaleDownDelaySeconds: a.scaleDownDelaySeconds ?? 300,
+    ...DEFAULT_POLICY_TUNING,
+    ...tuning,
+  };
+}
+
+/**
+ * One observation of a deployment's load over an interval that ended at `time`.
+ * `concurrency` is the total average concurrency (in flight plus queued) over the interval, summed over the
+ * replicas that were measured and extrapolated to every ready replica; `rejectedConcurrency` is the demand that
+ * was turned away (queue full), expressed as the concurrency it would have added (Little's law).
+ */
+export interface LoadSample {
+  time: number;
+  seconds: number;
+  concurrency: number;
+  rejectedConcurrency: number;
+  /** Requests refused because a queue was full, during the interval. */
+  rejected: number;
+}
+
+/** What the decider remembers between steps. Start from `initialState(now)`. */
+export interface AutoscalerState {
+  samples: LoadSample[];
+  /** Desired counts recommended recently, for the scale-down delay. */
+  recommendations: { time: number; desired: number }[];
+  /** When the decider began observing: a scale-down needs a full delay window of observations. */
+  since: number;
+  panicUntil?: number;
+  panicDesired?: number;
+}
+
+export function initialState(now: number): AutoscalerState {
+  return { samples: [], recommendations: [], since: now };
+}
+
+export interface DecisionInput {
+  now: number;
+  /** spec.replicas today. */
+  current: number;
+  /** Runtime pods ready to serve. */
+  ready: number;
+  /** Runtime pods that exist but are not ready (pending for a node, pulling, loading): capacity on its way. */
+  notReady: number;
+  /** This step's observation; undefined when no replica could be measured. */
+  sample?: LoadSample;
+}
+
+export interface Decision {
+  /** The replica count to write; equals input.current when nothing should change. */
+  desired: number;
+  /** Average total concurrency over the stable and panic windows (undefined without observations). */
+  stableConcurrency?: number;
+  panicConcurrency?: number;
+  panicking: boolean;
+  /** Why: a sentence for the Event and status. */
+  reason: string;
+}
+
+const clamp = (n: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, n));
+const round1 = (n: number) => Math.round(n * 10) / 10;
+
+/** Time-weighted average of total demand (served plus turned away) over the samples ending after `from`. */
+function windowAverage(samples: LoadSample[], from: number): number | undefined {
+  let weighted = 0;
+  let seconds = 0;
+  for (const s of samples) {
+    if (s.time <= from) continue;
+    weighted += (s.concurrency + s.rejectedConcurrency) * s.seconds;
+    seconds += s.seconds;
+  }
+  return seconds > 0 ? weighted / seconds : undefined;
+}
+
+/** Decide the next replica count. Pure: the same policy, state and input always give the same result. */
+export function decide(policy: AutoscalerPolicy, state: AutoscalerState, input: DecisionInput): { decision: Decision; state: AutoscalerState } {
+  const { now, current, ready, notReady } = input;
+  const lo = policy.minReplicas;
+  const hi = Math.max(policy.minReplicas, policy.maxReplicas);
+  const stableFrom = now - policy.stableWindowSeconds * 1000;
+  const samples = [...state.samples, ...(input.sample ? [input.sample] : [])].filter((s) => s.time > stableFrom);
+  const next: AutoscalerState = { ...state, samples };
+
+  const stable = windowAverage(samples, stableFrom);
+  const panic = windowAverage(samples, now - policy.panicWindowSeconds * 1000);
+  const bounded = clamp(current, lo, hi);
+  if (stable === undefined || panic === undefined) {
+    // Nothing measured lately (no ready replica answered, or only new ones): hold, except to honour the bounds.
+    const reason = bounded !== current ? `replicas ${current} outside [${lo}, ${hi}]` : 'no load observed yet; holding';
+    return { decision: { desired: bounded, panicking: false, reason }, state: next };
+  }
+
+  const target = policy.targetConcurrency;
+  let stableDesired = Math.ceil(stable / target - 1e-9);
+  const panicDesired = Math.ceil(panic / target - 1e-9);
+  // A replica that turns requests away is saturated, whatever its capped in-flight count says. Add one unless
+  // capacity is already on its way.
+  const rejecting = (input.sample?.rejected ?? 0) > 0;
+  if (rejecting && notReady === 0) stableDesired = Math.max(stableDesired, current + 1);
+
+  // Panic: the short window asks for at least panicThreshold x the ready replicas.
+  const base = Math.max(ready, 1);
+  let panicking = next.panicUntil !== undefined && now < next.panicUntil;
+  if (panicDesired / base >= policy.panicThreshold && panicDesired > current) {
+    panicking = true;
+    next.panicUntil = now + policy.stableWindowSeconds * 1000;
+  }
+  if (!panicking) {
+    next.panicUntil = undefined;
+    next.panicDesired = undefined;
+  }
+
+  let desired: number;
+  let why: string;
+  if (panicking) {
+    // Scale up at once to the larger of the windows; never down while panicking.
+    desired = Math.max(panicDesired, stableDesired, next.panicDesired ?? 0, current);
+    next.panicDesired = desired;
+    why = `panic: concurrency over ${policy.panicWindowSeconds}s ${round1(panic)}, target ${target}`;
+  } else {
+    desired = stableDesired;
+    why = `average concurrency ${round1(stable)}, target ${target}`;
+  }
+  if (rejecting) why += `; ${input.sample!.rejected} requests rejected (queue full)`;
+
+  // Rate limits, against the replicas that serve now (fresh pods must not trigger a knee-jerk scale-down).
+  const upLimit = Math.ceil(base * policy.maxScaleUpRate);
+  const downLimit = Math.floor(current / policy.maxScaleDownRate);
+  desired = clamp(desired, Math.min(current, downLimit), Math.max(current, upLimit));
+  desired = clamp(desired, lo, hi);
+
+  // Scale-down delay: go no lower than the most any recommendation asked for during the delay, and only once a
+  // full delay window has been observed.
+  const delayFrom = now - policy.scaleDownDelaySeconds * 1000;
+  next.recommendations = [...state.recommendations.filter((r) => r.time > delayFrom), { time: now, desired }];
+  if (desired < current) {
+    const windowMax = Math.max(...next.recommendations.map((r) => r.desired));
+    if (state.since > delayFrom && current <= hi) {
+      desired = current;
+      why += `; scale-down waits for ${policy.scaleDownDelaySeconds}s of observation`;
+    } else if (windowMax > desired) {
+      desired = Math.min(current, windowMax);
+      if (desired === current) why += `; scale-down delayed (${policy.scaleDownDelaySeconds}s)`;
+    }
+  }
+  desired = clamp(desired, lo, hi);
+  return { decision: { desired, stableConcurrency: stable, panicConcurrency: panic, panicking, reason: why }, state: next };
+}

@@ -1,0 +1,112 @@
+import { decide, initialState, policyFor, type AutoscalerPolicy, type AutoscalerState, type LoadSample } from '../../../operator/autoscaler/decision.js';
+
+const policy: AutoscalerPolicy = policyFor({ minReplicas: 1, maxReplicas: 10, targetConcurrency: 4, scaleDownDelaySeconds: 30 });
+const sample = (time: number, concurrency: number, extra: Partial<LoadSample> = {}): LoadSample => ({ time, seconds: 2, concurrency, rejectedConcurrency: 0, rejected: 0, ...extra });
+
+/** Runs the decider every 2 s over a load curve, applying each decision as the writer would (pods become ready at once). */
+function simulate(load: (t: number) => number, seconds: number, start = 1, p = policy, opts: { readyLag?: number } = {}) {
+  let state: AutoscalerState = initialState(0);
+  let current = start;
+  const history: { t: number; desired: number; reason: string }[] = [];
+  for (let t = 2; t <= seconds; t += 2) {
+    const now = t * 1000;
+    const ready = opts.readyLag ? Math.min(current, start) : current;
+    const r = decide(p, state, { now, current, ready, notReady: current - ready, sample: sample(now, load(t)) });
+    state = r.state;
+    if (r.decision.desired !== current) history.push({ t, desired: r.decision.desired, reason: r.decision.reason });
+    current = r.decision.desired;
+  }
+  return { current, history };
+}
+
+describe('autoscaler decision', () => {
+  test('steady load at the target keeps the count and writes nothing', () => {
+    const { current, history } = simulate(() => 8, 600, 2);
+    expect(current).toBe(2);
+    expect(history).toEqual([]);
+  });
+
+  test('a spike panics and scales up at once, within one step', () => {
+    const { history, current } = simulate((t) => (t >= 100 ? 40 : 2), 104, 1);
+    // The first step that sees the spike scales up; the panic window reaches the full count as it fills.
+    expect(history[0]).toMatchObject({ t: 100, desired: 4 });
+    expect(history[0].reason).toMatch(/^panic: concurrency over 6s 14\.7, target 4/);
+    expect(history.at(-1)).toMatchObject({ t: 104, desired: 10 });
+    expect(current).toBe(10);
+  });
+
+  test('slow decay scales down only after the delay, never below what the window asked for', () => {
+    const { history } = simulate((t) => (t < 120 ? 32 : 4), 400, 8);
+    const downs = history.filter((h) => h.desired < 8);
+    expect(downs.length).toBeGreaterThan(0);
+    // The stable window (60 s) and the delay (30 s) must both pass after the drop at 120 s.
+    expect(downs[0].t).toBeGreaterThanOrEqual(150);
+    expect(history.at(-1)!.desired).toBe(1);
+  });
+
+  test('flapping load around the target causes no scale writes', () => {
+    const { history } = simulate((t) => (Math.floor(t / 10) % 2 ? 9 : 5), 600, 2);
+    expect(history).toEqual([]);
+  });
+
+  test('bounds: never above max or below min, and a count outside them is corrected', () => {
+    expect(simulate(() => 400, 60, 1).current).toBe(10);
+    expect(simulate(() => 0, 600, 3).current).toBe(1);
+    const r = decide(policy, initialState(0), { now: 2000, current: 40, ready: 40, notReady: 0 });
+    expect(r.decision.desired).toBe(10);
+  });
+
+  test('no observation (only fresh pods scraped) holds the count', () => {
+    const r = decide(policy, initialState(0), { now: 2000, current: 5, ready: 5, notReady: 0 });
+    expect(r.decision.desired).toBe(5);
+    expect(r.decision.reason).toMatch(/no load observed/);
+  });
+
+  test('scale-down waits for a full delay window after the decider starts', () => {
+    let state = initialState(0);
+    let r = decide(policy, state, { now: 2000, current: 6, ready: 6, notReady: 0, sample: sample(2000, 1) });
+    expect(r.decision.desired).toBe(6);
+    state = r.state;
+    r = decide(policy, state, { now: 32_000, current: 6, ready: 6, notReady: 0, sample: sample(32_000, 1) });
+    expect(r.decision.desired).toBe(3); // halved at most per step
+  });
+
+  test('rejections are demand: a saturated replica scales up even when its capped in-flight count looks fine', () => {
+    const r = decide(policy, initialState(0), { now: 2000, current: 2, ready: 2, notReady: 0, sample: sample(2000, 6, { rejected: 50 }) });
+    expect(r.decision.desired).toBe(3);
+    expect(r.decision.reason).toMatch(/50 requests rejected/);
+  });
+
+  test('rejected demand counts at its Little\'s-law concurrency', () => {
+    const r = decide(policy, initialState(0), { now: 2000, current: 2, ready: 2, notReady: 0, sample: sample(2000, 8, { rejected: 100, rejectedConcurrency: 12 }) });
+    expect(r.decision.desired).toBe(5);
+  });
+
+  test('pending pods are capacity on its way: rejections do not add replicas without end', () => {
+    let state = initialState(0);
+    let current = 2;
+    for (let t = 2; t <= 40; t += 2) {
+      const ready = 2; // the new pods wait for a GPU node
+      const r = decide(policy, state, { now: t * 1000, current, ready, notReady: current - ready, sample: sample(t * 1000, 8, { rejected: 10 }) });
+      state = r.state;
+      current = r.decision.desired;
+    }
+    expect(current).toBe(3);
+  });
+
+  test('scale-up per step is limited to a multiple of the ready replicas', () => {
+    const p = { ...policy, maxReplicas: 100, maxScaleUpRate: 2 };
+    const r = decide(p, initialState(0), { now: 2000, current: 2, ready: 2, notReady: 0, sample: sample(2000, 400) });
+    expect(r.decision.desired).toBe(4);
+  });
+
+  test('no scale-down while panicking', () => {
+    let state = initialState(0);
+    let r = decide(policy, state, { now: 2000, current: 1, ready: 1, notReady: 0, sample: sample(2000, 40) });
+    expect(r.decision.panicking).toBe(true);
+    state = r.state;
+    r = decide(policy, state, { now: 10_000, current: r.decision.desired, ready: 10, notReady: 0, sample: sample(10_000, 0) });
+    expect(r.decision.desired).toBe(10);
+    expect(r.decision.panicking).toBe(true);
+  });
+});
