@@ -7,7 +7,7 @@
 // machines. A clean shutdown releases the lease so a standby takes over at once.
 import { ApiException, V1MicroTime, type CoordinationV1Api, type V1Lease } from '@kubernetes/client-node';
 import type { Logger } from '../../common/logger.js';
-import { withDeadline } from './api-client.js';
+import { withDeadline, type ApiClientOptions } from './api-client.js';
 import { describeError } from './informer.js';
 
 export interface LeaderElectionOptions {
@@ -50,6 +50,8 @@ export class LeaderElector {
     private readonly opts: LeaderElectionOptions,
     private readonly callbacks: LeaderCallbacks,
     private readonly log: Logger,
+    /** The user agent (and any other client option) of lease requests; their deadlines are the elector's. */
+    private readonly client: ApiClientOptions = {},
   ) {
     checkLeaderElectionTimings(opts);
   }
@@ -131,7 +133,7 @@ export class LeaderElector {
   async tryAcquireOrRenew(budgetMs = this.opts.renewDeadlineMs, signal?: AbortSignal): Promise<boolean> {
     const { leaseName: name, leaseNamespace: namespace, identity } = this.opts;
     const deadline = Date.now() + budgetMs;
-    const call = () => withDeadline(Math.max(1, deadline - Date.now()), signal);
+    const call = () => withDeadline({ ...this.client, timeoutMs: Math.max(1, deadline - Date.now()), signal });
     const now = new V1MicroTime();
     const durationSeconds = Math.max(1, Math.ceil(this.opts.leaseDurationMs / 1000));
     let lease: V1Lease;
@@ -193,7 +195,7 @@ export class LeaderElector {
     if (!wasLeading || !release || !this.current) return;
     const { leaseName: name, leaseNamespace: namespace } = this.opts;
     try {
-      const opts = () => withDeadline(this.opts.renewDeadlineMs);
+      const opts = () => withDeadline({ ...this.client, timeoutMs: this.opts.renewDeadlineMs, signal: undefined });
       const lease = await this.leases.readNamespacedLease({ name, namespace }, opts());
       if (lease.spec?.holderIdentity !== this.opts.identity) return;
       await this.leases.replaceNamespacedLease({

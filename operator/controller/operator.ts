@@ -271,6 +271,7 @@ export class Operator {
           onStoppedLeading: () => this.onLostLeadership(),
         },
         this.log,
+        this.clientOptions(),
       );
     }
     if (opts.metricsPort !== null && opts.metricsPort !== undefined) {

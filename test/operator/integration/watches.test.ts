@@ -17,7 +17,7 @@ it('a quiet cluster for several watch periods causes no re-list, no restart and 
   const log = createLogger('operator', 'debug');
   log.silent = true;
   const warn = jest.spyOn(log, 'warn');
-  const op = h.operator({ logger: log, informer: { watchTimeoutSeconds: 1, watchdogSlackMs: 700, backoffBaseMs: 20, backoffMaxMs: 200 } });
+  const op = h.operator({ logger: log, informer: { watchTimeoutSeconds: 1, watchdogSlackMs: 1500, backoffBaseMs: 20, backoffMaxMs: 200 } });
   await op.start();
   await op.waitUntilSynced();
   await h.create(NS, modelDeployment('quiet'));
