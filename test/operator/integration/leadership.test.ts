@@ -2,6 +2,8 @@
 // up by its renew deadline and writes nothing more, a standby takes over only after that, and /healthz tells
 // a stuck worker. Every write the fake API server takes is recorded with its writer (the User-Agent).
 import { afterEach, describe, expect, it } from '@jest/globals';
+import { CustomObjectsApi } from '@kubernetes/client-node';
+import type { LeaderLoop, LeaderTerm } from '../../../operator/controller/operator.js';
 import { findResource, type RequestRecord } from '../../support/fake-apiserver/index.js';
 import { Harness, condition, eventually, modelDeployment, sleep } from './harness.js';
 
@@ -93,6 +95,39 @@ describe('leader election under a hung network', () => {
     expect(h.server.store.get(DEPLOYMENTS, NS, 'while-deposed')).toBeUndefined();
     expect(a.isLeader).toBe(false);
     expect(h.server.requests.filter((r) => r.path.includes('/leases/'))).toEqual([]);
+  });
+});
+
+describe('leader-only loops', () => {
+  it('start once the leader\'s caches sync, get the term\'s signal and clients, and stop when leadership ends', async () => {
+    h = await Harness.start();
+    const calls: string[] = [];
+    let term: LeaderTerm | undefined;
+    const loop: LeaderLoop = {
+      name: 'probe',
+      start: (t) => {
+        term = t;
+        calls.push(`start synced=${t.cache.modelDeployment(NS, 'seen') !== undefined}`);
+      },
+      stop: (drain) => {
+        calls.push(`stop drain=${drain}`);
+      },
+    };
+    await h.create(NS, modelDeployment('seen'));
+    const a = h.operator({
+      leaderElection: { leaseName: 'loops', leaseNamespace: 'ops', identity: 'a', leaseDurationMs: 2000, renewDeadlineMs: 1500, retryPeriodMs: 100 },
+      leaderLoops: [loop],
+    });
+    await a.start();
+    await eventually(() => expect(calls).toEqual(['start synced=true']));
+    // The term's clients carry the operator's identity and deadlines, and die with the term.
+    const custom = term!.apiClient(CustomObjectsApi);
+    await custom.getNamespacedCustomObject({ group: 'serving.modelplane.io', version: 'v1alpha1', plural: 'modeldeployments', namespace: NS, name: 'seen' });
+    expect(h.server.requests.some((r) => r.path.endsWith('/modeldeployments/seen') && r.userAgent === 'modelplane-operator (a)')).toBe(true);
+    h.server.failNext(1_000_000, 500, (_method, path) => path.includes('/leases/'));
+    await eventually(() => expect(calls).toEqual(['start synced=true', 'stop drain=false']), 4000);
+    expect(term!.signal.aborted).toBe(true);
+    await expect(custom.getNamespacedCustomObject({ group: 'serving.modelplane.io', version: 'v1alpha1', plural: 'modeldeployments', namespace: NS, name: 'seen' })).rejects.toThrow();
   });
 });
 
