@@ -1,6 +1,7 @@
 // `npm run bench:operator`: 1000 ModelDeployments created at once against the fake API server, reconciled by
-// the real `modelplane operator` in a child process. Prints the time until every child is applied and every
-// status written, the writes a resync of the converged set causes, and the operator's peak resident memory.
+// the real `modelplane operator` in a child process (with the node flags of the bin's shebang, as in the
+// image). Prints the time until every child is applied and every status written, the writes a resync of the
+// converged set causes, and the operator's peak resident memory.
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -9,7 +10,7 @@ import { startFakeApiServer, findResource } from '../test/support/fake-apiserver
 
 const COUNT = Number(process.env.BENCH_MODELDEPLOYMENTS ?? 1000);
 const RESYNC_SECONDS = 10;
-const TARGETS = { convergeSeconds: 30, resyncWrites: 0, peakRssMb: 250 };
+const TARGETS = { convergeSeconds: 30, resyncWrites: 0, peakRssMb: 150 };
 const NS = 'bench';
 const BIN = fileURLToPath(new URL('../../bin/modelplane.js', import.meta.url));
 
@@ -74,8 +75,10 @@ function converged(): { done: number; statuses: number; children: number } {
 const server = await startFakeApiServer({ historyLimit: 20_000 });
 const kubeconfig = server.writeKubeconfig(NS);
 const metricsPort = await freePort();
+// Run as the image runs it: through the bin, with the node flags of its shebang line.
+const SHEBANG_FLAGS = (/^#!.*\bnode((?: --[\w-]+(?:=\S+)?)*)/.exec(readFileSync(BIN, 'utf8'))?.[1] ?? '').trim().split(/\s+/).filter(Boolean);
 const child = spawn(process.execPath, [
-  BIN, 'operator', '--kubeconfig', kubeconfig, '--metrics-port', String(metricsPort), '--leader-elect=false',
+  ...SHEBANG_FLAGS, BIN, 'operator', '--kubeconfig', kubeconfig, '--metrics-port', String(metricsPort), '--leader-elect=false',
   '--resync-seconds', String(RESYNC_SECONDS), '--log-level', 'warn', '--runtime-image', 'ghcr.io/modelplane/runtime:bench',
 ], { stdio: ['ignore', 'ignore', 'inherit'] });
 let exited = false;

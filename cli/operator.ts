@@ -1,12 +1,8 @@
 // `modelplane operator`: run the controller against the current kubeconfig (or in-cluster credentials).
+// Every setting is a flag and a MODELPLANE_* environment variable (the chart sets the flags).
 import { Command, InvalidArgumentError, Option } from 'commander';
-import type { RunOptions } from '../operator/controller/main.js';
-
-const int = (name: string, min: number) => (value: string): number => {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${name} must be an integer >= ${min}`);
-  return n;
-};
+import type { OperatorConfig } from '../operator/resources/config.js';
+import { addRuntimeConfigOptions, collect, int, runtimeConfigFrom, type RuntimeConfigFlags } from './runtime-config.js';
 
 const bool = (value: string | boolean): boolean => {
   if (typeof value === 'boolean') return value;
@@ -15,29 +11,101 @@ const bool = (value: string | boolean): boolean => {
   throw new InvalidArgumentError('must be true or false');
 };
 
-const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), ...value.split(',').map((s) => s.trim()).filter(Boolean)];
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 
-/** The parsed flags are exactly the operator process's options (a type-only import: nothing loads early). */
-export type OperatorCliOptions = RunOptions;
+/** A duration in milliseconds from `15` (seconds), `15s`, `1.5s`, `500ms`, `2m` or `1m30s`, as Go writes them. */
+export const duration = (name: string, minMs: number) => (value: string): number => {
+  const text = value.trim();
+  let ms: number;
+  if (/^\d+(\.\d+)?$/.test(text)) ms = Number(text) * 1000;
+  else if (/^(\d+(\.\d+)?(ms|s|m|h))+$/.test(text)) ms = [...text.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)].reduce((sum, m) => sum + Number(m[1]) * UNIT_MS[m[2]], 0);
+  else throw new InvalidArgumentError(`${name} must be a duration such as 15s, 500ms or 1m30s`);
+  if (ms < minMs) throw new InvalidArgumentError(`${name} must be at least ${minMs} ms`);
+  return Math.round(ms);
+};
 
-export function registerOperator(program: Command, version = '0.0.0'): void {
-  program
-    .command('operator')
+/** The parsed flags of `modelplane operator`. */
+export interface OperatorCliOptions extends RuntimeConfigFlags {
+  kubeconfig?: string;
+  namespace?: string[];
+  workers: number;
+  metricsPort: number;
+  leaderElect: boolean;
+  leaseName: string;
+  leaseNamespace?: string;
+  leaderElectLeaseDuration: number;
+  leaderElectRenewDeadline: number;
+  leaderElectRetryPeriod: number;
+  resyncSeconds: number;
+  apiTimeout: number;
+  watchTimeoutSeconds: number;
+  logLevel: string;
+}
+
+/** Everything the operator process runs with, decided from the flags alone (pure, so it can be tested). */
+export interface OperatorSettings {
+  kubeconfig?: string;
+  namespaces: string[];
+  config: OperatorConfig;
+  workers: number;
+  metricsPort: number;
+  leaderElection: false | { leaseName: string; leaseNamespace?: string; leaseDurationMs: number; renewDeadlineMs: number; retryPeriodMs: number };
+  resyncMs: number;
+  requestTimeoutMs: number;
+  watchTimeoutSeconds: number;
+  logLevel: string;
+}
+
+export function operatorSettings(o: OperatorCliOptions): OperatorSettings {
+  if (o.leaderElect) {
+    if (!(o.leaderElectRenewDeadline > o.leaderElectRetryPeriod)) throw new Error('--leader-elect-renew-deadline must be longer than --leader-elect-retry-period');
+    if (!(o.leaderElectLeaseDuration > o.leaderElectRenewDeadline)) throw new Error('--leader-elect-lease-duration must be longer than --leader-elect-renew-deadline');
+  }
+  return {
+    kubeconfig: o.kubeconfig,
+    namespaces: [...new Set(o.namespace ?? [])],
+    config: runtimeConfigFrom(o),
+    workers: o.workers,
+    metricsPort: o.metricsPort,
+    leaderElection: o.leaderElect
+      ? { leaseName: o.leaseName, leaseNamespace: o.leaseNamespace, leaseDurationMs: o.leaderElectLeaseDuration, renewDeadlineMs: o.leaderElectRenewDeadline, retryPeriodMs: o.leaderElectRetryPeriod }
+      : false,
+    resyncMs: o.resyncSeconds * 1000,
+    requestTimeoutMs: o.apiTimeout,
+    watchTimeoutSeconds: o.watchTimeoutSeconds,
+    logLevel: o.logLevel,
+  };
+}
+
+export function operatorCommand(version = '0.0.0'): Command {
+  const cmd = new Command('operator')
     .description('Run the ModelDeployment controller against the current kubeconfig or in-cluster credentials')
     .addOption(new Option('--kubeconfig <file>', 'kubeconfig file (default: $KUBECONFIG, ~/.kube/config, then in-cluster)').env('MODELPLANE_KUBECONFIG'))
     .addOption(new Option('-n, --namespace <namespace>', 'watch this namespace (repeat or comma-separate for several; default: all namespaces)').env('MODELPLANE_NAMESPACE').argParser(collect))
-    .addOption(new Option('--runtime-image <image>', 'runtime image when spec.runtime.image is not set').env('MODELPLANE_RUNTIME_IMAGE').default(`ghcr.io/modelplane/runtime:${version}`))
-    .addOption(new Option('--runtime-gpu-image <image>', 'runtime image for ModelDeployments with spec.gpu (default: --runtime-image)').env('MODELPLANE_RUNTIME_GPU_IMAGE'))
-    .addOption(new Option('--runtime-resources <json>', 'runtime container resources (JSON ResourceRequirements) when spec.resources is not set').env('MODELPLANE_RUNTIME_RESOURCES'))
-    .addOption(new Option('--workers <n>', 'ModelDeployments reconciled in parallel').env('MODELPLANE_WORKERS').argParser(int('--workers', 1)).default(4))
-    .addOption(new Option('--metrics-port <port>', 'port of /metrics, /healthz and /readyz (0: any free port)').env('MODELPLANE_METRICS_PORT').argParser(int('--metrics-port', 0)).default(8081))
+    .addOption(new Option('--workers <n>', 'ModelDeployments reconciled in parallel').env('MODELPLANE_WORKERS').argParser(int('--workers', 1, 1000)).default(4))
+    .addOption(new Option('--metrics-port <port>', 'port of /metrics, /healthz and /readyz (0: any free port)').env('MODELPLANE_METRICS_PORT').argParser(int('--metrics-port', 0, 65535)).default(8081))
     .addOption(new Option('--leader-elect [enabled]', 'elect a leader through a Lease so only one replica reconciles').env('MODELPLANE_LEADER_ELECT').argParser(bool).preset(true).default(true))
     .addOption(new Option('--lease-name <name>', 'name of the leader election Lease').env('MODELPLANE_LEASE_NAME').default('modelplane-operator'))
     .addOption(new Option('--lease-namespace <namespace>', 'namespace of the Lease (default: $POD_NAMESPACE, the in-cluster namespace, the kubeconfig namespace)').env('MODELPLANE_LEASE_NAMESPACE'))
+    .addOption(new Option('--leader-elect-lease-duration <duration>', 'how long a standby waits after the last renewal before taking the lease').env('MODELPLANE_LEADER_ELECT_LEASE_DURATION').argParser(duration('--leader-elect-lease-duration', 100)).default(15_000, '15s'))
+    .addOption(new Option('--leader-elect-renew-deadline <duration>', 'the leader gives up (and exits) when it has not renewed the lease for this long').env('MODELPLANE_LEADER_ELECT_RENEW_DEADLINE').argParser(duration('--leader-elect-renew-deadline', 50)).default(10_000, '10s'))
+    .addOption(new Option('--leader-elect-retry-period <duration>', 'time between lease renewals and acquisition attempts').env('MODELPLANE_LEADER_ELECT_RETRY_PERIOD').argParser(duration('--leader-elect-retry-period', 10)).default(2_000, '2s'))
     .addOption(new Option('--resync-seconds <s>', 'reconcile every ModelDeployment this often even without changes (0: never)').env('MODELPLANE_RESYNC_SECONDS').argParser(int('--resync-seconds', 0)).default(300))
-    .addOption(new Option('--log-level <level>', 'log level').choices(['error', 'warn', 'info', 'debug']).env('MODELPLANE_LOG_LEVEL').default('info'))
-    .action(async (opts: OperatorCliOptions) => {
+    .addOption(new Option('--api-timeout <duration>', 'deadline of every Kubernetes API request').env('MODELPLANE_API_TIMEOUT').argParser(duration('--api-timeout', 100)).default(30_000, '30s'))
+    .addOption(new Option('--watch-timeout-seconds <s>', 'server-side timeout of each watch; a watch silent for longer (plus a minute) is restarted').env('MODELPLANE_WATCH_TIMEOUT_SECONDS').argParser(int('--watch-timeout-seconds', 1, 3600)).default(300))
+    .addOption(new Option('--log-level <level>', 'log level of the operator').choices(['error', 'warn', 'info', 'debug']).env('MODELPLANE_LOG_LEVEL').default('info'));
+  return addRuntimeConfigOptions(cmd, version);
+}
+
+export function registerOperator(program: Command, version = '0.0.0'): void {
+  program.addCommand(
+    operatorCommand(version).action(async (opts: OperatorCliOptions) => {
+      const settings = operatorSettings(opts);
+      // A flat footprint within the pod's memory limit: a smaller old-generation growth step (with the bin's
+      // 2 MB semi-spaces) keeps V8 from growing its heap far past what the caches hold during a burst.
+      (await import('node:v8')).setFlagsFromString('--heap-growing-percent=20');
       const { runOperator } = await import('../operator/controller/main.js');
-      await runOperator(opts);
-    });
+      await runOperator(settings);
+    }),
+  );
 }

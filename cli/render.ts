@@ -1,6 +1,8 @@
-// `modelplane render -f md.yaml`: print the objects the operator would create, without a cluster.
+// `modelplane render -f md.yaml`: print the objects the operator would apply, without a cluster. It takes the
+// same runtime settings (flags and MODELPLANE_* variables) as `modelplane operator`.
 import { Command, Option } from 'commander';
 import { readFile } from 'node:fs/promises';
+import { addRuntimeConfigOptions, runtimeConfigFrom, type RuntimeConfigFlags } from './runtime-config.js';
 
 async function readSource(name: string): Promise<{ name: string; text: string }> {
   if (name !== '-') return { name, text: await readFile(name, 'utf8') };
@@ -10,17 +12,16 @@ async function readSource(name: string): Promise<{ name: string; text: string }>
 }
 
 export function registerRender(program: Command, version = '0.0.0'): void {
-  program
+  const cmd = program
     .command('render')
     .description('Validate ModelDeployment manifests and print the Deployment, Service and PodDisruptionBudget the operator would apply')
-    .requiredOption('-f, --filename <file...>', 'ModelDeployment YAML (one or more documents); - reads stdin')
-    .addOption(new Option('--runtime-image <image>', 'runtime image when spec.runtime.image is not set').env('MODELPLANE_RUNTIME_IMAGE').default(`ghcr.io/modelplane/runtime:${version}`))
-    .addOption(new Option('--runtime-gpu-image <image>', 'runtime image for ModelDeployments with spec.gpu (default: --runtime-image)').env('MODELPLANE_RUNTIME_GPU_IMAGE'))
-    .option('-n, --namespace <namespace>', 'namespace for manifests that name none', 'default')
-    .action(async (opts: { filename: string[]; runtimeImage: string; runtimeGpuImage?: string; namespace: string }) => {
-      const { renderModelDeployments } = await import('../operator/resources/render.js');
-      const sources = await Promise.all(opts.filename.map(readSource));
-      const yaml = renderModelDeployments(sources, { runtimeImage: opts.runtimeImage, runtimeGpuImage: opts.runtimeGpuImage }, opts.namespace);
-      process.stdout.write(yaml);
-    });
+    .requiredOption('-f, --filename <file...>', 'YAML with ModelDeployments (any number of documents; other kinds are skipped); - reads stdin')
+    .addOption(new Option('-n, --namespace <namespace>', 'namespace for manifests that name none').default('default'));
+  addRuntimeConfigOptions(cmd, version).action(async (opts: RuntimeConfigFlags & { filename: string[]; namespace: string }) => {
+    const config = runtimeConfigFrom(opts);
+    const { renderModelDeployments } = await import('../operator/resources/render.js');
+    const sources = await Promise.all(opts.filename.map(readSource));
+    const yaml = renderModelDeployments(sources, config, opts.namespace, (line) => process.stderr.write(`${line}\n`));
+    process.stdout.write(yaml);
+  });
 }

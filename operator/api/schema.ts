@@ -228,6 +228,7 @@ export const ModelDeploymentStatusSchema = Type.Object(
     observedGeneration: Type.Optional(Type.Integer({ minimum: 0, format: 'int64', description: 'The metadata.generation this status describes.' })),
     replicas: Type.Optional(Type.Integer({ minimum: 0, format: 'int32', description: 'Runtime pods that exist (statusReplicasPath).' })),
     readyReplicas: Type.Optional(Type.Integer({ minimum: 0, format: 'int32', description: 'Runtime pods that are ready to serve.' })),
+    availableReplicas: Type.Optional(Type.Integer({ minimum: 0, format: 'int32', description: 'Runtime pods that have been ready for the Deployment\'s minReadySeconds (what `kubectl get mdp` shows as Available).' })),
     selector: Type.Optional(Type.String({ maxLength: 1024, description: 'Label selector of the runtime pods, serialized (labelSelectorPath).' })),
     url: Type.Optional(Type.String({ maxLength: 2048, description: 'In-cluster URL of the model.' })),
     conditions: Type.Optional(

@@ -1,30 +1,19 @@
 // Server-side apply of a ModelDeployment's children with one field manager, and the decision whether an apply
 // is needed at all: a converged cluster should see no writes when the operator resyncs.
-import { createHash } from 'node:crypto';
 import {
-  AppsV1Api, CoreV1Api, PatchStrategy, PolicyV1Api, setHeaderOptions,
+  ApiException, AppsV1Api, CoreV1Api, PatchStrategy, PolicyV1Api, setHeaderOptions,
   type KubeConfig, type KubernetesObject,
 } from '@kubernetes/client-node';
+import { APPLIED_HASH_ANNOTATION } from '../resources/applied-hash.js';
+import { makeApiClient, type ApiClientOptions } from './api-client.js';
 
+export { APPLIED_HASH_ANNOTATION, withAppliedHash } from '../resources/applied-hash.js';
 export const FIELD_MANAGER = 'modelplane';
-/** Hash of the configuration last applied: a field dropped from the desired object changes it, so the apply that removes the field is not skipped. */
-export const APPLIED_HASH_ANNOTATION = 'serving.modelplane.io/applied-config-hash';
 
 const SSA = setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply);
 
 export function childKey(obj: KubernetesObject): string {
   return `${obj.apiVersion}/${obj.kind}/${obj.metadata?.namespace ?? ''}/${obj.metadata?.name ?? ''}`;
-}
-
-function canonicalJson(v: unknown): string {
-  return JSON.stringify(v, (_k, val: unknown) =>
-    val && typeof val === 'object' && !Array.isArray(val) ? Object.fromEntries(Object.entries(val as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b))) : val);
-}
-
-/** The desired object with the hash of its own configuration as an annotation. */
-export function withAppliedHash<T extends KubernetesObject>(obj: T): T {
-  const hash = createHash('sha256').update(canonicalJson(obj)).digest('hex').slice(0, 16);
-  return { ...obj, metadata: { ...obj.metadata, annotations: { ...obj.metadata?.annotations, [APPLIED_HASH_ANNOTATION]: hash } } };
 }
 
 const QUANTITY = /^([+-]?\d+(?:\.\d+)?)(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$/;
@@ -66,16 +55,37 @@ export function needsApply(desired: KubernetesObject, live: KubernetesObject | u
 }
 
 export interface ChildWriter {
+  /** The object as the API server has it now, or undefined when there is none. */
+  get(obj: KubernetesObject): Promise<KubernetesObject | undefined>;
   apply(obj: KubernetesObject): Promise<KubernetesObject>;
   remove(obj: KubernetesObject): Promise<void>;
 }
 
-/** The typed client-node calls behind server-side apply for each kind a ModelDeployment owns. */
-export function childWriter(kc: KubeConfig): ChildWriter {
-  const apps = kc.makeApiClient(AppsV1Api);
-  const core = kc.makeApiClient(CoreV1Api);
-  const policy = kc.makeApiClient(PolicyV1Api);
+/** The typed client-node calls behind server-side apply for each kind a ModelDeployment owns, each with a deadline. */
+export function childWriter(kc: KubeConfig, client: ApiClientOptions = {}): ChildWriter {
+  const apps = makeApiClient(kc, AppsV1Api, client);
+  const core = makeApiClient(kc, CoreV1Api, client);
+  const policy = makeApiClient(kc, PolicyV1Api, client);
   return {
+    async get(obj) {
+      const name = obj.metadata!.name!;
+      const namespace = obj.metadata!.namespace!;
+      try {
+        switch (`${obj.apiVersion}/${obj.kind}`) {
+          case 'apps/v1/Deployment':
+            return await apps.readNamespacedDeployment({ name, namespace });
+          case 'v1/Service':
+            return await core.readNamespacedService({ name, namespace });
+          case 'policy/v1/PodDisruptionBudget':
+            return await policy.readNamespacedPodDisruptionBudget({ name, namespace });
+          default:
+            throw new Error(`no read for ${obj.apiVersion} ${obj.kind}`);
+        }
+      } catch (err) {
+        if (err instanceof ApiException && err.code === 404) return undefined;
+        throw err;
+      }
+    },
     async apply(obj) {
       const name = obj.metadata!.name!;
       const namespace = obj.metadata!.namespace!;

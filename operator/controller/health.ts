@@ -1,11 +1,36 @@
-// /healthz, /readyz and /metrics on one port, for the kubelet's probes and Prometheus.
-import { createServer, type Server } from 'node:http';
+// /healthz, /readyz and /metrics on one port, for the kubelet's probes and Prometheus: an express app.
+import express from 'express';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 
 export interface HealthChecks {
   live(): boolean;
   ready(): boolean;
+  /** Why the process is not live, for the /healthz body. */
+  explain?(): string | undefined;
+}
+
+export function healthApp(checks: HealthChecks, registry: Registry): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.disable('etag');
+  const text = (res: express.Response, code: number, body: string) => res.status(code).type('text/plain; charset=utf-8').send(body);
+  app.get('/healthz', (_req, res) => {
+    if (checks.live()) return text(res, 200, 'ok\n');
+    text(res, 500, `unhealthy${checks.explain?.() ? `: ${checks.explain()}` : ''}\n`);
+  });
+  app.get('/readyz', (_req, res) => (checks.ready() ? text(res, 200, 'ok\n') : text(res, 503, 'not ready\n')));
+  app.get('/metrics', async (_req, res) => {
+    try {
+      const body = await registry.metrics();
+      res.status(200).type(registry.contentType).send(body);
+    } catch (err) {
+      text(res, 500, `${(err as Error).message}\n`);
+    }
+  });
+  app.use((_req, res) => text(res, 404, 'not found\n'));
+  return app;
 }
 
 export class HealthServer {
@@ -13,25 +38,13 @@ export class HealthServer {
   constructor(private readonly checks: HealthChecks, private readonly registry: Registry) {}
 
   async listen(port: number, host = '0.0.0.0'): Promise<number> {
-    this.server = createServer((req, res) => {
-      const path = (req.url ?? '/').split('?')[0];
-      const reply = (code: number, body: string, type = 'text/plain; charset=utf-8') => {
-        res.writeHead(code, { 'content-type': type });
-        res.end(body);
-      };
-      if (path === '/healthz') return reply(this.checks.live() ? 200 : 500, this.checks.live() ? 'ok\n' : 'unhealthy\n');
-      if (path === '/readyz') return reply(this.checks.ready() ? 200 : 503, this.checks.ready() ? 'ok\n' : 'not ready\n');
-      if (path === '/metrics') {
-        this.registry.metrics().then((text) => reply(200, text, this.registry.contentType), (err: Error) => reply(500, err.message));
-        return;
-      }
-      reply(404, 'not found\n');
-    });
+    const app = healthApp(this.checks, this.registry);
     await new Promise<void>((resolve, reject) => {
-      this.server!.once('error', reject);
-      this.server!.listen(port, host, resolve);
+      const server = app.listen(port, host, (err?: Error) => (err ? reject(err) : resolve()));
+      server.once('error', reject);
+      this.server = server;
     });
-    return (this.server.address() as AddressInfo).port;
+    return (this.server!.address() as AddressInfo).port;
   }
 
   async close(): Promise<void> {

@@ -1,19 +1,58 @@
 // client-node's informer, made to keep going: it stops for good on any error but 410 Gone, a restart does not
-// re-announce cached objects, and a watch can go silent without an error. This wrapper restarts a fresh
-// informer with exponential backoff and jitter, restarts a watch that has been silent too long, and reports
-// objects that vanished while it was down, so handlers see every add, update and delete.
-import { makeInformer, type Informer, type KubeConfig, type KubernetesListObject, type KubernetesObject, type ObjectCache } from '@kubernetes/client-node';
+// re-announce cached objects, and a watch can go silent without an error. This wrapper asks the API server to
+// end each watch after a timeout and to send bookmarks, so a quiet watch still shows signs of life and is
+// resumed from its last resourceVersion without a re-list; it restarts a fresh informer with exponential
+// backoff and jitter after an error, restarts a watch that stayed silent for longer than the server timeout
+// plus some slack (a dead connection), and reports objects that vanished while it was down, so handlers see
+// every add, update and delete. Cached objects are kept without managedFields and the last-applied annotation:
+// the controller never reads them and they are most of an object's size.
+import { ListWatch, Watch, type Informer, type KubeConfig, type KubernetesListObject, type KubernetesObject, type ObjectCache } from '@kubernetes/client-node';
 import type { Logger } from '../../common/logger.js';
 import { backoffDelay } from './workqueue.js';
 
 export interface InformerOptions {
-  /** Restart a watch that delivered nothing (no event, no reconnect) for this long. */
-  watchdogMs: number;
+  /** Server-side timeout of each watch request (timeoutSeconds): the server ends it and it is resumed. */
+  watchTimeoutSeconds: number;
+  /** A watch silent (no event, no bookmark, no reconnect) for the server timeout plus this long is restarted. */
+  watchdogSlackMs: number;
   backoffBaseMs: number;
   backoffMaxMs: number;
 }
 
-export const DEFAULT_INFORMER_OPTIONS: InformerOptions = { watchdogMs: 5 * 60_000, backoffBaseMs: 500, backoffMaxMs: 30_000 };
+export const DEFAULT_INFORMER_OPTIONS: InformerOptions = { watchTimeoutSeconds: 300, watchdogSlackMs: 60_000, backoffBaseMs: 500, backoffMaxMs: 30_000 };
+
+const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
+
+/** Drops what the cache never needs: managedFields and kubectl's copy of the whole object. */
+export function slim<T extends KubernetesObject>(obj: T): T {
+  const md = obj?.metadata;
+  if (!md) return obj;
+  delete md.managedFields;
+  if (md.annotations && LAST_APPLIED in md.annotations) {
+    delete md.annotations[LAST_APPLIED];
+    if (Object.keys(md.annotations).length === 0) delete md.annotations;
+  }
+  return obj;
+}
+
+type WatchCallback = (phase: string, apiObj: unknown, watchObj?: unknown) => void;
+
+/** client-node's Watch, asking for bookmarks and a server-side timeout, and reporting every sign of life. */
+class BookmarkedWatch {
+  private readonly inner: Watch;
+  constructor(kc: KubeConfig, private readonly timeoutSeconds: number, private readonly alive: () => void) {
+    this.inner = new Watch(kc);
+  }
+
+  watch(path: string, queryParams: Record<string, unknown>, callback: WatchCallback, done: (err: unknown) => void): Promise<AbortController> {
+    const params = { ...queryParams, allowWatchBookmarks: true, timeoutSeconds: Math.max(1, Math.round(this.timeoutSeconds)) };
+    return this.inner.watch(path, params, (phase, obj, raw) => {
+      this.alive();
+      if (phase !== 'BOOKMARK' && phase !== 'ERROR') slim(obj as KubernetesObject);
+      callback(phase, obj, raw);
+    }, done);
+  }
+}
 
 type Handler<T> = (obj: T) => void;
 type Event = 'add' | 'update' | 'delete';
@@ -58,14 +97,20 @@ export class ResilientInformer<T extends KubernetesObject> {
   start(): Promise<void> {
     this.stopped = false;
     this.spawn();
-    const tick = Math.max(50, Math.min(this.opts.watchdogMs / 4, 30_000));
+    const silentMs = this.silenceLimitMs;
+    const tick = Math.max(50, Math.min(silentMs / 4, 30_000));
     this.watchdog = setInterval(() => {
-      if (!this.stopped && Date.now() - this.lastActivity > this.opts.watchdogMs) {
+      if (!this.stopped && Date.now() - this.lastActivity > silentMs) {
         this.log.warn('watch silent, restarting it', { informer: this.name, silentMs: Date.now() - this.lastActivity });
         this.restart('silent', 0);
       }
     }, tick);
     return this.waitForSync();
+  }
+
+  /** How long a watch may stay silent before it is taken for dead. */
+  get silenceLimitMs(): number {
+    return this.opts.watchTimeoutSeconds * 1000 + this.opts.watchdogSlackMs;
   }
 
   waitForSync(): Promise<void> {
@@ -106,14 +151,19 @@ export class ResilientInformer<T extends KubernetesObject> {
     const gen = ++this.generation;
     const live = () => gen === this.generation && !this.stopped;
     this.lastActivity = Date.now();
-    const inf: Informer<T> & ObjectCache<T> = makeInformer<T>(this.kc, this.path, async () => {
+    const watch = new BookmarkedWatch(this.kc, this.opts.watchTimeoutSeconds, () => {
+      if (live()) this.lastActivity = Date.now();
+    });
+    const inf: Informer<T> & ObjectCache<T> = new ListWatch<T>(this.path, watch as unknown as Watch, async () => {
       const list = await this.listFn();
+      for (const item of list.items ?? []) slim(item);
+      if (live()) this.lastActivity = Date.now();
       // The informer fills its cache right after this promise settles; the next macrotask sees it complete.
       setImmediate(() => {
         if (live()) this.listed(inf);
       });
       return list;
-    }, this.labelSelector);
+    }, false, this.labelSelector);
     this.current = inf;
     const forward = (event: Event) => (obj: T) => {
       if (!live()) return;

@@ -1,23 +1,11 @@
-// The `modelplane operator` process: configuration from flags, then the operator until SIGTERM or SIGINT.
+// The `modelplane operator` process: settings from flags, then the operator until SIGTERM or SIGINT, or until
+// it loses leadership, when it exits 1 at once so the pod restarts as a candidate (controller-runtime's way).
 import { readFileSync } from 'node:fs';
-import { KubeConfig, type V1ResourceRequirements } from '@kubernetes/client-node';
+import { KubeConfig } from '@kubernetes/client-node';
+import type { OperatorSettings } from '../../cli/operator.js';
 import { createLogger } from '../../common/logger.js';
+import { DEFAULT_INFORMER_OPTIONS } from './informer.js';
 import { Operator } from './operator.js';
-
-export interface RunOptions {
-  kubeconfig?: string;
-  namespace?: string[];
-  runtimeImage: string;
-  runtimeGpuImage?: string;
-  runtimeResources?: string;
-  workers: number;
-  metricsPort: number;
-  leaderElect: boolean;
-  leaseName: string;
-  leaseNamespace?: string;
-  resyncSeconds: number;
-  logLevel: string;
-}
 
 const IN_CLUSTER_NAMESPACE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
 
@@ -37,31 +25,29 @@ export function loadKubeConfig(file?: string): KubeConfig {
   return kc;
 }
 
-function parseResources(json: string | undefined): V1ResourceRequirements | undefined {
-  if (!json) return undefined;
-  try {
-    const value = JSON.parse(json) as unknown;
-    if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new Error('not an object');
-    return Object.keys(value).length ? (value as V1ResourceRequirements) : undefined;
-  } catch (err) {
-    throw new Error(`--runtime-resources: invalid JSON ResourceRequirements: ${(err as Error).message}`);
-  }
-}
-
-export async function runOperator(opts: RunOptions): Promise<void> {
+export async function runOperator(opts: OperatorSettings): Promise<void> {
   const log = createLogger('operator', opts.logLevel);
   const kc = loadKubeConfig(opts.kubeconfig);
   const contextNamespace = kc.getContextObject(kc.getCurrentContext())?.namespace;
-  const leaseNamespace = opts.leaseNamespace || process.env.POD_NAMESPACE || inClusterNamespace() || contextNamespace || 'default';
+  const le = opts.leaderElection;
+  const leaseNamespace = (le && le.leaseNamespace) || process.env.POD_NAMESPACE || inClusterNamespace() || contextNamespace || 'default';
   const operator = new Operator({
     kubeConfig: kc,
-    namespaces: opts.namespace,
-    config: { runtimeImage: opts.runtimeImage, runtimeGpuImage: opts.runtimeGpuImage, defaultResources: parseResources(opts.runtimeResources) },
+    namespaces: opts.namespaces,
+    config: opts.config,
     workers: opts.workers,
     metricsPort: opts.metricsPort,
-    leaderElection: opts.leaderElect ? { leaseName: opts.leaseName, leaseNamespace, identity: process.env.POD_NAME || undefined } : false,
-    resyncMs: opts.resyncSeconds * 1000,
+    leaderElection: le ? { ...le, leaseNamespace, identity: process.env.POD_NAME || undefined } : false,
+    resyncMs: opts.resyncMs,
+    requestTimeoutMs: opts.requestTimeoutMs,
+    informer: { ...DEFAULT_INFORMER_OPTIONS, watchTimeoutSeconds: opts.watchTimeoutSeconds },
     logger: log,
+    onLostLeadership: () => {
+      // Nothing is drained and the lease is not touched: another replica may already lead.
+      log.error('exiting: leadership lost', { exitCode: 1 });
+      process.exitCode = 1;
+      setImmediate(() => process.exit(1));
+    },
   });
   let stopping = false;
   const shutdown = (signal: string) => {

@@ -1,18 +1,22 @@
 // The operator process: leader election, then informers on ModelDeployments and the children and pods they
 // own, a work queue fed by them (children map to their owner's key), bounded workers running the reconciler,
 // a periodic resync of every key, and a health/metrics server. stop() is the SIGTERM path: watches stop,
-// workers finish what they hold, the lease is released.
+// workers finish what they hold, the lease is released. Every API request carries a deadline; the writes of
+// one leadership term also carry that term's abort signal, so when the lease is lost nothing more is written
+// and the process reports it (the CLI exits non-zero so the pod restarts as a candidate, as controller-runtime
+// does). Loops that must run only on the leader (LeaderLoop) start and stop with the term.
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import {
   AppsV1Api, CoordinationV1Api, CoreV1Api, CustomObjectsApi, PatchStrategy, PolicyV1Api, setHeaderOptions,
   type KubeConfig, type KubernetesListObject, type KubernetesObject, type V1Pod,
 } from '@kubernetes/client-node';
+import { DEFAULT_REQUEST_TIMEOUT_MS, makeApiClient, type ApiClientOptions } from './api-client.js';
 import { createLogger, type Logger } from '../../common/logger.js';
 import { GROUP, KIND, PLURAL, VERSION, type ModelDeployment, type ModelDeploymentStatus } from '../api/schema.js';
 import type { OperatorConfig } from '../resources/index.js';
 import { INSTANCE_LABEL, MANAGED_BY, MANAGED_BY_LABEL, NAME_LABEL, RUNTIME_APP_NAME } from '../resources/labels.js';
-import { childWriter } from './apply.js';
+import { FIELD_MANAGER, childWriter } from './apply.js';
 import { eventRecorder, type EventRecorder } from './events.js';
 import { HealthServer } from './health.js';
 import { DEFAULT_INFORMER_OPTIONS, ResilientInformer, describeError, type InformerOptions } from './informer.js';
@@ -38,6 +42,36 @@ export interface OperatorOptions {
   logger?: Logger;
   /** Process metrics (CPU, memory, event loop) in /metrics; off for operators sharing a process in tests. */
   defaultMetrics?: boolean;
+  /** Deadline of every API request; default 30 s. */
+  requestTimeoutMs?: number;
+  /** /healthz fails when a reconcile or the leader election loop has made no progress for this long; default 3 min. */
+  stuckAfterMs?: number;
+  /** How soon a ModelDeployment blocked by a child it does not own is looked at again; default 30 s. */
+  conflictRetryMs?: number;
+  /** Called once when leadership is lost (the renew deadline passed); the CLI exits non-zero here. */
+  onLostLeadership?: () => void;
+  /** Loops that run only while this process leads (started after the caches sync, stopped when the term ends). */
+  leaderLoops?: LeaderLoop[];
+}
+
+/** What a leader-only loop gets for one leadership term. */
+export interface LeaderTerm {
+  kubeConfig: KubeConfig;
+  /** Aborted the moment the term ends (lease lost, shutdown): pass it to anything long-running. */
+  signal: AbortSignal;
+  /** A typed client whose every request has the operator's deadline and is aborted when the term ends. */
+  apiClient<T>(api: new (config: never) => T): T;
+  cache: ClusterCache;
+  config: OperatorConfig;
+  log: Logger;
+}
+
+/** A loop that must run on the leader only (the autoscaler, for instance). */
+export interface LeaderLoop {
+  name: string;
+  start(term: LeaderTerm): void | Promise<void>;
+  /** Called when the term ends; with drain false (leadership lost) it must return without writing anything more. */
+  stop(drain: boolean): void | Promise<void>;
 }
 
 const MERGE = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
@@ -54,15 +88,17 @@ class Controller {
   private readonly sets: Map<string, InformerSet>;
   private workers?: Promise<void>;
   private resyncTimer?: NodeJS.Timeout;
+  /** Keys being reconciled and since when, to tell a stuck worker. */
+  readonly inProgress = new Map<string, number>();
   synced = false;
 
-  constructor(private readonly opts: OperatorOptions, private readonly log: Logger, private readonly metrics: OperatorMetrics, private readonly events: EventRecorder, queue: WorkQueue) {
+  constructor(private readonly opts: OperatorOptions, private readonly log: Logger, private readonly metrics: OperatorMetrics, private readonly events: EventRecorder, queue: WorkQueue, client: ApiClientOptions) {
     this.queue = queue;
     const kc = opts.kubeConfig;
-    const custom = kc.makeApiClient(CustomObjectsApi);
-    const apps = kc.makeApiClient(AppsV1Api);
-    const core = kc.makeApiClient(CoreV1Api);
-    const policy = kc.makeApiClient(PolicyV1Api);
+    const custom = makeApiClient(kc, CustomObjectsApi, client);
+    const apps = makeApiClient(kc, AppsV1Api, client);
+    const core = makeApiClient(kc, CoreV1Api, client);
+    const policy = makeApiClient(kc, PolicyV1Api, client);
     const iopts: InformerOptions = { ...DEFAULT_INFORMER_OPTIONS, ...opts.informer };
     const make = (name: string, path: string, list: () => Promise<unknown>, selector?: string): AnyInformer =>
       new ResilientInformer<KubernetesObject>(kc, name, path, list as () => Promise<KubernetesListObject<KubernetesObject>>, selector, iopts, log, (reason) =>
@@ -142,14 +178,17 @@ class Controller {
       workers,
       async (key) => {
         const end = this.metrics.reconcileDuration.startTimer();
+        this.inProgress.set(key, Date.now());
         try {
-          await reconciler.reconcile(key);
+          const result = await reconciler.reconcile(key);
           this.metrics.reconciles.inc({ result: 'success' });
+          return result;
         } catch (err) {
           const conflict = (err as { code?: number }).code === 409;
           this.metrics.reconciles.inc({ result: conflict ? 'conflict' : 'error' });
           throw err;
         } finally {
+          this.inProgress.delete(key);
           end();
         }
       },
@@ -167,6 +206,13 @@ class Controller {
 
   private modelDeployments(): KubernetesObject[] {
     return [...this.sets.values()].flatMap((s) => [...s.mds.list()]);
+  }
+
+  /** How long the oldest reconcile in progress has been running (0 when none). */
+  oldestReconcileMs(now = Date.now()): number {
+    let oldest = now;
+    for (const t of this.inProgress.values()) oldest = Math.min(oldest, t);
+    return now - oldest;
   }
 
   /** Queues every ModelDeployment; a converged cluster then sees reads only. */
@@ -191,23 +237,24 @@ export class Operator {
   readonly log: Logger;
   readonly metrics: OperatorMetrics;
   readonly identity: string;
-  private readonly events: EventRecorder;
   private readonly elector?: LeaderElector;
   private readonly health?: HealthServer;
   private controller?: Controller;
   private controllerStarting?: Promise<void>;
+  private term?: { abort: AbortController; events: EventRecorder; loops: LeaderLoop[] };
   private stopped = false;
+  /** Set once leadership was lost: this process reconciles no more and should exit. */
+  lostLeadership = false;
   healthPort?: number;
 
   constructor(private readonly opts: OperatorOptions) {
     this.log = opts.logger ?? createLogger('operator');
     this.identity = (opts.leaderElection && opts.leaderElection.identity) || `${hostname()}_${randomBytes(4).toString('hex')}`;
     this.metrics = createMetrics(() => this.controller?.queue.length ?? 0, opts.defaultMetrics ?? true);
-    this.events = eventRecorder(opts.kubeConfig, this.log);
     if (opts.leaderElection) {
       const le = opts.leaderElection;
       this.elector = new LeaderElector(
-        opts.kubeConfig.makeApiClient(CoordinationV1Api),
+        makeApiClient(opts.kubeConfig, CoordinationV1Api, this.clientOptions()),
         {
           leaseName: le.leaseName,
           leaseNamespace: le.leaseNamespace,
@@ -221,18 +268,19 @@ export class Operator {
             this.metrics.leader.set(1);
             this.startController();
           },
-          onStoppedLeading: () => {
-            this.metrics.leader.set(0);
-            // Another process may already reconcile: stop at once, without waiting on in-flight work.
-            void this.stopController(false);
-          },
+          onStoppedLeading: () => this.onLostLeadership(),
         },
         this.log,
+        this.clientOptions(),
       );
     }
     if (opts.metricsPort !== null && opts.metricsPort !== undefined) {
-      this.health = new HealthServer({ live: () => !this.stopped, ready: () => this.ready }, this.metrics.registry);
+      this.health = new HealthServer({ live: () => this.liveness().ok, ready: () => this.ready, explain: () => this.liveness().reason }, this.metrics.registry);
     }
+  }
+
+  private clientOptions(signal?: AbortSignal): ApiClientOptions {
+    return { timeoutMs: this.opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS, signal, userAgent: `modelplane-operator (${this.identity})` };
   }
 
   get isLeader(): boolean {
@@ -241,13 +289,27 @@ export class Operator {
 
   /** Ready to serve its role: a standby is ready; a leader once its caches are synced. */
   get ready(): boolean {
-    if (this.stopped) return false;
+    if (this.stopped || this.lostLeadership) return false;
     if (this.elector && !this.elector.isLeader) return true;
     return !!this.controller?.synced;
   }
 
   get synced(): boolean {
     return !!this.controller?.synced;
+  }
+
+  /** Alive unless stopped, deposed, or a worker or the leader election loop is stuck past the threshold. */
+  liveness(now = Date.now()): { ok: boolean; reason?: string } {
+    if (this.stopped) return { ok: false, reason: 'stopped' };
+    if (this.lostLeadership) return { ok: false, reason: 'lost leadership' };
+    const limit = this.opts.stuckAfterMs ?? 3 * 60_000;
+    const reconcileMs = this.controller?.oldestReconcileMs(now) ?? 0;
+    if (reconcileMs > limit) return { ok: false, reason: `a reconcile has been running for ${Math.round(reconcileMs / 1000)} s` };
+    if (this.elector?.isRunning) {
+      const loopMs = now - this.elector.lastProgressAt;
+      if (loopMs > limit) return { ok: false, reason: `the leader election loop has not advanced for ${Math.round(loopMs / 1000)} s` };
+    }
+    return { ok: true };
   }
 
   async start(): Promise<void> {
@@ -266,17 +328,34 @@ export class Operator {
     this.controller?.resync();
   }
 
+  /** The renew deadline passed: stop writing at once, end the term, and let the process exit. */
+  private onLostLeadership(): void {
+    this.metrics.leader.set(0);
+    this.lostLeadership = true;
+    // Abort every request of this term first: in-flight writes end client-side and no new one is sent.
+    this.term?.abort.abort(new Error('leadership lost'));
+    void this.stopController(false);
+    this.opts.onLostLeadership?.();
+  }
+
   private startController(): void {
     if (this.stopped || this.controller) return;
-    const controller = new Controller(this.opts, this.log, this.metrics, this.events, new WorkQueue(this.opts.queue));
+    const abort = new AbortController();
+    const client = this.clientOptions(abort.signal);
+    const events = eventRecorder(this.opts.kubeConfig, this.log, { client });
+    const term = { abort, events, loops: [] as LeaderLoop[] };
+    this.term = term;
+    const controller = new Controller(this.opts, this.log, this.metrics, events, new WorkQueue(this.opts.queue), client);
     this.controller = controller;
-    const custom = this.opts.kubeConfig.makeApiClient(CustomObjectsApi);
+    const custom = makeApiClient(this.opts.kubeConfig, CustomObjectsApi, client);
+    const cache = controller.cache();
     const reconciler = new Reconciler({
-      cache: controller.cache(),
-      writer: childWriter(this.opts.kubeConfig),
-      events: this.events,
+      cache,
+      writer: childWriter(this.opts.kubeConfig, client),
+      events,
       config: this.opts.config,
       log: this.log,
+      conflictRetryMs: this.opts.conflictRetryMs,
       onApply: (kind) => this.metrics.childApplies.inc({ kind }),
       onStatusWrite: () => this.metrics.statusWrites.inc(),
       writeStatus: async (md: ModelDeployment, status: ModelDeploymentStatus) => {
@@ -284,21 +363,60 @@ export class Operator {
         const body: Record<string, unknown> = { ...status };
         for (const k of Object.keys(md.status ?? {})) if (!(k in body)) body[k] = null;
         await custom.patchNamespacedCustomObjectStatus(
-          { group: GROUP, version: VERSION, plural: PLURAL, namespace: md.metadata.namespace!, name: md.metadata.name!, body: { metadata: { resourceVersion: md.metadata.resourceVersion }, status: body } },
+          {
+            group: GROUP, version: VERSION, plural: PLURAL, namespace: md.metadata.namespace!, name: md.metadata.name!, fieldManager: FIELD_MANAGER,
+            body: { metadata: { resourceVersion: md.metadata.resourceVersion }, status: body },
+          },
           MERGE,
         );
       },
     });
-    this.controllerStarting = controller.start(reconciler).catch((err: unknown) => {
-      this.log.error('controller failed to start', { error: describeError(err) });
-    });
+    this.controllerStarting = controller.start(reconciler).then(
+      () => this.startLeaderLoops(term, cache),
+      (err: unknown) => {
+        this.log.error('controller failed to start', { error: describeError(err) });
+      },
+    );
+  }
+
+  /** Starts the leader-only loops once the caches are synced, unless the term already ended. */
+  private async startLeaderLoops(term: NonNullable<Operator['term']>, cache: ClusterCache): Promise<void> {
+    for (const loop of this.opts.leaderLoops ?? []) {
+      if (term.abort.signal.aborted || this.term !== term) return;
+      const ctx: LeaderTerm = {
+        kubeConfig: this.opts.kubeConfig,
+        signal: term.abort.signal,
+        apiClient: (api) => makeApiClient(this.opts.kubeConfig, api as never, this.clientOptions(term.abort.signal)),
+        cache,
+        config: this.opts.config,
+        log: this.log.child({ loop: loop.name }),
+      };
+      try {
+        await loop.start(ctx);
+        term.loops.push(loop);
+      } catch (err) {
+        this.log.error('leader loop failed to start', { loop: loop.name, error: describeError(err) });
+      }
+    }
   }
 
   private async stopController(drain: boolean): Promise<void> {
     const c = this.controller;
+    const term = this.term;
     this.controller = undefined;
+    this.term = undefined;
+    if (!drain) term?.abort.abort(new Error('leadership ended'));
+    await Promise.all((term?.loops ?? []).map(async (loop) => {
+      try {
+        await loop.stop(drain);
+      } catch (err) {
+        this.log.warn('leader loop failed to stop', { loop: loop.name, error: describeError(err) });
+      }
+    }));
     if (c) await c.stop(drain);
     await this.controllerStarting;
+    if (drain) await term?.events.flush();
+    term?.abort.abort(new Error('leadership ended'));
   }
 
   /** Waits until this process leads and its caches are synced. */
@@ -317,7 +435,6 @@ export class Operator {
     this.log.info('operator stopping');
     await this.stopController(true);
     await this.elector?.stop(true);
-    await this.events.flush();
     await this.health?.close();
     this.log.info('operator stopped');
   }

@@ -1,12 +1,14 @@
 // Reconcile one ModelDeployment key, level-triggered: read the object and its children from the caches,
 // apply what differs, delete what is no longer wanted, and write the status only when it changed.
-// Whatever woke it (an edit, a pod crash, a resync), it does the same thing.
+// Whatever woke it (an edit, a pod crash, a resync), it does the same thing. It never adopts: a child name
+// taken by an object this ModelDeployment does not control is left alone and reported as ChildConflict, and
+// the key is looked at again until the name is free.
 import type { KubernetesObject, V1Deployment, V1Pod } from '@kubernetes/client-node';
 import type { Logger } from '../../common/logger.js';
 import { API_VERSION, KIND, type ModelDeployment, type ModelDeploymentStatus } from '../api/schema.js';
 import { formatErrors, validateModelDeployment } from '../api/validate.js';
-import { desiredChildren, selectorFor, selectorLabels, serviceUrl, type OperatorConfig } from '../resources/index.js';
-import { childKey, needsApply, withAppliedHash, type ChildWriter } from './apply.js';
+import { appliedChildren, selectorFor, selectorLabels, serviceUrl, type OperatorConfig } from '../resources/index.js';
+import { childKey, needsApply, type ChildWriter } from './apply.js';
 import type { EventRecorder } from './events.js';
 import { computeStatus, sameStatus } from './status.js';
 
@@ -29,6 +31,12 @@ export interface ReconcilerDeps {
   now?: () => Date;
   onApply?: (kind: string) => void;
   onStatusWrite?: () => void;
+  /** How soon a ModelDeployment blocked by a child it does not own is looked at again; default 30 s. */
+  conflictRetryMs?: number;
+}
+
+export interface ReconcileResult {
+  requeueAfterMs?: number;
 }
 
 export function splitKey(key: string): { namespace: string; name: string } {
@@ -40,23 +48,42 @@ function isOwnedBy(obj: KubernetesObject | undefined, md: ModelDeployment): bool
   return !!obj?.metadata?.ownerReferences?.some((o) => o.uid === md.metadata.uid && o.controller);
 }
 
+/** What a ChildConflict says: the object in the way, and who controls it if anyone. */
+export function conflictMessage(obj: KubernetesObject): string {
+  const owner = obj.metadata?.ownerReferences?.find((o) => o.controller);
+  const by = owner ? `is controlled by ${owner.kind} ${owner.name}` : 'has no controller';
+  return `${obj.kind} ${obj.metadata?.namespace}/${obj.metadata?.name} already exists and ${by}; the operator does not adopt it: delete or rename it, or rename the ModelDeployment`;
+}
+
 export class Reconciler {
   constructor(private readonly deps: ReconcilerDeps) {}
 
-  async reconcile(key: string): Promise<void> {
+  async reconcile(key: string): Promise<ReconcileResult> {
     const { cache, writer, events, log } = this.deps;
     const { namespace, name } = splitKey(key);
     const md = cache.modelDeployment(namespace, name);
     // Deleted: the garbage collector removes the children through their ownerReferences.
-    if (!md || md.metadata.deletionTimestamp) return;
+    if (!md || md.metadata.deletionTimestamp) return {};
     const ref: KubernetesObject = { apiVersion: API_VERSION, kind: KIND, metadata: md.metadata };
     const validation = validateModelDeployment(md);
     let deployment = cache.child('apps/v1', 'Deployment', namespace, name) as V1Deployment | undefined;
+    let conflict: string | undefined;
     if (validation.ok) {
-      const desired = desiredChildren(validation.value, this.deps.config).map(withAppliedHash);
+      const desired = appliedChildren(validation.value, this.deps.config);
       const wanted = new Set(desired.map(childKey));
+      // The caches hold only objects carrying the operator's label; a name missing there may still be taken.
+      const lives: Array<KubernetesObject | undefined> = [];
       for (const child of desired) {
-        const live = cache.child(child.apiVersion!, child.kind!, namespace, child.metadata!.name!);
+        const live = cache.child(child.apiVersion!, child.kind!, namespace, child.metadata!.name!) ?? (await writer.get(child));
+        if (live && !isOwnedBy(live, md)) {
+          conflict ??= conflictMessage({ apiVersion: child.apiVersion, kind: child.kind, ...live, metadata: { namespace, name: child.metadata!.name, ...live.metadata } });
+        }
+        lives.push(live);
+      }
+      if (conflict) events.warning(ref, 'ChildConflict', conflict);
+      for (const [i, child] of desired.entries()) {
+        if (conflict) break;
+        const live = lives[i];
         if (!needsApply(child, live)) continue;
         let applied: KubernetesObject;
         try {
@@ -82,12 +109,14 @@ export class Reconciler {
       }
     }
     if (deployment && !isOwnedBy(deployment, md)) deployment = undefined;
+    const result: ReconcileResult = conflict ? { requeueAfterMs: this.deps.conflictRetryMs ?? 30_000 } : {};
 
     const specReplicas = (md.spec as { replicas?: unknown } | undefined)?.replicas;
     const status = computeStatus({
       generation: md.metadata.generation ?? 0,
       desiredReplicas: validation.ok ? validation.value.spec.replicas : typeof specReplicas === 'number' ? specReplicas : 1,
       invalid: validation.ok ? undefined : formatErrors(validation.errors),
+      conflict,
       deployment,
       pods: cache.pods(namespace, selectorLabels(md)),
       selector: selectorFor(md),
@@ -95,15 +124,16 @@ export class Reconciler {
       previous: md.status,
       now: this.deps.now?.() ?? new Date(),
     });
-    if (sameStatus(md.status ?? {}, status)) return;
+    if (sameStatus(md.status ?? {}, status)) return result;
     await this.deps.writeStatus(md, status);
     this.deps.onStatusWrite?.();
     const before = md.status?.conditions?.find((c) => c.type === 'Ready');
     const after = status.conditions!.find((c) => c.type === 'Ready')!;
     if (before?.reason !== after.reason || before?.status !== after.status) {
       if (after.status === 'True') events.normal(ref, 'Ready', after.message ?? 'ready');
-      else if (status.lastFailure && status.lastFailure.reason === after.reason) events.warning(ref, after.reason!, after.message ?? '');
+      else if (status.lastFailure && status.lastFailure.reason === after.reason && after.reason !== 'ChildConflict') events.warning(ref, after.reason!, after.message ?? '');
     }
     log.debug('status written', { modelDeployment: key, ready: after.status, reason: after.reason });
+    return result;
   }
 }

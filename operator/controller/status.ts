@@ -3,7 +3,7 @@
 import type { V1Condition, V1Deployment, V1Pod, V1ContainerStatus } from '@kubernetes/client-node';
 import type { ModelDeploymentStatus } from '../api/schema.js';
 
-export type FailureReason = 'InvalidSpec' | 'Unschedulable' | 'ImagePullFailed' | 'CrashLoop' | 'ModelFetchFailed' | 'ModelLoadFailed';
+export type FailureReason = 'InvalidSpec' | 'ChildConflict' | 'Unschedulable' | 'ImagePullFailed' | 'CrashLoop' | 'ModelFetchFailed' | 'ModelLoadFailed';
 
 export interface Failure {
   reason: FailureReason;
@@ -16,6 +16,8 @@ export interface Observation {
   desiredReplicas: number;
   /** Set when the spec failed validation: the fields and why. */
   invalid?: string;
+  /** Set when a child's name is taken by an object this ModelDeployment does not control: which, and what to do. */
+  conflict?: string;
   deployment?: V1Deployment;
   pods: V1Pod[];
   selector: string;
@@ -56,7 +58,7 @@ export function podFailure(pod: V1Pod): Failure | undefined {
   return undefined;
 }
 
-const SEVERITY: FailureReason[] = ['InvalidSpec', 'ModelFetchFailed', 'ModelLoadFailed', 'ImagePullFailed', 'CrashLoop', 'Unschedulable'];
+const SEVERITY: FailureReason[] = ['InvalidSpec', 'ChildConflict', 'ModelFetchFailed', 'ModelLoadFailed', 'ImagePullFailed', 'CrashLoop', 'Unschedulable'];
 
 /** The most telling failure among the pods (a load error explains more than a crash loop), if any. */
 export function worstPodFailure(pods: V1Pod[]): Failure | undefined {
@@ -83,8 +85,12 @@ export function computeStatus(o: Observation): ModelDeploymentStatus {
   const readyReplicas = ds.readyReplicas ?? 0;
   const available = ds.availableReplicas ?? 0;
   const upToDate = !!o.deployment && (ds.observedGeneration ?? 0) >= (o.deployment.metadata?.generation ?? 0) && (ds.updatedReplicas ?? 0) >= desired;
-  const ready = !o.invalid && upToDate && available >= desired && readyReplicas >= desired;
-  const failure: Failure | undefined = o.invalid ? { reason: 'InvalidSpec', message: o.invalid } : ready ? undefined : worstPodFailure(o.pods);
+  const ready = !o.invalid && !o.conflict && upToDate && available >= desired && readyReplicas >= desired;
+  const failure: Failure | undefined = o.invalid
+    ? { reason: 'InvalidSpec', message: o.invalid }
+    : o.conflict
+      ? { reason: 'ChildConflict', message: o.conflict }
+      : ready ? undefined : worstPodFailure(o.pods);
   const prev = o.previous?.conditions as V1Condition[] | undefined;
   const cond = (type: string, status: 'True' | 'False', reason: string, message: string) => condition(type, status, reason, message, o.generation, prev, o.now);
   const counts = `${readyReplicas}/${desired} replicas ready`;
@@ -104,7 +110,9 @@ export function computeStatus(o: Observation): ModelDeploymentStatus {
   const stalled = o.deployment?.status?.conditions?.find((c) => c.type === 'Progressing' && c.status === 'False');
   const progressingCond = o.invalid
     ? cond('Progressing', 'False', 'InvalidSpec', o.invalid)
-    : ready
+    : o.conflict
+      ? cond('Progressing', 'False', 'ChildConflict', o.conflict)
+      : ready
       ? cond('Progressing', 'False', 'RolloutComplete', counts)
       : stalled
         ? cond('Progressing', 'False', stalled.reason ?? 'ProgressDeadlineExceeded', stalled.message ?? 'the rollout made no progress in time')
@@ -126,6 +134,7 @@ export function computeStatus(o: Observation): ModelDeploymentStatus {
     observedGeneration: o.generation,
     replicas,
     readyReplicas,
+    availableReplicas: available,
     selector: o.selector,
     ...(o.url ? { url: o.url } : {}),
     conditions: [readyCond, availableCond, progressingCond, modelLoadedCond] as ModelDeploymentStatus['conditions'],

@@ -1,5 +1,5 @@
 // What the operator's configuration (chart values, flags) decides for every ModelDeployment it builds.
-import type { V1ResourceRequirements } from '@kubernetes/client-node';
+import type { V1ResourceRequirements, V1Toleration } from '@kubernetes/client-node';
 
 export interface OperatorConfig {
   /** Runtime image used when spec.runtime.image is not set. */
@@ -22,6 +22,8 @@ export interface OperatorConfig {
   terminationGracePeriodSeconds?: number;
   /** How long a pod may take to download, load and warm up its model before it is restarted; default 1800. */
   startupTimeoutSeconds?: number;
+  /** Tolerations added to every pod that requests a GPU, besides the nvidia.com/gpu taint's (e.g. a GPU node pool's own taint). */
+  gpuTolerations?: V1Toleration[];
 }
 
 export type ResolvedConfig = Required<Omit<OperatorConfig, 'imagePullSecrets' | 'defaultResources'>> & {
@@ -42,5 +44,6 @@ export function resolveConfig(cfg: OperatorConfig): ResolvedConfig {
     preStopSleepSeconds: cfg.preStopSleepSeconds ?? 5,
     terminationGracePeriodSeconds: cfg.terminationGracePeriodSeconds ?? 60,
     startupTimeoutSeconds: cfg.startupTimeoutSeconds ?? 1800,
+    gpuTolerations: cfg.gpuTolerations ?? [],
   };
 }

@@ -11,6 +11,8 @@ export const HTTP_PORT = 8080;
 export const RUNTIME_CONTAINER = 'runtime';
 export const FETCH_CONTAINER = 'fetch';
 export const GPU_PRODUCT_LABEL = 'nvidia.com/gpu.product';
+/** The taint the NVIDIA GPU operator (and most managed GPU node pools) put on GPU nodes, MIG ones included. */
+export const NVIDIA_GPU_TAINT = 'nvidia.com/gpu';
 
 const READY_PATH = '/v2/health/ready';
 const LIVE_PATH = '/v2/health/live';
@@ -119,11 +121,18 @@ function fetchResources(spec: ModelDeploymentSpec, cfg: ResolvedConfig): V1Resou
   return Object.keys(out).length ? out : undefined;
 }
 
-/** The GPU's NoSchedule toleration, then the user's, without duplicates. */
-export function tolerations(spec: ModelDeploymentSpec): V1Toleration[] | undefined {
+/**
+ * For a GPU pod: the nvidia.com/gpu taint's toleration (MIG nodes carry that taint too), the requested resource's
+ * when it differs, and the operator's configured GPU tolerations; then the user's; without duplicates.
+ */
+export function tolerations(spec: ModelDeploymentSpec, cfg?: Pick<ResolvedConfig, 'gpuTolerations'>): V1Toleration[] | undefined {
   const out: V1Toleration[] = [];
-  if (spec.gpu) out.push({ key: spec.gpu.resource ?? DEFAULT_GPU_RESOURCE, operator: 'Exists', effect: 'NoSchedule' });
-  for (const t of spec.scheduling?.tolerations ?? []) {
+  const configured = spec.gpu ? [
+    { key: NVIDIA_GPU_TAINT, operator: 'Exists', effect: 'NoSchedule' },
+    { key: spec.gpu.resource ?? DEFAULT_GPU_RESOURCE, operator: 'Exists', effect: 'NoSchedule' },
+    ...(cfg?.gpuTolerations ?? []),
+  ] : [];
+  for (const t of [...configured, ...(spec.scheduling?.tolerations ?? [])]) {
     if (!out.some((o) => JSON.stringify(o) === JSON.stringify(t))) out.push(t);
   }
   return out.length ? out : undefined;
@@ -194,8 +203,9 @@ export function buildDeployment(md: ModelDeployment, cfg: ResolvedConfig): V1Dep
     readinessProbe: { ...probe(READY_PATH), periodSeconds: 5, timeoutSeconds: 2, failureThreshold: 2 },
     // Generous: a long inference may delay the answer, and a restart reloads the whole model.
     livenessProbe: { ...probe(LIVE_PATH), periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 6 },
-    // Keep serving until the endpoints controller has removed the pod, then SIGTERM starts the drain.
-    lifecycle: { preStop: { sleep: { seconds: cfg.preStopSleepSeconds } } },
+    // Keep serving until the endpoints controller has removed the pod, then SIGTERM starts the drain. An exec of
+    // the runtime's own binary works on every Kubernetes version (the sleep action needs 1.30) and every image.
+    lifecycle: { preStop: { exec: { command: ['modelplane', 'sleep', String(cfg.preStopSleepSeconds)] } } },
     volumeMounts: runtimeMounts,
     securityContext: security,
     terminationMessagePolicy: 'FallbackToLogsOnError',
@@ -204,7 +214,7 @@ export function buildDeployment(md: ModelDeployment, cfg: ResolvedConfig): V1Dep
   const selector = selectorLabels(md);
   const scheduling = spec.scheduling ?? {};
   const userSpread = scheduling.topologySpreadConstraints;
-  const tol = tolerations(spec);
+  const tol = tolerations(spec, cfg);
   const ns = nodeSelector(spec);
   return {
     apiVersion: 'apps/v1',

@@ -3,6 +3,7 @@
 import type { KubernetesObject } from '@kubernetes/client-node';
 import type { ModelDeployment } from '../api/schema.js';
 import { withDefaults } from '../api/validate.js';
+import { withAppliedHash } from './applied-hash.js';
 import { resolveConfig, type OperatorConfig } from './config.js';
 import { buildDeployment } from './deployment.js';
 import { buildPodDisruptionBudget, wantsPodDisruptionBudget } from './pdb.js';
@@ -31,4 +32,12 @@ export function desiredChildren(md: ModelDeployment, cfg: OperatorConfig): Kuber
   if (wantsPodDisruptionBudget(full)) out.push(buildPodDisruptionBudget(full, resolved));
   // Builders share sub-objects (labels, security contexts); callers get trees with nothing shared.
   return out.map((o) => JSON.parse(JSON.stringify(o)) as KubernetesObject);
+}
+
+/**
+ * Exactly what the controller applies for a ModelDeployment: the children, each carrying the hash of its own
+ * configuration. `modelplane render` prints this list.
+ */
+export function appliedChildren(md: ModelDeployment, cfg: OperatorConfig): KubernetesObject[] {
+  return desiredChildren(md, cfg).map(withAppliedHash);
 }

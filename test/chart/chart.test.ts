@@ -263,7 +263,7 @@ describe('helm chart', () => {
 
   test('values.schema.json describes every value in values.yaml', async () => {
     const schema = JSON.parse(readFileSync(join(CHART, 'values.schema.json'), 'utf8')) as Schema;
-    const values = (await import('yaml')).parse(readFileSync(join(CHART, 'values.yaml'), 'utf8')) as unknown;
+    const values = (await import('js-yaml')).default.load(readFileSync(join(CHART, 'values.yaml'), 'utf8')) as unknown;
     const undescribed = undescribedPaths(values, schema, schema, '');
     expect(undescribed).toEqual([]);
   });

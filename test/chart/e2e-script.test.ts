@@ -3,7 +3,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { parse } from 'yaml';
+import yaml from 'js-yaml';
 import { helm } from '../support/helm.js';
 import { parseManifests } from './kube-schemas.js';
 
@@ -42,7 +42,7 @@ describe('kind e2e path', () => {
   });
 
   test('the workflow installs dependencies, creates the kind cluster and runs the script on it', () => {
-    const wf = parse(readFileSync(join(ROOT, '.github', 'workflows', 'e2e.yaml'), 'utf8')) as {
+    const wf = yaml.load(readFileSync(join(ROOT, '.github', 'workflows', 'e2e.yaml'), 'utf8')) as {
       jobs: Record<string, { steps: Array<{ uses?: string; run?: string; with?: Record<string, string>; env?: Record<string, string> }> }>;
     };
     const steps = Object.values(wf.jobs).flatMap((j) => j.steps);

@@ -1,7 +1,7 @@
 // Validates rendered Kubernetes objects against the upstream OpenAPI schemas shipped in kubernetes-models,
 // picking the model class from apiVersion and kind. Prometheus Operator kinds have no model there and are
 // checked structurally.
-import { parseAllDocuments } from 'yaml';
+import yaml from 'js-yaml';
 
 export interface KubeObject {
   apiVersion: string;
@@ -14,13 +14,10 @@ type ModelClass = new (data: unknown) => { validate(): void };
 
 /** Parses a multi-document YAML stream, dropping empty documents; a YAML error fails loudly. */
 export function parseManifests(text: string): KubeObject[] {
-  const docs = parseAllDocuments(text);
   const out: KubeObject[] = [];
-  for (const doc of docs) {
-    if (doc.errors.length > 0) throw new Error(`invalid YAML: ${doc.errors[0].message}`);
-    const value = doc.toJS() as KubeObject | null;
-    if (value) out.push(value);
-  }
+  yaml.loadAll(text, (value) => {
+    if (value) out.push(value as KubeObject);
+  });
   return out;
 }
 

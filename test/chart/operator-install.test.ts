@@ -6,7 +6,7 @@ import { freePort } from '../support/runtime-process.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { parse } from 'yaml';
+import yaml from 'js-yaml';
 import { findResource, startFakeApiServer, type FakeApiServer, type KObject } from '../support/fake-apiserver/index.js';
 import { helm } from '../support/helm.js';
 import { type KubeObject, parseManifests } from './kube-schemas.js';
@@ -74,7 +74,7 @@ describe.each([
   let kubeconfig: string;
   let metricsPort: number;
   let output = '';
-  const values = parse(readFileSync(join(CHART, 'values.yaml'), 'utf8')) as { runtime: { resources: unknown } };
+  const values = yaml.load(readFileSync(join(CHART, 'values.yaml'), 'utf8')) as { runtime: { resources: unknown } };
 
   beforeAll(async () => {
     api = await startFakeApiServer();

@@ -3,8 +3,8 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseAllDocuments } from 'yaml';
-import { desiredChildren } from '../../operator/resources/index.js';
+import yaml from 'js-yaml';
+import { appliedChildren } from '../../operator/resources/index.js';
 import { validateModelDeployment } from '../../operator/api/validate.js';
 import { CRD_FILE } from '../../operator/api/crd.js';
 
@@ -55,13 +55,13 @@ describe('modelplane render', () => {
     const r = await run(['render', '-f', file, '--runtime-image', 'registry.local/runtime:9.9'], undefined, { MODELPLANE_RUNTIME_GPU_IMAGE: 'registry.local/runtime-gpu:9.9' });
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
-    const docs = parseAllDocuments(r.stdout).map((d) => d.toJS());
-    const expected = parseAllDocuments(RESNET)
-      .map((d) => validateModelDeployment(d.toJS()))
+    const docs = yaml.loadAll(r.stdout) as any[];
+    const expected = yaml.loadAll(RESNET)
+      .map((d) => validateModelDeployment(d))
       .flatMap((v) => {
         if (!v.ok) throw new Error('fixture invalid');
         const m = { ...v.value, metadata: { ...v.value.metadata, namespace: v.value.metadata.namespace ?? 'default' } };
-        return desiredChildren(m, { runtimeImage: 'registry.local/runtime:9.9', runtimeGpuImage: 'registry.local/runtime-gpu:9.9' });
+        return appliedChildren(m, { runtimeImage: 'registry.local/runtime:9.9', runtimeGpuImage: 'registry.local/runtime-gpu:9.9' });
       });
     expect(docs).toEqual(expected);
     expect(docs.map((d) => `${d.kind}/${d.metadata.namespace}/${d.metadata.name}`)).toEqual([
@@ -80,7 +80,7 @@ describe('modelplane render', () => {
     const r = await run(['render', '-f', '-', '-n', 'team-a'], RESNET.split('---\n')[1]);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
-    const docs = parseAllDocuments(r.stdout).map((d) => d.toJS());
+    const docs = yaml.loadAll(r.stdout) as any[];
     expect(docs.map((d) => d.metadata.namespace)).toEqual(['team-a', 'team-a']);
   });
 

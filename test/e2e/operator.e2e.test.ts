@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parse } from 'yaml';
+import yaml from 'js-yaml';
 import {
   ApiException, ApiextensionsV1Api, AppsV1Api, CoreV1Api, CustomObjectsApi, KubeConfig, type V1CustomResourceDefinition,
 } from '@kubernetes/client-node';
@@ -37,7 +37,7 @@ suite('operator on a real cluster', () => {
     apps = kc.makeApiClient(AppsV1Api);
     core = kc.makeApiClient(CoreV1Api);
     const ext = kc.makeApiClient(ApiextensionsV1Api);
-    const crd = parse(readFileSync(join(import.meta.dirname, '..', '..', 'crds', 'modeldeployments.serving.modelplane.io.yaml'), 'utf8')) as V1CustomResourceDefinition;
+    const crd = yaml.load(readFileSync(join(import.meta.dirname, '..', '..', 'crds', 'modeldeployments.serving.modelplane.io.yaml'), 'utf8')) as V1CustomResourceDefinition;
     try {
       await ext.readCustomResourceDefinition({ name: crd.metadata!.name! });
     } catch (err) {

@@ -6,7 +6,7 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { stringify } from 'yaml';
+import yaml from 'js-yaml';
 import { type KubeObject, parseManifests, validateObject } from '../chart/kube-schemas.js';
 import { helm } from '../support/helm.js';
 
@@ -59,7 +59,7 @@ describe('examples', () => {
     let rendered: KubeObject[];
     beforeAll(async () => {
       // render reads ModelDeployments only; a Secret or PVC beside one in the same file is for kubectl.
-      const r = await run([CLI, 'render', '-f', '-'], modelDeployments.map(({ md }) => stringify(md)).join('---\n'));
+      const r = await run([CLI, 'render', '-f', '-'], modelDeployments.map(({ md }) => yaml.dump(md)).join('---\n'));
       expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: '' });
       rendered = parseManifests(r.stdout);
     });
@@ -101,7 +101,7 @@ describe('examples', () => {
     const pvc = modelDeployments.find(({ md }) => spec(md).model.uri.startsWith('pvc://'))!.md;
     const broken = structuredClone(pvc);
     (broken.spec as Spec).model.sha256 = 'A'.repeat(64);
-    const r = await run([CLI, 'render', '-f', '-'], stringify(broken));
+    const r = await run([CLI, 'render', '-f', '-'], yaml.dump(broken));
     expect(r.code).not.toBe(0);
     expect(r.stdout).toBe('');
     expect(r.stderr).toMatch(/spec\.model\.sha256.*\(Field\w+\)/);

@@ -174,6 +174,40 @@ describe('leases, events and faults', () => {
     expect((await core.listNamespacedEvent({ namespace: 'ns7' })).items).toHaveLength(1);
   });
 
+  it('holds a hung request open, applies nothing, and records the writer of every write', async () => {
+    const { makeApiClient } = await import('../../operator/controller/api-client.js');
+    const timed = makeApiClient(kc, CoreV1Api, { timeoutMs: 300, userAgent: 'tester (t1)' });
+    server.hangNext(1, (method, path, ua) => method === 'POST' && path.includes('/ns9/') && ua === 'tester (t1)');
+    const started = Date.now();
+    await expect(timed.createNamespacedConfigMap({ namespace: 'ns9', body: { metadata: { name: 'h' } } })).rejects.toThrow(/no complete answer within 300 ms/);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(280);
+    expect(server.store.all().some((o) => o.metadata.namespace === 'ns9')).toBe(false);
+    await timed.createNamespacedConfigMap({ namespace: 'ns9', body: { metadata: { name: 'h' } } });
+    expect(server.writes().filter((w) => w.path.includes('/ns9/')).map((w) => [w.method, w.userAgent])).toEqual([['POST', 'tester (t1)']]);
+    await waitFor(() => server.hungRequests === 0);
+  });
+
+  it('ends a watch after timeoutSeconds with a bookmark when asked; a silenced watch never ends by itself', async () => {
+    await core.createNamespacedConfigMap({ namespace: 'ns10', body: { metadata: { name: 'a' } } });
+    const rv = String(server.store.resourceVersion);
+    const seen: Array<{ type: string; rv?: string }> = [];
+    const started = Date.now();
+    await new Promise<void>((resolve) => {
+      void new Watch(kc).watch('/api/v1/namespaces/ns10/configmaps', { resourceVersion: rv, allowWatchBookmarks: true, timeoutSeconds: 1 },
+        (type, obj) => seen.push({ type, rv: (obj as KubernetesObject).metadata?.resourceVersion }), () => resolve());
+    });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(950);
+    expect(seen).toEqual([{ type: 'BOOKMARK', rv: String(server.store.resourceVersion) }]);
+
+    server.goSilent();
+    let ended = false;
+    const controller = await new Watch(kc).watch('/api/v1/namespaces/ns10/configmaps', { resourceVersion: rv, timeoutSeconds: 1 }, () => undefined, () => (ended = true));
+    server.resume();
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(ended).toBe(false);
+    controller.abort();
+  });
+
   it('injects 500s and 409 storms', async () => {
     server.failNext(2);
     expect(await codeOf(core.listNamespacedPod({ namespace: 'ns8' }))).toBe(500);

@@ -12,10 +12,10 @@ function pod(state: PodState, name = 'm-1'): V1Pod {
   return { metadata: { name }, status: podStatus(state, containers) as V1Pod['status'] };
 }
 
-function deployment(replicas: number, ready: number, opts: { generation?: number; observed?: number; updated?: number } = {}): V1Deployment {
+function deployment(replicas: number, ready: number, opts: { generation?: number; observed?: number; updated?: number; available?: number } = {}): V1Deployment {
   return {
     metadata: { name: 'm', generation: opts.generation ?? 1 },
-    status: { observedGeneration: opts.observed ?? opts.generation ?? 1, replicas, readyReplicas: ready, availableReplicas: ready, updatedReplicas: opts.updated ?? replicas },
+    status: { observedGeneration: opts.observed ?? opts.generation ?? 1, replicas, readyReplicas: ready, availableReplicas: opts.available ?? ready, updatedReplicas: opts.updated ?? replicas },
   };
 }
 
@@ -38,6 +38,7 @@ describe('computeStatus', () => {
     ['model fetch failure', { deployment: deployment(2, 0), pods: [pod({ phase: 'InitFailed', message: 'sha256 mismatch' })] }, 'False', 'ModelFetchFailed', 'sha256 mismatch'],
     ['fetch exits without a message', { deployment: deployment(2, 0), pods: [pod({ phase: 'InitFailed', exitCode: 3 })] }, 'False', 'ModelFetchFailed', /exited with code 3/],
     ['worst failure wins', { deployment: deployment(2, 0), pods: [pod({ phase: 'Unschedulable', message: 'x' }, 'a'), pod({ phase: 'CrashLoopBackOff', message: 'load failed' }, 'b')] }, 'False', 'ModelLoadFailed', 'load failed'],
+    ['a child name taken by another object', { conflict: 'Service ns/m already exists and has no controller', deployment: deployment(2, 2) }, 'False', 'ChildConflict', 'Service ns/m already exists and has no controller'],
     ['failures ignored once ready', { deployment: deployment(2, 2), pods: [pod({ phase: 'CrashLoopBackOff', message: 'old pod' })] }, 'True', 'Ready', '2/2 replicas ready'],
   ])('%s', (_name, o, status, reason, message) => {
     const c = ready(o);
@@ -49,7 +50,11 @@ describe('computeStatus', () => {
 
   it('reports selector, url, counts and observedGeneration on every condition', () => {
     const s = computeStatus({ ...base, deployment: deployment(2, 1) });
-    expect(s).toMatchObject({ observedGeneration: 2, replicas: 2, readyReplicas: 1, selector: 'a=b', url: base.url });
+    expect(s).toMatchObject({ observedGeneration: 2, replicas: 2, readyReplicas: 1, availableReplicas: 1, selector: 'a=b', url: base.url });
+    // Available (what `kubectl get mdp` prints) is the Deployment's available count, not its ready count.
+    expect(computeStatus({ ...base, deployment: deployment(3, 3, { available: 1 }) })).toMatchObject({ readyReplicas: 3, availableReplicas: 1 });
+    const conflicted = computeStatus({ ...base, conflict: 'Deployment ns/m already exists and has no controller' });
+    expect(conflicted.conditions!.map((c) => [c.type, c.status, c.reason])).toEqual([['Ready', 'False', 'ChildConflict'], ['Available', 'False', 'ChildConflict'], ['Progressing', 'False', 'ChildConflict'], ['ModelLoaded', 'Unknown', 'Pending']]);
     expect(s.conditions!.map((c) => [c.type, c.status, c.observedGeneration])).toEqual([['Ready', 'False', 2], ['Available', 'True', 2], ['Progressing', 'True', 2], ['ModelLoaded', 'True', 2]]);
     const loading = computeStatus({ ...base, deployment: deployment(2, 0) });
     expect(loading.conditions![3]).toMatchObject({ type: 'ModelLoaded', status: 'Unknown', reason: 'Pending' });

@@ -73,3 +73,27 @@ it('rejects bad flags with a clear error', async () => {
   expect(code).not.toBe(0);
   expect(err).toContain('--workers must be an integer >= 1');
 });
+
+it('exits 1 at once when a hung lease renewal outlasts the renew deadline, so the pod restarts as a candidate', async () => {
+  const port = await freePort();
+  const run = spawn(process.execPath, [
+    BIN, 'operator', '--kubeconfig', h.server.writeKubeconfig('ml'), '--namespace', 'ml', '--lease-name', 'hung', '--lease-namespace', 'ops', '--metrics-port', String(port),
+    '--leader-elect-lease-duration=2s', '--leader-elect-renew-deadline=1s', '--leader-elect-retry-period=200ms',
+  ], { env: { ...process.env, POD_NAME: 'operator-pod-1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  run.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  run.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<number | null>((resolve) => run.once('exit', (code) => resolve(code)));
+  try {
+    const leases = h.kc.makeApiClient(CoordinationV1Api);
+    await eventually(async () => expect((await leases.readNamespacedLease({ name: 'hung', namespace: 'ops' })).spec?.holderIdentity).toBe('operator-pod-1'), 15_000, 100);
+    const hungAt = Date.now();
+    h.server.hangNext(1_000_000, (_method, path, ua) => path.includes('/leases/hung') && !!ua?.includes('operator-pod-1'));
+    expect(await exited).toBe(1);
+    expect(Date.now() - hungAt).toBeLessThan(5000);
+    expect(out).toContain('lost leadership');
+  } finally {
+    h.server.clearFaults();
+    if (run.exitCode === null) run.kill('SIGKILL');
+  }
+});

@@ -56,7 +56,7 @@ export class Harness {
       metricsPort: null,
       leaderElection: false,
       resyncMs: 0,
-      informer: { watchdogMs: 1500, backoffBaseMs: 20, backoffMaxMs: 200 },
+      informer: { watchTimeoutSeconds: 1, watchdogSlackMs: 500, backoffBaseMs: 20, backoffMaxMs: 200 },
       queue: { baseDelayMs: 5, maxDelayMs: 200 },
       logger: log,
       defaultMetrics: false,

@@ -36,7 +36,11 @@ describe('a ModelDeployment', () => {
     // The Deployment controller rolls it out: Ready, with lastTransitionTime moving only on status changes.
     setDeploymentStatus(h.server, NS, 'resnet', { replicas: 1, readyReplicas: 1 });
     const ready = await h.until(NS, 'resnet', (m) => expect(condition(m, 'Ready')?.status).toBe('True'));
-    expect(ready.status).toMatchObject({ replicas: 1, readyReplicas: 1 });
+    expect(ready.status).toMatchObject({ replicas: 1, readyReplicas: 1, availableReplicas: 1 });
+    // Status is written under the operator's field manager, through the status subresource.
+    expect(ready.metadata?.managedFields?.filter((f) => f.subresource === 'status').map((f) => [f.manager, f.operation])).toEqual([['modelplane', 'Update']]);
+    expect(h.server.writes(/\/status$/).map((w) => w.fieldManager)).toEqual(expect.arrayContaining(['modelplane']));
+    expect(h.server.writes(/\/status$/).every((w) => w.fieldManager === 'modelplane')).toBe(true);
     expect(condition(ready, 'Available')).toMatchObject({ status: 'True', reason: 'MinimumReplicasAvailable' });
     expect(condition(ready, 'Progressing')).toMatchObject({ status: 'False', reason: 'RolloutComplete' });
   });

@@ -127,7 +127,19 @@ describe('buildDeployment', () => {
     expect(runtime(d).image).toBe(CFG.runtimeGpuImage);
     const mig = build(CASES[7][1]);
     expect(runtime(mig).resources!.limits).toEqual({ 'nvidia.com/mig-1g.10gb': '1' });
-    expect(pod(mig).tolerations).toEqual([{ key: 'nvidia.com/mig-1g.10gb', operator: 'Exists', effect: 'NoSchedule' }]);
+    // The GPU operator taints MIG nodes with nvidia.com/gpu too: a MIG pod must tolerate it.
+    expect(pod(mig).tolerations).toEqual([
+      { key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' },
+      { key: 'nvidia.com/mig-1g.10gb', operator: 'Exists', effect: 'NoSchedule' },
+    ]);
+    const pool = { key: 'pool', operator: 'Equal', value: 'gpu', effect: 'NoExecute' };
+    expect(pod(build(CASES[7][1], { ...CFG, gpuTolerations: [pool] })).tolerations).toEqual([
+      { key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' },
+      { key: 'nvidia.com/mig-1g.10gb', operator: 'Exists', effect: 'NoSchedule' },
+      pool,
+    ]);
+    // Configured GPU tolerations are for GPU pods only.
+    expect(pod(build({ model: { uri: 's3://models/r.onnx' } }, { ...CFG, gpuTolerations: [pool] })).tolerations).toBeUndefined();
     const cpu = build({ model: { uri: 's3://models/r.onnx' } });
     expect(pod(cpu).tolerations).toBeUndefined();
     expect(pod(cpu).nodeSelector).toBeUndefined();
@@ -141,7 +153,8 @@ describe('buildDeployment', () => {
     expect(c.startupProbe).toMatchObject({ httpGet: { path: '/v2/health/ready', port: 'http' }, periodSeconds: 5, failureThreshold: 360 });
     expect(c.readinessProbe).toMatchObject({ httpGet: { path: '/v2/health/ready', port: 'http' } });
     expect(c.livenessProbe).toMatchObject({ httpGet: { path: '/v2/health/live', port: 'http' } });
-    expect(c.lifecycle).toEqual({ preStop: { sleep: { seconds: 5 } } });
+    // An exec of the runtime's own binary: the kubelet's sleep action needs Kubernetes 1.30, the chart supports 1.28.
+    expect(c.lifecycle).toEqual({ preStop: { exec: { command: ['modelplane', 'sleep', '5'] } } });
     expect(pod(d).terminationGracePeriodSeconds).toBe(60);
     expect(d.spec!.template.metadata!.annotations).toMatchObject({ 'prometheus.io/scrape': 'true', 'prometheus.io/port': '8080', 'prometheus.io/path': '/metrics' });
     expect(d.spec!.strategy).toEqual({ type: 'RollingUpdate', rollingUpdate: { maxSurge: '25%', maxUnavailable: 0 } });

@@ -16,14 +16,22 @@ export interface RequestRecord {
   status: number;
   fieldManager?: string;
   contentType?: string;
+  /** The User-Agent header: who sent the request (the operator puts its identity there). */
+  userAgent?: string;
+  /** When the request arrived; for a write, when it took effect (the fake applies a write as it arrives). */
   time: number;
 }
+
+/** Decides whether a fault applies to a request. */
+export type RequestMatcher = (method: string, path: string, userAgent?: string) => boolean;
 
 interface FaultRule {
   remaining: number;
   status: number;
   reason: string;
-  match: (method: string, path: string) => boolean;
+  /** Read the request, then never answer it (a connection that hangs). */
+  hang?: boolean;
+  match: RequestMatcher;
 }
 
 interface OpenWatch {
@@ -45,6 +53,7 @@ export class FakeApiServer {
   private readonly server: Server;
   private readonly watches = new Set<OpenWatch>();
   private faults: FaultRule[] = [];
+  private readonly hung = new Set<ServerResponse>();
   private silent = false;
   private recordRequests = true;
   url = '';
@@ -64,6 +73,8 @@ export class FakeApiServer {
 
   async stop(): Promise<void> {
     this.dropWatches();
+    for (const res of this.hung) res.destroy();
+    this.hung.clear();
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
@@ -89,12 +100,25 @@ export class FakeApiServer {
   // --- fault injection --------------------------------------------------------------------------
 
   /** The next `count` requests (matching `match`, default all) answer with `status` (default 500). */
-  failNext(count: number, status = 500, match: (method: string, path: string) => boolean = () => true): void {
+  failNext(count: number, status = 500, match: RequestMatcher = () => true): void {
     this.faults.push({ remaining: count, status, reason: status === 409 ? 'Conflict' : status === 500 ? 'InternalError' : 'Failure', match });
   }
 
+  /**
+   * The next `count` matching requests are read in full and then never answered: nothing is applied and the
+   * connection stays open until the client gives up (or the server stops), as behind a hung proxy.
+   */
+  hangNext(count: number, match: RequestMatcher = () => true): void {
+    this.faults.push({ remaining: count, status: 0, reason: 'Hang', hang: true, match });
+  }
+
+  /** Requests held open by hangNext and not yet given up by their client. */
+  get hungRequests(): number {
+    return this.hung.size;
+  }
+
   /** The next `count` writes answer 409 Conflict. */
-  conflictStorm(count: number, match: (method: string, path: string) => boolean = () => true): void {
+  conflictStorm(count: number, match: RequestMatcher = () => true): void {
     this.failNext(count, 409, (method, path) => WRITE_METHODS.has(method) && match(method, path));
   }
 
@@ -151,15 +175,20 @@ export class FakeApiServer {
     const method = req.method ?? 'GET';
     const record: RequestRecord = {
       method, path: url.pathname, query: url.search, status: 0, time: Date.now(),
-      fieldManager: url.searchParams.get('fieldManager') ?? undefined, contentType: req.headers['content-type'],
+      fieldManager: url.searchParams.get('fieldManager') ?? undefined, contentType: req.headers['content-type'], userAgent: req.headers['user-agent'],
     };
     const isWatch = method === 'GET' && (url.searchParams.get('watch') === 'true' || url.searchParams.get('watch') === '1');
     try {
       const body = WRITE_METHODS.has(method) ? await readBody(req) : '';
-      const fault = this.faults.find((f) => f.remaining > 0 && f.match(method, url.pathname));
+      const fault = this.faults.find((f) => f.remaining > 0 && f.match(method, url.pathname, record.userAgent));
       if (fault) {
         fault.remaining--;
         this.faults = this.faults.filter((f) => f.remaining > 0);
+        if (fault.hang) {
+          this.hung.add(res);
+          res.on('close', () => this.hung.delete(res));
+          return;
+        }
         throw new ApiError(fault.status, fault.reason, `injected fault: ${fault.status}`);
       }
       const route = parseRoute(url.pathname);
@@ -244,8 +273,17 @@ export class FakeApiServer {
       return;
     }
     this.watches.add(open);
+    // The server-side timeout ends the watch normally, after a bookmark when the client asked for bookmarks.
+    // A silenced watch stands for a dead connection: it never ends by itself.
     const timeoutSeconds = Number(url.searchParams.get('timeoutSeconds') ?? 0);
-    const timer = timeoutSeconds > 0 ? setTimeout(() => res.end(), timeoutSeconds * 1000) : undefined;
+    const bookmarks = url.searchParams.get('allowWatchBookmarks') === 'true';
+    const timer = timeoutSeconds > 0
+      ? setTimeout(() => {
+          if (open.silenced) return;
+          if (bookmarks) res.write(`${JSON.stringify({ type: 'BOOKMARK', object: { apiVersion: apiVersionOf(rt), kind: rt.kind, metadata: { resourceVersion: String(this.store.resourceVersion) } } })}\n`);
+          res.end();
+        }, timeoutSeconds * 1000)
+      : undefined;
     const cleanup = () => {
       if (timer) clearTimeout(timer);
       open.unsubscribe();

@@ -1,7 +1,7 @@
 // The fake API server's storage: objects with resourceVersion, generation, field managers, subresources,
 // an event history for watches (with compaction), and ownerReference garbage collection.
 import { randomUUID } from 'node:crypto';
-import { parse as parseYaml } from 'yaml';
+import yaml from 'js-yaml';
 import {
   ApplyConflict, applySection, clone, deepEqual, getAt, isObject, jsonPatch, mergePatch, recordUpdate, renderManagedFields, setAt,
   type Json, type JsonObject, type Managers,
@@ -94,7 +94,7 @@ export function parseBody(text: string, contentType: string): Json {
   try {
     return JSON.parse(text) as Json;
   } catch (err) {
-    if (contentType.includes('yaml')) return parseYaml(text) as Json;
+    if (contentType.includes('yaml')) return yaml.load(text) as Json;
     throw new ApiError(400, 'BadRequest', `body is not valid JSON: ${(err as Error).message}`);
   }
 }
