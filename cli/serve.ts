@@ -6,7 +6,7 @@ const opt = (flags: string, description: string, env: string) => new Option(flag
 export function registerServe(program: Command, version: string): void {
   program
     .command('serve')
-    .description('Serve one ONNX model over the Open Inference Protocol (HTTP)')
+    .description('Serve one ONNX model over the Open Inference Protocol (HTTP, and gRPC with --grpc-port)')
     .addOption(opt('--model <path|uri>', 'ONNX file, directory holding model.onnx (+ external data), or a model URI (https://, s3://, pvc://, file://)', 'MODELPLANE_MODEL'))
     .addOption(opt('--name <name>', 'model name in /v2/models/{name} (default: file name without .onnx)', 'MODELPLANE_MODEL_NAME'))
     .addOption(opt('--http-port <port>', 'HTTP port (default 8080)', 'MODELPLANE_HTTP_PORT'))
