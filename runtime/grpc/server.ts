@@ -5,6 +5,7 @@ import {
   Server, ServerCredentials,
   type ServerDuplexStream, type ServerUnaryCall, type sendUnaryData, type UntypedServiceImplementation,
 } from '@grpc/grpc-js';
+import type { Http2SecureServer, Http2Server, ServerHttp2Session } from 'node:http2';
 import { RuntimeError } from '../errors.js';
 import type { Outcome } from '../metrics.js';
 import { EXTENSIONS, MODEL_VERSION, SERVER_NAME, modelConfig, modelMetadata, type RuntimeServerDeps, type ServedModel } from '../server.js';
@@ -186,6 +187,24 @@ export function createGrpcHandlers(deps: GrpcServerDeps) {
   };
 }
 
+/**
+ * Node's HTTP/2 sessions start with 64 KiB flow-control windows and grpc-js never widens them, so a client sending a
+ * 100 KB tensor stalls for window updates several times per request. Widening the windows of every new session
+ * lets a whole request travel in one go (what gRPC's C core does through bandwidth probing).
+ */
+const SESSION_WINDOW_BYTES = 16 * 1024 * 1024;
+const STREAM_WINDOW_BYTES = 4 * 1024 * 1024;
+
+function widenFlowControlWindows(server: Server): void {
+  const http2Servers = (server as unknown as { http2Servers?: Map<Http2Server | Http2SecureServer, unknown> }).http2Servers;
+  for (const h of http2Servers?.keys() ?? []) {
+    h.on('session', (session: ServerHttp2Session) => {
+      session.setLocalWindowSize(SESSION_WINDOW_BYTES);
+      session.settings({ initialWindowSize: STREAM_WINDOW_BYTES });
+    });
+  }
+}
+
 /** Starts the gRPC server on host:port (0 picks a free port); the receive limit follows the HTTP body limit. */
 export async function startGrpcServer(deps: GrpcServerDeps, host: string, port: number): Promise<GrpcRuntimeServer> {
   const handlers = createGrpcHandlers(deps);
@@ -199,6 +218,7 @@ export async function startGrpcServer(deps: GrpcServerDeps, host: string, port: 
   const bound = await new Promise<number>((resolve, reject) => {
     server.bindAsync(address, ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p)));
   });
+  widenFlowControlWindows(server);
   return {
     server,
     port: bound,
