@@ -1,8 +1,9 @@
 // The Open Inference Protocol over gRPC (`inference.GRPCInferenceService`, Triton's and KServe's service) and
 // grpc.health.v1. Requests are decoded here and join the HTTP path at the scheduler: same batching, queue limit,
 // drain and metrics (labelled protocol="grpc").
+import { format } from 'node:util';
 import {
-  Server, ServerCredentials,
+  Server, ServerCredentials, setLogger,
   type ServerDuplexStream, type ServerUnaryCall, type sendUnaryData, type UntypedServiceImplementation,
 } from '@grpc/grpc-js';
 import type { Http2SecureServer, Http2Server, ServerHttp2Session } from 'node:http2';
@@ -207,6 +208,8 @@ function widenFlowControlWindows(server: Server): void {
 
 /** Starts the gRPC server on host:port (0 picks a free port); the receive limit follows the HTTP body limit. */
 export async function startGrpcServer(deps: GrpcServerDeps, host: string, port: number): Promise<GrpcRuntimeServer> {
+  // grpc-js writes its own errors as plain text on stderr: route them into the JSON log.
+  setLogger({ error: (...args: unknown[]) => deps.logger.warn('grpc-js', { detail: format(...args) }) });
   const handlers = createGrpcHandlers(deps);
   const server = new Server({
     'grpc.max_receive_message_length': deps.maxBodyBytes,
