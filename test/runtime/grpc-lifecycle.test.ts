@@ -1,6 +1,7 @@
 // gRPC through the runtime's lifecycle on real processes: health Watch from SERVING to NOT_SERVING, drain with a
 // stream open, answers in completion order, back-pressure, and the --grpc-port flag.
 import { spawnSync } from 'node:child_process';
+import { createServer, type AddressInfo } from 'node:net';
 import { status, type ClientReadableStream } from '@grpc/grpc-js';
 import { mlpModel, simpleModel } from '../../examples/onnx-models.js';
 import { grpcClient, grpcError, type Message } from '../support/grpc-client.js';
@@ -147,6 +148,14 @@ test('--grpc-port: off when unset, on from MODELPLANE_GRPC_PORT, refused when ou
     client.close();
     await on.stop();
   }
+  // A gRPC port already taken is a fatal start error with the reason, like a taken HTTP port.
+  const taken = createServer();
+  await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+  const busy = spawnSync(process.execPath, [CLI, 'serve', '--model', model, '--host', '127.0.0.1', '--http-port', '0', '--grpc-port', String((taken.address() as AddressInfo).port)], { encoding: 'utf8', env: { ...process.env, MODELPLANE_TERMINATION_LOG: '/nonexistent/termination-log' } });
+  taken.close();
+  expect(busy.status).toBe(1);
+  expect(busy.stdout + busy.stderr).toMatch(/"reason":"ListenFailed"/);
+  expect(busy.stdout + busy.stderr).toMatch(/cannot listen on 127\.0\.0\.1:\d+ \(gRPC\)/);
   const r = spawnSync(process.execPath, [CLI, 'serve', '--model', 'x.onnx', '--grpc-port', '70000'], { encoding: 'utf8' });
   expect(r.status).toBe(2);
   expect(r.stderr).toMatch(/--grpc-port: must be an integer from 0 to 65535, got "70000"/);
