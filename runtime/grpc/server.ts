@@ -53,12 +53,17 @@ export function createGrpcHandlers(deps: GrpcServerDeps) {
   const health = createHealthService(deps.state);
   const streams = new Set<OpenStream>();
 
-  /** The served model for a name and version, as HTTP resolves /v2/models/{name}[/versions/{v}]. */
-  function resolve(name: string, version: string): ServedModel {
+  /** Refuses a model name or version this server does not serve, as HTTP does for /v2/models/{name}[/versions/{v}]. */
+  function checkName(name: string, version: string): void {
     if (name !== deps.modelName) throw new RuntimeError('ModelNotFound', `unknown model "${name}"; this server serves "${deps.modelName}"`);
+    if (version !== '' && version !== MODEL_VERSION) throw new RuntimeError('VersionNotFound', `model ${name} has no version "${version}"; it has version ${MODEL_VERSION}`);
+  }
+
+  /** The served model for a name and version; UNAVAILABLE while it loads. */
+  function resolve(name: string, version: string): ServedModel {
+    checkName(name, version);
     const m = deps.model();
     if (!m) throw new RuntimeError('NotReady', `model ${name} is loading`);
-    if (version !== '' && version !== MODEL_VERSION) throw new RuntimeError('VersionNotFound', `model ${name} has no version "${version}"; it has version ${MODEL_VERSION}`);
     return m;
   }
 
@@ -114,8 +119,9 @@ export function createGrpcHandlers(deps: GrpcServerDeps) {
     ServerLive: unary(() => ({ live: true })),
     ServerReady: unary(() => ({ ready: deps.state() === 'ready' })),
     ServerMetadata: unary(() => ({ name: SERVER_NAME, version: deps.version, extensions: EXTENSIONS })),
+    // Ready or not while the model loads (no error), as long as the name is known.
     ModelReady: unary((r: { name: string; version: string }) => {
-      resolveName(r.name, r.version);
+      checkName(r.name, r.version);
       return { ready: deps.state() === 'ready' && deps.model() !== undefined };
     }),
     ModelMetadata: unary((r: { name: string; version: string }) => modelMetadata(resolve(r.name, r.version))),
@@ -162,12 +168,6 @@ export function createGrpcHandlers(deps: GrpcServerDeps) {
     },
   };
 
-  /** ModelReady answers ready=false while the model loads rather than an error; the name must still be known. */
-  function resolveName(name: string, version: string): void {
-    if (name !== deps.modelName) throw new RuntimeError('ModelNotFound', `unknown model "${name}"; this server serves "${deps.modelName}"`);
-    if (version !== '' && version !== MODEL_VERSION) throw new RuntimeError('VersionNotFound', `model ${name} has no version "${version}"; it has version ${MODEL_VERSION}`);
-  }
-
   return {
     inference,
     health: health.implementation,
@@ -184,7 +184,6 @@ export function createGrpcHandlers(deps: GrpcServerDeps) {
       }
       streams.clear();
     },
-    openStreams: () => streams.size,
   };
 }
 

@@ -3,6 +3,7 @@ import { status } from '@grpc/grpc-js';
 import { ERRORS, RuntimeError, type ErrorReason } from '../../runtime/errors.js';
 import { GRPC_CODES, grpcMessage, toServiceError } from '../../runtime/grpc/status.js';
 import { statisticsResponse, type ModelStats } from '../../runtime/grpc/statistics.js';
+import { servingStatus } from '../../runtime/grpc/health.js';
 
 describe('error catalogue as gRPC status codes', () => {
   const expected = (httpStatus: number, reason: ErrorReason): status => {
@@ -68,4 +69,12 @@ describe('ModelStatistics from a snapshot in Triton JSON shape', () => {
     expect(() => statisticsResponse(snapshot, 'c', '')).toThrow(expect.objectContaining({ reason: 'ModelNotFound' }));
     expect(() => statisticsResponse(snapshot, 'a', '2')).toThrow(expect.objectContaining({ reason: 'VersionNotFound' }));
   });
+});
+
+test.each([
+  ['loading', 'NOT_SERVING'],
+  ['ready', 'SERVING'],
+  ['draining', 'NOT_SERVING'],
+] as const)('health: a server %s is %s', (state, expected) => {
+  expect(servingStatus(state)).toBe(expected);
 });
