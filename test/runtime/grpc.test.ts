@@ -10,13 +10,14 @@ const MAX_BODY = 65536;
 
 interface Served {
   rt: RuntimeProcess;
+  grpcPort: number;
   client: GrpcClient;
 }
 
 async function serve(name: string, g: GraphSpec, args: string[]): Promise<Served> {
   const grpcPort = await freePort();
   const rt = await startRuntime(['--model', modelFile(dir.path, name, g), '--grpc-port', String(grpcPort), '--log-level', 'warn', ...args]);
-  return { rt, client: grpcClient(grpcPort) };
+  return { rt, grpcPort, client: grpcClient(grpcPort) };
 }
 
 /** The identity model without FP16, which has no typed contents field. */
@@ -286,6 +287,19 @@ describe('errors carry the HTTP message, the reason code, and the matching gRPC 
     expect(err.code).toBe(status.RESOURCE_EXHAUSTED);
     const r = simpleRequest(2, 'after');
     expect(fromF32((await simple.client.call('ModelInfer', r.req)).raw_output_contents[0])).toEqual(r.sum);
+  });
+
+  test('a gzip-compressed message is held to the limit by its decompressed size', async () => {
+    const gzip = grpcClient(simple.grpcPort, { 'grpc.default_compression_algorithm': 2 });
+    try {
+      const zeros = (rows: number) => ({ ...simpleRequest(0, 'z', rows).req, raw_input_contents: [Buffer.alloc(rows * 64), Buffer.alloc(rows * 64)] });
+      const err = await grpcError(gzip.call('ModelInfer', zeros(4096)));
+      expect(err.code).toBe(status.RESOURCE_EXHAUSTED);
+      expect(err.details).toMatch(/decompresses to a size larger than 65536/);
+      expect((await gzip.call('ModelInfer', zeros(4))).raw_output_contents[0]).toEqual(Buffer.alloc(4 * 64));
+    } finally {
+      gzip.close();
+    }
   });
 
   test('an RPC the server does not implement is UNIMPLEMENTED', async () => {
