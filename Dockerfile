@@ -24,6 +24,8 @@ COPY common ./common
 COPY operator ./operator
 COPY runtime ./runtime
 COPY examples ./examples
+# The gRPC service definitions, loaded at run time (tsc does not emit them into dist/).
+COPY proto ./proto
 RUN npx tsc -p tsconfig.json \
  && npm prune --omit=dev --ignore-scripts --no-audit --no-fund \
  && rm -rf node_modules/onnxruntime-node/bin/napi-v*/darwin node_modules/onnxruntime-node/bin/napi-v*/win32
@@ -45,6 +47,7 @@ COPY --from=build /app/package.json ./package.json
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY --from=build /app/bin ./bin
+COPY --from=build /app/proto ./proto
 RUN ln -s /app/bin/modelplane.js /usr/local/bin/modelplane
 ENTRYPOINT ["modelplane"]
 
@@ -82,6 +85,7 @@ COPY --from=cuda-libs /app/package.json ./package.json
 COPY --from=cuda-libs /app/node_modules ./node_modules
 COPY --from=cuda-libs /app/dist ./dist
 COPY --from=cuda-libs /app/bin ./bin
+COPY --from=cuda-libs /app/proto ./proto
 RUN ln -s /app/bin/modelplane.js /usr/local/bin/modelplane
 USER 65532:65532
 EXPOSE 8080 9000

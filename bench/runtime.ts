@@ -8,7 +8,9 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import ort from 'onnxruntime-node';
+import { credentials, type Client, type ServiceError } from '@grpc/grpc-js';
 import { convNetModel, mlpModel, simpleModel, writeModel } from '../examples/onnx-models.js';
+import { inferenceService } from '../runtime/grpc/proto.js';
 
 const CLI = new URL('../../bin/modelplane.js', import.meta.url).pathname;
 const quick = process.env.BENCH_QUICK === '1';
@@ -220,7 +222,56 @@ async function stabilityBench(dir: string): Promise<void> {
   report(`memory growth over ${total} requests`, `${(growth * 100).toFixed(1)}%`, '<= 10%', growth <= 0.1);
 }
 
-const benches: Record<string, (dir: string) => Promise<void>> = { batching: batchingBench, protocol: protocolBench, latency: latencyBench, stability: stabilityBench };
+/** ModelInfer calls per second from `clients` concurrent callers, each on its own channel (connection). */
+async function grpcLoad(port: number, request: object, clients: number, durationS: number): Promise<number> {
+  const Service = inferenceService().client;
+  const channels = Array.from({ length: clients }, () => new Service(`127.0.0.1:${port}`, credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1 }) as Client & Record<string, any>);
+  const one = (c: Client & Record<string, any>) => new Promise<void>((resolve, reject) => {
+    c.ModelInfer(request, { deadline: Date.now() + 30_000 }, (err: ServiceError | null) => (err ? reject(err) : resolve()));
+  });
+  for (const c of channels) for (let i = 0; i < 5; i++) await one(c);
+  let count = 0;
+  const started = performance.now();
+  const end = started + durationS * 1000;
+  await Promise.all(channels.map(async (c) => {
+    while (performance.now() < end) {
+      await one(c);
+      count++;
+    }
+  }));
+  const perSecond = count / ((performance.now() - started) / 1000);
+  for (const c of channels) c.close();
+  return perSecond;
+}
+
+async function grpcBench(dir: string): Promise<void> {
+  // The conv net on a 1x3x48x192 input (a text-line crop): small enough that transport costs show.
+  const g = convNetModel();
+  const model = writeModel(join(dir, 'convnet-48x192.onnx'), { ...g, inputs: [{ ...g.inputs[0], shape: ['batch', 3, 48, 192] }] });
+  const shape = [1, 3, 48, 192];
+  const img = new Float32Array(3 * 48 * 192).map((_, i) => (i % 255) / 255);
+  const session = await ort.InferenceSession.create(model);
+  const feeds = { image: new ort.Tensor('float32', img, shape) };
+  const grpcPort = await freePort();
+  const server = await startServer(model, ['--grpc-port', String(grpcPort)]);
+  const bin = binaryBody('image', shape, img, ['features']);
+  const request = { model_name: 'convnet-48x192', inputs: [{ name: 'image', datatype: 'FP32', shape }], raw_input_contents: [Buffer.from(img.buffer)] };
+  const vsRaw: number[] = [];
+  const vsHttp: number[] = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    const raw = (await rawRuns(session, feeds, roundSeconds)).perSecond;
+    const http = await load(server.url, '/v2/models/convnet-48x192/infer', bin.body, bin.headers, 4, { duration: roundSeconds });
+    const grpc = await grpcLoad(grpcPort, request, 4, roundSeconds);
+    console.log(`      round ${r + 1}: convnet 1x3x48x192 FP32, 4 clients: gRPC ${grpc.toFixed(0)} req/s, HTTP binary ${http.toFixed(0)} req/s, raw session.run ${raw.toFixed(0)} runs/s`);
+    vsRaw.push(grpc / raw);
+    vsHttp.push(grpc / http);
+  }
+  await Promise.all([server.stop(), session.release()]);
+  report('gRPC (raw_input_contents) vs raw session.run', `${median(vsRaw).toFixed(2)}x`, '>= 0.85x', median(vsRaw) >= 0.85);
+  report('gRPC vs HTTP binary', `${median(vsHttp).toFixed(2)}x`, '>= 0.9x', median(vsHttp) >= 0.9);
+}
+
+const benches: Record<string, (dir: string) => Promise<void>> = { batching: batchingBench, protocol: protocolBench, grpc: grpcBench, latency: latencyBench, stability: stabilityBench };
 
 async function main(): Promise<void> {
   const only = process.argv.slice(2);

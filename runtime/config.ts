@@ -10,6 +10,8 @@ export interface ServeConfig {
   name?: string;
   host: string;
   httpPort: number;
+  /** 0: no gRPC server. */
+  grpcPort: number;
   maxBatchSize: number;
   maxQueueDelayUs: number;
   maxQueueSize: number;
@@ -65,6 +67,7 @@ export function parseServeConfig(o: RawServeOptions): ServeConfig {
     name: o.name || undefined,
     host: o.host || '0.0.0.0',
     httpPort: integer(o.httpPort, '--http-port', 8080, 0, 65535),
+    grpcPort: integer(o.grpcPort, '--grpc-port', 0, 0, 65535),
     maxBatchSize: integer(o.maxBatchSize, '--max-batch-size', 32, 1, 4096),
     maxQueueDelayUs: integer(o.maxQueueDelayUs, '--max-queue-delay-us', 2000, 0, 10_000_000),
     maxQueueSize: integer(o.maxQueueSize, '--max-queue-size', 512, 1, 1_000_000),

@@ -2,13 +2,15 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 export type Outcome = 'success' | 'client_error' | 'rejected' | 'failed';
+/** The transport a request came by. */
+export type Protocol = 'http' | 'grpc';
 
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
 export class RuntimeMetrics {
   readonly registry = new Registry();
-  readonly requests: Counter<'model' | 'outcome'>;
-  readonly requestSeconds: Histogram<'model'>;
+  readonly requests: Counter<'model' | 'protocol' | 'outcome'>;
+  readonly requestSeconds: Histogram<'model' | 'protocol'>;
   readonly queueSeconds: Histogram<'model'>;
   readonly computeSeconds: Histogram<'model'>;
   readonly batchSize: Histogram<'model'>;
@@ -16,17 +18,19 @@ export class RuntimeMetrics {
   readonly queued: Gauge<'model'>;
   readonly loadSeconds: Gauge<'model'>;
 
-  constructor(readonly model: string, live: { inflight: () => number; queued: () => number }) {
+  constructor(readonly model: string, live: { inflight: () => number; queued: () => number }, protocols: readonly Protocol[] = ['http']) {
     const registers = [this.registry];
-    this.requests = new Counter({ name: 'modelplane_inference_requests_total', help: 'Inference requests by model and outcome (success, client_error, rejected, failed)', labelNames: ['model', 'outcome'], registers });
-    this.requestSeconds = new Histogram({ name: 'modelplane_inference_request_duration_seconds', help: 'Time from request arrival to response, seconds', labelNames: ['model'], buckets: LATENCY_BUCKETS, registers });
+    this.requests = new Counter({ name: 'modelplane_inference_requests_total', help: 'Inference requests by model, protocol (http, grpc) and outcome (success, client_error, rejected, failed)', labelNames: ['model', 'protocol', 'outcome'], registers });
+    this.requestSeconds = new Histogram({ name: 'modelplane_inference_request_duration_seconds', help: 'Time from request arrival to response, seconds', labelNames: ['model', 'protocol'], buckets: LATENCY_BUCKETS, registers });
     this.queueSeconds = new Histogram({ name: 'modelplane_inference_queue_duration_seconds', help: 'Time a request waited in the queue before its batch ran, seconds', labelNames: ['model'], buckets: LATENCY_BUCKETS, registers });
     this.computeSeconds = new Histogram({ name: 'modelplane_inference_compute_duration_seconds', help: 'Time onnxruntime spent on one batch, seconds', labelNames: ['model'], buckets: LATENCY_BUCKETS, registers });
     this.batchSize = new Histogram({ name: 'modelplane_inference_batch_size', help: 'Rows (dimension 0) per model run', labelNames: ['model'], buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256], registers });
     this.inflight = new Gauge({ name: 'modelplane_inference_inflight_requests', help: 'Requests received and not yet answered (queued + computing)', labelNames: ['model'], registers, collect() { this.set({ model }, live.inflight()); } });
     this.queued = new Gauge({ name: 'modelplane_inference_queued_requests', help: 'Requests waiting in the queue', labelNames: ['model'], registers, collect() { this.set({ model }, live.queued()); } });
     this.loadSeconds = new Gauge({ name: 'modelplane_model_load_seconds', help: 'Time to load and warm up the model, seconds', labelNames: ['model'], registers });
-    for (const outcome of ['success', 'client_error', 'rejected', 'failed'] as const) this.requests.inc({ model, outcome }, 0);
+    for (const protocol of protocols) {
+      for (const outcome of ['success', 'client_error', 'rejected', 'failed'] as const) this.requests.inc({ model, protocol, outcome }, 0);
+    }
     collectDefaultMetrics({ register: this.registry });
   }
 }

@@ -74,8 +74,15 @@ export function parseInferRequest(body: Buffer, headerLength: number | undefined
     fail('BinaryDataMismatch', `Inference-Header-Content-Length: ${headerLength} exceeds the body's ${body.byteLength} bytes`);
   }
   const jsonEnd = headerLength ?? body.byteLength;
-  const req = parseHeader(body.subarray(0, jsonEnd));
+  return checkInferRequest(parseHeader(body.subarray(0, jsonEnd)), body, jsonEnd, headerLength !== undefined, sig);
+}
 
+/**
+ * Validates a decoded request header (the JSON object, or its equivalent from another transport). Inputs with
+ * `parameters.binary_data_size` read their bytes from `body`, in order, from `jsonEnd` on; `binary` says whether
+ * binary data was announced at all.
+ */
+export function checkInferRequest(req: Record<string, unknown>, body: Buffer, jsonEnd: number, binary: boolean, sig: ModelSignature): InferRequest {
   let id: string | undefined;
   if (req.id !== undefined) {
     if (typeof req.id !== 'string') fail('InvalidRequest', 'id: must be a string');
@@ -107,7 +114,7 @@ export function parseInferRequest(body: Buffer, headerLength: number | undefined
     if (p.binary_data_size !== undefined) {
       const size = p.binary_data_size;
       if (raw.data !== undefined) fail('InvalidRequest', `${field}: has both data and parameters.binary_data_size`);
-      if (headerLength === undefined) fail('BinaryDataMismatch', `${field}.parameters.binary_data_size: binary data needs the Inference-Header-Content-Length header`);
+      if (!binary) fail('BinaryDataMismatch', `${field}.parameters.binary_data_size: binary data needs the Inference-Header-Content-Length header`);
       if (typeof size !== 'number' || !Number.isInteger(size) || size < 0) fail('BinaryDataMismatch', `${field}.parameters.binary_data_size: must be a non-negative integer`);
       if (binaryOffset + size > body.byteLength) {
         fail('BinaryDataMismatch', `${field}.parameters.binary_data_size: ${size} bytes at offset ${binaryOffset - jsonEnd} run past the ${body.byteLength - jsonEnd} bytes of binary data sent`);

@@ -10,12 +10,14 @@ import { cpuLimit, type ServeConfig } from './config.js';
 import { RuntimeMetrics } from './metrics.js';
 import { ModelLoadError, ModelRunner } from './model-runner.js';
 import { Scheduler } from './scheduler.js';
-import { createRuntimeServer, type ServedModel, type ServerState } from './server.js';
+import { createRuntimeServer, MODEL_VERSION, type ServedModel, type ServerState } from './server.js';
 import { batchability, warmupShape, type ModelSignature } from './signature.js';
 import { typeInfo } from './datatypes.js';
 import { elementCount } from './tensors.js';
 import { readManifest } from './fetch/integrity.js';
 import type { WireTensor } from './worker-protocol.js';
+import { startGrpcServer, type GrpcRuntimeServer } from './grpc/server.js';
+import { statisticsFromMetrics } from './grpc/statistics.js';
 
 export class FatalError extends Error {
   constructor(readonly reason: string, message: string) {
@@ -26,6 +28,8 @@ export class FatalError extends Error {
 export interface RunningRuntime {
   server: Server;
   port: number;
+  /** The gRPC port, when --grpc-port asked for one. */
+  grpcPort?: number;
   /** Settles when the model is loaded and warmed up (rejects with a FatalError when it cannot be). */
   ready: Promise<void>;
   /** Stop taking new work, finish what was accepted, close. */
@@ -99,7 +103,7 @@ export function startRuntime(cfg: ServeConfig, version: string, logger: Logger =
   const inflight = { count: 0 };
   const runner = new ModelRunner();
   const modelName = cfg.name ?? defaultModelName(cfg.model);
-  const server = createRuntimeServer({
+  const serverDeps = {
     version,
     maxBodyBytes: cfg.maxBodyBytes,
     logger,
@@ -107,7 +111,9 @@ export function startRuntime(cfg: ServeConfig, version: string, logger: Logger =
     model: () => served,
     state: () => state,
     inflight,
-  });
+  };
+  const server = createRuntimeServer(serverDeps);
+  let grpc: GrpcRuntimeServer | undefined;
 
   const ready = (async () => {
     const started = performance.now();
@@ -137,7 +143,7 @@ export function startRuntime(cfg: ServeConfig, version: string, logger: Logger =
     } catch (err) {
       throw new FatalError('ModelLoadFailed', `model ${file} failed its warm-up run: ${(err as Error).message}`);
     }
-    const metrics = new RuntimeMetrics(modelName, { inflight: () => inflight.count, queued: () => served?.scheduler.queued ?? 0 });
+    const metrics = new RuntimeMetrics(modelName, { inflight: () => inflight.count, queued: () => served?.scheduler.queued ?? 0 }, cfg.grpcPort > 0 ? ['http', 'grpc'] : ['http']);
     const scheduler = new Scheduler(runner, sig, { maxBatchSize, maxQueueDelayUs: cfg.maxQueueDelayUs, maxQueueSize: cfg.maxQueueSize }, {
       queueSeconds: (s) => metrics.queueSeconds.observe({ model: modelName }, s),
       batch: (rows, s) => {
@@ -154,6 +160,7 @@ export function startRuntime(cfg: ServeConfig, version: string, logger: Logger =
       process.exit(70);
     };
     if (state === 'loading') state = 'ready';
+    grpc?.stateChanged();
     logger.info('model ready', {
       model: modelName, file, provider: loaded.provider, loadSeconds: +loadSeconds.toFixed(3), maxBatchSize,
       inputs: sig.inputs.map((t) => `${t.name}:${t.datatype}[${t.shape.join(',')}]`),
@@ -164,6 +171,7 @@ export function startRuntime(cfg: ServeConfig, version: string, logger: Logger =
   const drain = async () => {
     if (state === 'draining') return;
     state = 'draining';
+    grpc?.stateChanged();
     logger.info('draining', { inflight: inflight.count, queued: served?.scheduler.queued ?? 0 });
     const deadline = Date.now() + cfg.drainTimeoutSeconds * 1000;
     await ready.catch(() => {});
@@ -171,6 +179,7 @@ export function startRuntime(cfg: ServeConfig, version: string, logger: Logger =
       await new Promise((r) => setTimeout(r, 20));
     }
     if (inflight.count > 0) logger.warn('drain timed out', { inflight: inflight.count });
+    await grpc?.close(1000);
     await new Promise<void>((resolve) => {
       server.close(() => resolve());
       server.closeIdleConnections();
@@ -181,10 +190,21 @@ export function startRuntime(cfg: ServeConfig, version: string, logger: Logger =
 
   return new Promise((resolve, reject) => {
     server.once('error', (err) => reject(new FatalError('ListenFailed', `cannot listen on ${cfg.host}:${cfg.httpPort}: ${err.message}`)));
-    server.listen(cfg.httpPort, cfg.host, () => {
+    server.listen(cfg.httpPort, cfg.host, async () => {
       const port = (server.address() as AddressInfo).port;
       logger.info('listening', { host: cfg.host, port, model: modelName });
-      resolve({ server, port, ready, drain });
+      if (cfg.grpcPort > 0) {
+        const statistics = async () => (served ? statisticsFromMetrics(modelName, MODEL_VERSION, served.metrics) : { model_stats: [] });
+        try {
+          grpc = await startGrpcServer({ ...serverDeps, statistics }, cfg.host, cfg.grpcPort);
+        } catch (err) {
+          server.close();
+          reject(new FatalError('ListenFailed', `cannot listen on ${cfg.host}:${cfg.grpcPort} (gRPC): ${(err as Error).message}`));
+          return;
+        }
+        logger.info('listening', { host: cfg.host, port: grpc.port, protocol: 'grpc', model: modelName });
+      }
+      resolve({ server, port, grpcPort: grpc?.port, ready, drain });
     });
   });
 }

@@ -91,7 +91,7 @@ async function decodeContent(body: Buffer, encoding: string | undefined, limit: 
   throw new RuntimeError('UnsupportedEncoding', `Content-Encoding ${encoding} is not supported (use gzip, deflate or none)`);
 }
 
-function modelMetadata(m: ServedModel): Json {
+export function modelMetadata(m: ServedModel): Json {
   return {
     name: m.name,
     versions: [MODEL_VERSION],
@@ -102,7 +102,7 @@ function modelMetadata(m: ServedModel): Json {
 }
 
 /** Triton's model configuration, so Triton tools that ask for it (perf_analyzer, clients) work. */
-function modelConfig(m: ServedModel): Json {
+export function modelConfig(m: ServedModel): Json {
   const batching = m.maxBatchSize > 1;
   const dims = (shape: number[]) => (batching ? shape.slice(1) : shape);
   const tensor = (t: { name: string; datatype: string; shape: number[] }) => ({ name: t.name, data_type: `TYPE_${t.datatype === 'BYTES' ? 'STRING' : t.datatype}`, dims: dims(t.shape) });
@@ -197,8 +197,8 @@ export function createRuntimeHandler(deps: RuntimeServerDeps) {
     } finally {
       if (arriving) m.scheduler.arriving--;
       deps.inflight.count--;
-      m.metrics.requests.inc({ model: m.name, outcome: outcomeOf(status) });
-      m.metrics.requestSeconds.observe({ model: m.name }, (performance.now() - started) / 1000);
+      m.metrics.requests.inc({ model: m.name, protocol: 'http', outcome: outcomeOf(status) });
+      m.metrics.requestSeconds.observe({ model: m.name, protocol: 'http' }, (performance.now() - started) / 1000);
     }
     return status;
   }

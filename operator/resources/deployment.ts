@@ -8,6 +8,7 @@ import { CREDENTIALS_DIR, MODELS_DIR, planModelSource, type ModelSourcePlan } fr
 import { childMetadata } from './owner.js';
 
 export const HTTP_PORT = 8080;
+export const GRPC_PORT = 9000;
 export const RUNTIME_CONTAINER = 'runtime';
 export const FETCH_CONTAINER = 'fetch';
 export const GPU_PRODUCT_LABEL = 'nvidia.com/gpu.product';
@@ -48,6 +49,7 @@ export function serveArgs(md: ModelDeployment, plan: ModelSourcePlan, cfg: Resol
     '--model', plan.modelPath,
     '--name', spec.model.servedName ?? md.metadata.name!,
     '--http-port', String(HTTP_PORT),
+    '--grpc-port', String(GRPC_PORT),
     '--execution-providers', executionProviders(spec).join(','),
     '--graph-optimization-level', rt.graphOptimizationLevel,
     '--intra-op-threads', String(threads),
@@ -196,7 +198,7 @@ export function buildDeployment(md: ModelDeployment, cfg: ResolvedConfig): V1Dep
     command: ['modelplane'],
     args: serveArgs(md, plan, cfg),
     env,
-    ports: [{ name: 'http', containerPort: HTTP_PORT, protocol: 'TCP' }],
+    ports: [{ name: 'http', containerPort: HTTP_PORT, protocol: 'TCP' }, { name: 'grpc', containerPort: GRPC_PORT, protocol: 'TCP' }],
     ...(resources ? { resources } : {}),
     // Loading and warming a large model can take many minutes; liveness waits until startup succeeds.
     startupProbe: { ...probe(READY_PATH), periodSeconds: STARTUP_PERIOD_SECONDS, timeoutSeconds: 2, failureThreshold: Math.ceil(cfg.startupTimeoutSeconds / STARTUP_PERIOD_SECONDS) },

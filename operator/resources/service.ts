@@ -2,7 +2,7 @@
 import type { V1Service } from '@kubernetes/client-node';
 import type { ModelDeployment } from '../api/schema.js';
 import type { ResolvedConfig } from './config.js';
-import { HTTP_PORT, runtimeImageFor } from './deployment.js';
+import { GRPC_PORT, HTTP_PORT, runtimeImageFor } from './deployment.js';
 import { labelsFor, selectorLabels } from './labels.js';
 import { childMetadata } from './owner.js';
 
@@ -14,7 +14,11 @@ export function buildService(md: ModelDeployment, cfg: ResolvedConfig): V1Servic
     spec: {
       type: 'ClusterIP',
       selector: selectorLabels(md),
-      ports: [{ name: 'http', port: HTTP_PORT, targetPort: 'http', protocol: 'TCP', appProtocol: 'http' }],
+      ports: [
+        { name: 'http', port: HTTP_PORT, targetPort: 'http', protocol: 'TCP', appProtocol: 'http' },
+        // gRPC is HTTP/2 without TLS: Kubernetes' name for that protocol, which meshes and gateways route as gRPC.
+        { name: 'grpc', port: GRPC_PORT, targetPort: 'grpc', protocol: 'TCP', appProtocol: 'kubernetes.io/h2c' },
+      ],
     },
   };
 }

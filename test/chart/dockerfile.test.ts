@@ -98,7 +98,7 @@ describe('Dockerfile', () => {
     for (const c of copies) expect(c).toMatch(/^--from=\S+ /); // nothing from the build context: no sources, no tests
     const fromBuild = copies.filter((c) => !c.startsWith('--from=node '));
     const copied = fromBuild.map((c) => c.split(/\s+/)[1].replace(/^\/app\//, ''));
-    expect(copied.sort()).toEqual(['bin', 'dist', 'node_modules', 'package.json']);
+    expect(copied.sort()).toEqual(['bin', 'dist', 'node_modules', 'package.json', 'proto']);
     const labels = all(target, 'LABEL').join(' ');
     for (const key of ['title', 'description', 'source', 'licenses', 'version', 'revision', 'created']) {
       expect(labels).toContain(`org.opencontainers.image.${key}=`);
@@ -128,6 +128,13 @@ describe('Dockerfile', () => {
     // ENTRYPOINT resolves through this symlink; the bin must carry a shebang to run without `node`.
     expect(readFileSync(join(ROOT, 'bin', 'modelplane.js'), 'utf8')).toMatch(/^#!\/usr\/bin\/env (-S )?node( --[a-z-]+=\S+)*\n/);
     expect(all('runtime', 'RUN').join('\n')).toContain('ln -s /app/bin/modelplane.js /usr/local/bin/modelplane');
+  });
+
+  test('the images carry the .proto files the gRPC server loads next to package.json at run time', () => {
+    expect(all('build', 'COPY')).toContain('proto ./proto');
+    for (const file of ['inference/grpc_service.proto', 'inference/model_config.proto', 'grpc/health/v1/health.proto']) {
+      expect(existsSync(join(ROOT, 'proto', file))).toBe(true);
+    }
   });
 
   test('every source the build copies exists, is not excluded by .dockerignore, and covers every compiled folder', () => {

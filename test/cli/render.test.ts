@@ -73,6 +73,10 @@ describe('modelplane render', () => {
     ]);
     expect(docs[0].spec.template.spec.containers[0].image).toBe('registry.local/runtime-gpu:9.9');
     expect(docs[3].spec.template.spec.containers[0].image).toBe('registry.local/runtime:9.9');
+    // The Open Inference Protocol over gRPC: a Service port, a container port, and the serve flag.
+    expect(docs[1].spec.ports.map((p: { name: string; port: number }) => `${p.name}:${p.port}`)).toEqual(['http:8080', 'grpc:9000']);
+    expect(docs[0].spec.template.spec.containers[0].ports.map((p: { name: string }) => p.name)).toContain('grpc');
+    expect(docs[0].spec.template.spec.containers[0].args.join(' ')).toContain('--grpc-port 9000');
     expect(r.stdout).not.toMatch(/[&*]a\d/);
   });
 

@@ -36,7 +36,10 @@ describe('desiredChildren', () => {
     expect(svc.spec).toEqual({
       type: 'ClusterIP',
       selector: { 'app.kubernetes.io/instance': 'resnet', 'app.kubernetes.io/name': 'modelplane-runtime' },
-      ports: [{ name: 'http', port: 8080, targetPort: 'http', protocol: 'TCP', appProtocol: 'http' }],
+      ports: [
+        { name: 'http', port: 8080, targetPort: 'http', protocol: 'TCP', appProtocol: 'http' },
+        { name: 'grpc', port: 9000, targetPort: 'grpc', protocol: 'TCP', appProtocol: 'kubernetes.io/h2c' },
+      ],
     });
     expect(pdb).toMatchObject({ apiVersion: 'policy/v1', spec: { maxUnavailable: 1, selector: { matchLabels: svc.spec.selector }, unhealthyPodEvictionPolicy: 'AlwaysAllow' } });
   });

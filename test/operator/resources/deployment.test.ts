@@ -105,7 +105,7 @@ describe('buildDeployment', () => {
   it('renders the runtime flags from the spec', () => {
     const d = build(CASES[6][1]);
     expect(runtime(d).args).toEqual([
-      'serve', '--model', '/models/resnet.onnx', '--name', 'resnet', '--http-port', '8080', '--execution-providers', 'cuda,cpu',
+      'serve', '--model', '/models/resnet.onnx', '--name', 'resnet', '--http-port', '8080', '--grpc-port', '9000', '--execution-providers', 'cuda,cpu',
       '--graph-optimization-level', 'all', '--intra-op-threads', '4', '--max-queue-size', '512', '--gpu-mem-limit-bytes', '1073741824',
       '--drain-timeout-seconds', '50', '--max-batch-size', '32', '--max-queue-delay-us', '2000', '--log-level', 'info',
     ]);
@@ -149,7 +149,7 @@ describe('buildDeployment', () => {
   it('probes for large models, drains before SIGTERM and exposes metrics', () => {
     const d = build(CASES[0][1]);
     const c = runtime(d);
-    expect(c.ports).toEqual([{ name: 'http', containerPort: 8080, protocol: 'TCP' }]);
+    expect(c.ports).toEqual([{ name: 'http', containerPort: 8080, protocol: 'TCP' }, { name: 'grpc', containerPort: 9000, protocol: 'TCP' }]);
     expect(c.startupProbe).toMatchObject({ httpGet: { path: '/v2/health/ready', port: 'http' }, periodSeconds: 5, failureThreshold: 360 });
     expect(c.readinessProbe).toMatchObject({ httpGet: { path: '/v2/health/ready', port: 'http' } });
     expect(c.livenessProbe).toMatchObject({ httpGet: { path: '/v2/health/live', port: 'http' } });

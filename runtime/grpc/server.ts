@@ -1,0 +1,242 @@
+// The Open Inference Protocol over gRPC (`inference.GRPCInferenceService`, Triton's and KServe's service) and
+// grpc.health.v1. Requests are decoded here and join the HTTP path at the scheduler: same batching, queue limit,
+// drain and metrics (labelled protocol="grpc").
+import { format } from 'node:util';
+import {
+  Server, ServerCredentials, setLogger,
+  type ServerDuplexStream, type ServerUnaryCall, type sendUnaryData, type UntypedServiceImplementation,
+} from '@grpc/grpc-js';
+import type { Http2SecureServer, Http2Server, ServerHttp2Session } from 'node:http2';
+import { RuntimeError } from '../errors.js';
+import type { Outcome } from '../metrics.js';
+import { EXTENSIONS, MODEL_VERSION, SERVER_NAME, modelConfig, modelMetadata, type RuntimeServerDeps, type ServedModel } from '../server.js';
+import { decodeInferRequest, encodeInferResponse, type ModelInferRequest, type ModelInferResponse } from './codec.js';
+import { createHealthService } from './health.js';
+import { healthService, inferenceService } from './proto.js';
+import { statisticsResponse, type StatisticsProvider } from './statistics.js';
+import { asRuntimeError, grpcMessage, toServiceError } from './status.js';
+
+export interface GrpcServerDeps extends RuntimeServerDeps {
+  /** The statistics the ModelStatistics RPC reports (Triton's JSON shape). */
+  statistics: StatisticsProvider;
+}
+
+export interface GrpcRuntimeServer {
+  server: Server;
+  port: number;
+  /** Call after every change of deps.state(): health watchers hear of it; on draining, streams stop taking requests. */
+  stateChanged(): void;
+  /** Ends open streams once their answers are sent, then shuts the server down (forcibly after `timeoutMs`). */
+  close(timeoutMs: number): Promise<void>;
+}
+
+function outcomeOf(err: RuntimeError | undefined): Outcome {
+  if (!err) return 'success';
+  if (err.status === 503) return 'rejected';
+  if (err.status < 500) return 'client_error';
+  return 'failed';
+}
+
+let requestCounter = 0;
+
+interface OpenStream {
+  call: ServerDuplexStream<ModelInferRequest, unknown>;
+  pending: number;
+  halfClosed: boolean;
+  ended: boolean;
+}
+
+/** The service implementations and the hooks serve.ts drives, without a socket. */
+export function createGrpcHandlers(deps: GrpcServerDeps) {
+  const { logger } = deps;
+  const debug = logger.isLevelEnabled('debug');
+  const health = createHealthService(deps.state);
+  const streams = new Set<OpenStream>();
+
+  /** Refuses a model name or version this server does not serve, as HTTP does for /v2/models/{name}[/versions/{v}]. */
+  function checkName(name: string, version: string): void {
+    if (name !== deps.modelName) throw new RuntimeError('ModelNotFound', `unknown model "${name}"; this server serves "${deps.modelName}"`);
+    if (version !== '' && version !== MODEL_VERSION) throw new RuntimeError('VersionNotFound', `model ${name} has no version "${version}"; it has version ${MODEL_VERSION}`);
+  }
+
+  /** The served model for a name and version; UNAVAILABLE while it loads. */
+  function resolve(name: string, version: string): ServedModel {
+    checkName(name, version);
+    const m = deps.model();
+    if (!m) throw new RuntimeError('NotReady', `model ${name} is loading`);
+    return m;
+  }
+
+  async function infer(msg: ModelInferRequest): Promise<ModelInferResponse> {
+    const started = performance.now();
+    const requestId = msg.id || `g${++requestCounter}`;
+    let m: ServedModel | undefined;
+    let error: RuntimeError | undefined;
+    deps.inflight.count++;
+    try {
+      m = resolve(msg.model_name, msg.model_version);
+      const req = decodeInferRequest(msg, m.signature);
+      const outputs = await m.scheduler.submit(req);
+      const response = encodeInferResponse(m.name, MODEL_VERSION, m.signature, req, outputs);
+      if (debug) logger.debug('inference', { requestId, model: m.name, protocol: 'grpc', ms: +(performance.now() - started).toFixed(3) });
+      return response;
+    } catch (err) {
+      error = asRuntimeError(err);
+      logger.log(error.status >= 500 && error.status !== 503 ? 'warn' : 'info', 'inference refused', { requestId, model: msg.model_name, protocol: 'grpc', reason: error.reason, error: error.message });
+      throw error;
+    } finally {
+      deps.inflight.count--;
+      if (m) {
+        m.metrics.requests.inc({ model: m.name, protocol: 'grpc', outcome: outcomeOf(error) });
+        m.metrics.requestSeconds.observe({ model: m.name, protocol: 'grpc' }, (performance.now() - started) / 1000);
+      }
+    }
+  }
+
+  /** A unary handler: the result, or the error as a gRPC status. */
+  function unary<Req>(fn: (req: Req) => unknown | Promise<unknown>) {
+    return (call: ServerUnaryCall<Req, unknown>, callback: sendUnaryData<unknown>) => {
+      Promise.resolve().then(() => fn(call.request)).then(
+        (res) => callback(null, res),
+        (err) => {
+          const e = asRuntimeError(err);
+          if (e.reason === 'Internal') logger.error('grpc request failed', { path: call.getPath(), error: e.message });
+          callback(toServiceError(e));
+        },
+      );
+    };
+  }
+
+  function endIfDone(s: OpenStream): void {
+    if (s.ended || s.pending > 0) return;
+    if (!s.halfClosed && deps.state() !== 'draining') return;
+    s.ended = true;
+    streams.delete(s);
+    s.call.end();
+  }
+
+  const inference: UntypedServiceImplementation = {
+    ServerLive: unary(() => ({ live: true })),
+    ServerReady: unary(() => ({ ready: deps.state() === 'ready' })),
+    ServerMetadata: unary(() => ({ name: SERVER_NAME, version: deps.version, extensions: EXTENSIONS })),
+    // Ready or not while the model loads (no error), as long as the name is known.
+    ModelReady: unary((r: { name: string; version: string }) => {
+      checkName(r.name, r.version);
+      return { ready: deps.state() === 'ready' && deps.model() !== undefined };
+    }),
+    ModelMetadata: unary((r: { name: string; version: string }) => modelMetadata(resolve(r.name, r.version))),
+    ModelConfig: unary((r: { name: string; version: string }) => ({ config: modelConfig(resolve(r.name, r.version)) })),
+    ModelStatistics: unary(async (r: { name: string; version: string }) => {
+      if (r.name !== '') resolve(r.name, r.version);
+      else if (!deps.model()) return { model_stats: [] };
+      return statisticsResponse(await deps.statistics(), r.name, r.version);
+    }),
+    ModelInfer: unary(infer),
+    ModelStreamInfer(call: ServerDuplexStream<ModelInferRequest, unknown>) {
+      const s: OpenStream = { call, pending: 0, halfClosed: false, ended: false };
+      streams.add(s);
+      const answerError = (msg: ModelInferRequest, err: RuntimeError) => ({
+        error_message: grpcMessage(err),
+        infer_response: { model_name: msg.model_name, model_version: msg.model_version, id: msg.id },
+      });
+      call.on('data', (msg: ModelInferRequest) => {
+        if (s.ended) return;
+        if (deps.state() === 'draining') {
+          call.write(answerError(msg, new RuntimeError('ShuttingDown', 'server is shutting down; retry on another replica')));
+          return;
+        }
+        s.pending++;
+        infer(msg).then(
+          (res) => ({ error_message: '', infer_response: res }),
+          (err) => answerError(msg, asRuntimeError(err)),
+        ).then((answer) => {
+          s.pending--;
+          if (!s.ended) call.write(answer);
+          endIfDone(s);
+        });
+      });
+      call.on('end', () => {
+        s.halfClosed = true;
+        endIfDone(s);
+      });
+      const forget = () => {
+        s.ended = true;
+        streams.delete(s);
+      };
+      call.on('cancelled', forget);
+      call.on('error', forget);
+    },
+  };
+
+  return {
+    inference,
+    health: health.implementation,
+    stateChanged() {
+      health.notify();
+      if (deps.state() === 'draining') for (const s of [...streams]) endIfDone(s);
+    },
+    /** Ends what is still open: health watchers and idle streams. */
+    closeStreams() {
+      health.close();
+      for (const s of [...streams]) {
+        s.ended = true;
+        s.call.end();
+      }
+      streams.clear();
+    },
+  };
+}
+
+/**
+ * Node's HTTP/2 sessions start with 64 KiB flow-control windows and grpc-js never widens them, so a client sending a
+ * 100 KB tensor stalls for window updates several times per request. Widening the windows of every new session
+ * lets a whole request travel in one go (what gRPC's C core does through bandwidth probing).
+ */
+const SESSION_WINDOW_BYTES = 16 * 1024 * 1024;
+const STREAM_WINDOW_BYTES = 4 * 1024 * 1024;
+
+function widenFlowControlWindows(server: Server): void {
+  const http2Servers = (server as unknown as { http2Servers?: Map<Http2Server | Http2SecureServer, unknown> }).http2Servers;
+  for (const h of http2Servers?.keys() ?? []) {
+    h.on('session', (session: ServerHttp2Session) => {
+      session.setLocalWindowSize(SESSION_WINDOW_BYTES);
+      session.settings({ initialWindowSize: STREAM_WINDOW_BYTES });
+    });
+  }
+}
+
+/** Starts the gRPC server on host:port (0 picks a free port); the receive limit follows the HTTP body limit. */
+export async function startGrpcServer(deps: GrpcServerDeps, host: string, port: number): Promise<GrpcRuntimeServer> {
+  // grpc-js writes its own errors as plain text on stderr: route them into the JSON log.
+  setLogger({ error: (...args: unknown[]) => deps.logger.warn('grpc-js', { detail: format(...args) }) });
+  const handlers = createGrpcHandlers(deps);
+  const server = new Server({
+    'grpc.max_receive_message_length': deps.maxBodyBytes,
+    'grpc.max_send_message_length': -1,
+  });
+  server.addService(inferenceService().definition, handlers.inference);
+  server.addService(healthService().definition, handlers.health);
+  const address = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+  const bound = await new Promise<number>((resolve, reject) => {
+    server.bindAsync(address, ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p)));
+  });
+  widenFlowControlWindows(server);
+  return {
+    server,
+    port: bound,
+    stateChanged: handlers.stateChanged,
+    close: (timeoutMs) => new Promise<void>((resolve) => {
+      handlers.closeStreams();
+      const timer = setTimeout(() => {
+        deps.logger.warn('grpc shutdown timed out; closing open calls', { timeoutMs });
+        server.forceShutdown();
+        resolve();
+      }, timeoutMs);
+      server.tryShutdown(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    }),
+  };
+}
+

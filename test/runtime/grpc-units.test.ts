@@ -1,0 +1,80 @@
+// The pure parts of the gRPC transport: the error catalogue in status codes, and statistics in Triton's shape.
+import { status } from '@grpc/grpc-js';
+import { ERRORS, RuntimeError, type ErrorReason } from '../../runtime/errors.js';
+import { GRPC_CODES, grpcMessage, toServiceError } from '../../runtime/grpc/status.js';
+import { statisticsResponse, type ModelStats } from '../../runtime/grpc/statistics.js';
+import { servingStatus } from '../../runtime/grpc/health.js';
+
+describe('error catalogue as gRPC status codes', () => {
+  const expected = (httpStatus: number, reason: ErrorReason): status => {
+    if (reason === 'MethodNotAllowed') return status.UNIMPLEMENTED;
+    if (httpStatus === 404) return status.NOT_FOUND;
+    if (httpStatus === 413) return status.RESOURCE_EXHAUSTED;
+    if (httpStatus === 503) return status.UNAVAILABLE;
+    if (httpStatus >= 500) return status.INTERNAL;
+    return status.INVALID_ARGUMENT;
+  };
+  test.each(Object.entries(ERRORS) as [ErrorReason, number][])('%s (HTTP %d)', (reason, httpStatus) => {
+    expect(GRPC_CODES[reason]).toBe(expected(httpStatus, reason));
+  });
+
+  test.each([
+    ['QueueFull', 'queue is full (2 requests waiting); retry later', 'queue is full (2 requests waiting); retry later'],
+    ['NotReady', 'model m is loading', 'model m is loading; retry later'],
+    ['ShuttingDown', 'server is shutting down', 'server is shutting down; retry later'],
+    ['ShapeMismatch', 'inputs[0].shape[1]: is 4', 'inputs[0].shape[1]: is 4'],
+  ] as [ErrorReason, string, string][])('%s keeps the HTTP message, with retry advice when UNAVAILABLE', (reason, message, sent) => {
+    expect(grpcMessage(new RuntimeError(reason, message))).toBe(sent);
+  });
+
+  test('the reason code and retry pushback travel as trailing metadata', () => {
+    const full = toServiceError(new RuntimeError('QueueFull', 'queue is full; retry later', { 'Retry-After': '1' }));
+    expect(full.code).toBe(status.UNAVAILABLE);
+    expect(full.metadata!.get('modelplane-reason')).toEqual(['QueueFull']);
+    expect(full.metadata!.get('grpc-retry-pushback-ms')).toEqual(['1000']);
+    expect(toServiceError(new RuntimeError('DataMismatch', 'x')).metadata!.get('grpc-retry-pushback-ms')).toEqual([]);
+  });
+});
+
+describe('ModelStatistics from a snapshot in Triton JSON shape', () => {
+  const d = (count: number, ns: number) => ({ count, ns });
+  const stats = (name: string, version = '1'): ModelStats => ({
+    name, version, last_inference: 1764400000123, inference_count: 96, execution_count: 40,
+    inference_stats: { success: d(64, 5e6), fail: d(2, 1e4), queue: d(64, 2.5e5), compute_input: d(40, 1e5), compute_infer: d(40, 4e6), compute_output: d(40, 2e5) },
+    batch_stats: [{ batch_size: 2, compute_input: d(20, 5e4), compute_infer: d(20, 2e6), compute_output: d(20, 1e5) }],
+  });
+  const snapshot = { model_stats: [stats('a'), stats('b', '1')] };
+
+  test('every figure travels, 64-bit counters as exact decimal strings', () => {
+    const [a] = statisticsResponse(snapshot, 'a', '').model_stats as Record<string, any>[];
+    expect(a).toEqual({
+      name: 'a', version: '1', last_inference: '1764400000123', inference_count: '96', execution_count: '40',
+      inference_stats: {
+        success: { count: '64', ns: '5000000' }, fail: { count: '2', ns: '10000' }, queue: { count: '64', ns: '250000' },
+        compute_input: { count: '40', ns: '100000' }, compute_infer: { count: '40', ns: '4000000' }, compute_output: { count: '40', ns: '200000' },
+      },
+      batch_stats: [{ batch_size: '2', compute_input: { count: '20', ns: '50000' }, compute_infer: { count: '20', ns: '2000000' }, compute_output: { count: '20', ns: '100000' } }],
+    });
+  });
+
+  test.each([
+    ['', '', ['a', 'b']],
+    ['b', '', ['b']],
+    ['b', '1', ['b']],
+  ])('name "%s" version "%s" selects %j', (name, version, names) => {
+    expect(statisticsResponse(snapshot, name, version).model_stats.map((s) => (s as { name: string }).name)).toEqual(names);
+  });
+
+  test('an unknown model or version is refused with the catalogue reason', () => {
+    expect(() => statisticsResponse(snapshot, 'c', '')).toThrow(expect.objectContaining({ reason: 'ModelNotFound' }));
+    expect(() => statisticsResponse(snapshot, 'a', '2')).toThrow(expect.objectContaining({ reason: 'VersionNotFound' }));
+  });
+});
+
+test.each([
+  ['loading', 'NOT_SERVING'],
+  ['ready', 'SERVING'],
+  ['draining', 'NOT_SERVING'],
+] as const)('health: a server %s is %s', (state, expected) => {
+  expect(servingStatus(state)).toBe(expected);
+});
