@@ -1,7 +1,7 @@
 // The inference path: every /v2/models/{name}/... request goes to the least-loaded ready replica of the
 // ModelDeployment serving {name}, over keep-alive connections. The body is read first (capped), so a request whose
 // replica dies before answering can be sent once more to another replica: inference is idempotent.
-import { request, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
+import { request, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { LocalDeployment } from './deployment.js';
 import type { Replica } from './replica.js';
 
@@ -15,7 +15,8 @@ export interface ProxyOptions {
   inflight: { count: number };
 }
 
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'proxy-authorization', 'proxy-authenticate', 'host', 'content-length']);
+// Connection-level headers stay on their hop; Content-Length is set from the body actually read.
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'proxy-authorization', 'proxy-authenticate', 'content-length']);
 
 function sendError(res: ServerResponse, status: number, reason: string, message: string, headers: Record<string, string> = {}): void {
   if (res.headersSent) {
@@ -27,23 +28,14 @@ function sendError(res: ServerResponse, status: number, reason: string, message:
   res.end(body);
 }
 
-function forwardHeaders(h: IncomingHttpHeaders, length: number): Record<string, string | string[]> {
-  const out: Record<string, string | string[]> = {};
-  for (const k in h) {
-    const v = h[k];
-    if (v !== undefined && !HOP_BY_HOP.has(k)) out[k] = v;
+/** Raw headers (name, value, name, value...) without the hop-by-hop ones: no header object is built. */
+function endToEnd(raw: string[], contentLength?: string): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i].toLowerCase();
+    if (!HOP_BY_HOP.has(name) || (name === 'content-length' && contentLength === undefined)) out.push(raw[i], raw[i + 1]);
   }
-  out['content-length'] = String(length);
-  return out;
-}
-
-function responseHeaders(h: IncomingHttpHeaders): Record<string, string | string[]> {
-  const out: Record<string, string | string[]> = {};
-  for (const k in h) {
-    const v = h[k];
-    if (v !== undefined && !HOP_BY_HOP.has(k)) out[k] = v;
-  }
-  if (h['content-length'] !== undefined) out['content-length'] = h['content-length'];
+  if (contentLength !== undefined) out.push('Content-Length', contentLength);
   return out;
 }
 
@@ -82,7 +74,7 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer | 'too-la
 type Attempt =
   | { kind: 'answered' }
   | { kind: 'unreachable'; error: string }
-  | { kind: 'not-serving'; status: number; headers: IncomingHttpHeaders; body: Buffer };
+  | { kind: 'not-serving'; status: number; headers: string[]; body: Buffer };
 
 /** The runtime's reasons for a 503 that another replica would not give: it is loading or draining. */
 const NOT_SERVING = new Set(['NotReady', 'ShuttingDown']);
@@ -133,7 +125,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, dep: LocalDeplo
       replica = dep.pick(tried);
       if (!replica || attempt === 1) {
         if (result.kind === 'not-serving') {
-          res.writeHead(result.status, responseHeaders(result.headers));
+          res.writeHead(result.status, endToEnd(result.headers, String(result.body.length)));
           res.end(result.body);
           outcome = 'rejected';
         } else {
@@ -165,7 +157,7 @@ function forward(req: IncomingMessage, res: ServerResponse, body: Buffer, replic
       port: replica.port,
       method: req.method,
       path: req.url,
-      headers: forwardHeaders(req.headers, body.length),
+      headers: endToEnd(req.rawHeaders, String(body.length)),
       agent: replica.agent,
       timeout: timeoutMs,
     });
@@ -198,11 +190,11 @@ function forward(req: IncomingMessage, res: ServerResponse, body: Buffer, replic
             reason = undefined;
           }
           if (reason && NOT_SERVING.has(reason)) {
-            finish({ kind: 'not-serving', status: 503, headers: ur.headers, body: text });
+            finish({ kind: 'not-serving', status: 503, headers: ur.rawHeaders, body: text });
             return;
           }
           if (!res.headersSent) {
-            res.writeHead(503, responseHeaders(ur.headers));
+            res.writeHead(503, endToEnd(ur.rawHeaders, String(text.length)));
             res.end(text);
           }
           finish({ kind: 'answered' });
@@ -213,7 +205,7 @@ function forward(req: IncomingMessage, res: ServerResponse, body: Buffer, replic
         });
         return;
       }
-      res.writeHead(ur.statusCode ?? 502, responseHeaders(ur.headers));
+      res.writeHead(ur.statusCode ?? 502, endToEnd(ur.rawHeaders));
       ur.pipe(res);
       ur.once('end', () => {
         res.off('close', onClientGone);
