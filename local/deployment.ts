@@ -197,7 +197,7 @@ export class LocalDeployment {
     r.markDraining();
     await r.stop(this.ctx.drainMs);
     this.replicas = this.replicas.filter((x) => x !== r);
-    this.ctx.onChange();
+    this.onReplicaChange();
   }
 
   /** The ready replica with the fewest requests in flight, round robin among equals; `not` excluded. */

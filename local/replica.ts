@@ -39,7 +39,6 @@ const PROBE_TIMEOUT_MS = 1000;
 const STARTING_PROBE_MS = 100;
 /** A replica that stayed ready this long has its crash backoff reset (the kubelet uses 10 minutes). */
 const BACKOFF_RESET_MS = 60_000;
-const LOG_TAIL_LINES = 40;
 
 export class Replica {
   readonly id: string;
@@ -60,7 +59,6 @@ export class Replica {
   private backoffTimer?: NodeJS.Timeout;
   private probeFailures = 0;
   private crashStreak = 0;
-  private logTail: string[] = [];
   private lastError?: string;
   private stopping = false;
 
@@ -71,11 +69,6 @@ export class Replica {
 
   get terminationLog(): string {
     return join(this.opts.runDir, `${this.id}.termination-log`);
-  }
-
-  /** The runtime's recent output (JSON log lines), for errors a person reads. */
-  logs(): string[] {
-    return [...this.logTail];
   }
 
   start(): void {
@@ -92,8 +85,6 @@ export class Replica {
     this.child = child;
     this.pid = child.pid;
     const onLine = (line: string) => {
-      this.logTail.push(line);
-      if (this.logTail.length > LOG_TAIL_LINES) this.logTail.shift();
       if (!line.startsWith('{')) return;
       let entry: Record<string, unknown>;
       try {

@@ -309,6 +309,20 @@ spec:
     }
   });
 
+  test('an invalid edit is reported and the previous spec keeps running', async () => {
+    const before = (await deployment(local.url, 'simple'))!;
+    writeFileSync(join(manifests, 'simple.yaml'), SIMPLE(tmp.path, 128).replace('replicas: 2', 'replicas: two'));
+    await waitFor('the report', async () => /ModelDeployment simple in .*simple\.yaml is invalid and does not run: spec\.replicas: .*\(the previous spec keeps running\)/.test(local.out()));
+    const after = (await deployment(local.url, 'simple'))!;
+    expect(after.generation).toBe(before.generation);
+    expect(after.replicas.map((r) => r.pid)).toEqual(before.replicas.map((r) => r.pid));
+    const r = steadyLoad(local.url, 'simple', 2);
+    await sleep(200);
+    expect(await r.stop()).toMatchObject({ failed: 0 });
+    writeFileSync(join(manifests, 'simple.yaml'), SIMPLE(tmp.path, 128));
+    await waitFor('the problem cleared', async () => (await state(local.url)).invalid.every((p) => p.name !== 'simple'));
+  });
+
   test('a ModelDeployment removed from the files is drained and stopped', async () => {
     const mlp = (await deployment(local.url, 'mlp'))!;
     rmSync(join(manifests, 'mlp.yaml'));
