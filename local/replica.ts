@@ -79,7 +79,7 @@ export class Replica {
     this.lastError = undefined;
     this.probeFailures = 0;
     const child = spawn(this.opts.command, [this.opts.cliPath, ...this.opts.argv], {
-      env: { ...process.env, MODELPLANE_TERMINATION_LOG: this.terminationLog },
+      env: replicaEnv(this.terminationLog),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.child = child;
@@ -226,6 +226,17 @@ export class Replica {
     clearTimeout(this.backoffTimer);
     this.child?.kill('SIGKILL');
   }
+}
+
+/**
+ * This process's environment without MODELPLANE_* settings, which `modelplane serve` would read as flags: a replica
+ * runs with the operator's flags only. Its termination message goes to a file of its own.
+ */
+function replicaEnv(terminationLog: string): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('MODELPLANE_')) env[k] = v;
+  env.MODELPLANE_TERMINATION_LOG = terminationLog;
+  return env;
 }
 
 function signalNumber(signal: NodeJS.Signals): number {
