@@ -193,6 +193,10 @@ spec:
     // Both simple replicas took a share (least-loaded routing).
     const m = await (await fetch(`${local.url}/metrics`)).text();
     expect(m).toMatch(/modelplane_local_replicas\{modeldeployment="simple",phase="ready"\} 2/);
+    // Bytes that are not JSON reach the replica and its 400, naming the problem, comes back unchanged.
+    const garbage = await fetch(`${local.url}/v2/models/simple/infer`, { method: 'POST', body: Buffer.from([0xff, 0x00, 0xfe, 0x7b]) });
+    expect(garbage.status).toBe(400);
+    expect(await garbage.json()).toMatchObject({ reason: 'MalformedJson' });
     const unknown = await fetch(`${local.url}/v2/models/nope/infer`, { method: 'POST', body: '{}' });
     expect(unknown.status).toBe(404);
     expect(await unknown.json()).toMatchObject({ reason: 'ModelNotFound' });
@@ -217,6 +221,11 @@ spec:
     expect(simple.status.conditions.map((c: { type: string; status: string }) => `${c.type}=${c.status}`)).toEqual(['Ready=True', 'Available=True', 'Progressing=False', 'ModelLoaded=True']);
     const mlp = list.items.find((i: { metadata: { name: string } }) => i.metadata.name === 'mlp');
     expect(mlp.status.autoscaler).toMatchObject({ desiredReplicas: 1, panicking: false });
+    // No replica of broken is ready: 503 at once, with Retry-After.
+    const none = await fetch(`${local.url}/v2/models/broken/infer`, { method: 'POST', body: '{}' });
+    expect(none.status).toBe(503);
+    expect(none.headers.get('retry-after')).toBe('1');
+    expect(await none.json()).toMatchObject({ reason: 'NoReadyReplica' });
     // The broken replica is restarted with a growing back-off.
     await waitFor('a restart of broken', async () => ((await deployment(local.url, 'broken'))?.replicas[0]?.restarts ?? 0) >= 1);
   });
