@@ -33,7 +33,7 @@ test('npm start runs local mode on examples/local/, prints URLs on the chosen po
   proc.stderr!.on('data', (c) => (out += c));
   const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
   try {
-    for (let i = 0; i < 900 && !out.includes('curl -s') && proc.exitCode === null; i++) await new Promise((r) => setTimeout(r, 50));
+    for (let i = 0; i < 900 && !out.includes('Dashboard:') && proc.exitCode === null; i++) await new Promise((r) => setTimeout(r, 50));
     const curl = /curl -s (\S+) -H 'Content-Type: application\/json' -d '([^']+)'/.exec(out);
     expect(curl).not.toBeNull();
     const router = /the router is (http:\/\/127\.0\.0\.1:(\d+))/.exec(out)!;
