@@ -149,7 +149,7 @@ export async function startLocalMode(opts: LocalModeOptions): Promise<LocalMode>
       if (reported.has(text)) continue;
       reported.add(text);
       if ('errors' in e) {
-        opts.logger.warn('invalid ModelDeployment', { source: e.source, name: e.name, errors: e.errors });
+        opts.logger.info('invalid ModelDeployment', { source: e.source, name: e.name, errors: e.errors });
         opts.print(`error: ${text}`);
       } else opts.print(`note: ${text}`);
     }

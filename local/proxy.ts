@@ -15,8 +15,8 @@ export interface ProxyOptions {
   inflight: { count: number };
 }
 
-// Connection-level headers stay on their hop; Content-Length is set from the body actually read.
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'proxy-authorization', 'proxy-authenticate', 'content-length']);
+// Connection-level headers (and Expect, which this hop already answered) stay on their hop; Content-Length is set from the body actually read.
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'expect', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'proxy-authorization', 'proxy-authenticate', 'content-length']);
 
 function sendError(res: ServerResponse, status: number, reason: string, message: string, headers: Record<string, string> = {}): void {
   if (res.headersSent) {
