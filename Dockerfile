@@ -23,6 +23,7 @@ COPY cli ./cli
 COPY common ./common
 COPY operator ./operator
 COPY runtime ./runtime
+COPY local ./local
 COPY examples ./examples
 # The gRPC service definitions, loaded at run time (tsc does not emit them into dist/).
 COPY proto ./proto

@@ -8,6 +8,7 @@ import { registerCrd } from './crd.js';
 import { registerRender } from './render.js';
 import { registerOperator } from './operator.js';
 import { registerSleep } from './sleep.js';
+import { registerLocal } from './local.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -23,6 +24,7 @@ registerCrd(program);
 registerRender(program, pkg.version);
 registerOperator(program, pkg.version);
 registerSleep(program);
+registerLocal(program, pkg.version);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`modelplane: ${err instanceof Error ? err.message : String(err)}\n`);

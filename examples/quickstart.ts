@@ -1,20 +1,40 @@
-// `npm start`: builds the example models, serves examples/models/simple.onnx on http://localhost:8080 with
-// `modelplane serve`, and prints a curl that gets a prediction once the model is ready.
-import { spawn } from 'node:child_process';
+// `npm start`: builds the example models, then runs local mode on examples/local/ (two ModelDeployments, one of
+// them autoscaled) and, once they are ready, prints the router URL, a curl that gets a prediction and the
+// dashboard URL. Flags: --port (default 8080; 0 picks a free one), --host, --cache-dir, --log-level.
+import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
 import { createLogger } from '../common/logger.js';
+import { runLocal } from '../local/run.js';
 import { buildExampleModels } from './build-models.js';
 
-const log = createLogger('quickstart');
-const dir = fileURLToPath(new URL('../../examples/models', import.meta.url));
-const cli = fileURLToPath(new URL('../../bin/modelplane.js', import.meta.url));
-const port = process.env.MODELPLANE_HTTP_PORT ?? '8080';
+/** Where examples/local/*.yaml point (file:///tmp/modelplane-examples/...). */
+export const LOCAL_MODELS_DIR = '/tmp/modelplane-examples';
 
-for (const m of buildExampleModels(dir)) log.info('wrote example model', { path: m.path, sha256: m.sha256 });
+const repo = (p: string) => fileURLToPath(new URL(`../../${p}`, import.meta.url));
+const { values } = parseArgs({
+  options: {
+    port: { type: 'string', default: process.env.MODELPLANE_LOCAL_PORT ?? '8080' },
+    host: { type: 'string', default: '127.0.0.1' },
+    'cache-dir': { type: 'string' },
+    'log-level': { type: 'string', default: 'warn' },
+  },
+});
+const port = Number(values.port);
+if (!/^\d+$/.test(values.port!) || port > 65535) {
+  process.stderr.write(`npm start: --port ${JSON.stringify(values.port)} is not a port number\n`);
+  process.exit(2);
+}
 
-const child = spawn(process.execPath, [cli, 'serve', '--model', `${dir}/simple.onnx`, '--http-port', port, ...process.argv.slice(2)], { stdio: 'inherit' });
-for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => child.kill(signal));
-child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
+const log = createLogger('quickstart', values['log-level']);
+try {
+  for (const dir of [repo('examples/models'), LOCAL_MODELS_DIR]) {
+    for (const m of buildExampleModels(dir)) log.info('wrote example model', { path: m.path, sha256: m.sha256 });
+  }
+} catch (err) {
+  process.stderr.write(`npm start: could not write the example models: ${(err as Error).message}\n`);
+  process.exit(1);
+}
 
 const body = JSON.stringify({
   inputs: [
@@ -22,19 +42,28 @@ const body = JSON.stringify({
     { name: 'INPUT1', shape: [1, 16], datatype: 'FP32', data: Array(16).fill(1) },
   ],
 });
+const version = (JSON.parse(readFileSync(repo('package.json'), 'utf8')) as { version: string }).version;
 
-async function announceWhenReady(): Promise<void> {
-  for (let i = 0; i < 600; i++) {
-    try {
-      if ((await fetch(`http://127.0.0.1:${port}/v2/health/ready`)).status === 200) {
-        process.stdout.write(`\nModel "simple" is ready. Try:\n\n  curl -s http://localhost:${port}/v2/models/simple/infer -H 'Content-Type: application/json' -d '${body}'\n\n  curl -s http://localhost:${port}/v2/models/simple\n  curl -s http://localhost:${port}/metrics\n\n`);
-        return;
-      }
-    } catch {
-      // still starting
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-void announceWhenReady();
+await runLocal({
+  path: repo('examples/local'),
+  port,
+  host: values.host!,
+  ...(values['cache-dir'] ? { cacheDir: values['cache-dir'] } : {}),
+  logLevel: values['log-level']!,
+  table: true,
+  autoscaleIntervalMs: 2000,
+  tuning: {},
+  drainMs: 60_000,
+  version,
+  cliPath: repo('bin/modelplane.js'),
+  onReady: (mode) => {
+    process.stdout.write(
+      `\nModelplane local is up: the router is ${mode.url}\n\n` +
+        `Get a prediction from "simple" (OUTPUT0 = INPUT0 + INPUT1):\n\n` +
+        `  curl -s ${mode.url}/v2/models/simple/infer -H 'Content-Type: application/json' -d '${body}'\n\n` +
+        `Dashboard:       ${mode.url}/\n` +
+        `Status (as the operator writes it): curl -s ${mode.url}/apis/serving.modelplane.io/v1alpha1/modeldeployments\n` +
+        `Edit examples/local/*.yaml to roll or scale; Ctrl-C drains and stops.\n\n`,
+    );
+  },
+});

@@ -1,0 +1,119 @@
+// Everything on the router that is not inference, as an express app: the dashboard and its data, the
+// ModelDeploymentList for programs, Triton's repository index, health and the router's metrics.
+import express, { type Express } from 'express';
+import { API_VERSION, GROUP, KIND, PLURAL, VERSION } from '../operator/api/schema.js';
+import type { FieldError } from '../operator/api/validate.js';
+import { DASHBOARD_HTML } from './dashboard.js';
+import type { LocalDeployment } from './deployment.js';
+
+export interface LocalModeView {
+  url(): string;
+  deployments(): LocalDeployment[];
+  invalid(): { source: string; name?: string; errors: FieldError[] }[];
+  skipped(): { source: string; note: string }[];
+  version: string;
+}
+
+const EXTENSIONS = ['binary_tensor_data'];
+
+/** Triton's model states: READY, UNAVAILABLE (with a reason), LOADING. */
+function modelState(d: LocalDeployment): { state: string; reason: string } {
+  const ready = d.status.conditions?.find((c) => c.type === 'Ready');
+  if (d.readyCount() > 0) return { state: 'READY', reason: '' };
+  if (ready && ['ModelLoadFailed', 'ModelFetchFailed', 'CrashLoop', 'InvalidSpec'].includes(ready.reason)) return { state: 'UNAVAILABLE', reason: `${ready.reason}: ${ready.message}` };
+  if (d.desired === 0) return { state: 'UNAVAILABLE', reason: 'scaled to zero' };
+  return { state: 'LOADING', reason: ready?.message ?? '' };
+}
+
+function metricsText(view: LocalModeView): string {
+  const lines: string[] = [];
+  const metric = (name: string, help: string, type: string, rows: [Record<string, string>, number][]) => {
+    lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
+    for (const [labels, v] of rows) {
+      const l = Object.entries(labels).map(([k, x]) => `${k}="${x.replace(/["\\\n]/g, (c) => (c === '\n' ? '\\n' : `\\${c}`))}"`).join(',');
+      lines.push(`${name}{${l}} ${v}`);
+    }
+  };
+  const deps = view.deployments();
+  metric('modelplane_local_requests_in_flight', 'Requests the router is handling, per model.', 'gauge', deps.map((d) => [{ model: d.model }, d.meter.inflight]));
+  metric('modelplane_local_replicas', 'Replica processes per ModelDeployment and phase.', 'gauge', deps.flatMap((d) => ['starting', 'ready', 'backoff', 'draining'].map((p) => [{ modeldeployment: d.name, phase: p }, d.replicas.filter((r) => r.phase === p).length] as [Record<string, string>, number])));
+  metric('modelplane_local_desired_replicas', 'Replicas wanted (spec.replicas, or the autoscaler\'s decision).', 'gauge', deps.map((d) => [{ modeldeployment: d.name }, d.desired]));
+  return `${lines.join('\n')}\n`;
+}
+
+export function createApp(view: LocalModeView): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+
+  app.get('/', (_req, res) => {
+    res.type('html').set('Cache-Control', 'no-store').send(DASHBOARD_HTML);
+  });
+
+  app.get('/api/local', (_req, res) => {
+    const now = Date.now();
+    res.set('Cache-Control', 'no-store').json({
+      router: view.url(),
+      deployments: view.deployments().map((d) => {
+        const s = d.meter.summary(10, now);
+        return {
+          name: d.name,
+          model: d.model,
+          uri: d.md.spec.model.uri,
+          source: d.source,
+          generation: d.md.metadata.generation,
+          desiredReplicas: d.desired,
+          readyReplicas: d.readyCount(),
+          conditions: d.status.conditions ?? [],
+          autoscaler: d.autoscalerStatus() ?? null,
+          inflight: d.meter.inflight,
+          rate: s.rate,
+          p50: s.p50 ?? null,
+          p99: s.p99 ?? null,
+          replicas: d.replicas.map((r) => ({ id: r.id, phase: r.phase, pid: r.pid ?? null, port: r.port ?? null, inflight: r.inflight, restarts: r.restarts, current: r.template === d.template })),
+          events: d.events.slice(-10),
+          history: d.meter.history(300, now),
+        };
+      }),
+      invalid: view.invalid(),
+      skipped: view.skipped(),
+    });
+  });
+
+  const list = (_req: express.Request, res: express.Response) => {
+    res.json({ apiVersion: API_VERSION, kind: `${KIND}List`, metadata: {}, items: view.deployments().map((d) => d.toObject()) });
+  };
+  app.get(`/apis/${GROUP}/${VERSION}/${PLURAL}`, list);
+  app.get(`/apis/${GROUP}/${VERSION}/namespaces/:namespace/${PLURAL}`, (req, res) => {
+    res.json({ apiVersion: API_VERSION, kind: `${KIND}List`, metadata: {}, items: view.deployments().filter((d) => d.md.metadata.namespace === req.params.namespace).map((d) => d.toObject()) });
+  });
+  app.get(`/apis/${GROUP}/${VERSION}/namespaces/:namespace/${PLURAL}/:name`, (req, res) => {
+    const d = view.deployments().find((x) => x.md.metadata.namespace === req.params.namespace && x.name === req.params.name);
+    if (!d) {
+      res.status(404).json({ apiVersion: 'v1', kind: 'Status', status: 'Failure', reason: 'NotFound', code: 404, message: `${PLURAL}.${GROUP} "${req.params.name}" not found` });
+      return;
+    }
+    res.json(d.toObject());
+  });
+
+  app.post('/v2/repository/index', (_req, res) => {
+    res.json(view.deployments().map((d) => ({ name: d.model, version: '1', ...modelState(d) })));
+  });
+  app.get('/v2/health/live', (_req, res) => {
+    res.status(200).end();
+  });
+  app.get('/v2/health/ready', (_req, res) => {
+    const deps = view.deployments();
+    res.status(deps.length > 0 && deps.every((d) => d.readyCount() > 0 || d.desired === 0) ? 200 : 503).end();
+  });
+  app.get('/v2', (_req, res) => {
+    res.json({ name: 'modelplane', version: view.version, extensions: EXTENSIONS });
+  });
+  app.get('/metrics', (_req, res) => {
+    res.type('text/plain; version=0.0.4').send(metricsText(view));
+  });
+  app.use((req, res) => {
+    res.status(404).json({ error: `no route for ${req.method} ${req.path}`, reason: 'NotFound' });
+  });
+  return app;
+}

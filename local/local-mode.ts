@@ -1,0 +1,280 @@
+// `modelplane local`: ModelDeployments from files, run on this machine. The router listens first (a port in use
+// is reported before anything starts), then every valid ModelDeployment gets its model and replicas; the files
+// are watched; a stop drains the router, then the replicas.
+import { existsSync, mkdtempSync, rmSync, statSync, watch, type FSWatcher } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { basename, dirname, join, resolve } from 'node:path';
+import type { Logger } from '../common/logger.js';
+import type { AutoscalerTuning } from './deployment.js';
+import { formatErrors, type FieldError } from '../operator/api/validate.js';
+import { createApp } from './app.js';
+import { LocalDeployment } from './deployment.js';
+import { readManifests, type ManifestEntry } from './manifests.js';
+import { LocalModeError } from './model-cache.js';
+import { createProxy } from './proxy.js';
+import { renderTable, rowFor, tableKey } from './table.js';
+
+export interface LocalModeOptions {
+  /** A manifest file or a directory of them. */
+  path: string;
+  port: number;
+  host: string;
+  cacheDir: string;
+  logger: Logger;
+  /** What people read: URLs, problems, the table. */
+  print: (text: string) => void;
+  version: string;
+  /** node and bin/modelplane.js, to start replicas. */
+  command: string;
+  cliPath: string;
+  autoscaleIntervalMs: number;
+  tuning: AutoscalerTuning;
+  drainMs: number;
+  maxBodyBytes: number;
+  /** Print the status table when it changes. */
+  table: boolean;
+}
+
+export interface LocalMode {
+  url: string;
+  port: number;
+  deployments(): LocalDeployment[];
+  /** Settles when every ModelDeployment read at start has a ready replica (or failed for good: never). */
+  allReady(): Promise<void>;
+  /** Stop accepting, finish in-flight requests, drain and stop every replica. */
+  stop(): Promise<void>;
+  /** Ends every replica process at once. */
+  kill(): void;
+}
+
+const WATCH_DEBOUNCE_MS = 250;
+const STATUS_PERIOD_MS = 500;
+
+function listen(server: Server, port: number, host: string): Promise<number> {
+  return new Promise((res, rej) => {
+    const onError = (err: NodeJS.ErrnoException) => {
+      server.off('listening', onListening);
+      if (err.code === 'EADDRINUSE') rej(new LocalModeError('PortInUse', `port ${port} on ${host} is already in use: stop what listens there, or choose another port with --port (0 picks a free one)`));
+      else if (err.code === 'EACCES') rej(new LocalModeError('PortDenied', `port ${port} on ${host} needs privileges: choose a port above 1023 with --port`));
+      else rej(new LocalModeError('ListenFailed', `cannot listen on ${host}:${port}: ${err.message}`));
+    };
+    const onListening = () => {
+      server.off('error', onError);
+      res((server.address() as AddressInfo).port);
+    };
+    server.once('error', onError);
+    server.once('listening', onListening);
+    server.listen(port, host);
+  });
+}
+
+function describeProblem(e: { source: string; name?: string; errors: FieldError[] }): string {
+  return `${e.name ? `ModelDeployment ${e.name}` : 'a document'} in ${e.source} is invalid and does not run: ${formatErrors(e.errors)}`;
+}
+
+export async function startLocalMode(opts: LocalModeOptions): Promise<LocalMode> {
+  const path = resolve(opts.path);
+  if (!existsSync(path)) throw new LocalModeError('NotFound', `${opts.path}: no such file or directory`);
+  const isDir = statSync(path).isDirectory();
+  const deployments = new Map<string, LocalDeployment>();
+  const byModel = new Map<string, LocalDeployment>();
+  let invalid: { source: string; name?: string; errors: FieldError[] }[] = [];
+  let skipped: { source: string; note: string }[] = [];
+  const reported = new Set<string>();
+  const inflight = { count: 0 };
+  const runDir = mkdtempSync(join(tmpdir(), 'modelplane-local-'));
+  let url = '';
+  let stopping = false;
+
+  const proxy = createProxy({ lookup: (m) => byModel.get(m), maxBodyBytes: opts.maxBodyBytes, upstreamTimeoutMs: 300_000, inflight });
+  const app = createApp({
+    url: () => url,
+    deployments: () => [...deployments.values()],
+    invalid: () => invalid,
+    skipped: () => skipped,
+    version: opts.version,
+  });
+  const server = createServer({ keepAliveTimeout: 65_000, requestTimeout: 300_000 }, (req, res) => {
+    if (req.url?.startsWith('/v2/models/')) proxy(req, res);
+    else {
+      inflight.count++;
+      res.once('close', () => inflight.count--);
+      app(req, res);
+    }
+  });
+  const port = await listen(server, opts.port, opts.host);
+  const shownHost = opts.host === '0.0.0.0' || opts.host === '::' ? '127.0.0.1' : opts.host.includes(':') ? `[${opts.host}]` : opts.host;
+  url = `http://${shownHost}:${port}`;
+
+  let statusTimer: NodeJS.Timeout | undefined;
+  let lastTable = '';
+  const announced = new Set<string>();
+  let tickSoon: NodeJS.Timeout | undefined;
+  // A replica's change recomputes status (and the table) soon, without waiting for the next period.
+  const onChange = () => {
+    if (tickSoon || stopping) return;
+    tickSoon = setTimeout(() => {
+      tickSoon = undefined;
+      tick();
+    }, 20);
+  };
+  const ctx = {
+    cacheDir: opts.cacheDir,
+    runDir,
+    logger: opts.logger,
+    command: opts.command,
+    cliPath: opts.cliPath,
+    routerUrl: () => url,
+    onChange,
+    tuning: opts.tuning,
+    drainMs: opts.drainMs,
+  };
+
+  const rebuildIndex = () => {
+    byModel.clear();
+    for (const d of deployments.values()) byModel.set(d.model, d);
+  };
+
+  const apply = async (entries: ManifestEntry[]) => {
+    const valid = entries.filter((e): e is Extract<ManifestEntry, { kind: 'deployment' }> => e.kind === 'deployment');
+    const bad = entries.filter((e): e is Extract<ManifestEntry, { kind: 'invalid' }> => e.kind === 'invalid');
+    invalid = bad.map(({ source, name, errors }) => ({ source, ...(name ? { name } : {}), errors }));
+    skipped = entries.filter((e): e is Extract<ManifestEntry, { kind: 'skipped' }> => e.kind === 'skipped').map(({ source, note }) => ({ source, note }));
+    for (const e of [...bad, ...skipped]) {
+      const text = 'errors' in e
+        ? `${describeProblem(e)}${e.name && deployments.has(e.name) ? ' (the previous spec keeps running)' : ''}`
+        : `${e.source}: ${e.note}`;
+      if (reported.has(text)) continue;
+      reported.add(text);
+      if ('errors' in e) {
+        opts.logger.info('invalid ModelDeployment', { source: e.source, name: e.name, errors: e.errors });
+        opts.print(`error: ${text}`);
+      } else opts.print(`note: ${text}`);
+    }
+    const keep = new Set([...valid.map((e) => e.md.metadata.name!), ...bad.filter((e) => e.name && deployments.has(e.name)).map((e) => e.name!)]);
+    const work: Promise<unknown>[] = [];
+    for (const [name, d] of deployments) {
+      if (keep.has(name)) continue;
+      deployments.delete(name);
+      opts.print(`ModelDeployment ${name} was removed from the files: draining its replicas`);
+      work.push(d.remove().then(() => opts.print(`ModelDeployment ${name} stopped`)));
+    }
+    for (const e of valid) {
+      const name = e.md.metadata.name!;
+      const existing = deployments.get(name);
+      if (existing) work.push(existing.update(e.md, e.source));
+      else {
+        const d = new LocalDeployment(e.md, e.source, ctx);
+        deployments.set(name, d);
+        work.push(d.prepare());
+      }
+    }
+    rebuildIndex();
+    await Promise.all(work);
+    rebuildIndex();
+  };
+
+  const tick = () => {
+    const now = new Date();
+    for (const d of deployments.values()) {
+      d.refreshStatus(now);
+      if (!announced.has(d.name) && d.readyCount() > 0) {
+        announced.add(d.name);
+        opts.print(`ready: ${d.name} serves model "${d.model}": curl -s ${url}/v2/models/${encodeURIComponent(d.model)}`);
+      }
+    }
+    if (opts.table && !stopping) {
+      const rows = [...deployments.values()].map((d) => rowFor(d.toObject()));
+      const key = tableKey(rows);
+      if (key !== lastTable) {
+        lastTable = key;
+        opts.print(`\n${renderTable(rows, now.getTime())}\n`);
+      }
+    }
+  };
+
+  const autoscaleTimer = setInterval(() => {
+    for (const d of deployments.values()) d.autoscale();
+  }, opts.autoscaleIntervalMs);
+  statusTimer = setInterval(tick, STATUS_PERIOD_MS);
+
+  // Watch: the directory itself, or the file's directory filtered to the file (editors replace files on save).
+  let reloadTimer: NodeJS.Timeout | undefined;
+  let reloading: Promise<void> = Promise.resolve();
+  const reload = () => {
+    reloading = reloading.then(async () => {
+      if (stopping) return;
+      if (!existsSync(path)) {
+        opts.print(`warning: ${opts.path} is gone; keeping what runs until it is back`);
+        return;
+      }
+      try {
+        await apply(readManifests(path));
+      } catch (err) {
+        opts.logger.error('reload failed', { error: (err as Error).message });
+      }
+    });
+  };
+  let watcher: FSWatcher | undefined;
+  try {
+    watcher = watch(isDir ? path : dirname(path), (_event, file) => {
+      if (!isDir && file && file !== basename(path)) return;
+      clearTimeout(reloadTimer);
+      reloadTimer = setTimeout(reload, WATCH_DEBOUNCE_MS);
+    });
+  } catch (err) {
+    opts.print(`warning: cannot watch ${opts.path} for changes: ${(err as Error).message}`);
+  }
+
+  opts.print(`modelplane local: router on ${url}  dashboard ${url}/  status ${url}/apis/serving.modelplane.io/v1alpha1/modeldeployments`);
+  const initial = readManifests(path);
+  const ready = apply(initial).then(async () => {
+    for (;;) {
+      const deps = [...deployments.values()];
+      if (deps.every((d) => d.readyCount() >= d.desired)) return;
+      await new Promise((r) => setTimeout(r, 100));
+      if (stopping) return;
+    }
+  });
+  tick();
+
+  const closeServer = async () => {
+    await new Promise<void>((res) => {
+      server.close(() => res());
+      server.closeIdleConnections();
+      // Keep-alive connections close as their requests finish; idle ones at once.
+      const sweep = setInterval(() => server.closeIdleConnections(), 50);
+      server.once('close', () => clearInterval(sweep));
+    });
+  };
+
+  return {
+    url,
+    port,
+    deployments: () => [...deployments.values()],
+    allReady: () => ready,
+    async stop() {
+      if (stopping) return;
+      stopping = true;
+      watcher?.close();
+      clearTimeout(reloadTimer);
+      const closed = closeServer();
+      const deadline = Date.now() + opts.drainMs;
+      while (inflight.count > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      await reloading;
+      await Promise.all([...deployments.values()].map((d) => d.remove()));
+      clearInterval(autoscaleTimer);
+      clearInterval(statusTimer);
+      clearTimeout(tickSoon);
+      server.closeAllConnections();
+      await closed;
+      rmSync(runDir, { recursive: true, force: true });
+    },
+    kill() {
+      for (const d of deployments.values()) d.kill();
+      rmSync(runDir, { recursive: true, force: true });
+    },
+  };
+}

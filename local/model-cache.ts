@@ -1,0 +1,42 @@
+// Brings a ModelDeployment's model onto this machine with the runtime's own fetch code: file:// is verified and
+// used in place; https, http and s3 are downloaded into the cache directory under a key made of the URI and the
+// expected digest, so a verified copy is reused by later replicas and later runs.
+import { createHash } from 'node:crypto';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import type { Logger } from '../common/logger.js';
+import { fetchModel, isRemoteUri } from '../runtime/fetch/index.js';
+import type { ModelDeployment } from '../operator/api/schema.js';
+
+export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
+  return join(env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'modelplane', 'models');
+}
+
+/** The cache directory of one model: the same URI and digest always map to the same place. */
+export function cacheKey(uri: string, sha256?: string): string {
+  return createHash('sha256').update(`${uri}\n${sha256 ?? ''}`).digest('hex').slice(0, 32);
+}
+
+export class LocalModeError extends Error {
+  constructor(readonly reason: string, message: string) {
+    super(message);
+  }
+}
+
+/** The local path (file, or directory holding model.onnx) that `modelplane serve --model` gets. */
+export async function cacheModel(md: ModelDeployment, cacheDir: string, logger: Logger): Promise<string> {
+  const { uri, sha256, credentialsSecret } = md.spec.model;
+  if (uri.startsWith('pvc://')) {
+    throw new LocalModeError('ModelFetchFailed', `${uri}: pvc:// names a PersistentVolumeClaim, which only a cluster has; use file:///absolute/path, https:// or s3:// in local mode`);
+  }
+  if (credentialsSecret && isRemoteUri(uri)) {
+    logger.warn('local mode has no Secrets: credentials for the model come from the environment (AWS_* variables, the AWS SDK chain)', { modelDeployment: md.metadata.name, credentialsSecret });
+  }
+  const dest = join(cacheDir, cacheKey(uri, sha256));
+  try {
+    const { modelPath } = await fetchModel({ uri, dest, sha256, logger });
+    return modelPath;
+  } catch (err) {
+    throw new LocalModeError('ModelFetchFailed', `fetch ${uri} failed: ${(err as Error).message}`);
+  }
+}

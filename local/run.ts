@@ -1,0 +1,81 @@
+// The process around local mode: logging, what a person reads, signals (the first Ctrl-C or SIGTERM drains and
+// exits 0, a second one ends the replicas at once), and a clear line and exit code when it cannot start.
+import { createLogger } from '../common/logger.js';
+import type { AutoscalerTuning } from './deployment.js';
+import { startLocalMode, type LocalMode } from './local-mode.js';
+import { defaultCacheDir, LocalModeError } from './model-cache.js';
+
+export interface RunLocalOptions {
+  path: string;
+  port: number;
+  host: string;
+  cacheDir?: string;
+  logLevel: string;
+  table: boolean;
+  autoscaleIntervalMs: number;
+  tuning: AutoscalerTuning;
+  drainMs: number;
+  version: string;
+  cliPath: string;
+  /** Called once every ModelDeployment read at start has a ready replica. */
+  onReady?: (mode: LocalMode) => void;
+}
+
+/** Largest request body the router accepts: the runtime's own default limit. */
+const MAX_BODY_BYTES = 256 * 1024 * 1024;
+
+export async function runLocal(o: RunLocalOptions): Promise<void> {
+  const logger = createLogger('local', o.logLevel);
+  const print = (text: string) => process.stdout.write(`${text}\n`);
+  let mode: LocalMode;
+  try {
+    mode = await startLocalMode({
+      path: o.path,
+      port: o.port,
+      host: o.host,
+      cacheDir: o.cacheDir ?? defaultCacheDir(),
+      logger,
+      print,
+      version: o.version,
+      command: process.execPath,
+      cliPath: o.cliPath,
+      autoscaleIntervalMs: o.autoscaleIntervalMs,
+      tuning: o.tuning,
+      drainMs: o.drainMs,
+      maxBodyBytes: MAX_BODY_BYTES,
+      table: o.table,
+    });
+  } catch (err) {
+    process.stderr.write(`modelplane local: ${(err as Error).message}\n`);
+    process.exit(err instanceof LocalModeError ? 1 : 70);
+  }
+  // Replicas never outlive this process, whatever ends it.
+  process.on('exit', () => mode.kill());
+  let stops = 0;
+  const stop = (signal: string) => {
+    stops++;
+    if (stops > 1) {
+      print(`${signal} again: stopping the replicas now`);
+      mode.kill();
+      process.exit(130);
+    }
+    print(`${signal}: the router stops accepting, in-flight requests finish, replicas drain (again to force)`);
+    mode.stop().then(
+      () => {
+        print('stopped');
+        process.exit(0);
+      },
+      (err: Error) => {
+        logger.error('stop failed', { error: err.message });
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  void mode.allReady().then(() => {
+    if (stops) return;
+    print(`all ModelDeployments ready. Router ${mode.url}  dashboard ${mode.url}/  index: curl -s -X POST ${mode.url}/v2/repository/index`);
+    o.onReady?.(mode);
+  });
+}

@@ -1,0 +1,35 @@
+// A replica runs exactly the `modelplane serve` arguments the operator puts into the runtime container, except
+// the model path (the local copy) and where it listens.
+import { buildDeployment } from '../../operator/resources/deployment.js';
+import { replicaArgs, withFlag, LOCAL_CONFIG } from '../../local/replica-args.js';
+import { md } from '../operator/resources/fixtures.js';
+
+const flags = (argv: string[]) => {
+  const out = new Map<string, string>();
+  for (let i = 1; i < argv.length; i += 2) out.set(argv[i], argv[i + 1]);
+  return out;
+};
+
+test.each([
+  ['defaults', { model: { uri: 'https://models.example.com/resnet.onnx' } }],
+  ['batching, threads from the CPU limit, queue size', { model: { uri: 'file:///m/r.onnx', servedName: 'resnet-v2' }, resources: { limits: { cpu: '3' } }, runtime: { batching: { maxBatchSize: 8, maxQueueDelayMicroseconds: 500 }, maxQueueSize: 64, graphOptimizationLevel: 'basic' } }],
+  ['a GPU', { model: { uri: 's3://bucket/r.onnx' }, gpu: { count: 1 } }],
+])('%s: the container args with a local model, port 0 and the loopback host', (_what, spec) => {
+  const m = md(spec);
+  const container = flags(buildDeployment(m, LOCAL_CONFIG).spec!.template.spec!.containers[0].args!);
+  const local = flags(replicaArgs(m, '/cache/abc/model.onnx'));
+  expect(replicaArgs(m, '/x')[0]).toBe('serve');
+  expect(local.get('--model')).toBe('/cache/abc/model.onnx');
+  expect(local.get('--http-port')).toBe('0');
+  expect(local.get('--host')).toBe('127.0.0.1');
+  for (const f of ['--model', '--http-port', '--host']) {
+    local.delete(f);
+    container.delete(f);
+  }
+  expect(local).toEqual(container);
+});
+
+test('withFlag replaces a value or appends the flag', () => {
+  expect(withFlag(['serve', '--http-port', '8080'], '--http-port', '0')).toEqual(['serve', '--http-port', '0']);
+  expect(withFlag(['serve'], '--host', '127.0.0.1')).toEqual(['serve', '--host', '127.0.0.1']);
+});
