@@ -22,12 +22,13 @@ export function registerOptimize(program: Command): void {
     .option('--samples <file>', 'inference request bodies to compare on: a JSON request, a JSON array of them, or JSON followed by binary tensor data')
     .option('--max-abs-error <e>', 'largest absolute output difference allowed (default: no limit)', number('--max-abs-error'))
     .option('--min-cosine <c>', 'smallest cosine similarity between original and optimised outputs allowed', number('--min-cosine'), 0.99)
+    .option('--latency-budget-ms <ms>', 'time spent measuring batch-1 and batch-32 latency of both models', number('--latency-budget-ms'), 3000)
     .option('--report <file>', 'also write the report (JSON) here')
     .option('--fallback-to-original', 'on a refusal or a failed gate, write the report and exit 0 so that the original model is served')
     .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS).env('MODELPLANE_LOG_LEVEL').default('info'))
     .action(async (opts: {
       model: string; out: string; quantize?: 'int8' | 'fp16'; graphOptimization?: 'disabled' | 'basic' | 'extended' | 'all'; executionProviders: string;
-      samples?: string; maxAbsError?: number; minCosine: number; report?: string; fallbackToOriginal?: boolean; logLevel: string;
+      samples?: string; maxAbsError?: number; minCosine: number; latencyBudgetMs: number; report?: string; fallbackToOriginal?: boolean; logLevel: string;
     }) => {
       const { runOptimizeCommand } = await import('../optimize/command.js');
       process.exitCode = await runOptimizeCommand({

@@ -123,7 +123,8 @@ export function loadSamples(file: string, sig: ModelSignature): Feeds[] {
   } catch (err) {
     throw new OptimizeError('InvalidArgument', `--samples: cannot read ${file}: ${(err as Error).message}`);
   }
-  const headerLength = jsonPrefixLength(body);
+  const first = body.subarray(0, 64).toString('utf8').trimStart()[0];
+  const headerLength = first === '{' ? jsonPrefixLength(body) : body.length;
   if (headerLength < body.length && body.subarray(headerLength).toString('utf8').trim() !== '') {
     return [feedsOfBody(body, headerLength, sig, file)];
   }
