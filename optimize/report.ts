@@ -112,3 +112,29 @@ export function optimizedModelIn(dir: string): { path?: string; report?: Optimiz
   if (!existsSync(model)) return { report, reason: 'ModelMissing' };
   return { path: model, report, reason: 'Applied' };
 }
+
+export type MetadataParameters = Record<string, string | number | boolean>;
+
+/**
+ * Which file the runtime serves: the optimised model when `dir` holds one that passed the gate, else the original;
+ * with the model metadata `parameters` that say which. No `dir` means no optimisation step and no parameters.
+ */
+export function chooseServedModel(original: string, dir: string | undefined): { file: string; parameters?: MetadataParameters } {
+  if (!dir) return { file: original };
+  const found = optimizedModelIn(dir);
+  const r = found.report;
+  const what = r ? [r.quantize, r.graphOptimization !== 'disabled' ? `graph-${r.graphOptimization}` : undefined].filter(Boolean).join('+') : '';
+  if (found.path) {
+    return {
+      file: found.path,
+      parameters: {
+        optimized: true,
+        optimization: what,
+        optimization_reason: found.reason,
+        ...(r?.speedup ? { optimization_speedup: r.speedup.batch1 } : {}),
+        ...(r?.accuracy ? { optimization_max_abs_error: r.accuracy.maxAbsError, optimization_cosine: r.accuracy.cosine } : {}),
+      },
+    };
+  }
+  return { file: original, parameters: { optimized: false, ...(what ? { optimization: what } : {}), optimization_reason: found.reason } };
+}

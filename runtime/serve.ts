@@ -16,6 +16,7 @@ import { typeInfo } from './datatypes.js';
 import { elementCount } from './tensors.js';
 import { readManifest } from './fetch/integrity.js';
 import type { WireTensor } from './worker-protocol.js';
+import { chooseServedModel } from '../optimize/report.js';
 
 export class FatalError extends Error {
   constructor(readonly reason: string, message: string) {
@@ -111,7 +112,10 @@ export function startRuntime(cfg: ServeConfig, version: string, logger: Logger =
 
   const ready = (async () => {
     const started = performance.now();
-    const file = await resolveModelFile(cfg, logger);
+    const original = await resolveModelFile(cfg, logger);
+    // The optimised model when `modelplane optimize` wrote one that passed its gate, else the original.
+    const { file, parameters } = chooseServedModel(original, cfg.optimizedModelDir);
+    if (parameters) logger.info(parameters.optimized ? 'serving the optimised model' : 'serving the original model', { file, ...parameters });
     if (cfg.gpuMemLimitBytes > 0) {
       logger.warn('gpu memory limit is not applied: onnxruntime-node passes only deviceId to the CUDA provider', { gpuMemLimitBytes: cfg.gpuMemLimitBytes });
     }
@@ -147,7 +151,7 @@ export function startRuntime(cfg: ServeConfig, version: string, logger: Logger =
     });
     const loadSeconds = (performance.now() - started) / 1000;
     metrics.loadSeconds.set({ model: modelName }, loadSeconds);
-    served = { name: modelName, signature: sig, scheduler, metrics, maxBatchSize };
+    served = { name: modelName, signature: sig, scheduler, metrics, maxBatchSize, ...(parameters ? { parameters } : {}) };
     runner.onFatal = (err) => {
       logger.error('session worker died', { error: err.message });
       writeTerminationMessage(`ModelLoadFailed: session worker died: ${err.message}`);
