@@ -209,13 +209,14 @@ const Optimization = Type.Object(
   {
     quantize: Type.Optional(
       StringEnum(OPTIMIZATION_QUANTIZE_MODES, {
+        maxLength: 8,
         description:
           'int8: MatMul and Gemm weights to per-channel int8 with dynamic activation quantisation, for CPU execution; ' +
           'fp16: weights and activations to FLOAT16 with FLOAT inputs and outputs, for GPUs (needs spec.gpu).',
       }),
     ),
     graphOptimization: Type.Optional(
-      StringEnum(OFFLINE_GRAPH_OPTIMIZATION_LEVELS, { description: "onnxruntime's graph optimisation done once, offline, for the pod's execution provider, and saved." }),
+      StringEnum(OFFLINE_GRAPH_OPTIMIZATION_LEVELS, { maxLength: 16, description: "onnxruntime's graph optimisation done once, offline, for the pod's execution provider, and saved." }),
     ),
     maxAbsError: Type.Optional(Type.Number({ minimum: 0, description: 'Largest absolute output difference from the original the optimised model may show; no limit when absent.' })),
     minCosine: Type.Number({
