@@ -7,8 +7,8 @@ import type ort from 'onnxruntime-node';
 import type { Logger } from '../common/logger.js';
 import { isOptimizeError, OptimizeError } from './errors.js';
 import { convertFp16 } from './fp16.js';
-import { batchable, compareModels, generateInputs, loadSamples, measureLatency, openSession, type Feeds, type OpenedSession } from './gate.js';
-import { readModel, writeModel } from './model-io.js';
+import { batchable, compareModels, generateInputs, loadSamples, measureLatency, openSession, type Accuracy, type Feeds, type Latency, type OpenedSession } from './gate.js';
+import { readModel, writeModel, type ModelProto } from './model-io.js';
 import { quantizeInt8 } from './quantize-int8.js';
 import {
   GRAPH_OPTIMIZATION_LEVELS, OPTIMIZED_MODEL_FILE, QUANTIZE_MODES, REPORT_FILE, type GraphOptimizationLevel, type OptimizationReport, type QuantizeMode,
@@ -88,6 +88,45 @@ function writeReport(out: string, report: OptimizationReport, extra?: string): v
   if (extra) writeFileSync(extra, text);
 }
 
+function gateFailures(accuracy: Accuracy, minCosine: number, maxAbsError: number | undefined): string[] {
+  const failures: string[] = [];
+  if (accuracy.nonFinite > 0) failures.push(`${accuracy.nonFinite} output values are NaN or infinite in one model but not the other`);
+  if (accuracy.cosine < minCosine) failures.push(`cosine similarity ${accuracy.cosine.toPrecision(6)} is below --min-cosine ${minCosine}`);
+  if (maxAbsError !== undefined && accuracy.maxAbsError > maxAbsError) {
+    failures.push(`max absolute error ${accuracy.maxAbsError.toPrecision(6)} exceeds --max-abs-error ${maxAbsError}`);
+  }
+  return failures;
+}
+
+/**
+ * Writes a transformed model into `dir` as model.onnx (external data beside it when the original had some), through
+ * onnxruntime's offline graph optimisation at `level` for `provider` unless disabled. Returns the files, model last.
+ */
+async function materialize(model: ModelProto, dir: string, level: GraphOptimizationLevel, externalData: boolean, provider: string): Promise<string[]> {
+  let files: string[];
+  try {
+    files = writeModel(model, dir, { externalData, fileName: level === 'disabled' ? OPTIMIZED_MODEL_FILE : 'stage.onnx' }).files;
+  } catch (err) {
+    throw ioError(`cannot write the optimised model into ${dir}`, err);
+  }
+  if (level === 'disabled') return files;
+  const extra = externalData
+    ? { session: { optimized_model_external_initializers_file_name: `${OPTIMIZED_MODEL_FILE}.data`, optimized_model_external_initializers_min_size_in_bytes: '1024' } }
+    : undefined;
+  try {
+    const s = await openSession(join(dir, files.at(-1)!), [provider], {
+      graphOptimizationLevel: level,
+      optimizedModelFilePath: join(dir, OPTIMIZED_MODEL_FILE),
+      ...(extra ? { extra } : {}),
+    });
+    await s.session.release();
+  } catch (err) {
+    throw new OptimizeError('OptimizationFailed', `offline graph optimisation (${level}) failed: ${(err as Error).message}`);
+  }
+  for (const f of files) rmSync(join(dir, f), { force: true });
+  return [...readdirSync(dir).filter((f) => f !== OPTIMIZED_MODEL_FILE), OPTIMIZED_MODEL_FILE];
+}
+
 /**
  * Optimises a model and gates it. Resolves with the report both when the gate passed (report.applied) and when it
  * did not (reason AccuracyGateFailed, no model written); rejects with an OptimizeError when the model or the
@@ -150,98 +189,106 @@ export async function optimizeModel(opts: OptimizeOptions): Promise<Optimization
     sessions.push(original.session);
     base.executionProvider = original.provider;
 
-    // 1. Transformations on the ModelProto.
-    let model = loaded.model;
+    // 1. Transformations on the ModelProto. int8 with Convs makes two candidates, Convs in float and in
+    //    ConvInteger: onnxruntime has no fused dynamic int8 convolution, so the gate measures which one pays.
+    interface Candidate {
+      label: string;
+      model: ModelProto;
+      quantized?: OptimizationReport['quantized'];
+      skipped?: OptimizationReport['skipped'];
+      keptFp32?: OptimizationReport['keptFp32'];
+    }
+    const candidates: Candidate[] = [];
     if (opts.quantize === 'int8') {
-      const q = quantizeInt8(model);
-      model = q.model;
-      base.quantized = q.quantized;
-      base.skipped = q.skipped;
+      const q = quantizeInt8(loaded.model);
       log?.info('quantised to int8', { quantized: q.quantized.length, skipped: q.skipped.length });
-      if (!q.quantized.length && level === 'disabled') {
-        return finish({ ...base, message: `no MatMul or Gemm weight could be quantised (${q.skipped.length} skipped)` });
+      if (q.quantized.length || level !== 'disabled') candidates.push({ label: 'int8', model: q.model, quantized: q.quantized, skipped: q.skipped });
+      if (q.skipped.some((x) => x.op === 'Conv')) {
+        const c = quantizeInt8(loaded.model, { conv: true });
+        if (c.quantized.some((x) => x.op === 'Conv')) candidates.push({ label: 'int8 with ConvInteger', model: c.model, quantized: c.quantized, skipped: c.skipped });
+      }
+      if (!candidates.length) {
+        return finish({ ...base, quantized: q.quantized, skipped: q.skipped, message: `no MatMul, Gemm or Conv weight could be quantised (${q.skipped.length} skipped)` });
       }
     } else if (opts.quantize === 'fp16') {
       try {
-        const h = convertFp16(model);
-        model = h.model;
-        base.keptFp32 = h.keptFp32;
+        const h = convertFp16(loaded.model);
         log?.info('converted to fp16', { converted: h.converted, keptFp32: h.keptFp32.length });
+        candidates.push({ label: 'fp16', model: h.model, keptFp32: h.keptFp32 });
       } catch (err) {
         if ((err as { unsupported?: boolean }).unsupported) throw new OptimizeError('UnsupportedModel', (err as Error).message);
         throw err;
       }
-    }
-    let files: string[];
-    try {
-      files = writeModel(model, tmp, { externalData: loaded.externalData, fileName: level === 'disabled' ? OPTIMIZED_MODEL_FILE : 'stage.onnx' }).files;
-    } catch (err) {
-      throw ioError(`cannot write the optimised model into ${tmp}`, err);
+    } else {
+      candidates.push({ label: 'graph', model: loaded.model });
     }
 
-    // 2. Offline graph optimisation by onnxruntime itself, for the execution provider the gate runs on.
-    if (level !== 'disabled') {
-      const extra = loaded.externalData
-        ? { session: { 'optimized_model_external_initializers_file_name': `${OPTIMIZED_MODEL_FILE}.data`, 'optimized_model_external_initializers_min_size_in_bytes': '1024' } }
-        : undefined;
-      try {
-        const s = await openSession(join(tmp, 'stage.onnx'), [original.provider], {
-          graphOptimizationLevel: level,
-          optimizedModelFilePath: join(tmp, OPTIMIZED_MODEL_FILE),
-          ...(extra ? { extra } : {}),
-        });
-        await s.session.release();
-      } catch (err) {
-        throw new OptimizeError('OptimizationFailed', `offline graph optimisation (${level}) failed: ${(err as Error).message}`);
-      }
-      for (const f of files) rmSync(join(tmp, f), { force: true });
-      files = readdirSync(tmp).filter((f) => f !== OPTIMIZED_MODEL_FILE);
-      files.push(OPTIMIZED_MODEL_FILE);
-    }
-
-    // 3. The gate.
-    let optimized: OpenedSession;
-    try {
-      optimized = await openSession(join(tmp, OPTIMIZED_MODEL_FILE), [original.provider]);
-    } catch (err) {
-      throw new OptimizeError('OptimizationFailed', `the optimised model does not load on ${original.provider}: ${(err as Error).message}`);
-    }
-    sessions.push(optimized.session);
     const sig = original.signature;
     const samples: Feeds[] = opts.samples
       ? loadSamples(opts.samples, sig)
       : batchable(sig)
         ? [generateInputs(sig, 32, 1), generateInputs(sig, 1, 2), generateInputs(sig, 32, 3)]
         : [1, 2, 3, 4].map((seed) => generateInputs(sig, 1, seed));
-    const accuracy = await compareModels(original.session, optimized.session, samples);
-    const latency = await measureLatency(original.session, optimized.session, sig, opts.latencyBudgetMs ?? 3000);
-    const optimizedBytes = filesBytes(tmp, files);
-    const report: OptimizationReport = {
-      ...base,
-      originalBytes: loaded.bytes,
-      optimizedBytes,
-      sizeRatio: Math.round((loaded.bytes / optimizedBytes) * 1000) / 1000,
-      accuracy,
-      latency,
-      speedup: {
-        batch1: Math.round((latency.original.batch1Ms / latency.optimized.batch1Ms) * 1000) / 1000,
-        ...(latency.original.batch32Ms && latency.optimized.batch32Ms
-          ? { batch32: Math.round((latency.original.batch32Ms / latency.optimized.batch32Ms) * 1000) / 1000 }
-          : {}),
-      },
-    };
-    const failures: string[] = [];
-    if (accuracy.nonFinite > 0) failures.push(`${accuracy.nonFinite} output values are NaN or infinite in one model but not the other`);
-    if (accuracy.cosine < minCosine) failures.push(`cosine similarity ${accuracy.cosine.toPrecision(6)} is below --min-cosine ${minCosine}`);
-    if (opts.maxAbsError !== undefined && accuracy.maxAbsError > opts.maxAbsError) {
-      failures.push(`max absolute error ${accuracy.maxAbsError.toPrecision(6)} exceeds --max-abs-error ${opts.maxAbsError}`);
+
+    const evaluated: { candidate: Candidate; dir: string; files: string[]; report: OptimizationReport; failures: string[] }[] = [];
+    for (const [i, candidate] of candidates.entries()) {
+      const dir = join(tmp, String(i));
+      mkdirSync(dir);
+      const files = await materialize(candidate.model, dir, level, loaded.externalData, original.provider);
+      // 2. The gate.
+      let optimized: OpenedSession;
+      try {
+        optimized = await openSession(join(dir, OPTIMIZED_MODEL_FILE), [original.provider]);
+      } catch (err) {
+        throw new OptimizeError('OptimizationFailed', `the optimised model does not load on ${original.provider}: ${(err as Error).message}`);
+      }
+      let accuracy: Accuracy;
+      let latency: { original: Latency; optimized: Latency };
+      try {
+        accuracy = await compareModels(original.session, optimized.session, samples);
+        latency = await measureLatency(original.session, optimized.session, sig, opts.latencyBudgetMs ?? 3000);
+      } finally {
+        await optimized.session.release();
+      }
+      const optimizedBytes = filesBytes(dir, files);
+      const report: OptimizationReport = {
+        ...base,
+        ...(candidate.quantized ? { quantized: candidate.quantized } : {}),
+        ...(candidate.skipped ? { skipped: candidate.skipped } : {}),
+        ...(candidate.keptFp32 ? { keptFp32: candidate.keptFp32 } : {}),
+        originalBytes: loaded.bytes,
+        optimizedBytes,
+        sizeRatio: Math.round((loaded.bytes / optimizedBytes) * 1000) / 1000,
+        accuracy,
+        latency,
+        speedup: {
+          batch1: Math.round((latency.original.batch1Ms / latency.optimized.batch1Ms) * 1000) / 1000,
+          ...(latency.original.batch32Ms && latency.optimized.batch32Ms
+            ? { batch32: Math.round((latency.original.batch32Ms / latency.optimized.batch32Ms) * 1000) / 1000 }
+            : {}),
+        },
+      };
+      evaluated.push({ candidate, dir, files, report, failures: gateFailures(accuracy, minCosine, opts.maxAbsError) });
     }
+    // The fastest candidate at batch 1 among those that pass; the first when none passes.
+    const passing = evaluated.filter((e) => !e.failures.length).sort((a, b) => b.report.speedup!.batch1 - a.report.speedup!.batch1);
+    const chosen = passing[0] ?? evaluated[0];
+    const other = evaluated.find((e) => e !== chosen);
+    if (other && chosen.candidate.label === 'int8' && other.candidate.label === 'int8 with ConvInteger') {
+      const why = other.failures.length
+        ? `ConvInteger failed the accuracy gate (${other.failures.join('; ')}); kept in float`
+        : `ConvInteger measured slower here (${other.report.latency!.optimized.batch1Ms} ms vs ${chosen.report.latency!.optimized.batch1Ms} ms at batch 1); kept in float`;
+      chosen.report.skipped = chosen.report.skipped!.map((x) => (x.op === 'Conv' && /not asked for/.test(x.reason) ? { ...x, reason: why } : x));
+    }
+    const { report, files, dir: chosenDir } = chosen;
+    const accuracy = report.accuracy!;
+    const failures = chosen.failures;
     if (failures.length) {
       return finish({ ...report, reason: 'AccuracyGateFailed', message: `accuracy gate failed: ${failures.join('; ')}; no optimised model written` });
     }
     // 4. Into place: data files first, model.onnx last, so a model.onnx present is always complete.
     try {
-      for (const f of files) renameSync(join(tmp, f), join(out, f));
+      for (const f of files) renameSync(join(chosenDir, f), join(out, f));
     } catch (err) {
       for (const f of files) rmSync(join(out, f), { force: true });
       throw ioError(`cannot move the optimised model into ${out}`, err);
@@ -252,7 +299,7 @@ export async function optimizeModel(opts: OptimizeOptions): Promise<Optimization
       reason: 'Applied',
       files,
       message:
-        `${[opts.quantize, level !== 'disabled' ? `graph optimisation ${level}` : ''].filter(Boolean).join(' + ')}: ` +
+        `${[chosen.candidate.label === 'graph' ? '' : chosen.candidate.label, level !== 'disabled' ? `graph optimisation ${level}` : ''].filter(Boolean).join(' + ')}: ` +
         `${report.sizeRatio}x smaller, ${report.speedup!.batch1}x faster at batch 1, max abs error ${accuracy.maxAbsError.toPrecision(3)}, cosine ${accuracy.cosine.toPrecision(6)}`,
     });
   } finally {

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { encodeModel, mlpModel, writeModel } from '../../examples/onnx-models.js';
 import { optimizeModel, OptimizeError, REPORT_FILE } from '../../optimize/index.js';
 import { onnx, DT } from '../../optimize/model-io.js';
-import { difference, floatTensor, mixedModel, runModel, smallCnn } from './support.js';
+import { convModel, difference, floatTensor, mixedModel, runModel, smallCnn } from './support.js';
 
 let dir: string;
 beforeAll(() => {
@@ -69,6 +69,44 @@ describe('int8', () => {
     const x = floatTensor([4, 3, 16, 16], 77);
     const d = difference((await runModel(model, { image: x })).logits, (await runModel(join(out, 'model.onnx'), { image: x })).logits);
     expect(d.cosine).toBeGreaterThan(0.999);
+  });
+
+  test('Conv: ConvInteger is measured against float Conv, and the faster model that passes the gate is kept', async () => {
+    const model = writeModel(join(dir, 'conv.onnx'), convModel());
+    const out = outDir('conv');
+    const report = await optimizeModel({ model, out, quantize: 'int8', ...fast });
+    const convQuantized = report.quantized?.some((q) => q.op === 'Conv');
+    if (convQuantized) {
+      expect(report.applied).toBe(true);
+      expect(decode(join(out, 'model.onnx')).graph!.node!.map((n) => n.opType)).toEqual(expect.arrayContaining(['DynamicQuantizeLinear', 'ConvInteger']));
+      expect(report.sizeRatio).toBeGreaterThan(3);
+    } else {
+      expect(report.skipped).toEqual([expect.objectContaining({ op: 'Conv', reason: expect.stringMatching(/ConvInteger (measured slower|failed the accuracy gate)/) })]);
+    }
+    // Whichever won, the ConvInteger rewrite itself computes the convolution: checked on its own.
+    const { quantizeInt8 } = await import('../../optimize/quantize-int8.js');
+    const { writeModel: writeProto } = await import('../../optimize/model-io.js');
+    const q = quantizeInt8(decode(model), { conv: true });
+    expect(q.quantized).toEqual([expect.objectContaining({ op: 'Conv', weight: 'k', shape: [64, 32, 3, 3] })]);
+    writeProto(q.model, dir, { fileName: 'conv-int8.onnx' });
+    const x = floatTensor([2, 32, 16, 16], 61);
+    const d = difference((await runModel(model, { x })).y, (await runModel(join(dir, 'conv-int8.onnx'), { x })).y);
+    expect(d.cosine).toBeGreaterThan(0.999);
+  });
+
+  test('weights stored as Constant nodes (as some exporters write them) are quantised too', async () => {
+    const m = onnx.ModelProto.decode(encodeModel(mlpModel(128, 2)));
+    const constants = m.graph!.initializer!.map((t) => ({ opType: 'Constant', input: [], output: [t.name!], attribute: [{ name: 'value', type: onnx.AttributeProto.AttributeType.TENSOR, t }] }));
+    m.graph!.node = [...constants, ...m.graph!.node!];
+    m.graph!.initializer = [];
+    const model = join(dir, 'constants.onnx');
+    writeFileSync(model, onnx.ModelProto.encode(m).finish());
+    const report = await optimizeModel({ model, out: outDir('constants'), quantize: 'int8', ...fast });
+    expect(report.quantized!.map((q) => q.weight)).toEqual(['w0', 'w1']);
+    const q = decode(join(outDir('constants'), 'model.onnx'));
+    expect(q.graph!.node!.filter((n) => n.opType === 'Constant').map((n) => n.output![0])).toEqual(['b0', 'b1']);
+    expect(report.sizeRatio).toBeGreaterThan(3);
+    expect(report.accuracy!.cosine).toBeGreaterThan(0.999);
   });
 
   test('ops the quantiser cannot handle stay float and are listed with the reason; the rest is quantised', async () => {

@@ -78,3 +78,22 @@ export function difference(a: ort.Tensor, b: ort.Tensor): { maxAbs: number; cosi
   }
   return { maxAbs, cosine: dot / Math.sqrt(nx * ny) };
 }
+
+/** [batch,32,16,16] -> Conv 3x3 32->64 (bias) -> Relu -> GlobalAveragePool -> Flatten -> [batch,64]: a Conv worth quantising. */
+export function convModel(): GraphSpec {
+  return {
+    name: 'conv',
+    inputs: [{ name: 'x', type: 'FLOAT', shape: ['batch', 32, 16, 16] }],
+    outputs: [{ name: 'y', type: 'FLOAT', shape: ['batch', 64] }],
+    nodes: [
+      { op: 'Conv', inputs: ['x', 'k', 'kb'], outputs: ['c'], attributes: { pads: [1, 1, 1, 1], strides: [1, 1] } },
+      { op: 'Relu', inputs: ['c'], outputs: ['a'] },
+      { op: 'GlobalAveragePool', inputs: ['a'], outputs: ['p'] },
+      { op: 'Flatten', inputs: ['p'], outputs: ['y'], attributes: { axis: 1 } },
+    ],
+    initializers: [
+      { name: 'k', dims: [64, 32, 3, 3], data: randomFloats(64 * 32 * 9, 51, Math.sqrt(2 / (32 * 9))) },
+      { name: 'kb', dims: [64], data: randomFloats(64, 52, 0.05) },
+    ],
+  };
+}
