@@ -38,7 +38,7 @@ export function batchable(sig: ModelSignature): boolean {
 }
 
 /** Size given to variable dimensions other than the batch dimension when inputs are generated. */
-export const GENERATED_DIM = 16;
+export const GENERATED_DIM = 64;
 
 /** Deterministic inputs for a signature: floats in [-1, 1), integers in {0, 1}, booleans; `batch` rows when batchable. */
 export function generateInputs(sig: ModelSignature, batch: number, seed: number): Feeds {
@@ -174,6 +174,10 @@ class Acc {
   classifier = true;
 }
 
+function firstLine(err: unknown): string {
+  return (err instanceof Error ? err.message : String(err)).split('\n')[0];
+}
+
 function numbers(t: ort.Tensor): ArrayLike<number> {
   const d = t.data as unknown;
   if (d instanceof BigInt64Array || d instanceof BigUint64Array) return Array.from(d, Number);
@@ -195,8 +199,19 @@ function fromHalfBits(h: number): number {
 export async function compareModels(original: ort.InferenceSession, optimized: ort.InferenceSession, samples: Feeds[]): Promise<Accuracy> {
   const acc = new Map<string, Acc>();
   for (const feeds of samples) {
-    const a = await original.run(feeds);
-    const b = await optimized.run(feeds);
+    let a: ort.InferenceSession.OnnxValueMapType;
+    try {
+      a = await original.run(feeds);
+    } catch (err) {
+      const shapes = Object.entries(feeds).map(([k, t]) => `${k}[${t.dims.join(',')}]`).join(', ');
+      throw new OptimizeError('InvalidArgument', `the original model fails on the comparison inputs (${shapes}): ${firstLine(err)}; give --samples with inputs it accepts`);
+    }
+    let b: ort.InferenceSession.OnnxValueMapType;
+    try {
+      b = await optimized.run(feeds);
+    } catch (err) {
+      throw new OptimizeError('OptimizationFailed', `the optimised model fails where the original runs: ${firstLine(err)}`);
+    }
     for (const name of original.outputNames) {
       const ta = a[name];
       const tb = b[name];

@@ -203,8 +203,11 @@ export async function optimizeModel(opts: OptimizeOptions): Promise<Optimization
       const q = quantizeInt8(loaded.model);
       log?.info('quantised to int8', { quantized: q.quantized.length, skipped: q.skipped.length });
       if (q.quantized.length || level !== 'disabled') candidates.push({ label: 'int8', model: q.model, quantized: q.quantized, skipped: q.skipped });
-      if (q.skipped.some((x) => x.op === 'Conv')) {
+      if (q.skipped.some((x) => x.op === 'Conv' && /not asked for/.test(x.reason))) {
         const c = quantizeInt8(loaded.model, { conv: true });
+        // A Conv that cannot take the ConvInteger form gets that reason in the report.
+        const why = new Map(c.skipped.filter((x) => x.op === 'Conv').map((x) => [x.node, x.reason]));
+        for (const x of q.skipped) if (x.op === 'Conv' && why.has(x.node)) x.reason = why.get(x.node)!;
         if (c.quantized.some((x) => x.op === 'Conv')) candidates.push({ label: 'int8 with ConvInteger', model: c.model, quantized: c.quantized, skipped: c.skipped });
       }
       if (!candidates.length) {
@@ -230,17 +233,26 @@ export async function optimizeModel(opts: OptimizeOptions): Promise<Optimization
         ? [generateInputs(sig, 32, 1), generateInputs(sig, 1, 2), generateInputs(sig, 32, 3)]
         : [1, 2, 3, 4].map((seed) => generateInputs(sig, 1, seed));
 
+    const dropped: string[] = [];
     const evaluated: { candidate: Candidate; dir: string; files: string[]; report: OptimizationReport; failures: string[] }[] = [];
     for (const [i, candidate] of candidates.entries()) {
       const dir = join(tmp, String(i));
       mkdirSync(dir);
-      const files = await materialize(candidate.model, dir, level, loaded.externalData, original.provider);
-      // 2. The gate.
+      // 2. The gate. A candidate that does not load or run is dropped while another one is left.
       let optimized: OpenedSession;
+      let files: string[];
       try {
-        optimized = await openSession(join(dir, OPTIMIZED_MODEL_FILE), [original.provider]);
+        files = await materialize(candidate.model, dir, level, loaded.externalData, original.provider);
+        try {
+          optimized = await openSession(join(dir, OPTIMIZED_MODEL_FILE), [original.provider]);
+        } catch (err) {
+          throw new OptimizeError('OptimizationFailed', `the optimised model (${candidate.label}) does not load on ${original.provider}: ${(err as Error).message}`);
+        }
       } catch (err) {
-        throw new OptimizeError('OptimizationFailed', `the optimised model does not load on ${original.provider}: ${(err as Error).message}`);
+        if (i === candidates.length - 1 && !evaluated.length) throw err;
+        log?.warn('candidate dropped', { candidate: candidate.label, error: (err as Error).message });
+        dropped.push(`${candidate.label}: ${(err as Error).message.split('\n')[0]}`);
+        continue;
       }
       let accuracy: Accuracy;
       let latency: { original: Latency; optimized: Latency };
@@ -280,6 +292,7 @@ export async function optimizeModel(opts: OptimizeOptions): Promise<Optimization
         : `ConvInteger measured slower here (${other.report.latency!.optimized.batch1Ms} ms vs ${chosen.report.latency!.optimized.batch1Ms} ms at batch 1); kept in float`;
       chosen.report.skipped = chosen.report.skipped!.map((x) => (x.op === 'Conv' && /not asked for/.test(x.reason) ? { ...x, reason: why } : x));
     }
+    if (dropped.length) chosen.report.droppedCandidates = dropped;
     const { report, files, dir: chosenDir } = chosen;
     const accuracy = report.accuracy!;
     const failures = chosen.failures;

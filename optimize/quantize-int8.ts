@@ -2,7 +2,7 @@
 // symmetric scale per output channel; activations are quantised at run time. The form written is the one
 // onnxruntime's CPU kernels run fastest: com.microsoft DynamicQuantizeMatMul (u8 x s8 GEMM with the scales and
 // the bias applied inside the kernel). Biases and small tensors stay float. Pure: a ModelProto in, a new one out.
-import { DT, onnx, dimsOf, elementCount, floatsOf, num, rawTensor, type AttributeProto, type GraphProto, type ModelProto, type NodeProto, type TensorProto } from './model-io.js';
+import { DT, onnx, defaultOpset, dimsOf, elementCount, floatsOf, num, rawTensor, type AttributeProto, type GraphProto, type ModelProto, type NodeProto, type TensorProto } from './model-io.js';
 
 /** Weights with fewer elements than this stay float: quantising them saves little and costs accuracy. */
 export const MIN_WEIGHT_ELEMENTS = 4096;
@@ -80,6 +80,7 @@ export function quantizeInt8(model: ModelProto, opts: QuantizeOptions = {}): Qua
   countUses(graph, uses);
   for (const o of graph.output ?? []) uses.set(o.name!, (uses.get(o.name!) ?? 0) + 1);
   const graphInputs = new Set((graph.input ?? []).map((v) => v.name!));
+  const opset = defaultOpset(model);
   // Weights exporters store as Constant nodes (value = a tensor) count as constants too.
   const constantNodes = new Map<string, NodeProto>();
   for (const n of graph.node ?? []) {
@@ -166,7 +167,11 @@ export function quantizeInt8(model: ModelProto, opts: QuantizeOptions = {}): Qua
       continue;
     }
     if (op === 'Conv') {
-      const reason = opts.conv ? quantizeConv(n) : 'Conv kept in float: ConvInteger was not asked for';
+      const reason = !opts.conv
+        ? 'Conv kept in float: ConvInteger was not asked for'
+        : opset < 11
+          ? `Conv kept in float: ConvInteger needs DynamicQuantizeLinear (opset 11), the model has opset ${opset}`
+          : quantizeConv(n);
       if (reason) {
         skipped.push({ node: nodeName(n), op, reason });
         nodes.push(n);

@@ -35,6 +35,8 @@ export interface OptimizationReport {
   quantized?: { node: string; op: string; weight: string; shape: number[] }[];
   skipped?: { node: string; op: string; reason: string }[];
   keptFp32?: { node: string; op: string; reason: string }[];
+  /** Variants tried and dropped because they did not load or run (e.g. int8 with ConvInteger). */
+  droppedCandidates?: string[];
   seconds?: number;
 }
 
