@@ -1,7 +1,7 @@
 // `optimizeModel`: quantise and/or graph-optimise an ONNX model, check it against the original with the accuracy
 // gate, and write it atomically: everything is made in a temporary directory inside the output directory and
 // moved into place only when the gate passes (data files first, model.onnx last). Nothing half-written is left.
-import { mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type ort from 'onnxruntime-node';
 import type { Logger } from '../common/logger.js';
@@ -10,6 +10,7 @@ import { convertFp16 } from './fp16.js';
 import { batchable, compareModels, generateInputs, loadSamples, measureLatency, openSession, type Accuracy, type Feeds, type Latency, type OpenedSession } from './gate.js';
 import { readModel, writeModel, type ModelProto } from './model-io.js';
 import { quantizeInt8 } from './quantize-int8.js';
+import { readManifest } from '../runtime/fetch/integrity.js';
 import {
   GRAPH_OPTIMIZATION_LEVELS, OPTIMIZED_MODEL_FILE, QUANTIZE_MODES, REPORT_FILE, type GraphOptimizationLevel, type OptimizationReport, type QuantizeMode,
 } from './report.js';
@@ -86,6 +87,25 @@ function writeReport(out: string, report: OptimizationReport, extra?: string): v
   writeFileSync(tmp, text);
   renameSync(tmp, join(out, REPORT_FILE));
   if (extra) writeFileSync(extra, text);
+}
+
+/**
+ * The model file behind --model: a file, a directory's model.onnx, or what `modelplane fetch` recorded in the
+ * directory's manifest (an object whose name says nothing of its kind), exactly as the runtime resolves it.
+ */
+async function resolveModelPath(path: string): Promise<string> {
+  let dir: string;
+  try {
+    if (!statSync(path).isDirectory() || existsSync(join(path, OPTIMIZED_MODEL_FILE))) return path;
+    dir = resolve(path);
+  } catch {
+    return path;
+  }
+  const manifest = await readManifest(dir);
+  if (!manifest) return path;
+  const target = resolve(dir, manifest.modelPath);
+  if (target !== dir && !target.startsWith(`${dir}/`)) return path;
+  return target;
 }
 
 function gateFailures(accuracy: Accuracy, minCosine: number, maxAbsError: number | undefined): string[] {
@@ -166,7 +186,7 @@ export async function optimizeModel(opts: OptimizeOptions): Promise<Optimization
     return r;
   };
 
-  const loaded = readModel(opts.model);
+  const loaded = readModel(await resolveModelPath(opts.model));
   base.originalBytes = loaded.bytes;
   if (!opts.quantize && level === 'disabled') {
     return finish({ ...base, message: 'neither --quantize nor --graph-optimization was asked for' });

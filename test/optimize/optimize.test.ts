@@ -1,11 +1,12 @@
 // `optimizeModel` on models built in code, checked with real onnxruntime: the optimised model's outputs are
 // compared with the float model's on inputs the gate never saw, and the files left behind are inspected.
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodeModel, mlpModel, writeModel } from '../../examples/onnx-models.js';
 import { optimizeModel, OptimizeError, REPORT_FILE } from '../../optimize/index.js';
 import { onnx, DT } from '../../optimize/model-io.js';
+import { MANIFEST_NAME } from '../../runtime/fetch/integrity.js';
 import { convModel, difference, floatTensor, mixedModel, runModel, smallCnn } from './support.js';
 
 let dir: string;
@@ -92,6 +93,16 @@ describe('int8', () => {
     const x = floatTensor([2, 32, 16, 16], 61);
     const d = difference((await runModel(model, { x })).y, (await runModel(join(dir, 'conv-int8.onnx'), { x })).y);
     expect(d.cosine).toBeGreaterThan(0.999);
+  });
+
+  test('a fetch destination whose manifest names the model is read the way the runtime reads it', async () => {
+    const dest = join(dir, 'fetched');
+    mkdirSync(dest);
+    writeModel(join(dest, 'ranker-v3'), mlpModel(64, 2));
+    writeFileSync(join(dest, MANIFEST_NAME), JSON.stringify({ source: 's3://models/ranker-v3', modelPath: 'ranker-v3', files: [] }));
+    const report = await optimizeModel({ model: dest, out: outDir('fetched'), quantize: 'int8', ...fast });
+    expect(report.applied).toBe(true);
+    expect(report.quantized!.map((q) => q.weight)).toEqual(['w0', 'w1']);
   });
 
   test('weights stored as Constant nodes (as some exporters write them) are quantised too', async () => {
