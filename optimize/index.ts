@@ -130,7 +130,8 @@ async function materialize(model: ModelProto, dir: string, level: GraphOptimizat
     throw ioError(`cannot write the optimised model into ${dir}`, err);
   }
   if (level === 'disabled') return files;
-  const extra = externalData
+  // onnxruntime writes weights outside the protobuf when the model came with them, or had to be written that way.
+  const extra = externalData || files.length > 1
     ? { session: { optimized_model_external_initializers_file_name: `${OPTIMIZED_MODEL_FILE}.data`, optimized_model_external_initializers_min_size_in_bytes: '1024' } }
     : undefined;
   try {

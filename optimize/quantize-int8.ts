@@ -79,7 +79,10 @@ export function quantizeInt8(model: ModelProto, opts: QuantizeOptions = {}): Qua
   const uses = new Map<string, number>();
   countUses(graph, uses);
   for (const o of graph.output ?? []) uses.set(o.name!, (uses.get(o.name!) ?? 0) + 1);
-  const graphInputs = new Set((graph.input ?? []).map((v) => v.name!));
+  // From IR version 4 on, an initializer that is also a graph input is a default the caller may override: not a
+  // constant. Before it, every initializer had to be listed as an input, and is a constant.
+  const overridable = num(model.irVersion as number) >= 4;
+  const graphInputs = new Set(overridable ? (graph.input ?? []).map((v) => v.name!) : []);
   const opset = defaultOpset(model);
   // Weights exporters store as Constant nodes (value = a tensor) count as constants too.
   const constantNodes = new Map<string, NodeProto>();
@@ -259,6 +262,7 @@ export function quantizeInt8(model: ModelProto, opts: QuantizeOptions = {}): Qua
   const out = cloneShallow(model);
   out.graph!.node = nodes.filter((n) => !(n.opType === 'Constant' && dropped.has(n.output?.[0] ?? '') && constantNodes.get(n.output![0]) === n));
   out.graph!.initializer = [...(graph.initializer ?? []).filter((t) => !dropped.has(t.name!)), ...newInits];
+  out.graph!.input = (graph.input ?? []).filter((v) => !dropped.has(v.name!));
   if (quantized.length) ensureOpset(out, MS_DOMAIN, 1);
   return { model: out, quantized, skipped };
 }

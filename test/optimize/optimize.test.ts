@@ -105,6 +105,18 @@ describe('int8', () => {
     expect(report.quantized!.map((q) => q.weight)).toEqual(['w0', 'w1']);
   });
 
+  test('IR version 3, where every initializer is also listed as an input: weights are still constants', async () => {
+    const m = onnx.ModelProto.decode(encodeModel(mlpModel(64, 2)));
+    m.irVersion = 3;
+    m.opsetImport = [{ domain: '', version: 8 }];
+    m.graph!.input = [...m.graph!.input!, ...m.graph!.initializer!.map((t) => ({ name: t.name, type: { tensorType: { elemType: DT.FLOAT, shape: { dim: t.dims!.map((d) => ({ dimValue: d })) } } } }))];
+    const model = join(dir, 'ir3.onnx');
+    writeFileSync(model, onnx.ModelProto.encode(m).finish());
+    const report = await optimizeModel({ model, out: outDir('ir3'), quantize: 'int8', ...fast });
+    expect(report.quantized!.map((q) => q.weight)).toEqual(['w0', 'w1']);
+    expect(decode(join(outDir('ir3'), 'model.onnx')).graph!.input!.map((v) => v.name)).toEqual(['input', 'b0', 'b1']);
+  });
+
   test('weights stored as Constant nodes (as some exporters write them) are quantised too', async () => {
     const m = onnx.ModelProto.decode(encodeModel(mlpModel(128, 2)));
     const constants = m.graph!.initializer!.map((t) => ({ opType: 'Constant', input: [], output: [t.name!], attribute: [{ name: 'value', type: onnx.AttributeProto.AttributeType.TENSOR, t }] }));
