@@ -2,7 +2,7 @@
 // gate, and write it atomically: everything is made in a temporary directory inside the output directory and
 // moved into place only when the gate passes (data files first, model.onnx last). Nothing half-written is left.
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import type ort from 'onnxruntime-node';
 import type { Logger } from '../common/logger.js';
 import { isOptimizeError, OptimizeError } from './errors.js';
@@ -161,6 +161,11 @@ export async function optimizeModel(opts: OptimizeOptions): Promise<Optimization
   const level = opts.graphOptimization ?? 'disabled';
   const minCosine = opts.minCosine ?? DEFAULT_MIN_COSINE;
   const out = resolve(opts.out);
+  const modelPath = await resolveModelPath(opts.model);
+  const modelDir = existsSync(modelPath) && statSync(modelPath).isDirectory() ? resolve(modelPath) : dirname(resolve(modelPath));
+  if (modelDir === out) {
+    throw new OptimizeError('InvalidArgument', `--out: ${out} holds the model itself; write the optimised model into another directory`);
+  }
   try {
     mkdirSync(out, { recursive: true });
     clearOutputs(out);
@@ -187,7 +192,7 @@ export async function optimizeModel(opts: OptimizeOptions): Promise<Optimization
     return r;
   };
 
-  const loaded = readModel(await resolveModelPath(opts.model));
+  const loaded = readModel(modelPath);
   base.originalBytes = loaded.bytes;
   if (!opts.quantize && level === 'disabled') {
     return finish({ ...base, message: 'neither --quantize nor --graph-optimization was asked for' });

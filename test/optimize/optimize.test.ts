@@ -255,6 +255,10 @@ describe('refusals and the gate', () => {
     await expect(optimizeModel({ model: 'x.onnx', out: outDir('opt'), quantize: 'int4' as 'int8' })).rejects.toThrow(/--quantize: must be one of int8, fp16/);
     await expect(optimizeModel({ model: 'x.onnx', out: outDir('opt'), minCosine: 2 })).rejects.toThrow(/--min-cosine/);
     await expect(optimizeModel({ model: join(dir, 'missing.onnx'), out: outDir('opt'), quantize: 'int8' })).rejects.toThrow(/--model: cannot read/);
+    // The model's own directory is never cleared or written into.
+    const own = writeModel(join(dir, 'own', 'model.onnx').replace(/model\.onnx$/, ''), mlpModel(16, 1, { externalFile: 'w.bin' }));
+    await expect(optimizeModel({ model: own, out: own, quantize: 'int8' })).rejects.toThrow(/--out: .* holds the model itself/);
+    expect(existsSync(join(own, 'model.onnx'))).toBe(true);
   });
 
   test('an unchanged model is reported as NothingToOptimize', async () => {
