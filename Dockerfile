@@ -24,6 +24,7 @@ COPY common ./common
 COPY operator ./operator
 COPY runtime ./runtime
 COPY local ./local
+COPY optimize ./optimize
 COPY examples ./examples
 # The gRPC service definitions, loaded at run time (tsc does not emit them into dist/).
 COPY proto ./proto

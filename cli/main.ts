@@ -9,6 +9,7 @@ import { registerRender } from './render.js';
 import { registerOperator } from './operator.js';
 import { registerSleep } from './sleep.js';
 import { registerLocal } from './local.js';
+import { registerOptimize } from './optimize.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -25,6 +26,7 @@ registerRender(program, pkg.version);
 registerOperator(program, pkg.version);
 registerSleep(program);
 registerLocal(program, pkg.version);
+registerOptimize(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`modelplane: ${err instanceof Error ? err.message : String(err)}\n`);

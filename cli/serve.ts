@@ -24,6 +24,7 @@ export function registerServe(program: Command, version: string): void {
     .addOption(opt('--cache-dir <dir>', 'where a remote --model is downloaded (default /tmp/modelplane-models)', 'MODELPLANE_CACHE_DIR'))
     .addOption(opt('--sha256 <hex>', 'expected SHA-256 of a remote model', 'MODELPLANE_MODEL_SHA256'))
     .addOption(opt('--credentials-dir <dir>', 'credentials for a remote model (see README, Model sources)', 'MODELPLANE_CREDENTIALS_DIR'))
+    .addOption(opt('--optimized-model-dir <dir>', 'output of `modelplane optimize`: its model is served when it passed the gate, else --model', 'MODELPLANE_OPTIMIZED_MODEL_DIR'))
     .addOption(opt('--log-level <level>', 'error | warn | info | debug (default info)', 'MODELPLANE_LOG_LEVEL'))
     .action(async (options: Record<string, string | undefined>) => {
       const { parseServeConfig, ConfigError } = await import('../runtime/config.js');

@@ -25,6 +25,8 @@ export interface ServeConfig {
   cacheDir: string;
   sha256?: string;
   credentialsDir?: string;
+  /** Output directory of `modelplane optimize`: its model is served when it passed the gate. */
+  optimizedModelDir?: string;
 }
 
 /** Raw option values as commander hands them over (strings from flags or the environment). */
@@ -81,6 +83,7 @@ export function parseServeConfig(o: RawServeOptions): ServeConfig {
     cacheDir: o.cacheDir || '/tmp/modelplane-models',
     sha256: o.sha256 || undefined,
     credentialsDir: o.credentialsDir || undefined,
+    optimizedModelDir: o.optimizedModelDir || undefined,
   };
 }
 

@@ -18,6 +18,7 @@ import { readManifest } from './fetch/integrity.js';
 import type { WireTensor } from './worker-protocol.js';
 import { startGrpcServer, type GrpcRuntimeServer } from './grpc/server.js';
 import { statisticsFromMetrics } from './grpc/statistics.js';
+import { chooseServedModel } from '../optimize/report.js';
 
 export class FatalError extends Error {
   constructor(readonly reason: string, message: string) {
@@ -117,7 +118,10 @@ export function startRuntime(cfg: ServeConfig, version: string, logger: Logger =
 
   const ready = (async () => {
     const started = performance.now();
-    const file = await resolveModelFile(cfg, logger);
+    const original = await resolveModelFile(cfg, logger);
+    // The optimised model when `modelplane optimize` wrote one that passed its gate, else the original.
+    const { file, parameters } = chooseServedModel(original, cfg.optimizedModelDir);
+    if (parameters) logger.info(parameters.optimized ? 'serving the optimised model' : 'serving the original model', { file, ...parameters });
     if (cfg.gpuMemLimitBytes > 0) {
       logger.warn('gpu memory limit is not applied: onnxruntime-node passes only deviceId to the CUDA provider', { gpuMemLimitBytes: cfg.gpuMemLimitBytes });
     }
@@ -153,7 +157,7 @@ export function startRuntime(cfg: ServeConfig, version: string, logger: Logger =
     });
     const loadSeconds = (performance.now() - started) / 1000;
     metrics.loadSeconds.set({ model: modelName }, loadSeconds);
-    served = { name: modelName, signature: sig, scheduler, metrics, maxBatchSize };
+    served = { name: modelName, signature: sig, scheduler, metrics, maxBatchSize, ...(parameters ? { parameters } : {}) };
     runner.onFatal = (err) => {
       logger.error('session worker died', { error: err.message });
       writeTerminationMessage(`ModelLoadFailed: session worker died: ${err.message}`);

@@ -26,6 +26,8 @@ export interface ServedModel {
   scheduler: Scheduler;
   metrics: RuntimeMetrics;
   maxBatchSize: number;
+  /** Extra model metadata `parameters` (which model file is served, optimised or not). */
+  parameters?: Record<string, string | number | boolean>;
 }
 
 export interface RuntimeServerDeps {
@@ -98,6 +100,7 @@ export function modelMetadata(m: ServedModel): Json {
     platform: 'onnxruntime_onnx',
     inputs: m.signature.inputs.map((t) => ({ name: t.name, datatype: t.datatype, shape: t.shape })),
     outputs: m.signature.outputs.map((t) => ({ name: t.name, datatype: t.datatype, shape: t.shape })),
+    ...(m.parameters ? { parameters: m.parameters } : {}),
   };
 }
 

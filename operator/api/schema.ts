@@ -202,6 +202,43 @@ const Runtime = Type.Object(
   },
 );
 
+export const OPTIMIZATION_QUANTIZE_MODES = ['int8', 'fp16'] as const;
+export const OFFLINE_GRAPH_OPTIMIZATION_LEVELS = ['basic', 'extended', 'all'] as const;
+
+const Optimization = Type.Object(
+  {
+    quantize: Type.Optional(
+      StringEnum(OPTIMIZATION_QUANTIZE_MODES, {
+        maxLength: 8,
+        description:
+          'int8: MatMul and Gemm weights to per-channel int8 with dynamic activation quantisation, for CPU execution; ' +
+          'fp16: weights and activations to FLOAT16 with FLOAT inputs and outputs, for GPUs (needs spec.gpu).',
+      }),
+    ),
+    graphOptimization: Type.Optional(
+      StringEnum(OFFLINE_GRAPH_OPTIMIZATION_LEVELS, { maxLength: 16, description: "onnxruntime's graph optimisation done once, offline, for the pod's execution provider, and saved." }),
+    ),
+    maxAbsError: Type.Optional(Type.Number({ minimum: 0, description: 'Largest absolute output difference from the original the optimised model may show; no limit when absent.' })),
+    minCosine: Type.Number({
+      minimum: -1,
+      maximum: 1,
+      default: 0.99,
+      description: 'Smallest cosine similarity between original and optimised outputs the optimised model must reach.',
+    }),
+  },
+  {
+    description:
+      'Optimise the model in the pod before serving it: an init container runs `modelplane optimize` after the fetch, ' +
+      'compares the optimised model with the original on generated inputs, and the runtime serves the optimised model ' +
+      'only when it passed the gate (else the original). status.optimization reports the result.',
+    ...cel({
+      rule: 'has(self.quantize) || has(self.graphOptimization)',
+      message: 'optimization needs quantize or graphOptimization',
+      reason: 'FieldValueRequired',
+    }),
+  },
+);
+
 export const ModelDeploymentSpecSchema = Type.Object(
   {
     model: ModelSource,
@@ -217,8 +254,17 @@ export const ModelDeploymentSpecSchema = Type.Object(
     gpu: Type.Optional(Gpu),
     scheduling: Type.Optional(Scheduling),
     runtime: Runtime,
+    optimization: Type.Optional(Optimization),
   },
-  { description: 'What to serve and how.' },
+  {
+    description: 'What to serve and how.',
+    ...cel({
+      rule: "!has(self.optimization) || !has(self.optimization.quantize) || self.optimization.quantize != 'fp16' || has(self.gpu)",
+      message: 'optimization.quantize fp16 needs a GPU (spec.gpu): FLOAT16 kernels are for GPUs',
+      reason: 'FieldValueForbidden',
+      fieldPath: '.optimization.quantize',
+    }),
+  },
 );
 
 const Condition = upstream<V1Condition>('io.k8s.apimachinery.pkg.apis.meta.v1.Condition');
@@ -238,6 +284,21 @@ export const ModelDeploymentStatusSchema = Type.Object(
         'x-kubernetes-list-map-keys': ['type'],
         description: 'Ready, Available, Progressing, ModelLoaded; each with observedGeneration.',
       }),
+    ),
+    optimization: Type.Optional(
+      Type.Object(
+        {
+          applied: Type.Boolean({ description: 'Whether the runtime serves the optimised model (it passed the accuracy gate).' }),
+          reason: Type.String({ maxLength: 128, description: 'Applied, AccuracyGateFailed, NothingToOptimize, or why the model was refused.' }),
+          message: Type.Optional(Type.String({ maxLength: 1024 })),
+          originalBytes: Type.Optional(Type.Integer({ minimum: 0, format: 'int64', description: 'Size of the original model and its external data.' })),
+          optimizedBytes: Type.Optional(Type.Integer({ minimum: 0, format: 'int64', description: 'Size of the optimised model and its external data.' })),
+          speedup: Type.Optional(Type.Number({ minimum: 0, description: 'Batch-1 latency of the original over the optimised model, measured in the pod.' })),
+          maxAbsError: Type.Optional(Type.Number({ minimum: 0, description: 'Largest absolute output difference seen by the gate.' })),
+          cosine: Type.Optional(Type.Number({ description: 'Lowest cosine similarity of the outputs seen by the gate.' })),
+        },
+        { description: 'What the model optimisation step reported, read from its termination message.' },
+      ),
     ),
     lastFailure: Type.Optional(
       Type.Object(

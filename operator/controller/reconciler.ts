@@ -123,6 +123,7 @@ export class Reconciler {
       url: validation.ok ? serviceUrl(validation.value) : undefined,
       previous: md.status,
       now: this.deps.now?.() ?? new Date(),
+      optimizationRequested: validation.ok ? Boolean(validation.value.spec.optimization) : undefined,
     });
     if (sameStatus(md.status ?? {}, status)) return result;
     await this.deps.writeStatus(md, status);
@@ -132,6 +133,11 @@ export class Reconciler {
     if (before?.reason !== after.reason || before?.status !== after.status) {
       if (after.status === 'True') events.normal(ref, 'Ready', after.message ?? 'ready');
       else if (status.lastFailure && status.lastFailure.reason === after.reason && after.reason !== 'ChildConflict') events.warning(ref, after.reason!, after.message ?? '');
+    }
+    const opt = status.optimization;
+    if (opt && (opt.applied !== md.status?.optimization?.applied || opt.reason !== md.status?.optimization?.reason)) {
+      if (opt.applied) events.normal(ref, 'ModelOptimized', opt.message ?? 'serving the optimised model');
+      else events.warning(ref, 'ModelNotOptimized', `${opt.reason}: ${opt.message ?? ''}; serving the original model`);
     }
     log.debug('status written', { modelDeployment: key, ready: after.status, reason: after.reason });
     return result;

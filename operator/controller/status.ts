@@ -2,8 +2,9 @@
 // Deployment's rollout and the runtime pods' states. Pure: the same observation always gives the same status.
 import type { V1Condition, V1Deployment, V1Pod, V1ContainerStatus } from '@kubernetes/client-node';
 import type { ModelDeploymentStatus } from '../api/schema.js';
+import { parseSummaryLine } from '../../optimize/report.js';
 
-export type FailureReason = 'InvalidSpec' | 'ChildConflict' | 'Unschedulable' | 'ImagePullFailed' | 'CrashLoop' | 'ModelFetchFailed' | 'ModelLoadFailed';
+export type FailureReason = 'InvalidSpec' | 'ChildConflict' | 'Unschedulable' | 'ImagePullFailed' | 'CrashLoop' | 'ModelFetchFailed' | 'ModelLoadFailed' | 'ModelOptimizationFailed';
 
 export interface Failure {
   reason: FailureReason;
@@ -24,7 +25,27 @@ export interface Observation {
   url?: string;
   previous?: ModelDeploymentStatus;
   now: Date;
+  /** Whether the spec asks for model optimisation; false drops status.optimization. */
+  optimizationRequested?: boolean;
 }
+
+/**
+ * What the optimise step of the runtime pods reported in its termination message, from the first pod (by name)
+ * where it finished; the previous status's when no pod has one now (scaled to zero, pods restarting).
+ */
+export function optimizationStatus(pods: V1Pod[], previous: ModelDeploymentStatus['optimization'] | undefined): ModelDeploymentStatus['optimization'] | undefined {
+  const sorted = pods.filter((p) => !p.metadata?.deletionTimestamp).sort((a, b) => (a.metadata?.name ?? '').localeCompare(b.metadata?.name ?? ''));
+  for (const pod of sorted) {
+    const cs = pod.status?.initContainerStatuses?.find((c) => c.name === OPTIMIZE_CONTAINER);
+    const t = cs?.state?.terminated ?? cs?.lastState?.terminated;
+    const summary = parseSummaryLine(t?.message);
+    if (summary) return summary;
+  }
+  return previous;
+}
+
+/** The init container that runs `modelplane optimize` (see operator/resources/deployment.ts). */
+const OPTIMIZE_CONTAINER = 'optimize';
 
 const IMAGE_PULL_REASONS = new Set(['ErrImagePull', 'ImagePullBackOff', 'InvalidImageName', 'ErrImageNeverPull']);
 
@@ -44,7 +65,7 @@ export function podFailure(pod: V1Pod): Failure | undefined {
     const waiting = cs.state?.waiting;
     if (waiting?.reason && IMAGE_PULL_REASONS.has(waiting.reason)) return { reason: 'ImagePullFailed', message: `${name}: init container ${cs.name}: ${waiting.message || waiting.reason}` };
     const t = terminatedWithError(cs);
-    if (t) return { reason: 'ModelFetchFailed', message: t.message ?? `${name}: init container ${cs.name} exited with code ${t.exitCode}${t.reason ? ` (${t.reason})` : ''}` };
+    if (t) return { reason: cs.name === OPTIMIZE_CONTAINER ? 'ModelOptimizationFailed' : 'ModelFetchFailed', message: t.message ?? `${name}: init container ${cs.name} exited with code ${t.exitCode}${t.reason ? ` (${t.reason})` : ''}` };
   }
   for (const cs of pod.status?.containerStatuses ?? []) {
     const waiting = cs.state?.waiting;
@@ -58,7 +79,7 @@ export function podFailure(pod: V1Pod): Failure | undefined {
   return undefined;
 }
 
-const SEVERITY: FailureReason[] = ['InvalidSpec', 'ChildConflict', 'ModelFetchFailed', 'ModelLoadFailed', 'ImagePullFailed', 'CrashLoop', 'Unschedulable'];
+const SEVERITY: FailureReason[] = ['InvalidSpec', 'ChildConflict', 'ModelFetchFailed', 'ModelOptimizationFailed', 'ModelLoadFailed', 'ImagePullFailed', 'CrashLoop', 'Unschedulable'];
 
 /** The most telling failure among the pods (a load error explains more than a crash loop), if any. */
 export function worstPodFailure(pods: V1Pod[]): Failure | undefined {
@@ -119,7 +140,7 @@ export function computeStatus(o: Observation): ModelDeploymentStatus {
         : cond('Progressing', 'True', failure?.reason ?? (o.deployment ? 'RollingOut' : 'Creating'), failure?.message ?? counts);
 
   // The runtime turns ready only after loading and warming up its model, so a ready pod proves a load.
-  const loadFailure = failure && (failure.reason === 'ModelFetchFailed' || failure.reason === 'ModelLoadFailed') ? failure : undefined;
+  const loadFailure = failure && (failure.reason === 'ModelFetchFailed' || failure.reason === 'ModelOptimizationFailed' || failure.reason === 'ModelLoadFailed') ? failure : undefined;
   const modelLoadedCond = readyReplicas > 0
     ? cond('ModelLoaded', 'True', 'ModelLoaded', `loaded by ${readyReplicas} replica${readyReplicas === 1 ? '' : 's'}`)
     : loadFailure
@@ -139,7 +160,14 @@ export function computeStatus(o: Observation): ModelDeploymentStatus {
     ...(o.url ? { url: o.url } : {}),
     conditions: [readyCond, availableCond, progressingCond, modelLoadedCond] as ModelDeploymentStatus['conditions'],
     ...(lastFailure ? { lastFailure } : {}),
+    ...optimizationField(o),
   };
+}
+
+function optimizationField(o: Observation): Pick<ModelDeploymentStatus, 'optimization'> {
+  if (o.optimizationRequested === false) return {};
+  const optimization = optimizationStatus(o.pods, o.previous?.optimization);
+  return optimization ? { optimization } : {};
 }
 
 /** Equality of statuses as stored (JSON), so a status is written only when it changed. */

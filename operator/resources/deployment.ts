@@ -11,6 +11,9 @@ export const HTTP_PORT = 8080;
 export const GRPC_PORT = 9000;
 export const RUNTIME_CONTAINER = 'runtime';
 export const FETCH_CONTAINER = 'fetch';
+export const OPTIMIZE_CONTAINER = 'optimize';
+/** Where the optimise step writes the optimised model and its report (an emptyDir, read-only to the runtime). */
+export const OPTIMIZED_DIR = '/models-optimized';
 export const GPU_PRODUCT_LABEL = 'nvidia.com/gpu.product';
 /** The taint the NVIDIA GPU operator (and most managed GPU node pools) put on GPU nodes, MIG ones included. */
 export const NVIDIA_GPU_TAINT = 'nvidia.com/gpu';
@@ -58,6 +61,7 @@ export function serveArgs(md: ModelDeployment, plan: ModelSourcePlan, cfg: Resol
     // SIGTERM arrives after the preStop sleep; the drain must end before the kubelet's SIGKILL.
     '--drain-timeout-seconds', String(drainTimeoutSeconds(cfg)),
   ];
+  if (spec.optimization) args.push('--optimized-model-dir', OPTIMIZED_DIR);
   if (rt.batching && rt.batching.maxBatchSize > 1) {
     args.push('--max-batch-size', String(rt.batching.maxBatchSize), '--max-queue-delay-us', String(rt.batching.maxQueueDelayMicroseconds ?? 1000));
   }
@@ -72,6 +76,21 @@ export function fetchArgs(md: ModelDeployment, cfg: ResolvedConfig): string[] {
   if (m.sha256) args.push('--sha256', m.sha256);
   if (m.credentialsSecret && /^(https?|s3):\/\//.test(m.uri)) args.push('--credentials-dir', CREDENTIALS_DIR);
   args.push('--log-level', cfg.logLevel);
+  return args;
+}
+
+/**
+ * `modelplane optimize` arguments: optimise the fetched model into OPTIMIZED_DIR on the runtime's execution providers.
+ * A refusal or a failed gate still exits 0 (the runtime then serves the original); the result goes to the termination message.
+ */
+export function optimizeArgs(md: ModelDeployment, plan: ModelSourcePlan, cfg: ResolvedConfig): string[] {
+  const o = md.spec.optimization!;
+  const args = ['optimize', '--model', plan.modelPath, '--out', OPTIMIZED_DIR];
+  if (o.quantize) args.push('--quantize', o.quantize);
+  if (o.graphOptimization) args.push('--graph-optimization', o.graphOptimization);
+  args.push('--execution-providers', executionProviders(md.spec).join(','));
+  if (o.maxAbsError !== undefined) args.push('--max-abs-error', String(o.maxAbsError));
+  args.push('--min-cosine', String(o.minCosine ?? 0.99), '--fallback-to-original', '--log-level', cfg.logLevel);
   return args;
 }
 
@@ -189,6 +208,28 @@ export function buildDeployment(md: ModelDeployment, cfg: ResolvedConfig): V1Dep
     });
   }
 
+  if (spec.optimization) {
+    // The optimise step measures on the hardware the runtime serves on, so it gets the runtime's resources (GPU included).
+    volumes.push({ name: 'optimized', emptyDir: {} });
+    runtimeMounts.push({ name: 'optimized', mountPath: OPTIMIZED_DIR, readOnly: true });
+    const optimizeResources = runtimeResources(spec, cfg);
+    initContainers.push({
+      name: OPTIMIZE_CONTAINER,
+      image,
+      imagePullPolicy: cfg.imagePullPolicy,
+      command: ['modelplane'],
+      args: optimizeArgs(md, plan, cfg),
+      env: env.map((e) => ({ ...e })),
+      ...(optimizeResources ? { resources: optimizeResources } : {}),
+      volumeMounts: [
+        ...runtimeMounts.filter((m) => m.name !== 'optimized').map((m) => ({ ...m })),
+        { name: 'optimized', mountPath: OPTIMIZED_DIR },
+      ],
+      securityContext: security,
+      terminationMessagePolicy: 'FallbackToLogsOnError',
+    });
+  }
+
   const resources = runtimeResources(spec, cfg);
   const probe = (path: string) => ({ httpGet: { path, port: 'http', scheme: 'HTTP' } });
   const runtime: V1Container = {
@@ -238,7 +279,7 @@ export function buildDeployment(md: ModelDeployment, cfg: ResolvedConfig): V1Dep
             'prometheus.io/path': '/metrics',
             'kubectl.kubernetes.io/default-container': RUNTIME_CONTAINER,
             // Scratch volumes only: they must not stop the cluster autoscaler from removing an idle GPU node.
-            'cluster-autoscaler.kubernetes.io/safe-to-evict-local-volumes': plan.kind === 'download' ? 'models,tmp' : 'tmp',
+            'cluster-autoscaler.kubernetes.io/safe-to-evict-local-volumes': [plan.kind === 'download' ? 'models' : '', spec.optimization ? 'optimized' : '', 'tmp'].filter(Boolean).join(','),
           },
         },
         spec: {

@@ -44,6 +44,11 @@ const CASES: Record<string, { pass: unknown[]; fail: unknown[] }> = {
     pass: [{ maxQueueSize: 512 }, { maxQueueSize: 32, batching: { maxBatchSize: 32 } }, { maxQueueSize: 512, batching: { maxBatchSize: 8 } }],
     fail: [{ maxQueueSize: 4, batching: { maxBatchSize: 8 } }],
   },
+  spec: {
+    pass: [{ optimization: { quantize: 'fp16' }, gpu: { count: 1 } }, { optimization: { quantize: 'int8' } }, { optimization: { graphOptimization: 'all' } }, {}],
+    fail: [{ optimization: { quantize: 'fp16' } }, { optimization: { quantize: 'fp16', graphOptimization: 'all' } }],
+  },
+  'spec.optimization': { pass: [{ quantize: 'int8' }, { graphOptimization: 'basic' }, { quantize: 'fp16', graphOptimization: 'all' }], fail: [{}, { minCosine: 0.9 }] },
   'spec.runtime.executionProviders': { pass: [['cuda', 'cpu'], ['cpu'], ['tensorrt', 'cuda', 'cpu']], fail: [['cpu', 'cpu'], ['cuda', 'cpu', 'cuda']] },
 };
 

@@ -1,0 +1,327 @@
+// The accuracy gate: run the original and the optimised model on the same inputs and measure how far their
+// outputs drift apart and how fast each runs. Inputs come from a samples file of inference request bodies
+// (JSON, or JSON followed by binary tensor data) or are generated from the model's input metadata.
+import { readFileSync } from 'node:fs';
+import ort from 'onnxruntime-node';
+import { typeInfo } from '../runtime/datatypes.js';
+import { parseInferRequest } from '../runtime/request.js';
+import { tensorSpec, type ModelSignature, type OrtValueMetadata, type TensorSpec } from '../runtime/signature.js';
+import { randomFloats } from '../examples/onnx-models.js';
+import { OptimizeError } from './errors.js';
+
+export type Feeds = Record<string, ort.Tensor>;
+
+export interface OpenedSession {
+  session: ort.InferenceSession;
+  provider: string;
+  signature: ModelSignature;
+}
+
+/** Opens a session on the first execution provider that loads the model. */
+export async function openSession(path: string, providers: string[], extra: ort.InferenceSession.SessionOptions = {}): Promise<OpenedSession> {
+  const errors: string[] = [];
+  for (const provider of providers) {
+    try {
+      const session = await ort.InferenceSession.create(path, { executionProviders: [provider], logSeverityLevel: 3, ...extra });
+      const meta = session as unknown as { inputMetadata: OrtValueMetadata[]; outputMetadata: OrtValueMetadata[] };
+      return { session, provider, signature: { inputs: meta.inputMetadata.map(tensorSpec), outputs: meta.outputMetadata.map(tensorSpec) } };
+    } catch (err) {
+      errors.push(`${provider}: ${(err as Error).message.split('\n')[0]}`);
+    }
+  }
+  throw new Error(errors.join('; '));
+}
+
+/** Whether every input takes a variable first (batch) dimension. */
+export function batchable(sig: ModelSignature): boolean {
+  return sig.inputs.length > 0 && sig.inputs.every((t) => t.shape.length > 0 && t.shape[0] === -1);
+}
+
+/** Size given to variable dimensions other than the batch dimension when inputs are generated. */
+export const GENERATED_DIM = 64;
+
+/** Deterministic inputs for a signature: floats in [-1, 1), integers in {0, 1}, booleans; `batch` rows when batchable. */
+export function generateInputs(sig: ModelSignature, batch: number, seed: number): Feeds {
+  const feeds: Feeds = {};
+  sig.inputs.forEach((t, i) => {
+    const dims = t.shape.map((d, j) => (d === -1 ? (j === 0 ? batch : GENERATED_DIM) : d));
+    const n = dims.reduce((a, b) => a * b, 1);
+    const r = randomFloats(n, seed * 7919 + i);
+    feeds[t.name] = tensorOf(t, dims, r);
+  });
+  return feeds;
+}
+
+function tensorOf(t: TensorSpec, dims: number[], r: Float32Array): ort.Tensor {
+  switch (t.datatype) {
+    case 'FP32':
+      return new ort.Tensor('float32', r, dims);
+    case 'FP64':
+      return new ort.Tensor('float64', Float64Array.from(r), dims);
+    case 'FP16':
+      return new ort.Tensor('float16', Uint16Array.from(r, (v) => (v < 0 ? 0xb800 : 0x3800)), dims);
+    case 'BOOL':
+      return new ort.Tensor('bool', Uint8Array.from(r, (v) => (v > 0 ? 1 : 0)), dims);
+    case 'INT64':
+      return new ort.Tensor('int64', BigInt64Array.from(r, (v) => (v > 0 ? 1n : 0n)), dims);
+    case 'UINT64':
+      return new ort.Tensor('uint64', BigUint64Array.from(r, (v) => (v > 0 ? 1n : 0n)), dims);
+    case 'BYTES':
+      throw new OptimizeError('InvalidArgument', `input ${t.name} takes strings: give --samples, values cannot be generated for it`);
+    default: {
+      const info = typeInfo(t.datatype);
+      const arr = new info.array!(r.length) as Int32Array;
+      for (let i = 0; i < r.length; i++) arr[i] = r[i] > 0 ? 1 : 0;
+      return new ort.Tensor(info.ort as 'int32', arr, dims);
+    }
+  }
+}
+
+/** The length of the JSON object at the start of a body (the binary data, if any, follows it). */
+function jsonPrefixLength(body: Buffer): number {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < body.length; i++) {
+    const c = body[i];
+    if (inString) {
+      if (c === 0x5c) i++;
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x7b) depth++;
+    else if (c === 0x7d && --depth === 0) return i + 1;
+  }
+  return body.length;
+}
+
+function feedsOfBody(body: Buffer, headerLength: number | undefined, sig: ModelSignature, where: string): Feeds {
+  let req;
+  try {
+    req = parseInferRequest(body, headerLength, sig);
+  } catch (err) {
+    throw new OptimizeError('InvalidArgument', `--samples: ${where}: ${(err as Error).message}`);
+  }
+  const feeds: Feeds = {};
+  for (const input of req.inputs) {
+    const info = typeInfo(input.datatype);
+    if ('strings' in input.payload) feeds[input.name] = new ort.Tensor('string', input.payload.strings, input.shape);
+    else {
+      const bytes = input.payload.bytes.slice();
+      feeds[input.name] = new ort.Tensor(info.ort as 'float32', new info.array!(bytes.buffer, 0, bytes.byteLength / info.size) as Float32Array, input.shape);
+    }
+  }
+  return feeds;
+}
+
+/**
+ * Reads a samples file: a JSON inference request, a JSON array of them, or one request body of JSON followed by
+ * binary tensor data (Triton's binary extension; the JSON's own length is the header length).
+ */
+export function loadSamples(file: string, sig: ModelSignature): Feeds[] {
+  let body: Buffer;
+  try {
+    body = readFileSync(file);
+  } catch (err) {
+    throw new OptimizeError('InvalidArgument', `--samples: cannot read ${file}: ${(err as Error).message}`);
+  }
+  const first = body.subarray(0, 64).toString('utf8').trimStart()[0];
+  const headerLength = first === '{' ? jsonPrefixLength(body) : body.length;
+  if (headerLength < body.length && body.subarray(headerLength).toString('utf8').trim() !== '') {
+    return [feedsOfBody(body, headerLength, sig, file)];
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body.toString('utf8'));
+  } catch (err) {
+    throw new OptimizeError('InvalidArgument', `--samples: ${file} is not JSON: ${(err as Error).message}`);
+  }
+  const list = Array.isArray(parsed) ? parsed : [parsed];
+  if (list.length === 0) throw new OptimizeError('InvalidArgument', `--samples: ${file} holds no request`);
+  return list.map((r, i) => feedsOfBody(Buffer.from(JSON.stringify(r)), undefined, sig, `${file}[${i}]`));
+}
+
+export interface OutputAccuracy {
+  name: string;
+  maxAbsError: number;
+  meanAbsError: number;
+  cosine: number;
+  /** Share of rows whose arg-max agrees, for outputs shaped [batch, classes]. */
+  top1Agreement?: number;
+  /** Values finite in the original but not in the optimised output (or the other way round). */
+  nonFinite: number;
+}
+
+export interface Accuracy {
+  samples: number;
+  maxAbsError: number;
+  meanAbsError: number;
+  /** The lowest cosine similarity among the outputs. */
+  cosine: number;
+  top1Agreement?: number;
+  nonFinite: number;
+  outputs: OutputAccuracy[];
+}
+
+class Acc {
+  max = 0;
+  sumAbs = 0;
+  n = 0;
+  dot = 0;
+  na = 0;
+  nb = 0;
+  rows = 0;
+  agree = 0;
+  nonFinite = 0;
+  classifier = true;
+}
+
+function firstLine(err: unknown): string {
+  return (err instanceof Error ? err.message : String(err)).split('\n')[0];
+}
+
+function numbers(t: ort.Tensor): ArrayLike<number> {
+  const d = t.data as unknown;
+  if (d instanceof BigInt64Array || d instanceof BigUint64Array) return Array.from(d, Number);
+  if (t.type === 'float16') return Array.from(d as Uint16Array, fromHalfBits);
+  if (t.type === 'string') return [];
+  return d as ArrayLike<number>;
+}
+
+function fromHalfBits(h: number): number {
+  const sign = h & 0x8000 ? -1 : 1;
+  const exp = (h >>> 10) & 0x1f;
+  const mant = h & 0x3ff;
+  if (exp === 0) return sign * mant * 2 ** -24;
+  if (exp === 0x1f) return mant ? NaN : sign * Infinity;
+  return sign * (1 + mant / 1024) * 2 ** (exp - 15);
+}
+
+/** Runs both sessions on every sample and compares each output element by element. */
+export async function compareModels(original: ort.InferenceSession, optimized: ort.InferenceSession, samples: Feeds[]): Promise<Accuracy> {
+  const acc = new Map<string, Acc>();
+  for (const feeds of samples) {
+    let a: ort.InferenceSession.OnnxValueMapType;
+    try {
+      a = await original.run(feeds);
+    } catch (err) {
+      const shapes = Object.entries(feeds).map(([k, t]) => `${k}[${t.dims.join(',')}]`).join(', ');
+      throw new OptimizeError('InvalidArgument', `the original model fails on the comparison inputs (${shapes}): ${firstLine(err)}; give --samples with inputs it accepts`);
+    }
+    let b: ort.InferenceSession.OnnxValueMapType;
+    try {
+      b = await optimized.run(feeds);
+    } catch (err) {
+      throw new OptimizeError('OptimizationFailed', `the optimised model fails where the original runs: ${firstLine(err)}`);
+    }
+    for (const name of original.outputNames) {
+      const ta = a[name];
+      const tb = b[name];
+      if (!tb) throw new OptimizeError('OptimizationFailed', `the optimised model does not produce output ${name}`);
+      if (ta.dims.join(',') !== tb.dims.join(',')) {
+        throw new OptimizeError('OptimizationFailed', `output ${name}: shape [${tb.dims}] differs from the original's [${ta.dims}]`);
+      }
+      const x = numbers(ta);
+      const y = numbers(tb);
+      const s = acc.get(name) ?? new Acc();
+      acc.set(name, s);
+      for (let i = 0; i < x.length; i++) {
+        const u = x[i];
+        const v = y[i];
+        if (!Number.isFinite(u) || !Number.isFinite(v)) {
+          if (!(Object.is(u, v) || (Number.isNaN(u) && Number.isNaN(v)))) s.nonFinite++;
+          continue;
+        }
+        const d = Math.abs(u - v);
+        if (d > s.max) s.max = d;
+        s.sumAbs += d;
+        s.n++;
+        s.dot += u * v;
+        s.na += u * u;
+        s.nb += v * v;
+      }
+      const isFloat = ta.type === 'float32' || ta.type === 'float16' || ta.type === 'float64';
+      if (isFloat && ta.dims.length === 2 && ta.dims[1] >= 2) {
+        const [rows, cols] = ta.dims;
+        for (let r = 0; r < rows; r++) {
+          let ia = 0;
+          let ib = 0;
+          for (let c = 1; c < cols; c++) {
+            if (x[r * cols + c] > x[r * cols + ia]) ia = c;
+            if (y[r * cols + c] > y[r * cols + ib]) ib = c;
+          }
+          s.rows++;
+          if (ia === ib) s.agree++;
+        }
+      } else s.classifier = false;
+    }
+  }
+  const outputs: OutputAccuracy[] = [...acc].map(([name, s]) => ({
+    name,
+    maxAbsError: s.max,
+    meanAbsError: s.n ? s.sumAbs / s.n : 0,
+    cosine: s.na === 0 && s.nb === 0 ? 1 : s.na === 0 || s.nb === 0 ? 0 : s.dot / Math.sqrt(s.na * s.nb),
+    ...(s.classifier && s.rows ? { top1Agreement: s.agree / s.rows } : {}),
+    nonFinite: s.nonFinite,
+  }));
+  const n = [...acc.values()].reduce((t, s) => t + s.n, 0);
+  const classifiers = outputs.filter((o) => o.top1Agreement !== undefined);
+  return {
+    samples: samples.length,
+    maxAbsError: Math.max(0, ...outputs.map((o) => o.maxAbsError)),
+    meanAbsError: n ? [...acc.values()].reduce((t, s) => t + s.sumAbs, 0) / n : 0,
+    cosine: Math.min(1, ...outputs.map((o) => o.cosine)),
+    ...(classifiers.length ? { top1Agreement: Math.min(...classifiers.map((o) => o.top1Agreement!)) } : {}),
+    nonFinite: outputs.reduce((t, o) => t + o.nonFinite, 0),
+    outputs,
+  };
+}
+
+/** Median milliseconds per run over at least `minRuns` runs (and up to about `budgetMs`), after warm-up. */
+export async function medianLatencyMs(session: ort.InferenceSession, feeds: Feeds, opts: { minRuns?: number; maxRuns?: number; budgetMs?: number } = {}): Promise<number> {
+  const minRuns = opts.minRuns ?? 5;
+  const maxRuns = opts.maxRuns ?? 50;
+  const budget = opts.budgetMs ?? 1000;
+  for (let i = 0; i < 2; i++) await session.run(feeds);
+  const times: number[] = [];
+  const start = performance.now();
+  while (times.length < minRuns || (times.length < maxRuns && performance.now() - start < budget)) {
+    const t = performance.now();
+    await session.run(feeds);
+    times.push(performance.now() - t);
+  }
+  times.sort((a, b) => a - b);
+  return times[Math.floor(times.length / 2)];
+}
+
+export interface Latency {
+  batch1Ms: number;
+  batch32Ms?: number;
+}
+
+/**
+ * Batch-1 and batch-32 latency of both models, measured alternately so that a noisy neighbour slows both alike.
+ * Batch 32 is measured only for models with a variable first dimension.
+ */
+export async function measureLatency(original: ort.InferenceSession, optimized: ort.InferenceSession, sig: ModelSignature, budgetMs: number): Promise<{ original: Latency; optimized: Latency }> {
+  const one = generateInputs(sig, 1, 101);
+  const rounds = 3;
+  const per = budgetMs / (rounds * (batchable(sig) ? 4 : 2));
+  const o1: number[] = [];
+  const p1: number[] = [];
+  const o32: number[] = [];
+  const p32: number[] = [];
+  const big = batchable(sig) ? generateInputs(sig, 32, 102) : undefined;
+  for (let r = 0; r < rounds; r++) {
+    o1.push(await medianLatencyMs(original, one, { budgetMs: per }));
+    p1.push(await medianLatencyMs(optimized, one, { budgetMs: per }));
+    if (big) {
+      o32.push(await medianLatencyMs(original, big, { budgetMs: per, minRuns: 3 }));
+      p32.push(await medianLatencyMs(optimized, big, { budgetMs: per, minRuns: 3 }));
+    }
+  }
+  const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  const round = (x: number) => Math.round(x * 1000) / 1000;
+  return {
+    original: { batch1Ms: round(med(o1)), ...(big ? { batch32Ms: round(med(o32)) } : {}) },
+    optimized: { batch1Ms: round(med(p1)), ...(big ? { batch32Ms: round(med(p32)) } : {}) },
+  };
+}

@@ -1,0 +1,348 @@
+// `optimizeModel`: quantise and/or graph-optimise an ONNX model, check it against the original with the accuracy
+// gate, and write it atomically: everything is made in a temporary directory inside the output directory and
+// moved into place only when the gate passes (data files first, model.onnx last). Nothing half-written is left.
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import type ort from 'onnxruntime-node';
+import type { Logger } from '../common/logger.js';
+import { isOptimizeError, OptimizeError } from './errors.js';
+import { convertFp16 } from './fp16.js';
+import { batchable, compareModels, generateInputs, loadSamples, measureLatency, openSession, type Accuracy, type Feeds, type Latency, type OpenedSession } from './gate.js';
+import { readModel, writeModel, type ModelProto } from './model-io.js';
+import { quantizeInt8 } from './quantize-int8.js';
+import { readManifest } from '../runtime/fetch/integrity.js';
+import {
+  GRAPH_OPTIMIZATION_LEVELS, OPTIMIZED_MODEL_FILE, QUANTIZE_MODES, REPORT_FILE, type GraphOptimizationLevel, type OptimizationReport, type QuantizeMode,
+} from './report.js';
+
+export { OptimizeError, optimizeExitCode, OPTIMIZE_REASONS } from './errors.js';
+export { optimizedModelIn, parseSummaryLine, summarize, summaryLine, REPORT_FILE, type OptimizationReport, type OptimizationSummary } from './report.js';
+
+export const DEFAULT_MIN_COSINE = 0.99;
+const TEMP_PREFIX = '.optimize-';
+
+export interface OptimizeOptions {
+  /** The model file, or a directory holding model.onnx (external-data files beside it). */
+  model: string;
+  /** Output directory: model.onnx (+ model.onnx.data) and optimization-report.json. */
+  out: string;
+  quantize?: QuantizeMode;
+  graphOptimization?: GraphOptimizationLevel;
+  /** onnxruntime execution providers in order of preference (default cpu). */
+  executionProviders?: string[];
+  /** Request bodies to compare on; generated from the input metadata when absent. */
+  samples?: string;
+  /** Largest absolute difference allowed in any output element (no limit when absent). */
+  maxAbsError?: number;
+  /** Smallest cosine similarity allowed between original and optimised outputs (default 0.99). */
+  minCosine?: number;
+  /** A second place to write the report. */
+  report?: string;
+  /** Time given to the latency measurement (default 3000 ms). */
+  latencyBudgetMs?: number;
+  logger?: Logger;
+}
+
+function checkOptions(o: OptimizeOptions): void {
+  if (!o.model) throw new OptimizeError('InvalidArgument', '--model: is required');
+  if (!o.out) throw new OptimizeError('InvalidArgument', '--out: is required');
+  if (o.quantize !== undefined && !QUANTIZE_MODES.includes(o.quantize)) {
+    throw new OptimizeError('InvalidArgument', `--quantize: must be one of ${QUANTIZE_MODES.join(', ')}, got ${JSON.stringify(o.quantize)}`);
+  }
+  if (o.graphOptimization !== undefined && !GRAPH_OPTIMIZATION_LEVELS.includes(o.graphOptimization)) {
+    throw new OptimizeError('InvalidArgument', `--graph-optimization: must be one of ${GRAPH_OPTIMIZATION_LEVELS.join(', ')}, got ${JSON.stringify(o.graphOptimization)}`);
+  }
+  if (o.maxAbsError !== undefined && !(Number.isFinite(o.maxAbsError) && o.maxAbsError >= 0)) {
+    throw new OptimizeError('InvalidArgument', `--max-abs-error: must be a non-negative number, got ${o.maxAbsError}`);
+  }
+  if (o.minCosine !== undefined && !(Number.isFinite(o.minCosine) && o.minCosine >= -1 && o.minCosine <= 1)) {
+    throw new OptimizeError('InvalidArgument', `--min-cosine: must be a number from -1 to 1, got ${o.minCosine}`);
+  }
+  if (o.executionProviders !== undefined && o.executionProviders.length === 0) {
+    throw new OptimizeError('InvalidArgument', '--execution-providers: needs at least one provider');
+  }
+}
+
+/** Removes what an earlier run left in the output directory, so that a stale model can never be served. */
+function clearOutputs(out: string): void {
+  for (const name of readdirSync(out)) {
+    if (name === OPTIMIZED_MODEL_FILE || name === `${OPTIMIZED_MODEL_FILE}.data` || name === REPORT_FILE || name.startsWith(TEMP_PREFIX)) {
+      rmSync(join(out, name), { recursive: true, force: true });
+    }
+  }
+}
+
+function ioError(what: string, err: unknown): OptimizeError {
+  return isOptimizeError(err) ? err : new OptimizeError('IoError', `${what}: ${(err as Error).message}`, { cause: err });
+}
+
+function filesBytes(dir: string, files: string[]): number {
+  return files.reduce((s, f) => s + statSync(join(dir, f)).size, 0);
+}
+
+/** Writes the report into the output directory (and to opts.report), atomically. */
+function writeReport(out: string, report: OptimizationReport, extra?: string): void {
+  const text = `${JSON.stringify(report, null, 2)}\n`;
+  const tmp = join(out, `${TEMP_PREFIX}report.json`);
+  writeFileSync(tmp, text);
+  renameSync(tmp, join(out, REPORT_FILE));
+  if (extra) writeFileSync(extra, text);
+}
+
+/**
+ * The model file behind --model: a file, a directory's model.onnx, or what `modelplane fetch` recorded in the
+ * directory's manifest (an object whose name says nothing of its kind), exactly as the runtime resolves it.
+ */
+async function resolveModelPath(path: string): Promise<string> {
+  let dir: string;
+  try {
+    if (!statSync(path).isDirectory() || existsSync(join(path, OPTIMIZED_MODEL_FILE))) return path;
+    dir = resolve(path);
+  } catch {
+    return path;
+  }
+  const manifest = await readManifest(dir);
+  if (!manifest) return path;
+  const target = resolve(dir, manifest.modelPath);
+  if (target !== dir && !target.startsWith(`${dir}/`)) return path;
+  return target;
+}
+
+function gateFailures(accuracy: Accuracy, minCosine: number, maxAbsError: number | undefined): string[] {
+  const failures: string[] = [];
+  if (accuracy.nonFinite > 0) failures.push(`${accuracy.nonFinite} output values are NaN or infinite in one model but not the other`);
+  if (accuracy.cosine < minCosine) failures.push(`cosine similarity ${accuracy.cosine.toPrecision(6)} is below --min-cosine ${minCosine}`);
+  if (maxAbsError !== undefined && accuracy.maxAbsError > maxAbsError) {
+    failures.push(`max absolute error ${accuracy.maxAbsError.toPrecision(6)} exceeds --max-abs-error ${maxAbsError}`);
+  }
+  return failures;
+}
+
+/**
+ * Writes a transformed model into `dir` as model.onnx (external data beside it when the original had some), through
+ * onnxruntime's offline graph optimisation at `level` for `provider` unless disabled. Returns the files, model last.
+ */
+async function materialize(model: ModelProto, dir: string, level: GraphOptimizationLevel, externalData: boolean, provider: string): Promise<string[]> {
+  let files: string[];
+  try {
+    files = writeModel(model, dir, { externalData, fileName: level === 'disabled' ? OPTIMIZED_MODEL_FILE : 'stage.onnx' }).files;
+  } catch (err) {
+    throw ioError(`cannot write the optimised model into ${dir}`, err);
+  }
+  if (level === 'disabled') return files;
+  // onnxruntime writes weights outside the protobuf when the model came with them, or had to be written that way.
+  const extra = externalData || files.length > 1
+    ? { session: { optimized_model_external_initializers_file_name: `${OPTIMIZED_MODEL_FILE}.data`, optimized_model_external_initializers_min_size_in_bytes: '1024' } }
+    : undefined;
+  try {
+    const s = await openSession(join(dir, files.at(-1)!), [provider], {
+      graphOptimizationLevel: level,
+      optimizedModelFilePath: join(dir, OPTIMIZED_MODEL_FILE),
+      ...(extra ? { extra } : {}),
+    });
+    await s.session.release();
+  } catch (err) {
+    throw new OptimizeError('OptimizationFailed', `offline graph optimisation (${level}) failed: ${(err as Error).message}`);
+  }
+  for (const f of files) rmSync(join(dir, f), { force: true });
+  return [...readdirSync(dir).filter((f) => f !== OPTIMIZED_MODEL_FILE), OPTIMIZED_MODEL_FILE];
+}
+
+/**
+ * Optimises a model and gates it. Resolves with the report both when the gate passed (report.applied) and when it
+ * did not (reason AccuracyGateFailed, no model written); rejects with an OptimizeError when the model or the
+ * options are refused or the transformation fails.
+ */
+export async function optimizeModel(opts: OptimizeOptions): Promise<OptimizationReport> {
+  checkOptions(opts);
+  const started = performance.now();
+  const log = opts.logger;
+  const providers = opts.executionProviders ?? ['cpu'];
+  const level = opts.graphOptimization ?? 'disabled';
+  const minCosine = opts.minCosine ?? DEFAULT_MIN_COSINE;
+  const out = resolve(opts.out);
+  const modelPath = await resolveModelPath(opts.model);
+  const modelDir = existsSync(modelPath) && statSync(modelPath).isDirectory() ? resolve(modelPath) : dirname(resolve(modelPath));
+  if (modelDir === out) {
+    throw new OptimizeError('InvalidArgument', `--out: ${out} holds the model itself; write the optimised model into another directory`);
+  }
+  try {
+    mkdirSync(out, { recursive: true });
+    clearOutputs(out);
+  } catch (err) {
+    throw ioError(`--out: cannot prepare ${out}`, err);
+  }
+  const base: OptimizationReport = {
+    applied: false,
+    reason: 'NothingToOptimize',
+    message: '',
+    ...(opts.quantize ? { quantize: opts.quantize } : {}),
+    graphOptimization: level,
+    originalModel: opts.model,
+    files: [],
+    thresholds: { ...(opts.maxAbsError !== undefined ? { maxAbsError: opts.maxAbsError } : {}), minCosine },
+  };
+  const finish = (r: OptimizationReport): OptimizationReport => {
+    r.seconds = Math.round((performance.now() - started) / 10) / 100;
+    try {
+      writeReport(out, r, opts.report);
+    } catch (err) {
+      throw ioError(`cannot write the report into ${out}`, err);
+    }
+    return r;
+  };
+
+  const loaded = readModel(modelPath);
+  base.originalBytes = loaded.bytes;
+  if (!opts.quantize && level === 'disabled') {
+    return finish({ ...base, message: 'neither --quantize nor --graph-optimization was asked for' });
+  }
+
+  let tmp: string;
+  try {
+    tmp = mkdtempSync(join(out, TEMP_PREFIX));
+  } catch (err) {
+    throw ioError(`--out: cannot write into ${out}`, err);
+  }
+  const sessions: ort.InferenceSession[] = [];
+  try {
+    let original: OpenedSession;
+    try {
+      original = await openSession(loaded.path, providers);
+    } catch (err) {
+      throw new OptimizeError('InvalidModel', `${loaded.path} does not load in onnxruntime: ${(err as Error).message}`);
+    }
+    sessions.push(original.session);
+    base.executionProvider = original.provider;
+
+    // 1. Transformations on the ModelProto. int8 with Convs makes two candidates, Convs in float and in
+    //    ConvInteger: onnxruntime has no fused dynamic int8 convolution, so the gate measures which one pays.
+    interface Candidate {
+      label: string;
+      model: ModelProto;
+      quantized?: OptimizationReport['quantized'];
+      skipped?: OptimizationReport['skipped'];
+      keptFp32?: OptimizationReport['keptFp32'];
+    }
+    const candidates: Candidate[] = [];
+    if (opts.quantize === 'int8') {
+      const q = quantizeInt8(loaded.model);
+      log?.info('quantised to int8', { quantized: q.quantized.length, skipped: q.skipped.length });
+      if (q.quantized.length || level !== 'disabled') candidates.push({ label: 'int8', model: q.model, quantized: q.quantized, skipped: q.skipped });
+      if (q.skipped.some((x) => x.op === 'Conv' && /not asked for/.test(x.reason))) {
+        const c = quantizeInt8(loaded.model, { conv: true });
+        // A Conv that cannot take the ConvInteger form gets that reason in the report.
+        const why = new Map(c.skipped.filter((x) => x.op === 'Conv').map((x) => [x.node, x.reason]));
+        for (const x of q.skipped) if (x.op === 'Conv' && why.has(x.node)) x.reason = why.get(x.node)!;
+        if (c.quantized.some((x) => x.op === 'Conv')) candidates.push({ label: 'int8 with ConvInteger', model: c.model, quantized: c.quantized, skipped: c.skipped });
+      }
+      if (!candidates.length) {
+        return finish({ ...base, quantized: q.quantized, skipped: q.skipped, message: `no MatMul, Gemm or Conv weight could be quantised (${q.skipped.length} skipped)` });
+      }
+    } else if (opts.quantize === 'fp16') {
+      try {
+        const h = convertFp16(loaded.model);
+        log?.info('converted to fp16', { converted: h.converted, keptFp32: h.keptFp32.length });
+        candidates.push({ label: 'fp16', model: h.model, keptFp32: h.keptFp32 });
+      } catch (err) {
+        if ((err as { unsupported?: boolean }).unsupported) throw new OptimizeError('UnsupportedModel', (err as Error).message);
+        throw err;
+      }
+    } else {
+      candidates.push({ label: 'graph', model: loaded.model });
+    }
+
+    const sig = original.signature;
+    const samples: Feeds[] = opts.samples
+      ? loadSamples(opts.samples, sig)
+      : batchable(sig)
+        ? [generateInputs(sig, 32, 1), generateInputs(sig, 1, 2), generateInputs(sig, 32, 3)]
+        : [1, 2, 3, 4].map((seed) => generateInputs(sig, 1, seed));
+
+    const dropped: string[] = [];
+    const evaluated: { candidate: Candidate; dir: string; files: string[]; report: OptimizationReport; failures: string[] }[] = [];
+    for (const [i, candidate] of candidates.entries()) {
+      const dir = join(tmp, String(i));
+      mkdirSync(dir);
+      // 2. The gate. A candidate that does not load or run is dropped while another one is left.
+      let optimized: OpenedSession;
+      let files: string[];
+      try {
+        files = await materialize(candidate.model, dir, level, loaded.externalData, original.provider);
+        try {
+          optimized = await openSession(join(dir, OPTIMIZED_MODEL_FILE), [original.provider]);
+        } catch (err) {
+          throw new OptimizeError('OptimizationFailed', `the optimised model (${candidate.label}) does not load on ${original.provider}: ${(err as Error).message}`);
+        }
+      } catch (err) {
+        if (i === candidates.length - 1 && !evaluated.length) throw err;
+        log?.warn('candidate dropped', { candidate: candidate.label, error: (err as Error).message });
+        dropped.push(`${candidate.label}: ${(err as Error).message.split('\n')[0]}`);
+        continue;
+      }
+      let accuracy: Accuracy;
+      let latency: { original: Latency; optimized: Latency };
+      try {
+        accuracy = await compareModels(original.session, optimized.session, samples);
+        latency = await measureLatency(original.session, optimized.session, sig, opts.latencyBudgetMs ?? 3000);
+      } finally {
+        await optimized.session.release();
+      }
+      const optimizedBytes = filesBytes(dir, files);
+      const report: OptimizationReport = {
+        ...base,
+        ...(candidate.quantized ? { quantized: candidate.quantized } : {}),
+        ...(candidate.skipped ? { skipped: candidate.skipped } : {}),
+        ...(candidate.keptFp32 ? { keptFp32: candidate.keptFp32 } : {}),
+        originalBytes: loaded.bytes,
+        optimizedBytes,
+        sizeRatio: Math.round((loaded.bytes / optimizedBytes) * 1000) / 1000,
+        accuracy,
+        latency,
+        speedup: {
+          batch1: Math.round((latency.original.batch1Ms / latency.optimized.batch1Ms) * 1000) / 1000,
+          ...(latency.original.batch32Ms && latency.optimized.batch32Ms
+            ? { batch32: Math.round((latency.original.batch32Ms / latency.optimized.batch32Ms) * 1000) / 1000 }
+            : {}),
+        },
+      };
+      evaluated.push({ candidate, dir, files, report, failures: gateFailures(accuracy, minCosine, opts.maxAbsError) });
+    }
+    // The fastest candidate at batch 1 among those that pass; the first when none passes.
+    const passing = evaluated.filter((e) => !e.failures.length).sort((a, b) => b.report.speedup!.batch1 - a.report.speedup!.batch1);
+    const chosen = passing[0] ?? evaluated[0];
+    const other = evaluated.find((e) => e !== chosen);
+    if (other && chosen.candidate.label === 'int8' && other.candidate.label === 'int8 with ConvInteger') {
+      const why = other.failures.length
+        ? `ConvInteger failed the accuracy gate (${other.failures.join('; ')}); kept in float`
+        : `ConvInteger measured slower here (${other.report.latency!.optimized.batch1Ms} ms vs ${chosen.report.latency!.optimized.batch1Ms} ms at batch 1); kept in float`;
+      chosen.report.skipped = chosen.report.skipped!.map((x) => (x.op === 'Conv' && /not asked for/.test(x.reason) ? { ...x, reason: why } : x));
+    }
+    if (dropped.length) chosen.report.droppedCandidates = dropped;
+    const { report, files, dir: chosenDir } = chosen;
+    const accuracy = report.accuracy!;
+    const failures = chosen.failures;
+    if (failures.length) {
+      return finish({ ...report, reason: 'AccuracyGateFailed', message: `accuracy gate failed: ${failures.join('; ')}; no optimised model written` });
+    }
+    // 4. Into place: data files first, model.onnx last, so a model.onnx present is always complete.
+    try {
+      for (const f of files) renameSync(join(chosenDir, f), join(out, f));
+    } catch (err) {
+      for (const f of files) rmSync(join(out, f), { force: true });
+      throw ioError(`cannot move the optimised model into ${out}`, err);
+    }
+    return finish({
+      ...report,
+      applied: true,
+      reason: 'Applied',
+      files,
+      message:
+        `${[chosen.candidate.label === 'graph' ? '' : chosen.candidate.label, level !== 'disabled' ? `graph optimisation ${level}` : ''].filter(Boolean).join(' + ')}: ` +
+        `${report.sizeRatio}x smaller, ${report.speedup!.batch1}x faster at batch 1, max abs error ${accuracy.maxAbsError.toPrecision(3)}, cosine ${accuracy.cosine.toPrecision(6)}`,
+    });
+  } finally {
+    for (const s of sessions) await s.release().catch(() => {});
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,76 @@
+// The real `modelplane optimize` process (needs `tsc` output in dist/): exit codes, stdout/stderr, the report
+// and the termination message the operator reads back.
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { mlpModel, writeModel } from '../../examples/onnx-models.js';
+import { parseSummaryLine, REPORT_FILE } from '../../optimize/report.js';
+
+const BIN = resolve('bin/modelplane.js');
+let dir: string;
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'modelplane-optimize-cli-'));
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string; termination: string }> {
+  const termination = join(dir, `termination-${Math.random().toString(36).slice(2)}`);
+  return new Promise((res, rej) => {
+    const child = spawn(process.execPath, [BIN, 'optimize', '--latency-budget-ms', '200', ...args], {
+      env: { PATH: process.env.PATH, MODELPLANE_TERMINATION_LOG: termination },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const killer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    child.on('error', rej);
+    child.on('close', (code) => {
+      clearTimeout(killer);
+      res({ code, stdout, stderr, termination: existsSync(termination) ? readFileSync(termination, 'utf8') : '' });
+    });
+  });
+}
+
+test('success: exit 0, the summary on stdout, and the summary as the termination message', async () => {
+  const model = writeModel(join(dir, 'mlp.onnx'), mlpModel(128, 2));
+  const out = join(dir, 'ok');
+  const r = await run(['--model', model, '--out', out, '--quantize', 'int8', '--graph-optimization', 'extended']);
+  expect(r.code).toBe(0);
+  expect(r.stdout).toMatch(/int8 \+ graph optimisation extended: [\d.]+x smaller/);
+  const summary = parseSummaryLine(r.termination)!;
+  expect(summary).toMatchObject({ applied: true, reason: 'Applied', quantize: 'int8' });
+  expect(summary.optimizedBytes).toBeLessThan(summary.originalBytes!);
+  expect(summary.cosine).toBeGreaterThan(0.999);
+  expect(readdirSync(out).sort()).toEqual(['model.onnx', REPORT_FILE]);
+});
+
+test.each([
+  { name: 'a corrupt file', bytes: 'garbage that is no protobuf', code: 3, reason: 'InvalidModel' },
+  { name: 'a failed gate', code: 5, reason: 'AccuracyGateFailed', extra: ['--max-abs-error', '0'] },
+])('$name exits $code; with --fallback-to-original it exits 0 and the report says why', async ({ name, bytes, code, reason, extra }) => {
+  const slug = name.replace(/\W/g, '');
+  const model = join(dir, `${slug}.onnx`);
+  if (bytes) writeFileSync(model, bytes);
+  else writeModel(model, mlpModel(64, 2));
+  const args = ['--model', model, '--quantize', 'int8', ...(extra ?? [])];
+  const strict = await run([...args, '--out', join(dir, `${slug}-strict`)]);
+  expect(strict.code).toBe(code);
+  expect(strict.stderr).toContain(reason === 'InvalidModel' ? 'InvalidModel' : 'accuracy gate failed');
+  expect(existsSync(join(dir, `${slug}-strict`, 'model.onnx'))).toBe(false);
+
+  const out = join(dir, `${slug}-fallback`);
+  const lenient = await run([...args, '--out', out, '--fallback-to-original']);
+  expect(lenient.code).toBe(0);
+  expect(parseSummaryLine(lenient.termination)).toMatchObject({ applied: false, reason });
+  expect(readdirSync(out)).toEqual([REPORT_FILE]);
+  expect(JSON.parse(readFileSync(join(out, REPORT_FILE), 'utf8'))).toMatchObject({ applied: false, reason });
+});
+
+test('flags are checked before any work: a bad --quantize names the choices', async () => {
+  const r = await run(['--model', 'x.onnx', '--out', join(dir, 'x'), '--quantize', 'int4']);
+  expect(r.code).not.toBe(0);
+  expect(r.stderr).toMatch(/--quantize.*int8, fp16/);
+});
