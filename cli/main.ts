@@ -7,6 +7,7 @@ import { registerFetch } from './fetch.js';
 import { registerCrd } from './crd.js';
 import { registerRender } from './render.js';
 import { registerOperator } from './operator.js';
+import { registerPerf } from './perf.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -21,6 +22,7 @@ registerFetch(program);
 registerCrd(program);
 registerRender(program, pkg.version);
 registerOperator(program, pkg.version);
+registerPerf(program, pkg.version);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`modelplane: ${err instanceof Error ? err.message : String(err)}\n`);

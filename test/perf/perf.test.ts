@@ -1,0 +1,179 @@
+// `modelplane perf` against a real `modelplane serve` process over loopback HTTP.
+import autocannon from 'autocannon';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { mlpModel, simpleModel } from '../../examples/onnx-models.js';
+import { encodeHttpRequest } from '../../perf/http-transport.js';
+import { buildSamples } from '../../perf/inputs.js';
+import { freePort, modelFile, startRuntime, tempDir, type RuntimeProcess } from '../support/runtime-process.js';
+import { readResults, runPerfCli } from './perf-cli.js';
+
+const dir = tempDir('modelplane-perf-');
+let simple: RuntimeProcess;
+
+beforeAll(async () => {
+  simple = await startRuntime(['--model', modelFile(dir.path, 'simple', simpleModel()), '--log-level', 'warn']);
+});
+
+afterAll(async () => {
+  await simple?.stop();
+  dir.remove();
+});
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+/** The shape the issue promises for results.json, checked field by field. */
+function expectResultsShape(r: any, mode: 'concurrency' | 'rate'): void {
+  expect(Array.isArray(r.steps)).toBe(true);
+  for (const s of r.steps) {
+    expect(typeof s[mode]).toBe('number');
+    expect(s.throughput).toEqual(expect.any(Number));
+    for (const p of ['p50', 'p90', 'p95', 'p99', 'max']) expect(s.latencyMs[p]).toEqual(expect.any(Number));
+    expect(s.latencyMs.p50).toBeLessThanOrEqual(s.latencyMs.p90);
+    expect(s.latencyMs.p90).toBeLessThanOrEqual(s.latencyMs.p95);
+    expect(s.latencyMs.p95).toBeLessThanOrEqual(s.latencyMs.p99);
+    expect(s.latencyMs.p99).toBeLessThanOrEqual(s.latencyMs.max);
+    expect(typeof s.errors).toBe('object');
+    expect(s.errorCount).toBe(Object.values(s.errors as Record<string, number>).reduce((a, b) => a + b, 0));
+    expect(s.server).toEqual({ queueMs: expect.any(Number), computeMs: expect.any(Number), batchSize: expect.any(Number) });
+  }
+}
+
+test('a concurrency sweep writes results.json, results.csv and report.html, with the server breakdown', async () => {
+  const out = join(dir.path, 'sweep');
+  const run = await runPerfCli(['--url', simple.url, '--model', 'simple', '--concurrency', '1,2,4', '--duration', '500ms', '--warmup', '200ms', '--out', out]);
+  expect(run.stderr).toBe('');
+  expect(run.code).toBe(0);
+  expect(run.stdout).toMatch(/concurrency 4/);
+  const r = readResults(out);
+  expectResultsShape(r, 'concurrency');
+  expect(r.steps.map((s) => s.concurrency)).toEqual([1, 2, 4]);
+  for (const s of r.steps) {
+    expect(s.requests).toBeGreaterThan(10);
+    expect(s.errorCount).toBe(0);
+    expect(s.server!.batchSize).toBeGreaterThanOrEqual(1);
+    expect(s.server!.computeMs).toBeGreaterThan(0);
+  }
+  expect(r.target.inputs).toEqual([
+    { name: 'INPUT0', datatype: 'FP32', shape: [1, 16] },
+    { name: 'INPUT1', datatype: 'FP32', shape: [1, 16] },
+  ]);
+  expect(r.verdict).toEqual({ ok: true, exitCode: 0, reasons: [] });
+  const csv = readFileSync(join(out, 'results.csv'), 'utf8').trim().split('\n');
+  expect(csv[0]).toMatch(/^phase,concurrency,rate,/);
+  expect(csv.slice(1).map((l) => l.split(',').slice(0, 2).join(','))).toEqual(['step,1', 'step,2', 'step,4']);
+  const html = readFileSync(join(out, 'report.html'), 'utf8');
+  expect(html).not.toMatch(/(src|href)=["']?https?:/);
+});
+
+test('the sweep agrees with autocannon driving the same requests at the same concurrency', async () => {
+  const concurrency = 4;
+  const seconds = 1;
+  // The very bytes perf sends: its request builder on the model's metadata and the same seed.
+  const meta = await (await fetch(`${simple.url}/v2/models/simple`)).json();
+  const sample = buildSamples(meta.inputs, { INPUT0: [1, 16], INPUT1: [1, 16] }, { kind: 'random' }, 1, 1)[0];
+  const { body, headers } = encodeHttpRequest(sample, ['OUTPUT0', 'OUTPUT1'], true);
+  const perfRates: number[] = [];
+  const cannonRates: number[] = [];
+  for (let round = 0; round < 3; round++) {
+    const out = join(dir.path, `agree-${round}`);
+    const run = await runPerfCli(['--url', simple.url, '--model', 'simple', '--binary', '--concurrency', String(concurrency), '--duration', `${seconds}s`, '--warmup', '200ms', '--out', out]);
+    expect(run.code).toBe(0);
+    perfRates.push(readResults(out).steps[0].throughput);
+    const a = await autocannon({ url: `${simple.url}/v2/models/simple/infer`, method: 'POST', body, headers, connections: concurrency, pipelining: 1, duration: seconds });
+    expect(a.non2xx + a.errors).toBe(0);
+    cannonRates.push(a.requests.total / a.duration);
+  }
+  const ratio = median(perfRates) / median(cannonRates);
+  console.log(`throughput at concurrency ${concurrency}, binary, ${seconds} s x 3 rounds: perf ${perfRates.map((x) => x.toFixed(0)).join(', ')} req/s; autocannon ${cannonRates.map((x) => x.toFixed(0)).join(', ')} req/s; median ratio ${ratio.toFixed(3)}`);
+  // Loose: both share two cores with the server and with other work on the machine.
+  expect(ratio).toBeGreaterThan(0.5);
+  expect(ratio).toBeLessThan(2);
+});
+
+test('open loop sends at the asked rate and reports it', async () => {
+  const out = join(dir.path, 'open');
+  const run = await runPerfCli(['--url', simple.url, '--model', 'simple', '--rate', '50,100', '--duration', '1s', '--warmup', '0', '--out', out]);
+  expect(run.code).toBe(0);
+  const r = readResults(out);
+  expectResultsShape(r, 'rate');
+  expect(r.steps.map((s) => s.rate)).toEqual([50, 100]);
+  for (const s of r.steps) {
+    // Every request due within the step is sent: exactly rate x duration of them.
+    expect(s.requests).toBe(s.rate);
+    expect(s.backlog).toEqual({ max: expect.any(Number), unsent: 0 });
+    expect(s.throughput).toBeGreaterThan(s.rate! * 0.8);
+    expect(s.throughput).toBeLessThanOrEqual(s.rate! * 1.02);
+  }
+  console.log(`open loop: asked 50 and 100 req/s, measured ${r.steps.map((s) => s.throughput).join(' and ')} req/s`);
+});
+
+test('a server with a tiny queue: 503 QueueFull counted by reason, exit 5, results still written', async () => {
+  const slow = await startRuntime(['--model', modelFile(dir.path, 'slow', mlpModel(1024, 4)), '--max-batch-size', '1', '--max-queue-size', '1', '--log-level', 'error']);
+  try {
+    const out = join(dir.path, 'tiny-queue');
+    const run = await runPerfCli(['--url', slow.url, '--model', 'slow', '--concurrency', '8', '--batch-size', '16', '--duration', '600ms', '--warmup', '0', '--out', out]);
+    expect(run.code).toBe(5);
+    expect(run.stderr).toMatch(/ErrorRateExceeded: \d+ of \d+ requests failed/);
+    const r = readResults(out);
+    const s = r.steps[0];
+    expect(s.errors['503 QueueFull']).toBeGreaterThan(0);
+    expect(Object.keys(s.errors)).toEqual(['503 QueueFull']);
+    expect(s.requests - s.errorCount).toBeGreaterThan(0);
+    expect(r.verdict.exitCode).toBe(5);
+    // The server counted the same refusals.
+    const metrics = await (await fetch(`${slow.url}/metrics`)).text();
+    const rejected = Number(/modelplane_inference_requests_total\{model="slow",outcome="rejected"\} (\d+)/.exec(metrics)![1]);
+    expect(rejected).toBe(s.errors['503 QueueFull']);
+    // Tolerated when asked to.
+    const lenient = await runPerfCli(['--url', slow.url, '--model', 'slow', '--concurrency', '8', '--batch-size', '16', '--duration', '300ms', '--warmup', '0', '--max-error-rate', '100%', '--quiet']);
+    expect(lenient.code).toBe(0);
+  } finally {
+    await slow.stop();
+  }
+});
+
+test('a soak reports drift per interval and server memory over time', async () => {
+  const out = join(dir.path, 'soak');
+  const run = await runPerfCli(['--url', simple.url, '--model', 'simple', '--concurrency', '2', '--soak', '2s', '--soak-interval', '500ms', '--warmup', '200ms', '--max-drift', '100000', '--out', out]);
+  expect(run.code).toBe(0);
+  const r = readResults(out);
+  expect(r.soak!.intervals.length).toBeGreaterThanOrEqual(4);
+  expect(r.soak!.intervals[0].driftPct).toEqual({ p50: 0, p99: 0 });
+  for (const iv of r.soak!.intervals) {
+    expect(iv.requests).toBeGreaterThan(0);
+    expect(iv.residentBytes).toBeGreaterThan(10 * 2 ** 20);
+  }
+  expect(r.soak!.memory.startBytes).toBeGreaterThan(0);
+  expect(r.steps).toHaveLength(1);
+  expect(r.steps[0].requests).toBe(r.soak!.intervals.reduce((n, iv) => n + iv.requests, 0));
+  expect(readFileSync(join(out, 'results.csv'), 'utf8')).toMatch(/\nsoak,2,/);
+});
+
+describe('failures are clear, with their own exit codes', () => {
+  test('unreachable server: exit 3', async () => {
+    const port = await freePort();
+    const run = await runPerfCli(['--url', `http://127.0.0.1:${port}`, '--model', 'simple', '--duration', '200ms']);
+    expect(run.code).toBe(3);
+    expect(run.stderr).toMatch(new RegExp(`Unreachable: cannot reach http://127.0.0.1:${port}: ECONNREFUSED`));
+  });
+
+  test('unknown model: exit 4 with the server\'s answer', async () => {
+    const run = await runPerfCli(['--url', simple.url, '--model', 'nope', '--duration', '200ms']);
+    expect(run.code).toBe(4);
+    expect(run.stderr).toMatch(/ModelUnavailable: GET .*\/v2\/models\/nope answered 404: unknown model "nope"/);
+  });
+
+  test('a shape the model refuses: exit 2 naming the flag', async () => {
+    const run = await runPerfCli(['--url', simple.url, '--model', 'simple', '--shape', 'INPUT0:1,15', '--duration', '200ms']);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/--shape INPUT0: dimension 1 is 15 but the input requires 16/);
+  });
+
+  test('a bad flag: exit 2 naming it', async () => {
+    const run = await runPerfCli(['--url', simple.url, '--model', 'simple', '--duration', 'soon']);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/--duration: "soon" is not a duration/);
+    expect(existsSync(join(dir.path, 'never'))).toBe(false);
+  });
+});
