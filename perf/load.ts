@@ -75,11 +75,12 @@ export function runOpenLoop(rate: number, maxInflight: number, o: LoadOptions): 
   let sent = 0;
   let maxBacklog = 0;
   let stopped = false;
+  let cut = false;
   let timer: NodeJS.Timeout | undefined;
   let last = start;
   return new Promise((resolve) => {
     // The step lasts its whole duration even when the last request is due (and answered) before its end.
-    const finish = () => resolve({ elapsedMs: Math.max(last - start, Math.min(o.durationMs, now() - start)), sent, maxBacklog, unsent: Math.max(0, due - sent) });
+    const finish = () => resolve({ elapsedMs: Math.max(last - start, cut ? now() - start : o.durationMs), sent, maxBacklog, unsent: Math.max(0, due - sent) });
     const fire = (i: number) => {
       const intended = start + dueAt(i, rate);
       state.inflight++;
@@ -97,7 +98,8 @@ export function runOpenLoop(rate: number, maxInflight: number, o: LoadOptions): 
       while (sent < due && state.inflight < maxInflight) fire(sent++);
       state.backlog = due - sent;
       maxBacklog = Math.max(maxBacklog, state.backlog);
-      if (t >= o.durationMs || (due === total && sent === total) || o.shouldStop?.()) {
+      cut = cut || (t < o.durationMs && !!o.shouldStop?.());
+      if (t >= o.durationMs || (due === total && sent === total) || cut) {
         stopped = true;
         state.backlog = 0;
         if (timer) clearTimeout(timer);

@@ -80,6 +80,7 @@ function soakSection(r: PerfResults): string {
 <p>Median latency drift, last interval against the first: <b>${soak.driftPct}%</b> (limit ${r.settings.maxDriftPct}%).
 Server resident memory: ${mem.startBytes === null ? 'not exported' : `${num(mem.startBytes / 2 ** 20, 1)} MiB → ${num(mem.endBytes! / 2 ** 20, 1)} MiB (${mem.growthPct}%)`}.
 Errors: ${errorsText(soak.totals.errors)}.</p>
+${stepsTable([soak.totals])}
 ${latency}
 ${memory}
 ${throughput}
@@ -91,7 +92,7 @@ export function renderReport(r: PerfResults): string {
   const t = r.target;
   const verdict = r.verdict.ok ? '<p class="ok">Passed: errors and drift within their limits.</p>' : `<ul class="failed">${r.verdict.reasons.map((x) => `<li>${esc(x)}</li>`).join('')}</ul>`;
   const warnings = r.warnings.length ? `<section id="warnings"><h2>Warnings</h2><ul>${r.warnings.map((w) => `<li>${esc(w)}</li>`).join('')}</ul></section>` : '';
-  const steps = r.steps.length
+  const steps = r.steps.length && !r.soak
     ? `<section id="steps"><h2>${r.settings.mode === 'rate' ? 'Open-loop rate sweep' : 'Concurrency sweep'}</h2>
 <p>${r.steps.length} step(s) of ${r.settings.durationS} s after ${r.settings.warmupS} s of warm-up. Latency is measured on the client${r.settings.mode === 'rate' ? ' from the time each request was due, so time spent waiting to be sent counts' : ' from the send of each request to its answer'}; server queue time is per request and compute time per model run, from the server's /metrics.</p>
 ${stepCharts(r.steps).join('\n')}

@@ -198,7 +198,11 @@ async function measure(cfg: PerfConfig, io: PerfIo, transport: Transport, starte
       intervalStart = endS;
       current = new Recorder();
     };
-    const timer = setInterval(rotate, intervalMs);
+    // The last interval closes when the load has drained, not on the timer, so no sliver of an interval is left.
+    const boundaries = Math.ceil(soakMs / intervalMs - 1e-9) - 1;
+    const timer = setInterval(() => {
+      if (closed.length < boundaries) rotate();
+    }, intervalMs);
     const cpu0 = process.cpuUsage();
     const load = await apply(level, soakMs, (ms, err) => {
       total.record(ms, err);
@@ -207,7 +211,7 @@ async function measure(cfg: PerfConfig, io: PerfIo, transport: Transport, starte
     clearInterval(timer);
     const clientCpu = cpuShare(cpu0, process.cpuUsage(), performance.now() - t0);
     done();
-    if (current.requests > 0 || closed.length === 0) rotate();
+    rotate();
     const snaps = [await snap0, ...(await Promise.all(closed.map((c) => c.snap)))];
     const intervals: SoakInterval[] = withDrift(closed.map((c, i) => {
       const { count: _count, ...latencyMs } = c.rec.latency.summary();

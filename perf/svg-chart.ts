@@ -23,9 +23,9 @@ export interface ChartSpec {
 }
 
 const COLORS = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b'];
-const W = 680;
+const W = 720;
 const H = 340;
-const M = { left: 72, right: 130, top: 36, bottom: 56 };
+const M = { left: 72, right: 150, top: 36, bottom: 56 };
 
 export function escapeXml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
@@ -62,7 +62,7 @@ export function lineChart(spec: ChartSpec): string {
   const cats = spec.categories;
   const xs = pts.map((p) => p.x);
   const ys = pts.map((p) => p.y);
-  const yTicks = niceTicks(0, ys.length ? Math.max(...ys) : 1);
+  const yTicks = niceTicks(0, Math.max(...ys, 0) || 1);
   const xTicks = cats ? cats.map((_, i) => i) : niceTicks(xs.length ? Math.min(0, ...xs) : 0, xs.length ? Math.max(...xs) : 1);
   const [x0, x1] = cats ? [-0.5, Math.max(cats.length - 0.5, 0.5)] : [xTicks[0], xTicks[xTicks.length - 1]];
   const [y0, y1] = [yTicks[0], yTicks[yTicks.length - 1]];

@@ -6,6 +6,7 @@ import { mlpModel, simpleModel } from '../../examples/onnx-models.js';
 import { encodeHttpRequest } from '../../perf/http-transport.js';
 import { buildSamples } from '../../perf/inputs.js';
 import { freePort, modelFile, startRuntime, tempDir, type RuntimeProcess } from '../support/runtime-process.js';
+import { drawReport } from './browser.js';
 import { readResults, runPerfCli } from './perf-cli.js';
 
 const dir = tempDir('modelplane-perf-');
@@ -64,6 +65,29 @@ test('a concurrency sweep writes results.json, results.csv and report.html, with
   expect(csv.slice(1).map((l) => l.split(',').slice(0, 2).join(','))).toEqual(['step,1', 'step,2', 'step,4']);
   const html = readFileSync(join(out, 'report.html'), 'utf8');
   expect(html).not.toMatch(/(src|href)=["']?https?:/);
+
+  // The report as a person sees it: headless Chromium draws every chart, with nothing fetched.
+  const drawn = await drawReport(join(out, 'report.html'));
+  expect(drawn.outsideRequests).toEqual([]);
+  expect(drawn.charts.map((c) => c.id)).toEqual(['latency-throughput', 'latency-percentiles', 'server-breakdown']);
+  for (const c of drawn.charts) {
+    expect(c.width).toBeGreaterThan(300);
+    expect(c.height).toBeGreaterThan(150);
+    expect(c.ticks.length).toBeGreaterThan(3);
+    for (const s of c.series) {
+      expect(s.points).toBe(3);
+      expect(s.segments).toBe(3);
+    }
+  }
+  const curve = drawn.charts[0];
+  expect(curve.axisLabels).toEqual(['throughput (requests/s)', 'latency (ms)']);
+  expect(curve.series.map((s) => s.name)).toEqual(['p50', 'p90', 'p99']);
+  expect(curve.series.every((s) => s.length > 0)).toBe(true);
+  expect(drawn.charts[1].series.map((s) => s.name)).toEqual(['p50', 'p90', 'p95', 'p99', 'max']);
+  expect(drawn.charts[1].ticks).toEqual(expect.arrayContaining(['c=1', 'c=2', 'c=4']));
+  expect(drawn.charts[2].series.map((s) => s.name)).toEqual(['client p50', 'server queue', 'server compute']);
+  expect(drawn.tables).toBe(1);
+  expect(drawn.text).toMatch(/Concurrency sweep/);
 });
 
 test('the sweep agrees with autocannon driving the same requests at the same concurrency', async () => {
@@ -148,6 +172,17 @@ test('a soak reports drift per interval and server memory over time', async () =
   expect(r.steps).toHaveLength(1);
   expect(r.steps[0].requests).toBe(r.soak!.intervals.reduce((n, iv) => n + iv.requests, 0));
   expect(readFileSync(join(out, 'results.csv'), 'utf8')).toMatch(/\nsoak,2,/);
+
+  const drawn = await drawReport(join(out, 'report.html'));
+  expect(drawn.outsideRequests).toEqual([]);
+  const byId = Object.fromEntries(drawn.charts.map((c) => [c.id, c]));
+  const n = r.soak!.intervals.length;
+  expect(byId['soak-latency'].series.map((s) => [s.name, s.points])).toEqual([['p50', n], ['p99', n]]);
+  expect(byId['soak-latency'].axisLabels).toEqual(['time (s)', 'latency (ms)']);
+  expect(byId['soak-memory'].series).toEqual([{ name: 'RSS', segments: n, length: expect.any(Number), points: n }]);
+  expect(byId['soak-memory'].axisLabels).toEqual(['time (s)', 'resident memory (MiB)']);
+  expect(byId['soak-throughput'].series.map((s) => s.name)).toEqual(['answers/s', 'errors/s']);
+  expect(drawn.text).toMatch(/Median latency drift, last interval against the first/);
 });
 
 describe('failures are clear, with their own exit codes', () => {
