@@ -92,7 +92,7 @@ async function measure(cfg: PerfConfig, io: PerfIo, transport: Transport, starte
 
   // One request first: a server that refuses what perf built should say so now, not as a wall of errors.
   const probe = await transport.infer(0);
-  if (probe !== undefined && /^4\d\d/.test(probe)) {
+  if (probe !== undefined && /^(4\d\d|INVALID_ARGUMENT|NOT_FOUND|UNIMPLEMENTED)/.test(probe)) {
     throw new PerfError('InvalidArgument', `the server refused the request perf built for ${cfg.model} (${probe}); check --shape, --batch-size and --input-data against GET /v2/models/${cfg.model}`);
   }
   if (probe !== undefined && /^(ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|ENETUNREACH)$/.test(probe)) {
