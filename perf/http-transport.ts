@@ -30,10 +30,11 @@ export function encodeHttpRequest(sample: RequestSample, outputs: string[], bina
     return { body, headers: { 'Content-Type': 'application/json', 'Content-Length': String(body.byteLength) } };
   }
   const chunks = sample.map((t) => encodeBinaryData('strings' in t.payload ? t.payload.strings : t.payload.bytes));
-  const header = JSON.stringify({
-    inputs: sample.map((t, i) => ({ name: t.name, shape: t.shape, datatype: t.datatype, parameters: { binary_data_size: chunks[i].byteLength } })),
-    outputs: outputs.map((name) => ({ name, parameters: { binary_data: true } })),
-  });
+  const inputs = sample.map((t, i) => ({ name: t.name, shape: t.shape, datatype: t.datatype, parameters: { binary_data_size: chunks[i].byteLength } }));
+  // Without the output names (metadata that lists none) every output is asked for, in binary.
+  const header = JSON.stringify(
+    outputs.length > 0 ? { inputs, outputs: outputs.map((name) => ({ name, parameters: { binary_data: true } })) } : { parameters: { binary_data_output: true }, inputs },
+  );
   const head = Buffer.from(header);
   const body = Buffer.concat([head, ...chunks.map((c) => Buffer.from(c.buffer, c.byteOffset, c.byteLength))]);
   return {

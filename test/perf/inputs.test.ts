@@ -85,6 +85,11 @@ describe('every datatype travels, JSON and binary, and the runtime reads back ex
     }
   });
 
+  test('binary without output names asks for every output in binary', () => {
+    const { body, headers } = encodeHttpRequest(buildSamples(inputs, shapes, { kind: 'zero' }, 1)[0], [], true);
+    expect(parseInferRequest(body, Number(headers['Inference-Header-Content-Length']), sig).outputs).toEqual([{ name: 'out', binary: true }]);
+  });
+
   test('the same seed gives the same requests', () => {
     const a = buildSamples(inputs, shapes, { kind: 'random' }, 3);
     const b = buildSamples(inputs, shapes, { kind: 'random' }, 3);

@@ -1,11 +1,12 @@
 // `modelplane perf` against a real `modelplane serve` process over loopback HTTP.
 import autocannon from 'autocannon';
-import { existsSync, readFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { mlpModel, simpleModel } from '../../examples/onnx-models.js';
 import { encodeHttpRequest } from '../../perf/http-transport.js';
 import { buildSamples } from '../../perf/inputs.js';
-import { freePort, modelFile, startRuntime, tempDir, type RuntimeProcess } from '../support/runtime-process.js';
+import { CLI, freePort, modelFile, startRuntime, tempDir, type RuntimeProcess } from '../support/runtime-process.js';
 import { drawReport } from './browser.js';
 import { readResults, runPerfCli } from './perf-cli.js';
 
@@ -205,10 +206,60 @@ describe('failures are clear, with their own exit codes', () => {
     expect(run.stderr).toMatch(/--shape INPUT0: dimension 1 is 15 but the input requires 16/);
   });
 
+  test('a request the server refuses outright: exit 2 with its status and reason, before any load', async () => {
+    const data = join(dir.path, 'bad-input.json');
+    writeFileSync(data, JSON.stringify({ data: [{ INPUT0: { content: Array(15).fill(1), shape: [1, 15] }, INPUT1: Array(16).fill(1) }] }));
+    const run = await runPerfCli(['--url', simple.url, '--model', 'simple', '--input-data', data, '--duration', '200ms']);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/InvalidArgument: the server refused the request perf built for simple \(400 ShapeMismatch\)/);
+  });
+
   test('a bad flag: exit 2 naming it', async () => {
     const run = await runPerfCli(['--url', simple.url, '--model', 'simple', '--duration', 'soon']);
     expect(run.code).toBe(2);
     expect(run.stderr).toMatch(/--duration: "soon" is not a duration/);
     expect(existsSync(join(dir.path, 'never'))).toBe(false);
+  });
+});
+
+test('Ctrl-C ends a soak early and still writes what was measured', async () => {
+  const out = join(dir.path, 'interrupted');
+  const proc = spawn(process.execPath, [CLI, 'perf', '--url', simple.url, '--model', 'simple', '--soak', '60s', '--soak-interval', '500ms', '--warmup', '0', '--max-drift', '100000', '--out', out], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  proc.stderr!.on('data', (c) => (stderr += c));
+  const exited = new Promise<number | null>((r) => proc.once('exit', r));
+  await new Promise((r) => setTimeout(r, 1500));
+  const t0 = Date.now();
+  proc.kill('SIGINT');
+  expect(await exited).toBe(0);
+  expect(Date.now() - t0).toBeLessThan(10_000);
+  expect(stderr).toMatch(/stopping \(Ctrl-C again to quit at once\)/);
+  const r = readResults(out);
+  expect(r.warnings).toContain('stopped early: the figures cover the part of the run that completed');
+  expect(r.soak!.durationS).toBeLessThan(30);
+  expect(r.steps[0].requests).toBeGreaterThan(0);
+});
+
+// A terminal is what progress lines are for: `script` gives perf one (util-linux, on every Debian).
+const describeTty = existsSync('/usr/bin/script') ? describe : describe.skip;
+describeTty('progress on a terminal', () => {
+  const onTty = (extra: string[]) => new Promise<string>((resolve) => {
+    const cmd = [process.execPath, CLI, 'perf', '--url', simple.url, '--model', 'simple', '--concurrency', '2', '--duration', '2500ms', '--warmup', '0', ...extra].join(' ');
+    const proc = spawn('/usr/bin/script', ['-qefc', cmd, '/dev/null'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    proc.stdout!.on('data', (c) => (out += c));
+    proc.once('exit', () => resolve(out));
+  });
+
+  test('a line a second with rate, p99, errors and requests in flight', async () => {
+    const out = await onTty([]);
+    const lines = out.split(/\r?\n/).filter((l) => /^concurrency 2 +\d+\/3s +\d+ req\/s  p99 +[\d.]+ ms  errors 0  in flight \d+$/.test(l));
+    expect(lines.length).toBeGreaterThanOrEqual(2);
+  });
+
+  test('none with --quiet', async () => {
+    const out = await onTty(['--quiet']);
+    expect(out).not.toMatch(/req\/s  p99/);
+    expect(out).toMatch(/concurrency 2 +\d/);
   });
 });
