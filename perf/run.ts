@@ -116,13 +116,8 @@ async function measure(cfg: PerfConfig, io: PerfIo, transport: Transport, starte
     const t0 = performance.now();
     let lastCount = 0;
     let lastAt = t0;
-    let lastRec = rec();
     const timer = setInterval(() => {
       const r = rec();
-      if (r !== lastRec) {
-        lastCount = 0;
-        lastRec = r;
-      }
       const now = performance.now();
       const rate = ((r.requests - lastCount) * 1000) / (now - lastAt);
       lastCount = r.requests;
