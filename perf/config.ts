@@ -159,7 +159,11 @@ export function parsePerfConfig(f: PerfFlags): PerfConfig {
     soakIntervalMs = f.soakInterval !== undefined ? parseDuration(f.soakInterval, '--soak-interval') : Math.max(1000, Math.round(soakMs / 20));
     if (soakIntervalMs > soakMs) invalid(`--soak-interval: ${f.soakInterval} is longer than --soak ${f.soak}`);
     if (soakMs / soakIntervalMs > 100_000) invalid('--soak-interval: more than 100000 intervals; use a longer interval');
-  } else if (f.soakInterval !== undefined) invalid('--soak-interval: needs --soak');
+    if (f.duration !== undefined) invalid('--duration: does not apply to a soak, whose length is --soak');
+  } else {
+    if (f.soakInterval !== undefined) invalid('--soak-interval: needs --soak');
+    if (f.maxDrift !== undefined) invalid('--max-drift: needs --soak (drift is measured across soak intervals)');
+  }
   let inputData: InputData = { kind: 'random' };
   const d = f.inputData ?? 'random';
   if (d === 'zero') inputData = { kind: 'zero' };
