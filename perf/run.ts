@@ -1,6 +1,6 @@
 // `modelplane perf`: reads the model's metadata, builds requests, warms up, runs each load level (or a soak),
 // scrapes the server's /metrics around each, and writes results.json, results.csv and report.html.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { levelLabel, type LoadLevel, type PerfConfig } from './config.js';
 import { PerfError } from './errors.js';
@@ -69,8 +69,19 @@ function stepResult(level: LoadLevel, rec: Recorder, load: LoadResult, server: S
   };
 }
 
+/** Fails before any load when --out cannot be written, so a long run is never lost at its end. */
+export function prepareOutDir(dir: string): void {
+  try {
+    mkdirSync(dir, { recursive: true });
+    accessSync(dir, constants.W_OK);
+  } catch (err) {
+    throw new PerfError('InvalidArgument', `--out ${dir}: cannot write there: ${(err as Error).message}`);
+  }
+}
+
 export async function runPerf(cfg: PerfConfig, io: PerfIo): Promise<PerfResults> {
   const startedAt = new Date().toISOString();
+  if (cfg.outDir) prepareOutDir(cfg.outDir);
   const transport = await createTransport(cfg);
   try {
     return await measure(cfg, io, transport, startedAt);

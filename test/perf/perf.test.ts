@@ -227,6 +227,15 @@ describe('failures are clear, with their own exit codes', () => {
     expect(run.stderr).toMatch(/InvalidArgument: the server refused the request perf built for simple \(400 ShapeMismatch\)/);
   });
 
+  test('an --out that cannot be written: exit 2 before any load', async () => {
+    const file = join(dir.path, 'a-file');
+    writeFileSync(file, '');
+    const run = await runPerfCli(['--url', simple.url, '--model', 'simple', '--duration', '10s', '--out', join(file, 'sub')]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/InvalidArgument: --out .*a-file\/sub: cannot write there: ENOTDIR/);
+    expect(run.stdout).toBe('');
+  });
+
   test('a bad flag: exit 2 naming it', async () => {
     const run = await runPerfCli(['--url', simple.url, '--model', 'simple', '--duration', 'soon']);
     expect(run.code).toBe(2);
