@@ -23,6 +23,7 @@ COPY cli ./cli
 COPY common ./common
 COPY operator ./operator
 COPY runtime ./runtime
+COPY perf ./perf
 COPY examples ./examples
 RUN npx tsc -p tsconfig.json \
  && npm prune --omit=dev --ignore-scripts --no-audit --no-fund \
