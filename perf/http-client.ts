@@ -1,7 +1,7 @@
 // A lean HTTP/1.1 client for the load itself: each request is serialised once into the exact bytes to send,
 // written with one call on a kept-alive socket, and its answer read by a small parser. node:http spends about
 // three times the CPU per request, and a load generator that shares the machine with the server must not.
-import { connect as netConnect, type Socket } from 'node:net';
+import { connect as netConnect, isIP, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 
 export interface HttpAnswer {
@@ -148,7 +148,7 @@ class Connection {
   closed = false;
 
   constructor(opts: { host: string; port: number; tls: boolean }, private readonly onFree: (c: Connection) => void, private readonly onStale: (p: Pending) => void) {
-    this.socket = opts.tls ? tlsConnect({ host: opts.host, port: opts.port, servername: opts.host }) : netConnect({ host: opts.host, port: opts.port });
+    this.socket = opts.tls ? tlsConnect({ host: opts.host, port: opts.port, ...(isIP(opts.host) ? {} : { servername: opts.host }) }) : netConnect({ host: opts.host, port: opts.port });
     this.socket.setNoDelay(true);
     this.socket.on('data', (c: Buffer) => this.onData(c));
     this.socket.on('end', () => {

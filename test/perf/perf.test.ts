@@ -285,3 +285,45 @@ describeTty('progress on a terminal', () => {
     expect(out).toMatch(/concurrency 2 +\d/);
   });
 });
+
+test('https: a TLS endpoint with a private CA (NODE_EXTRA_CA_CERTS), load and metadata both over TLS', async () => {
+  const { default: selfsigned } = await import('selfsigned');
+  const { createServer } = await import('node:https');
+  const { request } = await import('node:http');
+  const pems = await selfsigned.generate([{ name: 'commonName', value: '127.0.0.1' }], {
+    keyType: 'ec', algorithm: 'sha256', extensions: [{ name: 'basicConstraints', cA: true }, { name: 'subjectAltName', altNames: [{ type: 7, ip: '127.0.0.1' }] }],
+  });
+  const ca = join(dir.path, 'ca.pem');
+  writeFileSync(ca, pems.cert);
+  let tlsRequests = 0;
+  // A TLS-terminating front for the runtime, as an ingress would be.
+  const front = createServer({ cert: pems.cert, key: pems.private }, (req, res) => {
+    tlsRequests++;
+    const up = request(`${simple.url}${req.url}`, { method: req.method, headers: req.headers }, (r) => {
+      res.writeHead(r.statusCode!, r.headers);
+      r.pipe(res);
+    });
+    req.pipe(up);
+  });
+  await new Promise<void>((r) => front.listen(0, '127.0.0.1', () => r()));
+  try {
+    const port = (front.address() as { port: number }).port;
+    const out = join(dir.path, 'tls');
+    const proc = spawn(process.execPath, [CLI, 'perf', '--url', `https://127.0.0.1:${port}`, '--model', 'simple', '--binary', '--concurrency', '2', '--duration', '300ms', '--warmup', '0', '--out', out], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, NODE_EXTRA_CA_CERTS: ca },
+    });
+    let stderr = '';
+    proc.stderr!.on('data', (c) => (stderr += c));
+    const code = await new Promise<number | null>((r) => proc.once('exit', r));
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+    const step = readResults(out).steps[0];
+    expect(step.errorCount).toBe(0);
+    expect(step.server).not.toBeNull();
+    expect(tlsRequests).toBeGreaterThanOrEqual(step.requests);
+  } finally {
+    front.closeAllConnections();
+    await new Promise((r) => front.close(r));
+  }
+});
