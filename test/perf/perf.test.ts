@@ -26,7 +26,7 @@ afterAll(async () => {
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
-/** The shape the issue promises for results.json, checked field by field. */
+/** The documented shape of results.json, checked field by field. */
 function expectResultsShape(r: any, mode: 'concurrency' | 'rate'): void {
   expect(Array.isArray(r.steps)).toBe(true);
   for (const s of r.steps) {
