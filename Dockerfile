@@ -25,6 +25,7 @@ COPY operator ./operator
 COPY runtime ./runtime
 COPY local ./local
 COPY optimize ./optimize
+COPY perf ./perf
 COPY examples ./examples
 # The gRPC service definitions, loaded at run time (tsc does not emit them into dist/).
 COPY proto ./proto

@@ -10,6 +10,7 @@ import { registerOperator } from './operator.js';
 import { registerSleep } from './sleep.js';
 import { registerLocal } from './local.js';
 import { registerOptimize } from './optimize.js';
+import { registerPerf } from './perf.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -27,6 +28,7 @@ registerOperator(program, pkg.version);
 registerSleep(program);
 registerLocal(program, pkg.version);
 registerOptimize(program);
+registerPerf(program, pkg.version);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`modelplane: ${err instanceof Error ? err.message : String(err)}\n`);

@@ -54,3 +54,29 @@ test('npm start runs local mode on examples/local/, prints URLs on the chosen po
   }
   expect(await exited).toBe(0);
 });
+
+test('the perf sweep in README runs against the example model and writes its report', async () => {
+  const { buildExampleModels } = await import('../../examples/build-models.js');
+  const { startRuntime, tempDir } = await import('../support/runtime-process.js');
+  const dir = tempDir('modelplane-readme-perf-');
+  const models = buildExampleModels(dir.path);
+  const rt = await startRuntime(['--model', models.find((m) => m.path.endsWith('simple.onnx'))!.path, '--log-level', 'warn']);
+  try {
+    const line = /^npx modelplane perf (.+)$/m.exec(readme);
+    expect(line).not.toBeNull();
+    // The command as written, pointed at this runtime, its steps shortened (a later flag wins).
+    const args = line![1].split(/\s+/).map((a) => (a === 'http://localhost:8080' ? rt.url : a === 'perf-results' ? join(dir.path, 'perf-results') : a));
+    const proc = spawn(process.execPath, [join(REPO, 'bin/modelplane.js'), 'perf', ...args, '--duration', '300ms', '--warmup', '100ms'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    proc.stderr!.on('data', (c) => (err += c));
+    const code = await new Promise<number | null>((r) => proc.once('exit', r));
+    expect(err).toBe('');
+    expect(code).toBe(0);
+    const results = JSON.parse(readFileSync(join(dir.path, 'perf-results', 'results.json'), 'utf8'));
+    expect(results.steps.map((s: { concurrency: number }) => s.concurrency)).toEqual([1, 2, 4, 8]);
+    expect(readFileSync(join(dir.path, 'perf-results', 'report.html'), 'utf8')).toContain('<svg');
+  } finally {
+    await rt.stop();
+    dir.remove();
+  }
+});

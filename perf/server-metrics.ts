@@ -1,0 +1,106 @@
+// The server's side of a step, from its Prometheus /metrics scraped before and after: mean queue time per
+// request, mean compute time per model run and mean rows per run, from the histograms' _sum and _count.
+
+export interface PromSample {
+  name: string;
+  labels: Record<string, string>;
+  value: number;
+}
+
+/** Parses Prometheus text exposition format (comments skipped, label values unescaped). */
+export function parsePrometheusText(text: string): PromSample[] {
+  const out: PromSample[] = [];
+  for (const raw of text.split('\n')) {
+    const line = raw.trim();
+    if (line === '' || line.startsWith('#')) continue;
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})?\s+(\S+)/.exec(line);
+    if (!m) continue;
+    const labels: Record<string, string> = {};
+    if (m[3]) {
+      const re = /([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g;
+      let l: RegExpExecArray | null;
+      while ((l = re.exec(m[3]))) labels[l[1]] = l[2].replace(/\\n/g, '\n').replace(/\\(["\\])/g, '$1');
+    }
+    const value = m[4] === '+Inf' ? Infinity : m[4] === '-Inf' ? -Infinity : Number(m[4]);
+    if (!Number.isNaN(value) || m[4] === 'NaN') out.push({ name: m[1], labels, value });
+  }
+  return out;
+}
+
+export const SERVER_HISTOGRAMS = {
+  queue: 'modelplane_inference_queue_duration_seconds',
+  compute: 'modelplane_inference_compute_duration_seconds',
+  batch: 'modelplane_inference_batch_size',
+} as const;
+
+export interface SumCount {
+  sum: number;
+  count: number;
+}
+
+export interface ServerSnapshot {
+  queue?: SumCount;
+  compute?: SumCount;
+  batch?: SumCount;
+  residentBytes?: number;
+}
+
+/** A histogram's _sum and _count for one model (series without a model label count too, e.g. behind a router). */
+function sumCount(samples: PromSample[], metric: string, model: string): SumCount | undefined {
+  let sum = 0;
+  let count = 0;
+  let found = false;
+  for (const s of samples) {
+    if (s.labels.model !== undefined && s.labels.model !== model) continue;
+    if (s.name === `${metric}_sum`) {
+      sum += s.value;
+      found = true;
+    } else if (s.name === `${metric}_count`) count += s.value;
+  }
+  return found ? { sum, count } : undefined;
+}
+
+export function serverSnapshot(text: string, model: string): ServerSnapshot {
+  const samples = parsePrometheusText(text);
+  const rss = samples.filter((s) => s.name === 'process_resident_memory_bytes').reduce((n, s) => n + s.value, 0);
+  return {
+    queue: sumCount(samples, SERVER_HISTOGRAMS.queue, model),
+    compute: sumCount(samples, SERVER_HISTOGRAMS.compute, model),
+    batch: sumCount(samples, SERVER_HISTOGRAMS.batch, model),
+    residentBytes: samples.some((s) => s.name === 'process_resident_memory_bytes') ? rss : undefined,
+  };
+}
+
+export interface ServerBreakdown {
+  /** Mean time a request waited in the server's queue, ms. */
+  queueMs: number | null;
+  /** Mean time of one model run (one batch), ms. */
+  computeMs: number | null;
+  /** Mean rows per model run. */
+  batchSize: number | null;
+}
+
+function meanDelta(a: SumCount | undefined, b: SumCount | undefined, scale: number): number | null {
+  if (!a || !b) return null;
+  const count = b.count - a.count;
+  if (count <= 0) return null;
+  return Math.round(((b.sum - a.sum) / count) * scale * 1000) / 1000;
+}
+
+/** The step's server figures; null when the server does not export the histograms (not a modelplane runtime). */
+export function serverBreakdown(before: ServerSnapshot | undefined, after: ServerSnapshot | undefined): ServerBreakdown | null {
+  if (!before || !after) return null;
+  const r = { queueMs: meanDelta(before.queue, after.queue, 1000), computeMs: meanDelta(before.compute, after.compute, 1000), batchSize: meanDelta(before.batch, after.batch, 1) };
+  return r.queueMs === null && r.computeMs === null && r.batchSize === null ? null : r;
+}
+
+/** GETs /metrics with a deadline; undefined when it cannot (the breakdown is then left out, with a warning). */
+export async function scrapeMetrics(url: string, model: string, timeoutMs = 5000): Promise<ServerSnapshot | undefined> {
+  try {
+    const r = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+    if (r.status !== 200) return undefined;
+    return serverSnapshot(await r.text(), model);
+  } catch {
+    return undefined;
+  }
+}
