@@ -22,7 +22,11 @@ export interface OperatorConfig {
   terminationGracePeriodSeconds?: number;
   /** How long a pod may take to download, load and warm up its model before it is restarted; default 1800. */
   startupTimeoutSeconds?: number;
+  /** Prometheus that KEDA ScaledObjects (spec.autoscaling.mode keda) query; default http://prometheus-operated.monitoring.svc:9090. */
+  prometheusAddress?: string;
 }
+
+export const DEFAULT_PROMETHEUS_ADDRESS = 'http://prometheus-operated.monitoring.svc:9090';
 
 export type ResolvedConfig = Required<Omit<OperatorConfig, 'imagePullSecrets' | 'defaultResources'>> & {
   imagePullSecrets: string[];
@@ -42,5 +46,6 @@ export function resolveConfig(cfg: OperatorConfig): ResolvedConfig {
     preStopSleepSeconds: cfg.preStopSleepSeconds ?? 5,
     terminationGracePeriodSeconds: cfg.terminationGracePeriodSeconds ?? 60,
     startupTimeoutSeconds: cfg.startupTimeoutSeconds ?? 1800,
+    prometheusAddress: cfg.prometheusAddress || DEFAULT_PROMETHEUS_ADDRESS,
   };
 }

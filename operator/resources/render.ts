@@ -2,7 +2,7 @@
 import { parseAllDocuments, stringify } from 'yaml';
 import type { ModelDeployment } from '../api/schema.js';
 import { validateModelDeployment, type FieldError } from '../api/validate.js';
-import { desiredChildren, type OperatorConfig } from './index.js';
+import { desiredChildren, desiredScaler, type OperatorConfig } from './index.js';
 
 export interface RenderSource {
   /** File name (or `-` for stdin), used in error messages. */
@@ -59,7 +59,7 @@ export function renderModelDeployments(sources: RenderSource[], cfg: OperatorCon
     throw new RenderError([{ source: sources.map((s) => s.name).join(', '), document: 1, field: '', message: 'no ModelDeployment found', reason: 'FieldValueRequired' }]);
   }
   return valid
-    .flatMap((md) => desiredChildren(md, cfg))
+    .flatMap((md) => [...desiredChildren(md, cfg), ...[desiredScaler(md, cfg)].filter((o) => o !== undefined)])
     .map((obj) => `---\n${stringify(obj, { lineWidth: 0, aliasDuplicateObjects: false })}`)
     .join('');
 }
