@@ -8,6 +8,12 @@ const int = (name: string, min: number) => (value: string): number => {
   return n;
 };
 
+const seconds = (name: string, min: number) => (value: string): number => {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < min) throw new InvalidArgumentError(`${name} must be a number of seconds >= ${min}`);
+  return n;
+};
+
 const bool = (value: string | boolean): boolean => {
   if (typeof value === 'boolean') return value;
   if (/^(true|1|yes|on)$/i.test(value)) return true;
@@ -35,6 +41,10 @@ export function registerOperator(program: Command, version = '0.0.0'): void {
     .addOption(new Option('--lease-name <name>', 'name of the leader election Lease').env('MODELPLANE_LEASE_NAME').default('modelplane-operator'))
     .addOption(new Option('--lease-namespace <namespace>', 'namespace of the Lease (default: $POD_NAMESPACE, the in-cluster namespace, the kubeconfig namespace)').env('MODELPLANE_LEASE_NAMESPACE'))
     .addOption(new Option('--resync-seconds <s>', 'reconcile every ModelDeployment this often even without changes (0: never)').env('MODELPLANE_RESYNC_SECONDS').argParser(int('--resync-seconds', 0)).default(300))
+    .addOption(new Option('--autoscale-interval <s>', 'built-in autoscaler: seconds between decisions (scrapes of the runtime pods)').env('MODELPLANE_AUTOSCALE_INTERVAL').argParser(seconds('--autoscale-interval', 0.1)).default(2))
+    .addOption(new Option('--autoscale-stable-window <s>', 'built-in autoscaler: seconds of load averaged for ordinary decisions').env('MODELPLANE_AUTOSCALE_STABLE_WINDOW').argParser(seconds('--autoscale-stable-window', 1)).default(60))
+    .addOption(new Option('--autoscale-panic-window <s>', 'built-in autoscaler: seconds of load averaged to detect a spike').env('MODELPLANE_AUTOSCALE_PANIC_WINDOW').argParser(seconds('--autoscale-panic-window', 0.1)).default(6))
+    .addOption(new Option('--prometheus-address <url>', 'Prometheus that KEDA ScaledObjects query (spec.autoscaling.mode keda)').env('MODELPLANE_PROMETHEUS_ADDRESS').default('http://prometheus-operated.monitoring.svc:9090'))
     .addOption(new Option('--log-level <level>', 'log level').choices(['error', 'warn', 'info', 'debug']).env('MODELPLANE_LOG_LEVEL').default('info'))
     .action(async (opts: OperatorCliOptions) => {
       const { runOperator } = await import('../operator/controller/main.js');

@@ -20,18 +20,21 @@ export interface AutoscalerPolicy {
   maxScaleDownRate: number;
 }
 
-export const DEFAULT_POLICY_TUNING = {
+/** The knobs that are not in spec.autoscaling (operator flags, local mode, tests). */
+export type PolicyTuning = Pick<AutoscalerPolicy, 'stableWindowSeconds' | 'panicWindowSeconds' | 'panicThreshold' | 'maxScaleUpRate' | 'maxScaleDownRate'>;
+
+export const DEFAULT_POLICY_TUNING: Readonly<PolicyTuning> = {
   stableWindowSeconds: 60,
   panicWindowSeconds: 6,
   panicThreshold: 2,
   maxScaleUpRate: 10,
   maxScaleDownRate: 2,
-} as const;
+};
 
 /** The policy for a spec.autoscaling block, with the defaults the CRD documents. */
 export function policyFor(
   a: { minReplicas?: number; maxReplicas: number; targetConcurrency?: number; scaleDownDelaySeconds?: number },
-  tuning: Partial<typeof DEFAULT_POLICY_TUNING> = {},
+  tuning: Partial<PolicyTuning> = {},
 ): AutoscalerPolicy {
   return {
     minReplicas: a.minReplicas ?? 1,

@@ -17,6 +17,10 @@ export interface RunOptions {
   leaseNamespace?: string;
   resyncSeconds: number;
   logLevel: string;
+  autoscaleInterval: number;
+  autoscaleStableWindow: number;
+  autoscalePanicWindow: number;
+  prometheusAddress?: string;
 }
 
 const IN_CLUSTER_NAMESPACE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
@@ -56,11 +60,16 @@ export async function runOperator(opts: RunOptions): Promise<void> {
   const operator = new Operator({
     kubeConfig: kc,
     namespaces: opts.namespace,
-    config: { runtimeImage: opts.runtimeImage, runtimeGpuImage: opts.runtimeGpuImage, defaultResources: parseResources(opts.runtimeResources) },
+    config: { runtimeImage: opts.runtimeImage, runtimeGpuImage: opts.runtimeGpuImage, defaultResources: parseResources(opts.runtimeResources), prometheusAddress: opts.prometheusAddress },
     workers: opts.workers,
     metricsPort: opts.metricsPort,
     leaderElection: opts.leaderElect ? { leaseName: opts.leaseName, leaseNamespace, identity: process.env.POD_NAME || undefined } : false,
     resyncMs: opts.resyncSeconds * 1000,
+    autoscaler: {
+      intervalMs: opts.autoscaleInterval * 1000,
+      scrapeTimeoutMs: Math.min(1000, opts.autoscaleInterval * 500),
+      tuning: { stableWindowSeconds: opts.autoscaleStableWindow, panicWindowSeconds: opts.autoscalePanicWindow },
+    },
     logger: log,
   });
   let stopping = false;

@@ -20,6 +20,9 @@ import { LeaderElector, type LeaderElectionOptions } from './leader-election.js'
 import { createMetrics, type OperatorMetrics } from './metrics.js';
 import { Reconciler, type ClusterCache } from './reconciler.js';
 import { WorkQueue, runWorkers, type WorkQueueOptions } from './workqueue.js';
+import { BuiltinAutoscaler, DEFAULT_BUILTIN_OPTIONS, scaleWriter, type BuiltinAutoscalerOptions } from '../autoscaler/builtin.js';
+import { ApiDiscovery } from '../autoscaler/discovery.js';
+import { ExternalScalers } from '../autoscaler/scalers.js';
 
 export interface OperatorOptions {
   kubeConfig: KubeConfig;
@@ -38,6 +41,10 @@ export interface OperatorOptions {
   logger?: Logger;
   /** Process metrics (CPU, memory, event loop) in /metrics; off for operators sharing a process in tests. */
   defaultMetrics?: boolean;
+  /** The built-in autoscaler's loop (leader only); false turns it off. */
+  autoscaler?: Partial<BuiltinAutoscalerOptions> | false;
+  /** How long discovery answers (is KEDA served?) are reused. */
+  discoveryTtlMs?: number;
 }
 
 const MERGE = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
@@ -165,7 +172,7 @@ class Controller {
     if (resyncMs > 0) this.resyncTimer = setInterval(() => this.resync(), resyncMs);
   }
 
-  private modelDeployments(): KubernetesObject[] {
+  modelDeployments(): KubernetesObject[] {
     return [...this.sets.values()].flatMap((s) => [...s.mds.list()]);
   }
 
@@ -196,6 +203,7 @@ export class Operator {
   private readonly health?: HealthServer;
   private controller?: Controller;
   private controllerStarting?: Promise<void>;
+  private autoscaler?: BuiltinAutoscaler;
   private stopped = false;
   healthPort?: number;
 
@@ -279,6 +287,7 @@ export class Operator {
       log: this.log,
       onApply: (kind) => this.metrics.childApplies.inc({ kind }),
       onStatusWrite: () => this.metrics.statusWrites.inc(),
+      scalers: this.externalScalers(),
       writeStatus: async (md: ModelDeployment, status: ModelDeploymentStatus) => {
         // Fields that disappeared must be nulled: a merge patch leaves absent keys alone.
         const body: Record<string, unknown> = { ...status };
@@ -289,14 +298,47 @@ export class Operator {
         );
       },
     });
-    this.controllerStarting = controller.start(reconciler).catch((err: unknown) => {
-      this.log.error('controller failed to start', { error: describeError(err) });
-    });
+    this.controllerStarting = controller
+      .start(reconciler)
+      .then(() => this.startAutoscaler(controller))
+      .catch((err: unknown) => {
+        this.log.error('controller failed to start', { error: describeError(err) });
+      });
+  }
+
+  // --- autoscaling: the HPA/ScaledObject sync for the reconciler, the built-in loop while leading ---------
+
+  private discovery?: ApiDiscovery;
+
+  private externalScalers(): ExternalScalers {
+    const timeoutMs = this.autoscalerOptions().requestTimeoutMs;
+    this.discovery ??= ApiDiscovery.forCluster(this.opts.kubeConfig, { timeoutMs, ttlMs: this.opts.discoveryTtlMs ?? 60_000 });
+    return ExternalScalers.forCluster(this.opts.kubeConfig, this.discovery, this.opts.config, timeoutMs);
+  }
+
+  private autoscalerOptions(): BuiltinAutoscalerOptions {
+    return { ...DEFAULT_BUILTIN_OPTIONS, ...(this.opts.autoscaler || {}) };
+  }
+
+  private startAutoscaler(controller: Controller): void {
+    if (this.opts.autoscaler === false || this.controller !== controller || !controller.synced) return;
+    const cache = controller.cache();
+    const opts = this.autoscalerOptions();
+    this.autoscaler = new BuiltinAutoscaler(
+      { modelDeployments: () => controller.modelDeployments() as ModelDeployment[], pods: (ns, labels) => cache.pods(ns, labels) },
+      scaleWriter(this.opts.kubeConfig, opts.requestTimeoutMs, this.events),
+      this.log,
+      opts,
+    );
+    this.autoscaler.start();
   }
 
   private async stopController(drain: boolean): Promise<void> {
     const c = this.controller;
     this.controller = undefined;
+    const autoscaler = this.autoscaler;
+    this.autoscaler = undefined;
+    await autoscaler?.stop();
     if (c) await c.stop(drain);
     await this.controllerStarting;
   }

@@ -9,6 +9,7 @@ import { desiredChildren, selectorFor, selectorLabels, serviceUrl, type Operator
 import { childKey, needsApply, withAppliedHash, type ChildWriter } from './apply.js';
 import type { EventRecorder } from './events.js';
 import { computeStatus, sameStatus } from './status.js';
+import { withScaling, type ScalingOutcome } from '../autoscaler/scalers.js';
 
 /** Read access to what the informers hold. */
 export interface ClusterCache {
@@ -29,6 +30,8 @@ export interface ReconcilerDeps {
   now?: () => Date;
   onApply?: (kind: string) => void;
   onStatusWrite?: () => void;
+  /** The HPA or ScaledObject that spec.autoscaling.mode asks for, and the Autoscaling condition. */
+  scalers?: { sync(md: ModelDeployment): Promise<ScalingOutcome> };
 }
 
 export function splitKey(key: string): { namespace: string; name: string } {
@@ -52,6 +55,7 @@ export class Reconciler {
     const ref: KubernetesObject = { apiVersion: API_VERSION, kind: KIND, metadata: md.metadata };
     const validation = validateModelDeployment(md);
     let deployment = cache.child('apps/v1', 'Deployment', namespace, name) as V1Deployment | undefined;
+    let scaling: ScalingOutcome | undefined;
     if (validation.ok) {
       const desired = desiredChildren(validation.value, this.deps.config).map(withAppliedHash);
       const wanted = new Set(desired.map(childKey));
@@ -80,11 +84,13 @@ export class Reconciler {
         await writer.remove({ apiVersion: 'policy/v1', kind: 'PodDisruptionBudget', metadata: { namespace, name } });
         events.normal(ref, 'Deleted', `Deleted PodDisruptionBudget ${namespace}/${name}: not needed with one replica`);
       }
+      scaling = await this.deps.scalers?.sync(validation.value);
     }
     if (deployment && !isOwnedBy(deployment, md)) deployment = undefined;
 
     const specReplicas = (md.spec as { replicas?: unknown } | undefined)?.replicas;
-    const status = computeStatus({
+    const now = this.deps.now?.() ?? new Date();
+    const computed = computeStatus({
       generation: md.metadata.generation ?? 0,
       desiredReplicas: validation.ok ? validation.value.spec.replicas : typeof specReplicas === 'number' ? specReplicas : 1,
       invalid: validation.ok ? undefined : formatErrors(validation.errors),
@@ -93,8 +99,9 @@ export class Reconciler {
       selector: selectorFor(md),
       url: validation.ok ? serviceUrl(validation.value) : undefined,
       previous: md.status,
-      now: this.deps.now?.() ?? new Date(),
+      now,
     });
+    const status = scaling ? withScaling(computed, scaling, md.metadata.generation ?? 0, md.status, now) : computed;
     if (sameStatus(md.status ?? {}, status)) return;
     await this.deps.writeStatus(md, status);
     this.deps.onStatusWrite?.();
