@@ -180,9 +180,10 @@ export class BuiltinAutoscaler {
       return { key, md, ready: pods.filter(isReady) };
     });
     const tasks = perMd.flatMap(({ key, ready }) => ready.map((pod) => async () => ({ key, scrape: await this.scrape(pod) })));
-    const results = await bounded(this.opts.parallelism, tasks);
+    const byKey = new Map<string, PodScrape[]>();
+    for (const r of await bounded(this.opts.parallelism, tasks)) if (r.scrape) byKey.set(r.key, [...(byKey.get(r.key) ?? []), r.scrape]);
     for (const { key, md, ready } of perMd) {
-      const scrapes = results.filter((r) => r.key === key && r.scrape).map((r) => r.scrape!);
+      const scrapes = byKey.get(key) ?? [];
       await this.decideOne(key, md, ready, scrapes, now).catch((err: unknown) =>
         this.log.warn('autoscaler decision not applied', { modelDeployment: key, error: (err as Error).message }));
     }

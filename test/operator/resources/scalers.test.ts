@@ -3,6 +3,7 @@
 import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler';
 import { desiredChildren, desiredScaler } from '../../../operator/resources/index.js';
 import { concurrencyQuery } from '../../../operator/resources/scaledobject.js';
+import { renderModelDeployments } from '../../../operator/resources/render.js';
 import { CFG, md } from './fixtures.js';
 
 const TARGET = { apiVersion: 'serving.modelplane.io/v1alpha1', kind: 'ModelDeployment', name: 'resnet' };
@@ -74,4 +75,18 @@ describe('desiredScaler', () => {
     expect(so.spec.triggers[0].metadata.serverAddress).toBe('http://prometheus-operated.monitoring.svc:9090');
     expect(concurrencyQuery(md(base, { name: 'resnet.v2' }))).toContain('pod=~"resnet\\\\.v2-[a-z0-9]+-[a-z0-9]+"');
   });
+});
+
+test('modelplane render shows the HPA or ScaledObject after the children', () => {
+  const text = (mode: string) => `apiVersion: serving.modelplane.io/v1alpha1
+kind: ModelDeployment
+metadata: { name: resnet, namespace: ml }
+spec:
+  model: { uri: s3://models/r.onnx }
+  autoscaling: { mode: ${mode}, maxReplicas: 3 }
+`;
+  const kinds = (mode: string) => [...renderModelDeployments([{ name: 'md.yaml', text: text(mode) }], { ...CFG, prometheusAddress: 'http://prom:9090' }).matchAll(/^kind: (\w+)$/gm)].map((m) => m[1]);
+  expect(kinds('hpa')).toEqual(['Deployment', 'Service', 'HorizontalPodAutoscaler']);
+  expect(kinds('keda')).toEqual(['Deployment', 'Service', 'ScaledObject']);
+  expect(kinds('builtin')).toEqual(['Deployment', 'Service']);
 });
