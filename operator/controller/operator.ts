@@ -336,10 +336,11 @@ export class Operator {
   private async stopController(drain: boolean): Promise<void> {
     const c = this.controller;
     this.controller = undefined;
-    const autoscaler = this.autoscaler;
+    // The autoscaler stops writing at once; a step in flight finishes alongside the controller's stop.
+    const autoscalerStopped = this.autoscaler?.stop();
     this.autoscaler = undefined;
-    await autoscaler?.stop();
     if (c) await c.stop(drain);
+    await autoscalerStopped;
     await this.controllerStarting;
   }
 
