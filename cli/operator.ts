@@ -39,6 +39,9 @@ export interface OperatorCliOptions extends RuntimeConfigFlags {
   resyncSeconds: number;
   apiTimeout: number;
   watchTimeoutSeconds: number;
+  autoscaleInterval: number;
+  autoscaleStableWindow: number;
+  autoscalePanicWindow: number;
   logLevel: string;
 }
 
@@ -53,6 +56,8 @@ export interface OperatorSettings {
   resyncMs: number;
   requestTimeoutMs: number;
   watchTimeoutSeconds: number;
+  /** The built-in autoscaler (spec.autoscaling.mode builtin), run by the leader. */
+  autoscaler: { intervalMs: number; stableWindowMs: number; panicWindowMs: number };
   logLevel: string;
 }
 
@@ -61,6 +66,7 @@ export function operatorSettings(o: OperatorCliOptions): OperatorSettings {
     if (!(o.leaderElectRenewDeadline > o.leaderElectRetryPeriod)) throw new Error('--leader-elect-renew-deadline must be longer than --leader-elect-retry-period');
     if (!(o.leaderElectLeaseDuration > o.leaderElectRenewDeadline)) throw new Error('--leader-elect-lease-duration must be longer than --leader-elect-renew-deadline');
   }
+  if (o.autoscalePanicWindow > o.autoscaleStableWindow) throw new Error('--autoscale-panic-window must not be longer than --autoscale-stable-window');
   return {
     kubeconfig: o.kubeconfig,
     namespaces: [...new Set(o.namespace ?? [])],
@@ -73,6 +79,7 @@ export function operatorSettings(o: OperatorCliOptions): OperatorSettings {
     resyncMs: o.resyncSeconds * 1000,
     requestTimeoutMs: o.apiTimeout,
     watchTimeoutSeconds: o.watchTimeoutSeconds,
+    autoscaler: { intervalMs: o.autoscaleInterval, stableWindowMs: o.autoscaleStableWindow, panicWindowMs: o.autoscalePanicWindow },
     logLevel: o.logLevel,
   };
 }
@@ -93,6 +100,9 @@ export function operatorCommand(version = '0.0.0'): Command {
     .addOption(new Option('--resync-seconds <s>', 'reconcile every ModelDeployment this often even without changes (0: never)').env('MODELPLANE_RESYNC_SECONDS').argParser(int('--resync-seconds', 0)).default(300))
     .addOption(new Option('--api-timeout <duration>', 'deadline of every Kubernetes API request').env('MODELPLANE_API_TIMEOUT').argParser(duration('--api-timeout', 100)).default(30_000, '30s'))
     .addOption(new Option('--watch-timeout-seconds <s>', 'server-side timeout of each watch; a watch silent for longer (plus a minute) is restarted').env('MODELPLANE_WATCH_TIMEOUT_SECONDS').argParser(int('--watch-timeout-seconds', 1, 3600)).default(300))
+    .addOption(new Option('--autoscale-interval <duration>', 'built-in autoscaler: time between decisions (scrapes of the runtime pods)').env('MODELPLANE_AUTOSCALE_INTERVAL').argParser(duration('--autoscale-interval', 100)).default(2_000, '2s'))
+    .addOption(new Option('--autoscale-stable-window <duration>', 'built-in autoscaler: load averaged over this long for ordinary decisions').env('MODELPLANE_AUTOSCALE_STABLE_WINDOW').argParser(duration('--autoscale-stable-window', 1000)).default(60_000, '60s'))
+    .addOption(new Option('--autoscale-panic-window <duration>', 'built-in autoscaler: load averaged over this long to detect a spike').env('MODELPLANE_AUTOSCALE_PANIC_WINDOW').argParser(duration('--autoscale-panic-window', 100)).default(6_000, '6s'))
     .addOption(new Option('--log-level <level>', 'log level of the operator').choices(['error', 'warn', 'info', 'debug']).env('MODELPLANE_LOG_LEVEL').default('info'));
   return addRuntimeConfigOptions(cmd, version);
 }

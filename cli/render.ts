@@ -14,7 +14,7 @@ async function readSource(name: string): Promise<{ name: string; text: string }>
 export function registerRender(program: Command, version = '0.0.0'): void {
   const cmd = program
     .command('render')
-    .description('Validate ModelDeployment manifests and print the Deployment, Service and PodDisruptionBudget the operator would apply')
+    .description('Validate ModelDeployment manifests and print the Deployment, Service, PodDisruptionBudget and HPA or KEDA ScaledObject the operator would apply')
     .requiredOption('-f, --filename <file...>', 'YAML with ModelDeployments (any number of documents; other kinds are skipped); - reads stdin')
     .addOption(new Option('-n, --namespace <namespace>', 'namespace for manifests that name none').default('default'));
   addRuntimeConfigOptions(cmd, version).action(async (opts: RuntimeConfigFlags & { filename: string[]; namespace: string }) => {

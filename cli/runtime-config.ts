@@ -18,6 +18,7 @@ export interface RuntimeConfigFlags {
   runtimeTerminationGracePeriodSeconds?: number;
   runtimeStartupTimeoutSeconds?: number;
   runtimeGpuTolerations?: string;
+  prometheusAddress?: string;
 }
 
 export const int = (name: string, min: number, max = Number.MAX_SAFE_INTEGER) => (value: string): number => {
@@ -44,7 +45,8 @@ export function addRuntimeConfigOptions(cmd: Command, version: string): Command 
     .addOption(new Option('--runtime-prestop-sleep-seconds <s>', 'seconds a terminating runtime pod keeps serving before its drain starts (default 5)').env('MODELPLANE_RUNTIME_PRESTOP_SLEEP_SECONDS').argParser(int('--runtime-prestop-sleep-seconds', 0, 3600)))
     .addOption(new Option('--runtime-termination-grace-period-seconds <s>', 'terminationGracePeriodSeconds of runtime pods (default 60)').env('MODELPLANE_RUNTIME_TERMINATION_GRACE_PERIOD_SECONDS').argParser(int('--runtime-termination-grace-period-seconds', 1)))
     .addOption(new Option('--runtime-startup-timeout-seconds <s>', 'time a runtime pod may take to fetch, load and warm up its model (default 1800)').env('MODELPLANE_RUNTIME_STARTUP_TIMEOUT_SECONDS').argParser(int('--runtime-startup-timeout-seconds', 5)))
-    .addOption(new Option('--runtime-gpu-tolerations <json>', 'tolerations (JSON list) added to GPU pods besides the nvidia.com/gpu one').env('MODELPLANE_RUNTIME_GPU_TOLERATIONS'));
+    .addOption(new Option('--runtime-gpu-tolerations <json>', 'tolerations (JSON list) added to GPU pods besides the nvidia.com/gpu one').env('MODELPLANE_RUNTIME_GPU_TOLERATIONS'))
+    .addOption(new Option('--prometheus-address <url>', 'Prometheus that KEDA ScaledObjects query (spec.autoscaling.mode keda; default http://prometheus-operated.monitoring.svc:9090)').env('MODELPLANE_PROMETHEUS_ADDRESS'));
 }
 
 function parseJson(flag: string, json: string): unknown {
@@ -78,6 +80,17 @@ export function parseTolerations(json: string | undefined): V1Toleration[] | und
   return value.length ? (value as V1Toleration[]) : undefined;
 }
 
+export function parsePrometheusAddress(value: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new Error(`--prometheus-address: not a URL: ${value}`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('--prometheus-address: must be an http:// or https:// URL');
+  return value;
+}
+
 /** The OperatorConfig the flags describe; unset flags leave the built-in defaults. */
 export function runtimeConfigFrom(f: RuntimeConfigFlags): OperatorConfig {
   const grace = f.runtimeTerminationGracePeriodSeconds;
@@ -102,5 +115,6 @@ export function runtimeConfigFrom(f: RuntimeConfigFlags): OperatorConfig {
   if (f.runtimeStartupTimeoutSeconds !== undefined) cfg.startupTimeoutSeconds = f.runtimeStartupTimeoutSeconds;
   const tolerations = parseTolerations(f.runtimeGpuTolerations);
   if (tolerations) cfg.gpuTolerations = tolerations;
+  if (f.prometheusAddress) cfg.prometheusAddress = parsePrometheusAddress(f.prometheusAddress);
   return cfg;
 }

@@ -11,7 +11,7 @@ export function registerServe(program: Command, version: string): void {
     .addOption(opt('--name <name>', 'model name in /v2/models/{name} (default: file name without .onnx)', 'MODELPLANE_MODEL_NAME'))
     .addOption(opt('--http-port <port>', 'HTTP port (default 8080)', 'MODELPLANE_HTTP_PORT'))
     .addOption(opt('--grpc-port <port>', 'gRPC port (inference.GRPCInferenceService and grpc.health.v1); 0 or unset: no gRPC', 'MODELPLANE_GRPC_PORT'))
-    .addOption(opt('--host <address>', 'address to listen on (default 0.0.0.0)', 'MODELPLANE_HOST'))
+    .addOption(opt('--host <address>', 'address to listen on (default 0.0.0.0: all interfaces)', 'MODELPLANE_HOST'))
     .addOption(opt('--max-batch-size <n>', 'dynamic batching: most rows per model run; 1 turns batching off (default 32)', 'MODELPLANE_MAX_BATCH_SIZE'))
     .addOption(opt('--max-queue-delay-us <us>', 'dynamic batching: longest wait for a fuller batch while more requests are arriving (default 2000)', 'MODELPLANE_MAX_QUEUE_DELAY_US'))
     .addOption(opt('--max-queue-size <n>', 'queued requests before 503 with Retry-After (default 512)', 'MODELPLANE_MAX_QUEUE_SIZE'))

@@ -38,15 +38,13 @@ export interface DeploymentEvent {
   message: string;
 }
 
-/** What the autoscaler last decided, shown beside status. */
-export interface AutoscalerStatus {
+/** status.autoscaler as the operator writes it in mode builtin, plus the panic side of the last decision. */
+export type AutoscalerStatus = NonNullable<ModelDeploymentStatus['autoscaler']> & {
   desiredReplicas: number;
-  stableConcurrency?: number;
   panicConcurrency?: number;
   panicking: boolean;
   reason: string;
-  lastScaleTime?: string;
-}
+};
 
 const MAX_EVENTS = 30;
 const round2 = (n: number | undefined) => (n === undefined ? undefined : Math.round(n * 100) / 100);
@@ -242,8 +240,9 @@ export class LocalDeployment {
     const as = this.autoscaler;
     if (!as) return undefined;
     return {
+      mode: 'builtin',
       desiredReplicas: this.desired,
-      ...(as.last?.stableConcurrency !== undefined ? { stableConcurrency: round2(as.last.stableConcurrency) } : {}),
+      ...(as.last?.stableConcurrency !== undefined ? { averageConcurrency: round2(as.last.stableConcurrency) } : {}),
       ...(as.last?.panicConcurrency !== undefined ? { panicConcurrency: round2(as.last.panicConcurrency) } : {}),
       panicking: as.last?.panicking ?? false,
       reason: as.last?.reason ?? 'no decision yet',
@@ -270,12 +269,13 @@ export class LocalDeployment {
   }
 
   /** The object as `GET .../modeldeployments` returns it: spec.replicas is what the autoscaler wrote. */
-  toObject(): ModelDeployment & { status: ModelDeploymentStatus & { autoscaler?: AutoscalerStatus } } {
+  toObject(): ModelDeployment & { status: Omit<ModelDeploymentStatus, 'autoscaler'> & { autoscaler?: AutoscalerStatus } } {
     const autoscaler = this.autoscalerStatus();
+    const { autoscaler: _previous, ...status } = this.status;
     return {
       ...this.md,
       spec: { ...this.md.spec, replicas: this.desired },
-      status: { ...this.status, ...(autoscaler ? { autoscaler } : {}) },
+      status: { ...status, ...(autoscaler ? { autoscaler } : {}) },
     };
   }
 

@@ -5,6 +5,42 @@ export type Outcome = 'success' | 'client_error' | 'rejected' | 'failed';
 /** The transport a request came by. */
 export type Protocol = 'http' | 'grpc';
 
+/**
+ * Requests in flight (queued plus computing) and their integral over time, kept exactly: the integral is brought
+ * up to date on every change of the count and on every read, so the rate of the counter built on it over any
+ * window is the window's average concurrency, with no sampling noise. The autoscaler scales on that rate.
+ */
+export class InflightTracker {
+  private n = 0;
+  private integral = 0;
+  private since: number;
+
+  constructor(private readonly clock: () => number = () => performance.now()) {
+    this.since = clock();
+  }
+
+  get count(): number {
+    return this.n;
+  }
+
+  set count(value: number) {
+    this.advance();
+    this.n = value;
+  }
+
+  /** Request-seconds in flight since the tracker was created. */
+  concurrencySeconds(): number {
+    this.advance();
+    return this.integral;
+  }
+
+  private advance(): void {
+    const now = this.clock();
+    this.integral += (this.n * (now - this.since)) / 1000;
+    this.since = now;
+  }
+}
+
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
 export class RuntimeMetrics {
@@ -17,8 +53,9 @@ export class RuntimeMetrics {
   readonly inflight: Gauge<'model'>;
   readonly queued: Gauge<'model'>;
   readonly loadSeconds: Gauge<'model'>;
+  readonly concurrencySeconds: Counter<'model'>;
 
-  constructor(readonly model: string, live: { inflight: () => number; queued: () => number }, protocols: readonly Protocol[] = ['http']) {
+  constructor(readonly model: string, live: { inflight: () => number; queued: () => number; concurrencySeconds?: () => number }, protocols: readonly Protocol[] = ['http']) {
     const registers = [this.registry];
     this.requests = new Counter({ name: 'modelplane_inference_requests_total', help: 'Inference requests by model, protocol (http, grpc) and outcome (success, client_error, rejected, failed)', labelNames: ['model', 'protocol', 'outcome'], registers });
     this.requestSeconds = new Histogram({ name: 'modelplane_inference_request_duration_seconds', help: 'Time from request arrival to response, seconds', labelNames: ['model', 'protocol'], buckets: LATENCY_BUCKETS, registers });
@@ -27,6 +64,19 @@ export class RuntimeMetrics {
     this.batchSize = new Histogram({ name: 'modelplane_inference_batch_size', help: 'Rows (dimension 0) per model run', labelNames: ['model'], buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256], registers });
     this.inflight = new Gauge({ name: 'modelplane_inference_inflight_requests', help: 'Requests received and not yet answered (queued + computing)', labelNames: ['model'], registers, collect() { this.set({ model }, live.inflight()); } });
     this.queued = new Gauge({ name: 'modelplane_inference_queued_requests', help: 'Requests waiting in the queue', labelNames: ['model'], registers, collect() { this.set({ model }, live.queued()); } });
+    let reported = 0;
+    this.concurrencySeconds = new Counter({
+      name: 'modelplane_request_concurrency_seconds_total',
+      help: 'Integral over time of requests in flight (queued plus computing); its rate is the average concurrency',
+      labelNames: ['model'],
+      registers,
+      collect() {
+        const total = live.concurrencySeconds?.() ?? reported;
+        if (total > reported) this.inc({ model }, total - reported);
+        reported = Math.max(reported, total);
+      },
+    });
+    this.concurrencySeconds.inc({ model }, 0);
     this.loadSeconds = new Gauge({ name: 'modelplane_model_load_seconds', help: 'Time to load and warm up the model, seconds', labelNames: ['model'], registers });
     for (const protocol of protocols) {
       for (const outcome of ['success', 'client_error', 'rejected', 'failed'] as const) this.requests.inc({ model, protocol, outcome }, 0);

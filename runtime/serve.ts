@@ -7,7 +7,7 @@ import type { Server } from 'node:http';
 import { createLogger, type Logger } from '../common/logger.js';
 import { writeTerminationMessage } from '../common/termination.js';
 import { cpuLimit, type ServeConfig } from './config.js';
-import { RuntimeMetrics } from './metrics.js';
+import { InflightTracker, RuntimeMetrics } from './metrics.js';
 import { ModelLoadError, ModelRunner } from './model-runner.js';
 import { Scheduler } from './scheduler.js';
 import { createRuntimeServer, MODEL_VERSION, type ServedModel, type ServerState } from './server.js';
@@ -101,7 +101,7 @@ function zeroInputs(sig: ModelSignature): WireTensor[] {
 export function startRuntime(cfg: ServeConfig, version: string, logger: Logger = createLogger('runtime', cfg.logLevel)): Promise<RunningRuntime> {
   let state: ServerState = 'loading';
   let served: ServedModel | undefined;
-  const inflight = { count: 0 };
+  const inflight = new InflightTracker();
   const runner = new ModelRunner();
   const modelName = cfg.name ?? defaultModelName(cfg.model);
   const serverDeps = {
@@ -147,7 +147,11 @@ export function startRuntime(cfg: ServeConfig, version: string, logger: Logger =
     } catch (err) {
       throw new FatalError('ModelLoadFailed', `model ${file} failed its warm-up run: ${(err as Error).message}`);
     }
-    const metrics = new RuntimeMetrics(modelName, { inflight: () => inflight.count, queued: () => served?.scheduler.queued ?? 0 }, cfg.grpcPort > 0 ? ['http', 'grpc'] : ['http']);
+    const metrics = new RuntimeMetrics(
+      modelName,
+      { inflight: () => inflight.count, queued: () => served?.scheduler.queued ?? 0, concurrencySeconds: () => inflight.concurrencySeconds() },
+      cfg.grpcPort > 0 ? ['http', 'grpc'] : ['http'],
+    );
     const scheduler = new Scheduler(runner, sig, { maxBatchSize, maxQueueDelayUs: cfg.maxQueueDelayUs, maxQueueSize: cfg.maxQueueSize }, {
       queueSeconds: (s) => metrics.queueSeconds.observe({ model: modelName }, s),
       batch: (rows, s) => {

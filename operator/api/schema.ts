@@ -87,18 +87,54 @@ const ModelSource = Type.Object(
   },
 );
 
+export const AUTOSCALING_MODES = ['builtin', 'hpa', 'keda', 'none'] as const;
+export const AUTOSCALING_METRICS = ['concurrency', 'cpu'] as const;
+
 const Autoscaling = Type.Object(
   {
-    minReplicas: Type.Integer({ minimum: 0, maximum: 10000, default: 1, format: 'int32', description: 'Fewest replicas; 0 allows scale to zero.' }),
+    mode: StringEnum(AUTOSCALING_MODES, {
+      default: 'builtin',
+      maxLength: 16,
+      description:
+        'Who scales: builtin (the operator scrapes the runtime pods and writes /scale), hpa (an autoscaling/v2 HorizontalPodAutoscaler, ' +
+        'needs a metrics adapter for the concurrency metric), keda (a KEDA ScaledObject with a Prometheus trigger) or none (only spec.replicas).',
+    }),
+    metric: StringEnum(AUTOSCALING_METRICS, {
+      default: 'concurrency',
+      maxLength: 16,
+      description: 'What mode hpa scales on: concurrency (the runtime concurrency metric, as a Pods metric) or cpu (average CPU utilization).',
+    }),
+    minReplicas: Type.Integer({
+      minimum: 0,
+      maximum: 10000,
+      default: 1,
+      format: 'int32',
+      description: 'Fewest replicas (at least 1: scale to zero is not supported yet).',
+      ...cel({
+        rule: 'self >= 1',
+        message: 'minReplicas 0 is not supported yet: scaling from zero needs a component in the request path that holds requests while a replica starts',
+        reason: 'FieldValueInvalid',
+      }),
+    }),
     maxReplicas: Type.Integer({ minimum: 1, maximum: 10000, format: 'int32', description: 'Most replicas.' }),
     targetConcurrency: Type.Integer({ minimum: 1, maximum: 100000, default: 4, format: 'int32', description: 'In-flight plus queued requests per replica to aim for.' }),
+    targetCPUUtilizationPercent: Type.Integer({
+      minimum: 1,
+      maximum: 100,
+      default: 80,
+      format: 'int32',
+      description: 'With metric cpu: average CPU utilization, percent of the CPU request, to aim for.',
+    }),
     scaleDownDelaySeconds: Type.Integer({ minimum: 0, maximum: 86400, default: 300, format: 'int32', description: 'How long load must stay low before replicas are removed.' }),
   },
   {
     description:
-      "Bounds and target for the operator's built-in autoscaler, which scales this object through its scale subresource. " +
-      'spec.replicas is not forced into these bounds, so kubectl scale, HPA and KEDA keep working; the autoscaler clamps.',
-    ...cel({ rule: 'self.minReplicas <= self.maxReplicas', message: 'minReplicas must not exceed maxReplicas', reason: 'FieldValueInvalid', fieldPath: '.minReplicas' }),
+      'Autoscaling of the runtime pods through this object\'s scale subresource. Within [minReplicas, maxReplicas] the autoscaler ' +
+      'owns spec.replicas: a manual kubectl scale is corrected at its next decision, as with an HPA.',
+    ...cel(
+      { rule: 'self.minReplicas <= self.maxReplicas', message: 'minReplicas must not exceed maxReplicas', reason: 'FieldValueInvalid', fieldPath: '.minReplicas' },
+      { rule: "self.metric == 'concurrency' || self.mode == 'hpa'", message: 'metric cpu applies only to mode hpa', reason: 'FieldValueInvalid', fieldPath: '.metric' },
+    ),
   },
 );
 
@@ -298,6 +334,18 @@ export const ModelDeploymentStatusSchema = Type.Object(
           cosine: Type.Optional(Type.Number({ description: 'Lowest cosine similarity of the outputs seen by the gate.' })),
         },
         { description: 'What the model optimisation step reported, read from its termination message.' },
+      ),
+    ),
+    autoscaler: Type.Optional(
+      Type.Object(
+        {
+          mode: StringEnum(AUTOSCALING_MODES, { description: 'spec.autoscaling.mode in effect.' }),
+          averageConcurrency: Type.Optional(Type.Number({ minimum: 0, description: 'Total in-flight plus queued requests over the stable window (builtin).' })),
+          desiredReplicas: Type.Optional(Type.Integer({ minimum: 0, format: 'int32', description: 'Replicas the last decision asked for (builtin).' })),
+          lastScaleTime: Type.Optional(Type.String({ format: 'date-time', description: 'When the autoscaler last wrote spec.replicas.' })),
+          reason: Type.Optional(Type.String({ maxLength: 1024, description: 'Why: the last decision, or what the HPA or ScaledObject is.' })),
+        },
+        { description: 'What the autoscaler observes and decides.' },
       ),
     ),
     lastFailure: Type.Optional(

@@ -18,20 +18,30 @@ export interface AutoscalerPolicy {
   maxScaleUpRate: number;
   /** At most this divisor of the current replicas in one step (Knative: 2, i.e. halve). */
   maxScaleDownRate: number;
+  /**
+   * Outside panic, load within this fraction of the target for the current replicas keeps the count (the HPA's
+   * 10% tolerance): a load sitting on a multiple of the target would otherwise flip ceil() with its noise.
+   * Optional for policies built by hand; policyFor sets 0.1.
+   */
+  tolerance?: number;
 }
 
-export const DEFAULT_POLICY_TUNING = {
+/** The knobs that are not in spec.autoscaling (operator flags, local mode, tests). */
+export type PolicyTuning = Required<Pick<AutoscalerPolicy, 'stableWindowSeconds' | 'panicWindowSeconds' | 'panicThreshold' | 'maxScaleUpRate' | 'maxScaleDownRate' | 'tolerance'>>;
+
+export const DEFAULT_POLICY_TUNING: Readonly<PolicyTuning> = {
   stableWindowSeconds: 60,
   panicWindowSeconds: 6,
   panicThreshold: 2,
   maxScaleUpRate: 10,
   maxScaleDownRate: 2,
-} as const;
+  tolerance: 0.1,
+};
 
 /** The policy for a spec.autoscaling block, with the defaults the CRD documents. */
 export function policyFor(
   a: { minReplicas?: number; maxReplicas: number; targetConcurrency?: number; scaleDownDelaySeconds?: number },
-  tuning: Partial<typeof DEFAULT_POLICY_TUNING> = {},
+  tuning: Partial<PolicyTuning> = {},
 ): AutoscalerPolicy {
   return {
     minReplicas: a.minReplicas ?? 1,
@@ -132,6 +142,8 @@ export function decide(policy: AutoscalerPolicy, state: AutoscalerState, input: 
   const target = policy.targetConcurrency;
   let stableDesired = Math.ceil(stable / target - 1e-9);
   const panicDesired = Math.ceil(panic / target - 1e-9);
+  const tolerance = policy.tolerance ?? 0;
+  if (tolerance > 0 && current > 0 && Math.abs(stable / (current * target) - 1) <= tolerance) stableDesired = current;
   // A replica that turns requests away is saturated, whatever its capped in-flight count says. Add one unless
   // capacity is already on its way.
   const rejecting = (input.sample?.rejected ?? 0) > 0;

@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { KubeConfig } from '@kubernetes/client-node';
 import type { OperatorSettings } from '../../cli/operator.js';
 import { createLogger } from '../../common/logger.js';
+import { builtinAutoscalerLoop } from '../autoscaler/builtin.js';
 import { DEFAULT_INFORMER_OPTIONS } from './informer.js';
 import { Operator } from './operator.js';
 
@@ -41,6 +42,13 @@ export async function runOperator(opts: OperatorSettings): Promise<void> {
     resyncMs: opts.resyncMs,
     requestTimeoutMs: opts.requestTimeoutMs,
     informer: { ...DEFAULT_INFORMER_OPTIONS, watchTimeoutSeconds: opts.watchTimeoutSeconds },
+    leaderLoops: [
+      builtinAutoscalerLoop({
+        intervalMs: opts.autoscaler.intervalMs,
+        scrapeTimeoutMs: Math.min(1000, opts.autoscaler.intervalMs / 2),
+        tuning: { stableWindowSeconds: opts.autoscaler.stableWindowMs / 1000, panicWindowSeconds: opts.autoscaler.panicWindowMs / 1000 },
+      }),
+    ],
     logger: log,
     onLostLeadership: () => {
       // Nothing is drained and the lease is not touched: another replica may already lead.

@@ -24,6 +24,8 @@ import { LeaderElector, type LeaderElectionOptions } from './leader-election.js'
 import { createMetrics, type OperatorMetrics } from './metrics.js';
 import { Reconciler, type ClusterCache } from './reconciler.js';
 import { WorkQueue, runWorkers, type WorkQueueOptions } from './workqueue.js';
+import { ApiDiscovery } from '../autoscaler/discovery.js';
+import { ExternalScalers } from '../autoscaler/scalers.js';
 
 export interface OperatorOptions {
   kubeConfig: KubeConfig;
@@ -52,6 +54,8 @@ export interface OperatorOptions {
   onLostLeadership?: () => void;
   /** Loops that run only while this process leads (started after the caches sync, stopped when the term ends). */
   leaderLoops?: LeaderLoop[];
+  /** How long discovery answers (is KEDA served?) are reused; default 60 s. */
+  discoveryTtlMs?: number;
 }
 
 /** What a leader-only loop gets for one leadership term. */
@@ -62,6 +66,8 @@ export interface LeaderTerm {
   /** A typed client whose every request has the operator's deadline and is aborted when the term ends. */
   apiClient<T>(api: new (config: never) => T): T;
   cache: ClusterCache;
+  /** The term's event recorder (its writes end with the term too). */
+  events: EventRecorder;
   config: OperatorConfig;
   log: Logger;
 }
@@ -158,6 +164,7 @@ class Controller {
     };
     return {
       modelDeployment: (namespace, name) => this.setFor(namespace)?.mds.get(name, namespace) as ModelDeployment | undefined,
+      modelDeployments: () => this.modelDeployments() as ModelDeployment[],
       child: (apiVersion, kind, namespace, name) => {
         const which = byKind[`${apiVersion}/${kind}`];
         return which ? this.setFor(namespace)?.[which].get(name, namespace) : undefined;
@@ -242,6 +249,7 @@ export class Operator {
   private controller?: Controller;
   private controllerStarting?: Promise<void>;
   private term?: { abort: AbortController; events: EventRecorder; loops: LeaderLoop[] };
+  private discovery?: ApiDiscovery;
   private stopped = false;
   /** Set once leadership was lost: this process reconciles no more and should exit. */
   lostLeadership = false;
@@ -358,6 +366,7 @@ export class Operator {
       conflictRetryMs: this.opts.conflictRetryMs,
       onApply: (kind) => this.metrics.childApplies.inc({ kind }),
       onStatusWrite: () => this.metrics.statusWrites.inc(),
+      scalers: this.externalScalers(client),
       writeStatus: async (md: ModelDeployment, status: ModelDeploymentStatus) => {
         // Fields that disappeared must be nulled: a merge patch leaves absent keys alone.
         const body: Record<string, unknown> = { ...status };
@@ -388,16 +397,34 @@ export class Operator {
         signal: term.abort.signal,
         apiClient: (api) => makeApiClient(this.opts.kubeConfig, api as never, this.clientOptions(term.abort.signal)),
         cache,
+        events: term.events,
         config: this.opts.config,
         log: this.log.child({ loop: loop.name }),
       };
       try {
         await loop.start(ctx);
-        term.loops.push(loop);
       } catch (err) {
         this.log.error('leader loop failed to start', { loop: loop.name, error: describeError(err) });
+        continue;
       }
+      // The term may have ended while the loop started: stop it as stopController would have.
+      if (this.term !== term) await this.stopLoop(loop, !term.abort.signal.aborted);
+      else term.loops.push(loop);
     }
+  }
+
+  private async stopLoop(loop: LeaderLoop, drain: boolean): Promise<void> {
+    try {
+      await loop.stop(drain);
+    } catch (err) {
+      this.log.warn('leader loop failed to stop', { loop: loop.name, error: describeError(err) });
+    }
+  }
+
+  /** The HPA and ScaledObject sync of spec.autoscaling.mode hpa and keda, through the term's clients. */
+  private externalScalers(client: ApiClientOptions): ExternalScalers {
+    this.discovery ??= ApiDiscovery.forCluster(this.opts.kubeConfig, this.clientOptions(), { ttlMs: this.opts.discoveryTtlMs ?? 60_000 });
+    return ExternalScalers.forCluster(this.opts.kubeConfig, this.discovery, this.opts.config, client);
   }
 
   private async stopController(drain: boolean): Promise<void> {
@@ -406,14 +433,11 @@ export class Operator {
     this.controller = undefined;
     this.term = undefined;
     if (!drain) term?.abort.abort(new Error('leadership ended'));
-    await Promise.all((term?.loops ?? []).map(async (loop) => {
-      try {
-        await loop.stop(drain);
-      } catch (err) {
-        this.log.warn('leader loop failed to stop', { loop: loop.name, error: describeError(err) });
-      }
-    }));
+    // The loops stop alongside the controller: no new step starts, and one in flight finishes while the
+    // workers drain (with drain false the term's writes are already cancelled).
+    const loopsStopped = Promise.all((term?.loops ?? []).map((loop) => this.stopLoop(loop, drain)));
     if (c) await c.stop(drain);
+    await loopsStopped;
     await this.controllerStarting;
     if (drain) await term?.events.flush();
     term?.abort.abort(new Error('leadership ended'));

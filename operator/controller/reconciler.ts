@@ -11,10 +11,13 @@ import { appliedChildren, selectorFor, selectorLabels, serviceUrl, type Operator
 import { childKey, needsApply, type ChildWriter } from './apply.js';
 import type { EventRecorder } from './events.js';
 import { computeStatus, sameStatus } from './status.js';
+import { withScaling, type ScalingOutcome } from '../autoscaler/scalers.js';
 
 /** Read access to what the informers hold. */
 export interface ClusterCache {
   modelDeployment(namespace: string, name: string): ModelDeployment | undefined;
+  /** Every ModelDeployment watched, as stored (not validated). */
+  modelDeployments(): ModelDeployment[];
   /** A child of one of the kinds a ModelDeployment owns. */
   child(apiVersion: string, kind: string, namespace: string, name: string): KubernetesObject | undefined;
   pods(namespace: string, labels: Record<string, string>): V1Pod[];
@@ -33,6 +36,8 @@ export interface ReconcilerDeps {
   onStatusWrite?: () => void;
   /** How soon a ModelDeployment blocked by a child it does not own is looked at again; default 30 s. */
   conflictRetryMs?: number;
+  /** The HPA or ScaledObject that spec.autoscaling.mode asks for, and the Autoscaling condition. */
+  scalers?: { sync(md: ModelDeployment): Promise<ScalingOutcome> };
 }
 
 export interface ReconcileResult {
@@ -68,6 +73,7 @@ export class Reconciler {
     const validation = validateModelDeployment(md);
     let deployment = cache.child('apps/v1', 'Deployment', namespace, name) as V1Deployment | undefined;
     let conflict: string | undefined;
+    let scaling: ScalingOutcome | undefined;
     if (validation.ok) {
       const desired = appliedChildren(validation.value, this.deps.config);
       const wanted = new Set(desired.map(childKey));
@@ -107,12 +113,14 @@ export class Reconciler {
         await writer.remove({ apiVersion: 'policy/v1', kind: 'PodDisruptionBudget', metadata: { namespace, name } });
         events.normal(ref, 'Deleted', `Deleted PodDisruptionBudget ${namespace}/${name}: not needed with one replica`);
       }
+      scaling = await this.deps.scalers?.sync(validation.value);
     }
     if (deployment && !isOwnedBy(deployment, md)) deployment = undefined;
     const result: ReconcileResult = conflict ? { requeueAfterMs: this.deps.conflictRetryMs ?? 30_000 } : {};
 
     const specReplicas = (md.spec as { replicas?: unknown } | undefined)?.replicas;
-    const status = computeStatus({
+    const now = this.deps.now?.() ?? new Date();
+    const computed = computeStatus({
       generation: md.metadata.generation ?? 0,
       desiredReplicas: validation.ok ? validation.value.spec.replicas : typeof specReplicas === 'number' ? specReplicas : 1,
       invalid: validation.ok ? undefined : formatErrors(validation.errors),
@@ -122,9 +130,10 @@ export class Reconciler {
       selector: selectorFor(md),
       url: validation.ok ? serviceUrl(validation.value) : undefined,
       previous: md.status,
-      now: this.deps.now?.() ?? new Date(),
+      now,
       optimizationRequested: validation.ok ? Boolean(validation.value.spec.optimization) : undefined,
     });
+    const status = scaling ? withScaling(computed, scaling, md.metadata.generation ?? 0, md.status, now) : computed;
     if (sameStatus(md.status ?? {}, status)) return result;
     await this.deps.writeStatus(md, status);
     this.deps.onStatusWrite?.();

@@ -24,7 +24,11 @@ export interface OperatorConfig {
   startupTimeoutSeconds?: number;
   /** Tolerations added to every pod that requests a GPU, besides the nvidia.com/gpu taint's (e.g. a GPU node pool's own taint). */
   gpuTolerations?: V1Toleration[];
+  /** Prometheus that KEDA ScaledObjects (spec.autoscaling.mode keda) query; default http://prometheus-operated.monitoring.svc:9090. */
+  prometheusAddress?: string;
 }
+
+export const DEFAULT_PROMETHEUS_ADDRESS = 'http://prometheus-operated.monitoring.svc:9090';
 
 export type ResolvedConfig = Required<Omit<OperatorConfig, 'imagePullSecrets' | 'defaultResources'>> & {
   imagePullSecrets: string[];
@@ -45,5 +49,6 @@ export function resolveConfig(cfg: OperatorConfig): ResolvedConfig {
     terminationGracePeriodSeconds: cfg.terminationGracePeriodSeconds ?? 60,
     startupTimeoutSeconds: cfg.startupTimeoutSeconds ?? 1800,
     gpuTolerations: cfg.gpuTolerations ?? [],
+    prometheusAddress: cfg.prometheusAddress || DEFAULT_PROMETHEUS_ADDRESS,
   };
 }

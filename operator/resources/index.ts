@@ -8,6 +8,8 @@ import { resolveConfig, type OperatorConfig } from './config.js';
 import { buildDeployment } from './deployment.js';
 import { buildPodDisruptionBudget, wantsPodDisruptionBudget } from './pdb.js';
 import { buildService } from './service.js';
+import { buildHorizontalPodAutoscaler, wantsHorizontalPodAutoscaler } from './hpa.js';
+import { buildScaledObject, wantsScaledObject } from './scaledobject.js';
 
 export type { OperatorConfig } from './config.js';
 export { selectorFor, selectorLabels, labelsFor } from './labels.js';
@@ -40,4 +42,27 @@ export function desiredChildren(md: ModelDeployment, cfg: OperatorConfig): Kuber
  */
 export function appliedChildren(md: ModelDeployment, cfg: OperatorConfig): KubernetesObject[] {
   return desiredChildren(md, cfg).map(withAppliedHash);
+}
+
+/** The kinds that may scale a ModelDeployment from outside (spec.autoscaling.mode hpa and keda). */
+export const SCALER_KINDS = [
+  { apiVersion: 'autoscaling/v2', kind: 'HorizontalPodAutoscaler' },
+  { apiVersion: 'keda.sh/v1alpha1', kind: 'ScaledObject' },
+] as const;
+
+/**
+ * The HorizontalPodAutoscaler (mode hpa) or KEDA ScaledObject (mode keda) that scales the ModelDeployment, if any.
+ * Kept apart from desiredChildren: each is applied only where the cluster serves its API.
+ */
+export function desiredScaler(md: ModelDeployment, cfg: OperatorConfig): KubernetesObject | undefined {
+  const full: ModelDeployment = { ...md, spec: withDefaults(md.spec) };
+  const resolved = resolveConfig(cfg);
+  const out = wantsHorizontalPodAutoscaler(full) ? buildHorizontalPodAutoscaler(full, resolved) : wantsScaledObject(full) ? buildScaledObject(full, resolved) : undefined;
+  return out && (JSON.parse(JSON.stringify(out)) as KubernetesObject);
+}
+
+/** The scaler as the controller applies it (with the hash of its configuration), if spec.autoscaling.mode wants one. */
+export function appliedScaler(md: ModelDeployment, cfg: OperatorConfig): KubernetesObject | undefined {
+  const scaler = desiredScaler(md, cfg);
+  return scaler && withAppliedHash(scaler);
 }

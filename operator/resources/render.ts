@@ -4,7 +4,7 @@
 import yaml from 'js-yaml';
 import type { ModelDeployment } from '../api/schema.js';
 import { validateModelDeployment, type FieldError } from '../api/validate.js';
-import { appliedChildren, type OperatorConfig } from './index.js';
+import { appliedChildren, appliedScaler, type OperatorConfig } from './index.js';
 
 export interface RenderSource {
   /** File name (or `-` for stdin), used in error messages. */
@@ -87,5 +87,5 @@ export function renderModelDeployments(sources: RenderSource[], cfg: OperatorCon
   if (valid.length === 0) {
     throw new RenderError([{ source: sources.map((s) => s.name).join(', '), document: 1, field: '', message: 'no ModelDeployment found', reason: 'FieldValueRequired' }]);
   }
-  return dumpYamlDocuments(valid.flatMap((md) => appliedChildren(md, cfg)));
+  return dumpYamlDocuments(valid.flatMap((md) => [...appliedChildren(md, cfg), ...[appliedScaler(md, cfg)].filter((o) => o !== undefined)]));
 }

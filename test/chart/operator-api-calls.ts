@@ -56,6 +56,11 @@ export const METHOD_VERBS: Record<string, string> = {
 export interface ScanContext {
   /** The custom resource the CustomObjectsApi calls address. */
   customResource: { group: string; resource: string };
+  /**
+   * Other custom resources, by the name of the constant spread into a call's arguments
+   * (`custom.getNamespacedCustomObject({ ...SCALED_OBJECTS, namespace, name })`).
+   */
+  customResources?: Record<string, { group: string; resource: string }>;
   /** Template-literal constants that appear in API paths, e.g. GROUP -> serving.modelplane.io. */
   constants: Record<string, string>;
 }
@@ -108,9 +113,12 @@ export function scanSource(file: string, source: string, ctx: ScanContext): Scan
   }
   for (const m of text.matchAll(CUSTOM_CALL)) {
     const [call, method, , sub] = m;
-    const resource = sub ? `${ctx.customResource.resource}/${sub.toLowerCase()}` : ctx.customResource.resource;
-    const permissions = [{ group: ctx.customResource.group, resource, verb: METHOD_VERBS[method] }];
-    if (method === 'patch' && serverSideApply && !sub) permissions.push({ group: ctx.customResource.group, resource, verb: 'create' });
+    const args = text.slice(m.index + call.length, m.index + call.length + 200);
+    const spread = /^\s*\{\s*\.\.\.([A-Za-z_]\w*)/.exec(args)?.[1];
+    const target = (spread && ctx.customResources?.[spread]) || ctx.customResource;
+    const resource = sub ? `${target.resource}/${sub.toLowerCase()}` : target.resource;
+    const permissions = [{ group: target.group, resource, verb: METHOD_VERBS[method] }];
+    if (method === 'patch' && serverSideApply && !sub) permissions.push({ group: target.group, resource, verb: 'create' });
     calls.push({ file, line: lineOf(text, m.index), call: call.replace(/\s*\($/, ''), permissions });
     mapped.add(m.index);
   }

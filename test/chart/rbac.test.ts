@@ -27,8 +27,16 @@ function apiConstants(): ScanContext {
   const group = constant('GROUP')!;
   const version = constant('VERSION')!;
   const plural = constant('PLURAL')!;
+  // Other custom resources the operator addresses, each named once as `export const X = { group, version, plural }`.
+  const customResources: Record<string, { group: string; resource: string }> = {};
+  for (const file of sourceFiles(join(OPERATOR, 'resources'))) {
+    for (const m of readFileSync(file, 'utf8').matchAll(/export const (\w+) = \{ group: '([^']+)', version: '[^']+', plural: '([^']+)' \}/g)) {
+      customResources[m[1]] = { group: m[2], resource: m[3] };
+    }
+  }
   return {
     customResource: { group, resource: plural },
+    customResources,
     constants: { GROUP: group, VERSION: version, PLURAL: plural, API_VERSION: `${group}/${version}` },
   };
 }
@@ -68,6 +76,7 @@ const isLease = (key: string) => key.startsWith('coordination.k8s.io/leases');
 describe('operator API call scanner', () => {
   const ctx: ScanContext = {
     customResource: { group: 'serving.modelplane.io', resource: 'modeldeployments' },
+    customResources: { SCALED_OBJECTS: { group: 'keda.sh', resource: 'scaledobjects' } },
     constants: { GROUP: 'serving.modelplane.io', VERSION: 'v1alpha1', PLURAL: 'modeldeployments' },
   };
   const keys = (src: string) => [...permissionKeys(scanSource('x.ts', src, ctx).calls)].sort();
@@ -81,6 +90,9 @@ describe('operator API call scanner', () => {
     ['custom.patchNamespacedCustomObjectStatus({ group, version, namespace, plural, name, body })', ['serving.modelplane.io/modeldeployments/status:patch']],
     ['custom.getNamespacedCustomObjectScale(args)', ['serving.modelplane.io/modeldeployments/scale:get']],
     ['custom.listClusterCustomObject(args)', ['serving.modelplane.io/modeldeployments:list']],
+    ['custom.deleteNamespacedCustomObject({ ...SCALED_OBJECTS, namespace, name })', ['keda.sh/scaledobjects:delete']],
+    ['custom.patchNamespacedCustomObject({ ...SCALED_OBJECTS, ...req }, PatchStrategy.ServerSideApply)', ['keda.sh/scaledobjects:create', 'keda.sh/scaledobjects:patch']],
+    ['custom.patchNamespacedCustomObjectScale({ ...at(md), body })', ['serving.modelplane.io/modeldeployments/scale:patch']],
     ['makeInformer(kc, `/apis/${GROUP}/${VERSION}/${PLURAL}`, list)', ['serving.modelplane.io/modeldeployments:list', 'serving.modelplane.io/modeldeployments:watch']],
     ["makeInformer(kc, '/api/v1/pods', list, selector)", ['core/pods:list', 'core/pods:watch']],
     ['watch.watch(`/apis/apps/v1/namespaces/${ns}/deployments`, {}, cb, done)', ['apps/deployments:list', 'apps/deployments:watch']],

@@ -2,7 +2,7 @@
 // tests rely on must hold here first.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import {
-  ApiException, AppsV1Api, CoordinationV1Api, CoreV1Api, CustomObjectsApi, KubeConfig, PatchStrategy, V1MicroTime, Watch,
+  ApiException, ApisApi, AppsV1Api, CoordinationV1Api, CoreV1Api, CustomObjectsApi, KubeConfig, PatchStrategy, V1MicroTime, Watch,
   makeInformer, setHeaderOptions, type KubernetesObject, type V1Deployment,
 } from '@kubernetes/client-node';
 import { FakeApiServer, matchesSelector, parseLabelSelector, putDeploymentPod, startFakeApiServer } from '../support/fake-apiserver/index.js';
@@ -217,6 +217,34 @@ describe('leases, events and faults', () => {
     expect(await codeOf(core.listNamespacedPod({ namespace: 'ns8' }))).toBe(200);
     expect(await codeOf(core.createNamespacedConfigMap({ namespace: 'ns8', body: { metadata: { name: 'c' } } }))).toBe(409);
     expect(await codeOf(core.createNamespacedConfigMap({ namespace: 'ns8', body: { metadata: { name: 'c' } } }))).toBe(200);
+  });
+});
+
+describe('autoscaling support', () => {
+  it('serves and stops serving an API group version: discovery and requests follow', async () => {
+    const apis = kc.makeApiClient(ApisApi);
+    const so = { group: 'keda.sh', version: 'v1alpha1', plural: 'scaledobjects' };
+    const groupVersions = async () => (await apis.getAPIVersions()).groups.flatMap((g) => g.versions.map((v) => v.groupVersion));
+    expect(await groupVersions()).toEqual(expect.arrayContaining(['keda.sh/v1alpha1', 'autoscaling/v2']));
+    server.serveApi('keda.sh/v1alpha1', false);
+    try {
+      expect(await groupVersions()).not.toContain('keda.sh/v1alpha1');
+      expect(await codeOf(custom.listNamespacedCustomObject({ ...so, namespace: 'ns9' }))).toBe(404);
+    } finally {
+      server.serveApi('keda.sh/v1alpha1', true);
+    }
+    expect(await codeOf(custom.listNamespacedCustomObject({ ...so, namespace: 'ns9' }))).toBe(200);
+  });
+
+  it('puts a pod IP and named container ports on a Deployment pod', async () => {
+    await apps.createNamespacedDeployment({ namespace: 'ns9', body: {
+      metadata: { name: 'd' },
+      spec: { selector: { matchLabels: { a: 'b' } }, template: { metadata: { labels: { a: 'b' } }, spec: { containers: [{ name: 'runtime', image: 'x', ports: [{ name: 'http', containerPort: 8080 }] }] } } },
+    } });
+    putDeploymentPod(server, 'ns9', 'd', 'd-1', { phase: 'Running', ready: true }, { podIP: '127.0.0.9', ports: { http: 41000 } });
+    const pod = await core.readNamespacedPod({ namespace: 'ns9', name: 'd-1' });
+    expect(pod.status?.podIP).toBe('127.0.0.9');
+    expect(pod.spec?.containers[0].ports).toEqual([{ name: 'http', containerPort: 41000 }]);
   });
 });
 

@@ -134,6 +134,25 @@ test('metrics: request counts by outcome, latency, queue, compute, batch size, g
   }
 });
 
+test('concurrency-seconds: the integral of requests in flight equals the sum of their durations', async () => {
+  const rt = await startRuntime(['--model', slowPath(), '--max-batch-size', '1', '--log-level', 'error']);
+  try {
+    const before = await (await fetch(`${rt.url}/metrics`)).text();
+    expect(metricValue(before, 'modelplane_request_concurrency_seconds_total')).toBe(0);
+    const big = slowRequest(512);
+    const answers = await Promise.all(Array.from({ length: 6 }, () => infer(rt.url, 'slow', big.body, big.chunks)));
+    expect(answers.map((a) => a.status)).toEqual([200, 200, 200, 200, 200, 200]);
+    const text = await (await fetch(`${rt.url}/metrics`)).text();
+    const integral = metricValue(text, 'modelplane_request_concurrency_seconds_total');
+    const durations = metricValue(text, 'modelplane_inference_request_duration_seconds_sum');
+    expect(durations).toBeGreaterThan(0);
+    // Each request is in flight exactly as long as its measured duration (both start and end together).
+    expect(Math.abs(integral - durations)).toBeLessThan(0.005 + durations * 0.01);
+  } finally {
+    await rt.stop();
+  }
+});
+
 test('SIGTERM: ready turns 503 at once, accepted requests finish with real answers, exit 0', async () => {
   const rt = await startRuntime(['--model', slowPath(), '--max-batch-size', '1', '--log-level', 'info']);
   const reqs = Array.from({ length: 4 }, (_, i) => slowRequest(512, 0.01 * (i + 1)));

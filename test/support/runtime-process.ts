@@ -9,11 +9,11 @@ import { writeModel, type GraphSpec } from '../../examples/onnx-models.js';
 export const REPO = resolve(import.meta.dirname ?? new URL('.', import.meta.url).pathname, '../..');
 export const CLI = join(REPO, 'bin/modelplane.js');
 
-export function freePort(): Promise<number> {
+export function freePort(host = '127.0.0.1'): Promise<number> {
   return new Promise((res, rej) => {
     const s = createServer();
     s.once('error', rej);
-    s.listen(0, '127.0.0.1', () => {
+    s.listen(0, host, () => {
       const port = (s.address() as { port: number }).port;
       s.close(() => res(port));
     });
@@ -42,9 +42,10 @@ export interface RuntimeProcess {
   rssKb: () => number;
 }
 
-export async function startRuntime(args: string[], opts: { env?: Record<string, string>; waitReady?: boolean } = {}): Promise<RuntimeProcess> {
-  const port = await freePort();
-  const proc = spawn(process.execPath, [CLI, 'serve', '--host', '127.0.0.1', '--http-port', String(port), ...args], {
+export async function startRuntime(args: string[], opts: { env?: Record<string, string>; waitReady?: boolean; host?: string } = {}): Promise<RuntimeProcess> {
+  const host = opts.host ?? '127.0.0.1';
+  const port = await freePort(host);
+  const proc = spawn(process.execPath, [CLI, 'serve', '--host', host, '--http-port', String(port), ...args], {
     env: { ...process.env, MODELPLANE_TERMINATION_LOG: '/nonexistent/termination-log', ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -52,7 +53,7 @@ export async function startRuntime(args: string[], opts: { env?: Record<string, 
   proc.stdout!.on('data', (c) => (out += c));
   proc.stderr!.on('data', (c) => (out += c));
   const exited = new Promise<number | null>((res) => proc.once('exit', (code) => res(code)));
-  const url = `http://127.0.0.1:${port}`;
+  const url = `http://${host}:${port}`;
   const rt: RuntimeProcess = {
     proc,
     port,

@@ -30,9 +30,19 @@ const CASES: Record<string, { pass: unknown[]; fail: unknown[] }> = {
   'spec.model.credentialsSecret': { pass: ['model-store', 's3.creds'], fail: ['Model_Store', '-store', 'store-'] },
   'spec.model.servedName': { pass: ['resnet', 'ResNet-50_v1.5'], fail: ['-resnet', 'res/net', 'res net', 'x.'] },
   'spec.autoscaling': {
-    pass: [{ minReplicas: 1, maxReplicas: 8 }, { minReplicas: 0, maxReplicas: 1 }, { minReplicas: 3, maxReplicas: 3 }],
-    fail: [{ minReplicas: 5, maxReplicas: 2 }, { minReplicas: 2, maxReplicas: 1 }],
+    pass: [
+      { mode: 'builtin', metric: 'concurrency', minReplicas: 1, maxReplicas: 8 },
+      { mode: 'keda', metric: 'concurrency', minReplicas: 3, maxReplicas: 3 },
+      { mode: 'hpa', metric: 'cpu', minReplicas: 1, maxReplicas: 2 },
+    ],
+    fail: [
+      { mode: 'builtin', metric: 'concurrency', minReplicas: 5, maxReplicas: 2 },
+      { mode: 'builtin', metric: 'concurrency', minReplicas: 2, maxReplicas: 1 },
+      { mode: 'builtin', metric: 'cpu', minReplicas: 1, maxReplicas: 2 },
+      { mode: 'keda', metric: 'cpu', minReplicas: 1, maxReplicas: 2 },
+    ],
   },
+  'spec.autoscaling.minReplicas': { pass: [1, 10000], fail: [0] },
   'spec.gpu.resource': {
     pass: ['nvidia.com/gpu', 'nvidia.com/mig-1g.10gb', 'nvidia.com/mig-3g.40gb', 'nvidia.com/mig-1g.10gb+me'],
     fail: ['amd.com/gpu', 'nvidia.com/gpux', 'nvidia.com/mig-', 'nvidiaxcom/mig-1g.10gb', 'cpu'],

@@ -16,7 +16,7 @@ describe('validateModelDeployment', () => {
       model: { uri: 's3://models/resnet.onnx' },
       replicas: 1,
       gpu: { count: 1, resource: 'nvidia.com/gpu' },
-      autoscaling: { minReplicas: 1, maxReplicas: 4, targetConcurrency: 4, scaleDownDelaySeconds: 300 },
+      autoscaling: { mode: 'builtin', metric: 'concurrency', minReplicas: 1, maxReplicas: 4, targetConcurrency: 4, targetCPUUtilizationPercent: 80, scaleDownDelaySeconds: 300 },
       runtime: { graphOptimizationLevel: 'all', intraOpThreads: 0, maxQueueSize: 512, gpuMemoryLimitBytes: 0, batching: { maxBatchSize: 16, maxQueueDelayMicroseconds: 1000 } },
     });
   });
@@ -34,7 +34,7 @@ describe('validateModelDeployment', () => {
       md({
         model: { uri: 's3://models/resnet/model.onnx', sha256: HEX, credentialsSecret: 'model-store', servedName: 'resnet' },
         replicas: 0,
-        autoscaling: { minReplicas: 0, maxReplicas: 8, targetConcurrency: 4, scaleDownDelaySeconds: 300 },
+        autoscaling: { minReplicas: 1, maxReplicas: 8, targetConcurrency: 4, scaleDownDelaySeconds: 300 },
         resources: { requests: { cpu: '2', memory: '4Gi' }, limits: { memory: '4Gi', cpu: 2 } },
         gpu: { count: 1, resource: 'nvidia.com/mig-1g.10gb', product: 'NVIDIA-H100-80GB-HBM3' },
         scheduling: {
@@ -63,6 +63,9 @@ describe('validateModelDeployment', () => {
     ['a short sha256', md({ model: { uri: 's3://bucket/k.onnx', sha256: 'abc' } }), [{ field: 'spec.model.sha256', reason: 'FieldValueInvalid', message: /64 lower-case/ }]],
     ['credentials for a pvc', md({ model: { uri: 'pvc://c/m.onnx', credentialsSecret: 's' } }), [{ field: 'spec.model.credentialsSecret', reason: 'FieldValueForbidden' }]],
     ['minReplicas above maxReplicas', md({ model: { uri: 's3://bucket/k.onnx' }, autoscaling: { minReplicas: 5, maxReplicas: 2 } }), [{ field: 'spec.autoscaling.minReplicas', reason: 'FieldValueInvalid', message: /must not exceed maxReplicas/ }]],
+    ['minReplicas 0 (scale to zero)', md({ model: { uri: 's3://bucket/k.onnx' }, autoscaling: { minReplicas: 0, maxReplicas: 2 } }), [{ field: 'spec.autoscaling.minReplicas', reason: 'FieldValueInvalid', message: /scaling from zero needs a component in the request path that holds requests/ }]],
+    ['metric cpu outside mode hpa', md({ model: { uri: 's3://bucket/k.onnx' }, autoscaling: { metric: 'cpu', maxReplicas: 2 } }), [{ field: 'spec.autoscaling.metric', reason: 'FieldValueInvalid', message: /applies only to mode hpa/ }]],
+    ['an unknown autoscaling mode', md({ model: { uri: 's3://bucket/k.onnx' }, autoscaling: { mode: 'vpa', maxReplicas: 2 } }), [{ field: 'spec.autoscaling.mode', reason: 'FieldValueNotSupported' }]],
     ['autoscaling without maxReplicas', md({ model: { uri: 's3://bucket/k.onnx' }, autoscaling: {} }), [{ field: 'spec.autoscaling.maxReplicas', reason: 'FieldValueRequired' }]],
     ['negative replicas', md({ model: { uri: 's3://bucket/k.onnx' }, replicas: -1 }), [{ field: 'spec.replicas', reason: 'FieldValueInvalid' }]],
     ['fractional replicas', md({ model: { uri: 's3://bucket/k.onnx' }, replicas: 1.5 }), [{ field: 'spec.replicas', reason: 'FieldValueTypeInvalid' }]],

@@ -109,4 +109,49 @@ describe('autoscaler decision', () => {
     expect(r.decision.desired).toBe(10);
     expect(r.decision.panicking).toBe(true);
   });
+
+  test('load sitting on a multiple of the target, with noise, causes no writes (10% tolerance)', () => {
+    let seed = 1;
+    const noise = () => ((seed = (seed * 16807) % 2147483647) / 2147483647 - 0.5) * 0.5; // +-25%
+    const { history } = simulate(() => 20 * (1 + noise()), 600, 5);
+    expect(history).toEqual([]);
+    const strict = simulate(() => 20 * (1 + noise()), 600, 5, { ...policy, tolerance: 0 });
+    expect(strict.history.length).toBeGreaterThan(0);
+  });
+
+  test.each([
+    // name, current, ready, notReady, sample (undefined: nothing measured), expected desired
+    ['a scrape of only new pods right after a scale-up holds, never a knee-jerk scale-down', 8, 8, 0, undefined, 8],
+    ['pods still pending for a GPU node hold the count with no sample', 6, 0, 6, undefined, 6],
+    ['a count above max is brought down to max even without a sample', 14, 14, 0, undefined, 10],
+    ['a count below min is brought up to min', 0, 0, 0, undefined, 1],
+    ['one replica rejecting with nothing pending adds one', 1, 1, 0, sample(2000, 3.9, { rejected: 5 }), 2],
+    ['one replica rejecting while a pod is pending waits for it', 2, 1, 1, sample(2000, 3.9, { rejected: 5 }), 2],
+  ])('%s', (_name, current, ready, notReady, s, want) => {
+    const r = decide(policy, initialState(0), { now: 2000, current, ready, notReady, sample: s });
+    expect(r.decision.desired).toBe(want);
+  });
+
+  test('panic ends a stable window after the spike, then the delay governs the way down', () => {
+    const { history } = simulate((t) => (t >= 100 && t < 110 ? 40 : 2), 400, 1);
+    const up = history.filter((h) => h.reason.startsWith('panic'));
+    expect(up.length).toBeGreaterThan(0);
+    const firstDown = history.find((h, i) => i > 0 && h.desired < history[i - 1].desired);
+    // The panic holds for a stable window (60 s) after its last trigger; the delay (30 s) follows it.
+    expect(firstDown!.t).toBeGreaterThanOrEqual(108 + 60);
+    expect(history.at(-1)!.desired).toBe(1);
+  });
+
+  test('a manual scale inside the bounds is corrected at the next decision while the load lasts', () => {
+    let state = initialState(0);
+    let current = 1;
+    for (let t = 2; t <= 120; t += 2) {
+      const r = decide(policy, state, { now: t * 1000, current, ready: current, notReady: 0, sample: sample(t * 1000, 16) });
+      state = r.state;
+      current = r.decision.desired;
+    }
+    expect(current).toBe(4);
+    const r = decide(policy, state, { now: 122_000, current: 2, ready: 2, notReady: 0, sample: sample(122_000, 16) });
+    expect(r.decision.desired).toBe(4);
+  });
 });

@@ -56,6 +56,7 @@ export class FakeApiServer {
   private readonly hung = new Set<ServerResponse>();
   private silent = false;
   private recordRequests = true;
+  private readonly unserved = new Set<string>();
   url = '';
 
   constructor(opts: FakeApiServerOptions = {}) {
@@ -155,6 +156,12 @@ export class FakeApiServer {
     return this.watches.size;
   }
 
+  /** Serves an API group version or stops serving it (as when a CRD like KEDA's is not installed): discovery and requests follow. */
+  serveApi(groupVersion: string, served: boolean): void {
+    if (served) this.unserved.delete(groupVersion);
+    else this.unserved.add(groupVersion);
+  }
+
   setRecording(on: boolean): void {
     this.recordRequests = on;
   }
@@ -192,9 +199,10 @@ export class FakeApiServer {
         throw new ApiError(fault.status, fault.reason, `injected fault: ${fault.status}`);
       }
       const route = parseRoute(url.pathname);
-      if (route.kind === 'discovery') return this.send(res, record, 200, discovery(url.pathname));
+      if (route.kind === 'discovery') return this.send(res, record, 200, discovery(url.pathname, this.unserved));
       if (route.kind === 'namespace') return this.send(res, record, 200, namespaceObject(route.name));
       const { rt, namespace, name, subresource } = route;
+      if (this.unserved.has(apiVersionOf(rt))) throw new ApiError(404, 'NotFound', `the server could not find the requested resource (${url.pathname})`);
       if (isWatch) return this.watch(res, record, rt, namespace, name, url);
       const manager = url.searchParams.get('fieldManager') ?? undefined;
       const contentType = req.headers['content-type'] ?? 'application/json';
@@ -324,14 +332,15 @@ function parseRoute(pathname: string): Route {
   return { kind: 'resource', rt, namespace, name: rest[1], subresource: rest[2] };
 }
 
-function discovery(pathname: string): unknown {
+function discovery(pathname: string, unserved: ReadonlySet<string>): unknown {
   const seg = pathname.split('/').filter(Boolean);
   if (seg.length === 1 && seg[0] === 'api') return { kind: 'APIVersions', versions: ['v1'] };
   if (seg.length === 1) {
-    const groups = [...new Set(RESOURCE_TYPES.filter((t) => t.group).map((t) => `${t.group}/${t.version}`))];
+    const groups = [...new Set(RESOURCE_TYPES.filter((t) => t.group).map((t) => `${t.group}/${t.version}`))].filter((gv) => !unserved.has(gv));
     return { kind: 'APIGroupList', apiVersion: 'v1', groups: groups.map((gv) => ({ name: gv.split('/')[0], versions: [{ groupVersion: gv, version: gv.split('/')[1] }], preferredVersion: { groupVersion: gv, version: gv.split('/')[1] } })) };
   }
   const gv = seg[0] === 'api' ? seg[1] : `${seg[1]}/${seg[2]}`;
+  if (unserved.has(gv)) throw new ApiError(404, 'NotFound', `the server could not find the requested resource (${pathname})`);
   const resources = RESOURCE_TYPES.filter((t) => apiVersionOf(t) === gv).flatMap((t) => [
     { name: t.plural, singularName: t.kind.toLowerCase(), namespaced: t.namespaced, kind: t.kind, verbs: ['create', 'delete', 'get', 'list', 'patch', 'update', 'watch'] },
     ...(t.status ? [{ name: `${t.plural}/status`, singularName: '', namespaced: t.namespaced, kind: t.kind, verbs: ['get', 'patch', 'update'] }] : []),

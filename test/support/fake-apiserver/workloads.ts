@@ -102,15 +102,27 @@ export function podStatus(state: PodState, containers: { init: string[]; main: s
   }
 }
 
+export interface PodNetwork {
+  /** status.podIP, as the kubelet reports it. */
+  podIP?: string;
+  /** Container ports to set by name (e.g. { http: 41234 }), where the template names them. */
+  ports?: Record<string, number>;
+}
+
 /** Creates (or replaces) a Pod of a Deployment, labelled from its template, in the given state. */
-export function putDeploymentPod(server: FakeApiServer, namespace: string, deploymentName: string, podName: string, state: PodState): KObject {
+export function putDeploymentPod(server: FakeApiServer, namespace: string, deploymentName: string, podName: string, state: PodState, network: PodNetwork = {}): KObject {
   const d = server.store.mustGet(DEPLOYMENTS, namespace, deploymentName) as JsonObject;
   const template = ((d.spec as JsonObject).template ?? {}) as JsonObject;
   const tmd = (template.metadata ?? {}) as JsonObject;
   const tspec = (template.spec ?? {}) as JsonObject;
   const names = (list: unknown) => ((list as Array<{ name: string }> | undefined) ?? []).map((c) => c.name);
   const containers = { init: names(tspec.initContainers), main: names(tspec.containers) };
+  const spec = JSON.parse(JSON.stringify(tspec)) as JsonObject;
+  for (const c of (spec.containers as Array<{ ports?: Array<{ name?: string; containerPort: number }> }> | undefined) ?? []) {
+    for (const p of c.ports ?? []) if (p.name && network.ports?.[p.name] !== undefined) p.containerPort = network.ports[p.name];
+  }
   if (server.store.get(PODS, namespace, podName)) server.store.delete(PODS, namespace, podName);
-  server.store.create(PODS, namespace, { apiVersion: 'v1', kind: 'Pod', metadata: { name: podName, labels: tmd.labels ?? {} }, spec: tspec } as Json, { manager: MANAGER });
-  return server.store.patch(PODS, namespace, podName, { status: podStatus(state, containers) } as Json, 'application/merge-patch+json', { subresource: 'status', manager: 'kubelet' });
+  server.store.create(PODS, namespace, { apiVersion: 'v1', kind: 'Pod', metadata: { name: podName, labels: tmd.labels ?? {} }, spec } as Json, { manager: MANAGER });
+  const status = { ...podStatus(state, containers), ...(network.podIP ? { podIP: network.podIP, podIPs: [{ ip: network.podIP }] } : {}) };
+  return server.store.patch(PODS, namespace, podName, { status } as Json, 'application/merge-patch+json', { subresource: 'status', manager: 'kubelet' });
 }

@@ -1,0 +1,298 @@
+// The built-in autoscaler's loop (spec.autoscaling.mode builtin), run by the leader only: every interval it
+// scrapes /metrics of each ready runtime pod (pod IP, the container's `http` port, a short timeout, bounded
+// parallelism), turns two successive scrapes into a LoadSample, asks the pure decider, and writes spec.replicas
+// through the scale subresource only when the decision changes it, with an Event saying why. The operator runs
+// it as a leader-only loop (builtinAutoscalerLoop): it starts once the leader's caches sync, its API calls carry
+// the operator's deadline and the term's signal, and it stops when the term ends.
+import { CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubernetesObject, type V1Pod } from '@kubernetes/client-node';
+import type { Logger } from '../../common/logger.js';
+import { API_VERSION, GROUP, KIND, PLURAL, VERSION, type ModelDeployment } from '../api/schema.js';
+import { validateModelDeployment } from '../api/validate.js';
+import { RUNTIME_CONTAINER } from '../resources/deployment.js';
+import { selectorLabels } from '../resources/labels.js';
+import { decide, initialState, policyFor, type AutoscalerState, type PolicyTuning } from './decision.js';
+import type { AutoscalerStatus } from './scalers.js';
+import { loadSample, nextBaseline, parseRuntimeMetrics, type PodScrape } from './signal.js';
+import type { LeaderLoop } from '../controller/operator.js';
+
+export interface BuiltinAutoscalerOptions {
+  /** Time between decisions (--autoscale-interval). */
+  intervalMs: number;
+  /** Deadline of one pod's /metrics scrape. */
+  scrapeTimeoutMs: number;
+  /** Pods scraped at once, over all ModelDeployments. */
+  parallelism: number;
+  /** Windows and rates of the decider (tests shorten them). */
+  tuning?: Partial<PolicyTuning>;
+  /** status.autoscaler is rewritten at most this often when only the measured concurrency moved. */
+  statusRefreshMs: number;
+}
+
+export const DEFAULT_BUILTIN_OPTIONS: BuiltinAutoscalerOptions = {
+  intervalMs: 2000,
+  scrapeTimeoutMs: 1000,
+  parallelism: 16,
+  statusRefreshMs: 30_000,
+};
+
+/** What the loop reads: the informers' view of ModelDeployments and their pods. */
+export interface AutoscalerSource {
+  modelDeployments(): ModelDeployment[];
+  pods(namespace: string, labels: Record<string, string>): V1Pod[];
+}
+
+/** What the loop writes. */
+export interface ScaleWriter {
+  /** spec.replicas through the scale subresource. */
+  scale(md: ModelDeployment, replicas: number): Promise<void>;
+  /** status.autoscaler alone, through the status subresource. */
+  writeStatus(md: ModelDeployment, autoscaler: AutoscalerStatus): Promise<void>;
+  event(md: ModelDeployment, reason: string, message: string): void;
+}
+
+/** Reads one URL's body within the deadline; throws on any failure. */
+export type MetricsReader = (url: string, timeoutMs: number) => Promise<string>;
+
+const MAX_METRICS_BYTES = 4 * 1024 * 1024;
+
+export const fetchMetrics: MetricsReader = async (url, timeoutMs) => {
+  const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+  if (res.status !== 200) throw new Error(`${url} answered ${res.status}`);
+  const text = await res.text();
+  if (text.length > MAX_METRICS_BYTES) throw new Error(`${url} answered more than ${MAX_METRICS_BYTES} bytes`);
+  return text;
+};
+
+interface Tracked {
+  uid: string;
+  state: AutoscalerState;
+  baseline: Map<string, PodScrape>;
+  lastScaleTime?: string;
+  written?: { status: AutoscalerStatus; at: number };
+}
+
+const isReady = (p: V1Pod) => !p.metadata?.deletionTimestamp && !!p.status?.podIP && !!p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
+const podKey = (p: V1Pod) => `${p.metadata?.name}/${p.metadata?.uid ?? ''}`;
+const round1 = (n: number) => Math.round(n * 10) / 10;
+const isoSeconds = (ms: number) => new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z');
+
+/** The runtime's metrics URL in a pod: its IP and the runtime container's port named http. */
+export function metricsUrl(pod: V1Pod): string | undefined {
+  const containers = pod.spec?.containers ?? [];
+  const ordered = [...containers.filter((c) => c.name === RUNTIME_CONTAINER), ...containers.filter((c) => c.name !== RUNTIME_CONTAINER)];
+  const port = ordered.flatMap((c) => c.ports ?? []).find((p) => p.name === 'http')?.containerPort;
+  const ip = pod.status?.podIP;
+  if (!port || !ip) return undefined;
+  return `http://${ip.includes(':') ? `[${ip}]` : ip}:${port}/metrics`;
+}
+
+/** Runs at most `n` of the tasks at once. */
+async function bounded<T>(n: number, tasks: Array<() => Promise<T>>): Promise<T[]> {
+  const out: T[] = new Array(tasks.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < tasks.length) {
+      const i = next++;
+      out[i] = await tasks[i]();
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(n, tasks.length) }, worker));
+  return out;
+}
+
+export class BuiltinAutoscaler {
+  private readonly tracked = new Map<string, Tracked>();
+  /** Validated specs by uid and generation: validation costs about half a millisecond, far too much every step. */
+  private readonly specs = new Map<string, { generation: number | undefined; spec?: ModelDeployment['spec'] }>();
+  private timer?: NodeJS.Timeout;
+  private running?: Promise<void>;
+  private started = false;
+  private stopped = false;
+
+  constructor(
+    private readonly source: AutoscalerSource,
+    private readonly writer: ScaleWriter,
+    private readonly log: Logger,
+    private readonly opts: BuiltinAutoscalerOptions = DEFAULT_BUILTIN_OPTIONS,
+    private readonly read: MetricsReader = fetchMetrics,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  start(): void {
+    if (this.started || this.stopped) return;
+    this.started = true;
+    this.schedule();
+  }
+
+  /** Stops deciding; resolves once a step in progress has finished (at once with `wait` false). */
+  async stop(wait = true): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    if (wait) await this.running;
+  }
+
+  private schedule(): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      this.running = this.step()
+        .catch((err: unknown) => {
+          this.log.warn('autoscaler step failed', { error: (err as Error).message });
+        })
+        .finally(() => {
+          this.running = undefined;
+          this.schedule();
+        });
+    }, this.opts.intervalMs);
+    this.timer.unref?.();
+  }
+
+  /** One round over every ModelDeployment in mode builtin. */
+  async step(): Promise<void> {
+    const now = this.now();
+    const wanted: Array<{ key: string; md: ModelDeployment }> = [];
+    const uids = new Set<string>();
+    for (const raw of this.source.modelDeployments()) {
+      const uid = raw.metadata.uid ?? '';
+      uids.add(uid);
+      const autoscaling = (raw.spec as { autoscaling?: { mode?: unknown } } | undefined)?.autoscaling;
+      if (raw.metadata.deletionTimestamp || !autoscaling || (autoscaling.mode ?? 'builtin') !== 'builtin') continue;
+      let cached = this.specs.get(uid);
+      if (!cached || cached.generation !== raw.metadata.generation) {
+        const v = validateModelDeployment(raw);
+        cached = { generation: raw.metadata.generation, spec: v.ok ? v.value.spec : undefined };
+        this.specs.set(uid, cached);
+      }
+      if (!cached.spec) continue;
+      // Replicas always from the live object: they are what this loop and kubectl scale change.
+      const replicas = (raw.spec as { replicas?: unknown }).replicas;
+      const spec = { ...cached.spec, replicas: typeof replicas === 'number' ? replicas : cached.spec.replicas };
+      wanted.push({ key: `${raw.metadata.namespace}/${raw.metadata.name}`, md: { ...raw, spec } });
+    }
+    for (const uid of this.specs.keys()) if (!uids.has(uid)) this.specs.delete(uid);
+    const keys = new Set(wanted.map((w) => w.key));
+    for (const key of this.tracked.keys()) if (!keys.has(key)) this.tracked.delete(key);
+
+    // Scrape every ready pod of every ModelDeployment, bounded overall; a pod that does not answer is skipped.
+    const perMd = wanted.map(({ key, md }) => {
+      const pods = this.source.pods(md.metadata.namespace!, selectorLabels(md)).filter((p) => !p.metadata?.deletionTimestamp);
+      return { key, md, ready: pods.filter(isReady) };
+    });
+    const tasks = perMd.flatMap(({ key, ready }) => ready.map((pod) => async () => ({ key, scrape: await this.scrape(pod) })));
+    const byKey = new Map<string, PodScrape[]>();
+    for (const r of await bounded(this.opts.parallelism, tasks)) if (r.scrape) byKey.set(r.key, [...(byKey.get(r.key) ?? []), r.scrape]);
+    for (const { key, md, ready } of perMd) {
+      const scrapes = byKey.get(key) ?? [];
+      await this.decideOne(key, md, ready, scrapes, now).catch((err: unknown) =>
+        this.log.warn('autoscaler decision not applied', { modelDeployment: key, error: (err as Error).message }));
+    }
+  }
+
+  private async scrape(pod: V1Pod): Promise<PodScrape | undefined> {
+    const url = metricsUrl(pod);
+    if (!url) return undefined;
+    try {
+      const counters = parseRuntimeMetrics(await this.read(url, this.opts.scrapeTimeoutMs));
+      if (!counters) {
+        this.log.debug('pod metrics lack the concurrency counter; skipped', { pod: pod.metadata?.name, url });
+        return undefined;
+      }
+      return { pod: podKey(pod), time: this.now(), ...counters };
+    } catch (err) {
+      this.log.debug('pod metrics did not answer; skipped', { pod: pod.metadata?.name, url, error: (err as Error).message });
+      return undefined;
+    }
+  }
+
+  private async decideOne(key: string, md: ModelDeployment, ready: V1Pod[], scrapes: PodScrape[], now: number): Promise<void> {
+    const uid = md.metadata.uid ?? '';
+    let t = this.tracked.get(key);
+    if (!t || t.uid !== uid) {
+      t = { uid, state: initialState(now), baseline: new Map() };
+      this.tracked.set(key, t);
+    }
+    const sample = loadSample(t.baseline, scrapes, ready.length, now);
+    t.baseline = nextBaseline(t.baseline, scrapes, new Set(ready.map(podKey)));
+    const current = md.spec.replicas;
+    const policy = policyFor(md.spec.autoscaling!, this.opts.tuning);
+    const { decision, state } = decide(policy, t.state, { now, current, ready: ready.length, notReady: Math.max(0, current - ready.length), sample });
+    t.state = state;
+    // Leadership may have ended while this step scraped: a former leader writes nothing.
+    if (this.stopped) return;
+    if (decision.desired !== current) {
+      await this.writer.scale(md, decision.desired);
+      t.lastScaleTime = isoSeconds(now);
+      const message = `scaled ${current} -> ${decision.desired}: ${decision.reason}`;
+      this.log.info('autoscaler scaled', { modelDeployment: key, from: current, to: decision.desired, reason: decision.reason });
+      this.writer.event(md, 'Scaled', message);
+    }
+    const status: AutoscalerStatus = {
+      mode: 'builtin',
+      ...(decision.stableConcurrency !== undefined ? { averageConcurrency: round1(decision.stableConcurrency) } : {}),
+      desiredReplicas: decision.desired,
+      ...(t.lastScaleTime ?? md.status?.autoscaler?.lastScaleTime ? { lastScaleTime: t.lastScaleTime ?? md.status!.autoscaler!.lastScaleTime } : {}),
+      reason: decision.reason.slice(0, 1024),
+    };
+    const live = md.status?.autoscaler;
+    const prev = t.written?.status ?? live;
+    const essential = (s: AutoscalerStatus | undefined) => JSON.stringify([s?.mode, s?.desiredReplicas, s?.lastScaleTime]);
+    const changed = JSON.stringify(prev) !== JSON.stringify(status);
+    const due = !t.written || now - t.written.at >= this.opts.statusRefreshMs || essential(live) !== essential(t.written.status);
+    if (changed && (essential(prev) !== essential(status) || due)) {
+      await this.writer.writeStatus(md, status);
+      t.written = { status, at: now };
+    }
+  }
+}
+
+const MERGE = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+
+/**
+ * The scale and status writes through a client whose every request has a deadline (a leadership term's client:
+ * cancelled when the term ends), and Events through the recorder.
+ */
+export function scaleWriter(custom: CustomObjectsApi, events: { normal(obj: KubernetesObject, reason: string, message: string): void }): ScaleWriter {
+  const at = (md: ModelDeployment) => ({ group: GROUP, version: VERSION, plural: PLURAL, namespace: md.metadata.namespace!, name: md.metadata.name! });
+  return {
+    async scale(md, replicas) {
+      await custom.patchNamespacedCustomObjectScale({ ...at(md), body: { spec: { replicas } } }, MERGE);
+    },
+    async writeStatus(md, autoscaler) {
+      // A merge patch keeps keys it does not name: name the ones this status lacks, as null.
+      const body = { averageConcurrency: null, desiredReplicas: null, lastScaleTime: null, reason: null, ...autoscaler };
+      await custom.patchNamespacedCustomObjectStatus({ ...at(md), body: { status: { autoscaler: body } } }, MERGE);
+    },
+    event(md, reason, message) {
+      events.normal({ apiVersion: API_VERSION, kind: KIND, metadata: md.metadata }, reason, message);
+    },
+  };
+}
+
+/**
+ * The built-in autoscaler as a leader-only loop: one BuiltinAutoscaler per leadership term, reading the term's
+ * caches and writing through the term's client and event recorder. stop(true) lets a step in flight finish;
+ * stop(false) (leadership lost) returns at once, and the aborted term cancels any write still in flight.
+ */
+export function builtinAutoscalerLoop(options: Partial<BuiltinAutoscalerOptions> = {}): LeaderLoop {
+  let current: BuiltinAutoscaler | undefined;
+  return {
+    name: 'autoscaler',
+    start(term) {
+      const autoscaler = new BuiltinAutoscaler(
+        { modelDeployments: () => term.cache.modelDeployments(), pods: (namespace, labels) => term.cache.pods(namespace, labels) },
+        scaleWriter(term.apiClient(CustomObjectsApi), term.events),
+        term.log,
+        { ...DEFAULT_BUILTIN_OPTIONS, ...options },
+      );
+      current = autoscaler;
+      if (term.signal.aborted) return void autoscaler.stop(false);
+      term.signal.addEventListener('abort', () => void autoscaler.stop(false), { once: true });
+      autoscaler.start();
+    },
+    async stop(drain) {
+      const autoscaler = current;
+      current = undefined;
+      await autoscaler?.stop(drain);
+    },
+  };
+}

@@ -1,0 +1,150 @@
+// What spec.autoscaling.mode puts in the cluster besides the children: for hpa an autoscaling/v2
+// HorizontalPodAutoscaler, for keda a ScaledObject, each applied only where its API is served; on a change of
+// mode the one no longer wanted is deleted (only if this ModelDeployment owns it). Also the Autoscaling
+// condition and status.autoscaler the reconciler writes.
+import {
+  AutoscalingV2Api, CustomObjectsApi, PatchStrategy, setHeaderOptions,
+  type KubeConfig, type KubernetesObject, type V1Condition,
+} from '@kubernetes/client-node';
+import type { ModelDeployment, ModelDeploymentStatus } from '../api/schema.js';
+import { appliedScaler, type OperatorConfig } from '../resources/index.js';
+import { CONCURRENCY_METRIC } from '../resources/hpa.js';
+import { SCALED_OBJECTS } from '../resources/scaledobject.js';
+import { makeApiClient, type ApiClientOptions } from '../controller/api-client.js';
+import { FIELD_MANAGER, needsApply } from '../controller/apply.js';
+import { condition } from '../controller/status.js';
+import type { ApiAvailability } from './discovery.js';
+
+export type AutoscalerStatus = NonNullable<ModelDeploymentStatus['autoscaler']>;
+export type Mode = AutoscalerStatus['mode'];
+
+export const AUTOSCALING_CONDITION = 'Autoscaling';
+
+/** The Autoscaling condition's content (the reconciler adds generation and transition time). */
+export interface ScalingCondition {
+  status: 'True' | 'False';
+  reason: string;
+  message: string;
+}
+
+export interface ScalingOutcome {
+  /** Undefined when the ModelDeployment has no autoscaling or mode none. */
+  condition?: ScalingCondition;
+  autoscaler?: AutoscalerStatus;
+}
+
+/** The cluster calls behind the HPA and ScaledObject, each kind addressed the same way. */
+export interface ScalerClient {
+  get(kind: ScalerKind, namespace: string, name: string): Promise<KubernetesObject | undefined>;
+  apply(obj: KubernetesObject): Promise<void>;
+  remove(kind: ScalerKind, namespace: string, name: string): Promise<void>;
+}
+
+export type ScalerKind = 'HorizontalPodAutoscaler' | 'ScaledObject';
+const KIND_OF_MODE: Partial<Record<Mode, ScalerKind>> = { hpa: 'HorizontalPodAutoscaler', keda: 'ScaledObject' };
+const GROUP_VERSION: Record<ScalerKind, string> = { HorizontalPodAutoscaler: 'autoscaling/v2', ScaledObject: 'keda.sh/v1alpha1' };
+
+const isOwnedBy = (obj: KubernetesObject | undefined, md: ModelDeployment) => !!obj?.metadata?.ownerReferences?.some((o) => o.uid === md.metadata.uid && o.controller);
+const notFound = (err: unknown) => (err as { code?: number }).code === 404;
+
+/** What the built-in autoscaler is said to do before its first decision; afterwards the loop writes its own. */
+function builtinStatus(md: ModelDeployment): AutoscalerStatus {
+  const previous = md.status?.autoscaler;
+  if (previous?.mode === 'builtin') return previous;
+  return { mode: 'builtin', reason: 'waiting for the first load measurements' };
+}
+
+function describeScaler(md: ModelDeployment, kind: ScalerKind): string {
+  const a = md.spec.autoscaling!;
+  const where = `${kind} ${md.metadata.namespace}/${md.metadata.name}`;
+  if (a.metric === 'cpu') return `${where} scales on CPU utilization, target ${a.targetCPUUtilizationPercent}%`;
+  const metric = kind === 'HorizontalPodAutoscaler' ? `the Pods metric ${CONCURRENCY_METRIC}` : 'Prometheus concurrency';
+  return `${where} scales on ${metric}, target ${a.targetConcurrency} per replica`;
+}
+
+export class ExternalScalers {
+  constructor(private readonly client: ScalerClient, private readonly apis: ApiAvailability, private readonly config: OperatorConfig) {}
+
+  static forCluster(kc: KubeConfig, apis: ApiAvailability, config: OperatorConfig, client: ApiClientOptions): ExternalScalers {
+    return new ExternalScalers(scalerClient(kc, client), apis, config);
+  }
+
+  /** Brings the HPA or ScaledObject in line with a validated ModelDeployment (defaults applied). */
+  async sync(md: ModelDeployment): Promise<ScalingOutcome> {
+    const namespace = md.metadata.namespace!;
+    const name = md.metadata.name!;
+    const mode: Mode | undefined = md.spec.autoscaling?.mode;
+    const wantedKind = mode ? KIND_OF_MODE[mode] : undefined;
+    // A mode that no longer wants an object: delete ours, once (status remembers the mode last in effect).
+    const previousKind = md.status?.autoscaler ? KIND_OF_MODE[md.status.autoscaler.mode] : undefined;
+    if (previousKind && previousKind !== wantedKind) {
+      const live = await this.client.get(previousKind, namespace, name).catch((err: unknown) => (notFound(err) ? undefined : Promise.reject(err)));
+      if (isOwnedBy(live, md)) await this.client.remove(previousKind, namespace, name).catch((err: unknown) => (notFound(err) ? undefined : Promise.reject(err)));
+    }
+    if (!mode || mode === 'none') return mode ? { autoscaler: { mode: 'none', reason: 'nothing scales it but spec.replicas' } } : {};
+    if (mode === 'builtin') {
+      const a = md.spec.autoscaling!;
+      return {
+        condition: { status: 'True', reason: 'Builtin', message: `the operator scales on average concurrency, target ${a.targetConcurrency} per replica, within [${a.minReplicas}, ${a.maxReplicas}]` },
+        autoscaler: builtinStatus(md),
+      };
+    }
+    const kind = wantedKind!;
+    const groupVersion = GROUP_VERSION[kind];
+    if (!(await this.apis.served(groupVersion))) {
+      const what = kind === 'ScaledObject' ? 'KEDA' : 'the HorizontalPodAutoscaler API';
+      return {
+        condition: { status: 'False', reason: kind === 'ScaledObject' ? 'KEDAUnavailable' : 'HPAUnavailable', message: `mode ${mode} needs ${what}, and the cluster does not serve ${groupVersion}; nothing scales this ModelDeployment` },
+        autoscaler: { mode, reason: `${groupVersion} is not served` },
+      };
+    }
+    const desired = appliedScaler(md, this.config)!;
+    const live = await this.client.get(kind, namespace, name).catch((err: unknown) => (notFound(err) ? undefined : Promise.reject(err)));
+    if (live && !isOwnedBy(live, md)) {
+      return {
+        condition: { status: 'False', reason: 'ScalerConflict', message: `${kind} ${namespace}/${name} exists and is not owned by this ModelDeployment; delete it or rename one of them` },
+        autoscaler: { mode, reason: `${kind} ${namespace}/${name} is someone else's` },
+      };
+    }
+    if (needsApply(desired, live)) await this.client.apply(desired);
+    const reason = describeScaler(md, kind);
+    return { condition: { status: 'True', reason: kind, message: reason }, autoscaler: { mode, reason } };
+  }
+}
+
+const SSA = setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply);
+
+/** client-node calls for the two kinds; `client` gives each its deadline (and the leadership term's signal). */
+export function scalerClient(kc: KubeConfig, client: ApiClientOptions): ScalerClient {
+  const hpas = makeApiClient(kc, AutoscalingV2Api, client);
+  const custom = makeApiClient(kc, CustomObjectsApi, client);
+  return {
+    async get(kind, namespace, name) {
+      if (kind === 'HorizontalPodAutoscaler') return hpas.readNamespacedHorizontalPodAutoscaler({ namespace, name });
+      return (await custom.getNamespacedCustomObject({ ...SCALED_OBJECTS, namespace, name })) as KubernetesObject;
+    },
+    async apply(obj) {
+      const namespace = obj.metadata!.namespace!;
+      const name = obj.metadata!.name!;
+      const req = { namespace, name, body: obj, fieldManager: FIELD_MANAGER, force: true };
+      if (obj.kind === 'HorizontalPodAutoscaler') await hpas.patchNamespacedHorizontalPodAutoscaler(req as never, SSA);
+      else await custom.patchNamespacedCustomObject({ ...SCALED_OBJECTS, ...req }, SSA);
+    },
+    async remove(kind, namespace, name) {
+      if (kind === 'HorizontalPodAutoscaler') await hpas.deleteNamespacedHorizontalPodAutoscaler({ namespace, name });
+      else await custom.deleteNamespacedCustomObject({ ...SCALED_OBJECTS, namespace, name });
+    },
+  };
+}
+
+/** The status with the Autoscaling condition and status.autoscaler of the outcome (pure). */
+export function withScaling(status: ModelDeploymentStatus, outcome: ScalingOutcome, generation: number, previous: ModelDeploymentStatus | undefined, now: Date): ModelDeploymentStatus {
+  const out: ModelDeploymentStatus = { ...status };
+  if (outcome.condition) {
+    const c = outcome.condition;
+    const prev = previous?.conditions as V1Condition[] | undefined;
+    out.conditions = [...(status.conditions ?? []), condition(AUTOSCALING_CONDITION, c.status, c.reason, c.message, generation, prev, now)] as ModelDeploymentStatus['conditions'];
+  }
+  if (outcome.autoscaler) out.autoscaler = outcome.autoscaler;
+  return out;
+}

@@ -1,0 +1,39 @@
+// mode hpa: an autoscaling/v2 HorizontalPodAutoscaler whose target is the ModelDeployment itself (its scale
+// subresource), so the HPA and the operator never both own the Deployment's replicas.
+import type { V2HorizontalPodAutoscaler, V2MetricSpec } from '@kubernetes/client-node';
+import { API_VERSION, KIND, type ModelDeployment } from '../api/schema.js';
+import type { ResolvedConfig } from './config.js';
+import { runtimeImageFor } from './deployment.js';
+import { labelsFor } from './labels.js';
+import { childMetadata } from './owner.js';
+
+/**
+ * The per-pod metric a metrics adapter must serve for mode hpa: rate(modelplane_request_concurrency_seconds_total),
+ * the average in-flight plus queued requests of each pod (README, Autoscaling, shows a prometheus-adapter rule).
+ */
+export const CONCURRENCY_METRIC = 'modelplane_request_concurrency';
+
+export type HorizontalPodAutoscaler = V2HorizontalPodAutoscaler & { apiVersion: 'autoscaling/v2'; kind: 'HorizontalPodAutoscaler' };
+
+export function wantsHorizontalPodAutoscaler(md: ModelDeployment): boolean {
+  return md.spec.autoscaling?.mode === 'hpa';
+}
+
+export function buildHorizontalPodAutoscaler(md: ModelDeployment, cfg: ResolvedConfig): HorizontalPodAutoscaler {
+  const a = md.spec.autoscaling!;
+  const metric: V2MetricSpec = a.metric === 'cpu'
+    ? { type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: a.targetCPUUtilizationPercent ?? 80 } } }
+    : { type: 'Pods', pods: { metric: { name: CONCURRENCY_METRIC }, target: { type: 'AverageValue', averageValue: String(a.targetConcurrency ?? 4) as never } } };
+  return {
+    apiVersion: 'autoscaling/v2',
+    kind: 'HorizontalPodAutoscaler',
+    metadata: childMetadata(md, labelsFor(md, runtimeImageFor(md.spec, cfg))),
+    spec: {
+      scaleTargetRef: { apiVersion: API_VERSION, kind: KIND, name: md.metadata.name! },
+      minReplicas: a.minReplicas ?? 1,
+      maxReplicas: a.maxReplicas,
+      metrics: [metric],
+      behavior: { scaleDown: { stabilizationWindowSeconds: Math.min(a.scaleDownDelaySeconds ?? 300, 3600) } },
+    },
+  };
+}

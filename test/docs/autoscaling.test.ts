@@ -1,0 +1,37 @@
+// README's autoscaling promises that can be checked without a cluster: the prometheus-adapter rule names the
+// series the runtime exports and the metric the HPA asks for; the benchmark script exists.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import yaml from 'js-yaml';
+import { CONCURRENCY_METRIC } from '../../operator/resources/hpa.js';
+import { CONCURRENCY_SERIES } from '../../operator/autoscaler/signal.js';
+import { REPO } from '../support/runtime-process.js';
+
+const readme = readFileSync(join(REPO, 'README.md'), 'utf8');
+
+test('the prometheus-adapter rule turns the runtime counter into the Pods metric the HPA asks for', () => {
+  const section = readme.slice(readme.indexOf('**mode hpa with the concurrency metric**'));
+  const block = /```yaml\n([\s\S]*?)```/.exec(section)![1];
+  const { rules } = yaml.load(block) as { rules: Array<{ seriesQuery: string; name: { matches: string; as: string }; metricsQuery: string; resources: { overrides: Record<string, { resource: string }> } }> };
+  expect(rules).toHaveLength(1);
+  const [rule] = rules;
+  expect(rule.seriesQuery.startsWith(`${CONCURRENCY_SERIES}{`)).toBe(true);
+  expect(new RegExp(rule.name.matches).test(CONCURRENCY_SERIES)).toBe(true);
+  expect(rule.name.as).toBe(CONCURRENCY_METRIC);
+  expect(rule.metricsQuery).toMatch(/rate\(<<\.Series>>\{<<\.LabelMatchers>>\}\[1m\]\)/);
+  expect(rule.resources.overrides).toEqual({ namespace: { resource: 'namespace' }, pod: { resource: 'pod' } });
+});
+
+test('npm run bench:autoscale exists and README shows its figures', () => {
+  const pkg = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8'));
+  expect(pkg.scripts['bench:autoscale']).toBe('tsc -p tsconfig.json && node dist/bench/autoscale.js');
+  expect(readme).toContain('`npm run bench:autoscale`');
+});
+
+test('README names the operator flags of the autoscaler that `modelplane operator` takes', () => {
+  const cli = readFileSync(join(REPO, 'cli/operator.ts'), 'utf8');
+  for (const flag of ['--autoscale-interval', '--autoscale-stable-window', '--autoscale-panic-window', '--prometheus-address']) {
+    expect(cli).toContain(`'${flag} <`);
+    expect(readme).toContain(`\`${flag}\``);
+  }
+});

@@ -1,0 +1,118 @@
+// The built-in autoscaler's loop with its edges faked: pods in a cache, /metrics bodies from a function, and a
+// writer that records. The real client-node and HTTP paths are covered by test/operator/integration/autoscaling.
+import type { V1Pod } from '@kubernetes/client-node';
+import { createLogger } from '../../../common/logger.js';
+import type { ModelDeployment } from '../../../operator/api/schema.js';
+import { BuiltinAutoscaler, DEFAULT_BUILTIN_OPTIONS, metricsUrl, type ScaleWriter } from '../../../operator/autoscaler/builtin.js';
+import type { AutoscalerStatus } from '../../../operator/autoscaler/scalers.js';
+
+const log = createLogger('test', 'error');
+log.silent = true;
+
+function md(spec: Record<string, unknown>, generation = 1): ModelDeployment {
+  return { apiVersion: 'serving.modelplane.io/v1alpha1', kind: 'ModelDeployment', metadata: { name: 'm', namespace: 'ml', uid: 'u1', generation }, spec: { model: { uri: 's3://models/m.onnx' }, ...spec } as never };
+}
+
+function pod(i: number, ready = true, ip: string | null = `10.0.0.${i}`): V1Pod {
+  return {
+    metadata: { name: `m-abc-${i}`, uid: `p${i}`, labels: {} },
+    spec: { containers: [{ name: 'runtime', image: 'x', ports: [{ name: 'http', containerPort: 8080 }] }] },
+    status: { ...(ip ? { podIP: ip } : {}), conditions: [{ type: 'Ready', status: ready ? 'True' : 'False' }] },
+  };
+}
+
+const metrics = (seconds: number) => `modelplane_request_concurrency_seconds_total{model="m"} ${seconds}\n`;
+
+function setup(objects: ModelDeployment[], pods: V1Pod[], read: (url: string) => Promise<string>) {
+  let now = 0;
+  const scales: number[] = [];
+  const statuses: AutoscalerStatus[] = [];
+  const events: string[] = [];
+  const writer: ScaleWriter = {
+    scale: async (_md, replicas) => void scales.push(replicas),
+    writeStatus: async (_md, s) => void statuses.push(s),
+    event: (_md, reason, message) => void events.push(`${reason}: ${message}`),
+  };
+  const a = new BuiltinAutoscaler(
+    { modelDeployments: () => objects, pods: () => pods },
+    writer,
+    log,
+    { ...DEFAULT_BUILTIN_OPTIONS, statusRefreshMs: 10_000 },
+    read,
+    () => now,
+  );
+  return { a, scales, statuses, events, advance: (ms: number) => (now += ms) };
+}
+
+test('metricsUrl: pod IP and the runtime container port named http; IPv6 in brackets; none without either', () => {
+  expect(metricsUrl(pod(3))).toBe('http://10.0.0.3:8080/metrics');
+  expect(metricsUrl(pod(3, true, 'fd00::3'))).toBe('http://[fd00::3]:8080/metrics');
+  expect(metricsUrl(pod(3, true, null))).toBeUndefined();
+  expect(metricsUrl({ ...pod(3), spec: { containers: [{ name: 'runtime', image: 'x', ports: [{ containerPort: 8080 }] }] } })).toBeUndefined();
+});
+
+test('scales up from two successive scrapes, writes once with an Event and a status, and skips a pod that fails', async () => {
+  const counters = new Map([['10.0.0.1', 0], ['10.0.0.2', 0]]);
+  const { a, scales, statuses, events, advance } = setup(
+    [md({ replicas: 3, autoscaling: { maxReplicas: 10, targetConcurrency: 4 } })],
+    [pod(1), pod(2), pod(3), pod(4, false)],
+    async (url) => {
+      const ip = new URL(url).hostname;
+      if (ip === '10.0.0.3') throw new Error('timeout');
+      return metrics(counters.get(ip)!);
+    },
+  );
+  await a.step(); // first scrape: a baseline, no rate yet
+  expect(scales).toEqual([]);
+  expect(statuses).toEqual([{ mode: 'builtin', desiredReplicas: 3, reason: 'no load observed yet; holding' }]);
+  advance(2000);
+  counters.set('10.0.0.1', 16); // 8 in flight on each measured pod over 2 s
+  counters.set('10.0.0.2', 16);
+  await a.step();
+  // 16 measured over 2 of 3 ready pods -> 24 total -> 6 replicas (panic: 6 >= 2 x 3 ready).
+  expect(scales).toEqual([6]);
+  expect(events).toEqual([expect.stringMatching(/^Scaled: scaled 3 -> 6: panic: concurrency over 6s 24, target 4$/)]);
+  expect(statuses.at(-1)).toEqual({ mode: 'builtin', averageConcurrency: 24, desiredReplicas: 6, lastScaleTime: '1970-01-01T00:00:02Z', reason: 'panic: concurrency over 6s 24, target 4' });
+});
+
+test('nothing is written for a ModelDeployment in another mode, an invalid one, or one without autoscaling', async () => {
+  const reads: string[] = [];
+  const { a, scales, statuses } = setup(
+    [
+      md({ replicas: 1, autoscaling: { mode: 'hpa', maxReplicas: 3 } }),
+      md({ replicas: 1, autoscaling: { minReplicas: 0, maxReplicas: 3 } }),
+      md({ replicas: 1 }),
+      md({ replicas: 1, autoscaling: { mode: 'none', maxReplicas: 3 } }),
+    ],
+    [pod(1)],
+    async (url) => {
+      reads.push(url);
+      return metrics(0);
+    },
+  );
+  await a.step();
+  expect(reads).toEqual([]);
+  expect(scales).toEqual([]);
+  expect(statuses).toEqual([]);
+});
+
+test.each([
+  ['keeps going', false, [10]],
+  ['was stopped', true, []],
+])('a loop that %s while a step scrapes: scale writes', async (_name, stop, want) => {
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  let n = 0;
+  const { a, scales, advance } = setup([md({ replicas: 1, autoscaling: { maxReplicas: 10 } })], [pod(1)], async () => {
+    n++;
+    if (n === 2) await gate;
+    return metrics(n === 1 ? 0 : 100);
+  });
+  await a.step();
+  advance(2000);
+  const stepping = a.step();
+  const stopping = stop ? a.stop() : Promise.resolve();
+  release();
+  await Promise.all([stepping, stopping]);
+  expect(scales).toEqual(want);
+});

@@ -1,0 +1,86 @@
+// spec.autoscaling.mode hpa and keda against the fake API server: the HPA or ScaledObject is applied where its
+// API is served, a condition says so where it is not, switching mode deletes the one no longer wanted, and
+// mode none leaves replicas to spec.replicas.
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { AutoscalingV2Api } from '@kubernetes/client-node';
+import { builtinAutoscalerLoop } from '../../../operator/autoscaler/builtin.js';
+import { Harness, condition, eventually, modelDeployment, sleep, type Md } from './harness.js';
+
+const NS = 'ml';
+const SO = { group: 'keda.sh', version: 'v1alpha1', plural: 'scaledobjects' };
+let h: Harness;
+let hpas: AutoscalingV2Api;
+
+beforeAll(async () => {
+  h = await Harness.start();
+  h.server.serveApi('keda.sh/v1alpha1', false);
+  hpas = h.kc.makeApiClient(AutoscalingV2Api);
+  await h.operator({ namespaces: [NS], discoveryTtlMs: 0, leaderLoops: [builtinAutoscalerLoop({ intervalMs: 200 })] }).start();
+  await h.operators[0].waitUntilSynced();
+});
+afterAll(async () => h.stop());
+
+const autoscalerOf = (m: Md) => (m.status as Record<string, any> | undefined)?.autoscaler;
+const exists = (p: Promise<unknown>) => p.then(() => true, (err: { code?: number }) => (err.code === 404 ? false : Promise.reject(err)));
+
+describe('spec.autoscaling.mode', () => {
+  it('hpa: an autoscaling/v2 HPA aimed at the ModelDeployment, owned by it, and an Autoscaling condition', async () => {
+    await h.create(NS, modelDeployment('resnet', { replicas: 2, autoscaling: { mode: 'hpa', minReplicas: 2, maxReplicas: 6, targetConcurrency: 3 } }));
+    const hpa = await eventually(() => hpas.readNamespacedHorizontalPodAutoscaler({ namespace: NS, name: 'resnet' }));
+    const md = await h.read(NS, 'resnet');
+    expect(hpa.spec).toMatchObject({
+      scaleTargetRef: { apiVersion: 'serving.modelplane.io/v1alpha1', kind: 'ModelDeployment', name: 'resnet' },
+      minReplicas: 2,
+      maxReplicas: 6,
+      metrics: [{ type: 'Pods', pods: { metric: { name: 'modelplane_request_concurrency' }, target: { type: 'AverageValue', averageValue: '3' } } }],
+    });
+    expect(hpa.metadata?.ownerReferences?.[0]).toMatchObject({ kind: 'ModelDeployment', uid: md.metadata!.uid, controller: true });
+    const withStatus = await h.until(NS, 'resnet', (m) => expect(condition(m, 'Autoscaling')?.status).toBe('True'));
+    expect(condition(withStatus, 'Autoscaling')).toMatchObject({ reason: 'HorizontalPodAutoscaler', message: expect.stringMatching(/modelplane_request_concurrency, target 3 per replica/) });
+    expect(autoscalerOf(withStatus)).toMatchObject({ mode: 'hpa' });
+    // A converged object is not applied again on resync.
+    h.server.clearRequestLog();
+    h.operators[0].resync();
+    await sleep(300);
+    expect(h.server.writes(/horizontalpodautoscalers/)).toEqual([]);
+  });
+
+  it('keda where KEDA is not installed: nothing applied, the condition says why', async () => {
+    await h.patchSpec(NS, 'resnet', { autoscaling: { mode: 'keda' } });
+    const md = await h.until(NS, 'resnet', (m) => expect(condition(m, 'Autoscaling')?.reason).toBe('KEDAUnavailable'));
+    expect(condition(md, 'Autoscaling')).toMatchObject({ status: 'False', message: expect.stringMatching(/mode keda needs KEDA, and the cluster does not serve keda.sh\/v1alpha1/) });
+    // The HPA of mode hpa is gone: switching mode deletes what is no longer wanted.
+    await eventually(async () => expect(await exists(hpas.readNamespacedHorizontalPodAutoscaler({ namespace: NS, name: 'resnet' }))).toBe(false));
+  });
+
+  it('keda once KEDA is served: a ScaledObject with a Prometheus trigger', async () => {
+    h.server.serveApi('keda.sh/v1alpha1', true);
+    h.operators[0].resync();
+    const so = (await eventually(() => h.custom.getNamespacedCustomObject({ ...SO, namespace: NS, name: 'resnet' }))) as Record<string, any>;
+    expect(so.spec.scaleTargetRef).toEqual({ apiVersion: 'serving.modelplane.io/v1alpha1', kind: 'ModelDeployment', name: 'resnet' });
+    expect(so.spec.triggers[0]).toMatchObject({ type: 'prometheus', metadata: { threshold: '3', query: expect.stringContaining('modelplane_request_concurrency_seconds_total{namespace="ml"') } });
+    await h.until(NS, 'resnet', (m) => expect(condition(m, 'Autoscaling')).toMatchObject({ status: 'True', reason: 'ScaledObject' }));
+  });
+
+  it('none: the ScaledObject goes, no condition, and replicas are left to spec.replicas', async () => {
+    await h.patchSpec(NS, 'resnet', { autoscaling: { mode: 'none' }, replicas: 5 });
+    await eventually(async () => expect(await exists(h.custom.getNamespacedCustomObject({ ...SO, namespace: NS, name: 'resnet' }))).toBe(false));
+    const md = await h.until(NS, 'resnet', (m) => expect(autoscalerOf(m)).toMatchObject({ mode: 'none' }));
+    expect(condition(md, 'Autoscaling')).toBeUndefined();
+    await sleep(600);
+    expect(h.server.writes(/\/scale$/)).toEqual([]);
+    expect((await h.read(NS, 'resnet')).spec.replicas).toBe(5);
+  });
+
+  it('an HPA of the same name that someone else owns is left alone and reported', async () => {
+    await hpas.createNamespacedHorizontalPodAutoscaler({
+      namespace: NS,
+      body: { apiVersion: 'autoscaling/v2', kind: 'HorizontalPodAutoscaler', metadata: { name: 'bert' }, spec: { scaleTargetRef: { kind: 'Deployment', name: 'other', apiVersion: 'apps/v1' }, maxReplicas: 2 } },
+    });
+    await h.create(NS, modelDeployment('bert', { autoscaling: { mode: 'hpa', maxReplicas: 3 } }));
+    const md = await h.until(NS, 'bert', (m) => expect(condition(m, 'Autoscaling')?.reason).toBe('ScalerConflict'));
+    expect(condition(md, 'Autoscaling')?.message).toMatch(/HorizontalPodAutoscaler ml\/bert exists and is not owned by this ModelDeployment/);
+    const hpa = await hpas.readNamespacedHorizontalPodAutoscaler({ namespace: NS, name: 'bert' });
+    expect(hpa.spec?.scaleTargetRef.name).toBe('other');
+  });
+});
