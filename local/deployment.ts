@@ -4,7 +4,7 @@
 import { createHash } from 'node:crypto';
 import type { Logger } from '../common/logger.js';
 import type { ModelDeployment, ModelDeploymentStatus } from '../operator/api/schema.js';
-import { decide, initialState, policyFor, type AutoscalerPolicy, type AutoscalerState, type Decision } from '../operator/autoscaler/decision.js';
+import { decide, initialState, policyFor, type AutoscalerPolicy, type AutoscalerState, type Decision, type PolicyTuning } from '../operator/autoscaler/decision.js';
 import { selectorFor } from '../operator/resources/labels.js';
 import { LoadMeter } from './load-meter.js';
 import { servedName } from './manifests.js';
@@ -15,7 +15,7 @@ import { planReplicas } from './rollout.js';
 import { localStatus } from './status.js';
 
 /** Autoscaler windows for local mode (tests and demos shorten them); the operator's defaults otherwise. */
-export type AutoscalerTuning = Partial<Pick<AutoscalerPolicy, 'stableWindowSeconds' | 'panicWindowSeconds'>>;
+export type AutoscalerTuning = Partial<Pick<PolicyTuning, 'stableWindowSeconds' | 'panicWindowSeconds'>>;
 
 export interface DeploymentContext {
   cacheDir: string;
@@ -95,7 +95,7 @@ export class LocalDeployment {
       this.autoscaler = undefined;
       return;
     }
-    const policy: AutoscalerPolicy = { ...policyFor(a), ...this.ctx.tuning };
+    const policy: AutoscalerPolicy = policyFor(a, this.ctx.tuning);
     const hi = Math.max(policy.minReplicas, policy.maxReplicas);
     // Like the operator's: the autoscaler clamps spec.replicas into its bounds.
     if (!previousSpec || previousSpec.replicas !== this.md.spec.replicas) this.desired = this.md.spec.replicas;
