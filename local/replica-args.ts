@@ -1,5 +1,6 @@
 // The one place local mode asks the operator's builder for `modelplane serve` flags: a replica process runs with
-// exactly the arguments a runtime pod's container gets, except where it listens (a free loopback port).
+// exactly the arguments a runtime pod's container gets, except where it listens (a free loopback port, and no
+// gRPC port: the router speaks HTTP, and replicas sharing one machine cannot share the pod's fixed gRPC port).
 import type { ModelDeployment } from '../operator/api/schema.js';
 import { resolveConfig, type ResolvedConfig } from '../operator/resources/config.js';
 import { serveArgs } from '../operator/resources/deployment.js';
@@ -18,9 +19,9 @@ export function withFlag(argv: readonly string[], flag: string, value: string): 
 
 /**
  * `modelplane serve` arguments for one replica of `md` serving the cached model at `modelPath`: the operator's
- * rendering, then port 0 (the runtime logs the port it bound) on the loopback interface.
+ * rendering, then HTTP port 0 (the runtime logs the port it bound) on the loopback interface, gRPC off.
  */
 export function replicaArgs(md: ModelDeployment, modelPath: string, cfg: ResolvedConfig = LOCAL_CONFIG): string[] {
   const argv = serveArgs(md, { kind: 'image', fetch: false, modelPath }, cfg);
-  return withFlag(withFlag(argv, '--http-port', '0'), '--host', '127.0.0.1');
+  return withFlag(withFlag(withFlag(argv, '--http-port', '0'), '--grpc-port', '0'), '--host', '127.0.0.1');
 }

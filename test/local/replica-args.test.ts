@@ -1,5 +1,5 @@
 // A replica runs exactly the `modelplane serve` arguments the operator puts into the runtime container, except
-// the model path (the local copy) and where it listens.
+// the model path (the local copy) and where it listens (no gRPC: replicas share one machine).
 import { buildDeployment } from '../../operator/resources/deployment.js';
 import { replicaArgs, withFlag, LOCAL_CONFIG } from '../../local/replica-args.js';
 import { md } from '../operator/resources/fixtures.js';
@@ -22,7 +22,8 @@ test.each([
   expect(local.get('--model')).toBe('/cache/abc/model.onnx');
   expect(local.get('--http-port')).toBe('0');
   expect(local.get('--host')).toBe('127.0.0.1');
-  for (const f of ['--model', '--http-port', '--host']) {
+  expect(local.get('--grpc-port')).toBe('0');
+  for (const f of ['--model', '--http-port', '--grpc-port', '--host']) {
     local.delete(f);
     container.delete(f);
   }
