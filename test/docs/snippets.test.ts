@@ -13,7 +13,7 @@ import { parseManifests } from '../chart/kube-schemas.js';
 import { REPO } from '../support/runtime-process.js';
 
 const DOCS = ['README.md', ...readdirSync(join(REPO, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
-const LANGUAGES = new Set(['sh', 'yaml', 'python', 'text']);
+const LANGUAGES = new Set(['sh', 'yaml', 'python', 'text', 'mermaid']);
 
 interface Block { file: string; line: number; lang: string; text: string }
 
@@ -72,6 +72,8 @@ const exampleModelDeployments = new Set(
 );
 const CREDENTIAL_KEYS = new Set(['authorization', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AWS_REGION', 'AWS_ENDPOINT_URL', 'S3_FORCE_PATH_STYLE', 'ca.crt']);
 const RUNTIME_ROUTE = /^\/(metrics|v2(\/health\/(live|ready))?|v2\/models\/[a-z0-9-]+(\/versions\/\d+)?(\/(ready|infer|config))?)$/;
+/** What local mode's router adds: the repository index and ModelDeployments with their status. */
+const LOCAL_ROUTE = /^\/(v2\/repository\/index|apis\/serving\.modelplane\.io\/v1alpha1\/modeldeployments)$/;
 const chartObjects: string[] = [];
 
 function option(words: string[], name: string): string | undefined {
@@ -132,8 +134,9 @@ async function check(raw: string[]): Promise<void> {
       return;
     }
     case 'curl': {
-      const url = new URL(`http://${nonOption[0].replace(/^https?:\/\//, '')}`);
-      expect(url.pathname).toMatch(RUNTIME_ROUTE);
+      const target = args.find((a, i) => !a.startsWith('-') && !['-X', '-H', '-d', '-o'].includes(args[i - 1]))!;
+      const url = new URL(`http://${target.replace(/^https?:\/\//, '')}`);
+      expect(url.pathname).toMatch(LOCAL_ROUTE.test(url.pathname) ? LOCAL_ROUTE : RUNTIME_ROUTE);
       const body = option(args, '-d');
       if (body !== undefined) expect(() => JSON.parse(body)).not.toThrow();
       return;
