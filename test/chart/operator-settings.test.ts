@@ -8,6 +8,7 @@ import yaml from 'js-yaml';
 import type { V1Deployment } from '@kubernetes/client-node';
 import { operatorCommand, operatorSettings, type OperatorCliOptions, type OperatorSettings } from '../../cli/operator.js';
 import type { OperatorConfig } from '../../operator/resources/config.js';
+import { resolveConfig } from '../../operator/resources/config.js';
 import { desiredChildren } from '../../operator/resources/index.js';
 import { validateModelDeployment } from '../../operator/api/validate.js';
 import { helm } from '../support/helm.js';
@@ -43,6 +44,7 @@ const VALUES = {
     apiTimeout: '12s',
     watchTimeoutSeconds: 90,
     leaderElection: { enabled: true, leaseName: 'mp-lease', leaseDuration: '20s', renewDeadline: '14s', retryPeriod: '3s' },
+    autoscaler: { interval: '3s', stableWindow: '90s', panicWindow: '9s', prometheusAddress: 'http://prometheus.monitoring.svc:9090' },
   },
   runtime: {
     image: { repository: 'registry.example.com/ml/runtime', tag: '9.9.9' },
@@ -74,6 +76,7 @@ const EXPECTED_CONFIG: Required<OperatorConfig> = {
   terminationGracePeriodSeconds: 95,
   startupTimeoutSeconds: 3600,
   gpuTolerations: [POOL_TOLERATION],
+  prometheusAddress: 'http://prometheus.monitoring.svc:9090',
 };
 
 const EXPECTED: OperatorSettings = {
@@ -86,6 +89,7 @@ const EXPECTED: OperatorSettings = {
   resyncMs: 120_000,
   requestTimeoutMs: 12_000,
   watchTimeoutSeconds: 90,
+  autoscaler: { intervalMs: 3_000, stableWindowMs: 90_000, panicWindowMs: 9_000 },
   logLevel: 'debug',
 };
 
@@ -145,6 +149,7 @@ describe('operator settings', () => {
     const fromNothing = operatorSettings(await parse([]));
     expect(fromChart.config).toMatchObject({ imagePullPolicy: 'IfNotPresent', pvcRoot: '/mnt/pvc', logLevel: 'info', runAsUser: 65532, preStopSleepSeconds: 5, terminationGracePeriodSeconds: 60, startupTimeoutSeconds: 1800 });
     expect(fromChart.config.gpuTolerations).toBeUndefined();
+    expect(resolveConfig(fromChart.config).prometheusAddress).toBe(resolveConfig(fromNothing.config).prometheusAddress);
     const { config: _a, leaderElection: leA, ...restChart } = fromChart;
     const { config: _b, leaderElection: leB, ...restNothing } = fromNothing;
     expect(restChart).toEqual(restNothing);
@@ -164,6 +169,10 @@ describe('operator settings', () => {
     ['--resync-seconds', 'MODELPLANE_RESYNC_SECONDS', '0', (s) => s.resyncMs, 0],
     ['--api-timeout', 'MODELPLANE_API_TIMEOUT', '1m30s', (s) => s.requestTimeoutMs, 90_000],
     ['--watch-timeout-seconds', 'MODELPLANE_WATCH_TIMEOUT_SECONDS', '60', (s) => s.watchTimeoutSeconds, 60],
+    ['--autoscale-interval', 'MODELPLANE_AUTOSCALE_INTERVAL', '500ms', (s) => s.autoscaler.intervalMs, 500],
+    ['--autoscale-stable-window', 'MODELPLANE_AUTOSCALE_STABLE_WINDOW', '2m', (s) => s.autoscaler.stableWindowMs, 120_000],
+    ['--autoscale-panic-window', 'MODELPLANE_AUTOSCALE_PANIC_WINDOW', '10', (s) => s.autoscaler.panicWindowMs, 10_000],
+    ['--prometheus-address', 'MODELPLANE_PROMETHEUS_ADDRESS', 'https://prom.example.com', (s) => s.config.prometheusAddress, 'https://prom.example.com'],
     ['--log-level', 'MODELPLANE_LOG_LEVEL', 'warn', (s) => s.logLevel, 'warn'],
     ['--kubeconfig', 'MODELPLANE_KUBECONFIG', '/k', (s) => s.kubeconfig, '/k'],
     ['--runtime-image', 'MODELPLANE_RUNTIME_IMAGE', 'r:1', (s) => s.config.runtimeImage, 'r:1'],
@@ -194,6 +203,10 @@ describe('operator settings', () => {
     [['--leader-elect-renew-deadline=20s'], /--leader-elect-lease-duration must be longer than --leader-elect-renew-deadline/],
     [['--leader-elect-retry-period=11s'], /--leader-elect-renew-deadline must be longer than --leader-elect-retry-period/],
     [['--api-timeout=soon'], /--api-timeout must be a duration/],
+    [['--autoscale-interval=50ms'], /--autoscale-interval must be at least 100 ms/],
+    [['--autoscale-panic-window=90s'], /--autoscale-panic-window must not be longer than --autoscale-stable-window/],
+    [['--prometheus-address=prometheus:9090'], /--prometheus-address: must be an http:\/\/ or https:\/\/ URL/],
+    [['--prometheus-address=not a url'], /--prometheus-address: not a URL/],
   ])('refuses %s naming the flag', async (args, message) => {
     const fail = async () => operatorSettings(await parse(args));
     await expect(fail()).rejects.toThrow(message);
