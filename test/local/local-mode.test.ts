@@ -220,7 +220,7 @@ spec:
     expect(simple.status).toMatchObject({ replicas: 2, readyReplicas: 2, observedGeneration: 1, url: `${local.url}/v2/models/simple` });
     expect(simple.status.conditions.map((c: { type: string; status: string }) => `${c.type}=${c.status}`)).toEqual(['Ready=True', 'Available=True', 'Progressing=False', 'ModelLoaded=True']);
     const mlp = list.items.find((i: { metadata: { name: string } }) => i.metadata.name === 'mlp');
-    expect(mlp.status.autoscaler).toMatchObject({ desiredReplicas: 1, panicking: false });
+    expect(mlp.status.autoscaler).toMatchObject({ mode: 'builtin', desiredReplicas: 1, panicking: false });
     // No replica of broken is ready: 503 at once, with Retry-After.
     const none = await fetch(`${local.url}/v2/models/broken/infer`, { method: 'POST', body: '{}' });
     expect(none.status).toBe(503);
