@@ -1,9 +1,11 @@
 // The built-in autoscaler's loop with its edges faked: pods in a cache, /metrics bodies from a function, and a
 // writer that records. The real client-node and HTTP paths are covered by test/operator/integration/autoscaling.
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { V1Pod } from '@kubernetes/client-node';
 import { createLogger } from '../../../common/logger.js';
 import type { ModelDeployment } from '../../../operator/api/schema.js';
-import { BuiltinAutoscaler, DEFAULT_BUILTIN_OPTIONS, metricsUrl, type ScaleWriter } from '../../../operator/autoscaler/builtin.js';
+import { BuiltinAutoscaler, DEFAULT_BUILTIN_OPTIONS, builtinAutoscalerLoop, metricsUrl, type ScaleWriter } from '../../../operator/autoscaler/builtin.js';
 import type { AutoscalerStatus } from '../../../operator/autoscaler/scalers.js';
 
 const log = createLogger('test', 'error');
@@ -115,4 +117,50 @@ test.each([
   release();
   await Promise.all([stepping, stopping]);
   expect(scales).toEqual(want);
+});
+
+test('as a leader loop: reads the term\'s cache, writes through the term\'s client; stop(false) returns at once and writes nothing more', async () => {
+  let scrapes = 0;
+  let release!: () => void;
+  const held = new Promise<void>((r) => (release = r));
+  const server = createServer((_req, res) => {
+    scrapes++;
+    // The first scrape is the baseline; the second hangs until the test lets it go, with load that would scale.
+    if (scrapes === 1) return void res.end(metrics(0));
+    void held.then(() => res.end(metrics(1000)));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as AddressInfo).port;
+  const local: V1Pod = { ...pod(1, true, '127.0.0.1'), spec: { containers: [{ name: 'runtime', image: 'x', ports: [{ name: 'http', containerPort: port }] }] } };
+  const writes: string[] = [];
+  const abort = new AbortController();
+  const term = {
+    signal: abort.signal,
+    cache: { modelDeployments: () => [md({ replicas: 1, autoscaling: { maxReplicas: 10 } })], pods: () => [local] },
+    apiClient: () => ({
+      patchNamespacedCustomObjectScale: async () => void writes.push('scale'),
+      patchNamespacedCustomObjectStatus: async () => void writes.push('status'),
+    }),
+    events: { normal: () => void writes.push('event') },
+    log,
+  };
+  const loop = builtinAutoscalerLoop({ intervalMs: 20, scrapeTimeoutMs: 10_000 });
+  try {
+    await loop.start(term as never);
+    for (let i = 0; i < 200 && scrapes < 2; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(scrapes).toBe(2);
+    expect(writes).toEqual(['status']); // the baseline step: no load yet, holding
+    abort.abort(new Error('leadership lost'));
+    const stopped = Date.now();
+    await loop.stop(false);
+    expect(Date.now() - stopped).toBeLessThan(1000);
+    release();
+    await new Promise((r) => setTimeout(r, 100));
+    expect(writes).toEqual(['status']);
+    expect(scrapes).toBe(2);
+  } finally {
+    release();
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+  }
 });
