@@ -26,6 +26,8 @@ export interface ServedModel {
   scheduler: Scheduler;
   metrics: RuntimeMetrics;
   maxBatchSize: number;
+  /** Model metadata `parameters`: how the model is being served (execution provider, instances). */
+  parameters?: Record<string, string | number>;
 }
 
 export interface RuntimeServerDeps {
@@ -98,6 +100,7 @@ function modelMetadata(m: ServedModel): Json {
     platform: 'onnxruntime_onnx',
     inputs: m.signature.inputs.map((t) => ({ name: t.name, datatype: t.datatype, shape: t.shape })),
     outputs: m.signature.outputs.map((t) => ({ name: t.name, datatype: t.datatype, shape: t.shape })),
+    ...(m.parameters ? { parameters: m.parameters } : {}),
   };
 }
 

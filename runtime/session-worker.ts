@@ -10,8 +10,9 @@ const init = workerData as WorkerInit & { channel: WorkerChannel };
 const port = parentPort!;
 
 function sessionOptions(provider: string): ort.InferenceSession.SessionOptions {
+  const ep = provider === 'cuda' || provider === 'tensorrt' ? { name: provider, deviceId: init.deviceId } : provider;
   return {
-    executionProviders: [provider],
+    executionProviders: [ep as ort.InferenceSession.ExecutionProviderConfig],
     graphOptimizationLevel: init.graphOptimizationLevel,
     intraOpNumThreads: init.intraOpThreads > 0 ? init.intraOpThreads : undefined,
     logSeverityLevel: 3,

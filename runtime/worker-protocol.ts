@@ -4,7 +4,10 @@ import type { ModelSignature } from './signature.js';
 
 export interface WorkerInit {
   modelPath: string;
+  /** Tried in order; the first that creates a session serves. */
   executionProviders: string[];
+  /** The GPU providers' device id. */
+  deviceId: number;
   graphOptimizationLevel: 'disabled' | 'basic' | 'extended' | 'all';
   intraOpThreads: number;
 }

@@ -1,5 +1,5 @@
 // The pure parts of batching and the scheduler's decisions, with a model runner that records its calls.
-import { batchKey, concatInputs, planBatch, splitOutputs } from '../../runtime/batching.js';
+import { batchKey, concatInputs, planBatch, splitOutputs, type OutputTensor } from '../../runtime/batching.js';
 import { fromHalf, toHalf } from '../../runtime/datatypes.js';
 import { RuntimeError } from '../../runtime/errors.js';
 import type { InferRequest } from '../../runtime/request.js';
@@ -133,5 +133,88 @@ describe('Scheduler', () => {
     expect(runner.calls).toEqual([[2, 2], [1, 2]]);
     runner.releaseAll();
     await c;
+  });
+
+  /**
+   * Runs after a macrotask, recording each run's first input value and dims, and how many runs were in flight
+   * at once; `fail` decides which runs throw and `mangle` which come back with outputs that do not split.
+   */
+  function autoRunner(opts: { fail?: (dims: number[], first: number) => boolean; mangle?: (dims: number[]) => boolean } = {}) {
+    const log: { dims: number[]; first: number }[] = [];
+    let inflight = 0;
+    let maxInflight = 0;
+    return {
+      log,
+      maxInflight: () => maxInflight,
+      run: async (inputs: WireTensor[]) => {
+        const x = new Float32Array(inputs[0].buffer!);
+        const dims = [...inputs[0].dims];
+        log.push({ dims, first: x[0] });
+        inflight++;
+        maxInflight = Math.max(maxInflight, inflight);
+        await new Promise((r) => setTimeout(r, 2));
+        inflight--;
+        if (opts.fail?.(dims, x[0])) throw new Error(`cannot run ${x[0]}`);
+        const outDims = opts.mangle?.(dims) ? [1, dims[0] * dims[1]] : dims;
+        return { outputs: [{ name: 'y', ortType: 'float32', dims: outDims, buffer: x.map((v) => v * 2).buffer }], computeSeconds: 0.001 };
+      },
+    };
+  }
+
+  const data = (a: OutputTensor[]) => [...(a[0].data as Float32Array)];
+
+  test('batching off: every request runs alone, one at a time, in the order it came', async () => {
+    const runner = autoRunner();
+    const s = new Scheduler(runner, sig, { maxBatchSize: 1, maxQueueDelayUs: 0, maxQueueSize: 10 }, observer);
+    const answers = await Promise.all([req(1, 0), req(3, 10), req(2, 20)].map((r) => s.submit(r)));
+    expect(runner.log).toEqual([{ dims: [1, 2], first: 0 }, { dims: [3, 2], first: 10 }, { dims: [2, 2], first: 20 }]);
+    expect(runner.maxInflight()).toBe(1);
+    expect(answers.map(data)).toEqual([[0, 2], [20, 22, 24, 26, 28, 30], [40, 42, 44, 46]]);
+  });
+
+  test('a batch that fails is re-run request by request, in order, before the instance takes new work', async () => {
+    const runner = autoRunner({ fail: (dims, first) => dims[0] > 1 || first === 100 });
+    const s = new Scheduler(runner, sig, { maxBatchSize: 8, maxQueueDelayUs: 0, maxQueueSize: 10 }, observer);
+    const head = s.submit(req(1, 0));
+    const batch = [req(1, 100), req(1, 200), req(1, 300)].map((r) => s.submit(r).then(data, (e: RuntimeError) => e));
+    await head;
+    const late = s.submit(req(1, 400));
+    const results = await Promise.all(batch);
+    expect(results[0]).toBeInstanceOf(RuntimeError);
+    expect((results[0] as RuntimeError).message).toMatch(/inference failed: cannot run 100/);
+    expect(results.slice(1)).toEqual([[400, 402], [600, 602]]);
+    expect(data(await late)).toEqual([800, 802]);
+    expect(runner.log.map((l) => [l.dims[0], l.first])).toEqual([[1, 0], [3, 100], [1, 100], [1, 200], [1, 300], [1, 400]]);
+    expect(runner.maxInflight()).toBe(1);
+  });
+
+  test('outputs that do not split along dimension 0 are recomputed request by request, in order', async () => {
+    const runner = autoRunner({ mangle: (dims) => dims[0] > 1 });
+    const s = new Scheduler(runner, sig, { maxBatchSize: 8, maxQueueDelayUs: 0, maxQueueSize: 10 }, observer);
+    const head = s.submit(req(1, 0));
+    const batch = [req(2, 100), req(1, 200)].map((r) => s.submit(r));
+    await head;
+    const late = s.submit(req(1, 300));
+    expect((await Promise.all(batch)).map(data)).toEqual([[200, 202, 204, 206], [400, 402]]);
+    expect(data(await late)).toEqual([600, 602]);
+    expect(runner.log.map((l) => [l.dims[0], l.first])).toEqual([[1, 0], [3, 100], [2, 100], [1, 200], [1, 300]]);
+    expect(runner.maxInflight()).toBe(1);
+  });
+
+  test('with several instances, each run goes to an idle one', async () => {
+    const a = fakeRunner();
+    const b = fakeRunner();
+    const s = new Scheduler([a, b], sig, { maxBatchSize: 1, maxQueueDelayUs: 0, maxQueueSize: 10 }, observer);
+    const first = [s.submit(req(1, 0)), s.submit(req(1, 10))];
+    const third = s.submit(req(1, 20));
+    await tick();
+    expect([a.calls.length, b.calls.length, s.queued]).toEqual([1, 1, 1]);
+    b.releaseAll();
+    expect(data(await first[1])).toEqual([20, 22]);
+    await tick();
+    expect([a.calls.length, b.calls.length, s.queued]).toEqual([1, 2, 0]);
+    a.releaseAll();
+    b.releaseAll();
+    expect((await Promise.all([first[0], third])).map(data)).toEqual([[0, 2], [40, 42]]);
   });
 });
