@@ -28,7 +28,7 @@ interface Entry {
 }
 
 /** One model instance: anything that runs a feed (a session worker, or a stand-in in tests). */
-export type InstanceRunner = Pick<ModelRunner, 'run'>;
+export type InstanceRunner = Pick<ModelRunner, 'run'> & Partial<Pick<ModelRunner, 'inputBuffer'>>;
 
 export class Scheduler {
   private queue: Entry[] = [];
@@ -104,7 +104,7 @@ export class Scheduler {
     for (const e of entries) this.observer.queueSeconds((now - e.enqueued) / 1000);
     let result: RunResult;
     try {
-      result = await instance.run(concatInputs(entries.map((e) => e.req), this.sig));
+      result = await instance.run(concatInputs(entries.map((e) => e.req), this.sig, instance.inputBuffer));
     } catch (err) {
       if (entries.length > 1) return this.executeOneByOne(instance, entries);
       this.release(instance);
@@ -134,7 +134,7 @@ export class Scheduler {
 
   private async runAlone(instance: InstanceRunner, e: Entry): Promise<void> {
     try {
-      const r = await instance.run(concatInputs([e.req], this.sig));
+      const r = await instance.run(concatInputs([e.req], this.sig, instance.inputBuffer));
       this.observer.batch(e.rows, r.computeSeconds);
       e.resolve(splitOutputs(r.outputs, [e.rows])[0]);
     } catch (err) {

@@ -47,7 +47,8 @@ function reply(msg: WorkerReply, transfer: ArrayBuffer[] = []): void {
 function toTensor(t: WireTensor): ort.Tensor {
   if (t.strings) return new ort.Tensor('string', t.strings, t.dims);
   const info = typeInfo(datatypeOfOrt(t.ortType)!);
-  return new ort.Tensor(t.ortType as 'float32', new info.array!(t.buffer!, 0, t.buffer!.byteLength / info.size) as Float32Array, t.dims);
+  const data = new info.array!(t.buffer!, t.byteOffset ?? 0, (t.byteLength ?? t.buffer!.byteLength) / info.size);
+  return new ort.Tensor(t.ortType as 'float32', data as Float32Array, t.dims);
 }
 
 
@@ -64,16 +65,18 @@ function fromTensor(name: string, t: ort.Tensor, transfer: ArrayBuffer[]): WireT
 
 async function runOne(session: ort.InferenceSession, msg: WorkerRequest): Promise<void> {
   const started = performance.now();
+  // The inputs' buffers go back with the answer, so the main thread can fill them again for a later run.
+  const spent = [...new Set(msg.inputs.flatMap((t) => (t.buffer && t.buffer.byteLength > 0 ? [t.buffer] : [])))];
   try {
     const feeds: Record<string, ort.Tensor> = {};
     for (const t of msg.inputs) feeds[t.name] = toTensor(t);
     const results = await session.run(feeds);
     const computeSeconds = (performance.now() - started) / 1000;
-    const transfer: ArrayBuffer[] = [];
+    const transfer: ArrayBuffer[] = [...spent];
     const outputs = Object.entries(results).map(([name, t]) => fromTensor(name, t, transfer));
-    reply({ type: 'result', seq: msg.seq, outputs, computeSeconds }, transfer);
+    reply({ type: 'result', seq: msg.seq, outputs, computeSeconds, spent }, transfer);
   } catch (err) {
-    reply({ type: 'run-failed', seq: msg.seq, error: (err as Error).message });
+    reply({ type: 'run-failed', seq: msg.seq, error: (err as Error).message, spent }, spent);
   }
 }
 

@@ -18,12 +18,17 @@ export interface WorkerChannel {
   signal: Int32Array;
 }
 
-/** A tensor crossing the thread boundary: numeric data as a transferred buffer, BYTES as strings. */
+/**
+ * A tensor crossing the thread boundary: numeric data as a transferred buffer (the whole buffer, or the
+ * byteOffset/byteLength part of it: a run's inputs share one buffer), BYTES as strings.
+ */
 export interface WireTensor {
   name: string;
   ortType: string;
   dims: number[];
   buffer?: ArrayBuffer;
+  byteOffset?: number;
+  byteLength?: number;
   strings?: string[];
 }
 
@@ -35,5 +40,6 @@ export interface WorkerRequest {
 export type WorkerReply =
   | { type: 'loaded'; provider: string; failures: { provider: string; error: string }[]; signature: ModelSignature; loadSeconds: number }
   | { type: 'load-failed'; failures: { provider: string; error: string }[] }
-  | { type: 'result'; seq: number; outputs: WireTensor[]; computeSeconds: number }
-  | { type: 'run-failed'; seq: number; error: string };
+  /** `spent`: the run's input buffers, handed back so the next run can reuse them rather than allocate. */
+  | { type: 'result'; seq: number; outputs: WireTensor[]; computeSeconds: number; spent: ArrayBuffer[] }
+  | { type: 'run-failed'; seq: number; error: string; spent: ArrayBuffer[] };

@@ -29,7 +29,7 @@ function fakeRunner() {
     calls,
     releaseAll: () => waiting.splice(0).forEach((f) => f()),
     run: (inputs: WireTensor[]) => {
-      const x = new Float32Array(inputs[0].buffer!);
+      const x = new Float32Array(inputs[0].buffer!, inputs[0].byteOffset, inputs[0].byteLength! / 4);
       calls.push([...inputs[0].dims]);
       return new Promise<{ outputs: WireTensor[]; computeSeconds: number }>((resolve) => {
         waiting.push(() => resolve({ outputs: [{ name: 'y', ortType: 'float32', dims: inputs[0].dims, buffer: x.map((v) => v * 2).buffer }], computeSeconds: 0.001 }));
@@ -69,6 +69,38 @@ test('concatInputs and splitOutputs round-trip rows to their requests', () => {
     { shape: [2, 2], data: [10, 11, 12, 13] },
   ]);
   expect(() => splitOutputs([{ name: 'y', ortType: 'float32', dims: [1, 6], buffer: t.buffer }], [1, 2])).toThrow(/first dimension 1, not the batch's 3/);
+});
+
+test('concatInputs packs every numeric input into one buffer at 8-byte aligned offsets, from the allocator given', () => {
+  const two: ModelSignature = {
+    inputs: [
+      { name: 'a', datatype: 'UINT8', ortType: 'uint8', shape: [-1, 3] },
+      { name: 's', datatype: 'BYTES', ortType: 'string', shape: [-1] },
+      { name: 'b', datatype: 'FP64', ortType: 'float64', shape: [-1, 1] },
+    ],
+    outputs: [],
+  };
+  const r = (k: number): InferRequest => ({
+    inputs: [
+      { name: 'a', datatype: 'UINT8', shape: [1, 3], payload: { bytes: Uint8Array.of(k, k + 1, k + 2) } },
+      { name: 's', datatype: 'BYTES', shape: [1], payload: { strings: [`s${k}`] } },
+      { name: 'b', datatype: 'FP64', shape: [1, 1], payload: { bytes: new Uint8Array(Float64Array.of(k / 2).buffer) } },
+    ],
+    outputs: [],
+    batchSize: 1,
+  });
+  const reused = new ArrayBuffer(64);
+  new Uint8Array(reused).fill(0xee);
+  const asked: number[] = [];
+  const [a, s, b] = concatInputs([r(1), r(10)], two, (n) => (asked.push(n), reused));
+  expect(asked).toEqual([24]);
+  expect([a.buffer, b.buffer]).toEqual([reused, reused]);
+  expect([a.byteOffset, a.byteLength, b.byteOffset, b.byteLength]).toEqual([0, 6, 8, 16]);
+  expect([...new Uint8Array(reused, 0, 6)]).toEqual([1, 2, 3, 10, 11, 12]);
+  expect([...new Float64Array(reused, 8, 2)]).toEqual([0.5, 5]);
+  expect(s).toEqual({ name: 's', ortType: 'string', dims: [2], strings: ['s1', 's10'] });
+  const [out] = splitOutputs([{ name: 'b', ortType: 'float64', dims: [2, 1], buffer: reused, byteOffset: 8, byteLength: 16 }], [1, 1]).map((o) => o[0]);
+  expect([...(out.data as Float64Array)]).toEqual([0.5]);
 });
 
 test('FP16 conversion', () => {
@@ -147,7 +179,7 @@ describe('Scheduler', () => {
       log,
       maxInflight: () => maxInflight,
       run: async (inputs: WireTensor[]) => {
-        const x = new Float32Array(inputs[0].buffer!);
+        const x = new Float32Array(inputs[0].buffer!, inputs[0].byteOffset, inputs[0].byteLength! / 4);
         const dims = [...inputs[0].dims];
         log.push({ dims, first: x[0] });
         inflight++;
