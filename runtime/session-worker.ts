@@ -59,7 +59,7 @@ function fromTensor(name: string, t: ort.Tensor, transfer: ArrayBuffer[]): WireT
   if (data.byteOffset !== 0 || data.byteLength !== data.buffer.byteLength || !(data.buffer instanceof ArrayBuffer)) {
     data = new Uint8Array(data.buffer, data.byteOffset, data.byteLength).slice();
   }
-  transfer.push(data.buffer as ArrayBuffer);
+  if (!transfer.includes(data.buffer as ArrayBuffer)) transfer.push(data.buffer as ArrayBuffer);
   return { name, ortType: t.type, dims, buffer: data.buffer as ArrayBuffer };
 }
 

@@ -1,5 +1,6 @@
 // The one contract between the operator and the runtime: a spec renders to `serve` argv, the CLI's own options
 // parse that argv, and the runtime's config is what the spec asked for.
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseServeOptions } from '../../cli/serve.js';
@@ -9,7 +10,7 @@ import { serveArgs } from '../../operator/resources/deployment.js';
 import { planModelSource } from '../../operator/resources/model-source.js';
 import { parseServeConfig, type ServeConfig } from '../../runtime/config.js';
 import { CFG, md } from '../operator/resources/fixtures.js';
-import { REPO } from '../support/runtime-process.js';
+import { CLI, REPO } from '../support/runtime-process.js';
 
 const cfg = resolveConfig(CFG);
 
@@ -92,6 +93,15 @@ test('README documents every serve flag', () => {
   const documented = (k: keyof ServeSettings) => synopsis.includes(flagName(k)) || readme.includes(`\`${flagName(k)}`);
   expect((Object.keys(SERVE_FLAGS) as (keyof ServeSettings)[]).filter((k) => !documented(k))).toEqual([]);
   expect(synopsis).toContain('[--max-batch-size 1]');
+});
+
+test('`modelplane serve --help` lists every flag with its environment variable, and batching off by default', () => {
+  const help = spawnSync(process.execPath, [CLI, 'serve', '--help'], { encoding: 'utf8' }).stdout.replace(/\s+/g, ' ');
+  for (const f of Object.values(SERVE_FLAGS)) {
+    expect(help).toContain(f.flags);
+    expect(help).toContain(`(env: ${f.env})`);
+  }
+  expect(help).toContain('(default 1: off)');
 });
 
 describe('flag refusals name the flag', () => {
