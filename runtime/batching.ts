@@ -41,8 +41,8 @@ const ALIGN = 8;
 
 /**
  * Concatenates the requests' inputs along dimension 0, every numeric input into one buffer (at 8-byte aligned
- * offsets) that can be transferred to the session worker. `allocate` may hand out a reused buffer of at least
- * the size asked for.
+ * offsets) that can be transferred to the session worker. `allocate` returns a buffer of at least the size
+ * asked for; nothing outside the views returned is read.
  */
 export function concatInputs(reqs: readonly InferRequest[], sig: ModelSignature, allocate: (bytes: number) => ArrayBuffer = (n) => new ArrayBuffer(n)): WireTensor[] {
   const sizes = sig.inputs.map((spec, j) => (spec.datatype === 'BYTES' ? 0 : reqs.reduce((n, r) => { const p = r.inputs[j].payload; return n + ('bytes' in p ? p.bytes.byteLength : 0); }, 0)));

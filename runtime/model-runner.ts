@@ -15,12 +15,6 @@ export interface RunResult {
   computeSeconds: number;
 }
 
-/**
- * The largest input buffer kept for reuse: allocation matters for small and mid-sized requests; a huge one
- * would hold its memory for the life of the process.
- */
-const SPARE_LIMIT_BYTES = 8 * 1024 * 1024;
-
 export class ModelLoadError extends Error {
   constructor(message: string, readonly failures: { provider: string; error: string }[]) {
     super(message);
@@ -34,8 +28,6 @@ export class ModelRunner {
   private seq = 0;
   private closing = false;
   private pending = new Map<number, { resolve: (r: RunResult) => void; reject: (e: Error) => void }>();
-  /** An input buffer the worker handed back after a run, for the next run to fill instead of allocating. */
-  private spare?: ArrayBuffer;
   /** Called once if the worker dies after loading (a native crash): the process can no longer serve. */
   onFatal: (err: Error) => void = () => {};
 
@@ -61,8 +53,6 @@ export class ModelRunner {
             return;
           case 'result':
           case 'run-failed': {
-            const spent = msg.spent[0];
-            if (spent && spent.byteLength <= SPARE_LIMIT_BYTES && spent.byteLength > (this.spare?.byteLength ?? 0)) this.spare = spent;
             const p = this.pending.get(msg.seq);
             if (!p) return;
             this.pending.delete(msg.seq);
@@ -86,17 +76,11 @@ export class ModelRunner {
   }
 
   /**
-   * A buffer of at least `bytes` for a run's inputs: the one the last run handed back when it is large enough.
-   * Fresh ones are not zero-filled; inputs are only ever read through the views that were written.
+   * A fresh buffer of `bytes` for a run's inputs, to be transferred to the worker. Not zero-filled: every byte
+   * of it is written before it is read. (Handing buffers back for reuse was measured: the second transfer per
+   * run costs more than the allocation it saves.)
    */
-  inputBuffer = (bytes: number): ArrayBuffer => {
-    const spare = this.spare;
-    if (spare && spare.byteLength >= bytes) {
-      this.spare = undefined;
-      return spare;
-    }
-    return Buffer.allocUnsafeSlow(bytes).buffer as ArrayBuffer;
-  };
+  inputBuffer = (bytes: number): ArrayBuffer => Buffer.allocUnsafeSlow(bytes).buffer as ArrayBuffer;
 
   run(inputs: WireTensor[]): Promise<RunResult> {
     const worker = this.worker;

@@ -65,18 +65,16 @@ function fromTensor(name: string, t: ort.Tensor, transfer: ArrayBuffer[]): WireT
 
 async function runOne(session: ort.InferenceSession, msg: WorkerRequest): Promise<void> {
   const started = performance.now();
-  // The inputs' buffers go back with the answer, so the main thread can fill them again for a later run.
-  const spent = [...new Set(msg.inputs.flatMap((t) => (t.buffer && t.buffer.byteLength > 0 ? [t.buffer] : [])))];
   try {
     const feeds: Record<string, ort.Tensor> = {};
     for (const t of msg.inputs) feeds[t.name] = toTensor(t);
     const results = await session.run(feeds);
     const computeSeconds = (performance.now() - started) / 1000;
-    const transfer: ArrayBuffer[] = [...spent];
+    const transfer: ArrayBuffer[] = [];
     const outputs = Object.entries(results).map(([name, t]) => fromTensor(name, t, transfer));
-    reply({ type: 'result', seq: msg.seq, outputs, computeSeconds, spent }, transfer);
+    reply({ type: 'result', seq: msg.seq, outputs, computeSeconds }, transfer);
   } catch (err) {
-    reply({ type: 'run-failed', seq: msg.seq, error: (err as Error).message, spent }, spent);
+    reply({ type: 'run-failed', seq: msg.seq, error: (err as Error).message });
   }
 }
 

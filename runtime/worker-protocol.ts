@@ -40,6 +40,5 @@ export interface WorkerRequest {
 export type WorkerReply =
   | { type: 'loaded'; provider: string; failures: { provider: string; error: string }[]; signature: ModelSignature; loadSeconds: number }
   | { type: 'load-failed'; failures: { provider: string; error: string }[] }
-  /** `spent`: the run's input buffers, handed back so the next run can reuse them rather than allocate. */
-  | { type: 'result'; seq: number; outputs: WireTensor[]; computeSeconds: number; spent: ArrayBuffer[] }
-  | { type: 'run-failed'; seq: number; error: string; spent: ArrayBuffer[] };
+  | { type: 'result'; seq: number; outputs: WireTensor[]; computeSeconds: number }
+  | { type: 'run-failed'; seq: number; error: string };
