@@ -17,6 +17,7 @@ export class RuntimeMetrics {
   readonly inflight: Gauge<'model'>;
   readonly queued: Gauge<'model'>;
   readonly loadSeconds: Gauge<'model'>;
+  readonly executionProvider: Gauge<'model' | 'provider'>;
 
   constructor(readonly model: string, live: { inflight: () => number; queued: () => number }, protocols: readonly Protocol[] = ['http']) {
     const registers = [this.registry];
@@ -28,6 +29,7 @@ export class RuntimeMetrics {
     this.inflight = new Gauge({ name: 'modelplane_inference_inflight_requests', help: 'Requests received and not yet answered (queued + computing)', labelNames: ['model'], registers, collect() { this.set({ model }, live.inflight()); } });
     this.queued = new Gauge({ name: 'modelplane_inference_queued_requests', help: 'Requests waiting in the queue', labelNames: ['model'], registers, collect() { this.set({ model }, live.queued()); } });
     this.loadSeconds = new Gauge({ name: 'modelplane_model_load_seconds', help: 'Time to load and warm up the model, seconds', labelNames: ['model'], registers });
+    this.executionProvider = new Gauge({ name: 'modelplane_execution_provider_info', help: 'The onnxruntime execution provider the model instances run on (1 for each in use)', labelNames: ['model', 'provider'], registers });
     for (const protocol of protocols) {
       for (const outcome of ['success', 'client_error', 'rejected', 'failed'] as const) this.requests.inc({ model, protocol, outcome }, 0);
     }
