@@ -9,8 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import ort from 'onnxruntime-node';
 import { credentials, type Client, type ServiceError } from '@grpc/grpc-js';
-import { convNetModel, mlpModel, simpleModel, writeModel } from '../examples/onnx-models.js';
 import { inferenceService } from '../runtime/grpc/proto.js';
+import { convNetModel, mlpModel, simpleModel, smallCnnModel, writeModel } from '../examples/onnx-models.js';
 
 const CLI = new URL('../../bin/modelplane.js', import.meta.url).pathname;
 const quick = process.env.BENCH_QUICK === '1';
@@ -271,7 +271,99 @@ async function grpcBench(dir: string): Promise<void> {
   report('gRPC vs HTTP binary', `${median(vsHttp).toFixed(2)}x`, '>= 0.9x', median(vsHttp) >= 0.9);
 }
 
-const benches: Record<string, (dir: string) => Promise<void>> = { batching: batchingBench, protocol: protocolBench, grpc: grpcBench, latency: latencyBench, stability: stabilityBench };
+/** CPU seconds used so far (utime + stime) from a /proc stat file: a process's (all threads) or one thread's. */
+function cpuSeconds(statPath: string): number {
+  const stat = readFileSync(statPath, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // Fields 14 and 15 of stat(5); the slice starts at field 3.
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+}
+const CLOCK_TICKS = 100;
+const processCpuSeconds = (pid: number) => cpuSeconds(`/proc/${pid}/stat`);
+/** The main thread's share: the HTTP server, protocol parsing and the scheduler run there. */
+const mainThreadCpuSeconds = (pid: number) => cpuSeconds(`/proc/${pid}/task/${pid}/stat`);
+
+/** `count` requests one after another over one kept-alive connection. */
+async function sequentialRequests(url: string, path: string, body: Buffer, headers: Record<string, string>, count: number): Promise<void> {
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  const { hostname, port } = new URL(url);
+  for (let i = 0; i < count; i++) {
+    await new Promise<void>((resolve, reject) => {
+      const req = request({ hostname, port, path, method: 'POST', agent, headers: { ...headers, 'Content-Length': body.byteLength } }, (res) => {
+        res.on('data', () => {});
+        res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`status ${res.statusCode}`))));
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+  }
+  agent.destroy();
+}
+
+/**
+ * What serving adds to each request in CPU time, which a load generator sharing the cores cannot blur: the
+ * server process's CPU time per request (all threads, from /proc) minus raw session.run's CPU time per run, on
+ * one intra-op thread each so that no thread pool spins.
+ */
+async function overheadBench(dir: string): Promise<void> {
+  const model = writeModel(join(dir, 'small-cnn.onnx'), smallCnnModel());
+  const shape = [1, 3, 48, 192];
+  const img = new Float32Array(3 * 48 * 192).map((_, i) => ((i * 7) % 255) / 255);
+  const session = await ort.InferenceSession.create(model, { intraOpNumThreads: 1 });
+  const feeds = { image: new ort.Tensor('float32', img, shape) };
+  const server = await startServer(model, ['--intra-op-threads', '1']);
+  const { body, headers } = binaryBody('image', shape, img, ['features']);
+  const count = quick ? 500 : 2000;
+  const path = '/v2/models/small-cnn/infer';
+  await sequentialRequests(server.url, path, body, headers, 200);
+  const perRequest: number[] = [];
+  const perRun: number[] = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    for (let i = 0; i < 50; i++) await session.run(feeds);
+    const rawStart = process.cpuUsage();
+    for (let i = 0; i < count; i++) await session.run(feeds);
+    const rawCpu = process.cpuUsage(rawStart);
+    const run = (rawCpu.user + rawCpu.system) / 1e6 / count;
+    const pid = server.proc.pid!;
+    const before = processCpuSeconds(pid);
+    const mainBefore = mainThreadCpuSeconds(pid);
+    await sequentialRequests(server.url, path, body, headers, count);
+    const request = (processCpuSeconds(pid) - before) / count;
+    const main = (mainThreadCpuSeconds(pid) - mainBefore) / count;
+    console.log(
+      `      round ${r + 1}: small CNN 1x3x48x192 FP32 (${body.byteLength} bytes), binary, 1 client, ${count} requests: server CPU ${(request * 1000).toFixed(3)} ms/request ` +
+        `(main thread ${(main * 1000).toFixed(3)}, other threads: session worker and V8's GC helpers ${((request - main) * 1000).toFixed(3)}), raw session.run CPU ${(run * 1000).toFixed(3)} ms/run`,
+    );
+    perRequest.push(request);
+    perRun.push(run);
+  }
+  await Promise.all([server.stop(), session.release()]);
+  const above = perRequest.map((x, i) => x - perRun[i]);
+  report('server CPU per request above raw session.run CPU', `+${(median(above) * 1000).toFixed(3)} ms (server ${(median(perRequest) * 1000).toFixed(3)} ms, raw ${(median(perRun) * 1000).toFixed(3)} ms)`, '<= +0.3 ms', median(above) <= 0.0003);
+}
+
+/** Throughput of one vs two CPU instances of a single-threaded model (Triton's instance_group count). */
+async function instancesBench(dir: string): Promise<void> {
+  const model = writeModel(join(dir, 'convnet-instances.onnx'), convNetModel());
+  const img = new Float32Array(3 * 224 * 224).map((_, i) => (i % 255) / 255);
+  const { body, headers } = binaryBody('image', [1, 3, 224, 224], img, ['features']);
+  const path = '/v2/models/convnet-instances/infer';
+  const one = await startServer(model, ['--intra-op-threads', '1', '--instances', '1']);
+  const two = await startServer(model, ['--intra-op-threads', '1', '--instances', '2']);
+  const ratio: number[] = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    const single = await load(one.url, path, body, headers, 4, { duration: roundSeconds });
+    const double = await load(two.url, path, body, headers, 4, { duration: roundSeconds });
+    console.log(`      round ${r + 1}: convnet 1x3x224x224, intra-op threads 1, 4 clients: 1 instance ${single.toFixed(1)} req/s, 2 instances ${double.toFixed(1)} req/s`);
+    ratio.push(double / single);
+  }
+  await Promise.all([one.stop(), two.stop()]);
+  console.log(`      2 CPU instances vs 1: ${median(ratio).toFixed(2)}x throughput (no target: the load generator shares the cores)`);
+}
+
+const benches: Record<string, (dir: string) => Promise<void>> = {
+  batching: batchingBench, protocol: protocolBench, latency: latencyBench, stability: stabilityBench, grpc: grpcBench, overhead: overheadBench, instances: instancesBench,
+};
 
 async function main(): Promise<void> {
   const only = process.argv.slice(2);

@@ -1,32 +1,24 @@
-// `modelplane serve`: flags (each also read from an environment variable); the server lives in runtime/.
+// `modelplane serve`: flags (each also read from an environment variable) come from the serve contract; the
+// server lives in runtime/.
 import { Command, Option } from 'commander';
+import { SERVE_FLAGS } from '../common/serve-contract.js';
 
-const opt = (flags: string, description: string, env: string) => new Option(flags, description).env(env);
+/** Adds every `serve` flag of the contract to a command. */
+export function addServeOptions(cmd: Command): Command {
+  for (const f of Object.values(SERVE_FLAGS)) cmd.addOption(new Option(f.flags, f.help).env(f.env));
+  return cmd;
+}
+
+/** The raw option values commander parses from `serve` argv (without the leading `serve`), without acting on them. */
+export function parseServeOptions(argv: readonly string[]): Record<string, string | boolean | undefined> {
+  const cmd = addServeOptions(new Command('serve')).exitOverride().configureOutput({ writeErr: () => {} });
+  cmd.parse([...argv], { from: 'user' });
+  return cmd.opts();
+}
 
 export function registerServe(program: Command, version: string): void {
-  program
-    .command('serve')
-    .description('Serve one ONNX model over the Open Inference Protocol (HTTP, and gRPC with --grpc-port)')
-    .addOption(opt('--model <path|uri>', 'ONNX file, directory holding model.onnx (+ external data), or a model URI (https://, s3://, pvc://, file://)', 'MODELPLANE_MODEL'))
-    .addOption(opt('--name <name>', 'model name in /v2/models/{name} (default: file name without .onnx)', 'MODELPLANE_MODEL_NAME'))
-    .addOption(opt('--http-port <port>', 'HTTP port (default 8080)', 'MODELPLANE_HTTP_PORT'))
-    .addOption(opt('--grpc-port <port>', 'gRPC port (inference.GRPCInferenceService and grpc.health.v1); 0 or unset: no gRPC', 'MODELPLANE_GRPC_PORT'))
-    .addOption(opt('--host <address>', 'address to listen on (default 0.0.0.0: all interfaces)', 'MODELPLANE_HOST'))
-    .addOption(opt('--max-batch-size <n>', 'dynamic batching: most rows per model run; 1 turns batching off (default 32)', 'MODELPLANE_MAX_BATCH_SIZE'))
-    .addOption(opt('--max-queue-delay-us <us>', 'dynamic batching: longest wait for a fuller batch while more requests are arriving (default 2000)', 'MODELPLANE_MAX_QUEUE_DELAY_US'))
-    .addOption(opt('--max-queue-size <n>', 'queued requests before 503 with Retry-After (default 512)', 'MODELPLANE_MAX_QUEUE_SIZE'))
-    .addOption(opt('--max-body-bytes <n>', 'largest request body; larger answers 413 (default 268435456)', 'MODELPLANE_MAX_BODY_BYTES'))
-    .addOption(opt('--execution-providers <list>', 'ordered onnxruntime execution providers, falling back along the list: cpu, cuda, tensorrt, webgpu (default cpu)', 'MODELPLANE_EXECUTION_PROVIDERS'))
-    .addOption(opt('--graph-optimization-level <level>', 'disabled | basic | extended | all (default all)', 'MODELPLANE_GRAPH_OPTIMIZATION_LEVEL'))
-    .addOption(opt('--intra-op-threads <n>', 'onnxruntime intra-op threads; 0 = the container CPU limit (default 0)', 'MODELPLANE_INTRA_OP_THREADS'))
-    .addOption(opt('--gpu-mem-limit-bytes <n>', 'CUDA arena cap; 0 = none (logged as not applied where the binding cannot pass it)', 'MODELPLANE_GPU_MEM_LIMIT_BYTES'))
-    .addOption(opt('--drain-timeout-seconds <s>', 'on SIGTERM, longest wait for accepted requests to finish (default 30)', 'MODELPLANE_DRAIN_TIMEOUT_SECONDS'))
-    .addOption(opt('--cache-dir <dir>', 'where a remote --model is downloaded (default /tmp/modelplane-models)', 'MODELPLANE_CACHE_DIR'))
-    .addOption(opt('--sha256 <hex>', 'expected SHA-256 of a remote model', 'MODELPLANE_MODEL_SHA256'))
-    .addOption(opt('--credentials-dir <dir>', 'credentials for a remote model (see README, Model sources)', 'MODELPLANE_CREDENTIALS_DIR'))
-    .addOption(opt('--optimized-model-dir <dir>', 'output of `modelplane optimize`: its model is served when it passed the gate, else --model', 'MODELPLANE_OPTIMIZED_MODEL_DIR'))
-    .addOption(opt('--log-level <level>', 'error | warn | info | debug (default info)', 'MODELPLANE_LOG_LEVEL'))
-    .action(async (options: Record<string, string | undefined>) => {
+  addServeOptions(program.command('serve').description('Serve one ONNX model over the Open Inference Protocol (HTTP, and gRPC with --grpc-port)'))
+    .action(async (options: Record<string, string | boolean | undefined>) => {
       const { parseServeConfig, ConfigError } = await import('../runtime/config.js');
       let cfg;
       try {

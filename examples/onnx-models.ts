@@ -204,7 +204,7 @@ export function identityTypesModel(): GraphSpec {
   };
 }
 
-/** A model whose batch dimension is fixed: dynamic batching must turn itself off. */
+/** A model whose batch dimension is fixed: the runtime refuses to batch it. */
 export function fixedBatchModel(): GraphSpec {
   return {
     name: 'fixed',
@@ -249,5 +249,54 @@ export function convNetModel(): GraphSpec {
     outputs: [{ name: 'features', type: 'FLOAT', shape: ['batch', 128] }],
     nodes,
     initializers: layers.map(([name, cin, cout], i) => ({ name, dims: [cout, cin, 3, 3], data: randomFloats(cout * cin * 9, 11 + i, Math.sqrt(2 / (cin * 9))) })),
+  };
+}
+
+/**
+ * A model whose first axis is a sequence, not a batch: OUT = IN - mean(IN, axis 0), IN [n,4]. Every row of the
+ * answer depends on every row sent, so concatenating two callers' rows would mix their answers.
+ */
+export function sequenceCenteringModel(): GraphSpec {
+  return centering('sequence', 0);
+}
+
+/** The same computation per row, a true batch model: OUT = IN - mean(IN, axis 1), IN [batch,4]. */
+export function rowCenteringModel(): GraphSpec {
+  return centering('rows', 1);
+}
+
+function centering(name: string, axis: number): GraphSpec {
+  return {
+    name,
+    inputs: [{ name: 'IN', type: 'FLOAT', shape: [axis === 0 ? 'n' : 'batch', 4] }],
+    outputs: [{ name: 'OUT', type: 'FLOAT', shape: [axis === 0 ? 'n' : 'batch', 4] }],
+    nodes: [
+      { op: 'ReduceMean', inputs: ['IN'], outputs: ['mean'], attributes: { axes: [axis], keepdims: 1 } },
+      { op: 'Sub', inputs: ['IN', 'mean'], outputs: ['OUT'] },
+    ],
+  };
+}
+
+/**
+ * A small CNN on [batch,3,48,192] images (a text-line or licence-plate crop): 3x3 convolutions 3->16 and 16->32,
+ * both stride 2, each with Relu, then global average pooling to [batch,32]. A request is 110 KB of FP32.
+ */
+export function smallCnnModel(): GraphSpec {
+  const layers: [string, number, number][] = [['k1', 3, 16], ['k2', 16, 32]];
+  const nodes: NodeSpec[] = [];
+  let x = 'image';
+  layers.forEach(([k], i) => {
+    nodes.push({ op: 'Conv', inputs: [x, k], outputs: [`c${i}`], attributes: { strides: [2, 2], pads: [1, 1, 1, 1] } });
+    nodes.push({ op: 'Relu', inputs: [`c${i}`], outputs: [`a${i}`] });
+    x = `a${i}`;
+  });
+  nodes.push({ op: 'GlobalAveragePool', inputs: [x], outputs: ['pooled'] });
+  nodes.push({ op: 'Flatten', inputs: ['pooled'], outputs: ['features'], attributes: { axis: 1 } });
+  return {
+    name: 'small-cnn',
+    inputs: [{ name: 'image', type: 'FLOAT', shape: ['batch', 3, 48, 192] }],
+    outputs: [{ name: 'features', type: 'FLOAT', shape: ['batch', 32] }],
+    nodes,
+    initializers: layers.map(([name, cin, cout], i) => ({ name, dims: [cout, cin, 3, 3], data: randomFloats(cout * cin * 9, 31 + i, Math.sqrt(2 / (cin * 9))) })),
   };
 }

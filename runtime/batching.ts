@@ -36,8 +36,23 @@ export function planBatch(queue: readonly Batchable[], maxBatchSize: number): nu
   return picked;
 }
 
-/** Concatenates the requests' inputs along dimension 0, into fresh buffers that can be transferred. */
-export function concatInputs(reqs: readonly InferRequest[], sig: ModelSignature): WireTensor[] {
+/** Numeric inputs start at multiples of 8 bytes in their shared buffer, as typed arrays of any type need. */
+const ALIGN = 8;
+
+/**
+ * Concatenates the requests' inputs along dimension 0, every numeric input into one buffer (at 8-byte aligned
+ * offsets) that can be transferred to the session worker. `allocate` returns a buffer of at least the size
+ * asked for; nothing outside the views returned is read.
+ */
+export function concatInputs(reqs: readonly InferRequest[], sig: ModelSignature, allocate: (bytes: number) => ArrayBuffer = (n) => new ArrayBuffer(n)): WireTensor[] {
+  const sizes = sig.inputs.map((spec, j) => (spec.datatype === 'BYTES' ? 0 : reqs.reduce((n, r) => { const p = r.inputs[j].payload; return n + ('bytes' in p ? p.bytes.byteLength : 0); }, 0)));
+  const offsets: number[] = [];
+  let total = 0;
+  for (const size of sizes) {
+    offsets.push(total);
+    total += Math.ceil(size / ALIGN) * ALIGN;
+  }
+  const buffer = total > 0 ? allocate(total) : undefined;
   return sig.inputs.map((spec, j) => {
     const parts = reqs.map((r) => r.inputs[j]);
     const rows = parts.reduce((n, p) => n + p.shape[0], 0);
@@ -46,8 +61,7 @@ export function concatInputs(reqs: readonly InferRequest[], sig: ModelSignature)
       const strings = parts.flatMap((p) => ('strings' in p.payload ? p.payload.strings : []));
       return { name: spec.name, ortType: spec.ortType, dims, strings };
     }
-    const total = parts.reduce((n, p) => n + ('bytes' in p.payload ? p.payload.bytes.byteLength : 0), 0);
-    const out = new Uint8Array(new ArrayBuffer(total));
+    const out = new Uint8Array(buffer ?? new ArrayBuffer(0), offsets[j], sizes[j]);
     let off = 0;
     for (const p of parts) {
       if ('bytes' in p.payload) {
@@ -55,7 +69,7 @@ export function concatInputs(reqs: readonly InferRequest[], sig: ModelSignature)
         off += p.payload.bytes.byteLength;
       }
     }
-    return { name: spec.name, ortType: spec.ortType, dims, buffer: out.buffer };
+    return { name: spec.name, ortType: spec.ortType, dims, buffer: out.buffer as ArrayBuffer, byteOffset: offsets[j], byteLength: sizes[j] };
   });
 }
 
@@ -69,7 +83,7 @@ function typedView(t: WireTensor): TensorData {
   if (t.strings) return t.strings;
   const dt = datatypeOfOrt(t.ortType);
   if (!dt) throw new Error(`output ${t.name}: unsupported type ${t.ortType}`);
-  return new (typeInfo(dt).array!)(t.buffer!, 0, t.buffer!.byteLength / typeInfo(dt).size);
+  return new (typeInfo(dt).array!)(t.buffer!, t.byteOffset ?? 0, (t.byteLength ?? t.buffer!.byteLength) / typeInfo(dt).size);
 }
 
 /**

@@ -1,9 +1,12 @@
 // `modelplane serve` settings: parsed and checked once, each refusal naming the flag and the reason.
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
+import {
+  EXECUTION_PROVIDERS, GPU_EXECUTION_PROVIDERS, OPTIMIZATION_LEVELS, SERVE_DEFAULTS, SERVE_LOG_LEVELS,
+  type ExecutionProvider, type OptimizationLevel, type ServeLogLevel,
+} from '../common/serve-contract.js';
 
-export const EXECUTION_PROVIDERS = ['cpu', 'cuda', 'tensorrt', 'webgpu'] as const;
-export const OPTIMIZATION_LEVELS = ['disabled', 'basic', 'extended', 'all'] as const;
+export { EXECUTION_PROVIDERS, OPTIMIZATION_LEVELS };
 
 export interface ServeConfig {
   model: string;
@@ -16,12 +19,17 @@ export interface ServeConfig {
   maxQueueDelayUs: number;
   maxQueueSize: number;
   maxBodyBytes: number;
-  executionProviders: string[];
-  graphOptimizationLevel: (typeof OPTIMIZATION_LEVELS)[number];
+  executionProviders: ExecutionProvider[];
+  /** Serve on a GPU provider or not at all. */
+  requireGpu: boolean;
+  /** Sessions, each on its own worker thread. */
+  instances: number;
+  /** GPU device ids; instance i uses devices[i % devices.length]. */
+  devices: number[];
+  graphOptimizationLevel: OptimizationLevel;
   intraOpThreads: number;
-  gpuMemLimitBytes: number;
   drainTimeoutSeconds: number;
-  logLevel: string;
+  logLevel: ServeLogLevel;
   cacheDir: string;
   sha256?: string;
   credentialsDir?: string;
@@ -29,10 +37,14 @@ export interface ServeConfig {
   optimizedModelDir?: string;
 }
 
-/** Raw option values as commander hands them over (strings from flags or the environment). */
-export type RawServeOptions = Record<string, string | undefined>;
+/** Raw option values as commander hands them over (strings from flags or the environment; true for a bare switch). */
+export type RawServeOptions = Record<string, string | boolean | undefined>;
 
 export class ConfigError extends Error {}
+
+function text(raw: string | boolean | undefined): string | undefined {
+  return typeof raw === 'boolean' ? undefined : raw;
+}
 
 function integer(raw: string | undefined, flag: string, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
   if (raw === undefined || raw === '') return fallback;
@@ -49,15 +61,43 @@ function oneOf<T extends string>(raw: string | undefined, flag: string, allowed:
   return raw as T;
 }
 
-export function parseServeConfig(o: RawServeOptions): ServeConfig {
+function flag(raw: string | boolean | undefined, name: string): boolean {
+  if (raw === undefined || raw === false || raw === 'false' || raw === '0') return false;
+  if (raw === true || raw === '' || raw === 'true' || raw === '1') return true;
+  throw new ConfigError(`${name}: must be true or false, got ${JSON.stringify(raw)}`);
+}
+
+function list(raw: string | undefined): string[] | undefined {
+  if (raw === undefined || raw === '') return undefined;
+  return raw.split(',').map((s) => s.trim()).filter(Boolean);
+}
+
+function deviceIds(raw: string | undefined): number[] {
+  const ids = list(raw);
+  if (!ids) return [...SERVE_DEFAULTS.devices];
+  if (ids.length === 0) throw new ConfigError('--devices: needs at least one device id');
+  return ids.map((d) => {
+    if (!/^\d{1,4}$/.test(d)) throw new ConfigError(`--devices: ${JSON.stringify(d)} is not a device id (a non-negative integer)`);
+    return Number(d);
+  });
+}
+
+export function parseServeConfig(raw: RawServeOptions): ServeConfig {
+  const o = Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, text(v)])) as Record<string, string | undefined>;
   if (!o.model) throw new ConfigError('--model: is required (a file, a directory holding model.onnx, or a model URI)');
-  const providers = (o.executionProviders ?? 'cpu').split(',').map((s) => s.trim()).filter(Boolean);
+  const providers = list(o.executionProviders) ?? (o.executionProviders === '' ? [] : [...SERVE_DEFAULTS.executionProviders]);
   if (providers.length === 0) throw new ConfigError('--execution-providers: needs at least one provider');
   for (const p of providers) {
     if (!(EXECUTION_PROVIDERS as readonly string[]).includes(p)) {
       throw new ConfigError(`--execution-providers: unknown provider ${JSON.stringify(p)}; known: ${EXECUTION_PROVIDERS.join(', ')}`);
     }
   }
+  const requireGpu = flag(raw.requireGpu, '--require-gpu');
+  if (requireGpu && !providers.some((p) => (GPU_EXECUTION_PROVIDERS as readonly string[]).includes(p))) {
+    throw new ConfigError(`--require-gpu: --execution-providers ${providers.join(',')} has no GPU provider (${GPU_EXECUTION_PROVIDERS.join(' or ')})`);
+  }
+  const devices = deviceIds(o.devices);
+  if (new Set(devices).size !== devices.length) throw new ConfigError(`--devices: ${devices.join(',')} names a device twice`);
   if (o.sha256 !== undefined && o.sha256 !== '' && !/^[0-9a-f]{64}$/i.test(o.sha256)) {
     throw new ConfigError('--sha256: must be 64 hexadecimal characters');
   }
@@ -67,20 +107,22 @@ export function parseServeConfig(o: RawServeOptions): ServeConfig {
   return {
     model: o.model,
     name: o.name || undefined,
-    host: o.host || '0.0.0.0',
-    httpPort: integer(o.httpPort, '--http-port', 8080, 0, 65535),
-    grpcPort: integer(o.grpcPort, '--grpc-port', 0, 0, 65535),
-    maxBatchSize: integer(o.maxBatchSize, '--max-batch-size', 32, 1, 4096),
-    maxQueueDelayUs: integer(o.maxQueueDelayUs, '--max-queue-delay-us', 2000, 0, 10_000_000),
-    maxQueueSize: integer(o.maxQueueSize, '--max-queue-size', 512, 1, 1_000_000),
-    maxBodyBytes: integer(o.maxBodyBytes, '--max-body-bytes', 256 * 1024 * 1024, 1024, 2 ** 31 - 1),
-    executionProviders: providers,
-    graphOptimizationLevel: oneOf(o.graphOptimizationLevel, '--graph-optimization-level', OPTIMIZATION_LEVELS, 'all'),
-    intraOpThreads: integer(o.intraOpThreads, '--intra-op-threads', 0, 0, 1024),
-    gpuMemLimitBytes: integer(o.gpuMemLimitBytes, '--gpu-mem-limit-bytes', 0, 0),
-    drainTimeoutSeconds: integer(o.drainTimeoutSeconds, '--drain-timeout-seconds', 30, 0, 3600),
-    logLevel: oneOf(o.logLevel, '--log-level', ['error', 'warn', 'info', 'debug'] as const, 'info'),
-    cacheDir: o.cacheDir || '/tmp/modelplane-models',
+    host: o.host || SERVE_DEFAULTS.host,
+    httpPort: integer(o.httpPort, '--http-port', SERVE_DEFAULTS.httpPort, 0, 65535),
+    grpcPort: integer(o.grpcPort, '--grpc-port', SERVE_DEFAULTS.grpcPort, 0, 65535),
+    maxBatchSize: integer(o.maxBatchSize, '--max-batch-size', SERVE_DEFAULTS.maxBatchSize, 1, 4096),
+    maxQueueDelayUs: integer(o.maxQueueDelayUs, '--max-queue-delay-us', SERVE_DEFAULTS.maxQueueDelayUs, 0, 10_000_000),
+    maxQueueSize: integer(o.maxQueueSize, '--max-queue-size', SERVE_DEFAULTS.maxQueueSize, 1, 1_000_000),
+    maxBodyBytes: integer(o.maxBodyBytes, '--max-body-bytes', SERVE_DEFAULTS.maxBodyBytes, 1024, 2 ** 31 - 1),
+    executionProviders: providers as ExecutionProvider[],
+    requireGpu,
+    instances: integer(o.instances, '--instances', SERVE_DEFAULTS.instances, 1, 64),
+    devices,
+    graphOptimizationLevel: oneOf(o.graphOptimizationLevel, '--graph-optimization-level', OPTIMIZATION_LEVELS, SERVE_DEFAULTS.graphOptimizationLevel),
+    intraOpThreads: integer(o.intraOpThreads, '--intra-op-threads', SERVE_DEFAULTS.intraOpThreads, 0, 1024),
+    drainTimeoutSeconds: integer(o.drainTimeoutSeconds, '--drain-timeout-seconds', SERVE_DEFAULTS.drainTimeoutSeconds, 0, 3600),
+    logLevel: oneOf(o.logLevel, '--log-level', SERVE_LOG_LEVELS, SERVE_DEFAULTS.logLevel),
+    cacheDir: o.cacheDir || SERVE_DEFAULTS.cacheDir,
     sha256: o.sha256 || undefined,
     credentialsDir: o.credentialsDir || undefined,
     optimizedModelDir: o.optimizedModelDir || undefined,

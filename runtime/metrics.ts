@@ -54,6 +54,7 @@ export class RuntimeMetrics {
   readonly queued: Gauge<'model'>;
   readonly loadSeconds: Gauge<'model'>;
   readonly concurrencySeconds: Counter<'model'>;
+  readonly executionProvider: Gauge<'model' | 'provider'>;
 
   constructor(readonly model: string, live: { inflight: () => number; queued: () => number; concurrencySeconds?: () => number }, protocols: readonly Protocol[] = ['http']) {
     const registers = [this.registry];
@@ -78,6 +79,7 @@ export class RuntimeMetrics {
     });
     this.concurrencySeconds.inc({ model }, 0);
     this.loadSeconds = new Gauge({ name: 'modelplane_model_load_seconds', help: 'Time to load and warm up the model, seconds', labelNames: ['model'], registers });
+    this.executionProvider = new Gauge({ name: 'modelplane_execution_provider_info', help: 'The onnxruntime execution provider the model instances run on (1 for each in use)', labelNames: ['model', 'provider'], registers });
     for (const protocol of protocols) {
       for (const outcome of ['success', 'client_error', 'rejected', 'failed'] as const) this.requests.inc({ model, protocol, outcome }, 0);
     }

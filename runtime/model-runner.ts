@@ -75,11 +75,18 @@ export class ModelRunner {
     });
   }
 
+  /**
+   * A fresh buffer of `bytes` for a run's inputs, to be transferred to the worker. Not zero-filled: every byte
+   * of it is written before it is read. (Handing buffers back for reuse was measured: the second transfer per
+   * run costs more than the allocation it saves.)
+   */
+  inputBuffer = (bytes: number): ArrayBuffer => Buffer.allocUnsafeSlow(bytes).buffer as ArrayBuffer;
+
   run(inputs: WireTensor[]): Promise<RunResult> {
     const worker = this.worker;
     if (!worker) return Promise.reject(new Error('model is not loaded'));
     const seq = ++this.seq;
-    const transfer = inputs.flatMap((t) => (t.buffer ? [t.buffer] : []));
+    const transfer = [...new Set(inputs.flatMap((t) => (t.buffer ? [t.buffer] : [])))];
     return new Promise((resolve, reject) => {
       this.pending.set(seq, { resolve, reject });
       this.post({ seq, inputs }, transfer);

@@ -1,5 +1,5 @@
-// The request queue in front of the model: bounded, batching compatible requests into one run while the
-// model is busy, and never waiting when waiting cannot help.
+// The request queue in front of the model's instances: bounded, batching compatible requests into one run
+// while every instance is busy, and never waiting when waiting cannot help.
 import { batchKey, concatInputs, planBatch, splitOutputs, type OutputTensor } from './batching.js';
 import { RuntimeError } from './errors.js';
 import type { ModelRunner, RunResult } from './model-runner.js';
@@ -27,19 +27,26 @@ interface Entry {
   reject: (err: Error) => void;
 }
 
+/** One model instance: anything that runs a feed (a session worker, or a stand-in in tests). */
+export type InstanceRunner = Pick<ModelRunner, 'run'> & Partial<Pick<ModelRunner, 'inputBuffer'>>;
+
 export class Scheduler {
   private queue: Entry[] = [];
-  private busy = false;
+  /** Instances with no run in progress; a batch goes to whichever is idle. */
+  private idle: InstanceRunner[];
   private timer?: NodeJS.Timeout;
   /** Requests whose bodies are still arriving: a reason to wait briefly for a fuller batch. */
   arriving = 0;
 
   constructor(
-    private readonly runner: Pick<ModelRunner, 'run'>,
+    instances: InstanceRunner | readonly InstanceRunner[],
     private readonly sig: ModelSignature,
     private readonly opts: SchedulerOptions,
     private readonly observer: SchedulerObserver,
-  ) {}
+  ) {
+    this.idle = Array.isArray(instances) ? [...instances] : [instances as InstanceRunner];
+    if (this.idle.length === 0) throw new Error('a scheduler needs at least one model instance');
+  }
 
   get queued(): number {
     return this.queue.length;
@@ -57,74 +64,77 @@ export class Scheduler {
     });
   }
 
+  /** Starts runs on idle instances while there is work that should not wait for a fuller batch. */
   private dispatch(): void {
-    if (this.busy || this.queue.length === 0) return;
-    const picked = planBatch(this.queue, this.opts.maxBatchSize);
-    const rows = picked.reduce((n, i) => n + this.queue[i].rows, 0);
-    const head = this.queue[0];
-    const waited = (performance.now() - head.enqueued) * 1000;
-    const canGrow = head.key !== undefined && rows < this.opts.maxBatchSize && this.arriving > 0;
-    if (canGrow && waited < this.opts.maxQueueDelayUs) {
-      if (!this.timer) {
-        const delayMs = Math.max(0, (this.opts.maxQueueDelayUs - waited) / 1000);
-        this.timer = setTimeout(() => {
-          this.timer = undefined;
-          this.dispatch();
-        }, delayMs);
+    while (this.idle.length > 0 && this.queue.length > 0) {
+      const picked = planBatch(this.queue, this.opts.maxBatchSize);
+      const rows = picked.reduce((n, i) => n + this.queue[i].rows, 0);
+      const head = this.queue[0];
+      const waited = (performance.now() - head.enqueued) * 1000;
+      const canGrow = head.key !== undefined && rows < this.opts.maxBatchSize && this.arriving > 0;
+      if (canGrow && waited < this.opts.maxQueueDelayUs) {
+        if (!this.timer) {
+          const delayMs = Math.max(0, (this.opts.maxQueueDelayUs - waited) / 1000);
+          this.timer = setTimeout(() => {
+            this.timer = undefined;
+            this.dispatch();
+          }, delayMs);
+        }
+        return;
       }
-      return;
+      if (this.timer) {
+        clearTimeout(this.timer);
+        this.timer = undefined;
+      }
+      const entries = picked.map((i) => this.queue[i]);
+      const pickedSet = new Set(picked);
+      this.queue = this.queue.filter((_, i) => !pickedSet.has(i));
+      void this.execute(this.idle.shift()!, entries);
     }
-    if (this.timer) {
-      clearTimeout(this.timer);
-      this.timer = undefined;
-    }
-    const entries = picked.map((i) => this.queue[i]);
-    const pickedSet = new Set(picked);
-    this.queue = this.queue.filter((_, i) => !pickedSet.has(i));
-    this.busy = true;
-    void this.execute(entries);
   }
 
-  /** The model is free again: start the next batch before answering this one, so the two overlap. */
-  private release(): void {
-    this.busy = false;
+  /** The instance is free again: start the next batch before answering this one, so the two overlap. */
+  private release(instance: InstanceRunner): void {
+    this.idle.push(instance);
     this.dispatch();
   }
 
-  private async execute(entries: Entry[]): Promise<void> {
+  private async execute(instance: InstanceRunner, entries: Entry[]): Promise<void> {
     const now = performance.now();
     for (const e of entries) this.observer.queueSeconds((now - e.enqueued) / 1000);
     let result: RunResult;
     try {
-      result = await this.runner.run(concatInputs(entries.map((e) => e.req), this.sig));
+      result = await instance.run(concatInputs(entries.map((e) => e.req), this.sig, instance.inputBuffer));
     } catch (err) {
-      if (entries.length > 1) return this.executeOneByOne(entries);
-      this.release();
+      if (entries.length > 1) return this.executeOneByOne(instance, entries);
+      this.release(instance);
       entries[0].reject(new RuntimeError('InferenceFailed', `inference failed: ${(err as Error).message}`));
       return;
     }
-    this.release();
-    this.observer.batch(entries.reduce((n, e) => n + e.rows, 0), result.computeSeconds);
     let split: OutputTensor[][];
     try {
       split = splitOutputs(result.outputs, entries.length === 1 ? [entries[0].rows] : entries.map((e) => e.rows));
     } catch {
       // The outputs do not split along dimension 0: answer these one by one (the model stays shared).
-      for (const e of entries) this.runAlone(e);
-      return;
+      return this.executeOneByOne(instance, entries);
     }
+    this.release(instance);
+    this.observer.batch(entries.reduce((n, e) => n + e.rows, 0), result.computeSeconds);
     entries.forEach((e, i) => e.resolve(split[i]));
   }
 
-  /** A batch failed as a whole: run its requests alone, so one request's failure is only its own. */
-  private async executeOneByOne(entries: Entry[]): Promise<void> {
-    for (const e of entries) await this.runAlone(e);
-    this.release();
+  /**
+   * A batch failed as a whole, or its outputs did not split: run its requests alone, in order, on the same
+   * instance, so one request's failure is only its own. The instance takes new work only once all are done.
+   */
+  private async executeOneByOne(instance: InstanceRunner, entries: Entry[]): Promise<void> {
+    for (const e of entries) await this.runAlone(instance, e);
+    this.release(instance);
   }
 
-  private async runAlone(e: Entry): Promise<void> {
+  private async runAlone(instance: InstanceRunner, e: Entry): Promise<void> {
     try {
-      const r = await this.runner.run(concatInputs([e.req], this.sig));
+      const r = await instance.run(concatInputs([e.req], this.sig, instance.inputBuffer));
       this.observer.batch(e.rows, r.computeSeconds);
       e.resolve(splitOutputs(r.outputs, [e.rows])[0]);
     } catch (err) {

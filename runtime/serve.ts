@@ -8,14 +8,15 @@ import { createLogger, type Logger } from '../common/logger.js';
 import { writeTerminationMessage } from '../common/termination.js';
 import { cpuLimit, type ServeConfig } from './config.js';
 import { InflightTracker, RuntimeMetrics } from './metrics.js';
-import { ModelLoadError, ModelRunner } from './model-runner.js';
+import { ModelLoadError, ModelRunner, type LoadedModel } from './model-runner.js';
 import { Scheduler } from './scheduler.js';
 import { createRuntimeServer, MODEL_VERSION, type ServedModel, type ServerState } from './server.js';
 import { batchability, warmupShape, type ModelSignature } from './signature.js';
 import { typeInfo } from './datatypes.js';
 import { elementCount } from './tensors.js';
 import { readManifest } from './fetch/integrity.js';
-import type { WireTensor } from './worker-protocol.js';
+import type { WireTensor, WorkerInit } from './worker-protocol.js';
+import { GPU_EXECUTION_PROVIDERS } from '../common/serve-contract.js';
 import { startGrpcServer, type GrpcRuntimeServer } from './grpc/server.js';
 import { statisticsFromMetrics } from './grpc/statistics.js';
 import { chooseServedModel } from '../optimize/report.js';
@@ -98,11 +99,39 @@ function zeroInputs(sig: ModelSignature): WireTensor[] {
   });
 }
 
+/**
+ * What each instance's session worker is told, apart from the model path: with --require-gpu only the GPU
+ * providers are tried; instance i runs on devices[i mod length]; threads default to a share of the CPU limit.
+ */
+export function instancePlan(cfg: ServeConfig, cpus: number = cpuLimit()): Omit<WorkerInit, 'modelPath'>[] {
+  const executionProviders = cfg.requireGpu ? cfg.executionProviders.filter((p) => (GPU_EXECUTION_PROVIDERS as readonly string[]).includes(p)) : cfg.executionProviders;
+  const intraOpThreads = cfg.intraOpThreads > 0 ? cfg.intraOpThreads : Math.max(1, Math.floor(cpus / cfg.instances));
+  return Array.from({ length: cfg.instances }, (_, i) => ({
+    executionProviders: [...executionProviders],
+    deviceId: cfg.devices[i % cfg.devices.length],
+    graphOptimizationLevel: cfg.graphOptimizationLevel,
+    intraOpThreads,
+  }));
+}
+
+/** Why the model did not load, in the words the operator's status shows. */
+function loadFailure(cfg: ServeConfig, file: string, err: Error): FatalError {
+  if (cfg.requireGpu && err instanceof ModelLoadError && err.failures.length > 0) {
+    const gpuFailures = err.failures.filter((f) => (GPU_EXECUTION_PROVIDERS as readonly string[]).includes(f.provider));
+    // Registering the provider (its libraries, a device) fails before the model is read; a model onnxruntime
+    // cannot parse fails alike on every provider, which is not the GPU's fault and is reported as it is.
+    if (gpuFailures.length === err.failures.length && gpuFailures.every((f) => /AppendExecutionProvider|CUDA|cuDNN|TensorRT|shared librar/i.test(f.error))) {
+      return new FatalError('ModelLoadFailed', `GPU requested but the CUDA execution provider is unavailable: ${gpuFailures.map((f) => `${f.provider}: ${f.error}`).join('; ')}`);
+    }
+  }
+  return new FatalError('ModelLoadFailed', `model ${file} did not load: ${err.message}`);
+}
+
 export function startRuntime(cfg: ServeConfig, version: string, logger: Logger = createLogger('runtime', cfg.logLevel)): Promise<RunningRuntime> {
   let state: ServerState = 'loading';
   let served: ServedModel | undefined;
   const inflight = new InflightTracker();
-  const runner = new ModelRunner();
+  const runners = Array.from({ length: cfg.instances }, () => new ModelRunner());
   const modelName = cfg.name ?? defaultModelName(cfg.model);
   const serverDeps = {
     version,
@@ -120,30 +149,32 @@ export function startRuntime(cfg: ServeConfig, version: string, logger: Logger =
     const started = performance.now();
     const original = await resolveModelFile(cfg, logger);
     // The optimised model when `modelplane optimize` wrote one that passed its gate, else the original.
-    const { file, parameters } = chooseServedModel(original, cfg.optimizedModelDir);
-    if (parameters) logger.info(parameters.optimized ? 'serving the optimised model' : 'serving the original model', { file, ...parameters });
-    if (cfg.gpuMemLimitBytes > 0) {
-      logger.warn('gpu memory limit is not applied: onnxruntime-node passes only deviceId to the CUDA provider', { gpuMemLimitBytes: cfg.gpuMemLimitBytes });
-    }
-    const intraOpThreads = cfg.intraOpThreads > 0 ? cfg.intraOpThreads : cpuLimit();
-    let loaded;
+    const { file, parameters: optimization } = chooseServedModel(original, cfg.optimizedModelDir);
+    if (optimization) logger.info(optimization.optimized ? 'serving the optimised model' : 'serving the original model', { file, ...optimization });
+    const plan = instancePlan(cfg);
+    let loadedAll: LoadedModel[];
     try {
-      loaded = await runner.load({ modelPath: file, executionProviders: cfg.executionProviders, graphOptimizationLevel: cfg.graphOptimizationLevel, intraOpThreads });
+      loadedAll = await Promise.all(plan.map((p, i) => runners[i].load({ modelPath: file, ...p })));
     } catch (err) {
-      throw new FatalError('ModelLoadFailed', `model ${file} did not load: ${(err as Error).message}`);
+      throw loadFailure(cfg, file, err as Error);
     }
+    const loaded = loadedAll[0];
     for (const f of loaded.failures) {
       logger.warn('execution provider unavailable, falling back', { provider: f.provider, reason: f.error });
     }
+    const providers = [...new Set(loadedAll.map((l) => l.provider))];
     const sig = loaded.signature;
-    let maxBatchSize = cfg.maxBatchSize;
+    const maxBatchSize = cfg.maxBatchSize;
     const b = batchability(sig);
     if (maxBatchSize > 1 && !b.ok) {
-      logger.info('dynamic batching off', { reason: b.reason });
-      maxBatchSize = 1;
+      throw new FatalError(
+        'BatchingUnsupported',
+        `--max-batch-size ${maxBatchSize} asks for dynamic batching, but ${b.reason}: requests cannot be concatenated along dimension 0. ` +
+          'Serve it without batching (--max-batch-size 1; omit spec.runtime.batching), or export the model with a symbolic first dimension',
+      );
     }
     try {
-      await runner.run(zeroInputs(sig));
+      await Promise.all(runners.map((r) => r.run(zeroInputs(sig))));
     } catch (err) {
       throw new FatalError('ModelLoadFailed', `model ${file} failed its warm-up run: ${(err as Error).message}`);
     }
@@ -152,7 +183,8 @@ export function startRuntime(cfg: ServeConfig, version: string, logger: Logger =
       { inflight: () => inflight.count, queued: () => served?.scheduler.queued ?? 0, concurrencySeconds: () => inflight.concurrencySeconds() },
       cfg.grpcPort > 0 ? ['http', 'grpc'] : ['http'],
     );
-    const scheduler = new Scheduler(runner, sig, { maxBatchSize, maxQueueDelayUs: cfg.maxQueueDelayUs, maxQueueSize: cfg.maxQueueSize }, {
+    for (const provider of providers) metrics.executionProvider.set({ model: modelName, provider }, 1);
+    const scheduler = new Scheduler(runners, sig, { maxBatchSize, maxQueueDelayUs: cfg.maxQueueDelayUs, maxQueueSize: cfg.maxQueueSize }, {
       queueSeconds: (s) => metrics.queueSeconds.observe({ model: modelName }, s),
       batch: (rows, s) => {
         metrics.batchSize.observe({ model: modelName }, rows);
@@ -161,16 +193,20 @@ export function startRuntime(cfg: ServeConfig, version: string, logger: Logger =
     });
     const loadSeconds = (performance.now() - started) / 1000;
     metrics.loadSeconds.set({ model: modelName }, loadSeconds);
-    served = { name: modelName, signature: sig, scheduler, metrics, maxBatchSize, ...(parameters ? { parameters } : {}) };
-    runner.onFatal = (err) => {
-      logger.error('session worker died', { error: err.message });
-      writeTerminationMessage(`ModelLoadFailed: session worker died: ${err.message}`);
-      process.exit(70);
-    };
+    const parameters = { execution_provider: providers.join(','), instances: runners.length, ...(optimization ?? {}) };
+    served = { name: modelName, signature: sig, scheduler, metrics, maxBatchSize, parameters };
+    for (const runner of runners) {
+      runner.onFatal = (err) => {
+        logger.error('session worker died', { error: err.message });
+        writeTerminationMessage(`ModelLoadFailed: session worker died: ${err.message}`);
+        process.exit(70);
+      };
+    }
     if (state === 'loading') state = 'ready';
     grpc?.stateChanged();
     logger.info('model ready', {
-      model: modelName, file, provider: loaded.provider, loadSeconds: +loadSeconds.toFixed(3), maxBatchSize,
+      model: modelName, file, provider: providers.join(','), instances: runners.length, intraOpThreads: plan[0].intraOpThreads,
+      loadSeconds: +loadSeconds.toFixed(3), maxBatchSize,
       inputs: sig.inputs.map((t) => `${t.name}:${t.datatype}[${t.shape.join(',')}]`),
       outputs: sig.outputs.map((t) => `${t.name}:${t.datatype}[${t.shape.join(',')}]`),
     });
@@ -192,7 +228,7 @@ export function startRuntime(cfg: ServeConfig, version: string, logger: Logger =
       server.close(() => resolve());
       server.closeIdleConnections();
     });
-    await runner.close();
+    await Promise.all(runners.map((r) => r.close()));
     logger.info('drained');
   };
 

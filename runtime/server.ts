@@ -26,7 +26,7 @@ export interface ServedModel {
   scheduler: Scheduler;
   metrics: RuntimeMetrics;
   maxBatchSize: number;
-  /** Extra model metadata `parameters` (which model file is served, optimised or not). */
+  /** Model metadata `parameters`: how the model is being served (execution provider, instances, optimised or not). */
   parameters?: Record<string, string | number | boolean>;
 }
 

@@ -10,8 +10,9 @@ const init = workerData as WorkerInit & { channel: WorkerChannel };
 const port = parentPort!;
 
 function sessionOptions(provider: string): ort.InferenceSession.SessionOptions {
+  const ep = provider === 'cuda' || provider === 'tensorrt' ? { name: provider, deviceId: init.deviceId } : provider;
   return {
-    executionProviders: [provider],
+    executionProviders: [ep as ort.InferenceSession.ExecutionProviderConfig],
     graphOptimizationLevel: init.graphOptimizationLevel,
     intraOpNumThreads: init.intraOpThreads > 0 ? init.intraOpThreads : undefined,
     logSeverityLevel: 3,
@@ -46,7 +47,8 @@ function reply(msg: WorkerReply, transfer: ArrayBuffer[] = []): void {
 function toTensor(t: WireTensor): ort.Tensor {
   if (t.strings) return new ort.Tensor('string', t.strings, t.dims);
   const info = typeInfo(datatypeOfOrt(t.ortType)!);
-  return new ort.Tensor(t.ortType as 'float32', new info.array!(t.buffer!, 0, t.buffer!.byteLength / info.size) as Float32Array, t.dims);
+  const data = new info.array!(t.buffer!, t.byteOffset ?? 0, (t.byteLength ?? t.buffer!.byteLength) / info.size);
+  return new ort.Tensor(t.ortType as 'float32', data as Float32Array, t.dims);
 }
 
 
@@ -57,7 +59,7 @@ function fromTensor(name: string, t: ort.Tensor, transfer: ArrayBuffer[]): WireT
   if (data.byteOffset !== 0 || data.byteLength !== data.buffer.byteLength || !(data.buffer instanceof ArrayBuffer)) {
     data = new Uint8Array(data.buffer, data.byteOffset, data.byteLength).slice();
   }
-  transfer.push(data.buffer as ArrayBuffer);
+  if (!transfer.includes(data.buffer as ArrayBuffer)) transfer.push(data.buffer as ArrayBuffer);
   return { name, ortType: t.type, dims, buffer: data.buffer as ArrayBuffer };
 }
 

@@ -4,7 +4,10 @@ import type { ModelSignature } from './signature.js';
 
 export interface WorkerInit {
   modelPath: string;
+  /** Tried in order; the first that creates a session serves. */
   executionProviders: string[];
+  /** The GPU providers' device id. */
+  deviceId: number;
   graphOptimizationLevel: 'disabled' | 'basic' | 'extended' | 'all';
   intraOpThreads: number;
 }
@@ -15,12 +18,17 @@ export interface WorkerChannel {
   signal: Int32Array;
 }
 
-/** A tensor crossing the thread boundary: numeric data as a transferred buffer, BYTES as strings. */
+/**
+ * A tensor crossing the thread boundary: numeric data as a transferred buffer (the whole buffer, or the
+ * byteOffset/byteLength part of it: a run's inputs share one buffer), BYTES as strings.
+ */
 export interface WireTensor {
   name: string;
   ortType: string;
   dims: number[];
   buffer?: ArrayBuffer;
+  byteOffset?: number;
+  byteLength?: number;
   strings?: string[];
 }
 

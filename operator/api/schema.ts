@@ -3,6 +3,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { V1Affinity, V1Condition, V1ObjectMeta, V1ResourceRequirements, V1Toleration, V1TopologySpreadConstraint } from '@kubernetes/client-node';
 import { StringEnum, StringMap, upstream } from './upstream.js';
+import { OPTIMIZATION_LEVELS, type ExecutionProvider } from '../../common/serve-contract.js';
 
 export const GROUP = 'serving.modelplane.io';
 export const VERSION = 'v1alpha1';
@@ -12,8 +13,9 @@ export const PLURAL = 'modeldeployments';
 export const SINGULAR = 'modeldeployment';
 
 export const DEFAULT_GPU_RESOURCE = 'nvidia.com/gpu';
-export const EXECUTION_PROVIDERS = ['cuda', 'tensorrt', 'cpu'] as const;
-export const GRAPH_OPTIMIZATION_LEVELS = ['disabled', 'basic', 'extended', 'all'] as const;
+/** The runtime's providers that a ModelDeployment may name (webgpu has no place in a pod). */
+export const EXECUTION_PROVIDERS = ['cuda', 'tensorrt', 'cpu'] as const satisfies readonly ExecutionProvider[];
+export const GRAPH_OPTIMIZATION_LEVELS = OPTIMIZATION_LEVELS;
 export const URI_SCHEMES = ['https', 'http', 's3', 'pvc', 'file'] as const;
 
 export interface CelRule {
@@ -190,7 +192,14 @@ const Scheduling = Type.Object(
 
 const Batching = Type.Object(
   {
-    maxBatchSize: Type.Integer({ minimum: 1, maximum: 4096, format: 'int32', description: 'Most requests merged into one run; 1 turns batching off.' }),
+    maxBatchSize: Type.Integer({
+      minimum: 1,
+      maximum: 4096,
+      format: 'int32',
+      description:
+        'Most rows (dimension 0) merged from concurrent requests into one run; 1 turns batching off. Only for models whose ' +
+        'rows are independent; the runtime refuses to start unless dimension 0 of every input and output is symbolic.',
+    }),
     maxQueueDelayMicroseconds: Type.Integer({
       minimum: 0,
       maximum: 1000000,
@@ -199,7 +208,7 @@ const Batching = Type.Object(
       description: 'Longest a request waits for others to fill a batch.',
     }),
   },
-  { description: 'Dynamic batching along the first dimension; omitted means off.' },
+  { description: 'Dynamic batching along the first dimension, as Triton\'s max_batch_size: opt-in, omitted means off (max batch size 1).' },
 );
 
 const Runtime = Type.Object(
@@ -223,7 +232,15 @@ const Runtime = Type.Object(
       format: 'int32',
       description: 'Requests that may wait per replica; beyond it the runtime answers 503 with Retry-After.',
     }),
-    gpuMemoryLimitBytes: Type.Integer({ minimum: 0, default: 0, format: 'int64', description: 'Cap on the onnxruntime CUDA memory arena; 0 means no cap.' }),
+    instances: Type.Integer({
+      minimum: 1,
+      maximum: 64,
+      default: 1,
+      format: 'int32',
+      description:
+        "Model instances per replica, as Triton's instance_group count: each its own onnxruntime session on its own thread, " +
+        'and a batch goes to whichever is idle. With spec.gpu, instances per GPU (one GPU per instance for gpu.count > 1).',
+    }),
   },
   {
     description: 'How the runtime serves the model.',
@@ -294,12 +311,21 @@ export const ModelDeploymentSpecSchema = Type.Object(
   },
   {
     description: 'What to serve and how.',
-    ...cel({
-      rule: "!has(self.optimization) || !has(self.optimization.quantize) || self.optimization.quantize != 'fp16' || has(self.gpu)",
-      message: 'optimization.quantize fp16 needs a GPU (spec.gpu): FLOAT16 kernels are for GPUs',
-      reason: 'FieldValueForbidden',
-      fieldPath: '.optimization.quantize',
-    }),
+    ...cel(
+      {
+        rule: "!has(self.optimization) || !has(self.optimization.quantize) || self.optimization.quantize != 'fp16' || has(self.gpu)",
+        message: 'optimization.quantize fp16 needs a GPU (spec.gpu): FLOAT16 kernels are for GPUs',
+        reason: 'FieldValueForbidden',
+        fieldPath: '.optimization.quantize',
+      },
+      // A pod that holds a GPU serves on it or fails; it never quietly computes on CPU.
+      {
+        rule: "!has(self.gpu) || !has(self.runtime) || !has(self.runtime.executionProviders) || self.runtime.executionProviders.exists(p, p != 'cpu')",
+        message: 'with spec.gpu, runtime.executionProviders must include cuda or tensorrt',
+        reason: 'FieldValueInvalid',
+        fieldPath: '.runtime.executionProviders',
+      },
+    ),
   },
 );
 

@@ -6,9 +6,10 @@ import type { ResolvedConfig } from './config.js';
 import { labelsFor, selectorLabels } from './labels.js';
 import { CREDENTIALS_DIR, MODELS_DIR, planModelSource, type ModelSourcePlan } from './model-source.js';
 import { childMetadata } from './owner.js';
+import { DEFAULT_HTTP_PORT, POD_GRPC_PORT, SERVE_DEFAULTS, serveArgv, type ExecutionProvider, type ServeSettings } from '../../common/serve-contract.js';
 
-export const HTTP_PORT = 8080;
-export const GRPC_PORT = 9000;
+export const HTTP_PORT = DEFAULT_HTTP_PORT;
+export const GRPC_PORT = POD_GRPC_PORT;
 export const RUNTIME_CONTAINER = 'runtime';
 export const FETCH_CONTAINER = 'fetch';
 export const OPTIMIZE_CONTAINER = 'optimize';
@@ -33,7 +34,7 @@ export function cpuCores(quantity: string | number | undefined): number | undefi
 }
 
 /** Execution providers in order; by default the GPU ones first when the pod has a GPU. */
-export function executionProviders(spec: ModelDeploymentSpec): string[] {
+export function executionProviders(spec: ModelDeploymentSpec): ExecutionProvider[] {
   return spec.runtime.executionProviders ?? (spec.gpu ? ['cuda', 'cpu'] : ['cpu']);
 }
 
@@ -41,32 +42,44 @@ export function drainTimeoutSeconds(cfg: ResolvedConfig): number {
   return Math.max(1, cfg.terminationGracePeriodSeconds - cfg.preStopSleepSeconds - 5);
 }
 
-/** `modelplane serve` arguments rendered from the spec. */
-export function serveArgs(md: ModelDeployment, plan: ModelSourcePlan, cfg: ResolvedConfig): string[] {
+/**
+ * How the runtime serves a ModelDeployment, as `modelplane serve` settings. With a GPU the runtime must serve on
+ * it (--require-gpu) and every GPU the pod holds gets its instances; threads default to the pod's CPUs shared
+ * among the instances.
+ */
+export function serveSettings(md: ModelDeployment, plan: ModelSourcePlan, cfg: ResolvedConfig): ServeSettings {
   const spec = md.spec;
   const rt = spec.runtime;
   const base = baseResources(spec, cfg);
-  const threads = rt.intraOpThreads || cpuCores(base?.limits?.cpu ?? base?.requests?.cpu) || 0;
-  const args = [
-    'serve',
-    '--model', plan.modelPath,
-    '--name', spec.model.servedName ?? md.metadata.name!,
-    '--http-port', String(HTTP_PORT),
-    '--grpc-port', String(GRPC_PORT),
-    '--execution-providers', executionProviders(spec).join(','),
-    '--graph-optimization-level', rt.graphOptimizationLevel,
-    '--intra-op-threads', String(threads),
-    '--max-queue-size', String(rt.maxQueueSize),
-    '--gpu-mem-limit-bytes', String(rt.gpuMemoryLimitBytes),
+  const gpus = spec.gpu ? spec.gpu.count ?? 1 : 0;
+  const perDevice = rt.instances ?? SERVE_DEFAULTS.instances;
+  const instances = gpus > 0 ? gpus * perDevice : perDevice;
+  const cores = cpuCores(base?.limits?.cpu ?? base?.requests?.cpu);
+  const threads = rt.intraOpThreads || (cores ? Math.max(1, Math.floor(cores / instances)) : 0);
+  return {
+    model: plan.modelPath,
+    name: spec.model.servedName ?? md.metadata.name!,
+    httpPort: HTTP_PORT,
+    grpcPort: GRPC_PORT,
+    maxBatchSize: rt.batching?.maxBatchSize ?? 1,
+    ...(rt.batching && rt.batching.maxBatchSize > 1 ? { maxQueueDelayUs: rt.batching.maxQueueDelayMicroseconds ?? 1000 } : {}),
+    maxQueueSize: rt.maxQueueSize,
+    executionProviders: executionProviders(spec),
+    requireGpu: gpus > 0,
+    instances,
+    ...(gpus > 0 ? { devices: Array.from({ length: gpus }, (_, i) => i) } : {}),
+    graphOptimizationLevel: rt.graphOptimizationLevel,
+    intraOpThreads: threads,
     // SIGTERM arrives after the preStop sleep; the drain must end before the kubelet's SIGKILL.
-    '--drain-timeout-seconds', String(drainTimeoutSeconds(cfg)),
-  ];
-  if (spec.optimization) args.push('--optimized-model-dir', OPTIMIZED_DIR);
-  if (rt.batching && rt.batching.maxBatchSize > 1) {
-    args.push('--max-batch-size', String(rt.batching.maxBatchSize), '--max-queue-delay-us', String(rt.batching.maxQueueDelayMicroseconds ?? 1000));
-  }
-  args.push('--log-level', cfg.logLevel);
-  return args;
+    drainTimeoutSeconds: drainTimeoutSeconds(cfg),
+    ...(spec.optimization ? { optimizedModelDir: OPTIMIZED_DIR } : {}),
+    logLevel: cfg.logLevel,
+  };
+}
+
+/** `modelplane serve` arguments rendered from the spec (the Deployment's and local mode's). */
+export function serveArgs(md: ModelDeployment, plan: ModelSourcePlan, cfg: ResolvedConfig): string[] {
+  return serveArgv(serveSettings(md, plan, cfg));
 }
 
 /** `modelplane fetch` arguments: download into /models, or verify an in-place model's sha256. */

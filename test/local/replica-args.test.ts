@@ -1,12 +1,16 @@
 // A replica runs exactly the `modelplane serve` arguments the operator puts into the runtime container, except
-// the model path (the local copy) and where it listens (no gRPC: replicas share one machine).
+// the model path (the local copy) and where it listens.
 import { buildDeployment } from '../../operator/resources/deployment.js';
-import { replicaArgs, withFlag, LOCAL_CONFIG } from '../../local/replica-args.js';
+import { replicaArgs, LOCAL_CONFIG } from '../../local/replica-args.js';
 import { md } from '../operator/resources/fixtures.js';
 
 const flags = (argv: string[]) => {
   const out = new Map<string, string>();
-  for (let i = 1; i < argv.length; i += 2) out.set(argv[i], argv[i + 1]);
+  for (let i = 1; i < argv.length; i++) {
+    // A switch (--require-gpu) has no value of its own.
+    const value = argv[i + 1] !== undefined && !argv[i + 1].startsWith('--') ? argv[++i] : '';
+    out.set(argv[i - (value === '' ? 0 : 1)], value);
+  }
   return out;
 };
 
@@ -22,15 +26,12 @@ test.each([
   expect(local.get('--model')).toBe('/cache/abc/model.onnx');
   expect(local.get('--http-port')).toBe('0');
   expect(local.get('--host')).toBe('127.0.0.1');
-  expect(local.get('--grpc-port')).toBe('0');
-  for (const f of ['--model', '--http-port', '--grpc-port', '--host']) {
+  // Replicas share one machine: no gRPC listener (the pods' is on 9000).
+  expect(local.has('--grpc-port')).toBe(false);
+  expect(container.get('--grpc-port')).toBe('9000');
+  for (const f of ['--model', '--http-port', '--host', '--grpc-port']) {
     local.delete(f);
     container.delete(f);
   }
   expect(local).toEqual(container);
-});
-
-test('withFlag replaces a value or appends the flag', () => {
-  expect(withFlag(['serve', '--http-port', '8080'], '--http-port', '0')).toEqual(['serve', '--http-port', '0']);
-  expect(withFlag(['serve'], '--host', '127.0.0.1')).toEqual(['serve', '--host', '127.0.0.1']);
 });

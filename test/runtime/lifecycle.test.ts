@@ -4,7 +4,7 @@ import { createServer } from 'node:http';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
-import { encodeModel, fixedBatchModel, mlpModel, simpleModel } from '../../examples/onnx-models.js';
+import { encodeModel, mlpModel, simpleModel } from '../../examples/onnx-models.js';
 import { CLI, infer, modelFile, startRuntime, tempDir } from '../support/runtime-process.js';
 
 const dir = tempDir();
@@ -46,18 +46,6 @@ test('concurrent requests are batched and each gets its own answer', async () =>
     const rows = metricValue(metrics, 'modelplane_inference_batch_size_sum');
     expect(rows).toBe(96); // 64 requests of 1 or 2 rows (the warm-up run is not a request)
     expect(runs).toBeLessThan(64); // several requests shared a run
-  } finally {
-    await rt.stop();
-  }
-});
-
-test('a model with a fixed first dimension turns batching off and says why', async () => {
-  const rt = await startRuntime(['--model', modelFile(dir.path, 'fixed', fixedBatchModel()), '--log-level', 'info']);
-  try {
-    const off = rt.logLines().find((l) => l.message === 'dynamic batching off');
-    expect(off?.reason).toMatch(/x has a fixed first dimension \(1\)/);
-    const answers = await Promise.all(Array.from({ length: 8 }, (_, i) => infer(rt.url, 'fixed', { inputs: [{ name: 'x', shape: [1, 4], datatype: 'FP32', data: [i, -i, i, -i] }] })));
-    answers.forEach((a, i) => expect(a.json.outputs[0].data).toEqual([i, 0, i, 0]));
   } finally {
     await rt.stop();
   }

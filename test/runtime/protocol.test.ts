@@ -43,6 +43,7 @@ describe('health and metadata', () => {
         { name: 'OUTPUT0', datatype: 'FP32', shape: [-1, 16] },
         { name: 'OUTPUT1', datatype: 'FP32', shape: [-1, 16] },
       ],
+      parameters: { execution_provider: 'cpu', instances: 1 },
     });
   });
 
@@ -72,9 +73,10 @@ describe('health and metadata', () => {
     expect(r3.status).toBe(404);
   });
 
-  test('Triton model configuration', async () => {
+  test('Triton model configuration (batching is off unless asked for: max_batch_size 0, full dims)', async () => {
     const cfg = await (await fetch(`${simple.url}/v2/models/simple/config`)).json();
-    expect(cfg).toMatchObject({ name: 'simple', platform: 'onnxruntime_onnx', max_batch_size: 32, input: [{ name: 'INPUT0', data_type: 'TYPE_FP32', dims: [16] }, expect.anything()] });
+    expect(cfg).toMatchObject({ name: 'simple', platform: 'onnxruntime_onnx', max_batch_size: 0, input: [{ name: 'INPUT0', data_type: 'TYPE_FP32', dims: [-1, 16] }, expect.anything()] });
+    expect(cfg.dynamic_batching).toBeUndefined();
   });
 });
 

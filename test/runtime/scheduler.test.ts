@@ -1,5 +1,5 @@
 // The pure parts of batching and the scheduler's decisions, with a model runner that records its calls.
-import { batchKey, concatInputs, planBatch, splitOutputs } from '../../runtime/batching.js';
+import { batchKey, concatInputs, planBatch, splitOutputs, type OutputTensor } from '../../runtime/batching.js';
 import { fromHalf, toHalf } from '../../runtime/datatypes.js';
 import { RuntimeError } from '../../runtime/errors.js';
 import type { InferRequest } from '../../runtime/request.js';
@@ -29,7 +29,7 @@ function fakeRunner() {
     calls,
     releaseAll: () => waiting.splice(0).forEach((f) => f()),
     run: (inputs: WireTensor[]) => {
-      const x = new Float32Array(inputs[0].buffer!);
+      const x = new Float32Array(inputs[0].buffer!, inputs[0].byteOffset, inputs[0].byteLength! / 4);
       calls.push([...inputs[0].dims]);
       return new Promise<{ outputs: WireTensor[]; computeSeconds: number }>((resolve) => {
         waiting.push(() => resolve({ outputs: [{ name: 'y', ortType: 'float32', dims: inputs[0].dims, buffer: x.map((v) => v * 2).buffer }], computeSeconds: 0.001 }));
@@ -69,6 +69,38 @@ test('concatInputs and splitOutputs round-trip rows to their requests', () => {
     { shape: [2, 2], data: [10, 11, 12, 13] },
   ]);
   expect(() => splitOutputs([{ name: 'y', ortType: 'float32', dims: [1, 6], buffer: t.buffer }], [1, 2])).toThrow(/first dimension 1, not the batch's 3/);
+});
+
+test('concatInputs packs every numeric input into one buffer at 8-byte aligned offsets, from the allocator given', () => {
+  const two: ModelSignature = {
+    inputs: [
+      { name: 'a', datatype: 'UINT8', ortType: 'uint8', shape: [-1, 3] },
+      { name: 's', datatype: 'BYTES', ortType: 'string', shape: [-1] },
+      { name: 'b', datatype: 'FP64', ortType: 'float64', shape: [-1, 1] },
+    ],
+    outputs: [],
+  };
+  const r = (k: number): InferRequest => ({
+    inputs: [
+      { name: 'a', datatype: 'UINT8', shape: [1, 3], payload: { bytes: Uint8Array.of(k, k + 1, k + 2) } },
+      { name: 's', datatype: 'BYTES', shape: [1], payload: { strings: [`s${k}`] } },
+      { name: 'b', datatype: 'FP64', shape: [1, 1], payload: { bytes: new Uint8Array(Float64Array.of(k / 2).buffer) } },
+    ],
+    outputs: [],
+    batchSize: 1,
+  });
+  const reused = new ArrayBuffer(64);
+  new Uint8Array(reused).fill(0xee);
+  const asked: number[] = [];
+  const [a, s, b] = concatInputs([r(1), r(10)], two, (n) => (asked.push(n), reused));
+  expect(asked).toEqual([24]);
+  expect([a.buffer, b.buffer]).toEqual([reused, reused]);
+  expect([a.byteOffset, a.byteLength, b.byteOffset, b.byteLength]).toEqual([0, 6, 8, 16]);
+  expect([...new Uint8Array(reused, 0, 6)]).toEqual([1, 2, 3, 10, 11, 12]);
+  expect([...new Float64Array(reused, 8, 2)]).toEqual([0.5, 5]);
+  expect(s).toEqual({ name: 's', ortType: 'string', dims: [2], strings: ['s1', 's10'] });
+  const [out] = splitOutputs([{ name: 'b', ortType: 'float64', dims: [2, 1], buffer: reused, byteOffset: 8, byteLength: 16 }], [1, 1]).map((o) => o[0]);
+  expect([...(out.data as Float64Array)]).toEqual([0.5]);
 });
 
 test('FP16 conversion', () => {
@@ -133,5 +165,88 @@ describe('Scheduler', () => {
     expect(runner.calls).toEqual([[2, 2], [1, 2]]);
     runner.releaseAll();
     await c;
+  });
+
+  /**
+   * Runs after a macrotask, recording each run's first input value and dims, and how many runs were in flight
+   * at once; `fail` decides which runs throw and `mangle` which come back with outputs that do not split.
+   */
+  function autoRunner(opts: { fail?: (dims: number[], first: number) => boolean; mangle?: (dims: number[]) => boolean } = {}) {
+    const log: { dims: number[]; first: number }[] = [];
+    let inflight = 0;
+    let maxInflight = 0;
+    return {
+      log,
+      maxInflight: () => maxInflight,
+      run: async (inputs: WireTensor[]) => {
+        const x = new Float32Array(inputs[0].buffer!, inputs[0].byteOffset, inputs[0].byteLength! / 4);
+        const dims = [...inputs[0].dims];
+        log.push({ dims, first: x[0] });
+        inflight++;
+        maxInflight = Math.max(maxInflight, inflight);
+        await new Promise((r) => setTimeout(r, 2));
+        inflight--;
+        if (opts.fail?.(dims, x[0])) throw new Error(`cannot run ${x[0]}`);
+        const outDims = opts.mangle?.(dims) ? [1, dims[0] * dims[1]] : dims;
+        return { outputs: [{ name: 'y', ortType: 'float32', dims: outDims, buffer: x.map((v) => v * 2).buffer }], computeSeconds: 0.001 };
+      },
+    };
+  }
+
+  const data = (a: OutputTensor[]) => [...(a[0].data as Float32Array)];
+
+  test('batching off: every request runs alone, one at a time, in the order it came', async () => {
+    const runner = autoRunner();
+    const s = new Scheduler(runner, sig, { maxBatchSize: 1, maxQueueDelayUs: 0, maxQueueSize: 10 }, observer);
+    const answers = await Promise.all([req(1, 0), req(3, 10), req(2, 20)].map((r) => s.submit(r)));
+    expect(runner.log).toEqual([{ dims: [1, 2], first: 0 }, { dims: [3, 2], first: 10 }, { dims: [2, 2], first: 20 }]);
+    expect(runner.maxInflight()).toBe(1);
+    expect(answers.map(data)).toEqual([[0, 2], [20, 22, 24, 26, 28, 30], [40, 42, 44, 46]]);
+  });
+
+  test('a batch that fails is re-run request by request, in order, before the instance takes new work', async () => {
+    const runner = autoRunner({ fail: (dims, first) => dims[0] > 1 || first === 100 });
+    const s = new Scheduler(runner, sig, { maxBatchSize: 8, maxQueueDelayUs: 0, maxQueueSize: 10 }, observer);
+    const head = s.submit(req(1, 0));
+    const batch = [req(1, 100), req(1, 200), req(1, 300)].map((r) => s.submit(r).then(data, (e: RuntimeError) => e));
+    await head;
+    const late = s.submit(req(1, 400));
+    const results = await Promise.all(batch);
+    expect(results[0]).toBeInstanceOf(RuntimeError);
+    expect((results[0] as RuntimeError).message).toMatch(/inference failed: cannot run 100/);
+    expect(results.slice(1)).toEqual([[400, 402], [600, 602]]);
+    expect(data(await late)).toEqual([800, 802]);
+    expect(runner.log.map((l) => [l.dims[0], l.first])).toEqual([[1, 0], [3, 100], [1, 100], [1, 200], [1, 300], [1, 400]]);
+    expect(runner.maxInflight()).toBe(1);
+  });
+
+  test('outputs that do not split along dimension 0 are recomputed request by request, in order', async () => {
+    const runner = autoRunner({ mangle: (dims) => dims[0] > 1 });
+    const s = new Scheduler(runner, sig, { maxBatchSize: 8, maxQueueDelayUs: 0, maxQueueSize: 10 }, observer);
+    const head = s.submit(req(1, 0));
+    const batch = [req(2, 100), req(1, 200)].map((r) => s.submit(r));
+    await head;
+    const late = s.submit(req(1, 300));
+    expect((await Promise.all(batch)).map(data)).toEqual([[200, 202, 204, 206], [400, 402]]);
+    expect(data(await late)).toEqual([600, 602]);
+    expect(runner.log.map((l) => [l.dims[0], l.first])).toEqual([[1, 0], [3, 100], [2, 100], [1, 200], [1, 300]]);
+    expect(runner.maxInflight()).toBe(1);
+  });
+
+  test('with several instances, each run goes to an idle one', async () => {
+    const a = fakeRunner();
+    const b = fakeRunner();
+    const s = new Scheduler([a, b], sig, { maxBatchSize: 1, maxQueueDelayUs: 0, maxQueueSize: 10 }, observer);
+    const first = [s.submit(req(1, 0)), s.submit(req(1, 10))];
+    const third = s.submit(req(1, 20));
+    await tick();
+    expect([a.calls.length, b.calls.length, s.queued]).toEqual([1, 1, 1]);
+    b.releaseAll();
+    expect(data(await first[1])).toEqual([20, 22]);
+    await tick();
+    expect([a.calls.length, b.calls.length, s.queued]).toEqual([1, 2, 0]);
+    a.releaseAll();
+    b.releaseAll();
+    expect((await Promise.all([first[0], third])).map(data)).toEqual([[0, 2], [40, 42]]);
   });
 });

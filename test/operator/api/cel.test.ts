@@ -9,6 +9,10 @@ const HEX = 'a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f90';
 
 // path of the node -> values of that node which pass and which fail, for every rule at that node together.
 const CASES: Record<string, { pass: unknown[]; fail: unknown[] }> = {
+  spec: {
+    pass: [{ runtime: {} }, { runtime: { executionProviders: ['cpu'] } }, { gpu: {}, runtime: {} }, { gpu: {}, runtime: { executionProviders: ['cuda', 'cpu'] } }, { gpu: {}, runtime: { executionProviders: ['tensorrt'] } }],
+    fail: [{ gpu: {}, runtime: { executionProviders: ['cpu'] } }],
+  },
   'spec.model': {
     pass: [{ uri: 's3://b/k.onnx', credentialsSecret: 'store' }, { uri: 'https://h/m.onnx', credentialsSecret: 'hf' }, { uri: 'pvc://c/m.onnx' }, { uri: 'pvc://c/m.onnx', sha256: HEX }],
     fail: [{ uri: 'pvc://c/m.onnx', credentialsSecret: 'store' }, { uri: 'file:///m.onnx', credentialsSecret: 'x' }],

@@ -17,7 +17,7 @@ describe('validateModelDeployment', () => {
       replicas: 1,
       gpu: { count: 1, resource: 'nvidia.com/gpu' },
       autoscaling: { mode: 'builtin', metric: 'concurrency', minReplicas: 1, maxReplicas: 4, targetConcurrency: 4, targetCPUUtilizationPercent: 80, scaleDownDelaySeconds: 300 },
-      runtime: { graphOptimizationLevel: 'all', intraOpThreads: 0, maxQueueSize: 512, gpuMemoryLimitBytes: 0, batching: { maxBatchSize: 16, maxQueueDelayMicroseconds: 1000 } },
+      runtime: { graphOptimizationLevel: 'all', intraOpThreads: 0, maxQueueSize: 512, instances: 1, batching: { maxBatchSize: 16, maxQueueDelayMicroseconds: 1000 } },
     });
   });
 
@@ -48,7 +48,7 @@ describe('validateModelDeployment', () => {
           priorityClassName: 'inference-high',
           runtimeClassName: 'nvidia',
         },
-        runtime: { image: 'ghcr.io/acme/runtime:1.2', executionProviders: ['tensorrt', 'cuda', 'cpu'], graphOptimizationLevel: 'extended', intraOpThreads: 4, batching: { maxBatchSize: 32, maxQueueDelayMicroseconds: 2000 }, maxQueueSize: 256, gpuMemoryLimitBytes: 8589934592 },
+        runtime: { image: 'ghcr.io/acme/runtime:1.2', executionProviders: ['tensorrt', 'cuda', 'cpu'], graphOptimizationLevel: 'extended', intraOpThreads: 4, batching: { maxBatchSize: 32, maxQueueDelayMicroseconds: 2000 }, maxQueueSize: 256, instances: 2 },
       }),
     );
     expect(r.ok ? [] : r.errors).toEqual([]);
@@ -77,6 +77,9 @@ describe('validateModelDeployment', () => {
     ['a topology spread without topologyKey', md({ model: { uri: 's3://bucket/k.onnx' }, scheduling: { topologySpreadConstraints: [{ maxSkew: 1, whenUnsatisfiable: 'ScheduleAnyway' }] } }), [{ field: 'spec.scheduling.topologySpreadConstraints[0].topologyKey', reason: 'FieldValueRequired' }]],
     ['an unknown execution provider', md({ model: { uri: 's3://bucket/k.onnx' }, runtime: { executionProviders: ['rocm'] } }), [{ field: 'spec.runtime.executionProviders[0]', reason: 'FieldValueNotSupported' }]],
     ['a repeated execution provider', md({ model: { uri: 's3://bucket/k.onnx' }, runtime: { executionProviders: ['cpu', 'cpu'] } }), [{ field: 'spec.runtime.executionProviders', reason: 'FieldValueDuplicate' }]],
+    ['a GPU with only the CPU provider', md({ model: { uri: 's3://bucket/k.onnx' }, gpu: {}, runtime: { executionProviders: ['cpu'] } }), [{ field: 'spec.runtime.executionProviders', reason: 'FieldValueInvalid', message: /must include cuda or tensorrt/ }]],
+    ['zero instances', md({ model: { uri: 's3://bucket/k.onnx' }, runtime: { instances: 0 } }), [{ field: 'spec.runtime.instances', reason: 'FieldValueInvalid' }]],
+    ['the removed GPU memory cap', md({ model: { uri: 's3://bucket/k.onnx' }, runtime: { gpuMemoryLimitBytes: 1024 } }), [{ field: 'spec.runtime.gpuMemoryLimitBytes', reason: 'FieldValueUnknown' }]],
     ['a queue smaller than a batch', md({ model: { uri: 's3://bucket/k.onnx' }, runtime: { maxQueueSize: 4, batching: { maxBatchSize: 8 } } }), [{ field: 'spec.runtime.maxQueueSize', reason: 'FieldValueInvalid' }]],
     ['a misspelt field', md({ model: { uri: 's3://bucket/k.onnx' }, replica: 3 }), [{ field: 'spec.replica', reason: 'FieldValueUnknown' }]],
     ['an unknown field in an upstream type', md({ model: { uri: 's3://bucket/k.onnx' }, scheduling: { tolerations: [{ key: 'k', effct: 'NoSchedule' }] } }), [{ field: 'spec.scheduling.tolerations[0].effct', reason: 'FieldValueUnknown' }]],

@@ -35,6 +35,7 @@ describe('computeStatus', () => {
     ['init image pull', { deployment: deployment(2, 0), pods: [pod({ phase: 'ImagePullBackOff', container: 'fetch' })] }, 'False', 'ImagePullFailed', /init container fetch/],
     ['crash loop without message', { deployment: deployment(2, 0), pods: [pod({ phase: 'CrashLoopBackOff', exitCode: 137 })] }, 'False', 'CrashLoop', /code 137/],
     ['model load failure', { deployment: deployment(2, 0), pods: [pod({ phase: 'CrashLoopBackOff', message: 'load failed: bad graph' })] }, 'False', 'ModelLoadFailed', 'load failed: bad graph'],
+    ['a GPU the runtime cannot use', { deployment: deployment(2, 0), pods: [pod({ phase: 'CrashLoopBackOff', message: 'ModelLoadFailed: GPU requested but the CUDA execution provider is unavailable: cuda: Failed to load shared library' })] }, 'False', 'ModelLoadFailed', /GPU requested but the CUDA execution provider is unavailable: cuda: Failed to load shared library/],
     ['model fetch failure', { deployment: deployment(2, 0), pods: [pod({ phase: 'InitFailed', message: 'sha256 mismatch' })] }, 'False', 'ModelFetchFailed', 'sha256 mismatch'],
     ['fetch exits without a message', { deployment: deployment(2, 0), pods: [pod({ phase: 'InitFailed', exitCode: 3 })] }, 'False', 'ModelFetchFailed', /exited with code 3/],
     ['worst failure wins', { deployment: deployment(2, 0), pods: [pod({ phase: 'Unschedulable', message: 'x' }, 'a'), pod({ phase: 'CrashLoopBackOff', message: 'load failed' }, 'b')] }, 'False', 'ModelLoadFailed', 'load failed'],

@@ -23,7 +23,7 @@ const CASES: [string, Record<string, unknown>][] = [
     resources: { requests: { cpu: '4', memory: '16Gi' }, limits: { memory: '16Gi' } },
     scheduling: { nodeSelector: { pool: 'gpu' }, tolerations: [{ key: 'dedicated', operator: 'Equal', value: 'ml', effect: 'NoSchedule' }], priorityClassName: 'high', runtimeClassName: 'nvidia',
       topologySpreadConstraints: [{ maxSkew: 1, topologyKey: 'topology.kubernetes.io/zone', whenUnsatisfiable: 'DoNotSchedule' }] },
-    runtime: { batching: { maxBatchSize: 32, maxQueueDelayMicroseconds: 2000 }, gpuMemoryLimitBytes: 1073741824 },
+    runtime: { batching: { maxBatchSize: 32, maxQueueDelayMicroseconds: 2000 } },
   }],
   ['a MIG slice', { model: { uri: 's3://models/resnet.onnx' }, gpu: { resource: 'nvidia.com/mig-1g.10gb' } }],
 ];
@@ -105,13 +105,15 @@ describe('buildDeployment', () => {
   it('renders the runtime flags from the spec', () => {
     const d = build(CASES[6][1]);
     expect(runtime(d).args).toEqual([
-      'serve', '--model', '/models/resnet.onnx', '--name', 'resnet', '--http-port', '8080', '--grpc-port', '9000', '--execution-providers', 'cuda,cpu',
-      '--graph-optimization-level', 'all', '--intra-op-threads', '4', '--max-queue-size', '512', '--gpu-mem-limit-bytes', '1073741824',
-      '--drain-timeout-seconds', '50', '--max-batch-size', '32', '--max-queue-delay-us', '2000', '--log-level', 'info',
+      'serve', '--model', '/models/resnet.onnx', '--name', 'resnet', '--http-port', '8080', '--grpc-port', '9000', '--max-batch-size', '32', '--max-queue-delay-us', '2000',
+      '--max-queue-size', '512', '--execution-providers', 'cuda,cpu', '--require-gpu', '--instances', '2', '--devices', '0,1',
+      '--graph-optimization-level', 'all', '--intra-op-threads', '2', '--drain-timeout-seconds', '50', '--log-level', 'info',
     ]);
     const cpuOnly = runtime(build({ model: { uri: 's3://models/r.onnx', servedName: 'rn' }, runtime: { executionProviders: ['cpu'], intraOpThreads: 3, graphOptimizationLevel: 'basic' } })).args!;
     expect([flag(cpuOnly, '--name'), flag(cpuOnly, '--execution-providers'), flag(cpuOnly, '--intra-op-threads'), flag(cpuOnly, '--graph-optimization-level')]).toEqual(['rn', 'cpu', '3', 'basic']);
-    expect(cpuOnly.includes('--max-batch-size')).toBe(false);
+    // Batching is opt-in: the flag is always rendered, 1 when spec.runtime.batching is omitted.
+    expect([flag(cpuOnly, '--max-batch-size'), cpuOnly.includes('--max-queue-delay-us'), cpuOnly.includes('--require-gpu'), flag(cpuOnly, '--instances'), cpuOnly.includes('--devices')])
+      .toEqual(['1', false, false, '1', false]);
   });
 
   it('requests GPUs as limits with the matching NoSchedule toleration and product selector', () => {

@@ -1,0 +1,142 @@
+// The contract between whoever starts `modelplane serve` (the operator's Deployment, local mode, a person) and
+// the runtime that parses its flags: the flag names, their environment variables, help texts and defaults, and
+// one builder from typed settings to argv. The CLI registers these flags, the runtime parses them, the operator
+// renders them; a round-trip test (settings -> argv -> parsed config) keeps the three from drifting.
+
+/** The port the runtime listens on unless told otherwise; the operator's Service and probes use it too. */
+export const DEFAULT_HTTP_PORT = 8080;
+/** The gRPC port of runtime pods (standalone `serve` has no gRPC unless --grpc-port is given). */
+export const POD_GRPC_PORT = 9000;
+
+/** onnxruntime execution providers the runtime knows, by the names onnxruntime-node gives them. */
+export const EXECUTION_PROVIDERS = ['cpu', 'cuda', 'tensorrt', 'webgpu'] as const;
+export type ExecutionProvider = (typeof EXECUTION_PROVIDERS)[number];
+/** The providers that run on an NVIDIA GPU: with `--require-gpu` only these are tried. */
+export const GPU_EXECUTION_PROVIDERS = ['cuda', 'tensorrt'] as const satisfies readonly ExecutionProvider[];
+
+export const OPTIMIZATION_LEVELS = ['disabled', 'basic', 'extended', 'all'] as const;
+export type OptimizationLevel = (typeof OPTIMIZATION_LEVELS)[number];
+
+export const SERVE_LOG_LEVELS = ['error', 'warn', 'info', 'debug'] as const;
+export type ServeLogLevel = (typeof SERVE_LOG_LEVELS)[number];
+
+/** What `modelplane serve` is told. Omitted settings take the runtime's defaults (SERVE_DEFAULTS). */
+export interface ServeSettings {
+  model: string;
+  name?: string;
+  host?: string;
+  httpPort?: number;
+  grpcPort?: number;
+  maxBatchSize?: number;
+  maxQueueDelayUs?: number;
+  maxQueueSize?: number;
+  maxBodyBytes?: number;
+  executionProviders?: readonly ExecutionProvider[];
+  requireGpu?: boolean;
+  instances?: number;
+  devices?: readonly number[];
+  graphOptimizationLevel?: OptimizationLevel;
+  intraOpThreads?: number;
+  drainTimeoutSeconds?: number;
+  cacheDir?: string;
+  sha256?: string;
+  credentialsDir?: string;
+  optimizedModelDir?: string;
+  logLevel?: ServeLogLevel;
+}
+
+/** The runtime's defaults, for every setting that has one. */
+export const SERVE_DEFAULTS = {
+  host: '0.0.0.0',
+  httpPort: DEFAULT_HTTP_PORT,
+  grpcPort: 0,
+  // Batching is opt-in, as Triton's max_batch_size: only the model's owner knows that rows are independent.
+  maxBatchSize: 1,
+  maxQueueDelayUs: 2000,
+  maxQueueSize: 512,
+  maxBodyBytes: 256 * 1024 * 1024,
+  executionProviders: ['cpu'] as readonly ExecutionProvider[],
+  requireGpu: false,
+  instances: 1,
+  devices: [0] as readonly number[],
+  graphOptimizationLevel: 'all' as OptimizationLevel,
+  intraOpThreads: 0,
+  drainTimeoutSeconds: 30,
+  cacheDir: '/tmp/modelplane-models',
+  logLevel: 'info' as ServeLogLevel,
+} satisfies Partial<Required<ServeSettings>>;
+
+export interface ServeFlag {
+  /** The flag as typed, with its value placeholder (`--max-batch-size <n>`); a switch's value is optional. */
+  flags: string;
+  env: string;
+  help: string;
+}
+
+/**
+ * Every flag, keyed by its setting (which is also the attribute commander parses it into). The order here is
+ * the order of `--help` and of rendered argv.
+ */
+export const SERVE_FLAGS: { readonly [K in keyof Required<ServeSettings>]: ServeFlag } = {
+  model: { flags: '--model <path|uri>', env: 'MODELPLANE_MODEL', help: 'ONNX file, directory holding model.onnx (+ external data), or a model URI (https://, s3://, pvc://, file://)' },
+  name: { flags: '--name <name>', env: 'MODELPLANE_MODEL_NAME', help: 'model name in /v2/models/{name} (default: file name without .onnx)' },
+  httpPort: { flags: '--http-port <port>', env: 'MODELPLANE_HTTP_PORT', help: `HTTP port (default ${SERVE_DEFAULTS.httpPort})` },
+  grpcPort: { flags: '--grpc-port <port>', env: 'MODELPLANE_GRPC_PORT', help: 'gRPC port (inference.GRPCInferenceService and grpc.health.v1); 0 or unset: no gRPC (default 0)' },
+  host: { flags: '--host <address>', env: 'MODELPLANE_HOST', help: `address to listen on (default ${SERVE_DEFAULTS.host}: all interfaces)` },
+  maxBatchSize: {
+    flags: '--max-batch-size <n>',
+    env: 'MODELPLANE_MAX_BATCH_SIZE',
+    help: 'dynamic batching: most rows per model run, concatenating callers along dimension 0; only for models whose rows are independent, and refused at start unless dimension 0 of every input and output is symbolic (default 1: off)',
+  },
+  maxQueueDelayUs: { flags: '--max-queue-delay-us <us>', env: 'MODELPLANE_MAX_QUEUE_DELAY_US', help: `dynamic batching: longest wait for a fuller batch while more requests are arriving (default ${SERVE_DEFAULTS.maxQueueDelayUs})` },
+  maxQueueSize: { flags: '--max-queue-size <n>', env: 'MODELPLANE_MAX_QUEUE_SIZE', help: `queued requests before 503 with Retry-After (default ${SERVE_DEFAULTS.maxQueueSize})` },
+  maxBodyBytes: { flags: '--max-body-bytes <n>', env: 'MODELPLANE_MAX_BODY_BYTES', help: `largest request body; larger answers 413 (default ${SERVE_DEFAULTS.maxBodyBytes})` },
+  executionProviders: {
+    flags: '--execution-providers <list>',
+    env: 'MODELPLANE_EXECUTION_PROVIDERS',
+    help: `ordered onnxruntime execution providers, falling back along the list: ${EXECUTION_PROVIDERS.join(', ')} (default ${SERVE_DEFAULTS.executionProviders.join(',')})`,
+  },
+  requireGpu: {
+    flags: '--require-gpu [true|false]',
+    env: 'MODELPLANE_REQUIRE_GPU',
+    help: 'try only the GPU providers of the list (cuda, tensorrt) and exit non-zero when none can be used, rather than serve on CPU (default false)',
+  },
+  instances: {
+    flags: '--instances <n>',
+    env: 'MODELPLANE_INSTANCES',
+    help: `model instances, each its own onnxruntime session on its own thread; a batch goes to whichever is idle (default ${SERVE_DEFAULTS.instances})`,
+  },
+  devices: {
+    flags: '--devices <list>',
+    env: 'MODELPLANE_DEVICES',
+    help: 'GPU device ids for the GPU providers; instance i runs on the (i mod length)-th device of the list (default 0)',
+  },
+  graphOptimizationLevel: { flags: '--graph-optimization-level <level>', env: 'MODELPLANE_GRAPH_OPTIMIZATION_LEVEL', help: `${OPTIMIZATION_LEVELS.join(' | ')} (default ${SERVE_DEFAULTS.graphOptimizationLevel})` },
+  intraOpThreads: { flags: '--intra-op-threads <n>', env: 'MODELPLANE_INTRA_OP_THREADS', help: 'onnxruntime intra-op threads per instance; 0 = the container CPU limit divided among the instances (default 0)' },
+  drainTimeoutSeconds: { flags: '--drain-timeout-seconds <s>', env: 'MODELPLANE_DRAIN_TIMEOUT_SECONDS', help: `on SIGTERM, longest wait for accepted requests to finish (default ${SERVE_DEFAULTS.drainTimeoutSeconds})` },
+  cacheDir: { flags: '--cache-dir <dir>', env: 'MODELPLANE_CACHE_DIR', help: `where a remote --model is downloaded (default ${SERVE_DEFAULTS.cacheDir})` },
+  sha256: { flags: '--sha256 <hex>', env: 'MODELPLANE_MODEL_SHA256', help: 'expected SHA-256 of a remote model' },
+  credentialsDir: { flags: '--credentials-dir <dir>', env: 'MODELPLANE_CREDENTIALS_DIR', help: 'credentials for a remote model (see README, Model sources)' },
+  optimizedModelDir: { flags: '--optimized-model-dir <dir>', env: 'MODELPLANE_OPTIMIZED_MODEL_DIR', help: 'output of `modelplane optimize`: its model is served when it passed the gate, else --model' },
+  logLevel: { flags: '--log-level <level>', env: 'MODELPLANE_LOG_LEVEL', help: `${SERVE_LOG_LEVELS.join(' | ')} (default ${SERVE_DEFAULTS.logLevel})` },
+};
+
+/** The flag itself, without its placeholder: `--max-batch-size`. */
+export function flagName(key: keyof ServeSettings): string {
+  return SERVE_FLAGS[key].flags.split(' ')[0];
+}
+
+/** `modelplane serve` argv (after the program name) for the settings: every setting given, in SERVE_FLAGS order. */
+export function serveArgv(settings: ServeSettings): string[] {
+  const argv = ['serve'];
+  for (const key of Object.keys(SERVE_FLAGS) as (keyof ServeSettings)[]) {
+    const value = settings[key];
+    if (value === undefined) continue;
+    if (typeof value === 'boolean') {
+      if (value) argv.push(flagName(key));
+      continue;
+    }
+    argv.push(flagName(key), Array.isArray(value) ? value.join(',') : String(value));
+  }
+  return argv;
+}
