@@ -18,7 +18,7 @@ test('the example ModelDeployment is valid', () => {
 });
 
 test('the usage lists exactly the flags `modelplane optimize --help` knows', () => {
-  const usage = /```\n(modelplane optimize[\s\S]*?)```/.exec(section)![1];
+  const usage = /```(?:text)?\n(modelplane optimize[\s\S]*?)```/.exec(section)![1];
   const help = execFileSync(process.execPath, [CLI, 'optimize', '--help'], { encoding: 'utf8' });
   const flags = (text: string) => new Set([...text.matchAll(/--[a-z][a-z-]+/g)].map((m) => m[0]).filter((f) => f !== '--help'));
   expect([...flags(usage)].sort()).toEqual([...flags(help)].sort());

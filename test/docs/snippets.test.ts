@@ -75,6 +75,8 @@ const RUNTIME_ROUTE = /^\/(metrics|v2(\/health\/(live|ready))?|v2\/models\/[a-z0
 /** What local mode's router adds: the repository index and ModelDeployments with their status. */
 const LOCAL_ROUTE = /^\/(v2\/repository\/index|apis\/serving\.modelplane\.io\/v1alpha1\/modeldeployments)$/;
 const chartObjects: string[] = [];
+const chartNamespaces = new Set<string>();
+const installedReleases: string[] = [];
 
 function option(words: string[], name: string): string | undefined {
   for (let i = 0; i < words.length; i++) {
@@ -91,6 +93,17 @@ function run(args: string[]): Promise<{ code: number | null; stderr: string }> {
     child.stderr.on('data', (d) => (stderr += d));
     child.on('error', reject);
     child.on('close', (code) => resolve({ code, stderr }));
+  });
+}
+
+/** Standard output of the CLI. */
+function runOut(args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [join(REPO, 'bin', 'modelplane.js'), ...args], { cwd: REPO, env: { ...process.env, NODE_OPTIONS: '' }, stdio: ['ignore', 'pipe', 'ignore'] });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.on('error', reject);
+    child.on('close', () => resolve(out));
   });
 }
 
@@ -114,6 +127,13 @@ async function check(raw: string[]): Promise<void> {
     }
     case 'npx': {
       expect(args[0]).toBe('modelplane');
+      if (args[1] === 'perf') {
+        // A load test needs a server: test/docs/readme.test.ts runs this very command against one. Here its flags
+        // must be ones perf knows.
+        const help = await runOut(['perf', '--help']);
+        for (const flag of args.filter((a) => a.startsWith('--'))) expect(help).toContain(flag);
+        return;
+      }
       const r = await run(args.slice(1));
       expect({ command: words.join(' '), code: r.code, stderr: r.stderr }).toEqual({ command: words.join(' '), code: 0, stderr: '' });
       return;
@@ -124,13 +144,23 @@ async function check(raw: string[]): Promise<void> {
       return;
     }
     case 'helm': {
+      if (args[0] === 'uninstall') {
+        expect(installedReleases).toContain(nonOption[1]);
+        return;
+      }
       expect(args[0]).toBe('install');
       const [release, chart] = nonOption.slice(1);
       expect(chart).toBe('charts/modelplane');
       const rest = args.slice(1).filter((a) => a !== release && a !== chart && a !== '--create-namespace');
       const r = await helm(['template', release, join(REPO, chart), ...rest]);
       expect({ command: words.join(' '), stderr: r.stderr, code: r.code }).toEqual({ command: words.join(' '), stderr: '', code: 0 });
-      for (const o of parseManifests(r.stdout)) chartObjects.push(`${o.kind.toLowerCase()}/${o.metadata.name}`);
+      for (const o of parseManifests(r.stdout)) {
+        chartObjects.push(`${o.kind.toLowerCase()}/${o.metadata.name}`);
+        if (o.kind === 'Namespace' || o.metadata.namespace) chartNamespaces.add(o.kind === 'Namespace' ? o.metadata.name : o.metadata.namespace!);
+      }
+      installedReleases.push(release);
+      const ns = option(args, '-n') ?? option(args, '--namespace');
+      if (ns) chartNamespaces.add(ns);
       return;
     }
     case 'curl': {
@@ -175,6 +205,13 @@ async function check(raw: string[]): Promise<void> {
           if (verb === 'port-forward') expect(rest[1]).toMatch(/^\d+:8080$/);
           return;
         }
+        case 'delete':
+          if (rest[0] === 'mdp') expect(rest[1] === undefined ? args.includes('--all') : exampleModelDeployments.has(rest[1])).toBe(true);
+          else if (rest[0] === 'crd') expect(rest[1]).toBe('modeldeployments.serving.modelplane.io');
+          else if (rest[0] === 'namespace') expect(chartNamespaces).toContain(rest[1]);
+          else if (args.includes('-f')) for (const f of args.filter((_a, i) => args[i - 1] === '-f')) expect(existsSync(join(REPO, f))).toBe(true);
+          else throw new Error(`kubectl delete ${rest[0]}: no check for it in test/docs/snippets.test.ts`);
+          return;
         case 'rollout':
           expect(rest[0]).toBe('status');
           expect(chartObjects).toContain(rest[1]);
@@ -182,6 +219,18 @@ async function check(raw: string[]): Promise<void> {
         default:
           throw new Error(`kubectl ${verb}: no check for it in test/docs/snippets.test.ts`);
       }
+    }
+    case 'grpcurl': {
+      // test/docs/readme-grpc.test.ts sends these payloads to a real server; here the files and names must exist.
+      const importPath = option(args, '-import-path') ?? '.';
+      const proto = readFileSync(join(REPO, importPath, option(args, '-proto')!), 'utf8');
+      const [service, method] = args[args.length - 1].split('/');
+      const pkg = /^package ([\w.]+);/m.exec(proto)![1];
+      expect(service.startsWith(`${pkg}.`)).toBe(true);
+      expect(proto).toMatch(new RegExp(`service ${service.slice(pkg.length + 1)}\\s*\\{[\\s\\S]*rpc ${method}\\(`));
+      const body = option(args, '-d');
+      if (body !== undefined) expect(() => JSON.parse(body)).not.toThrow();
+      return;
     }
     default:
       if (program?.startsWith('scripts/')) {

@@ -163,7 +163,7 @@ test('a server with a tiny queue: 503 QueueFull counted by reason, exit 5, resul
     expect(r.verdict.exitCode).toBe(5);
     // The server counted the same refusals.
     const metrics = await (await fetch(`${slow.url}/metrics`)).text();
-    const rejected = Number(/modelplane_inference_requests_total\{model="slow",outcome="rejected"\} (\d+)/.exec(metrics)![1]);
+    const rejected = Number(/modelplane_inference_requests_total\{model="slow",protocol="http",outcome="rejected"\} (\d+)/.exec(metrics)![1]);
     expect(rejected).toBe(s.errors['503 QueueFull']);
     // Tolerated when asked to.
     const lenient = await runPerfCli(['--url', slow.url, '--model', 'slow', '--concurrency', '8', '--batch-size', '16', '--duration', '300ms', '--warmup', '0', '--max-error-rate', '100%', '--quiet']);
