@@ -11,7 +11,6 @@ import { PerfError } from './errors.js';
 import { parseModelMetadata, type ModelMetadata, type RequestSample } from './inputs.js';
 import type { Transport, TransportOptions } from './transport.js';
 
-/** Where the runtime keeps its service definition, relative to the package root. */
 /** The runtime's own service definition (proto/ next to package.json), used when no --grpc-proto is given. */
 export const DEFAULT_PROTO_FILE = 'proto/inference/grpc_service.proto';
 export const SERVICE_NAME = 'inference.GRPCInferenceService';
@@ -61,8 +60,14 @@ export function grpcAddress(url: string): string {
   return m[1];
 }
 
+/** Trailing metadata in which a modelplane runtime names the stable reason of an error (QueueFull, ...). */
+export const REASON_METADATA_KEY = 'modelplane-reason';
+
+/** The error key of a failed call: the status name and, when the server names one, the reason code. */
 export function grpcErrorKey(err: ServiceError): string {
-  return GrpcStatus[err.code] ?? `grpc ${err.code}`;
+  const name = GrpcStatus[err.code] ?? `grpc ${err.code}`;
+  const reason = err.metadata?.get(REASON_METADATA_KEY)[0];
+  return typeof reason === 'string' && /^[A-Za-z][\w.-]{0,63}$/.test(reason) ? `${name} ${reason}` : name;
 }
 
 export function encodeGrpcRequest(model: string, version: string | undefined, sample: RequestSample, outputs: string[]): object {

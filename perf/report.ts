@@ -95,7 +95,7 @@ export function renderReport(r: PerfResults): string {
   const steps = r.steps.length && !r.soak
     ? `<section id="steps"><h2>${r.settings.mode === 'rate' ? 'Open-loop rate sweep' : 'Concurrency sweep'}</h2>
 <p>${r.steps.length} step(s) of ${r.settings.durationS} s after ${r.settings.warmupS} s of warm-up. Latency is measured on the client${r.settings.mode === 'rate' ? ' from the time each request was due, so time spent waiting to be sent counts' : ' from the send of each request to its answer'}; server queue time is per request and compute time per model run, from the server's /metrics.</p>
-${stepCharts(r.steps).join('\n')}
+${r.serverMetrics?.note ? `<p class="note" id="server-note">${esc(r.serverMetrics.note)}</p>\n` : ''}${stepCharts(r.steps).join('\n')}
 ${stepsTable(r.steps)}
 </section>`
     : '';

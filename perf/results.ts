@@ -72,6 +72,8 @@ export interface PerfResults {
   };
   steps: StepResult[];
   soak?: SoakResult;
+  /** Where the server breakdown was read, and why steps carry none (server: null) when they do not. */
+  serverMetrics: { url: string | null; note: string | null };
   warnings: string[];
   verdict: Verdict;
 }

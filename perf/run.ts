@@ -10,7 +10,7 @@ import { runClosedLoop, runOpenLoop, type LoadResult, type LoadState, type OnRes
 import { clientCpuWarning, cpuShare, progressLine, summaryTable } from './progress.js';
 import { renderReport } from './report.js';
 import { percentChange, toCsv, verdict, withDrift, type PerfResults, type SoakInterval, type SoakResult, type StepResult } from './results.js';
-import { scrapeMetrics, serverBreakdown, type ServerSnapshot } from './server-metrics.js';
+import { hasServerHistograms, scrapeMetrics, serverBreakdown, type ServerSnapshot } from './server-metrics.js';
 import type { Transport } from './transport.js';
 
 export interface PerfIo {
@@ -147,13 +147,17 @@ async function measure(cfg: PerfConfig, io: PerfIo, transport: Transport, starte
     done();
   }
 
-  let metricsMissing = false;
+  // Why steps carry no server breakdown, when they do not: in the results, and on stderr when it was asked for.
+  let metricsNote: string | null = cfg.metricsUrl ? null : noMetricsUrlNote(cfg);
   const scrape = async (): Promise<ServerSnapshot | undefined> => {
     if (!cfg.metricsUrl) return undefined;
     const s = await scrapeMetrics(cfg.metricsUrl, cfg.model);
-    if (!s && !metricsMissing) {
-      metricsMissing = true;
-      warn(`could not read ${cfg.metricsUrl}: no server-side breakdown`);
+    if (!s && metricsNote === null) {
+      metricsNote = `could not read ${cfg.metricsUrl}: no server-side breakdown`;
+      warn(metricsNote);
+    } else if (s && !hasServerHistograms(s) && metricsNote === null) {
+      metricsNote = `${cfg.metricsUrl} exports no modelplane_inference_* histograms for model ${cfg.model} (a router's or another server's metrics): no server-side breakdown; point --metrics-url at the runtime's own /metrics`;
+      warn(metricsNote);
     }
     return s;
   };
@@ -267,6 +271,7 @@ async function measure(cfg: PerfConfig, io: PerfIo, transport: Transport, starte
     settings,
     steps,
     ...(soak ? { soak } : {}),
+    serverMetrics: { url: cfg.metricsUrl ?? null, note: metricsNote },
     warnings,
     verdict: { ok: true, exitCode: 0, reasons: [] },
   };
@@ -278,6 +283,13 @@ async function measure(cfg: PerfConfig, io: PerfIo, transport: Transport, starte
     io.stdout(`wrote ${join(cfg.outDir, 'results.json')}, results.csv and report.html\n`);
   }
   return results;
+}
+
+/** Why a run without --metrics-url has no server breakdown. */
+function noMetricsUrlNote(cfg: PerfConfig): string {
+  return cfg.protocol === 'grpc'
+    ? 'no server-side breakdown: gRPC carries no metrics; give the runtime\'s HTTP metrics with --metrics-url (e.g. --metrics-url http://localhost:8080/metrics)'
+    : 'no server-side breakdown: --metrics-url none';
 }
 
 export function writeOutputs(dir: string, r: PerfResults): void {

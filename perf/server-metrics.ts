@@ -71,6 +71,11 @@ export function serverSnapshot(text: string, model: string): ServerSnapshot {
   };
 }
 
+/** Whether the snapshot holds any of a modelplane runtime's inference histograms for the model. */
+export function hasServerHistograms(s: ServerSnapshot): boolean {
+  return s.queue !== undefined || s.compute !== undefined || s.batch !== undefined;
+}
+
 export interface ServerBreakdown {
   /** Mean time a request waited in the server's queue, ms. */
   queueMs: number | null;
