@@ -26,7 +26,7 @@ export function registerPerf(program: Command, version: string): void {
     .addOption(new Option('--max-drift <pct>', 'soak: percent the median latency may drift, last interval against the first, before exit 6 (default 50)'))
     .addOption(new Option('--timeout <d>', 'deadline of each request (default 30s)'))
     .addOption(new Option('--max-inflight <n>', 'most requests in flight at once in open loop (default 1024)'))
-    .addOption(new Option('--metrics-url <url>', 'Prometheus metrics for the server-side breakdown (default URL/metrics for HTTP; none to skip)'))
+    .addOption(new Option('--metrics-url <url>', 'Prometheus metrics for the server-side breakdown (default URL/metrics for HTTP; for gRPC give the runtime\'s HTTP metrics, e.g. http://localhost:8080/metrics; none to skip)'))
     .addOption(new Option('--grpc-proto <path>', 'gRPC: a .proto file, or a directory of them, defining inference.GRPCInferenceService').env('MODELPLANE_GRPC_PROTO'))
     .addOption(new Option('--seed <n>', 'seed of the random input data (default 1)'))
     .addOption(new Option('--quiet', 'no progress lines'))

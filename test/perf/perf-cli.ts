@@ -32,3 +32,8 @@ export function runPerfCli(args: string[], timeoutMs = 60_000): Promise<PerfRun>
 export function readResults(dir: string): PerfResults {
   return JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8'));
 }
+
+/** stderr without the client-CPU warnings, which a busy shared machine may add to any run. */
+export function withoutClientCpuWarnings(stderr: string): string {
+  return stderr.split(/(?<=\n)/).filter((l) => !/^modelplane perf: warning: the load generator used \d+% of a CPU core/.test(l)).join('');
+}

@@ -1,6 +1,6 @@
 // The server breakdown, read from the runtime's own metrics registry (the exporter perf scrapes).
 import { RuntimeMetrics } from '../../runtime/metrics.js';
-import { parsePrometheusText, serverBreakdown, serverSnapshot } from '../../perf/server-metrics.js';
+import { hasServerHistograms, parsePrometheusText, serverBreakdown, serverSnapshot } from '../../perf/server-metrics.js';
 
 test('queue, compute and batch size over a step come from the histograms\' sum and count deltas', async () => {
   const m = new RuntimeMetrics('simple', { inflight: () => 0, queued: () => 0 });
@@ -43,3 +43,9 @@ test('the text format: labels with escapes, special values, comments, series wit
   expect(Number.isNaN(samples[2].value)).toBe(true);
   expect(serverSnapshot(text, 'any')).toEqual({ queue: { sum: 0.5, count: 5 }, compute: undefined, batch: undefined, residentBytes: 1234 });
 });
+
+test.each([
+  ['a router\'s metrics', 'modelplane_local_requests_in_flight{model="simple"} 0\nmodelplane_local_replicas{modeldeployment="simple",phase="ready"} 1', false],
+  ['another model\'s histograms only', 'modelplane_inference_batch_size_sum{model="other"} 4\nmodelplane_inference_batch_size_count{model="other"} 2', false],
+  ['the runtime\'s histograms for the model', 'modelplane_inference_batch_size_sum{model="simple"} 4\nmodelplane_inference_batch_size_count{model="simple"} 2', true],
+])('whether %s can give a breakdown for model simple', (_n, text, want) => expect(hasServerHistograms(serverSnapshot(text, 'simple'))).toBe(want));
