@@ -1,6 +1,6 @@
 // `modelplane serve` settings: parsed and checked once, each refusal naming the flag and the reason.
 import { readFileSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, totalmem } from 'node:os';
 
 export const EXECUTION_PROVIDERS = ['cpu', 'cuda', 'tensorrt', 'webgpu'] as const;
 export const OPTIMIZATION_LEVELS = ['disabled', 'basic', 'extended', 'all'] as const;
@@ -19,6 +19,11 @@ export interface ServeConfig {
   intraOpThreads: number;
   gpuMemLimitBytes: number;
   drainTimeoutSeconds: number;
+  drainSeconds: number;
+  maxInflightBytes: number;
+  headersTimeoutSeconds: number;
+  bodyTimeoutSeconds: number;
+  requestTimeoutSeconds: number;
   logLevel: string;
   cacheDir: string;
   sha256?: string;
@@ -74,6 +79,11 @@ export function parseServeConfig(o: RawServeOptions): ServeConfig {
     intraOpThreads: integer(o.intraOpThreads, '--intra-op-threads', 0, 0, 1024),
     gpuMemLimitBytes: integer(o.gpuMemLimitBytes, '--gpu-mem-limit-bytes', 0, 0),
     drainTimeoutSeconds: integer(o.drainTimeoutSeconds, '--drain-timeout-seconds', 30, 0, 3600),
+    drainSeconds: integer(o.drainSeconds, '--drain-seconds', DEFAULT_DRAIN_SECONDS, 0, 3600),
+    maxInflightBytes: integer(o.maxInflightBytes, '--max-inflight-bytes', defaultInflightBytes(), 1024),
+    headersTimeoutSeconds: integer(o.headersTimeoutSeconds, '--headers-timeout-seconds', 30, 1, 3600),
+    bodyTimeoutSeconds: integer(o.bodyTimeoutSeconds, '--body-timeout-seconds', 30, 0, 3600),
+    requestTimeoutSeconds: integer(o.requestTimeoutSeconds, '--request-timeout-seconds', 300, 0, 86_400),
     logLevel: oneOf(o.logLevel, '--log-level', ['error', 'warn', 'info', 'debug'] as const, 'info'),
     cacheDir: o.cacheDir || '/tmp/modelplane-models',
     sha256: o.sha256 || undefined,
@@ -97,4 +107,32 @@ function readCgroupCpuMax(): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** Seconds `modelplane serve` keeps serving after SIGTERM, readiness already 503, before it closes its listener. */
+export const DEFAULT_DRAIN_SECONDS = 5;
+
+/** The share of the container's memory that request bodies in flight may hold by default. */
+export const INFLIGHT_MEMORY_SHARE = 0.25;
+
+/**
+ * The default `--max-inflight-bytes`: a quarter of the container's memory limit (cgroup v2 memory.max, else
+ * v1 memory.limit_in_bytes), else of the machine's memory. A body becomes tensors, outputs and a response,
+ * so a request holds a few times its body at its peak.
+ */
+export function defaultInflightBytes(memoryMax: string | undefined = readCgroupMemoryMax(), machine: number = totalmem()): number {
+  const limit = Number(memoryMax?.trim());
+  const memory = Number.isFinite(limit) && limit > 0 ? Math.min(limit, machine) : machine;
+  return Math.max(64 * 1024 * 1024, Math.floor(memory * INFLIGHT_MEMORY_SHARE));
+}
+
+function readCgroupMemoryMax(): string | undefined {
+  for (const path of ['/sys/fs/cgroup/memory.max', '/sys/fs/cgroup/memory/memory.limit_in_bytes']) {
+    try {
+      return readFileSync(path, 'utf8');
+    } catch {
+      // not this cgroup version
+    }
+  }
+  return undefined;
 }

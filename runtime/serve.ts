@@ -10,7 +10,8 @@ import { cpuLimit, type ServeConfig } from './config.js';
 import { RuntimeMetrics } from './metrics.js';
 import { ModelLoadError, ModelRunner } from './model-runner.js';
 import { Scheduler } from './scheduler.js';
-import { createRuntimeServer, type ServedModel, type ServerState } from './server.js';
+import { createRuntimeServer, MODEL_VERSION, type ServedModel, type ServerState } from './server.js';
+import { ModelStatisticsRecorder } from './statistics.js';
 import { batchability, warmupShape, type ModelSignature } from './signature.js';
 import { typeInfo } from './datatypes.js';
 import { elementCount } from './tensors.js';
@@ -28,7 +29,10 @@ export interface RunningRuntime {
   port: number;
   /** Settles when the model is loaded and warmed up (rejects with a FatalError when it cannot be). */
   ready: Promise<void>;
-  /** Stop taking new work, finish what was accepted, close. */
+  /**
+   * Readiness 503 at once; keep serving for --drain-seconds while the endpoints stop sending; close the
+   * listener; finish what was accepted (within --drain-timeout-seconds).
+   */
   drain(): Promise<void>;
 }
 
@@ -99,12 +103,18 @@ export function startRuntime(cfg: ServeConfig, version: string, logger: Logger =
   const inflight = { count: 0 };
   const runner = new ModelRunner();
   const modelName = cfg.name ?? defaultModelName(cfg.model);
+  const statistics = new ModelStatisticsRecorder(modelName, MODEL_VERSION);
   const server = createRuntimeServer({
     version,
     maxBodyBytes: cfg.maxBodyBytes,
+    maxInflightBytes: cfg.maxInflightBytes,
+    bodyTimeoutSeconds: cfg.bodyTimeoutSeconds,
+    headersTimeoutSeconds: cfg.headersTimeoutSeconds,
+    requestTimeoutSeconds: cfg.requestTimeoutSeconds,
     logger,
     modelName,
     model: () => served,
+    statistics,
     state: () => state,
     inflight,
   });
@@ -139,10 +149,14 @@ export function startRuntime(cfg: ServeConfig, version: string, logger: Logger =
     }
     const metrics = new RuntimeMetrics(modelName, { inflight: () => inflight.count, queued: () => served?.scheduler.queued ?? 0 });
     const scheduler = new Scheduler(runner, sig, { maxBatchSize, maxQueueDelayUs: cfg.maxQueueDelayUs, maxQueueSize: cfg.maxQueueSize }, {
-      queueSeconds: (s) => metrics.queueSeconds.observe({ model: modelName }, s),
+      queueSeconds: (s, req) => {
+        metrics.queueSeconds.observe({ model: modelName }, s);
+        if (req) statistics.dequeued(req, s);
+      },
       batch: (rows, s) => {
         metrics.batchSize.observe({ model: modelName }, rows);
         metrics.computeSeconds.observe({ model: modelName }, s);
+        statistics.executed(rows, s);
       },
     });
     const loadSeconds = (performance.now() - started) / 1000;
@@ -161,23 +175,30 @@ export function startRuntime(cfg: ServeConfig, version: string, logger: Logger =
     });
   })();
 
-  const drain = async () => {
-    if (state === 'draining') return;
+  let draining: Promise<void> | undefined;
+  const drain = () => (draining ??= (async () => {
     state = 'draining';
-    logger.info('draining', { inflight: inflight.count, queued: served?.scheduler.queued ?? 0 });
+    // Endpoints and kube-proxy take a while to stop sending: keep serving new requests (and connections) meanwhile.
+    logger.info('draining', { inflight: inflight.count, queued: served?.scheduler.queued ?? 0, drainSeconds: cfg.drainSeconds });
+    if (cfg.drainSeconds > 0) await new Promise((r) => setTimeout(r, cfg.drainSeconds * 1000));
+    state = 'closed';
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeIdleConnections();
+    logger.info('listener closed', { inflight: inflight.count });
     const deadline = Date.now() + cfg.drainTimeoutSeconds * 1000;
-    await ready.catch(() => {});
+    await Promise.race([ready.catch(() => {}), new Promise((r) => setTimeout(r, cfg.drainTimeoutSeconds * 1000).unref())]);
     while (inflight.count > 0 && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 20));
     }
     if (inflight.count > 0) logger.warn('drain timed out', { inflight: inflight.count });
-    await new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeIdleConnections();
-    });
+    // Kept-alive connections close after their last answer (Connection: close); the rest go now.
+    server.closeIdleConnections();
+    if (inflight.count > 0) server.closeAllConnections();
+    await closed;
+    server.closeCodec();
     await runner.close();
     logger.info('drained');
-  };
+  })());
 
   return new Promise((resolve, reject) => {
     server.once('error', (err) => reject(new FatalError('ListenFailed', `cannot listen on ${cfg.host}:${cfg.httpPort}: ${err.message}`)));
