@@ -49,6 +49,7 @@ export function decodeJsonData(datatype: Datatype, shape: readonly number[], dat
       if (typeof v !== 'string') fail('DataMismatch', `${field}.data[${i}]: BYTES elements must be strings`);
       // A lone surrogate has no UTF-8 form: onnxruntime would store U+FFFD in its place.
       if (!isWellFormed(v)) fail('DataMismatch', `${field}.data[${i}]: BYTES element has a lone UTF-16 surrogate, which has no UTF-8 form; send the bytes as valid UTF-8`);
+      if (v.includes('\0')) fail('DataMismatch', `${field}.data[${i}]: ${NUL_REFUSAL}`);
     }
     return { strings: flat as string[] };
   }
@@ -112,6 +113,9 @@ export function decodeJsonData(datatype: Datatype, shape: readonly number[], dat
 /** Refuses malformed UTF-8 instead of replacing it, and keeps a leading byte-order mark as data. */
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
+/** onnxruntime-node ends a string tensor element at its first NUL: refuse rather than truncate. */
+const NUL_REFUSAL = 'contains a NUL byte, which onnxruntime-node string tensors cut the element short at';
+
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
 function isWellFormed(s: string): boolean {
@@ -136,11 +140,13 @@ export function decodeBinaryData(datatype: Datatype, shape: readonly number[], c
     const len = view.getUint32(off, true);
     off += 4;
     if (off + len > chunk.byteLength) fail('BinaryDataMismatch', `${field}: BYTES element ${i} claims ${len} bytes past the end of its data`);
+    const element = chunk.subarray(off, off + len);
     try {
-      strings[i] = utf8.decode(chunk.subarray(off, off + len));
+      strings[i] = utf8.decode(element);
     } catch {
       fail('DataMismatch', `${field}: BYTES element ${i} is not valid UTF-8; onnxruntime-node holds strings as text and cannot carry these bytes unaltered`);
     }
+    if (element.includes(0)) fail('DataMismatch', `${field}: BYTES element ${i} ${NUL_REFUSAL}`);
     off += len;
   }
   if (off !== chunk.byteLength) fail('BinaryDataMismatch', `${field}: ${chunk.byteLength - off} bytes left over after ${count} BYTES elements`);
