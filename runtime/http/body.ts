@@ -73,6 +73,8 @@ export function readBody(req: IncomingMessage, limits: BodyLimits, reservation: 
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
+    // With a declared length, each piece is copied into place as it arrives: no single long copy at the end.
+    const whole = Number.isFinite(declared) && declared > 64 * 1024 ? Buffer.allocUnsafeSlow(declared) : undefined;
     let settled = false;
     const finish = (err: Error | undefined, body?: Buffer) => {
       if (settled) return;
@@ -96,10 +98,16 @@ export function readBody(req: IncomingMessage, limits: BodyLimits, reservation: 
       } catch (err) {
         return finish(err as Error);
       }
-      chunks.push(c);
+      if (whole) {
+        if (size > whole.byteLength) return finish(new RuntimeError('InvalidRequest', `request body: more than the ${whole.byteLength} bytes of its Content-Length`));
+        c.copy(whole, size - c.byteLength);
+      } else chunks.push(c);
     };
     req.on('data', onData);
-    req.once('end', () => finish(undefined, chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size)));
+    req.once('end', () => {
+      if (whole) finish(undefined, size === whole.byteLength ? whole : whole.subarray(0, size));
+      else finish(undefined, chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size));
+    });
     req.once('error', (err) => finish(err));
     req.once('close', () => finish(new RuntimeError('InvalidRequest', `request body: the client closed the connection after ${size} bytes`)));
   });

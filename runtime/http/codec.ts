@@ -88,10 +88,12 @@ export class Codec {
     let payload: TensorData = data;
     const transfer: ArrayBuffer[] = [];
     if (!Array.isArray(data)) {
-      // A view on a batch's shared output buffer: copy just this tensor's part, then move it.
-      const copy = data.slice() as typeof data;
-      payload = copy;
-      transfer.push(copy.buffer as ArrayBuffer);
+      // Its own buffer moves to the worker as it is (the output is encoded once); a view on a batch's shared
+      // output buffer gives a copy of just its part.
+      const own = data.byteOffset === 0 && data.byteLength === data.buffer.byteLength && data.buffer instanceof ArrayBuffer;
+      const moved = own ? data : (data.slice() as typeof data);
+      payload = moved;
+      transfer.push(moved.buffer as ArrayBuffer);
     }
     const reply = Codec.settle(await this.post({ seq: ++this.seq, type: 'encode', datatype, data: payload }, transfer));
     return (reply as Extract<CodecReply, { type: 'encoded' }>).text;
