@@ -191,8 +191,7 @@ export function startRuntime(cfg: ServeConfig, version: string, logger: Logger =
       await new Promise((r) => setTimeout(r, 20));
     }
     if (inflight.count > 0) logger.warn('drain timed out', { inflight: inflight.count });
-    // Kept-alive connections close after their last answer (Connection: close); the rest go now.
-    server.closeIdleConnections();
+    // Connections close after their last answer is flushed (it says Connection: close); past the deadline, now.
     if (inflight.count > 0) server.closeAllConnections();
     await closed;
     server.closeCodec();
