@@ -305,7 +305,8 @@ test('--help lists the commands and the serve flags with their environment varia
   const top = spawnSync(process.execPath, [CLI, '--help'], { encoding: 'utf8' }).stdout;
   for (const cmd of ['serve', 'fetch']) expect(top).toMatch(new RegExp(`^\\s+${cmd}\\b`, 'm'));
   const serve = spawnSync(process.execPath, [CLI, 'serve', '--help'], { encoding: 'utf8' }).stdout;
-  for (const flag of ['--model', '--name', '--http-port', '--max-batch-size', '--max-queue-delay-us', '--max-queue-size', '--execution-providers', '--graph-optimization-level', '--intra-op-threads', '--log-level']) {
+  for (const flag of ['--model', '--name', '--http-port', '--max-batch-size', '--max-queue-delay-us', '--max-queue-size', '--execution-providers', '--graph-optimization-level', '--intra-op-threads', '--log-level',
+    '--max-inflight-bytes', '--headers-timeout-seconds', '--body-timeout-seconds', '--request-timeout-seconds', '--drain-seconds', '--drain-timeout-seconds']) {
     expect(serve).toContain(flag);
   }
   expect(serve.replace(/\s+/g, ' ')).toContain('(env: MODELPLANE_MAX_BATCH_SIZE)');

@@ -74,6 +74,21 @@ describe('health and metadata', () => {
     expect(r3.json).toEqual({ error: "Request for unknown model: 'nope' is not found", reason: 'ModelNotFound' });
   });
 
+  test('the control surface answers JSON errors with a reason for unknown routes and wrong methods, and HEAD like GET', async () => {
+    const missing = await fetch(`${simple.url}/v2/nothing/here`);
+    expect(missing.status).toBe(404);
+    expect(await missing.json()).toEqual({ error: 'no route for GET /v2/nothing/here', reason: 'NotFound' });
+    const wrong = await fetch(`${simple.url}/v2/health/live`, { method: 'POST' });
+    expect(wrong.status).toBe(405);
+    expect(await wrong.json()).toEqual({ error: 'POST /v2/health/live: use GET', reason: 'MethodNotAllowed' });
+    const head = await fetch(`${simple.url}/v2/health/ready`, { method: 'HEAD' });
+    expect(head.status).toBe(200);
+    expect(head.headers.get('x-powered-by')).toBeNull();
+    const inferGet = await fetch(`${simple.url}/v2/models/simple/versions/1/infer`);
+    expect(inferGet.status).toBe(405);
+    expect((await inferGet.json()).reason).toBe('MethodNotAllowed');
+  });
+
   test('Triton model configuration', async () => {
     const cfg = await (await fetch(`${simple.url}/v2/models/simple/config`)).json();
     expect(cfg).toMatchObject({ name: 'simple', platform: 'onnxruntime_onnx', max_batch_size: 32, input: [{ name: 'INPUT0', data_type: 'TYPE_FP32', dims: [16] }, expect.anything()] });
