@@ -6,6 +6,7 @@ import type { ResolvedConfig } from './config.js';
 import { labelsFor, selectorLabels } from './labels.js';
 import { CREDENTIALS_DIR, MODELS_DIR, planModelSource, type ModelSourcePlan } from './model-source.js';
 import { childMetadata } from './owner.js';
+import { DEFAULT_DRAIN_SECONDS } from '../../runtime/config.js';
 
 export const HTTP_PORT = 8080;
 export const RUNTIME_CONTAINER = 'runtime';
@@ -31,8 +32,9 @@ export function executionProviders(spec: ModelDeploymentSpec): string[] {
   return spec.runtime.executionProviders ?? (spec.gpu ? ['cuda', 'cpu'] : ['cpu']);
 }
 
+/** After the preStop sleep and the runtime's drain window (--drain-seconds), in-flight work must end before SIGKILL. */
 export function drainTimeoutSeconds(cfg: ResolvedConfig): number {
-  return Math.max(1, cfg.terminationGracePeriodSeconds - cfg.preStopSleepSeconds - 5);
+  return Math.max(1, cfg.terminationGracePeriodSeconds - cfg.preStopSleepSeconds - DEFAULT_DRAIN_SECONDS - 5);
 }
 
 /** `modelplane serve` arguments rendered from the spec. */

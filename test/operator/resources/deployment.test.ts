@@ -107,7 +107,7 @@ describe('buildDeployment', () => {
     expect(runtime(d).args).toEqual([
       'serve', '--model', '/models/resnet.onnx', '--name', 'resnet', '--http-port', '8080', '--execution-providers', 'cuda,cpu',
       '--graph-optimization-level', 'all', '--intra-op-threads', '4', '--max-queue-size', '512', '--gpu-mem-limit-bytes', '1073741824',
-      '--drain-timeout-seconds', '50', '--max-batch-size', '32', '--max-queue-delay-us', '2000', '--log-level', 'info',
+      '--drain-timeout-seconds', '45', '--max-batch-size', '32', '--max-queue-delay-us', '2000', '--log-level', 'info',
     ]);
     const cpuOnly = runtime(build({ model: { uri: 's3://models/r.onnx', servedName: 'rn' }, runtime: { executionProviders: ['cpu'], intraOpThreads: 3, graphOptimizationLevel: 'basic' } })).args!;
     expect([flag(cpuOnly, '--name'), flag(cpuOnly, '--execution-providers'), flag(cpuOnly, '--intra-op-threads'), flag(cpuOnly, '--graph-optimization-level')]).toEqual(['rn', 'cpu', '3', 'basic']);
