@@ -80,6 +80,7 @@ export function lookupModel(deps: Pick<RuntimeServerDeps, 'modelName' | 'model'>
 
 /** A path segment, percent-decoded; a malformed escape is the client's mistake (400), naming the segment. */
 export function decodeSegment(raw: string, what: string): string {
+  if (!raw.includes('%')) return raw;
   try {
     return decodeURIComponent(raw);
   } catch {
