@@ -101,6 +101,35 @@ describe('BYTES', () => {
     expect(r.json).toEqual({ reason: 'DataMismatch', error: expect.stringMatching(/^inputs\[0\]: BYTES element 2 is not valid UTF-8/) });
   });
 
+  test('a body large enough to be parsed on the codec worker: the same exact answer, the same refusal', async () => {
+    const many = Array.from({ length: 3000 }, (_, i) => `élément ${i} `.repeat(8));
+    const chunk = lengthPrefixed(many.map((e) => Buffer.from(e)));
+    expect(chunk.byteLength).toBeGreaterThan(128 * 1024);
+    const ok = await infer(strings.url, 'strings', { inputs: [bytesInput(chunk.byteLength, many.length)], outputs: [{ name: 'out_STRING' }] }, [chunk]);
+    expect(ok.status).toBe(200);
+    expect(ok.json.outputs[0].data).toEqual(many);
+    const bad = lengthPrefixed(many.map((e, i) => (i === 2500 ? Buffer.from([0xff, 0xfe]) : Buffer.from(e))));
+    const refused = await infer(strings.url, 'strings', { inputs: [bytesInput(bad.byteLength, many.length)] }, [bad]);
+    expect(refused.status).toBe(400);
+    expect(refused.json).toEqual({ reason: 'DataMismatch', error: expect.stringMatching(/^inputs\[0\]: BYTES element 2500 is not valid UTF-8/) });
+    const json = await infer(floats.url, 'floats', { inputs: [
+      { name: 'in_DOUBLE', datatype: 'FP64', shape: [1000, 16], data: Array.from({ length: 16000 }, (_, i) => i / 7) },
+      { name: 'in_FLOAT16', datatype: 'FP16', shape: [1, 1], data: [1] },
+      { name: 'in_FLOAT', datatype: 'FP32', shape: [1000, 16], data: Array.from({ length: 16000 }, (_, i) => (i === 15999 ? 1e39 : i)) },
+    ] });
+    expect(json.status).toBe(400);
+    expect(json.json.error).toMatch(/^inputs\[2\]\.data\[15999\]: 1e\+39 is outside the range for FP32/);
+    const big = Array.from({ length: 40_000 }, (_, i) => i / 7);
+    const fine = await infer(floats.url, 'floats', { inputs: [
+      { name: 'in_FLOAT', datatype: 'FP32', shape: [2500, 16], data: big },
+      { name: 'in_FLOAT16', datatype: 'FP16', shape: [1, 1], data: [1] },
+      { name: 'in_DOUBLE', datatype: 'FP64', shape: [2500, 16], data: big },
+    ], outputs: [{ name: 'out_DOUBLE' }, { name: 'out_FLOAT', parameters: { binary_data: true } }] });
+    expect(fine.status).toBe(200);
+    expect(fine.json.outputs[0].data).toEqual(big);
+    expect([...new Float32Array(fine.binary.buffer.slice(fine.binary.byteOffset, fine.binary.byteOffset + fine.binary.byteLength))]).toEqual(big.map(Math.fround));
+  });
+
   test('an element holding a NUL byte is refused, JSON or binary, not cut short', async () => {
     const chunk = lengthPrefixed([Buffer.from('ok'), Buffer.from('nul\u0000inside')]);
     const binary = await infer(strings.url, 'strings', { inputs: [bytesInput(chunk.byteLength, 2)] }, [chunk]);
