@@ -31,9 +31,10 @@ export interface RunningRuntime {
   ready: Promise<void>;
   /**
    * Readiness 503 at once; keep serving for --drain-seconds while the endpoints stop sending; close the
-   * listener; finish what was accepted (within --drain-timeout-seconds).
+   * listener; finish what was accepted (within --drain-timeout-seconds). `windowSeconds` overrides
+   * --drain-seconds (0 for an interactive stop, where no load balancer is sending).
    */
-  drain(): Promise<void>;
+  drain(windowSeconds?: number): Promise<void>;
 }
 
 /** The model name: --name, else the file name without `.onnx` (the directory name for model directories). */
@@ -176,11 +177,11 @@ export function startRuntime(cfg: ServeConfig, version: string, logger: Logger =
   })();
 
   let draining: Promise<void> | undefined;
-  const drain = () => (draining ??= (async () => {
+  const drain = (windowSeconds = cfg.drainSeconds) => (draining ??= (async () => {
     state = 'draining';
     // Endpoints and kube-proxy take a while to stop sending: keep serving new requests (and connections) meanwhile.
-    logger.info('draining', { inflight: inflight.count, queued: served?.scheduler.queued ?? 0, drainSeconds: cfg.drainSeconds });
-    if (cfg.drainSeconds > 0) await new Promise((r) => setTimeout(r, cfg.drainSeconds * 1000));
+    logger.info('draining', { inflight: inflight.count, queued: served?.scheduler.queued ?? 0, drainSeconds: windowSeconds });
+    if (windowSeconds > 0) await new Promise((r) => setTimeout(r, windowSeconds * 1000));
     state = 'closed';
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     server.closeIdleConnections();
@@ -229,7 +230,8 @@ export async function serveMain(cfg: ServeConfig, version: string): Promise<void
     if (stopping) return;
     stopping = true;
     logger.info('signal received', { signal });
-    rt.drain().then(() => process.exit(0), (err: Error) => {
+    // Ctrl-C at a terminal has no endpoints to wait for: skip the drain window.
+    rt.drain(signal === 'SIGINT' ? 0 : undefined).then(() => process.exit(0), (err: Error) => {
       logger.error('drain failed', { error: err.message });
       process.exit(1);
     });

@@ -204,6 +204,15 @@ test('SIGTERM: readiness 503 at once, new connections still served for --drain-s
   expect(messages.indexOf('listener closed')).toBeLessThan(messages.indexOf('drained'));
 });
 
+test('SIGINT (Ctrl-C at a terminal) skips the drain window and exits 0', async () => {
+  const rt = await startRuntime(['--model', simplePath(), '--drain-seconds', '60', '--log-level', 'info']);
+  const t = performance.now();
+  rt.proc.kill('SIGINT');
+  expect(await rt.exited).toBe(0);
+  expect(performance.now() - t).toBeLessThan(30_000);
+  expect(rt.logLines().find((l) => l.message === 'draining')?.drainSeconds).toBe(0);
+});
+
 test('SIGTERM: a request still computing when the listener closes gets its real answer before exit', async () => {
   const rt = await startRuntime(['--model', slowPath(), '--max-batch-size', '1', '--drain-seconds', '0', '--log-level', 'info']);
   const reqs = Array.from({ length: 3 }, (_, i) => slowRequest(1024, 0.02 * (i + 1)));

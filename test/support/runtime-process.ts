@@ -45,7 +45,8 @@ export interface RuntimeProcess {
 export async function startRuntime(args: string[], opts: { env?: Record<string, string>; waitReady?: boolean } = {}): Promise<RuntimeProcess> {
   const port = await freePort();
   const proc = spawn(process.execPath, [CLI, 'serve', '--host', '127.0.0.1', '--http-port', String(port), ...args], {
-    env: { ...process.env, MODELPLANE_TERMINATION_LOG: '/nonexistent/termination-log', ...opts.env },
+    // No drain window unless a test asks for one (--drain-seconds wins over the environment).
+    env: { ...process.env, MODELPLANE_TERMINATION_LOG: '/nonexistent/termination-log', MODELPLANE_DRAIN_SECONDS: '0', ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
