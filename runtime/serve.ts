@@ -194,7 +194,10 @@ export function startRuntime(cfg: ServeConfig, version: string, logger: Logger =
     if (inflight.count > 0) logger.warn('drain timed out', { inflight: inflight.count });
     // Connections close after their last answer is flushed (it says Connection: close); past the deadline, now.
     if (inflight.count > 0) server.closeAllConnections();
+    // A connection left idle without Connection: close would hold the close until its keep-alive timeout.
+    const lingering = setTimeout(() => server.closeAllConnections(), Math.max(1000, deadline - Date.now()));
     await closed;
+    clearTimeout(lingering);
     server.closeCodec();
     await runner.close();
     logger.info('drained');

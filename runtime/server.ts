@@ -264,7 +264,11 @@ export function createRuntimeServer(deps: RuntimeServerDeps): RuntimeServer {
     const q = url.indexOf('?');
     const match = inference.matches(req.method, q === -1 ? url : url.slice(0, q));
     if (match) void inference.handle(req, res, match);
-    else control(req, res);
+    else {
+      // Once the listener has closed, no connection should stay open for another request (probes, scrapes).
+      if (deps.state() === 'closed') res.setHeader('Connection', 'close');
+      control(req, res);
+    }
   }) as RuntimeServer;
   server.closeCodec = () => inference.close();
   return server;
