@@ -42,7 +42,7 @@ interface Server {
 async function startServer(model: string, args: string[]): Promise<Server> {
   const port = await freePort();
   // Started as users start it (the bin, with its own node flags), not through this process's node.
-  const proc = spawn(CLI, ['serve', '--model', model, '--host', '127.0.0.1', '--http-port', String(port), '--log-level', 'error', ...args], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const proc = spawn(CLI, ['serve', '--model', model, '--host', '127.0.0.1', '--http-port', String(port), '--log-level', 'error', '--drain-seconds', '0', ...args], { stdio: ['ignore', 'ignore', 'inherit'] });
   const url = `http://127.0.0.1:${port}`;
   for (let i = 0; i < 600; i++) {
     try {
@@ -362,7 +362,7 @@ async function instancesBench(dir: string): Promise<void> {
 }
 
 const benches: Record<string, (dir: string) => Promise<void>> = {
-  batching: batchingBench, protocol: protocolBench, latency: latencyBench, stability: stabilityBench, grpc: grpcBench, overhead: overheadBench, instances: instancesBench,
+  batching: batchingBench, protocol: protocolBench, latency: latencyBench, stability: stabilityBench, grpc: grpcBench, overhead: overheadBench, instances: instancesBench, express: expressBench,
 };
 
 async function main(): Promise<void> {
@@ -386,3 +386,39 @@ main().catch((err) => {
   console.error(err);
   process.exit(2);
 });
+
+// express on the control surface, node:http on the inference path: what express costs per request, measured
+// as requests/s and as the server's own CPU time per request (from /proc/<pid>/stat), side by side.
+const TRIVIAL_SERVER = new URL('./trivial-server.js', import.meta.url).pathname;
+
+
+async function startTrivial(mode: 'express' | 'direct'): Promise<{ url: string; proc: ChildProcess }> {
+  const port = await freePort();
+  const proc = spawn(process.execPath, [TRIVIAL_SERVER, mode, String(port)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise<void>((resolve) => proc.stdout!.once('data', () => resolve()));
+  return { url: `http://127.0.0.1:${port}`, proc };
+}
+
+async function expressBench(): Promise<void> {
+  const servers = { express: await startTrivial('express'), direct: await startTrivial('direct') };
+  const body = Buffer.from('{"inputs":[]}');
+  const rate: Record<string, number[]> = { express: [], direct: [] };
+  const cpuMs: Record<string, number[]> = { express: [], direct: [] };
+  for (const s of Object.values(servers)) await load(s.url, '/v2/models/m/infer', body, {}, 8, { amount: 2000 });
+  for (let r = 0; r < ROUNDS; r++) {
+    for (const mode of ['direct', 'express'] as const) {
+      const s = servers[mode];
+      const before = processCpuSeconds(s.proc.pid!);
+      const started = performance.now();
+      const perSecond = await load(s.url, '/v2/models/m/infer', body, {}, 8, { duration: roundSeconds });
+      const requests = perSecond * ((performance.now() - started) / 1000);
+      rate[mode].push(perSecond);
+      cpuMs[mode].push(((processCpuSeconds(s.proc.pid!) - before) * 1000) / requests);
+    }
+    console.log(`      round ${r + 1}: trivial POST, 8 clients: node:http ${rate.direct[r].toFixed(0)} req/s (${cpuMs.direct[r].toFixed(3)} ms CPU/request), express ${rate.express[r].toFixed(0)} req/s (${cpuMs.express[r].toFixed(3)} ms CPU/request)`);
+  }
+  for (const s of Object.values(servers)) s.proc.kill('SIGTERM');
+  const ratio = median(rate.direct) / median(rate.express);
+  const extra = median(cpuMs.express) - median(cpuMs.direct);
+  console.log(`      express vs node:http on a trivial POST: ${ratio.toFixed(2)}x fewer requests/s, +${extra.toFixed(3)} ms CPU per request (${median(cpuMs.express).toFixed(3)} vs ${median(cpuMs.direct).toFixed(3)} ms); inference stays on node:http (no target)`);
+}

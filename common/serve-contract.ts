@@ -31,12 +31,17 @@ export interface ServeSettings {
   maxQueueDelayUs?: number;
   maxQueueSize?: number;
   maxBodyBytes?: number;
+  maxInflightBytes?: number;
+  headersTimeoutSeconds?: number;
+  bodyTimeoutSeconds?: number;
+  requestTimeoutSeconds?: number;
   executionProviders?: readonly ExecutionProvider[];
   requireGpu?: boolean;
   instances?: number;
   devices?: readonly number[];
   graphOptimizationLevel?: OptimizationLevel;
   intraOpThreads?: number;
+  drainSeconds?: number;
   drainTimeoutSeconds?: number;
   cacheDir?: string;
   sha256?: string;
@@ -55,12 +60,17 @@ export const SERVE_DEFAULTS = {
   maxQueueDelayUs: 2000,
   maxQueueSize: 512,
   maxBodyBytes: 256 * 1024 * 1024,
+  headersTimeoutSeconds: 30,
+  bodyTimeoutSeconds: 30,
+  requestTimeoutSeconds: 300,
   executionProviders: ['cpu'] as readonly ExecutionProvider[],
   requireGpu: false,
   instances: 1,
   devices: [0] as readonly number[],
   graphOptimizationLevel: 'all' as OptimizationLevel,
   intraOpThreads: 0,
+  // Endpoints take a few seconds to stop sending to a terminating pod: keep serving meanwhile.
+  drainSeconds: 5,
   drainTimeoutSeconds: 30,
   cacheDir: '/tmp/modelplane-models',
   logLevel: 'info' as ServeLogLevel,
@@ -91,6 +101,14 @@ export const SERVE_FLAGS: { readonly [K in keyof Required<ServeSettings>]: Serve
   maxQueueDelayUs: { flags: '--max-queue-delay-us <us>', env: 'MODELPLANE_MAX_QUEUE_DELAY_US', help: `dynamic batching: longest wait for a fuller batch while more requests are arriving (default ${SERVE_DEFAULTS.maxQueueDelayUs})` },
   maxQueueSize: { flags: '--max-queue-size <n>', env: 'MODELPLANE_MAX_QUEUE_SIZE', help: `queued requests before 503 with Retry-After (default ${SERVE_DEFAULTS.maxQueueSize})` },
   maxBodyBytes: { flags: '--max-body-bytes <n>', env: 'MODELPLANE_MAX_BODY_BYTES', help: `largest request body; larger answers 413 (default ${SERVE_DEFAULTS.maxBodyBytes})` },
+  maxInflightBytes: {
+    flags: '--max-inflight-bytes <n>',
+    env: 'MODELPLANE_MAX_INFLIGHT_BYTES',
+    help: 'budget on request body bytes held by requests in flight; past it 503 with Retry-After (default: a quarter of the container memory limit, else of the machine memory)',
+  },
+  headersTimeoutSeconds: { flags: '--headers-timeout-seconds <s>', env: 'MODELPLANE_HEADERS_TIMEOUT_SECONDS', help: `longest time to receive a request's headers; then 408 and the connection closes (default ${SERVE_DEFAULTS.headersTimeoutSeconds})` },
+  bodyTimeoutSeconds: { flags: '--body-timeout-seconds <s>', env: 'MODELPLANE_BODY_TIMEOUT_SECONDS', help: `longest pause while a request body arrives; then 408 and the connection closes; 0 = none (default ${SERVE_DEFAULTS.bodyTimeoutSeconds})` },
+  requestTimeoutSeconds: { flags: '--request-timeout-seconds <s>', env: 'MODELPLANE_REQUEST_TIMEOUT_SECONDS', help: `longest time to receive a whole request, headers and body (inference time not included); 0 = none (default ${SERVE_DEFAULTS.requestTimeoutSeconds})` },
   executionProviders: {
     flags: '--execution-providers <list>',
     env: 'MODELPLANE_EXECUTION_PROVIDERS',
@@ -113,7 +131,8 @@ export const SERVE_FLAGS: { readonly [K in keyof Required<ServeSettings>]: Serve
   },
   graphOptimizationLevel: { flags: '--graph-optimization-level <level>', env: 'MODELPLANE_GRAPH_OPTIMIZATION_LEVEL', help: `${OPTIMIZATION_LEVELS.join(' | ')} (default ${SERVE_DEFAULTS.graphOptimizationLevel})` },
   intraOpThreads: { flags: '--intra-op-threads <n>', env: 'MODELPLANE_INTRA_OP_THREADS', help: 'onnxruntime intra-op threads per instance; 0 = the container CPU limit divided among the instances (default 0)' },
-  drainTimeoutSeconds: { flags: '--drain-timeout-seconds <s>', env: 'MODELPLANE_DRAIN_TIMEOUT_SECONDS', help: `on SIGTERM, longest wait for accepted requests to finish (default ${SERVE_DEFAULTS.drainTimeoutSeconds})` },
+  drainSeconds: { flags: '--drain-seconds <s>', env: 'MODELPLANE_DRAIN_SECONDS', help: `on SIGTERM, readiness turns 503 at once but new requests are still served this long, then the listener closes (default ${SERVE_DEFAULTS.drainSeconds})` },
+  drainTimeoutSeconds: { flags: '--drain-timeout-seconds <s>', env: 'MODELPLANE_DRAIN_TIMEOUT_SECONDS', help: `after the listener closes, longest wait for accepted requests to finish (default ${SERVE_DEFAULTS.drainTimeoutSeconds})` },
   cacheDir: { flags: '--cache-dir <dir>', env: 'MODELPLANE_CACHE_DIR', help: `where a remote --model is downloaded (default ${SERVE_DEFAULTS.cacheDir})` },
   sha256: { flags: '--sha256 <hex>', env: 'MODELPLANE_MODEL_SHA256', help: 'expected SHA-256 of a remote model' },
   credentialsDir: { flags: '--credentials-dir <dir>', env: 'MODELPLANE_CREDENTIALS_DIR', help: 'credentials for a remote model (see README, Model sources)' },

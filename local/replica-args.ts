@@ -11,9 +11,11 @@ export const LOCAL_CONFIG: ResolvedConfig = resolveConfig({ runtimeImage: 'model
 /**
  * `modelplane serve` arguments for one replica of `md` serving the cached model at `modelPath`: the operator's
  * settings, listening on the loopback interface on port 0 (the runtime logs the port it bound), with no gRPC
- * listener (replicas share the machine; the router speaks HTTP).
+ * listener (replicas share the machine; the router speaks HTTP) and no drain window.
  */
 export function replicaArgs(md: ModelDeployment, modelPath: string, cfg: ResolvedConfig = LOCAL_CONFIG): string[] {
   const settings = serveSettings(md, { kind: 'image', fetch: false, modelPath }, cfg);
-  return serveArgv({ ...settings, host: '127.0.0.1', httpPort: 0, grpcPort: undefined });
+  // The router stops sending to a replica before it stops it, so no drain window is needed (pods keep one for
+  // endpoints that still send).
+  return serveArgv({ ...settings, host: '127.0.0.1', httpPort: 0, grpcPort: undefined, drainSeconds: 0 });
 }

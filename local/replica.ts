@@ -3,7 +3,7 @@
 // exponential backoff, and keeps the runtime's termination message for status.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { Agent } from 'node:http';
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { constants as osConstants } from 'node:os';
 import type { Logger } from '../common/logger.js';
@@ -73,7 +73,8 @@ export class Replica {
 
   start(): void {
     if (this.stopping) return;
-    rmSync(this.terminationLog, { force: true });
+    // The runtime writes its termination message only where the file exists, as the kubelet provides it.
+    writeFileSync(this.terminationLog, '');
     this.phase = 'starting';
     this.port = undefined;
     this.lastError = undefined;

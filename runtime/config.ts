@@ -1,6 +1,6 @@
 // `modelplane serve` settings: parsed and checked once, each refusal naming the flag and the reason.
 import { readFileSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, totalmem } from 'node:os';
 import {
   EXECUTION_PROVIDERS, GPU_EXECUTION_PROVIDERS, OPTIMIZATION_LEVELS, SERVE_DEFAULTS, SERVE_LOG_LEVELS,
   type ExecutionProvider, type OptimizationLevel, type ServeLogLevel,
@@ -29,6 +29,11 @@ export interface ServeConfig {
   graphOptimizationLevel: OptimizationLevel;
   intraOpThreads: number;
   drainTimeoutSeconds: number;
+  drainSeconds: number;
+  maxInflightBytes: number;
+  headersTimeoutSeconds: number;
+  bodyTimeoutSeconds: number;
+  requestTimeoutSeconds: number;
   logLevel: ServeLogLevel;
   cacheDir: string;
   sha256?: string;
@@ -121,6 +126,11 @@ export function parseServeConfig(raw: RawServeOptions): ServeConfig {
     graphOptimizationLevel: oneOf(o.graphOptimizationLevel, '--graph-optimization-level', OPTIMIZATION_LEVELS, SERVE_DEFAULTS.graphOptimizationLevel),
     intraOpThreads: integer(o.intraOpThreads, '--intra-op-threads', SERVE_DEFAULTS.intraOpThreads, 0, 1024),
     drainTimeoutSeconds: integer(o.drainTimeoutSeconds, '--drain-timeout-seconds', SERVE_DEFAULTS.drainTimeoutSeconds, 0, 3600),
+    drainSeconds: integer(o.drainSeconds, '--drain-seconds', SERVE_DEFAULTS.drainSeconds, 0, 3600),
+    maxInflightBytes: integer(o.maxInflightBytes, '--max-inflight-bytes', defaultInflightBytes(), 1024),
+    headersTimeoutSeconds: integer(o.headersTimeoutSeconds, '--headers-timeout-seconds', SERVE_DEFAULTS.headersTimeoutSeconds, 1, 3600),
+    bodyTimeoutSeconds: integer(o.bodyTimeoutSeconds, '--body-timeout-seconds', SERVE_DEFAULTS.bodyTimeoutSeconds, 0, 3600),
+    requestTimeoutSeconds: integer(o.requestTimeoutSeconds, '--request-timeout-seconds', SERVE_DEFAULTS.requestTimeoutSeconds, 0, 86_400),
     logLevel: oneOf(o.logLevel, '--log-level', SERVE_LOG_LEVELS, SERVE_DEFAULTS.logLevel),
     cacheDir: o.cacheDir || SERVE_DEFAULTS.cacheDir,
     sha256: o.sha256 || undefined,
@@ -145,4 +155,33 @@ function readCgroupCpuMax(): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** Seconds `modelplane serve` keeps serving after SIGTERM, readiness already 503, before it closes its listener. */
+/** The drain window when --drain-seconds is not given. */
+export const DEFAULT_DRAIN_SECONDS = SERVE_DEFAULTS.drainSeconds;
+
+/** The share of the container's memory that request bodies in flight may hold by default. */
+export const INFLIGHT_MEMORY_SHARE = 0.25;
+
+/**
+ * The default `--max-inflight-bytes`: a quarter of the container's memory limit (cgroup v2 memory.max, else
+ * v1 memory.limit_in_bytes), else of the machine's memory. A body becomes tensors, outputs and a response,
+ * so a request holds a few times its body at its peak.
+ */
+export function defaultInflightBytes(memoryMax: string | undefined = readCgroupMemoryMax(), machine: number = totalmem()): number {
+  const limit = Number(memoryMax?.trim());
+  const memory = Number.isFinite(limit) && limit > 0 ? Math.min(limit, machine) : machine;
+  return Math.max(64 * 1024 * 1024, Math.floor(memory * INFLIGHT_MEMORY_SHARE));
+}
+
+function readCgroupMemoryMax(): string | undefined {
+  for (const path of ['/sys/fs/cgroup/memory.max', '/sys/fs/cgroup/memory/memory.limit_in_bytes']) {
+    try {
+      return readFileSync(path, 'utf8');
+    } catch {
+      // not this cgroup version
+    }
+  }
+  return undefined;
 }

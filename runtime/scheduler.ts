@@ -14,7 +14,8 @@ export interface SchedulerOptions {
 }
 
 export interface SchedulerObserver {
-  queueSeconds(s: number): void;
+  /** A request left the queue after s seconds. */
+  queueSeconds(s: number, req: InferRequest): void;
   batch(rows: number, computeSeconds: number): void;
 }
 
@@ -101,7 +102,7 @@ export class Scheduler {
 
   private async execute(instance: InstanceRunner, entries: Entry[]): Promise<void> {
     const now = performance.now();
-    for (const e of entries) this.observer.queueSeconds((now - e.enqueued) / 1000);
+    for (const e of entries) this.observer.queueSeconds((now - e.enqueued) / 1000, e.req);
     let result: RunResult;
     try {
       result = await instance.run(concatInputs(entries.map((e) => e.req), this.sig, instance.inputBuffer));

@@ -11,6 +11,7 @@ import { InflightTracker, RuntimeMetrics } from './metrics.js';
 import { ModelLoadError, ModelRunner, type LoadedModel } from './model-runner.js';
 import { Scheduler } from './scheduler.js';
 import { createRuntimeServer, MODEL_VERSION, type ServedModel, type ServerState } from './server.js';
+import { ModelStatisticsRecorder } from './statistics.js';
 import { batchability, warmupShape, type ModelSignature } from './signature.js';
 import { typeInfo } from './datatypes.js';
 import { elementCount } from './tensors.js';
@@ -18,7 +19,6 @@ import { readManifest } from './fetch/integrity.js';
 import type { WireTensor, WorkerInit } from './worker-protocol.js';
 import { GPU_EXECUTION_PROVIDERS } from '../common/serve-contract.js';
 import { startGrpcServer, type GrpcRuntimeServer } from './grpc/server.js';
-import { statisticsFromMetrics } from './grpc/statistics.js';
 import { chooseServedModel } from '../optimize/report.js';
 
 export class FatalError extends Error {
@@ -34,8 +34,12 @@ export interface RunningRuntime {
   grpcPort?: number;
   /** Settles when the model is loaded and warmed up (rejects with a FatalError when it cannot be). */
   ready: Promise<void>;
-  /** Stop taking new work, finish what was accepted, close. */
-  drain(): Promise<void>;
+  /**
+   * Readiness 503 at once; keep serving for --drain-seconds while the endpoints stop sending; close the
+   * listener; finish what was accepted (within --drain-timeout-seconds). `windowSeconds` overrides
+   * --drain-seconds (0 for an interactive stop, where no load balancer is sending).
+   */
+  drain(windowSeconds?: number): Promise<void>;
 }
 
 /** The model name: --name, else the file name without `.onnx` (the directory name for model directories). */
@@ -133,12 +137,18 @@ export function startRuntime(cfg: ServeConfig, version: string, logger: Logger =
   const inflight = new InflightTracker();
   const runners = Array.from({ length: cfg.instances }, () => new ModelRunner());
   const modelName = cfg.name ?? defaultModelName(cfg.model);
+  const statistics = new ModelStatisticsRecorder(modelName, MODEL_VERSION);
   const serverDeps = {
     version,
     maxBodyBytes: cfg.maxBodyBytes,
+    maxInflightBytes: cfg.maxInflightBytes,
+    bodyTimeoutSeconds: cfg.bodyTimeoutSeconds,
+    headersTimeoutSeconds: cfg.headersTimeoutSeconds,
+    requestTimeoutSeconds: cfg.requestTimeoutSeconds,
     logger,
     modelName,
     model: () => served,
+    statistics,
     state: () => state,
     inflight,
   };
@@ -185,10 +195,14 @@ export function startRuntime(cfg: ServeConfig, version: string, logger: Logger =
     );
     for (const provider of providers) metrics.executionProvider.set({ model: modelName, provider }, 1);
     const scheduler = new Scheduler(runners, sig, { maxBatchSize, maxQueueDelayUs: cfg.maxQueueDelayUs, maxQueueSize: cfg.maxQueueSize }, {
-      queueSeconds: (s) => metrics.queueSeconds.observe({ model: modelName }, s),
+      queueSeconds: (s, req) => {
+        metrics.queueSeconds.observe({ model: modelName }, s);
+        if (req) statistics.dequeued(req, s);
+      },
       batch: (rows, s) => {
         metrics.batchSize.observe({ model: modelName }, rows);
         metrics.computeSeconds.observe({ model: modelName }, s);
+        statistics.executed(rows, s);
       },
     });
     const loadSeconds = (performance.now() - started) / 1000;
@@ -212,25 +226,34 @@ export function startRuntime(cfg: ServeConfig, version: string, logger: Logger =
     });
   })();
 
-  const drain = async () => {
-    if (state === 'draining') return;
+  let draining: Promise<void> | undefined;
+  const drain = (windowSeconds = cfg.drainSeconds) => (draining ??= (async () => {
     state = 'draining';
     grpc?.stateChanged();
-    logger.info('draining', { inflight: inflight.count, queued: served?.scheduler.queued ?? 0 });
+    // Endpoints and kube-proxy take a while to stop sending: keep serving new requests (and connections) meanwhile.
+    logger.info('draining', { inflight: inflight.count, queued: served?.scheduler.queued ?? 0, drainSeconds: windowSeconds });
+    if (windowSeconds > 0) await new Promise((r) => setTimeout(r, windowSeconds * 1000));
+    state = 'closed';
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeIdleConnections();
+    logger.info('listener closed', { inflight: inflight.count });
     const deadline = Date.now() + cfg.drainTimeoutSeconds * 1000;
-    await ready.catch(() => {});
+    await Promise.race([ready.catch(() => {}), new Promise((r) => setTimeout(r, cfg.drainTimeoutSeconds * 1000).unref())]);
     while (inflight.count > 0 && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 20));
     }
     if (inflight.count > 0) logger.warn('drain timed out', { inflight: inflight.count });
     await grpc?.close(1000);
-    await new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeIdleConnections();
-    });
+    // Connections close after their last answer is flushed (it says Connection: close); past the deadline, now.
+    if (inflight.count > 0) server.closeAllConnections();
+    // A connection left idle without Connection: close would hold the close until its keep-alive timeout.
+    const lingering = setTimeout(() => server.closeAllConnections(), Math.max(1000, deadline - Date.now()));
+    await closed;
+    clearTimeout(lingering);
+    server.closeCodec();
     await Promise.all(runners.map((r) => r.close()));
     logger.info('drained');
-  };
+  })());
 
   return new Promise((resolve, reject) => {
     server.once('error', (err) => reject(new FatalError('ListenFailed', `cannot listen on ${cfg.host}:${cfg.httpPort}: ${err.message}`)));
@@ -238,9 +261,8 @@ export function startRuntime(cfg: ServeConfig, version: string, logger: Logger =
       const port = (server.address() as AddressInfo).port;
       logger.info('listening', { host: cfg.host, port, model: modelName });
       if (cfg.grpcPort > 0) {
-        const statistics = async () => (served ? statisticsFromMetrics(modelName, MODEL_VERSION, served.metrics) : { model_stats: [] });
         try {
-          grpc = await startGrpcServer({ ...serverDeps, statistics }, cfg.host, cfg.grpcPort);
+          grpc = await startGrpcServer({ ...serverDeps, statisticsSnapshot: () => ({ model_stats: [statistics.snapshot()] }) }, cfg.host, cfg.grpcPort);
         } catch (err) {
           server.close();
           reject(new FatalError('ListenFailed', `cannot listen on ${cfg.host}:${cfg.grpcPort} (gRPC): ${(err as Error).message}`));
@@ -273,7 +295,8 @@ export async function serveMain(cfg: ServeConfig, version: string): Promise<void
     if (stopping) return;
     stopping = true;
     logger.info('signal received', { signal });
-    rt.drain().then(() => process.exit(0), (err: Error) => {
+    // Ctrl-C at a terminal has no endpoints to wait for: skip the drain window.
+    rt.drain(signal === 'SIGINT' ? 0 : undefined).then(() => process.exit(0), (err: Error) => {
       logger.error('drain failed', { error: err.message });
       process.exit(1);
     });

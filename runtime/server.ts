@@ -1,24 +1,26 @@
 // The Open Inference Protocol over HTTP/1.1 (KServe v2 REST, with Triton's binary tensor data extension).
+// One node:http server: inference requests go straight to a dedicated handler; everything else (health,
+// metadata, configuration, statistics, metrics) is an express app.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { gunzip, inflate } from 'node:zlib';
-import { promisify } from 'node:util';
 import type { Logger } from '../common/logger.js';
-import { encodeBinaryData, encodeJsonData } from './tensors.js';
+import { encodeBinaryData } from './tensors.js';
 import { errorBody, RuntimeError } from './errors.js';
 import type { RuntimeMetrics, Outcome } from './metrics.js';
-import { parseInferRequest, type InferRequest } from './request.js';
+import type { InferRequest } from './request.js';
 import type { Scheduler } from './scheduler.js';
 import type { ModelSignature } from './signature.js';
 import type { OutputTensor } from './batching.js';
-
-const gunzipAsync = promisify(gunzip);
-const inflateAsync = promisify(inflate);
+import type { ModelStatisticsRecorder } from './statistics.js';
+import { Codec } from './http/codec.js';
+import { decodeContent, InflightBytes, readBody, Reservation } from './http/body.js';
+import { createControlApp } from './http/control.js';
 
 export const SERVER_NAME = 'modelplane';
-export const EXTENSIONS = ['binary_tensor_data'];
+export const EXTENSIONS = ['binary_tensor_data', 'statistics'];
 export const MODEL_VERSION = '1';
 
-export type ServerState = 'loading' | 'ready' | 'draining';
+/** loading -> ready -> draining (readiness 503, still serving) -> closed (listener closed, finishing). */
+export type ServerState = 'loading' | 'ready' | 'draining' | 'closed';
 
 export interface ServedModel {
   name: string;
@@ -33,67 +35,62 @@ export interface ServedModel {
 export interface RuntimeServerDeps {
   version: string;
   maxBodyBytes: number;
+  /** Budget on bytes of request bodies held by requests in flight; 503 past it. */
+  maxInflightBytes: number;
+  /** Longest pause while a request body arrives, seconds; 0 = none. */
+  bodyTimeoutSeconds: number;
+  /** Longest time to receive a request's headers, seconds. */
+  headersTimeoutSeconds: number;
+  /** Longest time to receive a whole request (headers and body), seconds; 0 = none. */
+  requestTimeoutSeconds: number;
   logger: Logger;
   /** The name the model is served under, known before it loads. */
   modelName: string;
   /** Unset until the model is loaded. */
   model: () => ServedModel | undefined;
+  statistics: ModelStatisticsRecorder;
   state: () => ServerState;
   /** A sample of the live counters for /metrics and draining. */
   inflight: { count: number };
 }
 
-type Json = Record<string, unknown>;
-
-function sendJson(res: ServerResponse, status: number, body: Json | string, headers: Record<string, string> = {}): void {
+export function sendJson(res: ServerResponse, status: number, body: object | string, headers: Record<string, string> = {}): void {
   const text = typeof body === 'string' ? body : JSON.stringify(body);
   res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text), ...headers });
   res.end(text);
 }
 
-function sendError(res: ServerResponse, err: RuntimeError): void {
+export function sendError(res: ServerResponse, err: RuntimeError): void {
   sendJson(res, err.status, errorBody(err), err.headers);
 }
 
-/** Reads the whole body, refusing (413) past the limit without buffering the excess. */
-function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
-  const declared = Number(req.headers['content-length']);
-  if (Number.isFinite(declared) && declared > limit) {
-    return Promise.reject(new RuntimeError('BodyTooLarge', `request body of ${declared} bytes exceeds the limit of ${limit} bytes`));
-  }
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (c: Buffer) => {
-      size += c.byteLength;
-      if (size > limit) {
-        req.removeAllListeners('data');
-        req.resume();
-        reject(new RuntimeError('BodyTooLarge', `request body exceeds the limit of ${limit} bytes`));
-        return;
-      }
-      chunks.push(c);
-    });
-    req.on('end', () => resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size)));
-    req.on('error', reject);
-  });
+/** Triton's wording, which its clients and examples match on. */
+export function unknownModel(name: string): RuntimeError {
+  return new RuntimeError('ModelNotFound', `Request for unknown model: '${name}' is not found`);
 }
 
-async function decodeContent(body: Buffer, encoding: string | undefined, limit: number): Promise<Buffer> {
-  if (!encoding || encoding === 'identity') return body;
-  const opts = { maxOutputLength: limit };
+/** The served model for a decoded name and optional version, or the protocol's refusal. */
+export function lookupModel(deps: Pick<RuntimeServerDeps, 'modelName' | 'model'>, name: string, version: string | undefined): ServedModel {
+  if (name !== deps.modelName) throw unknownModel(name);
+  const m = deps.model();
+  if (!m) throw new RuntimeError('NotReady', `model ${name} is loading`);
+  if (version !== undefined && version !== MODEL_VERSION) {
+    throw new RuntimeError('VersionNotFound', `model ${name} has no version "${version}"; it has version ${MODEL_VERSION}`);
+  }
+  return m;
+}
+
+/** A path segment, percent-decoded; a malformed escape is the client's mistake (400), naming the segment. */
+export function decodeSegment(raw: string, what: string): string {
+  if (!raw.includes('%')) return raw;
   try {
-    if (encoding === 'gzip') return await gunzipAsync(body, opts);
-    if (encoding === 'deflate') return await inflateAsync(body, opts);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ERR_BUFFER_TOO_LARGE') throw new RuntimeError('BodyTooLarge', `decompressed body exceeds the limit of ${limit} bytes`);
-    throw new RuntimeError('InvalidRequest', `Content-Encoding ${encoding}: body does not decompress: ${(err as Error).message}`);
+    return decodeURIComponent(raw);
+  } catch {
+    throw new RuntimeError('InvalidRequest', `request path: ${what} ${JSON.stringify(raw)} has a malformed percent-escape`);
   }
-  throw new RuntimeError('UnsupportedEncoding', `Content-Encoding ${encoding} is not supported (use gzip, deflate or none)`);
 }
 
-export function modelMetadata(m: ServedModel): Json {
+export function modelMetadata(m: ServedModel): Record<string, unknown> {
   return {
     name: m.name,
     versions: [MODEL_VERSION],
@@ -105,7 +102,7 @@ export function modelMetadata(m: ServedModel): Json {
 }
 
 /** Triton's model configuration, so Triton tools that ask for it (perf_analyzer, clients) work. */
-export function modelConfig(m: ServedModel): Json {
+export function modelConfig(m: ServedModel): Record<string, unknown> {
   const batching = m.maxBatchSize > 1;
   const dims = (shape: number[]) => (batching ? shape.slice(1) : shape);
   const tensor = (t: { name: string; datatype: string; shape: number[] }) => ({ name: t.name, data_type: `TYPE_${t.datatype === 'BYTES' ? 'STRING' : t.datatype}`, dims: dims(t.shape) });
@@ -120,23 +117,36 @@ export function modelConfig(m: ServedModel): Json {
   };
 }
 
-/** Builds the response body: the JSON header, then binary chunks for outputs asked for in binary. */
-function inferResponse(m: ServedModel, req: InferRequest, outputs: OutputTensor[]): { json: string; chunks: Uint8Array[] } {
+/** The response: the JSON header (pieces of text and encoded bytes), then binary chunks for outputs asked for in binary. */
+async function inferResponse(m: ServedModel, codec: Codec, req: InferRequest, outputs: OutputTensor[]): Promise<{ head: (string | Uint8Array)[]; chunks: Uint8Array[] }> {
   const byName = new Map(outputs.map((o) => [o.name, o]));
   const chunks: Uint8Array[] = [];
-  const parts = req.outputs.map((want) => {
+  const id = req.id !== undefined ? `,"id":${JSON.stringify(req.id)}` : '';
+  const head: (string | Uint8Array)[] = [`{"model_name":${JSON.stringify(m.name)},"model_version":"${MODEL_VERSION}"${id},"outputs":[`];
+  let text = head[0] as string;
+  for (let i = 0; i < req.outputs.length; i++) {
+    const want = req.outputs[i];
     const o = byName.get(want.name)!;
     const datatype = m.signature.outputs.find((s) => s.name === o.name)!.datatype;
-    const head = `{"name":${JSON.stringify(o.name)},"datatype":"${datatype}","shape":[${o.shape.join(',')}]`;
+    text += `${i > 0 ? ',' : ''}{"name":${JSON.stringify(o.name)},"datatype":"${datatype}","shape":[${o.shape.join(',')}]`;
     if (want.binary) {
       const bytes = encodeBinaryData(o.data);
       chunks.push(bytes);
-      return `${head},"parameters":{"binary_data_size":${bytes.byteLength}}}`;
+      text += `,"parameters":{"binary_data_size":${bytes.byteLength}}}`;
+      continue;
     }
-    return `${head},"data":${encodeJsonData(datatype, o.data)}}`;
-  });
-  const id = req.id !== undefined ? `,"id":${JSON.stringify(req.id)}` : '';
-  return { json: `{"model_name":${JSON.stringify(m.name)},"model_version":"${MODEL_VERSION}"${id},"outputs":[${parts.join(',')}]}`, chunks };
+    const data = await codec.encodeJson(datatype, o.data);
+    if (typeof data === 'string') {
+      text += `,"data":${data}}`;
+    } else {
+      head[head.length - 1] = `${text},"data":`;
+      head.push(data);
+      text = '}';
+      head.push(text);
+    }
+  }
+  head[head.length - 1] = `${text}]}`;
+  return { head, chunks };
 }
 
 function outcomeOf(status: number): Outcome {
@@ -146,12 +156,18 @@ function outcomeOf(status: number): Outcome {
   return 'failed';
 }
 
+const INFER_PATH = /^\/v2\/models\/([^/]+)(?:\/versions\/([^/]+))?\/infer$/;
+
 let requestCounter = 0;
 
-export function createRuntimeHandler(deps: RuntimeServerDeps) {
-  const { logger } = deps;
+/** The dedicated handler for POST .../infer. */
+export function createInferHandler(deps: RuntimeServerDeps) {
+  const { logger, statistics } = deps;
   // Winston builds and pipes a record even for a filtered level: decide once, off the hot path.
   const debug = logger.isLevelEnabled('debug');
+  const budget = new InflightBytes(deps.maxInflightBytes);
+  const limits = { maxBytes: deps.maxBodyBytes, idleMs: deps.bodyTimeoutSeconds * 1000 };
+  let codec: Codec | undefined;
 
   async function infer(req: IncomingMessage, res: ServerResponse, m: ServedModel): Promise<number> {
     const started = performance.now();
@@ -161,43 +177,67 @@ export function createRuntimeHandler(deps: RuntimeServerDeps) {
     m.scheduler.arriving++;
     let arriving = true;
     let status = 200;
+    const reservation = new Reservation(budget);
     try {
-      const raw = await readBody(req, deps.maxBodyBytes);
-      const body = await decodeContent(raw, req.headers['content-encoding'], deps.maxBodyBytes);
+      codec ??= new Codec(m.signature);
       const headerLength = req.headers['inference-header-content-length'];
       let jsonLength: number | undefined;
       if (headerLength !== undefined) {
         jsonLength = Number(headerLength);
-        if (!Number.isInteger(jsonLength)) throw new RuntimeError('BinaryDataMismatch', `Inference-Header-Content-Length: ${JSON.stringify(headerLength)} is not an integer`);
+        if (headerLength === '' || !Number.isInteger(jsonLength)) throw new RuntimeError('BinaryDataMismatch', `Inference-Header-Content-Length: ${JSON.stringify(headerLength)} is not an integer`);
+        if (jsonLength < 0) throw new RuntimeError('BinaryDataMismatch', `Inference-Header-Content-Length: ${jsonLength} is negative; it is the byte length of the JSON before the binary data`);
       }
-      const parsed = parseInferRequest(body, jsonLength, m.signature);
+      const raw = await readBody(req, limits, reservation);
+      const body = await decodeContent(raw, req.headers['content-encoding'], deps.maxBodyBytes, reservation);
+      const bodyRead = performance.now();
+      const parsed = await codec.parse(body, jsonLength);
+      const decoded = performance.now();
       if (parsed.id !== undefined) requestId = parsed.id;
       m.scheduler.arriving--;
       arriving = false;
       const outputs = await m.scheduler.submit(parsed);
-      const { json, chunks } = inferResponse(m, parsed, outputs);
+      const computed = performance.now();
+      const { head, chunks } = await inferResponse(m, codec, parsed, outputs);
       const headers: Record<string, string | number> = {};
-      if (deps.state() === 'draining') headers.Connection = 'close';
-      if (chunks.length === 0) {
+      if (deps.state() !== 'ready') headers.Connection = 'close';
+      if (chunks.length === 0 && head.length === 1) {
+        const json = head[0] as string;
         res.writeHead(200, { ...headers, 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(json) });
         res.end(json);
       } else {
-        const head = Buffer.from(json);
-        const total = chunks.reduce((n, c) => n + c.byteLength, head.byteLength);
-        res.writeHead(200, { ...headers, 'Content-Type': 'application/octet-stream', 'Inference-Header-Content-Length': head.byteLength, 'Content-Length': total });
+        const headBytes = head.map((p) => (typeof p === 'string' ? Buffer.from(p) : p));
+        const headLength = headBytes.reduce((n, c) => n + c.byteLength, 0);
+        const total = chunks.reduce((n, c) => n + c.byteLength, headLength);
+        res.writeHead(200, chunks.length === 0
+          ? { ...headers, 'Content-Type': 'application/json', 'Content-Length': total }
+          : { ...headers, 'Content-Type': 'application/octet-stream', 'Inference-Header-Content-Length': headLength, 'Content-Length': total });
         res.cork();
-        res.write(head);
+        for (const c of headBytes) res.write(c);
         for (const c of chunks) res.write(c);
         res.end();
       }
-      if (debug) logger.debug('inference', { requestId, model: m.name, status, ms: +(performance.now() - started).toFixed(3) });
+      const answered = performance.now();
+      const queueSeconds = statistics.takeQueueSeconds(parsed);
+      statistics.succeeded({
+        totalSeconds: (answered - started) / 1000,
+        queueSeconds,
+        inputSeconds: (decoded - bodyRead) / 1000,
+        inferSeconds: Math.max(0, (computed - decoded) / 1000 - queueSeconds),
+        outputSeconds: (answered - computed) / 1000,
+        inferences: m.maxBatchSize > 1 ? parsed.batchSize ?? 1 : 1,
+      });
+      if (debug) logger.debug('inference', { requestId, model: m.name, status, ms: +(answered - started).toFixed(3) });
     } catch (err) {
       const e = err instanceof RuntimeError ? err : new RuntimeError('Internal', `internal error: ${(err as Error).message}`);
       status = e.status;
-      if (e.reason === 'BodyTooLarge') res.setHeader('Connection', 'close');
-      sendError(res, e);
+      statistics.failed((performance.now() - started) / 1000);
+      // The rest of an unread body is not worth reading: answer and close.
+      if (e.reason === 'BodyTooLarge' || e.reason === 'RequestTimeout' || e.reason === 'InflightBytesExceeded' || !req.complete) res.setHeader('Connection', 'close');
+      if (!res.headersSent) sendError(res, e);
+      else res.destroy();
       logger.log(status >= 500 && status !== 503 ? 'warn' : 'info', 'inference refused', { requestId, model: m.name, status, reason: e.reason, error: e.message });
     } finally {
+      reservation.release();
       if (arriving) m.scheduler.arriving--;
       deps.inflight.count--;
       m.metrics.requests.inc({ model: m.name, protocol: 'http', outcome: outcomeOf(status) });
@@ -206,76 +246,59 @@ export function createRuntimeHandler(deps: RuntimeServerDeps) {
     return status;
   }
 
-  async function metrics(res: ServerResponse): Promise<void> {
-    const m = deps.model();
-    const text = m ? await m.metrics.registry.metrics() : '';
-    res.writeHead(200, { 'Content-Type': m?.metrics.registry.contentType ?? 'text/plain; version=0.0.4' });
-    res.end(text);
-  }
-
-  return async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = req.url ?? '/';
-    const q = url.indexOf('?');
-    const path = q === -1 ? url : url.slice(0, q);
-    const method = req.method ?? 'GET';
-    const get = method === 'GET' || method === 'HEAD';
-    try {
-      if (path === '/v2/health/live') {
-        if (!get) throw new RuntimeError('MethodNotAllowed', `${method} ${path}: use GET`);
-        return sendJson(res, 200, { live: true });
-      }
-      if (path === '/v2/health/ready') {
-        if (!get) throw new RuntimeError('MethodNotAllowed', `${method} ${path}: use GET`);
-        const state = deps.state();
-        if (state === 'ready') return sendJson(res, 200, { ready: true });
-        throw new RuntimeError(state === 'draining' ? 'ShuttingDown' : 'NotReady', state === 'draining' ? 'server is shutting down' : 'model is loading');
-      }
-      if (path === '/metrics') return await metrics(res);
-      if (path === '/v2' || path === '/v2/') {
-        return sendJson(res, 200, { name: SERVER_NAME, version: deps.version, extensions: EXTENSIONS });
-      }
-      const match = /^\/v2\/models\/([^/]+)(?:\/versions\/([^/]+))?(\/ready|\/infer|\/config)?$/.exec(path);
-      if (!match) throw new RuntimeError('NotFound', `no route for ${method} ${path}`);
-      const [, rawName, version, action] = match;
-      const name = decodeURIComponent(rawName);
-      if (name !== deps.modelName) {
-        if (req.method === 'POST') req.resume();
-        throw new RuntimeError('ModelNotFound', `unknown model "${name}"; this server serves "${deps.modelName}"`);
-      }
-      const m = deps.model();
-      if (!m) {
-        if (req.method === 'POST') req.resume();
-        throw new RuntimeError('NotReady', `model ${name} is loading`);
-      }
-      if (version !== undefined && decodeURIComponent(version) !== MODEL_VERSION) {
-        if (req.method === 'POST') req.resume();
-        throw new RuntimeError('VersionNotFound', `model ${name} has no version "${decodeURIComponent(version)}"; it has version ${MODEL_VERSION}`);
-      }
-      if (action === '/infer') {
-        if (method !== 'POST') throw new RuntimeError('MethodNotAllowed', `${method} ${path}: use POST`);
+  return {
+    /** Whether this request is an inference request (then `handle` answers it). */
+    matches(method: string | undefined, path: string): RegExpExecArray | null {
+      return method === 'POST' ? INFER_PATH.exec(path) : null;
+    },
+    async handle(req: IncomingMessage, res: ServerResponse, match: RegExpExecArray): Promise<void> {
+      try {
+        const name = decodeSegment(match[1], 'model name');
+        const version = match[2] === undefined ? undefined : decodeSegment(match[2], 'model version');
+        const m = lookupModel(deps, name, version);
         await infer(req, res, m);
-        return;
+      } catch (err) {
+        const e = err instanceof RuntimeError ? err : new RuntimeError('Internal', `internal error: ${(err as Error).message}`);
+        if (e.status >= 500 && e.status !== 503) logger.error('request failed', { path: req.url, error: e.message });
+        // The body was not read: close rather than read it to find the next request.
+        res.setHeader('Connection', 'close');
+        if (!res.headersSent) sendError(res, e);
+        else res.destroy();
       }
-      if (!get) throw new RuntimeError('MethodNotAllowed', `${method} ${path}: use GET`);
-      if (action === '/ready') {
-        if (deps.state() === 'ready') return sendJson(res, 200, { name, ready: true });
-        throw new RuntimeError('NotReady', `model ${name} is not ready`);
-      }
-      if (action === '/config') return sendJson(res, 200, modelConfig(m));
-      return sendJson(res, 200, modelMetadata(m));
-    } catch (err) {
-      const e = err instanceof RuntimeError ? err : new RuntimeError('Internal', `internal error: ${(err as Error).message}`);
-      if (e.status >= 500 && e.status !== 503) logger.error('request failed', { path, error: e.message });
-      if (!res.headersSent) sendError(res, e);
-      else res.destroy();
-    }
+    },
+    close(): void {
+      void codec?.close();
+    },
   };
 }
 
-export function createRuntimeServer(deps: RuntimeServerDeps): Server {
-  const handle = createRuntimeHandler(deps);
-  const server = createServer({ keepAliveTimeout: 65_000, headersTimeout: 66_000, requestTimeout: 0 }, (req, res) => {
-    void handle(req, res);
-  });
+export interface RuntimeServer extends Server {
+  /** Stops the codec worker. */
+  closeCodec(): void;
+}
+
+export function createRuntimeServer(deps: RuntimeServerDeps): RuntimeServer {
+  const inference = createInferHandler(deps);
+  const control = createControlApp(deps);
+  const requestTimeout = deps.requestTimeoutSeconds * 1000;
+  const headersTimeout = requestTimeout > 0 ? Math.min(deps.headersTimeoutSeconds * 1000, requestTimeout) : deps.headersTimeoutSeconds * 1000;
+  const server = createServer({
+    keepAliveTimeout: 65_000,
+    headersTimeout,
+    requestTimeout,
+    // How often node checks the two timeouts above (its default, 30 s, would stretch a short timeout).
+    connectionsCheckingInterval: Math.max(100, Math.min(1000, headersTimeout / 4)),
+  }, (req, res) => {
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const match = inference.matches(req.method, q === -1 ? url : url.slice(0, q));
+    if (match) void inference.handle(req, res, match);
+    else {
+      // Once the listener has closed, no connection should stay open for another request (probes, scrapes).
+      if (deps.state() === 'closed') res.setHeader('Connection', 'close');
+      control(req, res);
+    }
+  }) as RuntimeServer;
+  server.closeCodec = () => inference.close();
   return server;
 }

@@ -17,6 +17,8 @@ const INT_RANGE: Partial<Record<Datatype, [number, number]>> = {
   INT64: [Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER], UINT64: [0, Number.MAX_SAFE_INTEGER],
 };
 
+const FP32_OVERFLOW = 2 ** 128 - 2 ** 103;
+
 /** Flattens nested JSON `data` row-major; `count` is already checked to be what the shape asks. */
 function flatten(data: unknown[], field: string): unknown[] {
   if (data.length === 0 || !Array.isArray(data[0])) return data;
@@ -43,7 +45,11 @@ export function decodeJsonData(datatype: Datatype, shape: readonly number[], dat
   const info = typeInfo(datatype);
   if (info.json === 'string') {
     for (let i = 0; i < count; i++) {
-      if (typeof flat[i] !== 'string') fail('DataMismatch', `${field}.data[${i}]: BYTES elements must be strings`);
+      const v = flat[i];
+      if (typeof v !== 'string') fail('DataMismatch', `${field}.data[${i}]: BYTES elements must be strings`);
+      // A lone surrogate has no UTF-8 form: onnxruntime would store U+FFFD in its place.
+      if (!isWellFormed(v)) fail('DataMismatch', `${field}.data[${i}]: BYTES element has a lone UTF-16 surrogate, which has no UTF-8 form; send the bytes as valid UTF-8`);
+      if (v.includes('\0')) fail('DataMismatch', `${field}.data[${i}]: ${NUL_REFUSAL}`);
     }
     return { strings: flat as string[] };
   }
@@ -61,7 +67,9 @@ export function decodeJsonData(datatype: Datatype, shape: readonly number[], dat
       for (let i = 0; i < count; i++) {
         const v = flat[i];
         if (typeof v !== 'number') bad(i, 'expected a number');
-        arr[i] = toHalf(v as number);
+        const h = toHalf(v as number);
+        if (!Number.isFinite(fromHalf(h))) bad(i, `${v} is outside the range`);
+        arr[i] = h;
       }
       break;
     case 'bigint': {
@@ -87,15 +95,31 @@ export function decodeJsonData(datatype: Datatype, shape: readonly number[], dat
           num[i] = v as number;
         }
       } else {
+        // JSON has no infinity: a number too large for the datatype is a mistake, not a value to round to infinity.
+        // FP32: from 2^128 - 2^103 on, a double rounds to infinity. FP64: JSON.parse turns 1e999 into infinity.
+        const limit = datatype === 'FP32' ? FP32_OVERFLOW : Infinity;
         for (let i = 0; i < count; i++) {
           const v = flat[i];
           if (typeof v !== 'number') bad(i, 'expected a number');
+          if (!((v as number) < limit && (v as number) > -limit)) bad(i, `${v} is outside the range`);
           num[i] = v as number;
         }
       }
     }
   }
   return { bytes: new Uint8Array(arr.buffer, arr.byteOffset, arr.byteLength) };
+}
+
+/** Refuses malformed UTF-8 instead of replacing it, and keeps a leading byte-order mark as data. */
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/** onnxruntime-node ends a string tensor element at its first NUL: refuse rather than truncate. */
+const NUL_REFUSAL = 'contains a NUL byte, which onnxruntime-node string tensors cut the element short at';
+
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+function isWellFormed(s: string): boolean {
+  return !LONE_SURROGATE.test(s);
 }
 
 /** Decodes one binary chunk: raw little-endian elements, or length-prefixed strings for BYTES. */
@@ -110,14 +134,19 @@ export function decodeBinaryData(datatype: Datatype, shape: readonly number[], c
   }
   const strings: string[] = new Array(count);
   const view = new DataView(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-  const decoder = new TextDecoder();
   let off = 0;
   for (let i = 0; i < count; i++) {
     if (off + 4 > chunk.byteLength) fail('BinaryDataMismatch', `${field}: BYTES data ends before element ${i} of ${count}`);
     const len = view.getUint32(off, true);
     off += 4;
     if (off + len > chunk.byteLength) fail('BinaryDataMismatch', `${field}: BYTES element ${i} claims ${len} bytes past the end of its data`);
-    strings[i] = decoder.decode(chunk.subarray(off, off + len));
+    const element = chunk.subarray(off, off + len);
+    try {
+      strings[i] = utf8.decode(element);
+    } catch {
+      fail('DataMismatch', `${field}: BYTES element ${i} is not valid UTF-8; onnxruntime-node holds strings as text and cannot carry these bytes unaltered`);
+    }
+    if (element.includes(0)) fail('DataMismatch', `${field}: BYTES element ${i} ${NUL_REFUSAL}`);
     off += len;
   }
   if (off !== chunk.byteLength) fail('BinaryDataMismatch', `${field}: ${chunk.byteLength - off} bytes left over after ${count} BYTES elements`);

@@ -38,8 +38,9 @@ export function executionProviders(spec: ModelDeploymentSpec): ExecutionProvider
   return spec.runtime.executionProviders ?? (spec.gpu ? ['cuda', 'cpu'] : ['cpu']);
 }
 
+/** After the preStop sleep and the runtime's drain window (--drain-seconds), in-flight work must end before SIGKILL. */
 export function drainTimeoutSeconds(cfg: ResolvedConfig): number {
-  return Math.max(1, cfg.terminationGracePeriodSeconds - cfg.preStopSleepSeconds - 5);
+  return Math.max(1, cfg.terminationGracePeriodSeconds - cfg.preStopSleepSeconds - SERVE_DEFAULTS.drainSeconds - 5);
 }
 
 /**

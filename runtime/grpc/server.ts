@@ -9,7 +9,7 @@ import {
 import type { Http2SecureServer, Http2Server, ServerHttp2Session } from 'node:http2';
 import { RuntimeError } from '../errors.js';
 import type { Outcome } from '../metrics.js';
-import { EXTENSIONS, MODEL_VERSION, SERVER_NAME, modelConfig, modelMetadata, type RuntimeServerDeps, type ServedModel } from '../server.js';
+import { EXTENSIONS, MODEL_VERSION, SERVER_NAME, modelConfig, modelMetadata, unknownModel, type RuntimeServerDeps, type ServedModel } from '../server.js';
 import { decodeInferRequest, encodeInferResponse, type ModelInferRequest, type ModelInferResponse } from './codec.js';
 import { createHealthService } from './health.js';
 import { healthService, inferenceService } from './proto.js';
@@ -17,8 +17,8 @@ import { statisticsResponse, type StatisticsProvider } from './statistics.js';
 import { asRuntimeError, grpcMessage, toServiceError } from './status.js';
 
 export interface GrpcServerDeps extends RuntimeServerDeps {
-  /** The statistics the ModelStatistics RPC reports (Triton's JSON shape). */
-  statistics: StatisticsProvider;
+  /** The statistics the ModelStatistics RPC reports (Triton's JSON shape), the same snapshot HTTP serves. */
+  statisticsSnapshot: StatisticsProvider;
 }
 
 export interface GrpcRuntimeServer {
@@ -47,6 +47,9 @@ interface OpenStream {
 }
 
 /** The service implementations and the hooks serve.ts drives, without a socket. */
+/** Draining, or past it with the HTTP listener closed: streams take no new requests. */
+const isDraining = (state: string) => state === 'draining' || state === 'closed';
+
 export function createGrpcHandlers(deps: GrpcServerDeps) {
   const { logger } = deps;
   const debug = logger.isLevelEnabled('debug');
@@ -55,7 +58,7 @@ export function createGrpcHandlers(deps: GrpcServerDeps) {
 
   /** Refuses a model name or version this server does not serve, as HTTP does for /v2/models/{name}[/versions/{v}]. */
   function checkName(name: string, version: string): void {
-    if (name !== deps.modelName) throw new RuntimeError('ModelNotFound', `unknown model "${name}"; this server serves "${deps.modelName}"`);
+    if (name !== deps.modelName) throw unknownModel(name);
     if (version !== '' && version !== MODEL_VERSION) throw new RuntimeError('VersionNotFound', `model ${name} has no version "${version}"; it has version ${MODEL_VERSION}`);
   }
 
@@ -76,12 +79,25 @@ export function createGrpcHandlers(deps: GrpcServerDeps) {
     try {
       m = resolve(msg.model_name, msg.model_version);
       const req = decodeInferRequest(msg, m.signature);
+      const decoded = performance.now();
       const outputs = await m.scheduler.submit(req);
+      const computed = performance.now();
       const response = encodeInferResponse(m.name, MODEL_VERSION, m.signature, req, outputs);
+      const answered = performance.now();
+      const queueSeconds = deps.statistics.takeQueueSeconds(req);
+      deps.statistics.succeeded({
+        totalSeconds: (answered - started) / 1000,
+        queueSeconds,
+        inputSeconds: (decoded - started) / 1000,
+        inferSeconds: Math.max(0, (computed - decoded) / 1000 - queueSeconds),
+        outputSeconds: (answered - computed) / 1000,
+        inferences: m.maxBatchSize > 1 ? req.batchSize ?? 1 : 1,
+      });
       if (debug) logger.debug('inference', { requestId, model: m.name, protocol: 'grpc', ms: +(performance.now() - started).toFixed(3) });
       return response;
     } catch (err) {
       error = asRuntimeError(err);
+      deps.statistics.failed((performance.now() - started) / 1000);
       logger.log(error.status >= 500 && error.status !== 503 ? 'warn' : 'info', 'inference refused', { requestId, model: msg.model_name, protocol: 'grpc', reason: error.reason, error: error.message });
       throw error;
     } finally {
@@ -129,7 +145,7 @@ export function createGrpcHandlers(deps: GrpcServerDeps) {
     ModelStatistics: unary(async (r: { name: string; version: string }) => {
       if (r.name !== '') resolve(r.name, r.version);
       else if (!deps.model()) return { model_stats: [] };
-      return statisticsResponse(await deps.statistics(), r.name, r.version);
+      return statisticsResponse(await deps.statisticsSnapshot(), r.name, r.version);
     }),
     ModelInfer: unary(infer),
     ModelStreamInfer(call: ServerDuplexStream<ModelInferRequest, unknown>) {
@@ -141,7 +157,7 @@ export function createGrpcHandlers(deps: GrpcServerDeps) {
       });
       call.on('data', (msg: ModelInferRequest) => {
         if (s.ended) return;
-        if (deps.state() === 'draining') {
+        if (isDraining(deps.state())) {
           call.write(answerError(msg, new RuntimeError('ShuttingDown', 'server is shutting down; retry on another replica')));
           return;
         }
@@ -173,7 +189,7 @@ export function createGrpcHandlers(deps: GrpcServerDeps) {
     health: health.implementation,
     stateChanged() {
       health.notify();
-      if (deps.state() === 'draining') for (const s of [...streams]) endIfDone(s);
+      if (isDraining(deps.state())) for (const s of [...streams]) endIfDone(s);
     },
     /** Ends what is still open: health watchers and idle streams. */
     closeStreams() {

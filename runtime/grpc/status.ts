@@ -19,6 +19,9 @@ export const GRPC_CODES: Record<ErrorReason, status> = {
   ModelNotFound: status.NOT_FOUND,
   VersionNotFound: status.NOT_FOUND,
   NotFound: status.NOT_FOUND,
+  // A gRPC message arrives whole, so the HTTP body timeouts never fire here; the mapping is for completeness.
+  RequestTimeout: status.DEADLINE_EXCEEDED,
+  InflightBytesExceeded: status.UNAVAILABLE,
   MethodNotAllowed: status.UNIMPLEMENTED,
   BodyTooLarge: status.RESOURCE_EXHAUSTED,
   QueueFull: status.UNAVAILABLE,

@@ -42,7 +42,13 @@ const defaults: ServeConfig = {
   devices: [0],
   graphOptimizationLevel: 'all',
   intraOpThreads: 0,
-  drainTimeoutSeconds: 50,
+  drainTimeoutSeconds: 45,
+  drainSeconds: 5,
+  // A quarter of this machine's (or container's) memory.
+  maxInflightBytes: expect.any(Number) as unknown as number,
+  headersTimeoutSeconds: 30,
+  bodyTimeoutSeconds: 30,
+  requestTimeoutSeconds: 300,
   logLevel: 'info',
   cacheDir: '/tmp/modelplane-models',
   sha256: undefined,
@@ -80,6 +86,7 @@ test('every setting survives serveArgv and the CLI parser, and an omitted one ta
     model: 'https://example.com/m.onnx', name: 'm', host: '127.0.0.1', httpPort: 9000, grpcPort: 9001, maxBatchSize: 8, maxQueueDelayUs: 500,
     maxQueueSize: 99, maxBodyBytes: 4096, executionProviders: ['cuda', 'cpu'], requireGpu: true, instances: 3, devices: [1, 0],
     graphOptimizationLevel: 'extended', intraOpThreads: 5, drainTimeoutSeconds: 7, cacheDir: '/cache',
+    maxInflightBytes: 1 << 20, headersTimeoutSeconds: 11, bodyTimeoutSeconds: 12, requestTimeoutSeconds: 13, drainSeconds: 2,
     sha256: 'a'.repeat(64), credentialsDir: '/creds', optimizedModelDir: '/optimized', logLevel: 'debug',
   };
   expect(Object.keys(all).sort()).toEqual(Object.keys(SERVE_FLAGS).sort());

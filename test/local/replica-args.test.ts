@@ -29,7 +29,8 @@ test.each([
   // Replicas share one machine: no gRPC listener (the pods' is on 9000).
   expect(local.has('--grpc-port')).toBe(false);
   expect(container.get('--grpc-port')).toBe('9000');
-  for (const f of ['--model', '--http-port', '--host', '--grpc-port']) {
+  expect(local.get('--drain-seconds')).toBe('0');
+  for (const f of ['--model', '--http-port', '--host', '--grpc-port', '--drain-seconds']) {
     local.delete(f);
     container.delete(f);
   }

@@ -9,6 +9,7 @@ describe('error catalogue as gRPC status codes', () => {
   const expected = (httpStatus: number, reason: ErrorReason): status => {
     if (reason === 'MethodNotAllowed') return status.UNIMPLEMENTED;
     if (httpStatus === 404) return status.NOT_FOUND;
+    if (httpStatus === 408) return status.DEADLINE_EXCEEDED;
     if (httpStatus === 413) return status.RESOURCE_EXHAUSTED;
     if (httpStatus === 503) return status.UNAVAILABLE;
     if (httpStatus >= 500) return status.INTERNAL;

@@ -1,6 +1,6 @@
 // Batching, back-pressure, health during compute, metrics, drain on SIGTERM and load failures, on real processes.
 import { spawnSync } from 'node:child_process';
-import { createServer } from 'node:http';
+import { createServer, request as httpRequest } from 'node:http';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
@@ -142,7 +142,7 @@ test('concurrency-seconds: the integral of requests in flight equals the sum of 
 });
 
 test('SIGTERM: ready turns 503 at once, accepted requests finish with real answers, exit 0', async () => {
-  const rt = await startRuntime(['--model', slowPath(), '--max-batch-size', '1', '--log-level', 'info']);
+  const rt = await startRuntime(['--model', slowPath(), '--max-batch-size', '1', '--drain-seconds', '1', '--log-level', 'info']);
   const reqs = Array.from({ length: 4 }, (_, i) => slowRequest(512, 0.01 * (i + 1)));
   const pending = reqs.map((r) => infer(rt.url, 'slow', r.body, r.chunks));
   // Let every request arrive before the signal.
@@ -164,6 +164,81 @@ test('SIGTERM: ready turns 503 at once, accepted requests finish with real answe
   expect(rt.logLines().map((l) => l.message)).toEqual(expect.arrayContaining(['draining', 'drained']));
 });
 
+/** One request on a connection of its own (as a client that kube-proxy still sends to would open). */
+function freshConnectionInfer(url: string, body: object): Promise<{ status: number; connection?: string; json: any }> {
+  return new Promise((resolve, reject) => {
+    const payload = Buffer.from(JSON.stringify(body));
+    const req = httpRequest(`${url}/v2/models/simple/infer`, { method: 'POST', agent: false, headers: { 'Content-Length': payload.byteLength } }, (res) => {
+      let text = '';
+      res.on('data', (c) => (text += c));
+      res.on('end', () => resolve({ status: res.statusCode!, connection: res.headers.connection, json: JSON.parse(text) }));
+    });
+    req.on('error', reject);
+    req.end(payload);
+  });
+}
+
+test('SIGTERM: readiness 503 at once, new connections still served for --drain-seconds, then the listener closes, in-flight work finishes, exit 0', async () => {
+  const rt = await startRuntime(['--model', simplePath(), '--drain-seconds', '2', '--log-level', 'info']);
+  const signalled = performance.now();
+  rt.proc.kill('SIGTERM');
+  let ready = 200;
+  for (let i = 0; i < 100 && ready === 200; i++) ready = (await fetch(`${rt.url}/v2/health/ready`)).status;
+  const readyAfterMs = performance.now() - signalled;
+  expect(ready).toBe(503);
+  expect((await fetch(`${rt.url}/v2/health/live`)).status).toBe(200);
+  // Within the window: new connections, new requests, real answers, told to reconnect elsewhere.
+  const during: { status: number; connection?: string; json: any }[] = [];
+  for (let i = 0; i < 5; i++) {
+    const r = simpleRequest(1000 + i);
+    const a = await freshConnectionInfer(rt.url, r.body);
+    expect(a.json.outputs[0].data).toEqual(r.sum);
+    during.push(a);
+    await new Promise((res) => setTimeout(res, 150));
+  }
+  expect(during.map((a) => a.status)).toEqual([200, 200, 200, 200, 200]);
+  expect(during.every((a) => a.connection === 'close')).toBe(true);
+  expect(performance.now() - signalled).toBeLessThan(2000);
+  // After the window the listener is closed: new connections are refused, and the process exits 0.
+  const code = await rt.exited;
+  const exitedAfterMs = performance.now() - signalled;
+  console.log(`drain: readiness 503 after ${readyAfterMs.toFixed(0)} ms, ${during.length} requests served in the window, exit after ${exitedAfterMs.toFixed(0)} ms (--drain-seconds 2)`);
+  expect(code).toBe(0);
+  expect(exitedAfterMs).toBeGreaterThan(1900);
+  await expect(freshConnectionInfer(rt.url, simpleRequest(1).body)).rejects.toThrow(/ECONNREFUSED/);
+  const messages = rt.logLines().map((l) => l.message);
+  expect(messages.indexOf('draining')).toBeLessThan(messages.indexOf('listener closed'));
+  expect(messages.indexOf('listener closed')).toBeLessThan(messages.indexOf('drained'));
+});
+
+test('SIGINT (Ctrl-C at a terminal) skips the drain window and exits 0', async () => {
+  const rt = await startRuntime(['--model', simplePath(), '--drain-seconds', '60', '--log-level', 'info']);
+  const t = performance.now();
+  rt.proc.kill('SIGINT');
+  expect(await rt.exited).toBe(0);
+  expect(performance.now() - t).toBeLessThan(30_000);
+  expect(rt.logLines().find((l) => l.message === 'draining')?.drainSeconds).toBe(0);
+});
+
+test('SIGTERM: a request still computing when the listener closes gets its real answer before exit', async () => {
+  const rt = await startRuntime(['--model', slowPath(), '--max-batch-size', '1', '--drain-seconds', '0', '--log-level', 'info']);
+  const reqs = Array.from({ length: 3 }, (_, i) => slowRequest(1024, 0.02 * (i + 1)));
+  const pending = reqs.map((r) => infer(rt.url, 'slow', r.body, r.chunks));
+  for (let i = 0; i < 200; i++) {
+    const m = await (await fetch(`${rt.url}/metrics`)).text();
+    if (metricValue(m, 'modelplane_inference_inflight_requests') === 3) break;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  rt.proc.kill('SIGTERM');
+  const answers = await Promise.all(pending);
+  answers.forEach((a) => expect(a.status).toBe(200));
+  const sums = answers.map((a) => new Float32Array(a.binary.buffer.slice(a.binary.byteOffset, a.binary.byteOffset + a.binary.byteLength)).reduce((n, v) => n + v, 0));
+  expect(new Set(sums).size).toBe(3);
+  expect(await rt.exited).toBe(0);
+  const closed = rt.logLines().find((l) => l.message === 'listener closed');
+  expect(closed?.inflight).toBeGreaterThan(0);
+});
+
 describe('a model that cannot load exits non-zero with a clear message', () => {
   test.each([
     ['missing', () => join(dir.path, 'missing.onnx'), /model not found: .*missing\.onnx does not exist/],
@@ -174,7 +249,9 @@ describe('a model that cannot load exits non-zero with a clear message', () => {
       return p;
     }, /did not load: cpu: .*NoSuchOperator/],
   ])('%s', async (_name, path, message) => {
+    // The kubelet creates the termination log; the runtime only writes into an existing one.
     const termination = join(dir.path, `termination-${_name}`);
+    writeFileSync(termination, '');
     const rt = await startRuntime(['--model', path(), '--log-level', 'info'], { waitReady: false, env: { MODELPLANE_TERMINATION_LOG: termination } });
     const code = await rt.exited;
     expect(code).not.toBe(0);
@@ -244,7 +321,8 @@ test('--help lists the commands and the serve flags with their environment varia
   const top = spawnSync(process.execPath, [CLI, '--help'], { encoding: 'utf8' }).stdout;
   for (const cmd of ['serve', 'fetch']) expect(top).toMatch(new RegExp(`^\\s+${cmd}\\b`, 'm'));
   const serve = spawnSync(process.execPath, [CLI, 'serve', '--help'], { encoding: 'utf8' }).stdout;
-  for (const flag of ['--model', '--name', '--http-port', '--max-batch-size', '--max-queue-delay-us', '--max-queue-size', '--execution-providers', '--graph-optimization-level', '--intra-op-threads', '--log-level']) {
+  for (const flag of ['--model', '--name', '--http-port', '--max-batch-size', '--max-queue-delay-us', '--max-queue-size', '--execution-providers', '--graph-optimization-level', '--intra-op-threads', '--log-level',
+    '--max-inflight-bytes', '--headers-timeout-seconds', '--body-timeout-seconds', '--request-timeout-seconds', '--drain-seconds', '--drain-timeout-seconds']) {
     expect(serve).toContain(flag);
   }
   expect(serve.replace(/\s+/g, ' ')).toContain('(env: MODELPLANE_MAX_BATCH_SIZE)');

@@ -26,7 +26,7 @@ describe('health and metadata', () => {
     expect((await fetch(`${simple.url}/v2/health/live`)).status).toBe(200);
     expect((await fetch(`${simple.url}/v2/health/ready`)).status).toBe(200);
     const meta = await (await fetch(`${simple.url}/v2`)).json();
-    expect(meta).toEqual({ name: 'modelplane', version: expect.any(String), extensions: ['binary_tensor_data'] });
+    expect(meta).toEqual({ name: 'modelplane', version: expect.any(String), extensions: ['binary_tensor_data', 'statistics'] });
   });
 
   test.each(['/v2/models/simple', '/v2/models/simple/versions/1'])('model metadata at %s', async (path) => {
@@ -65,12 +65,29 @@ describe('health and metadata', () => {
   test('unknown model and version answer 404 with an error body', async () => {
     const r1 = await fetch(`${simple.url}/v2/models/nope`);
     expect(r1.status).toBe(404);
-    expect((await r1.json()).error).toMatch(/unknown model "nope"/);
+    // Triton's wording, which its clients match on, with the stable reason beside it.
+    expect(await r1.json()).toEqual({ error: "Request for unknown model: 'nope' is not found", reason: 'ModelNotFound' });
     const r2 = await fetch(`${simple.url}/v2/models/simple/versions/7/ready`);
     expect(r2.status).toBe(404);
     expect((await r2.json()).error).toMatch(/no version "7"/);
     const r3 = await infer(simple.url, 'nope', { inputs: [] });
     expect(r3.status).toBe(404);
+    expect(r3.json).toEqual({ error: "Request for unknown model: 'nope' is not found", reason: 'ModelNotFound' });
+  });
+
+  test('the control surface answers JSON errors with a reason for unknown routes and wrong methods, and HEAD like GET', async () => {
+    const missing = await fetch(`${simple.url}/v2/nothing/here`);
+    expect(missing.status).toBe(404);
+    expect(await missing.json()).toEqual({ error: 'no route for GET /v2/nothing/here', reason: 'NotFound' });
+    const wrong = await fetch(`${simple.url}/v2/health/live`, { method: 'POST' });
+    expect(wrong.status).toBe(405);
+    expect(await wrong.json()).toEqual({ error: 'POST /v2/health/live: use GET', reason: 'MethodNotAllowed' });
+    const head = await fetch(`${simple.url}/v2/health/ready`, { method: 'HEAD' });
+    expect(head.status).toBe(200);
+    expect(head.headers.get('x-powered-by')).toBeNull();
+    const inferGet = await fetch(`${simple.url}/v2/models/simple/versions/1/infer`);
+    expect(inferGet.status).toBe(405);
+    expect((await inferGet.json()).reason).toBe('MethodNotAllowed');
   });
 
   test('Triton model configuration (batching is off unless asked for: max_batch_size 0, full dims)', async () => {

@@ -46,7 +46,8 @@ export async function startRuntime(args: string[], opts: { env?: Record<string, 
   const host = opts.host ?? '127.0.0.1';
   const port = await freePort(host);
   const proc = spawn(process.execPath, [CLI, 'serve', '--host', host, '--http-port', String(port), ...args], {
-    env: { ...process.env, MODELPLANE_TERMINATION_LOG: '/nonexistent/termination-log', ...opts.env },
+    // No drain window unless a test asks for one (--drain-seconds wins over the environment).
+    env: { ...process.env, MODELPLANE_TERMINATION_LOG: '/nonexistent/termination-log', MODELPLANE_DRAIN_SECONDS: '0', ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

@@ -107,7 +107,7 @@ describe('buildDeployment', () => {
     expect(runtime(d).args).toEqual([
       'serve', '--model', '/models/resnet.onnx', '--name', 'resnet', '--http-port', '8080', '--grpc-port', '9000', '--max-batch-size', '32', '--max-queue-delay-us', '2000',
       '--max-queue-size', '512', '--execution-providers', 'cuda,cpu', '--require-gpu', '--instances', '2', '--devices', '0,1',
-      '--graph-optimization-level', 'all', '--intra-op-threads', '2', '--drain-timeout-seconds', '50', '--log-level', 'info',
+      '--graph-optimization-level', 'all', '--intra-op-threads', '2', '--drain-timeout-seconds', '45', '--log-level', 'info',
     ]);
     const cpuOnly = runtime(build({ model: { uri: 's3://models/r.onnx', servedName: 'rn' }, runtime: { executionProviders: ['cpu'], intraOpThreads: 3, graphOptimizationLevel: 'basic' } })).args!;
     expect([flag(cpuOnly, '--name'), flag(cpuOnly, '--execution-providers'), flag(cpuOnly, '--intra-op-threads'), flag(cpuOnly, '--graph-optimization-level')]).toEqual(['rn', 'cpu', '3', 'basic']);

@@ -1,7 +1,7 @@
 // The real `modelplane fetch` process, as the init container runs it (needs `tsc` output in dist/).
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { open, readFile, stat } from 'node:fs/promises';
+import { open, readFile, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { serveBody, startHttpServer, type TestServer } from './support/servers.js';
 import { tempDir } from './support/helpers.js';
@@ -65,7 +65,9 @@ afterEach(async () => {
 
 test('a 404 exits non-zero with one line naming the URI (no secrets) and the cause, also in the termination log', async () => {
   server = await startHttpServer((_req, res) => res.writeHead(404, 'Not Found').end());
+  // The kubelet creates the termination log; fetch only writes into an existing one.
   const termination = join(dir.path, 'termination-log');
+  await writeFile(termination, '');
   const uri = `${server.url.replace('http://', 'http://admin:hunter2@')}/models/missing.onnx?X-Amz-Signature=deadbeef`;
   const run = await runCli(['fetch', '--uri', uri, '--dest', join(dir.path, 'dest')], { MODELPLANE_TERMINATION_LOG: termination }, 30_000);
   expect(run.code).toBe(3);

@@ -1,0 +1,178 @@
+// Reading a request body within bounds: a size limit, a budget on bytes held by all requests in flight, and an
+// idle timeout, so that neither a huge nor a stalled client can hold memory or a slot for long.
+import type { IncomingMessage } from 'node:http';
+import { gunzip, inflate } from 'node:zlib';
+import { promisify } from 'node:util';
+import { RuntimeError } from '../errors.js';
+
+const gunzipAsync = promisify(gunzip);
+const inflateAsync = promisify(inflate);
+
+/** Bytes of request bodies held by requests not yet answered, against a budget (`--max-inflight-bytes`). */
+export class InflightBytes {
+  used = 0;
+  constructor(readonly limit: number) {}
+
+  /**
+   * Holds n more bytes, or refuses with 503. A request that is alone is always let through (up to the body
+   * limit), so a budget smaller than one large request cannot refuse it forever.
+   */
+  reserve(n: number, held: number): void {
+    if (this.used - held > 0 && this.used + n > this.limit) {
+      throw new RuntimeError('InflightBytesExceeded', `requests in flight hold ${this.used} bytes; this request's ${n} more would exceed the budget of ${this.limit} bytes (--max-inflight-bytes); retry later`, { 'Retry-After': '1' });
+    }
+    this.used += n;
+  }
+
+  release(n: number): void {
+    this.used -= n;
+  }
+}
+
+/** One request's share of the budget, released once when the request is answered. */
+export class Reservation {
+  private held = 0;
+  constructor(private readonly budget: InflightBytes) {}
+
+  add(n: number): void {
+    this.budget.reserve(n, this.held);
+    this.held += n;
+  }
+
+  /** Raises the reservation to n bytes when it is below. */
+  atLeast(n: number): void {
+    if (n > this.held) this.add(n - this.held);
+  }
+
+  release(): void {
+    this.budget.release(this.held);
+    this.held = 0;
+  }
+}
+
+interface Watched {
+  last: number;
+  idleMs: number;
+  onIdle: () => void;
+}
+
+/**
+ * One sweep for every body being read, instead of a timer per request (arming and clearing a timer costs more
+ * than a small request's whole parse): a body idle for longer than its limit is cut off within a quarter second.
+ */
+class IdleWatch {
+  private readonly watched = new Set<Watched>();
+  private sweeper?: NodeJS.Timeout;
+
+  add(w: Watched): void {
+    this.watched.add(w);
+    if (!this.sweeper) {
+      this.sweeper = setInterval(() => this.sweep(), 250);
+      this.sweeper.unref();
+    }
+  }
+
+  delete(w: Watched): void {
+    this.watched.delete(w);
+  }
+
+  private sweep(): void {
+    const now = performance.now();
+    for (const w of this.watched) {
+      if (now - w.last >= w.idleMs) {
+        this.watched.delete(w);
+        w.onIdle();
+      }
+    }
+    if (this.watched.size === 0 && this.sweeper) {
+      clearInterval(this.sweeper);
+      this.sweeper = undefined;
+    }
+  }
+}
+
+const idleWatch = new IdleWatch();
+
+export interface BodyLimits {
+  maxBytes: number;
+  /** Longest pause between two pieces of the body, ms; 0 = none. */
+  idleMs: number;
+}
+
+/** Reads the whole body, refusing (413) past the limit without buffering the excess, (408) when it stalls. */
+export function readBody(req: IncomingMessage, limits: BodyLimits, reservation: Reservation): Promise<Buffer> {
+  const { maxBytes, idleMs } = limits;
+  const declared = Number(req.headers['content-length']);
+  if (Number.isFinite(declared) && declared > maxBytes) {
+    return Promise.reject(new RuntimeError('BodyTooLarge', `request body of ${declared} bytes exceeds the limit of ${maxBytes} bytes (--max-body-bytes)`));
+  }
+  if (Number.isFinite(declared) && declared > 0) {
+    try {
+      reservation.add(declared);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    // With a declared length, each piece is copied into place as it arrives: no single long copy at the end.
+    const whole = Number.isFinite(declared) && declared > 64 * 1024 ? Buffer.allocUnsafeSlow(declared) : undefined;
+    let settled = false;
+    const finish = (err: Error | undefined, body?: Buffer) => {
+      if (settled) return;
+      settled = true;
+      if (watched) idleWatch.delete(watched);
+      req.removeListener('data', onData);
+      if (err) {
+        req.resume();
+        reject(err);
+      } else resolve(body!);
+    };
+    const watched: Watched | undefined = idleMs > 0 && !req.complete
+      ? { last: performance.now(), idleMs, onIdle: () => finish(new RuntimeError('RequestTimeout', `request body: no data for ${idleMs / 1000} s (--body-timeout-seconds); ${size} bytes received`)) }
+      : undefined;
+    if (watched) idleWatch.add(watched);
+    const onData = (c: Buffer) => {
+      if (watched) watched.last = performance.now();
+      size += c.byteLength;
+      if (size > maxBytes) return finish(new RuntimeError('BodyTooLarge', `request body exceeds the limit of ${maxBytes} bytes (--max-body-bytes)`));
+      try {
+        reservation.atLeast(size);
+      } catch (err) {
+        return finish(err as Error);
+      }
+      if (whole) {
+        if (size > whole.byteLength) return finish(new RuntimeError('InvalidRequest', `request body: more than the ${whole.byteLength} bytes of its Content-Length`));
+        c.copy(whole, size - c.byteLength);
+      } else chunks.push(c);
+    };
+    req.on('data', onData);
+    req.once('end', () => {
+      if (whole) finish(undefined, size === whole.byteLength ? whole : whole.subarray(0, size));
+      else finish(undefined, chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size));
+    });
+    req.once('error', (err) => finish(err));
+    req.once('close', () => {
+      if (!settled) finish(new RuntimeError('InvalidRequest', `request body: the client closed the connection after ${size} bytes`));
+    });
+  });
+}
+
+export async function decodeContent(body: Buffer, encoding: string | undefined, limit: number, reservation: Reservation): Promise<Buffer> {
+  if (!encoding || encoding === 'identity') return body;
+  const opts = { maxOutputLength: limit };
+  let out: Buffer;
+  try {
+    if (encoding === 'gzip') out = await gunzipAsync(body, opts);
+    else if (encoding === 'deflate') out = await inflateAsync(body, opts);
+    else throw new RuntimeError('UnsupportedEncoding', `Content-Encoding ${encoding} is not supported (use gzip, deflate or none)`);
+  } catch (err) {
+    if (err instanceof RuntimeError) throw err;
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ERR_BUFFER_TOO_LARGE') throw new RuntimeError('BodyTooLarge', `decompressed body exceeds the limit of ${limit} bytes (--max-body-bytes)`);
+    throw new RuntimeError('InvalidRequest', `Content-Encoding ${encoding}: body does not decompress: ${(err as Error).message}`);
+  }
+  reservation.add(out.byteLength);
+  return out;
+}

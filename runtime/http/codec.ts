@@ -1,0 +1,107 @@
+// Where request bodies are parsed and JSON outputs encoded: inline when small, on the codec worker when large,
+// so that a 60 MB JSON body does not hold up probes, metrics or other requests for seconds.
+import { Worker } from 'node:worker_threads';
+import type { Datatype, TensorData } from '../datatypes.js';
+import { RuntimeError } from '../errors.js';
+import { parseInferRequest, type InferRequest } from '../request.js';
+import type { ModelSignature } from '../signature.js';
+import { encodeJsonData } from '../tensors.js';
+import type { CodecReply, CodecTask } from './codec-protocol.js';
+
+/** JSON text above this many bytes is parsed on the worker (a few milliseconds of parsing inline at most). */
+export const PARSE_OFFLOAD_BYTES = 128 * 1024;
+/** Outputs with more elements than this are encoded to JSON on the worker. */
+export const ENCODE_OFFLOAD_ELEMENTS = 16 * 1024;
+
+type Pending = { resolve: (r: CodecReply) => void; reject: (e: Error) => void };
+
+/** A plain ArrayBuffer holding exactly these bytes, to transfer: the view's own when it spans it, else a copy. */
+function ownBuffer(view: Uint8Array): Uint8Array {
+  if (view.byteOffset === 0 && view.byteLength === view.buffer.byteLength && view.buffer instanceof ArrayBuffer) return view;
+  return new Uint8Array(view);
+}
+
+function elementsOf(data: TensorData): number {
+  return data.length;
+}
+
+export class Codec {
+  private worker?: Worker;
+  private seq = 0;
+  private readonly pending = new Map<number, Pending>();
+
+  constructor(private readonly signature: ModelSignature) {}
+
+  private start(): Worker {
+    if (this.worker) return this.worker;
+    const worker = new Worker(new URL('./codec-worker.js', import.meta.url), { workerData: { signature: this.signature } });
+    worker.unref();
+    worker.on('message', (reply: CodecReply) => {
+      const p = this.pending.get(reply.seq);
+      if (!p) return;
+      this.pending.delete(reply.seq);
+      p.resolve(reply);
+    });
+    const lost = (err: Error) => {
+      if (this.worker !== worker) return;
+      this.worker = undefined;
+      for (const p of this.pending.values()) p.reject(err);
+      this.pending.clear();
+    };
+    worker.on('error', lost);
+    worker.on('exit', (code) => lost(new Error(`codec worker exited with code ${code}`)));
+    this.worker = worker;
+    return worker;
+  }
+
+  private post(task: CodecTask, transfer: ArrayBuffer[]): Promise<CodecReply> {
+    const worker = this.start();
+    return new Promise((resolve, reject) => {
+      this.pending.set(task.seq, { resolve, reject });
+      worker.postMessage(task, transfer);
+    });
+  }
+
+  private static settle(reply: CodecReply): CodecReply {
+    if (reply.type === 'refused') throw new RuntimeError(reply.reason, reply.message);
+    if (reply.type === 'failed') throw new Error(reply.message);
+    return reply;
+  }
+
+  /** Parses a request body; the body may be handed to the worker, so the caller must not use it afterwards. */
+  async parse(body: Buffer, headerLength: number | undefined): Promise<InferRequest> {
+    const jsonBytes = headerLength ?? body.byteLength;
+    const hasStrings = this.signature.inputs.some((t) => t.datatype === 'BYTES');
+    const offload = jsonBytes > PARSE_OFFLOAD_BYTES || (hasStrings && body.byteLength > PARSE_OFFLOAD_BYTES);
+    // Range errors about the header are the parser's to report, with the body at hand.
+    if (!offload || (headerLength !== undefined && (headerLength < 0 || headerLength > body.byteLength))) {
+      return parseInferRequest(body, headerLength, this.signature);
+    }
+    const own = ownBuffer(body);
+    const reply = Codec.settle(await this.post({ seq: ++this.seq, type: 'parse', body: own, headerLength }, [own.buffer as ArrayBuffer]));
+    return (reply as Extract<CodecReply, { type: 'parsed' }>).request;
+  }
+
+  /** The JSON text of an output's `data`: a string when encoded inline, bytes when encoded on the worker. */
+  async encodeJson(datatype: Datatype, data: TensorData): Promise<string | Uint8Array> {
+    if (elementsOf(data) <= ENCODE_OFFLOAD_ELEMENTS) return encodeJsonData(datatype, data);
+    let payload: TensorData = data;
+    const transfer: ArrayBuffer[] = [];
+    if (!Array.isArray(data)) {
+      // Its own buffer moves to the worker as it is (the output is encoded once); a view on a batch's shared
+      // output buffer gives a copy of just its part.
+      const own = data.byteOffset === 0 && data.byteLength === data.buffer.byteLength && data.buffer instanceof ArrayBuffer;
+      const moved = own ? data : (data.slice() as typeof data);
+      payload = moved;
+      transfer.push(moved.buffer as ArrayBuffer);
+    }
+    const reply = Codec.settle(await this.post({ seq: ++this.seq, type: 'encode', datatype, data: payload }, transfer));
+    return (reply as Extract<CodecReply, { type: 'encoded' }>).text;
+  }
+
+  close(): Promise<number> | undefined {
+    const w = this.worker;
+    this.worker = undefined;
+    return w?.terminate();
+  }
+}

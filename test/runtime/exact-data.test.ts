@@ -1,0 +1,196 @@
+// Exact data or a clear refusal: bytes that cannot be carried unaltered are refused naming the element, and
+// everything that can be carried comes back byte for byte, over JSON and binary, in and out.
+import { request } from 'node:http';
+import { simpleModel, type GraphSpec } from '../../examples/onnx-models.js';
+import { infer, modelFile, startRuntime, tempDir, type RuntimeProcess } from '../support/runtime-process.js';
+
+const dir = tempDir();
+let strings: RuntimeProcess;
+let floats: RuntimeProcess;
+let simple: RuntimeProcess;
+
+/** in_<TYPE> -> Identity -> out_<TYPE> for each type. */
+function identity(name: string, types: ('STRING' | 'FLOAT' | 'FLOAT16' | 'DOUBLE')[]): GraphSpec {
+  return {
+    name,
+    inputs: types.map((t) => ({ name: `in_${t}`, type: t, shape: ['batch', 'n'] })),
+    outputs: types.map((t) => ({ name: `out_${t}`, type: t, shape: ['batch', 'n'] })),
+    nodes: types.map((t) => ({ op: 'Identity', inputs: [`in_${t}`], outputs: [`out_${t}`] })),
+  };
+}
+
+beforeAll(async () => {
+  [strings, floats, simple] = await Promise.all([
+    startRuntime(['--model', modelFile(dir.path, 'strings', identity('strings', ['STRING'])), '--log-level', 'error']),
+    startRuntime(['--model', modelFile(dir.path, 'floats', identity('floats', ['FLOAT', 'FLOAT16', 'DOUBLE'])), '--log-level', 'error']),
+    startRuntime(['--model', modelFile(dir.path, 'simple', simpleModel()), '--log-level', 'error']),
+  ]);
+});
+
+afterAll(async () => {
+  await Promise.all([strings?.stop(), floats?.stop(), simple?.stop()]);
+  dir.remove();
+});
+
+/** BYTES elements as the binary extension lays them out: a 4-byte little-endian length, then the bytes. */
+function lengthPrefixed(elements: Uint8Array[]): Buffer {
+  return Buffer.concat(elements.flatMap((e) => {
+    const l = Buffer.alloc(4);
+    l.writeUInt32LE(e.byteLength);
+    return [l, Buffer.from(e)];
+  }));
+}
+
+function elementsOf(chunk: Buffer): Buffer[] {
+  const out: Buffer[] = [];
+  for (let off = 0; off < chunk.byteLength;) {
+    const n = chunk.readUInt32LE(off);
+    out.push(chunk.subarray(off + 4, off + 4 + n));
+    off += 4 + n;
+  }
+  return out;
+}
+
+function rawPost(url: string, path: string, body: Buffer, headers: Record<string, string | number>): Promise<{ status: number; json: any }> {
+  return new Promise((resolve, reject) => {
+    const req = request(`${url}${path}`, { method: 'POST', headers: { 'Content-Length': body.byteLength, ...headers } }, (res) => {
+      let text = '';
+      res.on('data', (c) => (text += c));
+      res.on('end', () => resolve({ status: res.statusCode!, json: JSON.parse(text) }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+const bytesInput = (size: number, count: number) => ({ name: 'in_STRING', datatype: 'BYTES', shape: [1, count], parameters: { binary_data_size: size } });
+
+describe('BYTES', () => {
+  // Empty, ASCII, 2-, 3- and 4-byte sequences, a leading byte-order mark, control characters.
+  const valid = ['', 'plain', 'héllo', '日本語', '🙂 emoji', '\ufeffbom first', 'tab\tand\u0001', 'x'.repeat(1000)];
+
+  test('valid UTF-8 round-trips exactly as binary, in and out', async () => {
+    const encoded = valid.map((s) => Buffer.from(s, 'utf8'));
+    const chunk = lengthPrefixed(encoded);
+    const r = await infer(strings.url, 'strings', { inputs: [bytesInput(chunk.byteLength, valid.length)], outputs: [{ name: 'out_STRING', parameters: { binary_data: true } }] }, [chunk]);
+    expect(r.status).toBe(200);
+    expect(r.json.outputs[0]).toMatchObject({ name: 'out_STRING', datatype: 'BYTES', shape: [1, valid.length] });
+    expect(elementsOf(r.binary).map((b) => b.toString('hex'))).toEqual(encoded.map((b) => b.toString('hex')));
+  });
+
+  test('valid UTF-8 round-trips exactly as JSON, in and out, and across the two', async () => {
+    const json = await infer(strings.url, 'strings', { inputs: [{ name: 'in_STRING', datatype: 'BYTES', shape: [1, valid.length], data: valid }], outputs: [{ name: 'out_STRING' }] });
+    expect(json.status).toBe(200);
+    expect(json.json.outputs[0].data).toEqual(valid);
+    const toBinary = await infer(strings.url, 'strings', { inputs: [{ name: 'in_STRING', datatype: 'BYTES', shape: [1, valid.length], data: valid }], outputs: [{ name: 'out_STRING', parameters: { binary_data: true } }] });
+    expect(elementsOf(toBinary.binary).map((b) => b.toString('hex'))).toEqual(valid.map((s) => Buffer.from(s).toString('hex')));
+    const chunk = lengthPrefixed(valid.map((s) => Buffer.from(s)));
+    const toJson = await infer(strings.url, 'strings', { inputs: [bytesInput(chunk.byteLength, valid.length)], outputs: [{ name: 'out_STRING' }] }, [chunk]);
+    expect(toJson.json.outputs[0].data).toEqual(valid);
+  });
+
+  test.each([
+    ['a JPEG header', Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0x00, 0x10, 0x4a, 0x46])],
+    ['a truncated sequence', Buffer.from([0x61, 0xe6, 0x97])],
+    ['an overlong encoding', Buffer.from([0xc0, 0xaf])],
+    ['an encoded surrogate', Buffer.from([0xed, 0xa0, 0x80])],
+  ])('binary element that is not UTF-8 (%s) is refused naming the input and element', async (_name, bad) => {
+    const chunk = lengthPrefixed([Buffer.from('ok'), Buffer.from(''), bad]);
+    const r = await infer(strings.url, 'strings', { inputs: [bytesInput(chunk.byteLength, 3)] }, [chunk]);
+    expect(r.status).toBe(400);
+    expect(r.json).toEqual({ reason: 'DataMismatch', error: expect.stringMatching(/^inputs\[0\]: BYTES element 2 is not valid UTF-8/) });
+  });
+
+  test('a body large enough to be parsed on the codec worker: the same exact answer, the same refusal', async () => {
+    const many = Array.from({ length: 3000 }, (_, i) => `élément ${i} `.repeat(8));
+    const chunk = lengthPrefixed(many.map((e) => Buffer.from(e)));
+    expect(chunk.byteLength).toBeGreaterThan(128 * 1024);
+    const ok = await infer(strings.url, 'strings', { inputs: [bytesInput(chunk.byteLength, many.length)], outputs: [{ name: 'out_STRING' }] }, [chunk]);
+    expect(ok.status).toBe(200);
+    expect(ok.json.outputs[0].data).toEqual(many);
+    const bad = lengthPrefixed(many.map((e, i) => (i === 2500 ? Buffer.from([0xff, 0xfe]) : Buffer.from(e))));
+    const refused = await infer(strings.url, 'strings', { inputs: [bytesInput(bad.byteLength, many.length)] }, [bad]);
+    expect(refused.status).toBe(400);
+    expect(refused.json).toEqual({ reason: 'DataMismatch', error: expect.stringMatching(/^inputs\[0\]: BYTES element 2500 is not valid UTF-8/) });
+    const json = await infer(floats.url, 'floats', { inputs: [
+      { name: 'in_DOUBLE', datatype: 'FP64', shape: [1000, 16], data: Array.from({ length: 16000 }, (_, i) => i / 7) },
+      { name: 'in_FLOAT16', datatype: 'FP16', shape: [1, 1], data: [1] },
+      { name: 'in_FLOAT', datatype: 'FP32', shape: [1000, 16], data: Array.from({ length: 16000 }, (_, i) => (i === 15999 ? 1e39 : i)) },
+    ] });
+    expect(json.status).toBe(400);
+    expect(json.json.error).toMatch(/^inputs\[2\]\.data\[15999\]: 1e\+39 is outside the range for FP32/);
+    const big = Array.from({ length: 40_000 }, (_, i) => i / 7);
+    const fine = await infer(floats.url, 'floats', { inputs: [
+      { name: 'in_FLOAT', datatype: 'FP32', shape: [2500, 16], data: big },
+      { name: 'in_FLOAT16', datatype: 'FP16', shape: [1, 1], data: [1] },
+      { name: 'in_DOUBLE', datatype: 'FP64', shape: [2500, 16], data: big },
+    ], outputs: [{ name: 'out_DOUBLE' }, { name: 'out_FLOAT', parameters: { binary_data: true } }] });
+    expect(fine.status).toBe(200);
+    expect(fine.json.outputs[0].data).toEqual(big);
+    expect([...new Float32Array(fine.binary.buffer.slice(fine.binary.byteOffset, fine.binary.byteOffset + fine.binary.byteLength))]).toEqual(big.map(Math.fround));
+  });
+
+  test('an element holding a NUL byte is refused, JSON or binary, not cut short', async () => {
+    const chunk = lengthPrefixed([Buffer.from('ok'), Buffer.from('nul\u0000inside')]);
+    const binary = await infer(strings.url, 'strings', { inputs: [bytesInput(chunk.byteLength, 2)] }, [chunk]);
+    expect(binary.status).toBe(400);
+    expect(binary.json.error).toMatch(/^inputs\[0\]: BYTES element 1 contains a NUL byte/);
+    const json = await infer(strings.url, 'strings', { inputs: [{ name: 'in_STRING', datatype: 'BYTES', shape: [1, 2], data: ['ok', 'nul\u0000inside'] }] });
+    expect(json.status).toBe(400);
+    expect(json.json.error).toMatch(/^inputs\[0\]\.data\[1\]: contains a NUL byte/);
+  });
+
+  test('a JSON string with a lone surrogate is refused naming the element', async () => {
+    const body = Buffer.from(`{"inputs":[{"name":"in_STRING","datatype":"BYTES","shape":[1,2],"data":["fine","\\ud800alone"]}]}`);
+    const r = await rawPost(strings.url, '/v2/models/strings/infer', body, { 'Content-Type': 'application/json' });
+    expect(r.status).toBe(400);
+    expect(r.json.error).toMatch(/^inputs\[0\]\.data\[1\]: BYTES element has a lone UTF-16 surrogate/);
+  });
+});
+
+describe('numbers outside the datatype are refused, not turned into infinity', () => {
+  test.each([
+    ['FP32', 'in_FLOAT', '[1,2,1e39,4]', /^inputs\[0\]\.data\[2\]: 1e\+39 is outside the range for FP32/],
+    ['FP32 negative', 'in_FLOAT', '[-3.5e38,2,3,4]', /^inputs\[0\]\.data\[0\]: -3\.5e\+38 is outside the range for FP32/],
+    ['FP16', 'in_FLOAT16', '[1,70000,3,4]', /^inputs\[0\]\.data\[1\]: 70000 is outside the range for FP16/],
+    ['FP64', 'in_DOUBLE', '[1,2,3,1e999]', /^inputs\[0\]\.data\[3\]: Infinity is outside the range for FP64/],
+  ])('%s', async (_name, input, data, message) => {
+    const datatype = _name.split(' ')[0];
+    const body = Buffer.from(`{"inputs":[{"name":"${input}","datatype":"${datatype}","shape":[2,2],"data":${data}}]}`);
+    const r = await rawPost(floats.url, '/v2/models/floats/infer', body, { 'Content-Type': 'application/json' });
+    expect(r.status).toBe(400);
+    expect(r.json.reason).toBe('DataMismatch');
+    expect(r.json.error).toMatch(message);
+  });
+
+  test('the largest finite values are still accepted', async () => {
+    const r = await infer(floats.url, 'floats', { inputs: [
+      { name: 'in_FLOAT', datatype: 'FP32', shape: [1, 2], data: [3.4028234663852886e38, -3.4028235e38] },
+      { name: 'in_FLOAT16', datatype: 'FP16', shape: [1, 2], data: [65504, -65504] },
+      { name: 'in_DOUBLE', datatype: 'FP64', shape: [1, 2], data: [Number.MAX_VALUE, -Number.MAX_VALUE] },
+    ], outputs: [{ name: 'out_FLOAT' }, { name: 'out_FLOAT16' }] });
+    expect(r.status).toBe(200);
+    expect(r.json.outputs[0].data).toEqual([3.4028234663852886e38, -3.4028234663852886e38]);
+    expect(r.json.outputs[1].data).toEqual([65504, -65504]);
+  });
+});
+
+describe('malformed request framing is a 400 naming what is wrong', () => {
+  test.each(['/v2/models/%E0%A4%A/infer', '/v2/models/sim%ZZple/infer', '/v2/models/simple/versions/%/infer'])('POST %s', async (path) => {
+    const r = await rawPost(simple.url, path, Buffer.from('{}'), {});
+    expect(r.status).toBe(400);
+    expect(r.json).toEqual({ reason: 'InvalidRequest', error: expect.stringMatching(/^request path: model (name|version) ".*" has a malformed percent-escape$/) });
+  });
+
+  test.each(['/v2/models/sim%ZZple', '/v2/models/%E0%A4%A/config', '/v2/models/sim%ZZple/stats'])('GET %s', async (path) => {
+    const r = await fetch(`${simple.url}${path}`);
+    expect(r.status).toBe(400);
+    expect(await r.json()).toEqual({ reason: 'InvalidRequest', error: expect.stringMatching(/^request path: segment ".*%.*" has a malformed percent-escape$/) });
+  });
+
+  test('a negative Inference-Header-Content-Length says so', async () => {
+    const r = await rawPost(simple.url, '/v2/models/simple/infer', Buffer.from('{"inputs":[]}'), { 'Inference-Header-Content-Length': -5 });
+    expect(r.status).toBe(400);
+    expect(r.json).toEqual({ reason: 'BinaryDataMismatch', error: 'Inference-Header-Content-Length: -5 is negative; it is the byte length of the JSON before the binary data' });
+  });
+});
