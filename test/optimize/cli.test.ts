@@ -16,6 +16,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string; termination: string }> {
   const termination = join(dir, `termination-${Math.random().toString(36).slice(2)}`);
+  writeFileSync(termination, ''); // as the kubelet provides it
   return new Promise((res, rej) => {
     const child = spawn(process.execPath, [BIN, 'optimize', '--latency-budget-ms', '200', ...args], {
       env: { PATH: process.env.PATH, MODELPLANE_TERMINATION_LOG: termination },

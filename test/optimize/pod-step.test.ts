@@ -81,6 +81,7 @@ test.each([
   const { optimize, runtime } = await rendered();
   const out = join(dir, applied ? 'optimized-pass' : 'optimized-fail');
   const termination = join(dir, `termination-${applied}`);
+  writeFileSync(termination, ''); // as the kubelet provides it
   const args = optimize.args.map((a) => (a === OPTIMIZED_DIR ? out : a));
   const step = await cli([...args, '--latency-budget-ms', '200', ...extra], { MODELPLANE_TERMINATION_LOG: termination });
   expect(step.code).toBe(0);

@@ -122,7 +122,7 @@ test('a request the runtime refuses outright stops the run at once, naming the s
 test('unknown model over gRPC: exit 4; nothing listening: exit 3', async () => {
   const missing = await runPerfCli(['--protocol', 'grpc', '--url', simple.address, '--model', 'nope', '--duration', '200ms']);
   expect(missing.code).toBe(4);
-  expect(missing.stderr).toMatch(/ModelUnavailable: ModelMetadata\(nope\) failed: NOT_FOUND ModelNotFound: unknown model "nope"; this server serves "simple"/);
+  expect(missing.stderr).toMatch(/ModelUnavailable: ModelMetadata\(nope\) failed: NOT_FOUND ModelNotFound: Request for unknown model: 'nope' is not found/);
   const dead = await runPerfCli(['--protocol', 'grpc', '--url', '127.0.0.1:1', '--model', 'simple', '--duration', '200ms', '--timeout', '2s']);
   expect(dead.code).toBe(3);
   expect(dead.stderr).toMatch(/Unreachable: cannot reach gRPC server 127\.0\.0\.1:1/);

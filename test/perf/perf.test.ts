@@ -212,7 +212,7 @@ describe('failures are clear, with their own exit codes', () => {
   test('unknown model: exit 4 with the server\'s answer', async () => {
     const run = await runPerfCli(['--url', simple.url, '--model', 'nope', '--duration', '200ms']);
     expect(run.code).toBe(4);
-    expect(run.stderr).toMatch(/ModelUnavailable: GET .*\/v2\/models\/nope answered 404: unknown model "nope"/);
+    expect(run.stderr).toMatch(/ModelUnavailable: GET .*\/v2\/models\/nope answered 404: Request for unknown model: 'nope' is not found/);
   });
 
   test('a shape the model refuses: exit 2 naming the flag', async () => {

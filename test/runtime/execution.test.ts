@@ -1,6 +1,6 @@
 // How requests reach the model, on real processes: batching only when asked for and only where dimension 0 is a
 // batch, every caller getting its own answer; model instances; an honest execution provider.
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fixedBatchModel, rowCenteringModel, sequenceCenteringModel, simpleModel } from '../../examples/onnx-models.js';
 import { infer, modelFile, startRuntime, tempDir } from '../support/runtime-process.js';
@@ -86,6 +86,7 @@ test('a per-row model with batching asked for, on two instances: batches form an
 
 test('batching asked for on a model with a fixed first dimension: refuses to start, saying why', async () => {
   const termination = join(dir.path, 'termination-fixed');
+  writeFileSync(termination, ''); // as the kubelet provides it
   const rt = await startRuntime(['--model', modelFile(dir.path, 'fixed', fixedBatchModel()), '--max-batch-size', '8'], { waitReady: false, env: { MODELPLANE_TERMINATION_LOG: termination } });
   expect(await rt.exited).not.toBe(0);
   const error = rt.logLines().find((l) => l.level === 'error');
@@ -103,6 +104,7 @@ test('batching asked for on a model with a fixed first dimension: refuses to sta
 
 test('--require-gpu where CUDA cannot be used: exits non-zero with the reason, never serving on CPU', async () => {
   const termination = join(dir.path, 'termination-gpu');
+  writeFileSync(termination, '');
   const rt = await startRuntime(['--model', modelFile(dir.path, 'simple', simpleModel()), '--execution-providers', 'cuda,cpu', '--require-gpu'], { waitReady: false, env: { MODELPLANE_TERMINATION_LOG: termination } });
   expect(await rt.exited).toBe(1);
   const message = readFileSync(termination, 'utf8');
