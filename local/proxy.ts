@@ -1,11 +1,14 @@
 // The inference path: every /v2/models/{name}/... request goes to the least-loaded ready replica of the
-// ModelDeployment serving {name}, over keep-alive connections. The body is read first (capped by maxBodyBytes, which
-// bounds what the router holds per request), so a request whose replica dies before answering can be sent once more
-// to another replica: inference is idempotent. Replica answers other than a 503 stream back as they arrive.
+// ModelDeployment serving {name}, over keep-alive connections. Replica answers other than a 503 stream back as they
+// arrive. The request body is read whole first, capped by maxBodyBytes, so that a request whose replica dies before
+// answering can be sent once more to another replica (inference is idempotent). Streaming it instead would save
+// little: a replica starts computing only once it has the whole body, so only the loopback copy would overlap, and a
+// body that arrives in one chunk, the usual case, is passed on without a copy.
 //
 // This runs once per inference request, so it is written for the CPU it costs: one object per request and the
-// listeners it needs (no promises), header lists passed on as raw arrays (no header objects built), the model name
-// cut from the path without a regular expression. bench:local holds it against a minimal node:http proxy.
+// listeners it needs (no promises, no stream pipes), header lists passed on as raw arrays (no header objects built),
+// the model name cut from the path without a regular expression. bench:local holds it against a minimal node:http
+// proxy on the same load.
 import { request, type ClientRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { LocalDeployment } from './deployment.js';
 import type { Outcome } from './load-meter.js';
