@@ -192,8 +192,12 @@ class Exchange {
   private readonly onClientClose = (): void => {
     this.opts.inflight.count--;
     if (!this.attemptDone && !this.res.writableFinished) this.up?.destroy();
-    // A client gone mid-answer ends the exchange here; the upstream error that follows finds attemptDone.
-    if (!this.attemptDone) this.settle();
+    // A client gone mid-answer ends the exchange here, as a client error (a 499 in other proxies' logs); the upstream
+    // error that follows finds attemptDone and is not retried.
+    if (!this.attemptDone) {
+      this.outcome = 'client_error';
+      this.settle();
+    }
     this.finish();
   };
 

@@ -250,3 +250,25 @@ test('a large answer streams through whole to a slow reader', async () => {
   await settled();
   expect([r.inflight.count, dep.meter.inflight, u.replica.inflight]).toEqual([0, 0, 0]);
 });
+
+test('a client that goes away while the replica computes: the try is dropped, not retried, not a failure, and the counts go back to zero', async () => {
+  let answerLater: (() => void) | undefined;
+  const slow = await upstream('m-0', (_req, res) => {
+    answerLater = () => json(res, 200, { late: true });
+  });
+  const other = await upstream('m-1', (_req, res) => json(res, 200, { ok: true }));
+  const dep = deployment([slow.replica, other.replica]);
+  const r = await router({ m: dep });
+  const req = request({ host: '127.0.0.1', port: r.port, method: 'POST', path: '/v2/models/m/infer', agent: false });
+  req.on('error', () => undefined);
+  req.end('{}');
+  for (let i = 0; i < 100 && slow.seen.length === 0; i++) await new Promise((res) => setTimeout(res, 10));
+  expect(slow.replica.inflight).toBe(1);
+  req.destroy();
+  await settled();
+  expect(other.seen).toHaveLength(0);
+  expect([r.inflight.count, dep.meter.inflight, slow.replica.inflight, other.replica.inflight]).toEqual([0, 0, 0, 0]);
+  // Counted as the client's doing, like the 499 of other proxies, not as a failure of the deployment.
+  expect(dep.meter.summary()).toMatchObject({ failed: 0, rejected: 0, rate: 1 });
+  answerLater?.();
+});
