@@ -77,8 +77,11 @@ const json = (res: ServerResponse, status: number, value: unknown) => {
   res.end(text);
 };
 
-/** Waits for the close events that end an exchange on the router. */
-const settled = () => new Promise((r) => setTimeout(r, 30));
+/** Waits (up to 5 s) for the close events that end every exchange on the router: the counts all back to zero. */
+async function settled(...counts: { count?: number; inflight?: number }[]): Promise<void> {
+  const busy = () => counts.some((c) => (c.count ?? 0) !== 0 || (c.inflight ?? 0) !== 0);
+  for (let i = 0; i < 500 && busy(); i++) await new Promise((r) => setTimeout(r, 10));
+}
 
 afterEach(async () => {
   for (const a of agents.splice(0)) a.destroy();
@@ -130,7 +133,7 @@ test('each model goes to its own replicas; bytes that are not text and end-to-en
     expect(s.headers['proxy-authorization']).toBeUndefined();
     expect(s.headers.te).toBeUndefined();
   }
-  await settled();
+  await settled(r.inflight, a.replica);
   expect(r.inflight.count).toBe(0);
   expect(a.replica.inflight).toBe(0);
 });
@@ -146,7 +149,7 @@ test('a replica that dies before answering: the request is sent once more to ano
   expect(JSON.parse(ans.body.toString())).toEqual({ got: 'payload-1' });
   expect(dead.seen).toHaveLength(1);
   expect(live.seen).toHaveLength(1);
-  await settled();
+  await settled(r.inflight, dead.replica, live.replica, dep.meter);
   expect(dep.meter.summary()).toMatchObject({ failed: 0, rejected: 0 });
   expect([r.inflight.count, dead.replica.inflight, live.replica.inflight, dep.meter.inflight]).toEqual([0, 0, 0, 0]);
 });
@@ -159,7 +162,7 @@ test('every replica dies before answering: 502 ReplicaUnavailable after one retr
   expect(ans.status).toBe(502);
   expect(JSON.parse(ans.body.toString())).toMatchObject({ reason: 'ReplicaUnavailable' });
   expect(ups.reduce((n, u) => n + u.seen.length, 0)).toBe(2);
-  await settled();
+  await settled(r.inflight, dep.meter, ...ups.map((u) => u.replica));
   expect(dep.meter.summary().failed).toBe(1);
   expect([r.inflight.count, dep.meter.inflight, ...ups.map((u) => u.replica.inflight)]).toEqual([0, 0, 0, 0, 0]);
 });
@@ -189,7 +192,7 @@ test('a replica that is not serving (NotReady) hands the request on; a full queu
   const none = await send(r3.port, '/v2/models/n/infer', Buffer.from('{}'));
   expect(none.status).toBe(503);
   expect(JSON.parse(none.body.toString())).toMatchObject({ reason: 'NotReady' });
-  await settled();
+  await settled(dep.meter);
   expect(dep.meter.summary().rejected).toBe(1);
 });
 
@@ -209,13 +212,13 @@ test('no ready replica: 503 NoReadyReplica with Retry-After; an unknown model: 4
   // Chunked, so only the bytes read tell.
   const chunked = await send(r.port, '/v2/models/m/infer', Buffer.alloc(5000), { 'Transfer-Encoding': 'chunked' });
   expect(chunked.status).toBe(413);
-  await settled();
+  await settled(r.inflight, dep.meter);
   expect(dep.meter.summary().rejected).toBe(1);
   expect([r.inflight.count, dep.meter.inflight]).toEqual([0, 0]);
 });
 
 test('a large answer streams through whole to a slow reader', async () => {
-  const big = Buffer.alloc(8 << 20);
+  const big = Buffer.alloc(4 << 20);
   for (let i = 0; i < big.length; i += 4096) big[i] = (i / 4096) % 251;
   const u = await upstream('m-0', (_req, res) => {
     res.writeHead(200, { 'Content-Type': 'application/octet-stream' });
@@ -247,7 +250,7 @@ test('a large answer streams through whole to a slow reader', async () => {
     req.end('{}');
   });
   expect(got.equals(big)).toBe(true);
-  await settled();
+  await settled(r.inflight, u.replica, dep.meter);
   expect([r.inflight.count, dep.meter.inflight, u.replica.inflight]).toEqual([0, 0, 0]);
 });
 
@@ -265,7 +268,7 @@ test('a client that goes away while the replica computes: the try is dropped, no
   for (let i = 0; i < 100 && slow.seen.length === 0; i++) await new Promise((res) => setTimeout(res, 10));
   expect(slow.replica.inflight).toBe(1);
   req.destroy();
-  await settled();
+  await settled(r.inflight, slow.replica, other.replica, dep.meter);
   expect(other.seen).toHaveLength(0);
   expect([r.inflight.count, dep.meter.inflight, slow.replica.inflight, other.replica.inflight]).toEqual([0, 0, 0, 0]);
   // Counted as the client's doing, like the 499 of other proxies, not as a failure of the deployment.
