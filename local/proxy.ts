@@ -128,7 +128,6 @@ class Exchange {
   private metered = false;
   private outcome: Outcome = 'failed';
   private replica: Replica | undefined;
-  private tried: Replica | undefined;
   private attempt = 0;
   private up: ClientRequest | undefined;
   /** The current try has ended: answered, or failed and handed on. */
@@ -274,8 +273,8 @@ class Exchange {
     failed.removeListener('response', this.onUpstreamResponse);
     failed.removeListener('error', this.onUpstreamError);
     failed.on('error', ignore);
-    this.tried = this.replica;
-    this.replica = this.dep.pick(this.tried);
+    const tried = this.replica;
+    this.replica = this.dep.pick(tried);
     if (this.replica && this.attempt === 0 && !this.res.destroyed) {
       this.attempt++;
       this.next();
