@@ -261,7 +261,8 @@ class Exchange {
       this.answered();
       return;
     }
-    this.retryOrGiveUp(() => sendError(this.res, 502, 'ReplicaUnavailable', `replica ${this.replica!.id} of ${this.dep.name} failed before answering (${err.message}) and no other replica could take the request`));
+    const failed = this.replica!.id;
+    this.retryOrGiveUp(() => sendError(this.res, 502, 'ReplicaUnavailable', `replica ${failed} of ${this.dep.name} failed before answering (${err.message}) and no other replica could take the request`));
   };
 
   /** The try failed before any answer reached the client: once more on another replica, or `giveUp`. */

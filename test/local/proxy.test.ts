@@ -162,9 +162,26 @@ test('every replica dies before answering: 502 ReplicaUnavailable after one retr
   expect(ans.status).toBe(502);
   expect(JSON.parse(ans.body.toString())).toMatchObject({ reason: 'ReplicaUnavailable' });
   expect(ups.reduce((n, u) => n + u.seen.length, 0)).toBe(2);
+  // The message names the replica that failed last.
+  const last = ups.find((u) => u.seen.length > 0 && u !== ups[0])!;
+  expect(JSON.parse(ans.body.toString()).error).toContain(`replica ${last.replica.id} of simple failed before answering`);
   await settled(r.inflight, dep.meter, ...ups.map((u) => u.replica));
   expect(dep.meter.summary().failed).toBe(1);
   expect([r.inflight.count, dep.meter.inflight, ...ups.map((u) => u.replica.inflight)]).toEqual([0, 0, 0, 0, 0]);
+});
+
+test('the only replica dies before answering: 502 ReplicaUnavailable naming it, and the router carries on', async () => {
+  const dead = await upstream('m-0', (req) => req.socket.destroy());
+  const dep = deployment([dead.replica]);
+  const r = await router({ m: dep });
+  for (let i = 0; i < 2; i++) {
+    const ans = await send(r.port, '/v2/models/m/infer', Buffer.from('x'));
+    expect(ans.status).toBe(502);
+    expect(JSON.parse(ans.body.toString())).toMatchObject({ reason: 'ReplicaUnavailable' });
+    expect(JSON.parse(ans.body.toString()).error).toContain('replica m-0 of simple failed before answering');
+  }
+  await settled(r.inflight, dead.replica, dep.meter);
+  expect([r.inflight.count, dead.replica.inflight, dep.meter.inflight]).toEqual([0, 0, 0]);
 });
 
 test('a replica that is not serving (NotReady) hands the request on; a full queue (QueueFull) is the answer', async () => {
