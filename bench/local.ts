@@ -1,6 +1,7 @@
 // `npm run bench:local`: what local mode's router costs, measured side by side in one run against the same
-// replica: p50 latency of one sequential client through the router vs straight to the replica, and throughput
-// (autocannon, many connections) through the router vs straight to the replica, in alternating rounds.
+// replica: p50 latency of one sequential client, throughput (autocannon, many connections) and CPU per request,
+// through the router, through a minimal node:http proxy (bench/minimal-proxy.ts, the floor for any node:http
+// router) and straight to the replica, in alternating rounds.
 import autocannon from 'autocannon';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
@@ -10,6 +11,7 @@ import { join } from 'node:path';
 import { simpleModel, writeModel } from '../examples/onnx-models.js';
 
 const CLI = new URL('../../bin/modelplane.js', import.meta.url).pathname;
+const MINIMAL_PROXY = new URL('./minimal-proxy.js', import.meta.url).pathname;
 const quick = process.env.BENCH_QUICK === '1';
 const ROUNDS = 3;
 const LATENCY_REQUESTS = quick ? 300 : 1500;
@@ -70,6 +72,7 @@ spec:
   const proc = spawn(process.execPath, [CLI, 'local', '-f', join(dir, 'm', 'simple.yaml'), '--port', '0', '--no-table', '--cache-dir', join(dir, 'cache')], { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   proc.stdout!.on('data', (c) => (out += c));
+  const procs = [proc];
   try {
     let router = '';
     for (let i = 0; i < 600 && !/all ModelDeployments ready/.test(out); i++) await new Promise((r) => setTimeout(r, 50));
@@ -78,44 +81,51 @@ spec:
     const state = await (await fetch(`${router}/api/local`)).json();
     const replica = `http://127.0.0.1:${state.deployments[0].replicas[0].port}`;
     const replicaPid = state.deployments[0].replicas[0].pid as number;
-    console.log(`router ${router}, replica ${replica}; ${ROUNDS} alternating rounds, ${LATENCY_REQUESTS} sequential requests and ${SECONDS}s x ${CONNECTIONS} connections each`);
+    const floorProc = spawn(process.execPath, [MINIMAL_PROXY, String(state.deployments[0].replicas[0].port)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    procs.push(floorProc);
+    let floorOut = '';
+    floorProc.stdout!.on('data', (c) => (floorOut += c));
+    for (let i = 0; i < 200 && !/minimal proxy on/.test(floorOut); i++) await new Promise((r) => setTimeout(r, 25));
+    const floor = /minimal proxy on (http:\/\/\S+)/.exec(floorOut)?.[1];
+    if (!floor) throw new Error('the minimal proxy did not start');
+    console.log(`router ${router}, minimal proxy ${floor}, replica ${replica}; ${ROUNDS} alternating rounds, ${LATENCY_REQUESTS} sequential requests and ${SECONDS}s x ${CONNECTIONS} connections each`);
 
-    const p50 = { direct: [] as number[], router: [] as number[] };
-    const rps = { direct: [] as number[], router: [] as number[] };
-    let routerTicks = 0;
-    let routerRequests = 0;
-    let replicaTicks = 0;
-    let replicaRequests = 0;
+    const targets = { direct: { url: replica, pid: replicaPid }, floor: { url: floor, pid: floorProc.pid! }, router: { url: router, pid: proc.pid! } };
+    type Target = keyof typeof targets;
+    const names = Object.keys(targets) as Target[];
+    const p50 = { direct: [] as number[], floor: [] as number[], router: [] as number[] };
+    const rps = { direct: [] as number[], floor: [] as number[], router: [] as number[] };
+    const ticks = { direct: 0, floor: 0, router: 0 };
+    const requests = { direct: 0, floor: 0, router: 0 };
     for (let round = 0; round < ROUNDS; round++) {
-      p50.direct.push(await sequentialP50(replica, LATENCY_REQUESTS));
-      p50.router.push(await sequentialP50(router, LATENCY_REQUESTS));
-      const replicaBefore = cpuTicks(replicaPid);
-      const d = await throughput(replica);
-      replicaTicks += cpuTicks(replicaPid) - replicaBefore;
-      replicaRequests += d * SECONDS;
-      rps.direct.push(d);
-      const before = cpuTicks(proc.pid!);
-      const r = await throughput(router);
-      routerTicks += cpuTicks(proc.pid!) - before;
-      routerRequests += r * SECONDS;
-      rps.router.push(r);
-      console.log(`round ${round + 1}: p50 direct ${p50.direct[round].toFixed(3)} ms, router ${p50.router[round].toFixed(3)} ms; throughput direct ${rps.direct[round].toFixed(0)}/s, router ${rps.router[round].toFixed(0)}/s`);
+      for (const t of names) p50[t].push(await sequentialP50(targets[t].url, LATENCY_REQUESTS));
+      for (const t of names) {
+        const before = cpuTicks(targets[t].pid);
+        const r = await throughput(targets[t].url);
+        ticks[t] += cpuTicks(targets[t].pid) - before;
+        requests[t] += r * SECONDS;
+        rps[t].push(r);
+      }
+      console.log(`round ${round + 1}: p50 direct ${p50.direct[round].toFixed(3)} ms, minimal proxy ${p50.floor[round].toFixed(3)} ms, router ${p50.router[round].toFixed(3)} ms; throughput direct ${rps.direct[round].toFixed(0)}/s, minimal proxy ${rps.floor[round].toFixed(0)}/s, router ${rps.router[round].toFixed(0)}/s`);
     }
-    const added = median(p50.router.map((x, i) => x - p50.direct[i]));
-    const ratio = median(rps.router.map((x, i) => x / rps.direct[i]));
-    const cpuUs = (routerTicks / 100 / routerRequests) * 1e6;
-    const replicaCpuUs = (replicaTicks / 100 / replicaRequests) * 1e6;
+    const added = (t: Target) => median(p50[t].map((x, i) => x - p50.direct[i]));
+    const ratio = (t: Target) => median(rps[t].map((x, i) => x / rps.direct[i]));
+    const cpuUs = (t: Target) => (ticks[t] / 100 / requests[t]) * 1e6;
     console.log('');
-    console.log('| What | Through the router | Straight to the replica | Figure | Target |');
-    console.log('|---|---|---|---|---|');
-    console.log(`| p50 latency, one sequential client | ${median(p50.router).toFixed(3)} ms | ${median(p50.direct).toFixed(3)} ms | +${added.toFixed(3)} ms | <= +0.2 ms |`);
-    console.log(`| Throughput, ${CONNECTIONS} connections | ${median(rps.router).toFixed(0)} req/s | ${median(rps.direct).toFixed(0)} req/s | ${ratio.toFixed(2)}x | >= 0.9x |`);
-    console.log(`| CPU per request (from /proc/<pid>/stat) | router process ${cpuUs.toFixed(0)} µs | replica process ${replicaCpuUs.toFixed(0)} µs | ${(cpuUs / replicaCpuUs).toFixed(2)}x | |`);
-    console.log(`${added <= 0.2 ? 'PASS' : 'FAIL'}  router added p50 latency: +${added.toFixed(3)} ms (target <= +0.2 ms)`);
-    console.log(`${ratio >= 0.9 ? 'PASS' : 'FAIL'}  throughput through the router: ${ratio.toFixed(2)}x straight to the replica (target >= 0.9x)`);
+    console.log('| What | Through the router | Through a minimal node:http proxy | Straight to the replica | Router | Minimal proxy | Target (router) |');
+    console.log('|---|---|---|---|---|---|---|');
+    console.log(`| p50 latency, one sequential client | ${median(p50.router).toFixed(3)} ms | ${median(p50.floor).toFixed(3)} ms | ${median(p50.direct).toFixed(3)} ms | +${added('router').toFixed(3)} ms | +${added('floor').toFixed(3)} ms | <= +0.2 ms |`);
+    console.log(`| Throughput, ${CONNECTIONS} connections | ${median(rps.router).toFixed(0)} req/s | ${median(rps.floor).toFixed(0)} req/s | ${median(rps.direct).toFixed(0)} req/s | ${ratio('router').toFixed(2)}x | ${ratio('floor').toFixed(2)}x | >= 0.9x |`);
+    console.log(`| CPU per request (from /proc/<pid>/stat) | ${cpuUs('router').toFixed(0)} µs | ${cpuUs('floor').toFixed(0)} µs | ${cpuUs('direct').toFixed(0)} µs (replica) | ${(cpuUs('router') / cpuUs('direct')).toFixed(2)}x the replica's | ${(cpuUs('floor') / cpuUs('direct')).toFixed(2)}x the replica's | |`);
+    console.log(`router CPU per request: ${(cpuUs('router') / cpuUs('floor')).toFixed(2)}x the minimal node:http proxy's on the same load`);
+    console.log(`${added('router') <= 0.2 ? 'PASS' : 'FAIL'}  router added p50 latency: +${added('router').toFixed(3)} ms (target <= +0.2 ms)`);
+    console.log(`${ratio('router') >= 0.9 ? 'PASS' : 'FAIL'}  throughput through the router: ${ratio('router').toFixed(2)}x straight to the replica (target >= 0.9x)`);
   } finally {
-    proc.kill('SIGTERM');
-    await new Promise((r) => proc.once('exit', r));
+    for (const p of procs) {
+      if (p.exitCode !== null || p.signalCode !== null) continue;
+      p.kill('SIGTERM');
+      await new Promise((r) => p.once('exit', r));
+    }
     rmSync(dir, { recursive: true, force: true });
   }
 }

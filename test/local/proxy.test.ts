@@ -1,0 +1,294 @@
+// The router's inference path over real loopback HTTP, against replica stand-ins that answer, reject or die on cue:
+// routing by model name, bytes and headers through both ways, one retry on another replica, the error answers, and
+// the counts it keeps (requests in flight, per replica and for the meter) back to zero after each case.
+import { Agent, createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { LocalDeployment } from '../../local/deployment.js';
+import { LoadMeter } from '../../local/load-meter.js';
+import { createProxy, modelOfPath } from '../../local/proxy.js';
+import type { Replica } from '../../local/replica.js';
+
+type Handler = (req: IncomingMessage, res: ServerResponse, body: Buffer) => void;
+
+interface Upstream {
+  server: Server;
+  replica: Replica;
+  seen: { headers: IncomingMessage['headers']; body: Buffer; url: string }[];
+}
+
+const servers: Server[] = [];
+const agents: Agent[] = [];
+
+async function listen(server: Server): Promise<number> {
+  servers.push(server);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return (server.address() as AddressInfo).port;
+}
+
+async function upstream(id: string, handler: Handler): Promise<Upstream> {
+  const seen: Upstream['seen'] = [];
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks);
+      seen.push({ headers: req.headers, body, url: req.url ?? '' });
+      handler(req, res, body);
+    });
+  });
+  const port = await listen(server);
+  const agent = new Agent({ keepAlive: true, maxSockets: 256, timeout: 300_000 });
+  agents.push(agent);
+  return { server, seen, replica: { id, port, inflight: 0, phase: 'ready', agent } as unknown as Replica };
+}
+
+function deployment(replicas: Replica[]): LocalDeployment {
+  const meter = new LoadMeter();
+  return {
+    name: 'simple',
+    meter,
+    pick: (not?: Replica) => replicas.filter((r) => r.phase === 'ready' && r !== not).sort((a, b) => a.inflight - b.inflight)[0],
+  } as unknown as LocalDeployment;
+}
+
+async function router(deps: Record<string, LocalDeployment>, maxBodyBytes = 1 << 20) {
+  const inflight = { count: 0 };
+  const proxy = createProxy({ lookup: (m) => deps[m], maxBodyBytes, upstreamTimeoutMs: 300_000, inflight });
+  const port = await listen(createServer(proxy));
+  return { port, inflight };
+}
+
+function send(port: number, path: string, body: Buffer | undefined, headers: Record<string, string> = {}): Promise<{ status: number; headers: IncomingMessage['headers']; body: Buffer }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, method: 'POST', path, headers, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+const json = (res: ServerResponse, status: number, value: unknown) => {
+  const text = JSON.stringify(value);
+  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) });
+  res.end(text);
+};
+
+/** Waits (up to 5 s) for the close events that end every exchange on the router: the counts all back to zero. */
+async function settled(...counts: { count?: number; inflight?: number }[]): Promise<void> {
+  const busy = () => counts.some((c) => (c.count ?? 0) !== 0 || (c.inflight ?? 0) !== 0);
+  for (let i = 0; i < 500 && busy(); i++) await new Promise((r) => setTimeout(r, 10));
+}
+
+afterEach(async () => {
+  for (const a of agents.splice(0)) a.destroy();
+  await Promise.all(servers.splice(0).map((s) => new Promise((r) => { s.closeAllConnections(); s.close(r); })));
+});
+
+test.each([
+  ['/v2/models/simple/infer', 'simple'],
+  ['/v2/models/simple', 'simple'],
+  ['/v2/models/simple?x=1', 'simple'],
+  ['/v2/models/simple#frag', 'simple'],
+  ['/v2/models/a%2Fb/infer', 'a/b'],
+  ['/v2/models/%E2%9C%93/ready', '\u2713'],
+  ['/v2/models/%zz/infer', undefined],
+  ['/v2/models//infer', undefined],
+  ['/v2/models/', undefined],
+  ['/v2/health/ready', undefined],
+])('modelOfPath(%s) is %s', (path, model) => {
+  expect(modelOfPath(path)).toBe(model);
+});
+
+test('each model goes to its own replicas; bytes that are not text and end-to-end headers pass both ways, hop-by-hop ones do not', async () => {
+  const a = await upstream('a-0', (_req, res, body) => {
+    res.writeHead(200, ['Content-Type', 'application/octet-stream', 'X-Echo-Length', String(body.length), 'X-Model', 'a', 'Proxy-Authenticate', 'Basic']);
+    res.end(Buffer.concat([Buffer.from([0, 255]), body]));
+  });
+  const b = await upstream('b-0', (_req, res) => json(res, 200, { model: 'b' }));
+  const r = await router({ a: deployment([a.replica]), b: deployment([b.replica]) });
+  const payload = Buffer.from(Array.from({ length: 70_000 }, (_, i) => (i * 7919) % 256));
+  const answers = await Promise.all(Array.from({ length: 20 }, (_, i) =>
+    i % 2 === 0
+      ? send(r.port, '/v2/models/a/infer?trace=1', Buffer.concat([payload, Buffer.from([i])]), { 'Content-Type': 'application/octet-stream', 'Inference-Header-Content-Length': '12', 'Proxy-Authorization': 'Basic eA==', TE: 'trailers' })
+      : send(r.port, '/v2/models/b/infer', Buffer.from('{}'), { 'Content-Type': 'application/json' })));
+  answers.forEach((ans, i) => {
+    expect(ans.status).toBe(200);
+    if (i % 2 === 0) {
+      expect(ans.body.equals(Buffer.concat([Buffer.from([0, 255]), payload, Buffer.from([i])]))).toBe(true);
+      expect(ans.headers).toMatchObject({ 'x-model': 'a', 'x-echo-length': String(payload.length + 1) });
+      expect(ans.headers['proxy-authenticate']).toBeUndefined();
+    } else {
+      expect(JSON.parse(ans.body.toString())).toEqual({ model: 'b' });
+    }
+  });
+  expect(a.seen).toHaveLength(10);
+  expect(b.seen).toHaveLength(10);
+  for (const s of a.seen) {
+    expect(s.url).toBe('/v2/models/a/infer?trace=1');
+    expect(s.headers).toMatchObject({ 'content-type': 'application/octet-stream', 'inference-header-content-length': '12', 'content-length': String(payload.length + 1) });
+    expect(s.headers['proxy-authorization']).toBeUndefined();
+    expect(s.headers.te).toBeUndefined();
+  }
+  await settled(r.inflight, a.replica);
+  expect(r.inflight.count).toBe(0);
+  expect(a.replica.inflight).toBe(0);
+});
+
+test('a replica that dies before answering: the request is sent once more to another replica', async () => {
+  const dead = await upstream('m-0', (req) => req.socket.destroy());
+  const live = await upstream('m-1', (_req, res, body) => json(res, 200, { got: body.toString() }));
+  // Both idle: the first listed, the dead one, is picked first.
+  const dep = deployment([dead.replica, live.replica]);
+  const r = await router({ m: dep });
+  const ans = await send(r.port, '/v2/models/m/infer', Buffer.from('payload-1'));
+  expect(ans.status).toBe(200);
+  expect(JSON.parse(ans.body.toString())).toEqual({ got: 'payload-1' });
+  expect(dead.seen).toHaveLength(1);
+  expect(live.seen).toHaveLength(1);
+  await settled(r.inflight, dead.replica, live.replica, dep.meter);
+  expect(dep.meter.summary()).toMatchObject({ failed: 0, rejected: 0 });
+  expect([r.inflight.count, dead.replica.inflight, live.replica.inflight, dep.meter.inflight]).toEqual([0, 0, 0, 0]);
+});
+
+test('every replica dies before answering: 502 ReplicaUnavailable after one retry, counted as failed', async () => {
+  const ups = await Promise.all(['m-0', 'm-1', 'm-2'].map((id) => upstream(id, (req) => req.socket.destroy())));
+  const dep = deployment(ups.map((u) => u.replica));
+  const r = await router({ m: dep });
+  const ans = await send(r.port, '/v2/models/m/infer', Buffer.from('x'));
+  expect(ans.status).toBe(502);
+  expect(JSON.parse(ans.body.toString())).toMatchObject({ reason: 'ReplicaUnavailable' });
+  expect(ups.reduce((n, u) => n + u.seen.length, 0)).toBe(2);
+  // The message names the replica that failed last.
+  const last = ups.find((u) => u.seen.length > 0 && u !== ups[0])!;
+  expect(JSON.parse(ans.body.toString()).error).toContain(`replica ${last.replica.id} of simple failed before answering`);
+  await settled(r.inflight, dep.meter, ...ups.map((u) => u.replica));
+  expect(dep.meter.summary().failed).toBe(1);
+  expect([r.inflight.count, dep.meter.inflight, ...ups.map((u) => u.replica.inflight)]).toEqual([0, 0, 0, 0, 0]);
+});
+
+test('the only replica dies before answering: 502 ReplicaUnavailable naming it, and the router carries on', async () => {
+  const dead = await upstream('m-0', (req) => req.socket.destroy());
+  const dep = deployment([dead.replica]);
+  const r = await router({ m: dep });
+  for (let i = 0; i < 2; i++) {
+    const ans = await send(r.port, '/v2/models/m/infer', Buffer.from('x'));
+    expect(ans.status).toBe(502);
+    expect(JSON.parse(ans.body.toString())).toMatchObject({ reason: 'ReplicaUnavailable' });
+    expect(JSON.parse(ans.body.toString()).error).toContain('replica m-0 of simple failed before answering');
+  }
+  await settled(r.inflight, dead.replica, dep.meter);
+  expect([r.inflight.count, dead.replica.inflight, dep.meter.inflight]).toEqual([0, 0, 0]);
+});
+
+test('a replica that is not serving (NotReady) hands the request on; a full queue (QueueFull) is the answer', async () => {
+  const loading = await upstream('m-0', (_req, res) => json(res, 503, { error: 'loading', reason: 'NotReady' }));
+  const live = await upstream('m-1', (_req, res) => json(res, 200, { ok: true }));
+  const r1 = await router({ m: deployment([loading.replica, live.replica]) });
+  const ok = await send(r1.port, '/v2/models/m/infer', Buffer.from('{}'));
+  expect(ok.status).toBe(200);
+
+  const full = await upstream('q-0', (_req, res) => {
+    res.setHeader('Retry-After', '2');
+    json(res, 503, { error: 'queue full', reason: 'QueueFull' });
+  });
+  const other = await upstream('q-1', (_req, res) => json(res, 200, { ok: true }));
+  const dep = deployment([full.replica, other.replica]);
+  const r2 = await router({ q: dep });
+  const busy = await send(r2.port, '/v2/models/q/infer', Buffer.from('{}'));
+  expect(busy.status).toBe(503);
+  expect(busy.headers['retry-after']).toBe('2');
+  expect(JSON.parse(busy.body.toString())).toMatchObject({ reason: 'QueueFull' });
+  expect(other.seen).toHaveLength(0);
+
+  // The only replica not serving: its own 503 is passed on.
+  const r3 = await router({ n: deployment([loading.replica]) });
+  const none = await send(r3.port, '/v2/models/n/infer', Buffer.from('{}'));
+  expect(none.status).toBe(503);
+  expect(JSON.parse(none.body.toString())).toMatchObject({ reason: 'NotReady' });
+  await settled(dep.meter);
+  expect(dep.meter.summary().rejected).toBe(1);
+});
+
+test('no ready replica: 503 NoReadyReplica with Retry-After; an unknown model: 404; a body over the limit: 413', async () => {
+  const dep = deployment([]);
+  const r = await router({ m: dep }, 1000);
+  const none = await send(r.port, '/v2/models/m/infer', Buffer.from('{}'));
+  expect(none.status).toBe(503);
+  expect(none.headers['retry-after']).toBe('1');
+  expect(JSON.parse(none.body.toString())).toMatchObject({ reason: 'NoReadyReplica' });
+  const unknown = await send(r.port, '/v2/models/other/infer', Buffer.from('{}'));
+  expect(unknown.status).toBe(404);
+  expect(JSON.parse(unknown.body.toString())).toMatchObject({ reason: 'ModelNotFound' });
+  const declared = await send(r.port, '/v2/models/m/infer', Buffer.alloc(1001));
+  expect(declared.status).toBe(413);
+  expect(JSON.parse(declared.body.toString())).toMatchObject({ reason: 'BodyTooLarge' });
+  // Chunked, so only the bytes read tell.
+  const chunked = await send(r.port, '/v2/models/m/infer', Buffer.alloc(5000), { 'Transfer-Encoding': 'chunked' });
+  expect(chunked.status).toBe(413);
+  await settled(r.inflight, dep.meter);
+  expect(dep.meter.summary().rejected).toBe(1);
+  expect([r.inflight.count, dep.meter.inflight]).toEqual([0, 0]);
+});
+
+test('a large answer streams through whole to a slow reader', async () => {
+  const big = Buffer.alloc(4 << 20);
+  for (let i = 0; i < big.length; i += 4096) big[i] = (i / 4096) % 251;
+  const u = await upstream('m-0', (_req, res) => {
+    res.writeHead(200, { 'Content-Type': 'application/octet-stream' });
+    let off = 0;
+    const more = () => {
+      while (off < big.length) {
+        const ok = res.write(big.subarray(off, off + 65536));
+        off += 65536;
+        if (!ok) return void res.once('drain', more);
+      }
+      res.end();
+    };
+    more();
+  });
+  const dep = deployment([u.replica]);
+  const r = await router({ m: dep });
+  const got = await new Promise<Buffer>((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port: r.port, method: 'POST', path: '/v2/models/m/infer', agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => {
+        chunks.push(c);
+        res.pause();
+        setTimeout(() => res.resume(), 1);
+      });
+      res.on('end', () => resolve(Buffer.concat(chunks)));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end('{}');
+  });
+  expect(got.equals(big)).toBe(true);
+  await settled(r.inflight, u.replica, dep.meter);
+  expect([r.inflight.count, dep.meter.inflight, u.replica.inflight]).toEqual([0, 0, 0]);
+});
+
+test('a client that goes away while the replica computes: the try is dropped, not retried, not a failure, and the counts go back to zero', async () => {
+  let answerLater: (() => void) | undefined;
+  const slow = await upstream('m-0', (_req, res) => {
+    answerLater = () => json(res, 200, { late: true });
+  });
+  const other = await upstream('m-1', (_req, res) => json(res, 200, { ok: true }));
+  const dep = deployment([slow.replica, other.replica]);
+  const r = await router({ m: dep });
+  const req = request({ host: '127.0.0.1', port: r.port, method: 'POST', path: '/v2/models/m/infer', agent: false });
+  req.on('error', () => undefined);
+  req.end('{}');
+  for (let i = 0; i < 100 && slow.seen.length === 0; i++) await new Promise((res) => setTimeout(res, 10));
+  expect(slow.replica.inflight).toBe(1);
+  req.destroy();
+  await settled(r.inflight, slow.replica, other.replica, dep.meter);
+  expect(other.seen).toHaveLength(0);
+  expect([r.inflight.count, dep.meter.inflight, slow.replica.inflight, other.replica.inflight]).toEqual([0, 0, 0, 0]);
+  // Counted as the client's doing, like the 499 of other proxies, not as a failure of the deployment.
+  expect(dep.meter.summary()).toMatchObject({ failed: 0, rejected: 0, rate: 1 });
+  answerLater?.();
+});
