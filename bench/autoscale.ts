@@ -8,6 +8,7 @@
 import { createServer, type Server } from 'node:http';
 import { KubeConfig } from '@kubernetes/client-node';
 import { createLogger } from '../common/logger.js';
+import { seededRandom } from '../perf/inputs.js';
 import { decide, initialState, policyFor, type AutoscalerPolicy, type LoadSample } from '../operator/autoscaler/decision.js';
 import { builtinAutoscalerLoop } from '../operator/autoscaler/builtin.js';
 import { Operator } from '../operator/controller/operator.js';
@@ -16,18 +17,6 @@ import { findResource, putDeploymentPod, setDeploymentStatus, startFakeApiServer
 const INTERVAL_S = 2;
 const TARGET = 4;
 const POLICY: AutoscalerPolicy = policyFor({ minReplicas: 1, maxReplicas: 20, targetConcurrency: TARGET, scaleDownDelaySeconds: 300 });
-
-/** A deterministic pseudo-random stream (mulberry32), so every run simulates the same noise. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Scenario {
   name: string;
@@ -53,7 +42,7 @@ interface Outcome {
 type Scaler = 'builtin' | 'naive';
 
 function simulate(s: Scenario, scaler: Scaler): Outcome {
-  const noise = random(7);
+  const noise = seededRandom(7); // the same noise every run
   let state = initialState(0);
   let current = s.start;
   let pods: number[] = Array.from({ length: s.start }, () => 0); // readyAt, seconds

@@ -3,7 +3,7 @@
 // (JSON, or JSON followed by binary tensor data) or are generated from the model's input metadata.
 import { readFileSync } from 'node:fs';
 import ort from 'onnxruntime-node';
-import { typeInfo } from '../runtime/datatypes.js';
+import { fromHalf, typeInfo } from '../runtime/datatypes.js';
 import { parseInferRequest } from '../runtime/request.js';
 import { tensorSpec, type ModelSignature, type OrtValueMetadata, type TensorSpec } from '../runtime/signature.js';
 import { randomFloats } from '../examples/onnx-models.js';
@@ -181,18 +181,9 @@ function firstLine(err: unknown): string {
 function numbers(t: ort.Tensor): ArrayLike<number> {
   const d = t.data as unknown;
   if (d instanceof BigInt64Array || d instanceof BigUint64Array) return Array.from(d, Number);
-  if (t.type === 'float16') return Array.from(d as Uint16Array, fromHalfBits);
+  if (t.type === 'float16') return Array.from(d as Uint16Array, fromHalf);
   if (t.type === 'string') return [];
   return d as ArrayLike<number>;
-}
-
-function fromHalfBits(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exp = (h >>> 10) & 0x1f;
-  const mant = h & 0x3ff;
-  if (exp === 0) return sign * mant * 2 ** -24;
-  if (exp === 0x1f) return mant ? NaN : sign * Infinity;
-  return sign * (1 + mant / 1024) * 2 ** (exp - 15);
 }
 
 /** Runs both sessions on every sample and compares each output element by element. */
