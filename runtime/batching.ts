@@ -40,37 +40,74 @@ export function planBatch(queue: readonly Batchable[], maxBatchSize: number): nu
 const ALIGN = 8;
 
 /**
+ * Whether input j of a request run alone can go to the worker as it is: its bytes are the request's own
+ * (`exclusive`), in a plain ArrayBuffer, at an offset its element type can be viewed at.
+ */
+function handedOver(reqs: readonly InferRequest[], sig: ModelSignature, j: number): boolean {
+  if (reqs.length !== 1 || sig.inputs[j].datatype === 'BYTES') return false;
+  const p = reqs[0].inputs[j].payload;
+  return 'bytes' in p && p.exclusive === true && p.bytes.buffer instanceof ArrayBuffer && p.bytes.byteOffset % typeInfo(sig.inputs[j].datatype).size === 0;
+}
+
+/**
  * Concatenates the requests' inputs along dimension 0, every numeric input into one buffer (at 8-byte aligned
- * offsets) that can be transferred to the session worker. `allocate` returns a buffer of at least the size
- * asked for; nothing outside the views returned is read.
+ * offsets) that can be transferred to the session worker. A request run alone hands over its exclusively held
+ * input buffers as they are (views, no copy; transferring them detaches the request's own views), and copies
+ * only the rest. `allocate` returns a buffer of at least the size asked for; nothing outside the views returned
+ * is read.
  */
 export function concatInputs(reqs: readonly InferRequest[], sig: ModelSignature, allocate: (bytes: number) => ArrayBuffer = (n) => new ArrayBuffer(n)): WireTensor[] {
-  const sizes = sig.inputs.map((spec, j) => (spec.datatype === 'BYTES' ? 0 : reqs.reduce((n, r) => { const p = r.inputs[j].payload; return n + ('bytes' in p ? p.bytes.byteLength : 0); }, 0)));
-  const offsets: number[] = [];
+  const n = sig.inputs.length;
+  const direct: boolean[] = new Array(n);
+  const sizes: number[] = new Array(n);
+  const offsets: number[] = new Array(n);
   let total = 0;
-  for (const size of sizes) {
-    offsets.push(total);
+  for (let j = 0; j < n; j++) {
+    direct[j] = handedOver(reqs, sig, j);
+    let size = 0;
+    if (!direct[j] && sig.inputs[j].datatype !== 'BYTES') {
+      for (const r of reqs) {
+        const p = r.inputs[j].payload;
+        if ('bytes' in p) size += p.bytes.byteLength;
+      }
+    }
+    sizes[j] = size;
+    offsets[j] = total;
     total += Math.ceil(size / ALIGN) * ALIGN;
   }
   const buffer = total > 0 ? allocate(total) : undefined;
-  return sig.inputs.map((spec, j) => {
-    const parts = reqs.map((r) => r.inputs[j]);
-    const rows = parts.reduce((n, p) => n + p.shape[0], 0);
-    const dims = reqs.length === 1 ? parts[0].shape : [rows, ...parts[0].shape.slice(1)];
+  const wire: WireTensor[] = new Array(n);
+  for (let j = 0; j < n; j++) {
+    const spec = sig.inputs[j];
+    const first = reqs[0].inputs[j];
+    let dims = first.shape;
+    if (reqs.length > 1) {
+      let rows = 0;
+      for (const r of reqs) rows += r.inputs[j].shape[0];
+      dims = [rows, ...first.shape.slice(1)];
+    }
     if (spec.datatype === 'BYTES') {
-      const strings = parts.flatMap((p) => ('strings' in p.payload ? p.payload.strings : []));
-      return { name: spec.name, ortType: spec.ortType, dims, strings };
+      const strings = reqs.length === 1 && 'strings' in first.payload ? first.payload.strings : reqs.flatMap((r) => { const p = r.inputs[j].payload; return 'strings' in p ? p.strings : []; });
+      wire[j] = { name: spec.name, ortType: spec.ortType, dims, strings };
+      continue;
+    }
+    if (direct[j]) {
+      const bytes = (first.payload as { bytes: Uint8Array }).bytes;
+      wire[j] = { name: spec.name, ortType: spec.ortType, dims, buffer: bytes.buffer as ArrayBuffer, byteOffset: bytes.byteOffset, byteLength: bytes.byteLength };
+      continue;
     }
     const out = new Uint8Array(buffer ?? new ArrayBuffer(0), offsets[j], sizes[j]);
     let off = 0;
-    for (const p of parts) {
-      if ('bytes' in p.payload) {
-        out.set(p.payload.bytes, off);
-        off += p.payload.bytes.byteLength;
+    for (const r of reqs) {
+      const p = r.inputs[j].payload;
+      if ('bytes' in p) {
+        out.set(p.bytes, off);
+        off += p.bytes.byteLength;
       }
     }
-    return { name: spec.name, ortType: spec.ortType, dims, buffer: out.buffer as ArrayBuffer, byteOffset: offsets[j], byteLength: sizes[j] };
-  });
+    wire[j] = { name: spec.name, ortType: spec.ortType, dims, buffer: out.buffer as ArrayBuffer, byteOffset: offsets[j], byteLength: sizes[j] };
+  }
+  return wire;
 }
 
 export interface OutputTensor {

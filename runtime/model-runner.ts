@@ -86,7 +86,8 @@ export class ModelRunner {
     const worker = this.worker;
     if (!worker) return Promise.reject(new Error('model is not loaded'));
     const seq = ++this.seq;
-    const transfer = [...new Set(inputs.flatMap((t) => (t.buffer ? [t.buffer] : [])))];
+    const transfer: ArrayBuffer[] = [];
+    for (const t of inputs) if (t.buffer && !transfer.includes(t.buffer)) transfer.push(t.buffer);
     return new Promise((resolve, reject) => {
       this.pending.set(seq, { resolve, reject });
       this.post({ seq, inputs }, transfer);

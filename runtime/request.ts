@@ -68,21 +68,23 @@ function parseHeader(text: Buffer): Record<string, unknown> {
 
 /**
  * @param headerLength the `Inference-Header-Content-Length` header when binary chunks follow the JSON.
+ * @param exclusiveBody nothing but this request holds the body's ArrayBuffer: binary inputs, views into it, may
+ * be handed over by transfer.
  */
-export function parseInferRequest(body: Buffer, headerLength: number | undefined, sig: ModelSignature): InferRequest {
+export function parseInferRequest(body: Buffer, headerLength: number | undefined, sig: ModelSignature, exclusiveBody = false): InferRequest {
   if (headerLength !== undefined && (headerLength > body.byteLength || headerLength < 0)) {
     fail('BinaryDataMismatch', `Inference-Header-Content-Length: ${headerLength} exceeds the body's ${body.byteLength} bytes`);
   }
   const jsonEnd = headerLength ?? body.byteLength;
-  return checkInferRequest(parseHeader(body.subarray(0, jsonEnd)), body, jsonEnd, headerLength !== undefined, sig);
+  return checkInferRequest(parseHeader(body.subarray(0, jsonEnd)), body, jsonEnd, headerLength !== undefined, sig, exclusiveBody);
 }
 
 /**
  * Validates a decoded request header (the JSON object, or its equivalent from another transport). Inputs with
  * `parameters.binary_data_size` read their bytes from `body`, in order, from `jsonEnd` on; `binary` says whether
- * binary data was announced at all.
+ * binary data was announced at all; `exclusiveBody` as for parseInferRequest.
  */
-export function checkInferRequest(req: Record<string, unknown>, body: Buffer, jsonEnd: number, binary: boolean, sig: ModelSignature): InferRequest {
+export function checkInferRequest(req: Record<string, unknown>, body: Buffer, jsonEnd: number, binary: boolean, sig: ModelSignature, exclusiveBody = false): InferRequest {
   let id: string | undefined;
   if (req.id !== undefined) {
     if (typeof req.id !== 'string') fail('InvalidRequest', 'id: must be a string');
@@ -120,6 +122,7 @@ export function checkInferRequest(req: Record<string, unknown>, body: Buffer, js
         fail('BinaryDataMismatch', `${field}.parameters.binary_data_size: ${size} bytes at offset ${binaryOffset - jsonEnd} run past the ${body.byteLength - jsonEnd} bytes of binary data sent`);
       }
       payload = decodeBinaryData(spec.datatype, shape, body.subarray(binaryOffset, binaryOffset + size), field);
+      if (exclusiveBody && 'bytes' in payload) payload.exclusive = true;
       binaryOffset += size;
     } else {
       if (raw.data === undefined) fail('InvalidRequest', `${field}: needs data or parameters.binary_data_size`);

@@ -12,7 +12,7 @@ import type { ModelSignature } from './signature.js';
 import type { OutputTensor } from './batching.js';
 import type { ModelStatisticsRecorder } from './statistics.js';
 import { Codec } from './http/codec.js';
-import { decodeContent, InflightBytes, readBody, Reservation } from './http/body.js';
+import { decodeContent, InflightBytes, isExclusiveBody, readBody, Reservation } from './http/body.js';
 import { createControlApp } from './http/control.js';
 
 export const SERVER_NAME = 'modelplane';
@@ -187,10 +187,10 @@ export function createInferHandler(deps: RuntimeServerDeps) {
         if (headerLength === '' || !Number.isInteger(jsonLength)) throw new RuntimeError('BinaryDataMismatch', `Inference-Header-Content-Length: ${JSON.stringify(headerLength)} is not an integer`);
         if (jsonLength < 0) throw new RuntimeError('BinaryDataMismatch', `Inference-Header-Content-Length: ${jsonLength} is negative; it is the byte length of the JSON before the binary data`);
       }
-      const raw = await readBody(req, limits, reservation);
+      const raw = await readBody(req, limits, reservation, jsonLength);
       const body = await decodeContent(raw, req.headers['content-encoding'], deps.maxBodyBytes, reservation);
       const bodyRead = performance.now();
-      const parsed = await codec.parse(body, jsonLength);
+      const parsed = await codec.parse(body, jsonLength, body === raw && isExclusiveBody(body));
       const decoded = performance.now();
       if (parsed.id !== undefined) requestId = parsed.id;
       m.scheduler.arriving--;

@@ -2,8 +2,12 @@
 import { fromHalf, toHalf, typeInfo, type Datatype, type NumericArray, type TensorData } from './datatypes.js';
 import { fail } from './errors.js';
 
-/** Numeric tensors travel as little-endian bytes; BYTES tensors as strings. */
-export type TensorPayload = { bytes: Uint8Array } | { strings: string[] };
+/**
+ * Numeric tensors travel as little-endian bytes; BYTES tensors as strings. `exclusive`: the bytes lie in an
+ * ArrayBuffer that nothing outside this request holds (not node's buffer pool, not a body read elsewhere), so a
+ * request run alone may hand the buffer to the session worker by transfer instead of copying it.
+ */
+export type TensorPayload = { bytes: Uint8Array; exclusive?: boolean } | { strings: string[] };
 
 export function elementCount(shape: readonly number[]): number {
   let n = 1;
@@ -107,7 +111,7 @@ export function decodeJsonData(datatype: Datatype, shape: readonly number[], dat
       }
     }
   }
-  return { bytes: new Uint8Array(arr.buffer, arr.byteOffset, arr.byteLength) };
+  return { bytes: new Uint8Array(arr.buffer, arr.byteOffset, arr.byteLength), exclusive: true };
 }
 
 /** Refuses malformed UTF-8 instead of replacing it, and keeps a leading byte-order mark as data. */

@@ -99,8 +99,20 @@ export interface BodyLimits {
   idleMs: number;
 }
 
-/** Reads the whole body, refusing (413) past the limit without buffering the excess, (408) when it stalls. */
-export function readBody(req: IncomingMessage, limits: BodyLimits, reservation: Reservation): Promise<Buffer> {
+/** ArrayBuffers that readBody allocated for one body alone. */
+const exclusiveBodies = new WeakSet<ArrayBuffer>();
+
+/** Whether nothing but this body holds its ArrayBuffer (it is not a slice of node's pool or of a socket read). */
+export function isExclusiveBody(body: Buffer): boolean {
+  return exclusiveBodies.has(body.buffer as ArrayBuffer);
+}
+
+/**
+ * Reads the whole body, refusing (413) past the limit without buffering the excess, (408) when it stalls.
+ * `alignAt`: a byte offset in the body (where binary tensor data begins) placed at an 8-byte boundary of the
+ * buffer, so that tensors there can be viewed in place.
+ */
+export function readBody(req: IncomingMessage, limits: BodyLimits, reservation: Reservation, alignAt = 0): Promise<Buffer> {
   const { maxBytes, idleMs } = limits;
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > maxBytes) {
@@ -117,7 +129,12 @@ export function readBody(req: IncomingMessage, limits: BodyLimits, reservation: 
     const chunks: Buffer[] = [];
     let size = 0;
     // With a declared length, each piece is copied into place as it arrives: no single long copy at the end.
-    const whole = Number.isFinite(declared) && declared > 64 * 1024 ? Buffer.allocUnsafeSlow(declared) : undefined;
+    let whole: Buffer | undefined;
+    if (Number.isFinite(declared) && declared > 64 * 1024) {
+      const pad = (8 - (alignAt % 8)) % 8;
+      whole = Buffer.allocUnsafeSlow(declared + pad).subarray(pad);
+      exclusiveBodies.add(whole.buffer as ArrayBuffer);
+    }
     let settled = false;
     const finish = (err: Error | undefined, body?: Buffer) => {
       if (settled) return;

@@ -14,7 +14,8 @@ port.on('message', (task: CodecTask) => {
   try {
     if (task.type === 'parse') {
       const body = Buffer.from(task.body.buffer, task.body.byteOffset, task.body.byteLength);
-      const request = parseInferRequest(body, task.headerLength, signature);
+      // The body came by transfer: this thread alone holds it, and its tensors go back by transfer too.
+      const request = parseInferRequest(body, task.headerLength, signature, true);
       const buffers = new Set<ArrayBuffer>();
       for (const input of request.inputs) {
         if ('bytes' in input.payload) buffers.add(input.payload.bytes.buffer as ArrayBuffer);

@@ -68,16 +68,19 @@ export class Codec {
     return reply;
   }
 
-  /** Parses a request body; the body may be handed to the worker, so the caller must not use it afterwards. */
-  async parse(body: Buffer, headerLength: number | undefined): Promise<InferRequest> {
+  /**
+   * Parses a request body; the body may be handed to the worker, so the caller must not use it afterwards.
+   * `exclusive`: nothing else holds the body's ArrayBuffer (see parseInferRequest).
+   */
+  async parse(body: Buffer, headerLength: number | undefined, exclusive = false): Promise<InferRequest> {
     const jsonBytes = headerLength ?? body.byteLength;
     const hasStrings = this.signature.inputs.some((t) => t.datatype === 'BYTES');
     const offload = jsonBytes > PARSE_OFFLOAD_BYTES || (hasStrings && body.byteLength > PARSE_OFFLOAD_BYTES);
     // Range errors about the header are the parser's to report, with the body at hand.
     if (!offload || (headerLength !== undefined && (headerLength < 0 || headerLength > body.byteLength))) {
-      return parseInferRequest(body, headerLength, this.signature);
+      return parseInferRequest(body, headerLength, this.signature, exclusive);
     }
-    const own = ownBuffer(body);
+    const own = exclusive && body.buffer instanceof ArrayBuffer ? body : ownBuffer(body);
     const reply = Codec.settle(await this.post({ seq: ++this.seq, type: 'parse', body: own, headerLength }, [own.buffer as ArrayBuffer]));
     return (reply as Extract<CodecReply, { type: 'parsed' }>).request;
   }

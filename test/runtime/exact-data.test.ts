@@ -194,3 +194,42 @@ describe('malformed request framing is a 400 naming what is wrong', () => {
     expect(r.json).toEqual({ reason: 'BinaryDataMismatch', error: 'Inference-Header-Content-Length: -5 is negative; it is the byte length of the JSON before the binary data' });
   });
 });
+
+describe('large binary bodies, whose tensors are handed to the model without a copy where they can be', () => {
+  test('concurrent callers with different data each get their own answer, whatever the JSON header length', async () => {
+    const rows = 3, n = 1667; // 5001 elements: FP16 data of an odd element count leaves what follows unaligned
+    const count = rows * n;
+    const call = async (k: number) => {
+      const half = Uint16Array.from({ length: count }, (_, i) => (0x3c00 + ((i * 7 + k * 131) % 0x3ff)) & 0xffff);
+      const single = Float32Array.from({ length: count }, (_, i) => Math.fround(k * 1000 + i / 3));
+      const double = Float64Array.from({ length: count }, (_, i) => -k - i / 7);
+      const chunks = [new Uint8Array(half.buffer), new Uint8Array(single.buffer), new Uint8Array(double.buffer)];
+      const input = (t: string, c: Uint8Array) => ({ name: `in_${t}`, datatype: t === 'FLOAT16' ? 'FP16' : t === 'FLOAT' ? 'FP32' : 'FP64', shape: [rows, n], parameters: { binary_data_size: c.byteLength } });
+      // An id of k characters moves where the binary data starts relative to an 8-byte boundary.
+      const r = await infer(floats.url, 'floats', {
+        id: 'x'.repeat(k),
+        inputs: [input('FLOAT16', chunks[0]), input('FLOAT', chunks[1]), input('DOUBLE', chunks[2])],
+        outputs: ['FLOAT16', 'FLOAT', 'DOUBLE'].map((t) => ({ name: `out_${t}`, parameters: { binary_data: true } })),
+      }, chunks);
+      expect(r.status).toBe(200);
+      expect(r.json.id).toBe('x'.repeat(k));
+      expect(Buffer.compare(r.binary, Buffer.concat(chunks))).toBe(0);
+
+      // The simple model, one input in binary and one in JSON, answered in binary.
+      const a = Float32Array.from({ length: 1100 * 16 }, (_, i) => Math.fround(k + i / 8));
+      const b = Array.from({ length: 1100 * 16 }, (_, i) => k * 2 - i);
+      const s = await infer(simple.url, 'simple', {
+        id: 'y'.repeat(k),
+        inputs: [
+          { name: 'INPUT0', datatype: 'FP32', shape: [1100, 16], parameters: { binary_data_size: a.byteLength } },
+          { name: 'INPUT1', datatype: 'FP32', shape: [1100, 16], data: b },
+        ],
+        outputs: [{ name: 'OUTPUT0', parameters: { binary_data: true } }],
+      }, [new Uint8Array(a.buffer)]);
+      expect(s.status).toBe(200);
+      const sum = new Float32Array(s.binary.buffer.slice(s.binary.byteOffset, s.binary.byteOffset + s.binary.byteLength));
+      expect(sum).toEqual(Float32Array.from(a, (v, i) => Math.fround(v + b[i])));
+    };
+    for (let round = 0; round < 2; round++) await Promise.all(Array.from({ length: 12 }, (_, k) => call(k + 1)));
+  });
+});

@@ -103,6 +103,44 @@ test('concatInputs packs every numeric input into one buffer at 8-byte aligned o
   expect([...(out.data as Float64Array)]).toEqual([0.5]);
 });
 
+test('concatInputs hands a lone request\'s exclusively held, aligned inputs over as they are, and copies the rest', () => {
+  const three: ModelSignature = {
+    inputs: [
+      { name: 'a', datatype: 'FP32', ortType: 'float32', shape: [-1, 2] },
+      { name: 'b', datatype: 'FP32', ortType: 'float32', shape: [-1, 2] },
+      { name: 'c', datatype: 'FP32', ortType: 'float32', shape: [-1, 2] },
+    ],
+    outputs: [],
+  };
+  // One body holding three inputs: a at an aligned offset, b at an unaligned one; c is a view the request does not own.
+  const body = new Uint8Array(64);
+  new Float32Array(body.buffer, 8, 2).set([1, 2]);
+  new Uint8Array(body.buffer, 17, 8).set(new Uint8Array(Float32Array.of(3, 4).buffer));
+  const shared = new Float32Array([5, 6]);
+  const lone = (): InferRequest => ({
+    inputs: [
+      { name: 'a', datatype: 'FP32', shape: [1, 2], payload: { bytes: body.subarray(8, 16), exclusive: true } },
+      { name: 'b', datatype: 'FP32', shape: [1, 2], payload: { bytes: body.subarray(17, 25), exclusive: true } },
+      { name: 'c', datatype: 'FP32', shape: [1, 2], payload: { bytes: new Uint8Array(shared.buffer) } },
+    ],
+    outputs: [],
+    batchSize: 1,
+  });
+  const asked: number[] = [];
+  const [a, b, c] = concatInputs([lone()], three, (n) => (asked.push(n), new ArrayBuffer(n)));
+  expect(asked).toEqual([16]);
+  expect(a.buffer).toBe(body.buffer);
+  expect([a.byteOffset, a.byteLength]).toEqual([8, 8]);
+  expect(b.buffer).not.toBe(body.buffer);
+  expect(c.buffer).not.toBe(shared.buffer);
+  const view = (t: WireTensor) => [...new Float32Array(t.buffer!, t.byteOffset, t.byteLength! / 4)];
+  expect([view(a), view(b), view(c)]).toEqual([[1, 2], [3, 4], [5, 6]]);
+  // In a batch every input is copied: a request's own buffers stay whole for a one-by-one retry.
+  const [ab] = concatInputs([lone(), lone()], three);
+  expect(ab.buffer).not.toBe(body.buffer);
+  expect(view(ab)).toEqual([1, 2, 1, 2]);
+});
+
 test('FP16 conversion', () => {
   for (const [f, h] of [[1, 0x3c00], [-2, 0xc000], [65504, 0x7bff], [0, 0], [Infinity, 0x7c00], [1e-8, 0]] as const) {
     expect(toHalf(f)).toBe(h);
