@@ -292,7 +292,10 @@ export function buildDeployment(md: ModelDeployment, cfg: ResolvedConfig): V1Dep
             'prometheus.io/port': String(HTTP_PORT),
             'prometheus.io/path': '/metrics',
             'kubectl.kubernetes.io/default-container': RUNTIME_CONTAINER,
-            // Scratch volumes only: they must not stop the cluster autoscaler from removing an idle GPU node.
+            // The model cache is reproducible (fetched again on the next node) and the PodDisruptionBudget still
+            // bounds evictions, so an idle GPU node can be removed; the scratch volumes are named as well for
+            // autoscaler versions that read only the per-volume annotation.
+            'cluster-autoscaler.kubernetes.io/safe-to-evict': 'true',
             'cluster-autoscaler.kubernetes.io/safe-to-evict-local-volumes': [plan.kind === 'download' ? 'models' : '', spec.optimization ? 'optimized' : '', 'tmp'].filter(Boolean).join(','),
           },
         },

@@ -21,6 +21,7 @@ describe.each([
     const listed = (template.metadata!.annotations?.[SAFE_TO_EVICT] ?? '').split(',').filter(Boolean).sort();
     expect(emptyDirs.length).toBeGreaterThan(0);
     expect(listed).toEqual(emptyDirs);
+    expect(template.metadata!.annotations!['cluster-autoscaler.kubernetes.io/safe-to-evict']).toBe('true');
   });
 
   test('above one replica a PodDisruptionBudget allows one eviction at a time', () => {
