@@ -47,7 +47,12 @@ function reply(msg: WorkerReply, transfer: ArrayBuffer[] = []): void {
 function toTensor(t: WireTensor): ort.Tensor {
   if (t.strings) return new ort.Tensor('string', t.strings, t.dims);
   const info = typeInfo(datatypeOfOrt(t.ortType)!);
-  const data = new info.array!(t.buffer!, t.byteOffset ?? 0, (t.byteLength ?? t.buffer!.byteLength) / info.size);
+  const offset = t.byteOffset ?? 0;
+  const length = t.byteLength ?? t.buffer!.byteLength - offset;
+  // Bytes handed over where they arrived may start off their element's alignment: such a view is copied here.
+  const data = offset % info.size === 0
+    ? new info.array!(t.buffer!, offset, length / info.size)
+    : new info.array!(t.buffer!.slice(offset, offset + length), 0, length / info.size);
   return new ort.Tensor(t.ortType as 'float32', data as Float32Array, t.dims);
 }
 

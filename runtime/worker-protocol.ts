@@ -20,7 +20,8 @@ export interface WorkerChannel {
 
 /**
  * A tensor crossing the thread boundary: numeric data as a transferred buffer (the whole buffer, or the
- * byteOffset/byteLength part of it: a run's inputs share one buffer), BYTES as strings.
+ * byteOffset/byteLength part of it: a run's inputs share one buffer), BYTES as strings. An input's byteOffset
+ * need not be a multiple of its element size; the worker copies such an input before viewing it.
  */
 export interface WireTensor {
   name: string;

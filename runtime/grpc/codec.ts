@@ -153,6 +153,33 @@ function hasContents(c: InferTensorContents | null): boolean {
   return !!c && (Object.keys(CONTENTS_FIELD_NAMES) as ContentsField[]).some((f) => c[f].length > 0);
 }
 
+/** Bytes grpc-js puts before a message in its own buffer: the compressed flag and the length of the frame. */
+const FRAME_PREFIX_BYTES = 5;
+
+/** Requests whose `raw_input_contents` are views into an ArrayBuffer that holds nothing but that request. */
+const ownedRequests = new WeakSet<ModelInferRequest>();
+
+/**
+ * Wraps a ModelInferRequest deserializer so that the requests it decodes from a buffer of their own (grpc-js
+ * gives each message of a call a fresh buffer, the frame prefix before it; small messages may lie in node's
+ * shared pool instead) are known as owned: their raw inputs may then be handed to the session worker without a
+ * copy. Views into the pool, or contents not viewing the message's buffer, are left to the copy path.
+ */
+export function ownershipTracking(deserialize: (bytes: Buffer) => ModelInferRequest): (bytes: Buffer) => ModelInferRequest {
+  return (bytes) => {
+    const msg = deserialize(bytes);
+    const whole = bytes.buffer;
+    if (whole instanceof ArrayBuffer && whole.byteLength - bytes.byteLength <= FRAME_PREFIX_BYTES
+      && msg.raw_input_contents.every((r) => r.buffer === whole)) {
+      ownedRequests.add(msg);
+    }
+    return msg;
+  };
+}
+
+/** Whether a body holds an ArrayBuffer all of its own (made here, not a view into node's pool or a message). */
+const ownsWholeBuffer = (b: Buffer) => b.buffer instanceof ArrayBuffer && b.byteOffset === 0 && b.byteLength === b.buffer.byteLength;
+
 /**
  * Decodes and validates a ModelInferRequest against the model's signature: inputs from `raw_input_contents` (one
  * entry per input, in order) or from each input's typed `contents`.
@@ -187,7 +214,9 @@ export function decodeInferRequest(msg: ModelInferRequest, sig: ModelSignature):
   if (msg.id !== '') header.id = msg.id;
   if (msg.outputs.length > 0) header.outputs = msg.outputs.map((o) => ({ name: o.name, parameters: parameters(o.parameters) }));
   const body = chunks.length === 1 ? Buffer.from(chunks[0].buffer, chunks[0].byteOffset, chunks[0].byteLength) : Buffer.concat(chunks);
-  return checkInferRequest(header, body, 0, true, sig);
+  // The inputs are this request's alone when they view its own message buffer, or a buffer made here for them.
+  const exclusive = raw.length === 1 ? ownedRequests.has(msg) : ownsWholeBuffer(body);
+  return checkInferRequest(header, body, 0, true, sig, exclusive);
 }
 
 /** The answer: every requested output, in the order asked, its bytes in `raw_output_contents`. */

@@ -3,14 +3,14 @@
 // drain and metrics (labelled protocol="grpc").
 import { format } from 'node:util';
 import {
-  Server, ServerCredentials, setLogger,
+  Server, ServerCredentials, setLogger, type ServiceDefinition,
   type ServerDuplexStream, type ServerUnaryCall, type sendUnaryData, type UntypedServiceImplementation,
 } from '@grpc/grpc-js';
 import type { Http2SecureServer, Http2Server, ServerHttp2Session } from 'node:http2';
 import { RuntimeError } from '../errors.js';
 import type { Outcome } from '../metrics.js';
 import { EXTENSIONS, MODEL_VERSION, SERVER_NAME, modelConfig, modelMetadata, unknownModel, type RuntimeServerDeps, type ServedModel } from '../server.js';
-import { decodeInferRequest, encodeInferResponse, type ModelInferRequest, type ModelInferResponse } from './codec.js';
+import { decodeInferRequest, encodeInferResponse, ownershipTracking, type ModelInferRequest, type ModelInferResponse } from './codec.js';
 import { createHealthService } from './health.js';
 import { healthService, inferenceService } from './proto.js';
 import { statisticsResponse, type StatisticsProvider } from './statistics.js';
@@ -221,6 +221,15 @@ function widenFlowControlWindows(server: Server): void {
   }
 }
 
+/** The inference service as served: its infer requests' deserializers note which requests own their buffers. */
+function servedInferenceDefinition(): ServiceDefinition {
+  const infers = new Set(['ModelInfer', 'ModelStreamInfer']);
+  return Object.fromEntries(Object.entries(inferenceService().definition).map(([name, method]) => [
+    name,
+    infers.has(name) ? { ...method, requestDeserialize: ownershipTracking(method.requestDeserialize as (bytes: Buffer) => ModelInferRequest) } : method,
+  ]));
+}
+
 /** Starts the gRPC server on host:port (0 picks a free port); the receive limit follows the HTTP body limit. */
 export async function startGrpcServer(deps: GrpcServerDeps, host: string, port: number): Promise<GrpcRuntimeServer> {
   // grpc-js writes its own errors as plain text on stderr: route them into the JSON log.
@@ -229,8 +238,9 @@ export async function startGrpcServer(deps: GrpcServerDeps, host: string, port: 
   const server = new Server({
     'grpc.max_receive_message_length': deps.maxBodyBytes,
     'grpc.max_send_message_length': -1,
+    'grpc.enable_channelz': 0,
   });
-  server.addService(inferenceService().definition, handlers.inference);
+  server.addService(servedInferenceDefinition(), handlers.inference);
   server.addService(healthService().definition, handlers.health);
   const address = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
   const bound = await new Promise<number>((resolve, reject) => {

@@ -1,9 +1,13 @@
-// The pure parts of the gRPC transport: the error catalogue in status codes, and statistics in Triton's shape.
+// The pure parts of the gRPC transport: the error catalogue in status codes, statistics in Triton's shape, and
+// which decoded requests own the buffers their inputs lie in.
 import { status } from '@grpc/grpc-js';
 import { ERRORS, RuntimeError, type ErrorReason } from '../../runtime/errors.js';
 import { GRPC_CODES, grpcMessage, toServiceError } from '../../runtime/grpc/status.js';
 import { statisticsResponse, type ModelStats } from '../../runtime/grpc/statistics.js';
 import { servingStatus } from '../../runtime/grpc/health.js';
+import { decodeInferRequest, ownershipTracking, type ModelInferRequest } from '../../runtime/grpc/codec.js';
+import { inferenceService } from '../../runtime/grpc/proto.js';
+import type { ModelSignature } from '../../runtime/signature.js';
 
 describe('error catalogue as gRPC status codes', () => {
   const expected = (httpStatus: number, reason: ErrorReason): status => {
@@ -78,4 +82,50 @@ test.each([
   ['draining', 'NOT_SERVING'],
 ] as const)('health: a server %s is %s', (state, expected) => {
   expect(servingStatus(state)).toBe(expected);
+});
+
+describe('inputs owned by their request go to the session worker without a copy', () => {
+  const sig: ModelSignature = {
+    inputs: [{ name: 'x', datatype: 'FP32', ortType: 'float32', shape: [-1, 4] }, { name: 'y', datatype: 'FP32', ortType: 'float32', shape: [-1, 4] }],
+    outputs: [{ name: 'z', datatype: 'FP32', ortType: 'float32', shape: [-1, 4] }],
+  };
+  const method = inferenceService().definition.ModelInfer;
+  const deserialize = ownershipTracking(method.requestDeserialize as (b: Buffer) => ModelInferRequest);
+  const rows = (n: number, seed: number) => Buffer.from(Float32Array.from({ length: 4 * n }, (_, i) => seed + i).buffer);
+  const message = (n: number, raw: Buffer[]) => method.requestSerialize({
+    model_name: 'm', inputs: sig.inputs.slice(0, raw.length).map((s) => ({ name: s.name, datatype: 'FP32', shape: [String(n), '4'] })), raw_input_contents: raw,
+  });
+  /** As grpc-js hands a message over: framed in a buffer of its own (big ones) and without the 5-byte prefix. */
+  const framed = (bytes: Buffer) => Buffer.concat([Buffer.alloc(5), bytes]).subarray(5);
+  const one = { ...sig, inputs: sig.inputs.slice(0, 1) };
+
+  test('a message in a buffer of its own: its raw input is exclusive, a view with the values sent', () => {
+    const msg = deserialize(framed(message(1024, [rows(1024, 1)])));
+    const [x] = decodeInferRequest(msg, one).inputs;
+    expect(x.payload).toMatchObject({ exclusive: true });
+    const bytes = (x.payload as { bytes: Uint8Array }).bytes;
+    expect(bytes.buffer).toBe(msg.raw_input_contents[0].buffer);
+    expect(new Float32Array(new Uint8Array(bytes).buffer).slice(0, 3)).toEqual(Float32Array.of(1, 2, 3));
+  });
+
+  test.each([
+    ['a small message in node\'s shared pool', () => framed(message(2, [rows(2, 1)]))],
+    ['a message inside a larger buffer', () => Buffer.concat([Buffer.alloc(64), message(1024, [rows(1024, 1)])]).subarray(64)],
+  ])('%s is copied', (_, bytes) => {
+    const msg = deserialize(bytes());
+    expect(decodeInferRequest(msg, one).inputs[0].payload).not.toHaveProperty('exclusive', true);
+  });
+
+  test('a message decoded without the tracking deserializer is copied', () => {
+    const msg = method.requestDeserialize(framed(message(1024, [rows(1024, 1)]))) as ModelInferRequest;
+    expect(decodeInferRequest(msg, one).inputs[0].payload).not.toHaveProperty('exclusive', true);
+  });
+
+  test('several raw inputs are gathered into one fresh buffer, which the request then owns', () => {
+    const msg = deserialize(framed(message(1024, [rows(1024, 1), rows(1024, 9)])));
+    const [x, y] = decodeInferRequest(msg, sig).inputs;
+    for (const t of [x, y]) expect(t.payload).toMatchObject({ exclusive: true });
+    expect((x.payload as { bytes: Uint8Array }).bytes.buffer).not.toBe(msg.raw_input_contents[0].buffer);
+    expect(new Float32Array(new Uint8Array((y.payload as { bytes: Uint8Array }).bytes).buffer).slice(0, 2)).toEqual(Float32Array.of(9, 10));
+  });
 });
