@@ -181,15 +181,19 @@ export function encodeJsonData(datatype: Datatype, data: TensorData): string {
 }
 
 /** The binary layout of a tensor: a view on its bytes, or length-prefixed UTF-8 strings for BYTES. */
-export function encodeBinaryData(data: TensorData): Uint8Array {
-  if (!Array.isArray(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-  const encoded = data.map((s) => Buffer.from(String(s), 'utf8'));
-  const out = Buffer.allocUnsafe(encoded.reduce((n, b) => n + 4 + b.byteLength, 0));
+/** BYTES elements in the binary form: each preceded by its length as a 4-byte little-endian integer. */
+export function lengthPrefixed(items: readonly Uint8Array[]): Uint8Array {
+  const out = Buffer.allocUnsafe(items.reduce((n, b) => n + 4 + b.byteLength, 0));
   let off = 0;
-  for (const b of encoded) {
+  for (const b of items) {
     out.writeUInt32LE(b.byteLength, off);
-    b.copy(out, off + 4);
+    out.set(b, off + 4);
     off += 4 + b.byteLength;
   }
   return out;
+}
+
+export function encodeBinaryData(data: TensorData): Uint8Array {
+  if (!Array.isArray(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  return lengthPrefixed(data.map((s) => Buffer.from(String(s), 'utf8')));
 }

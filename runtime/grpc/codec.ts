@@ -4,7 +4,7 @@
 import { isDatatype, typeInfo, type Datatype } from '../datatypes.js';
 import { fail, RuntimeError } from '../errors.js';
 import { checkInferRequest, type InferRequest } from '../request.js';
-import { elementCount, encodeBinaryData } from '../tensors.js';
+import { elementCount, encodeBinaryData, lengthPrefixed } from '../tensors.js';
 import type { OutputTensor } from '../batching.js';
 import type { ModelSignature } from '../signature.js';
 
@@ -95,17 +95,6 @@ function parameters(map: Record<string, InferParameter> | undefined): Record<str
 function plainShape(shape: string[]): number[] | undefined {
   const dims = shape.map(Number);
   return dims.every((d) => Number.isSafeInteger(d) && d >= 0) ? dims : undefined;
-}
-
-function lengthPrefixed(items: Uint8Array[]): Uint8Array {
-  const out = Buffer.allocUnsafe(items.reduce((n, b) => n + 4 + b.byteLength, 0));
-  let off = 0;
-  for (const b of items) {
-    out.writeUInt32LE(b.byteLength, off);
-    out.set(b, off + 4);
-    off += 4 + b.byteLength;
-  }
-  return out;
 }
 
 /** Typed contents in the binary layout of their datatype, checked element by element like JSON `data`. */
