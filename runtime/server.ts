@@ -217,15 +217,7 @@ export function createInferHandler(deps: RuntimeServerDeps) {
         res.end();
       }
       const answered = performance.now();
-      const queueSeconds = statistics.takeQueueSeconds(parsed);
-      statistics.succeeded({
-        totalSeconds: (answered - started) / 1000,
-        queueSeconds,
-        inputSeconds: (decoded - bodyRead) / 1000,
-        inferSeconds: Math.max(0, (computed - decoded) / 1000 - queueSeconds),
-        outputSeconds: (answered - computed) / 1000,
-        inferences: m.maxBatchSize > 1 ? parsed.batchSize ?? 1 : 1,
-      });
+      statistics.answered(parsed, { arrived: started, decodeStarted: bodyRead, decoded, computed, answered }, m.maxBatchSize > 1);
       if (debug) logger.debug('inference', { requestId, model: m.name, status, ms: +(answered - started).toFixed(3) });
     } catch (err) {
       const e = err instanceof RuntimeError ? err : new RuntimeError('Internal', `internal error: ${(err as Error).message}`);

@@ -110,6 +110,27 @@ export class ModelStatisticsRecorder {
     this.lastInference = now;
   }
 
+  /**
+   * A request answered, from its performance.now() marks: arrival, start and end of decoding, outputs in hand,
+   * answer sent. The queue time is the one the scheduler reported for it. A batching model counts the request's
+   * rows as inferences (Triton's way); otherwise a request is one inference.
+   */
+  answered(
+    request: { batchSize?: number },
+    t: { arrived: number; decodeStarted: number; decoded: number; computed: number; answered: number },
+    batching: boolean,
+  ): void {
+    const queueSeconds = this.takeQueueSeconds(request);
+    this.succeeded({
+      totalSeconds: (t.answered - t.arrived) / 1000,
+      queueSeconds,
+      inputSeconds: (t.decoded - t.decodeStarted) / 1000,
+      inferSeconds: Math.max(0, (t.computed - t.decoded) / 1000 - queueSeconds),
+      outputSeconds: (t.answered - t.computed) / 1000,
+      inferences: batching ? request.batchSize ?? 1 : 1,
+    });
+  }
+
   failed(totalSeconds: number): void {
     add(this.stats.fail, totalSeconds);
   }

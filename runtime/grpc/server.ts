@@ -84,15 +84,7 @@ export function createGrpcHandlers(deps: GrpcServerDeps) {
       const computed = performance.now();
       const response = encodeInferResponse(m.name, MODEL_VERSION, m.signature, req, outputs);
       const answered = performance.now();
-      const queueSeconds = deps.statistics.takeQueueSeconds(req);
-      deps.statistics.succeeded({
-        totalSeconds: (answered - started) / 1000,
-        queueSeconds,
-        inputSeconds: (decoded - started) / 1000,
-        inferSeconds: Math.max(0, (computed - decoded) / 1000 - queueSeconds),
-        outputSeconds: (answered - computed) / 1000,
-        inferences: m.maxBatchSize > 1 ? req.batchSize ?? 1 : 1,
-      });
+      deps.statistics.answered(req, { arrived: started, decodeStarted: started, decoded, computed, answered }, m.maxBatchSize > 1);
       if (debug) logger.debug('inference', { requestId, model: m.name, protocol: 'grpc', ms: +(performance.now() - started).toFixed(3) });
       return response;
     } catch (err) {
