@@ -19,6 +19,16 @@ export function wantsHorizontalPodAutoscaler(md: ModelDeployment): boolean {
   return md.spec.autoscaling?.mode === 'hpa';
 }
 
+/** What an HPA or a ScaledObject scales: the ModelDeployment's scale subresource, never its Deployment. */
+export function scaleTargetRef(md: ModelDeployment): { apiVersion: string; kind: string; name: string } {
+  return { apiVersion: API_VERSION, kind: KIND, name: md.metadata.name! };
+}
+
+/** The HPA scale-down stabilization window standing for scaleDownDelaySeconds (the HPA's maximum is an hour). */
+export function scaleDownStabilizationSeconds(md: ModelDeployment): number {
+  return Math.min(md.spec.autoscaling?.scaleDownDelaySeconds ?? 300, 3600);
+}
+
 export function buildHorizontalPodAutoscaler(md: ModelDeployment, cfg: ResolvedConfig): HorizontalPodAutoscaler {
   const a = md.spec.autoscaling!;
   const metric: V2MetricSpec = a.metric === 'cpu'
@@ -29,11 +39,11 @@ export function buildHorizontalPodAutoscaler(md: ModelDeployment, cfg: ResolvedC
     kind: 'HorizontalPodAutoscaler',
     metadata: childMetadata(md, labelsFor(md, runtimeImageFor(md.spec, cfg))),
     spec: {
-      scaleTargetRef: { apiVersion: API_VERSION, kind: KIND, name: md.metadata.name! },
+      scaleTargetRef: scaleTargetRef(md),
       minReplicas: a.minReplicas ?? 1,
       maxReplicas: a.maxReplicas,
       metrics: [metric],
-      behavior: { scaleDown: { stabilizationWindowSeconds: Math.min(a.scaleDownDelaySeconds ?? 300, 3600) } },
+      behavior: { scaleDown: { stabilizationWindowSeconds: scaleDownStabilizationSeconds(md) } },
     },
   };
 }

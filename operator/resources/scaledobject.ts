@@ -1,11 +1,12 @@
 // mode keda: a KEDA ScaledObject with a Prometheus trigger on the runtime's concurrency counter, targeting the
 // ModelDeployment's scale subresource. KEDA then owns an HPA of its own for the object.
 import type { KubernetesObject } from '@kubernetes/client-node';
-import { API_VERSION, KIND, type ModelDeployment } from '../api/schema.js';
+import type { ModelDeployment } from '../api/schema.js';
 import type { ResolvedConfig } from './config.js';
 import { runtimeImageFor } from './deployment.js';
 import { labelsFor } from './labels.js';
 import { childMetadata } from './owner.js';
+import { scaleDownStabilizationSeconds, scaleTargetRef } from './hpa.js';
 
 export const KEDA_API_VERSION = 'keda.sh/v1alpha1';
 /** CustomObjectsApi coordinates of ScaledObjects. */
@@ -47,11 +48,11 @@ export function buildScaledObject(md: ModelDeployment, cfg: ResolvedConfig): Sca
     kind: 'ScaledObject',
     metadata: childMetadata(md, labelsFor(md, runtimeImageFor(md.spec, cfg))),
     spec: {
-      scaleTargetRef: { apiVersion: API_VERSION, kind: KIND, name: md.metadata.name! },
+      scaleTargetRef: scaleTargetRef(md),
       minReplicaCount: a.minReplicas ?? 1,
       maxReplicaCount: a.maxReplicas,
       pollingInterval: 15,
-      advanced: { horizontalPodAutoscalerConfig: { behavior: { scaleDown: { stabilizationWindowSeconds: Math.min(a.scaleDownDelaySeconds ?? 300, 3600) } } } },
+      advanced: { horizontalPodAutoscalerConfig: { behavior: { scaleDown: { stabilizationWindowSeconds: scaleDownStabilizationSeconds(md) } } } },
       triggers: [
         {
           type: 'prometheus',
