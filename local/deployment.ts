@@ -9,6 +9,7 @@ import { selectorFor } from '../operator/resources/labels.js';
 import { LoadMeter } from './load-meter.js';
 import { servedName } from './manifests.js';
 import { cacheModel } from './model-cache.js';
+import { optimizeForLocal } from './model-optimizer.js';
 import { Replica } from './replica.js';
 import { replicaArgs } from './replica-args.js';
 import { planReplicas } from './rollout.js';
@@ -34,7 +35,7 @@ export interface DeploymentContext {
 
 export interface DeploymentEvent {
   time: string;
-  type: 'ScaledUp' | 'ScaledDown' | 'RollingUpdate' | 'RolloutComplete' | 'ModelFetchFailed' | 'SpecUpdated';
+  type: 'ScaledUp' | 'ScaledDown' | 'RollingUpdate' | 'RolloutComplete' | 'ModelFetchFailed' | 'ModelOptimized' | 'ModelNotOptimized' | 'SpecUpdated';
   message: string;
 }
 
@@ -63,6 +64,8 @@ export class LocalDeployment {
   template?: string;
   argv?: string[];
   fetchFailure?: string;
+  /** The optimise step's termination message (its summary line), with spec.optimization. */
+  optimizationMessage?: string;
   fetching = false;
   events: DeploymentEvent[] = [];
   status: ModelDeploymentStatus = {};
@@ -120,7 +123,20 @@ export class LocalDeployment {
       if (seq !== this.prepareSeq || this.removed) return;
       this.fetchFailure = undefined;
       this.fetchBackoffMs = 2000;
-      const argv = replicaArgs(this.md, path);
+      let optimizedDir: string | undefined;
+      if (this.md.spec.optimization) {
+        const step = await optimizeForLocal(this.md, path, this.ctx.cacheDir, { command: this.ctx.command, cliPath: this.ctx.cliPath });
+        if (seq !== this.prepareSeq || this.removed) return;
+        optimizedDir = step.dir;
+        if (step.message !== this.optimizationMessage) {
+          const applied = step.summary?.applied === true;
+          this.event(applied ? 'ModelOptimized' : 'ModelNotOptimized', `${this.name}: ${step.message}`);
+        }
+        this.optimizationMessage = step.message;
+      } else {
+        this.optimizationMessage = undefined;
+      }
+      const argv = replicaArgs(this.md, path, undefined, optimizedDir);
       const template = templateOf(argv, this.md);
       if (this.template && template !== this.template && this.replicas.length) this.rolling = true;
       if (this.template && template !== this.template) this.event('RollingUpdate', `rolling ${this.name} to template ${template}, one replica at a time`);
@@ -260,6 +276,8 @@ export class LocalDeployment {
       desiredReplicas: this.desired,
       replicas: this.replicas.map((r) => ({ id: r.id, phase: r.phase, current: r.template === this.template, restarts: r.restarts, ...(r.lastTermination ? { lastTermination: r.lastTermination } : {}), createdAt: r.createdAt })),
       ...(this.fetchFailure ? { fetchFailure: this.fetchFailure } : {}),
+      ...(this.optimizationMessage !== undefined ? { optimizationMessage: this.optimizationMessage } : {}),
+      optimizationRequested: this.md.spec.optimization !== undefined,
       fetching: this.fetching || !this.template,
       url: `${this.ctx.routerUrl()}/v2/models/${this.model}`,
       previous: this.status,

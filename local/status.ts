@@ -4,7 +4,7 @@
 import type { V1ContainerStatus, V1Deployment, V1Pod } from '@kubernetes/client-node';
 import type { ModelDeploymentStatus } from '../operator/api/schema.js';
 import { computeStatus } from '../operator/controller/status.js';
-import { FETCH_CONTAINER, RUNTIME_CONTAINER } from '../operator/resources/deployment.js';
+import { FETCH_CONTAINER, OPTIMIZE_CONTAINER, RUNTIME_CONTAINER } from '../operator/resources/deployment.js';
 import type { ReplicaPhase, Termination } from './replica.js';
 
 export interface ReplicaObservation {
@@ -25,6 +25,10 @@ export interface LocalObservation {
   replicas: ReplicaObservation[];
   /** The model could not be fetched or verified. */
   fetchFailure?: string;
+  /** The optimise step's termination message (spec.optimization), as the operator reads it from the init container. */
+  optimizationMessage?: string;
+  /** Whether the spec asks for optimisation; false drops status.optimization. */
+  optimizationRequested?: boolean;
   /** The model is still being fetched. */
   fetching?: boolean;
   url?: string;
@@ -68,6 +72,12 @@ export function localStatus(o: LocalObservation): ModelDeploymentStatus {
       status: { phase: 'Pending', initContainerStatuses: [{ name: FETCH_CONTAINER, image: 'modelplane-local', imageID: '', ready: false, restartCount: 0, state: { terminated: { exitCode: 1, message: o.fetchFailure } } }] },
     });
   }
+  if (o.optimizationMessage !== undefined) {
+    pods.push({
+      metadata: { name: `${o.name}-optimize` },
+      status: { phase: 'Succeeded', initContainerStatuses: [{ name: OPTIMIZE_CONTAINER, image: 'modelplane-local', imageID: '', ready: false, restartCount: 0, state: { terminated: { exitCode: 0, message: o.optimizationMessage } } }] },
+    });
+  }
   const deployment: V1Deployment | undefined = o.fetching && !o.replicas.length
     ? undefined
     : {
@@ -88,6 +98,7 @@ export function localStatus(o: LocalObservation): ModelDeploymentStatus {
     selector: o.selector,
     ...(o.url ? { url: o.url } : {}),
     ...(o.previous ? { previous: o.previous } : {}),
+    ...(o.optimizationRequested !== undefined ? { optimizationRequested: o.optimizationRequested } : {}),
     now: o.now,
   });
 }

@@ -3,6 +3,7 @@
 import type { V1Condition, V1Deployment, V1Pod, V1ContainerStatus } from '@kubernetes/client-node';
 import type { ModelDeploymentStatus } from '../api/schema.js';
 import { parseSummaryLine } from '../../optimize/report.js';
+import { OPTIMIZE_CONTAINER } from '../resources/deployment.js';
 
 export type FailureReason = 'InvalidSpec' | 'ChildConflict' | 'Unschedulable' | 'ImagePullFailed' | 'CrashLoop' | 'ModelFetchFailed' | 'ModelLoadFailed' | 'ModelOptimizationFailed';
 
@@ -44,8 +45,6 @@ export function optimizationStatus(pods: V1Pod[], previous: ModelDeploymentStatu
   return previous;
 }
 
-/** The init container that runs `modelplane optimize` (see operator/resources/deployment.ts). */
-const OPTIMIZE_CONTAINER = 'optimize';
 
 const IMAGE_PULL_REASONS = new Set(['ErrImagePull', 'ImagePullBackOff', 'InvalidImageName', 'ErrImageNeverPull']);
 

@@ -97,9 +97,9 @@ export function fetchArgs(md: ModelDeployment, cfg: ResolvedConfig): string[] {
  * `modelplane optimize` arguments: optimise the fetched model into OPTIMIZED_DIR on the runtime's execution providers.
  * A refusal or a failed gate still exits 0 (the runtime then serves the original); the result goes to the termination message.
  */
-export function optimizeArgs(md: ModelDeployment, plan: ModelSourcePlan, cfg: ResolvedConfig): string[] {
+export function optimizeArgs(md: ModelDeployment, plan: ModelSourcePlan, cfg: ResolvedConfig, out: string = OPTIMIZED_DIR): string[] {
   const o = md.spec.optimization!;
-  const args = ['optimize', '--model', plan.modelPath, '--out', OPTIMIZED_DIR];
+  const args = ['optimize', '--model', plan.modelPath, '--out', out];
   if (o.quantize) args.push('--quantize', o.quantize);
   if (o.graphOptimization) args.push('--graph-optimization', o.graphOptimization);
   args.push('--execution-providers', executionProviders(md.spec).join(','));
