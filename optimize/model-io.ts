@@ -1,7 +1,8 @@
 // Reading and writing ONNX ModelProto files with onnx-proto, external-data tensors included: on the way in
 // every external tensor is read into memory; on the way out large tensors go to one data file beside the model.
 import { closeSync, openSync, readFileSync, readSync, statSync, writeFileSync, writeSync } from 'node:fs';
-import { dirname, isAbsolute, join, normalize, relative, resolve, sep } from 'node:path';
+import { dirname, isAbsolute, join, normalize, resolve } from 'node:path';
+import { isInside } from '../runtime/fetch/local.js';
 import onnxProto from 'onnx-proto';
 import { OptimizeError } from './errors.js';
 
@@ -96,7 +97,7 @@ function externalFile(t: TensorProto, dir: string): string {
   const location = entry(t, 'location');
   if (!location) throw new OptimizeError('InvalidModel', `tensor ${t.name}: external data without a location`);
   const file = normalize(join(dir, location));
-  if (isAbsolute(location) || relative(dir, file).startsWith('..') || relative(dir, file).split(sep).includes('..')) {
+  if (isAbsolute(location) || file === normalize(dir) || !isInside(dir, file)) {
     throw new OptimizeError('InvalidModel', `tensor ${t.name}: external data location ${JSON.stringify(location)} is outside the model's directory`);
   }
   return file;

@@ -234,6 +234,7 @@ export function startRuntime(cfg: ServeConfig, version: string, logger: Logger =
     logger.info('draining', { inflight: inflight.count, queued: served?.scheduler.queued ?? 0, drainSeconds: windowSeconds });
     if (windowSeconds > 0) await new Promise((r) => setTimeout(r, windowSeconds * 1000));
     state = 'closed';
+    grpc?.stateChanged();
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     server.closeIdleConnections();
     logger.info('listener closed', { inflight: inflight.count });

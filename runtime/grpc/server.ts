@@ -46,10 +46,10 @@ interface OpenStream {
   ended: boolean;
 }
 
-/** The service implementations and the hooks serve.ts drives, without a socket. */
 /** Draining, or past it with the HTTP listener closed: streams take no new requests. */
 const isDraining = (state: string) => state === 'draining' || state === 'closed';
 
+/** The service implementations and the hooks serve.ts drives, without a socket. */
 export function createGrpcHandlers(deps: GrpcServerDeps) {
   const { logger } = deps;
   const debug = logger.isLevelEnabled('debug');
@@ -117,7 +117,7 @@ export function createGrpcHandlers(deps: GrpcServerDeps) {
 
   function endIfDone(s: OpenStream): void {
     if (s.ended || s.pending > 0) return;
-    if (!s.halfClosed && deps.state() !== 'draining') return;
+    if (!s.halfClosed && !isDraining(deps.state())) return;
     s.ended = true;
     streams.delete(s);
     s.call.end();

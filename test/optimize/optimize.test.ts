@@ -3,7 +3,7 @@
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { encodeModel, mlpModel, writeModel } from '../../examples/onnx-models.js';
+import { encodeModel, externalData, mlpModel, writeModel } from '../../examples/onnx-models.js';
 import { optimizeModel, OptimizeError, REPORT_FILE } from '../../optimize/index.js';
 import { onnx, DT } from '../../optimize/model-io.js';
 import { MANIFEST_NAME } from '../../runtime/fetch/integrity.js';
@@ -160,6 +160,17 @@ describe('int8', () => {
     const d = difference((await runModel(join(model, 'model.onnx'), { input: x })).output, (await runModel(join(out, 'model.onnx'), { input: x })).output);
     expect(d.cosine).toBeGreaterThan(0.999);
   });
+});
+
+test('an external-data file named ..weights.bin is inside the model directory; ../weights.bin is refused', async () => {
+  const inside = writeModel(join(dir, 'dotdot'), mlpModel(64, 1, { externalFile: '..weights.bin' }));
+  expect((await optimizeModel({ model: inside, out: outDir('dotdot'), quantize: 'int8', ...fast })).applied).toBe(true);
+  const escaping = join(dir, 'escape', 'inner');
+  mkdirSync(escaping, { recursive: true });
+  const g = mlpModel(64, 1, { externalFile: '../weights.bin' });
+  writeFileSync(join(escaping, 'model.onnx'), encodeModel(g));
+  writeFileSync(join(dir, 'escape', 'weights.bin'), externalData(g));
+  await expect(optimizeModel({ model: escaping, out: outDir('escape'), quantize: 'int8', ...fast })).rejects.toThrow(/external data location "\.\.\/weights\.bin" is outside the model's directory/);
 });
 
 describe('fp16 and graph optimisation', () => {
