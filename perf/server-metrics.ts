@@ -1,31 +1,7 @@
 // The server's side of a step, from its Prometheus /metrics scraped before and after: mean queue time per
 // request, mean compute time per model run and mean rows per run, from the histograms' _sum and _count.
 
-export interface PromSample {
-  name: string;
-  labels: Record<string, string>;
-  value: number;
-}
-
-/** Parses Prometheus text exposition format (comments skipped, label values unescaped). */
-export function parsePrometheusText(text: string): PromSample[] {
-  const out: PromSample[] = [];
-  for (const raw of text.split('\n')) {
-    const line = raw.trim();
-    if (line === '' || line.startsWith('#')) continue;
-    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})?\s+(\S+)/.exec(line);
-    if (!m) continue;
-    const labels: Record<string, string> = {};
-    if (m[3]) {
-      const re = /([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g;
-      let l: RegExpExecArray | null;
-      while ((l = re.exec(m[3]))) labels[l[1]] = l[2].replace(/\\n/g, '\n').replace(/\\(["\\])/g, '$1');
-    }
-    const value = m[4] === '+Inf' ? Infinity : m[4] === '-Inf' ? -Infinity : Number(m[4]);
-    if (!Number.isNaN(value) || m[4] === 'NaN') out.push({ name: m[1], labels, value });
-  }
-  return out;
-}
+import { fetchMetricsText, parsePrometheusText, type PromSample } from '../common/prometheus-text.js';
 
 export const SERVER_HISTOGRAMS = {
   queue: 'modelplane_inference_queue_duration_seconds',
@@ -102,9 +78,7 @@ export function serverBreakdown(before: ServerSnapshot | undefined, after: Serve
 /** GETs /metrics with a deadline; undefined when it cannot (the breakdown is then left out, with a warning). */
 export async function scrapeMetrics(url: string, model: string, timeoutMs = 5000): Promise<ServerSnapshot | undefined> {
   try {
-    const r = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
-    if (r.status !== 200) return undefined;
-    return serverSnapshot(await r.text(), model);
+    return serverSnapshot(await fetchMetricsText(url, timeoutMs), model);
   } catch {
     return undefined;
   }

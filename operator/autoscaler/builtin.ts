@@ -6,6 +6,7 @@
 // the operator's deadline and the term's signal, and it stops when the term ends.
 import { CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubernetesObject, type V1Pod } from '@kubernetes/client-node';
 import type { Logger } from '../../common/logger.js';
+import { fetchMetricsText } from '../../common/prometheus-text.js';
 import { API_VERSION, GROUP, KIND, PLURAL, VERSION, type ModelDeployment } from '../api/schema.js';
 import { validateModelDeployment } from '../api/validate.js';
 import { RUNTIME_CONTAINER } from '../resources/deployment.js';
@@ -53,15 +54,7 @@ export interface ScaleWriter {
 /** Reads one URL's body within the deadline; throws on any failure. */
 export type MetricsReader = (url: string, timeoutMs: number) => Promise<string>;
 
-const MAX_METRICS_BYTES = 4 * 1024 * 1024;
-
-export const fetchMetrics: MetricsReader = async (url, timeoutMs) => {
-  const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
-  if (res.status !== 200) throw new Error(`${url} answered ${res.status}`);
-  const text = await res.text();
-  if (text.length > MAX_METRICS_BYTES) throw new Error(`${url} answered more than ${MAX_METRICS_BYTES} bytes`);
-  return text;
-};
+export const fetchMetrics: MetricsReader = fetchMetricsText;
 
 interface Tracked {
   uid: string;

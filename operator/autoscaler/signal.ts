@@ -1,6 +1,7 @@
 // From two successive scrapes of each runtime pod's /metrics to one LoadSample for the decider. Pure: the
 // scraper hands in what it read; rates come from counter differences, so they are exact averages over the
 // interval, whatever the scrape timing.
+import { parsePrometheusText } from '../../common/prometheus-text.js';
 import type { LoadSample } from './decision.js';
 
 /** The series the autoscaler reads from a runtime's Prometheus text. */
@@ -22,22 +23,6 @@ export interface PodScrape extends RuntimeCounters {
   time: number;
 }
 
-const SAMPLE_LINE = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})?\s+(\S+)(\s+\S+)?\s*$/;
-const LABEL = /([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"\s*,?\s*/g;
-
-function labelsOf(text: string | undefined): Record<string, string> {
-  const out: Record<string, string> = {};
-  if (!text) return out;
-  for (const m of text.matchAll(LABEL)) out[m[1]] = m[2].replace(/\\n/g, '\n').replace(/\\(.)/g, '$1');
-  return out;
-}
-
-function numberOf(v: string): number {
-  if (v === '+Inf') return Infinity;
-  if (v === '-Inf') return -Infinity;
-  return Number(v);
-}
-
 /**
  * Reads the autoscaler's series from Prometheus text exposition; undefined when the concurrency counter is
  * missing (not a modelplane runtime, or one too old to export it), so the pod is left out rather than read as idle.
@@ -45,19 +30,15 @@ function numberOf(v: string): number {
 export function parseRuntimeMetrics(text: string): RuntimeCounters | undefined {
   let found = false;
   const c: RuntimeCounters = { concurrencySeconds: 0, rejected: 0, durationSum: 0, durationCount: 0 };
-  for (const line of text.split('\n')) {
-    if (line === '' || line.startsWith('#') || !line.startsWith('modelplane_')) continue;
-    const m = SAMPLE_LINE.exec(line);
-    if (!m) continue;
-    const value = numberOf(m[4]);
+  for (const { name, labels, value } of parsePrometheusText(text, (n) => n.startsWith('modelplane_'))) {
     if (!Number.isFinite(value)) continue;
-    switch (m[1]) {
+    switch (name) {
       case CONCURRENCY_SERIES:
         found = true;
         c.concurrencySeconds += value;
         break;
       case REQUESTS_SERIES:
-        if (labelsOf(m[3]).outcome === 'rejected') c.rejected += value;
+        if (labels.outcome === 'rejected') c.rejected += value;
         break;
       case `${DURATION_SERIES}_sum`:
         c.durationSum += value;

@@ -1,6 +1,7 @@
 // The server breakdown, read from the runtime's own metrics registry (the exporter perf scrapes).
 import { RuntimeMetrics } from '../../runtime/metrics.js';
-import { hasServerHistograms, parsePrometheusText, serverBreakdown, serverSnapshot } from '../../perf/server-metrics.js';
+import { parsePrometheusText } from '../../common/prometheus-text.js';
+import { hasServerHistograms, serverBreakdown, serverSnapshot } from '../../perf/server-metrics.js';
 
 test('queue, compute and batch size over a step come from the histograms\' sum and count deltas', async () => {
   const m = new RuntimeMetrics('simple', { inflight: () => 0, queued: () => 0 });
@@ -36,11 +37,14 @@ test('the text format: labels with escapes, special values, comments, series wit
     'modelplane_inference_queue_duration_seconds_count 5',
     'process_resident_memory_bytes 1234',
     'garbage line here',
+    'w{c="back\\\\nslash"} 1',
   ].join('\n');
   const samples = parsePrometheusText(text);
   expect(samples[0]).toEqual({ name: 'x', labels: { a: 'q"uo\\te', b: 'new\nline' }, value: 3 });
   expect(samples[1].value).toBe(Infinity);
   expect(Number.isNaN(samples[2].value)).toBe(true);
+  // An escaped backslash before an n is a backslash and an n, not a newline.
+  expect(samples.find((x) => x.name === 'w')!.labels.c).toBe('back\\nslash');
   expect(serverSnapshot(text, 'any')).toEqual({ queue: { sum: 0.5, count: 5 }, compute: undefined, batch: undefined, residentBytes: 1234 });
 });
 
