@@ -13,6 +13,8 @@ export const EXECUTION_PROVIDERS = ['cpu', 'cuda', 'tensorrt', 'webgpu'] as cons
 export type ExecutionProvider = (typeof EXECUTION_PROVIDERS)[number];
 /** The providers that run on an NVIDIA GPU: with `--require-gpu` only these are tried. */
 export const GPU_EXECUTION_PROVIDERS = ['cuda', 'tensorrt'] as const satisfies readonly ExecutionProvider[];
+/** Whether a provider runs on an NVIDIA GPU (and so takes a device id). */
+export const isGpuProvider = (p: string): p is (typeof GPU_EXECUTION_PROVIDERS)[number] => (GPU_EXECUTION_PROVIDERS as readonly string[]).includes(p);
 
 export const OPTIMIZATION_LEVELS = ['disabled', 'basic', 'extended', 'all'] as const;
 export type OptimizationLevel = (typeof OPTIMIZATION_LEVELS)[number];

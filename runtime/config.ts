@@ -2,11 +2,10 @@
 import { readFileSync } from 'node:fs';
 import { availableParallelism, totalmem } from 'node:os';
 import {
-  EXECUTION_PROVIDERS, GPU_EXECUTION_PROVIDERS, OPTIMIZATION_LEVELS, SERVE_DEFAULTS, SERVE_LOG_LEVELS,
+  EXECUTION_PROVIDERS, GPU_EXECUTION_PROVIDERS, isGpuProvider, OPTIMIZATION_LEVELS, SERVE_DEFAULTS, SERVE_LOG_LEVELS,
   type ExecutionProvider, type OptimizationLevel, type ServeLogLevel,
 } from '../common/serve-contract.js';
 
-export { EXECUTION_PROVIDERS, OPTIMIZATION_LEVELS };
 
 export interface ServeConfig {
   model: string;
@@ -98,7 +97,7 @@ export function parseServeConfig(raw: RawServeOptions): ServeConfig {
     }
   }
   const requireGpu = flag(raw.requireGpu, '--require-gpu');
-  if (requireGpu && !providers.some((p) => (GPU_EXECUTION_PROVIDERS as readonly string[]).includes(p))) {
+  if (requireGpu && !providers.some(isGpuProvider)) {
     throw new ConfigError(`--require-gpu: --execution-providers ${providers.join(',')} has no GPU provider (${GPU_EXECUTION_PROVIDERS.join(' or ')})`);
   }
   const devices = deviceIds(o.devices);
@@ -157,9 +156,6 @@ function readCgroupCpuMax(): string | undefined {
   }
 }
 
-/** Seconds `modelplane serve` keeps serving after SIGTERM, readiness already 503, before it closes its listener. */
-/** The drain window when --drain-seconds is not given. */
-export const DEFAULT_DRAIN_SECONDS = SERVE_DEFAULTS.drainSeconds;
 
 /** The share of the container's memory that request bodies in flight may hold by default. */
 export const INFLIGHT_MEMORY_SHARE = 0.25;

@@ -17,7 +17,7 @@ import { typeInfo } from './datatypes.js';
 import { elementCount } from './tensors.js';
 import { readManifest } from './fetch/integrity.js';
 import type { WireTensor, WorkerInit } from './worker-protocol.js';
-import { GPU_EXECUTION_PROVIDERS } from '../common/serve-contract.js';
+import { isGpuProvider } from '../common/serve-contract.js';
 import { startGrpcServer, type GrpcRuntimeServer } from './grpc/server.js';
 import { chooseServedModel } from '../optimize/report.js';
 
@@ -108,7 +108,7 @@ function zeroInputs(sig: ModelSignature): WireTensor[] {
  * providers are tried; instance i runs on devices[i mod length]; threads default to a share of the CPU limit.
  */
 export function instancePlan(cfg: ServeConfig, cpus: number = cpuLimit()): Omit<WorkerInit, 'modelPath'>[] {
-  const executionProviders = cfg.requireGpu ? cfg.executionProviders.filter((p) => (GPU_EXECUTION_PROVIDERS as readonly string[]).includes(p)) : cfg.executionProviders;
+  const executionProviders = cfg.requireGpu ? cfg.executionProviders.filter(isGpuProvider) : cfg.executionProviders;
   const intraOpThreads = cfg.intraOpThreads > 0 ? cfg.intraOpThreads : Math.max(1, Math.floor(cpus / cfg.instances));
   return Array.from({ length: cfg.instances }, (_, i) => ({
     executionProviders: [...executionProviders],
@@ -121,7 +121,7 @@ export function instancePlan(cfg: ServeConfig, cpus: number = cpuLimit()): Omit<
 /** Why the model did not load, in the words the operator's status shows. */
 function loadFailure(cfg: ServeConfig, file: string, err: Error): FatalError {
   if (cfg.requireGpu && err instanceof ModelLoadError && err.failures.length > 0) {
-    const gpuFailures = err.failures.filter((f) => (GPU_EXECUTION_PROVIDERS as readonly string[]).includes(f.provider));
+    const gpuFailures = err.failures.filter((f) => isGpuProvider(f.provider));
     // Registering the provider (its libraries, a device) fails before the model is read; a model onnxruntime
     // cannot parse fails alike on every provider, which is not the GPU's fault and is reported as it is.
     if (gpuFailures.length === err.failures.length && gpuFailures.every((f) => /AppendExecutionProvider|CUDA|cuDNN|TensorRT|shared librar/i.test(f.error))) {

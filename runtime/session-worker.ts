@@ -5,12 +5,13 @@ import ort from 'onnxruntime-node';
 import { datatypeOfOrt, typeInfo } from './datatypes.js';
 import { tensorSpec, type ModelSignature, type OrtValueMetadata } from './signature.js';
 import type { WireTensor, WorkerChannel, WorkerInit, WorkerReply, WorkerRequest } from './worker-protocol.js';
+import { isGpuProvider } from '../common/serve-contract.js';
 
 const init = workerData as WorkerInit & { channel: WorkerChannel };
 const port = parentPort!;
 
 function sessionOptions(provider: string): ort.InferenceSession.SessionOptions {
-  const ep = provider === 'cuda' || provider === 'tensorrt' ? { name: provider, deviceId: init.deviceId } : provider;
+  const ep = isGpuProvider(provider) ? { name: provider, deviceId: init.deviceId } : provider;
   return {
     executionProviders: [ep as ort.InferenceSession.ExecutionProviderConfig],
     graphOptimizationLevel: init.graphOptimizationLevel,

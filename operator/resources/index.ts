@@ -44,12 +44,6 @@ export function appliedChildren(md: ModelDeployment, cfg: OperatorConfig): Kuber
   return desiredChildren(md, cfg).map(withAppliedHash);
 }
 
-/** The kinds that may scale a ModelDeployment from outside (spec.autoscaling.mode hpa and keda). */
-export const SCALER_KINDS = [
-  { apiVersion: 'autoscaling/v2', kind: 'HorizontalPodAutoscaler' },
-  { apiVersion: 'keda.sh/v1alpha1', kind: 'ScaledObject' },
-] as const;
-
 /**
  * The HorizontalPodAutoscaler (mode hpa) or KEDA ScaledObject (mode keda) that scales the ModelDeployment, if any.
  * Kept apart from desiredChildren: each is applied only where the cluster serves its API.

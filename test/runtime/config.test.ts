@@ -1,5 +1,6 @@
 // `modelplane serve` settings added for bounded work and draining: defaults and refusals.
-import { ConfigError, DEFAULT_DRAIN_SECONDS, defaultInflightBytes, parseServeConfig } from '../../runtime/config.js';
+import { SERVE_DEFAULTS } from '../../common/serve-contract.js';
+import { ConfigError, defaultInflightBytes, parseServeConfig } from '../../runtime/config.js';
 
 const GiB = 1024 ** 3;
 
@@ -15,7 +16,7 @@ test.each([
 
 test('defaults and flags for timeouts, the budget and draining', () => {
   const d = parseServeConfig({ model: 'm.onnx' });
-  expect(d).toMatchObject({ drainSeconds: DEFAULT_DRAIN_SECONDS, headersTimeoutSeconds: 30, bodyTimeoutSeconds: 30, requestTimeoutSeconds: 300 });
+  expect(d).toMatchObject({ drainSeconds: SERVE_DEFAULTS.drainSeconds, headersTimeoutSeconds: 30, bodyTimeoutSeconds: 30, requestTimeoutSeconds: 300 });
   expect(d.maxInflightBytes).toBe(defaultInflightBytes());
   const set = parseServeConfig({ model: 'm.onnx', drainSeconds: '0', maxInflightBytes: '1048576', headersTimeoutSeconds: '2', bodyTimeoutSeconds: '0', requestTimeoutSeconds: '0' });
   expect(set).toMatchObject({ drainSeconds: 0, maxInflightBytes: 1048576, headersTimeoutSeconds: 2, bodyTimeoutSeconds: 0, requestTimeoutSeconds: 0 });
