@@ -1,6 +1,7 @@
 // `modelplane optimize`: flag definitions; the work lives in optimize/.
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { LOG_LEVELS } from '../common/logger.js';
+import { DEFAULT_MIN_COSINE } from '../optimize/report.js';
 
 function number(flag: string) {
   return (raw: string): number => {
@@ -21,7 +22,7 @@ export function registerOptimize(program: Command): void {
     .addOption(new Option('--execution-providers <list>', 'comma-separated onnxruntime providers in order of preference').default('cpu'))
     .option('--samples <file>', 'inference request bodies to compare on: a JSON request, a JSON array of them, or JSON followed by binary tensor data')
     .option('--max-abs-error <e>', 'largest absolute output difference allowed (default: no limit)', number('--max-abs-error'))
-    .option('--min-cosine <c>', 'smallest cosine similarity between original and optimised outputs allowed', number('--min-cosine'), 0.99)
+    .option('--min-cosine <c>', 'smallest cosine similarity between original and optimised outputs allowed', number('--min-cosine'), DEFAULT_MIN_COSINE)
     .option('--latency-budget-ms <ms>', 'time spent measuring batch-1 and batch-32 latency of both models', number('--latency-budget-ms'), 3000)
     .option('--report <file>', 'also write the report (JSON) here')
     .option('--fallback-to-original', 'on a refusal or a failed gate, write the report and exit 0 so that the original model is served')

@@ -1,13 +1,13 @@
 // The `modelplane optimize` process: run one optimisation, print the report's summary, and turn the outcome into
 // an exit code and a termination message. With fallbackToOriginal (the pod's model step) every refusal and a
 // failed gate still exit 0 after writing a report that says why, so that the runtime serves the original model.
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { mkdirSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { createLogger, type Logger } from '../common/logger.js';
 import { writeTerminationMessage } from '../common/termination.js';
 import { isOptimizeError, OPTIMIZE_REASONS, optimizeExitCode } from './errors.js';
-import { optimizeModel, type OptimizeOptions } from './index.js';
-import { REPORT_FILE, summaryLine, type OptimizationReport } from './report.js';
+import { optimizeModel, thresholdsOf, writeReport, type OptimizeOptions } from './index.js';
+import { summaryLine, type OptimizationReport } from './report.js';
 
 export interface OptimizeCommandOptions extends Omit<OptimizeOptions, 'logger'> {
   fallbackToOriginal?: boolean;
@@ -31,15 +31,14 @@ export async function runOptimizeCommand(
     logger.error('model optimisation failed', { reason, error: message });
     const failed: OptimizationReport = {
       applied: false, reason, message, ...(opts.quantize ? { quantize: opts.quantize } : {}),
-      graphOptimization: opts.graphOptimization ?? 'disabled', originalModel: opts.model, files: [], thresholds: { minCosine: opts.minCosine ?? 0.99 },
+      graphOptimization: opts.graphOptimization ?? 'disabled', originalModel: opts.model, files: [], thresholds: thresholdsOf(opts),
     };
     if (opts.fallbackToOriginal) {
       // The report says why, so that the runtime serves the original and the operator can tell.
       try {
         const out = resolve(opts.out);
         mkdirSync(out, { recursive: true });
-        writeFileSync(join(out, `.${REPORT_FILE}`), `${JSON.stringify(failed, null, 2)}\n`);
-        renameSync(join(out, `.${REPORT_FILE}`), join(out, REPORT_FILE));
+        writeReport(out, failed, opts.report);
       } catch {
         // Without a report the runtime serves the original all the same.
       }

@@ -12,13 +12,12 @@ import { readModel, writeModel, type ModelProto } from './model-io.js';
 import { quantizeInt8 } from './quantize-int8.js';
 import { readManifest } from '../runtime/fetch/integrity.js';
 import {
-  GRAPH_OPTIMIZATION_LEVELS, OPTIMIZED_MODEL_FILE, QUANTIZE_MODES, REPORT_FILE, type GraphOptimizationLevel, type OptimizationReport, type QuantizeMode,
+  DEFAULT_MIN_COSINE, GRAPH_OPTIMIZATION_LEVELS, OPTIMIZED_MODEL_FILE, QUANTIZE_MODES, REPORT_FILE, type GraphOptimizationLevel, type OptimizationReport, type QuantizeMode,
 } from './report.js';
 
 export { OptimizeError, optimizeExitCode, OPTIMIZE_REASONS } from './errors.js';
-export { optimizedModelIn, parseSummaryLine, summarize, summaryLine, REPORT_FILE, type OptimizationReport, type OptimizationSummary } from './report.js';
+export { DEFAULT_MIN_COSINE, optimizedModelIn, parseSummaryLine, summarize, summaryLine, REPORT_FILE, type OptimizationReport, type OptimizationSummary } from './report.js';
 
-export const DEFAULT_MIN_COSINE = 0.99;
 const TEMP_PREFIX = '.optimize-';
 
 export interface OptimizeOptions {
@@ -81,7 +80,7 @@ function filesBytes(dir: string, files: string[]): number {
 }
 
 /** Writes the report into the output directory (and to opts.report), atomically. */
-function writeReport(out: string, report: OptimizationReport, extra?: string): void {
+export function writeReport(out: string, report: OptimizationReport, extra?: string): void {
   const text = `${JSON.stringify(report, null, 2)}\n`;
   const tmp = join(out, `${TEMP_PREFIX}report.json`);
   writeFileSync(tmp, text);
@@ -153,6 +152,11 @@ async function materialize(model: ModelProto, dir: string, level: GraphOptimizat
  * did not (reason AccuracyGateFailed, no model written); rejects with an OptimizeError when the model or the
  * options are refused or the transformation fails.
  */
+/** The gate's thresholds as the report states them. */
+export function thresholdsOf(opts: Pick<OptimizeOptions, 'maxAbsError' | 'minCosine'>): OptimizationReport['thresholds'] {
+  return { ...(opts.maxAbsError !== undefined ? { maxAbsError: opts.maxAbsError } : {}), minCosine: opts.minCosine ?? DEFAULT_MIN_COSINE };
+}
+
 export async function optimizeModel(opts: OptimizeOptions): Promise<OptimizationReport> {
   checkOptions(opts);
   const started = performance.now();
@@ -180,7 +184,7 @@ export async function optimizeModel(opts: OptimizeOptions): Promise<Optimization
     graphOptimization: level,
     originalModel: opts.model,
     files: [],
-    thresholds: { ...(opts.maxAbsError !== undefined ? { maxAbsError: opts.maxAbsError } : {}), minCosine },
+    thresholds: thresholdsOf(opts),
   };
   const finish = (r: OptimizationReport): OptimizationReport => {
     r.seconds = Math.round((performance.now() - started) / 10) / 100;

@@ -5,6 +5,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Accuracy, Latency } from './gate.js';
 
+/** The gate's smallest cosine similarity when none is given (the CLI's default and the report's). */
+export const DEFAULT_MIN_COSINE = 0.99;
+
 export const REPORT_FILE = 'optimization-report.json';
 export const OPTIMIZED_MODEL_FILE = 'model.onnx';
 export const QUANTIZE_MODES = ['int8', 'fp16'] as const;

@@ -63,11 +63,14 @@ test.each([
   expect(existsSync(join(dir, `${slug}-strict`, 'model.onnx'))).toBe(false);
 
   const out = join(dir, `${slug}-fallback`);
-  const lenient = await run([...args, '--out', out, '--fallback-to-original']);
+  const copy = join(dir, `${slug}-report-copy.json`);
+  const lenient = await run([...args, '--out', out, '--fallback-to-original', '--report', copy]);
   expect(lenient.code).toBe(0);
   expect(parseSummaryLine(lenient.termination)).toMatchObject({ applied: false, reason });
   expect(readdirSync(out)).toEqual([REPORT_FILE]);
   expect(JSON.parse(readFileSync(join(out, REPORT_FILE), 'utf8'))).toMatchObject({ applied: false, reason });
+  // The --report copy is written whether the step fell back or not.
+  expect(readFileSync(copy, 'utf8')).toBe(readFileSync(join(out, REPORT_FILE), 'utf8'));
 });
 
 test('flags are checked before any work: a bad --quantize names the choices', async () => {
