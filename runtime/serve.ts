@@ -263,7 +263,7 @@ export function startRuntime(cfg: ServeConfig, version: string, logger: Logger =
       logger.info('listening', { host: cfg.host, port, model: modelName });
       if (cfg.grpcPort > 0) {
         try {
-          grpc = await startGrpcServer({ ...serverDeps, statisticsSnapshot: () => ({ model_stats: [statistics.snapshot()] }) }, cfg.host, cfg.grpcPort);
+          grpc = await startGrpcServer(serverDeps, cfg.host, cfg.grpcPort);
         } catch (err) {
           server.close();
           reject(new FatalError('ListenFailed', `cannot listen on ${cfg.host}:${cfg.grpcPort} (gRPC): ${(err as Error).message}`));

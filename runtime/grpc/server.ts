@@ -13,13 +13,12 @@ import { EXTENSIONS, MODEL_VERSION, SERVER_NAME, modelConfig, modelMetadata, unk
 import { decodeInferRequest, encodeInferResponse, ownershipTracking, type ModelInferRequest, type ModelInferResponse } from './codec.js';
 import { createHealthService } from './health.js';
 import { healthService, inferenceService } from './proto.js';
-import { statisticsResponse, type StatisticsProvider } from './statistics.js';
+import { statisticsResponse } from '../statistics.js';
+import { grpcStatistics } from './statistics.js';
 import { asRuntimeError, grpcMessage, toServiceError } from './status.js';
 
-export interface GrpcServerDeps extends RuntimeServerDeps {
-  /** The statistics the ModelStatistics RPC reports (Triton's JSON shape), the same snapshot HTTP serves. */
-  statisticsSnapshot: StatisticsProvider;
-}
+/** What the gRPC transport needs: exactly what the HTTP one does (statistics included). */
+export type GrpcServerDeps = RuntimeServerDeps;
 
 export interface GrpcRuntimeServer {
   server: Server;
@@ -137,7 +136,8 @@ export function createGrpcHandlers(deps: GrpcServerDeps) {
     ModelStatistics: unary(async (r: { name: string; version: string }) => {
       if (r.name !== '') resolve(r.name, r.version);
       else if (!deps.model()) return { model_stats: [] };
-      return statisticsResponse(await deps.statisticsSnapshot(), r.name, r.version);
+      // resolve() has refused an unknown name or version; an empty name asks for every model.
+      return grpcStatistics(statisticsResponse([deps.statistics], { ...(r.name ? { name: r.name } : {}), ...(r.version ? { version: r.version } : {}) }).model_stats);
     }),
     ModelInfer: unary(infer),
     ModelStreamInfer(call: ServerDuplexStream<ModelInferRequest, unknown>) {

@@ -3,7 +3,8 @@
 import { status } from '@grpc/grpc-js';
 import { ERRORS, RuntimeError, type ErrorReason } from '../../runtime/errors.js';
 import { GRPC_CODES, grpcMessage, toServiceError } from '../../runtime/grpc/status.js';
-import { statisticsResponse, type ModelStats } from '../../runtime/grpc/statistics.js';
+import { grpcStatistics } from '../../runtime/grpc/statistics.js';
+import type { ModelStatistics } from '../../runtime/statistics.js';
 import { servingStatus } from '../../runtime/grpc/health.js';
 import { decodeInferRequest, ownershipTracking, type ModelInferRequest } from '../../runtime/grpc/codec.js';
 import { inferenceService } from '../../runtime/grpc/proto.js';
@@ -41,17 +42,16 @@ describe('error catalogue as gRPC status codes', () => {
   });
 });
 
-describe('ModelStatistics from a snapshot in Triton JSON shape', () => {
+describe('ModelStatistics from the runtime statistics in Triton JSON shape', () => {
   const d = (count: number, ns: number) => ({ count, ns });
-  const stats = (name: string, version = '1'): ModelStats => ({
+  const stats = (name: string, version = '1'): ModelStatistics => ({
     name, version, last_inference: 1764400000123, inference_count: 96, execution_count: 40,
-    inference_stats: { success: d(64, 5e6), fail: d(2, 1e4), queue: d(64, 2.5e5), compute_input: d(40, 1e5), compute_infer: d(40, 4e6), compute_output: d(40, 2e5) },
+    inference_stats: { success: d(64, 5e6), fail: d(2, 1e4), queue: d(64, 2.5e5), compute_input: d(40, 1e5), compute_infer: d(40, 4e6), compute_output: d(40, 2e5), cache_hit: d(0, 0), cache_miss: d(0, 0) },
     batch_stats: [{ batch_size: 2, compute_input: d(20, 5e4), compute_infer: d(20, 2e6), compute_output: d(20, 1e5) }],
   });
-  const snapshot = { model_stats: [stats('a'), stats('b', '1')] };
-
   test('every figure travels, 64-bit counters as exact decimal strings', () => {
-    const [a] = statisticsResponse(snapshot, 'a', '').model_stats as Record<string, any>[];
+    const [a, b] = grpcStatistics([stats('a'), stats('b')]).model_stats as Record<string, any>[];
+    expect(b.name).toBe('b');
     expect(a).toEqual({
       name: 'a', version: '1', last_inference: '1764400000123', inference_count: '96', execution_count: '40',
       inference_stats: {
@@ -60,19 +60,6 @@ describe('ModelStatistics from a snapshot in Triton JSON shape', () => {
       },
       batch_stats: [{ batch_size: '2', compute_input: { count: '20', ns: '50000' }, compute_infer: { count: '20', ns: '2000000' }, compute_output: { count: '20', ns: '100000' } }],
     });
-  });
-
-  test.each([
-    ['', '', ['a', 'b']],
-    ['b', '', ['b']],
-    ['b', '1', ['b']],
-  ])('name "%s" version "%s" selects %j', (name, version, names) => {
-    expect(statisticsResponse(snapshot, name, version).model_stats.map((s) => (s as { name: string }).name)).toEqual(names);
-  });
-
-  test('an unknown model or version is refused with the catalogue reason', () => {
-    expect(() => statisticsResponse(snapshot, 'c', '')).toThrow(expect.objectContaining({ reason: 'ModelNotFound' }));
-    expect(() => statisticsResponse(snapshot, 'a', '2')).toThrow(expect.objectContaining({ reason: 'VersionNotFound' }));
   });
 });
 

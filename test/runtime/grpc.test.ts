@@ -109,6 +109,10 @@ describe('health, metadata, configuration, statistics', () => {
     expect((await typed.client.call('ModelStatistics', {})).model_stats.map((m: Message) => m.name)).toEqual(['typed']);
     const unknown = await grpcError(typed.client.call('ModelStatistics', { name: 'nope' }));
     expect(unknown.code).toBe(status.NOT_FOUND);
+    expect(unknown.metadata.get('modelplane-reason')).toEqual(['ModelNotFound']);
+    const version = await grpcError(typed.client.call('ModelStatistics', { name: 'typed', version: '2' }));
+    expect(version.code).toBe(status.NOT_FOUND);
+    expect(version.metadata.get('modelplane-reason')).toEqual(['VersionNotFound']);
   });
 
   test('grpc.health.v1 Check: SERVING for the server and the inference service, NOT_FOUND for others', async () => {
