@@ -11,7 +11,7 @@ import { API_VERSION, GROUP, KIND, PLURAL, VERSION, type ModelDeployment } from 
 import { validateModelDeployment } from '../api/validate.js';
 import { RUNTIME_CONTAINER } from '../resources/deployment.js';
 import { selectorLabels } from '../resources/labels.js';
-import { decide, initialState, policyFor, type AutoscalerState, type PolicyTuning } from './decision.js';
+import { decide, initialState, policyFor, round1, type AutoscalerState, type PolicyTuning } from './decision.js';
 import type { AutoscalerStatus } from './scalers.js';
 import { loadSample, nextBaseline, parseRuntimeMetrics, type PodScrape } from './signal.js';
 import type { LeaderLoop } from '../controller/operator.js';
@@ -66,7 +66,6 @@ interface Tracked {
 
 const isReady = (p: V1Pod) => !p.metadata?.deletionTimestamp && !!p.status?.podIP && !!p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
 const podKey = (p: V1Pod) => `${p.metadata?.name}/${p.metadata?.uid ?? ''}`;
-const round1 = (n: number) => Math.round(n * 10) / 10;
 const isoSeconds = (ms: number) => new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z');
 
 /** The runtime's metrics URL in a pod: its IP and the runtime container's port named http. */

@@ -107,7 +107,8 @@ export interface Decision {
 }
 
 const clamp = (n: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, n));
-const round1 = (n: number) => Math.round(n * 10) / 10;
+/** One decimal, as status and Events show concurrency. */
+export const round1 = (n: number) => Math.round(n * 10) / 10;
 
 /** Time-weighted average of total demand (served plus turned away) over the samples ending after `from`. */
 function windowAverage(samples: LoadSample[], from: number): number | undefined {

@@ -10,6 +10,7 @@ import type { ModelDeployment, ModelDeploymentStatus } from '../api/schema.js';
 import { appliedScaler, type OperatorConfig } from '../resources/index.js';
 import { CONCURRENCY_METRIC } from '../resources/hpa.js';
 import { SCALED_OBJECTS } from '../resources/scaledobject.js';
+import { isControlledBy } from '../resources/owner.js';
 import { makeApiClient, type ApiClientOptions } from '../controller/api-client.js';
 import { FIELD_MANAGER, needsApply } from '../controller/apply.js';
 import { condition } from '../controller/status.js';
@@ -44,7 +45,6 @@ export type ScalerKind = 'HorizontalPodAutoscaler' | 'ScaledObject';
 const KIND_OF_MODE: Partial<Record<Mode, ScalerKind>> = { hpa: 'HorizontalPodAutoscaler', keda: 'ScaledObject' };
 const GROUP_VERSION: Record<ScalerKind, string> = { HorizontalPodAutoscaler: 'autoscaling/v2', ScaledObject: 'keda.sh/v1alpha1' };
 
-const isOwnedBy = (obj: KubernetesObject | undefined, md: ModelDeployment) => !!obj?.metadata?.ownerReferences?.some((o) => o.uid === md.metadata.uid && o.controller);
 const notFound = (err: unknown) => (err as { code?: number }).code === 404;
 
 /** What the built-in autoscaler is said to do before its first decision; afterwards the loop writes its own. */
@@ -79,7 +79,7 @@ export class ExternalScalers {
     const previousKind = md.status?.autoscaler ? KIND_OF_MODE[md.status.autoscaler.mode] : undefined;
     if (previousKind && previousKind !== wantedKind) {
       const live = await this.client.get(previousKind, namespace, name).catch((err: unknown) => (notFound(err) ? undefined : Promise.reject(err)));
-      if (isOwnedBy(live, md)) await this.client.remove(previousKind, namespace, name).catch((err: unknown) => (notFound(err) ? undefined : Promise.reject(err)));
+      if (isControlledBy(live, md)) await this.client.remove(previousKind, namespace, name).catch((err: unknown) => (notFound(err) ? undefined : Promise.reject(err)));
     }
     if (!mode || mode === 'none') return mode ? { autoscaler: { mode: 'none', reason: 'nothing scales it but spec.replicas' } } : {};
     if (mode === 'builtin') {
@@ -100,7 +100,7 @@ export class ExternalScalers {
     }
     const desired = appliedScaler(md, this.config)!;
     const live = await this.client.get(kind, namespace, name).catch((err: unknown) => (notFound(err) ? undefined : Promise.reject(err)));
-    if (live && !isOwnedBy(live, md)) {
+    if (live && !isControlledBy(live, md)) {
       return {
         condition: { status: 'False', reason: 'ScalerConflict', message: `${kind} ${namespace}/${name} exists and is not owned by this ModelDeployment; delete it or rename one of them` },
         autoscaler: { mode, reason: `${kind} ${namespace}/${name} is someone else's` },

@@ -8,6 +8,7 @@ import type { Logger } from '../../common/logger.js';
 import { API_VERSION, KIND, type ModelDeployment, type ModelDeploymentStatus } from '../api/schema.js';
 import { formatErrors, validateModelDeployment } from '../api/validate.js';
 import { appliedChildren, selectorFor, selectorLabels, serviceUrl, type OperatorConfig } from '../resources/index.js';
+import { isControlledBy } from '../resources/owner.js';
 import { childKey, needsApply, type ChildWriter } from './apply.js';
 import type { EventRecorder } from './events.js';
 import { computeStatus, sameStatus } from './status.js';
@@ -49,10 +50,6 @@ export function splitKey(key: string): { namespace: string; name: string } {
   return { namespace: key.slice(0, i), name: key.slice(i + 1) };
 }
 
-function isOwnedBy(obj: KubernetesObject | undefined, md: ModelDeployment): boolean {
-  return !!obj?.metadata?.ownerReferences?.some((o) => o.uid === md.metadata.uid && o.controller);
-}
-
 /** What a ChildConflict says: the object in the way, and who controls it if anyone. */
 export function conflictMessage(obj: KubernetesObject): string {
   const owner = obj.metadata?.ownerReferences?.find((o) => o.controller);
@@ -81,7 +78,7 @@ export class Reconciler {
       const lives: Array<KubernetesObject | undefined> = [];
       for (const child of desired) {
         const live = cache.child(child.apiVersion!, child.kind!, namespace, child.metadata!.name!) ?? (await writer.get(child));
-        if (live && !isOwnedBy(live, md)) {
+        if (live && !isControlledBy(live, md)) {
           conflict ??= conflictMessage({ apiVersion: child.apiVersion, kind: child.kind, ...live, metadata: { namespace, name: child.metadata!.name, ...live.metadata } });
         }
         lives.push(live);
@@ -109,13 +106,13 @@ export class Reconciler {
       }
       // A PodDisruptionBudget is wanted only above one replica; remove ours when it no longer is.
       const pdb = cache.child('policy/v1', 'PodDisruptionBudget', namespace, name);
-      if (pdb && isOwnedBy(pdb, md) && !wanted.has(childKey({ apiVersion: 'policy/v1', kind: 'PodDisruptionBudget', metadata: { namespace, name } }))) {
+      if (pdb && isControlledBy(pdb, md) && !wanted.has(childKey({ apiVersion: 'policy/v1', kind: 'PodDisruptionBudget', metadata: { namespace, name } }))) {
         await writer.remove({ apiVersion: 'policy/v1', kind: 'PodDisruptionBudget', metadata: { namespace, name } });
         events.normal(ref, 'Deleted', `Deleted PodDisruptionBudget ${namespace}/${name}: not needed with one replica`);
       }
       scaling = await this.deps.scalers?.sync(validation.value);
     }
-    if (deployment && !isOwnedBy(deployment, md)) deployment = undefined;
+    if (deployment && !isControlledBy(deployment, md)) deployment = undefined;
     const result: ReconcileResult = conflict ? { requeueAfterMs: this.deps.conflictRetryMs ?? 30_000 } : {};
 
     const specReplicas = (md.spec as { replicas?: unknown } | undefined)?.replicas;
