@@ -45,3 +45,8 @@ export function fail(reason: ErrorReason, message: string): never {
 export function errorBody(err: RuntimeError): string {
   return JSON.stringify({ error: err.message, reason: err.reason });
 }
+
+/** Any failure as the catalogue sees it: a RuntimeError as it is, anything else an internal error. */
+export function asRuntimeError(err: unknown): RuntimeError {
+  return err instanceof RuntimeError ? err : new RuntimeError('Internal', `internal error: ${(err as Error).message}`);
+}

@@ -4,7 +4,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Logger } from '../common/logger.js';
 import { encodeBinaryData } from './tensors.js';
-import { errorBody, RuntimeError } from './errors.js';
+import { asRuntimeError, errorBody, RuntimeError } from './errors.js';
 import type { RuntimeMetrics, Outcome } from './metrics.js';
 import type { InferRequest } from './request.js';
 import type { Scheduler } from './scheduler.js';
@@ -71,13 +71,18 @@ export function unknownModel(name: string): RuntimeError {
 
 /** The served model for a decoded name and optional version, or the protocol's refusal. */
 export function lookupModel(deps: Pick<RuntimeServerDeps, 'modelName' | 'model'>, name: string, version: string | undefined): ServedModel {
-  if (name !== deps.modelName) throw unknownModel(name);
+  checkModelName(deps, name, version);
   const m = deps.model();
   if (!m) throw new RuntimeError('NotReady', `model ${name} is loading`);
+  return m;
+}
+
+/** Refuses a model name or version this server does not serve, whether or not the model has loaded yet. */
+export function checkModelName(deps: Pick<RuntimeServerDeps, 'modelName'>, name: string, version: string | undefined): void {
+  if (name !== deps.modelName) throw unknownModel(name);
   if (version !== undefined && version !== MODEL_VERSION) {
     throw new RuntimeError('VersionNotFound', `model ${name} has no version "${version}"; it has version ${MODEL_VERSION}`);
   }
-  return m;
 }
 
 /** A path segment, percent-decoded; a malformed escape is the client's mistake (400), naming the segment. */
@@ -149,7 +154,8 @@ async function inferResponse(m: ServedModel, codec: Codec, req: InferRequest, ou
   return { head, chunks };
 }
 
-function outcomeOf(status: number): Outcome {
+/** How a request ended, by its HTTP status (a gRPC one by the status its error maps from). */
+export function outcomeOf(status: number): Outcome {
   if (status < 400) return 'success';
   if (status === 503) return 'rejected';
   if (status < 500) return 'client_error';
@@ -220,7 +226,7 @@ export function createInferHandler(deps: RuntimeServerDeps) {
       statistics.answered(parsed, { arrived: started, decodeStarted: bodyRead, decoded, computed, answered }, m.maxBatchSize > 1);
       if (debug) logger.debug('inference', { requestId, model: m.name, status, ms: +(answered - started).toFixed(3) });
     } catch (err) {
-      const e = err instanceof RuntimeError ? err : new RuntimeError('Internal', `internal error: ${(err as Error).message}`);
+      const e = asRuntimeError(err);
       status = e.status;
       statistics.failed((performance.now() - started) / 1000);
       // The rest of an unread body is not worth reading: answer and close.
@@ -250,7 +256,7 @@ export function createInferHandler(deps: RuntimeServerDeps) {
         const m = lookupModel(deps, name, version);
         await infer(req, res, m);
       } catch (err) {
-        const e = err instanceof RuntimeError ? err : new RuntimeError('Internal', `internal error: ${(err as Error).message}`);
+        const e = asRuntimeError(err);
         if (e.status >= 500 && e.status !== 503) logger.error('request failed', { path: req.url, error: e.message });
         // The body was not read: close rather than read it to find the next request.
         res.setHeader('Connection', 'close');

@@ -7,15 +7,14 @@ import {
   type ServerDuplexStream, type ServerUnaryCall, type sendUnaryData, type UntypedServiceImplementation,
 } from '@grpc/grpc-js';
 import type { Http2SecureServer, Http2Server, ServerHttp2Session } from 'node:http2';
-import { RuntimeError } from '../errors.js';
-import type { Outcome } from '../metrics.js';
-import { EXTENSIONS, MODEL_VERSION, SERVER_NAME, modelConfig, modelMetadata, unknownModel, type RuntimeServerDeps, type ServedModel } from '../server.js';
+import { asRuntimeError, RuntimeError } from '../errors.js';
+import { EXTENSIONS, MODEL_VERSION, SERVER_NAME, checkModelName, lookupModel, modelConfig, modelMetadata, outcomeOf, type RuntimeServerDeps, type ServedModel } from '../server.js';
 import { decodeInferRequest, encodeInferResponse, ownershipTracking, type ModelInferRequest, type ModelInferResponse } from './codec.js';
 import { createHealthService } from './health.js';
 import { healthService, inferenceService } from './proto.js';
 import { statisticsResponse } from '../statistics.js';
 import { grpcStatistics } from './statistics.js';
-import { asRuntimeError, grpcMessage, toServiceError } from './status.js';
+import { grpcMessage, toServiceError } from './status.js';
 
 /** What the gRPC transport needs: exactly what the HTTP one does (statistics included). */
 export type GrpcServerDeps = RuntimeServerDeps;
@@ -29,12 +28,6 @@ export interface GrpcRuntimeServer {
   close(timeoutMs: number): Promise<void>;
 }
 
-function outcomeOf(err: RuntimeError | undefined): Outcome {
-  if (!err) return 'success';
-  if (err.status === 503) return 'rejected';
-  if (err.status < 500) return 'client_error';
-  return 'failed';
-}
 
 let requestCounter = 0;
 
@@ -55,19 +48,10 @@ export function createGrpcHandlers(deps: GrpcServerDeps) {
   const health = createHealthService(deps.state);
   const streams = new Set<OpenStream>();
 
-  /** Refuses a model name or version this server does not serve, as HTTP does for /v2/models/{name}[/versions/{v}]. */
-  function checkName(name: string, version: string): void {
-    if (name !== deps.modelName) throw unknownModel(name);
-    if (version !== '' && version !== MODEL_VERSION) throw new RuntimeError('VersionNotFound', `model ${name} has no version "${version}"; it has version ${MODEL_VERSION}`);
-  }
-
+  // gRPC sends an empty version for "any"; HTTP leaves it out of the path.
+  const checkName = (name: string, version: string) => checkModelName(deps, name, version || undefined);
   /** The served model for a name and version; UNAVAILABLE while it loads. */
-  function resolve(name: string, version: string): ServedModel {
-    checkName(name, version);
-    const m = deps.model();
-    if (!m) throw new RuntimeError('NotReady', `model ${name} is loading`);
-    return m;
-  }
+  const resolve = (name: string, version: string): ServedModel => lookupModel(deps, name, version || undefined);
 
   async function infer(msg: ModelInferRequest): Promise<ModelInferResponse> {
     const started = performance.now();
@@ -94,7 +78,7 @@ export function createGrpcHandlers(deps: GrpcServerDeps) {
     } finally {
       deps.inflight.count--;
       if (m) {
-        m.metrics.requests.inc({ model: m.name, protocol: 'grpc', outcome: outcomeOf(error) });
+        m.metrics.requests.inc({ model: m.name, protocol: 'grpc', outcome: outcomeOf(error?.status ?? 200) });
         m.metrics.requestSeconds.observe({ model: m.name, protocol: 'grpc' }, (performance.now() - started) / 1000);
       }
     }

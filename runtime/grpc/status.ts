@@ -36,10 +36,6 @@ export const REASON_KEY = 'modelplane-reason';
 /** gRPC's standard retry pushback: how long a client should wait before retrying, in milliseconds. */
 export const RETRY_PUSHBACK_KEY = 'grpc-retry-pushback-ms';
 
-export function asRuntimeError(err: unknown): RuntimeError {
-  return err instanceof RuntimeError ? err : new RuntimeError('Internal', `internal error: ${(err as Error).message}`);
-}
-
 /** The message a client sees: the HTTP message, with retry advice on every UNAVAILABLE that lacks it. */
 export function grpcMessage(err: RuntimeError): string {
   if (GRPC_CODES[err.reason] === status.UNAVAILABLE && !/retry/i.test(err.message)) return `${err.message}; retry later`;
