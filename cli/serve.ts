@@ -30,10 +30,6 @@ export function registerServe(program: Command, version: string): void {
         }
         throw err;
       }
-      // A pod's memory limit wants a flat footprint. Under a high request rate V8 grows its heap by about a
-      // quarter before it settles, with no leak behind it (heap in use after a full GC stays flat). A smaller
-      // old-generation growth step, with the bin's 2 MB semi-spaces, keeps resident memory within a few percent.
-      (await import('node:v8')).setFlagsFromString('--heap-growing-percent=20');
       const { serveMain } = await import('../runtime/serve.js');
       await serveMain(cfg, version);
     });
