@@ -2,7 +2,7 @@
 // requests in flight may hold, and a stalled or trickling client is cut off instead of holding a slot.
 import { connect, type Socket } from 'node:net';
 import { request } from 'node:http';
-import { Worker } from 'node:worker_threads';
+import { spawn } from 'node:child_process';
 import { simpleModel } from '../../examples/onnx-models.js';
 import { infer, modelFile, startRuntime, tempDir, type RuntimeProcess } from '../support/runtime-process.js';
 
@@ -16,20 +16,19 @@ const goodJson = (pad = 0) => Buffer.from(JSON.stringify({
 }) + ' '.repeat(pad));
 
 /**
- * Polls a URL every 20 ms from its own thread (so this test's own work cannot delay the polls) until told to
- * stop, then reports the slowest answer in ms and how many answers there were.
+ * Polls a URL every 20 ms from its own process (so that neither this test's work nor its garbage collector can
+ * delay the polls) until told to stop, then reports the slowest answer in ms and how many answers there were.
  */
 function startPoller(url: string): { stop: () => Promise<{ slowestMs: number; polls: number; failures: number }> } {
   const code = `
-    const { parentPort, workerData } = require('node:worker_threads');
     const http = require('node:http');
     const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
     let slowest = 0, polls = 0, failures = 0, stopping = false;
-    parentPort.on('message', () => { stopping = true; });
+    process.on('message', () => { stopping = true; });
     const poll = () => {
-      if (stopping) { parentPort.postMessage({ slowestMs: slowest, polls, failures }); agent.destroy(); return; }
+      if (stopping) { process.send({ slowestMs: slowest, polls, failures }, () => process.exit(0)); agent.destroy(); return; }
       const t = performance.now();
-      const req = http.get(workerData.url, { agent }, (res) => {
+      const req = http.get(process.argv[1], { agent }, (res) => {
         res.resume();
         res.on('end', () => {
           slowest = Math.max(slowest, performance.now() - t);
@@ -42,14 +41,12 @@ function startPoller(url: string): { stop: () => Promise<{ slowestMs: number; po
     };
     poll();
   `;
-  const worker = new Worker(code, { eval: true, workerData: { url } });
+  const child = spawn(process.execPath, ['-e', code, url], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   return {
-    stop: () => new Promise((resolve) => {
-      worker.once('message', (m) => {
-        void worker.terminate();
-        resolve(m);
-      });
-      worker.postMessage('stop');
+    stop: () => new Promise((resolve, reject) => {
+      child.once('message', (m) => resolve(m as { slowestMs: number; polls: number; failures: number }));
+      child.once('exit', (code) => reject(new Error(`poller exited with code ${code} before reporting`)));
+      child.send('stop');
     }),
   };
 }
