@@ -27,6 +27,7 @@ export interface ServeConfig {
   devices: number[];
   graphOptimizationLevel: OptimizationLevel;
   intraOpThreads: number;
+  inlineRunMaxUs: number;
   drainTimeoutSeconds: number;
   drainSeconds: number;
   maxInflightBytes: number;
@@ -124,6 +125,7 @@ export function parseServeConfig(raw: RawServeOptions): ServeConfig {
     devices,
     graphOptimizationLevel: oneOf(o.graphOptimizationLevel, '--graph-optimization-level', OPTIMIZATION_LEVELS, SERVE_DEFAULTS.graphOptimizationLevel),
     intraOpThreads: integer(o.intraOpThreads, '--intra-op-threads', SERVE_DEFAULTS.intraOpThreads, 0, 1024),
+    inlineRunMaxUs: integer(o.inlineRunMaxUs, '--inline-run-max-us', SERVE_DEFAULTS.inlineRunMaxUs, 0, 1_000_000),
     drainTimeoutSeconds: integer(o.drainTimeoutSeconds, '--drain-timeout-seconds', SERVE_DEFAULTS.drainTimeoutSeconds, 0, 3600),
     drainSeconds: integer(o.drainSeconds, '--drain-seconds', SERVE_DEFAULTS.drainSeconds, 0, 3600),
     maxInflightBytes: integer(o.maxInflightBytes, '--max-inflight-bytes', defaultInflightBytes(), 1024),

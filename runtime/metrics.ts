@@ -50,6 +50,7 @@ export class RuntimeMetrics {
   readonly queueSeconds: Histogram<'model'>;
   readonly computeSeconds: Histogram<'model'>;
   readonly batchSize: Histogram<'model'>;
+  readonly runs: Counter<'model' | 'place'>;
   readonly inflight: Gauge<'model'>;
   readonly queued: Gauge<'model'>;
   readonly loadSeconds: Gauge<'model'>;
@@ -63,6 +64,8 @@ export class RuntimeMetrics {
     this.queueSeconds = new Histogram({ name: 'modelplane_inference_queue_duration_seconds', help: 'Time a request waited in the queue before its batch ran, seconds', labelNames: ['model'], buckets: LATENCY_BUCKETS, registers });
     this.computeSeconds = new Histogram({ name: 'modelplane_inference_compute_duration_seconds', help: 'Time onnxruntime spent on one batch, seconds', labelNames: ['model'], buckets: LATENCY_BUCKETS, registers });
     this.batchSize = new Histogram({ name: 'modelplane_inference_batch_size', help: 'Rows (dimension 0) per model run', labelNames: ['model'], buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256], registers });
+    this.runs = new Counter({ name: 'modelplane_inference_runs_total', help: 'Model runs by where they computed: session_worker, or event_loop (short runs, --inline-run-max-us)', labelNames: ['model', 'place'], registers });
+    for (const place of ['session_worker', 'event_loop'] as const) this.runs.inc({ model, place }, 0);
     this.inflight = new Gauge({ name: 'modelplane_inference_inflight_requests', help: 'Requests received and not yet answered (queued + computing)', labelNames: ['model'], registers, collect() { this.set({ model }, live.inflight()); } });
     this.queued = new Gauge({ name: 'modelplane_inference_queued_requests', help: 'Requests waiting in the queue', labelNames: ['model'], registers, collect() { this.set({ model }, live.queued()); } });
     let reported = 0;

@@ -13,10 +13,13 @@ export interface SchedulerOptions {
   maxQueueSize: number;
 }
 
+/** Where a run computed: on a session worker, or on the event loop (an inline lane). */
+export type RunPlace = 'session_worker' | 'event_loop';
+
 export interface SchedulerObserver {
   /** A request left the queue after s seconds. */
   queueSeconds(s: number, req: InferRequest): void;
-  batch(rows: number, computeSeconds: number): void;
+  batch(rows: number, computeSeconds: number, place: RunPlace): void;
 }
 
 interface Entry {
@@ -31,6 +34,16 @@ interface Entry {
 /** One model instance: anything that runs a feed (a session worker, or a stand-in in tests). */
 export type InstanceRunner = Pick<ModelRunner, 'run'> & Partial<Pick<ModelRunner, 'inputBuffer'>>;
 
+/**
+ * A lane on the event loop for runs shorter than their hand-off to a session worker (inline-lane.ts): a request
+ * at the head of the queue takes it when it is free and accepts the request. It is busy from the start of a run
+ * until the event loop has had a turn after it, so queued runs never follow one another on the loop.
+ */
+export interface InlineRunner extends InstanceRunner {
+  busy: boolean;
+  accepts(req: InferRequest): boolean;
+}
+
 export class Scheduler {
   private queue: Entry[] = [];
   /** Instances with no run in progress; a batch goes to whichever is idle. */
@@ -44,6 +57,7 @@ export class Scheduler {
     private readonly sig: ModelSignature,
     private readonly opts: SchedulerOptions,
     private readonly observer: SchedulerObserver,
+    private readonly inline?: InlineRunner,
   ) {
     this.idle = Array.isArray(instances) ? [...instances] : [instances as InstanceRunner];
     if (this.idle.length === 0) throw new Error('a scheduler needs at least one model instance');
@@ -67,6 +81,11 @@ export class Scheduler {
 
   /** Starts runs on idle instances while there is work that should not wait for a fuller batch. */
   private dispatch(): void {
+    const first = this.queue[0];
+    if (this.inline && first && first.key === undefined && this.inline.accepts(first.req)) {
+      this.queue.shift();
+      void this.executeInline(this.inline, first);
+    }
     while (this.idle.length > 0 && this.queue.length > 0) {
       const picked = planBatch(this.queue, this.opts.maxBatchSize);
       const rows = picked.reduce((n, i) => n + this.queue[i].rows, 0);
@@ -120,8 +139,25 @@ export class Scheduler {
       return this.executeOneByOne(instance, entries);
     }
     this.release(instance);
-    this.observer.batch(entries.reduce((n, e) => n + e.rows, 0), result.computeSeconds);
+    this.observer.batch(entries.reduce((n, e) => n + e.rows, 0), result.computeSeconds, 'session_worker');
     entries.forEach((e, i) => e.resolve(split[i]));
+  }
+
+  /** One request on the event loop; the lane is free again once the loop has had a turn (probes, I/O). */
+  private async executeInline(lane: InlineRunner, e: Entry): Promise<void> {
+    lane.busy = true;
+    this.observer.queueSeconds((performance.now() - e.enqueued) / 1000, e.req);
+    try {
+      const r = await lane.run(concatInputs([e.req], this.sig));
+      this.observer.batch(e.rows, r.computeSeconds, 'event_loop');
+      e.resolve(splitOutputs(r.outputs, [e.rows])[0]);
+    } catch (err) {
+      e.reject(new RuntimeError('InferenceFailed', `inference failed: ${(err as Error).message}`));
+    }
+    setImmediate(() => {
+      lane.busy = false;
+      this.dispatch();
+    });
   }
 
   /**
@@ -136,7 +172,7 @@ export class Scheduler {
   private async runAlone(instance: InstanceRunner, e: Entry): Promise<void> {
     try {
       const r = await instance.run(concatInputs([e.req], this.sig, instance.inputBuffer));
-      this.observer.batch(e.rows, r.computeSeconds);
+      this.observer.batch(e.rows, r.computeSeconds, 'session_worker');
       e.resolve(splitOutputs(r.outputs, [e.rows])[0]);
     } catch (err) {
       e.reject(new RuntimeError('InferenceFailed', `inference failed: ${(err as Error).message}`));

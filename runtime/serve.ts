@@ -10,6 +10,7 @@ import { cpuLimit, type ServeConfig } from './config.js';
 import { InflightTracker, RuntimeMetrics } from './metrics.js';
 import { ModelLoadError, ModelRunner, type LoadedModel } from './model-runner.js';
 import { Scheduler } from './scheduler.js';
+import { InlineLane } from './inline-lane.js';
 import { createRuntimeServer, MODEL_VERSION, type ServedModel, type ServerState } from './server.js';
 import { ModelStatisticsRecorder } from './statistics.js';
 import { batchability, warmupShape, type ModelSignature } from './signature.js';
@@ -136,6 +137,7 @@ export function startRuntime(cfg: ServeConfig, version: string, logger: Logger =
   let served: ServedModel | undefined;
   const inflight = new InflightTracker();
   const runners = Array.from({ length: cfg.instances }, () => new ModelRunner());
+  let inline: InlineLane | undefined;
   const modelName = cfg.name ?? defaultModelName(cfg.model);
   const statistics = new ModelStatisticsRecorder(modelName, MODEL_VERSION);
   const serverDeps = {
@@ -188,6 +190,14 @@ export function startRuntime(cfg: ServeConfig, version: string, logger: Logger =
     } catch (err) {
       throw new FatalError('ModelLoadFailed', `model ${file} failed its warm-up run: ${(err as Error).message}`);
     }
+    // Short runs of a small CPU model cost less on the event loop than their hand-off to a session worker.
+    const inlineDecision = maxBatchSize === 1 && providers.every((p) => p === 'cpu')
+      ? await InlineLane.create({ modelPath: file, maxUs: cfg.inlineRunMaxUs, graphOptimizationLevel: cfg.graphOptimizationLevel, warmup: () => zeroInputs(sig) })
+        .catch((err: Error) => ({ lane: undefined, reason: `a session on the event loop did not load: ${err.message}` }))
+      : { reason: maxBatchSize > 1 ? 'batching is on' : `the model runs on ${providers.join(',')}` };
+    inline = inlineDecision.lane;
+    if (inlineDecision.lane) logger.info('short runs on the event loop', { maxUs: cfg.inlineRunMaxUs, warmupUs: +inlineDecision.plan.warmupUs.toFixed(1), warmupElements: inlineDecision.plan.warmupElements });
+    else logger.info('every run on a session worker', { reason: inlineDecision.reason });
     const metrics = new RuntimeMetrics(
       modelName,
       { inflight: () => inflight.count, queued: () => served?.scheduler.queued ?? 0, concurrencySeconds: () => inflight.concurrencySeconds() },
@@ -199,15 +209,16 @@ export function startRuntime(cfg: ServeConfig, version: string, logger: Logger =
         metrics.queueSeconds.observe({ model: modelName }, s);
         if (req) statistics.dequeued(req, s);
       },
-      batch: (rows, s) => {
+      batch: (rows, s, place) => {
         metrics.batchSize.observe({ model: modelName }, rows);
         metrics.computeSeconds.observe({ model: modelName }, s);
+        metrics.runs.inc({ model: modelName, place });
         statistics.executed(rows, s);
       },
-    });
+    }, inline);
     const loadSeconds = (performance.now() - started) / 1000;
     metrics.loadSeconds.set({ model: modelName }, loadSeconds);
-    const parameters = { execution_provider: providers.join(','), instances: runners.length, ...(optimization ?? {}) };
+    const parameters = { execution_provider: providers.join(','), instances: runners.length, inline_run_max_us: inline ? cfg.inlineRunMaxUs : 0, ...(optimization ?? {}) };
     served = { name: modelName, signature: sig, scheduler, metrics, maxBatchSize, parameters };
     for (const runner of runners) {
       runner.onFatal = (err) => {
@@ -252,7 +263,7 @@ export function startRuntime(cfg: ServeConfig, version: string, logger: Logger =
     await closed;
     clearTimeout(lingering);
     server.closeCodec();
-    await Promise.all(runners.map((r) => r.close()));
+    await Promise.all([...runners.map((r) => r.close()), inline?.release()]);
     logger.info('drained');
   })());
 

@@ -2,9 +2,9 @@
 // keeping it off the main thread lets health checks, metrics and request parsing go on during a batch.
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import ort from 'onnxruntime-node';
-import { datatypeOfOrt, typeInfo } from './datatypes.js';
 import { tensorSpec, type ModelSignature, type OrtValueMetadata } from './signature.js';
-import type { WireTensor, WorkerChannel, WorkerInit, WorkerReply, WorkerRequest } from './worker-protocol.js';
+import type { WorkerChannel, WorkerInit, WorkerReply, WorkerRequest } from './worker-protocol.js';
+import { fromOrtTensor, toOrtTensor } from './ort-tensors.js';
 import { isGpuProvider } from '../common/serve-contract.js';
 
 const init = workerData as WorkerInit & { channel: WorkerChannel };
@@ -45,39 +45,15 @@ function reply(msg: WorkerReply, transfer: ArrayBuffer[] = []): void {
   port.postMessage(msg, transfer);
 }
 
-function toTensor(t: WireTensor): ort.Tensor {
-  if (t.strings) return new ort.Tensor('string', t.strings, t.dims);
-  const info = typeInfo(datatypeOfOrt(t.ortType)!);
-  const offset = t.byteOffset ?? 0;
-  const length = t.byteLength ?? t.buffer!.byteLength - offset;
-  // Bytes handed over where they arrived may start off their element's alignment: such a view is copied here.
-  const data = offset % info.size === 0
-    ? new info.array!(t.buffer!, offset, length / info.size)
-    : new info.array!(t.buffer!.slice(offset, offset + length), 0, length / info.size);
-  return new ort.Tensor(t.ortType as 'float32', data as Float32Array, t.dims);
-}
-
-
-function fromTensor(name: string, t: ort.Tensor, transfer: ArrayBuffer[]): WireTensor {
-  const dims = [...t.dims];
-  if (t.type === 'string') return { name, ortType: 'string', dims, strings: t.data as string[] };
-  let data = t.data as unknown as ArrayBufferView;
-  if (data.byteOffset !== 0 || data.byteLength !== data.buffer.byteLength || !(data.buffer instanceof ArrayBuffer)) {
-    data = new Uint8Array(data.buffer, data.byteOffset, data.byteLength).slice();
-  }
-  if (!transfer.includes(data.buffer as ArrayBuffer)) transfer.push(data.buffer as ArrayBuffer);
-  return { name, ortType: t.type, dims, buffer: data.buffer as ArrayBuffer };
-}
-
 async function runOne(session: ort.InferenceSession, msg: WorkerRequest): Promise<void> {
   const started = performance.now();
   try {
     const feeds: Record<string, ort.Tensor> = {};
-    for (const t of msg.inputs) feeds[t.name] = toTensor(t);
+    for (const t of msg.inputs) feeds[t.name] = toOrtTensor(t);
     const results = await session.run(feeds);
     const computeSeconds = (performance.now() - started) / 1000;
     const transfer: ArrayBuffer[] = [];
-    const outputs = Object.entries(results).map(([name, t]) => fromTensor(name, t, transfer));
+    const outputs = Object.entries(results).map(([name, t]) => fromOrtTensor(name, t, transfer));
     reply({ type: 'result', seq: msg.seq, outputs, computeSeconds }, transfer);
   } catch (err) {
     reply({ type: 'run-failed', seq: msg.seq, error: (err as Error).message });

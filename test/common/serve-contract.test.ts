@@ -42,6 +42,7 @@ const defaults: ServeConfig = {
   devices: [0],
   graphOptimizationLevel: 'all',
   intraOpThreads: 0,
+  inlineRunMaxUs: 200,
   drainTimeoutSeconds: 45,
   drainSeconds: 5,
   // A quarter of this machine's (or container's) memory.
@@ -85,7 +86,7 @@ test('every setting survives serveArgv and the CLI parser, and an omitted one ta
   const all: Required<ServeSettings> = {
     model: 'https://example.com/m.onnx', name: 'm', host: '127.0.0.1', httpPort: 9000, grpcPort: 9001, maxBatchSize: 8, maxQueueDelayUs: 500,
     maxQueueSize: 99, maxBodyBytes: 4096, executionProviders: ['cuda', 'cpu'], requireGpu: true, instances: 3, devices: [1, 0],
-    graphOptimizationLevel: 'extended', intraOpThreads: 5, drainTimeoutSeconds: 7, cacheDir: '/cache',
+    graphOptimizationLevel: 'extended', intraOpThreads: 5, inlineRunMaxUs: 150, drainTimeoutSeconds: 7, cacheDir: '/cache',
     maxInflightBytes: 1 << 20, headersTimeoutSeconds: 11, bodyTimeoutSeconds: 12, requestTimeoutSeconds: 13, drainSeconds: 2,
     sha256: 'a'.repeat(64), credentialsDir: '/creds', optimizedModelDir: '/optimized', logLevel: 'debug',
   };

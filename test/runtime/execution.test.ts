@@ -66,6 +66,36 @@ test('a sequence-axis model served with default flags: 24 concurrent callers eac
   }
 });
 
+test('short runs of a small model compute on the event loop, larger ones on a session worker: every caller gets its own answer', async () => {
+  const rt = await startRuntime(['--model', modelFile(dir.path, 'sequence', sequenceCenteringModel()), '--log-level', 'info']);
+  try {
+    // 1 to 6 rows against a warm-up of one: up to 4 rows may run on the event loop, 5 and 6 go to the worker.
+    await callersGetTheirOwnAnswers(rt.url, 'sequence', 0);
+    expect(rt.logLines().find((l) => l.message === 'short runs on the event loop')).toMatchObject({ maxUs: 200, warmupElements: WIDTH });
+    const meta = await (await fetch(`${rt.url}/v2/models/sequence`)).json();
+    expect(meta.parameters).toEqual({ execution_provider: 'cpu', instances: 1, inline_run_max_us: 200 });
+    const metrics = await (await fetch(`${rt.url}/metrics`)).text();
+    const onLoop = metricValue(metrics, 'modelplane_inference_runs_total', 'place="event_loop"');
+    const onWorker = metricValue(metrics, 'modelplane_inference_runs_total', 'place="session_worker"');
+    expect(onLoop).toBeGreaterThan(0);
+    expect(onWorker).toBeGreaterThanOrEqual(4 * 8);
+    expect(onLoop + onWorker).toBe(96);
+  } finally {
+    await rt.stop();
+  }
+  // --inline-run-max-us 0: every run on a session worker.
+  const off = await startRuntime(['--model', modelFile(dir.path, 'sequence', sequenceCenteringModel()), '--inline-run-max-us', '0', '--log-level', 'info']);
+  try {
+    await callersGetTheirOwnAnswers(off.url, 'sequence', 0);
+    expect(off.logLines().find((l) => l.message === 'every run on a session worker')).toMatchObject({ reason: '--inline-run-max-us is 0' });
+    expect((await (await fetch(`${off.url}/v2/models/sequence`)).json()).parameters.inline_run_max_us).toBe(0);
+    const metrics = await (await fetch(`${off.url}/metrics`)).text();
+    expect([metricValue(metrics, 'modelplane_inference_runs_total', 'place="event_loop"'), metricValue(metrics, 'modelplane_inference_runs_total', 'place="session_worker"')]).toEqual([0, 96]);
+  } finally {
+    await off.stop();
+  }
+});
+
 test('a per-row model with batching asked for, on two instances: batches form and every caller gets its own rows', async () => {
   const rt = await startRuntime(['--model', modelFile(dir.path, 'rows', rowCenteringModel()), '--max-batch-size', '32', '--max-queue-delay-us', '20000', '--instances', '2', '--log-level', 'warn']);
   try {
@@ -77,7 +107,9 @@ test('a per-row model with batching asked for, on two instances: batches form an
     const config = await (await fetch(`${rt.url}/v2/models/rows/config`)).json();
     expect(config).toMatchObject({ max_batch_size: 32, input: [{ name: 'IN', dims: [WIDTH] }], dynamic_batching: {} });
     const meta = await (await fetch(`${rt.url}/v2/models/rows`)).json();
-    expect(meta.parameters).toEqual({ execution_provider: 'cpu', instances: 2 });
+    // Batching is on: every run goes to a session worker.
+    expect(meta.parameters).toEqual({ execution_provider: 'cpu', instances: 2, inline_run_max_us: 0 });
+    expect(metricValue(metrics, 'modelplane_inference_runs_total', 'place="event_loop"')).toBe(0);
     expect(metricValue(metrics, 'modelplane_execution_provider_info', 'provider="cpu"')).toBe(1);
   } finally {
     await rt.stop();
@@ -118,7 +150,7 @@ test('without --require-gpu the same list falls back to CPU and says which provi
   try {
     expect(rt.logLines().find((l) => l.message === 'execution provider unavailable, falling back')).toMatchObject({ provider: 'cuda' });
     const meta = await (await fetch(`${rt.url}/v2/models/simple`)).json();
-    expect(meta.parameters).toEqual({ execution_provider: 'cpu', instances: 1 });
+    expect(meta.parameters).toEqual({ execution_provider: 'cpu', instances: 1, inline_run_max_us: expect.any(Number) });
     const metrics = await (await fetch(`${rt.url}/metrics`)).text();
     expect(metrics).toMatch(/^modelplane_execution_provider_info\{model="simple",provider="cpu"\} 1$/m);
     expect(metrics).not.toMatch(/provider="cuda"/);

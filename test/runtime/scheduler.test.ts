@@ -3,7 +3,7 @@ import { batchKey, concatInputs, planBatch, splitOutputs, type OutputTensor } fr
 import { fromHalf, toHalf } from '../../runtime/datatypes.js';
 import { RuntimeError } from '../../runtime/errors.js';
 import type { InferRequest } from '../../runtime/request.js';
-import { Scheduler } from '../../runtime/scheduler.js';
+import { Scheduler, type InlineRunner, type RunPlace } from '../../runtime/scheduler.js';
 import type { ModelSignature } from '../../runtime/signature.js';
 import type { WireTensor } from '../../runtime/worker-protocol.js';
 
@@ -288,5 +288,84 @@ describe('Scheduler', () => {
     a.releaseAll();
     b.releaseAll();
     expect((await Promise.all([first[0], third])).map(data)).toEqual([[0, 2], [40, 42]]);
+  });
+});
+
+describe('Scheduler with a lane on the event loop', () => {
+  /** A lane that triples its input at once (so its answers differ from the worker's doubling), for requests of up to `maxRows` rows. */
+  function fakeLane(maxRows: number, opts: { fail?: boolean } = {}) {
+    const lane = {
+      busy: false,
+      runs: [] as number[],
+      accepts: (r: InferRequest) => !lane.busy && r.inputs[0].shape[0] <= maxRows,
+      run: async (inputs: WireTensor[]) => {
+        const x = new Float32Array(inputs[0].buffer!, inputs[0].byteOffset, inputs[0].byteLength! / 4);
+        lane.runs.push(x[0]);
+        if (opts.fail) throw new Error(`cannot run ${x[0]}`);
+        return { outputs: [{ name: 'y', ortType: 'float32', dims: inputs[0].dims, buffer: x.map((v) => v * 3).buffer }], computeSeconds: 0.0001 };
+      },
+    };
+    return lane satisfies InlineRunner;
+  }
+  const places: RunPlace[] = [];
+  const observer = { queueSeconds: () => {}, batch: (_rows: number, _s: number, place: RunPlace) => places.push(place) };
+  const data = (a: OutputTensor[]) => [...(a[0].data as Float32Array)];
+  beforeEach(() => places.splice(0));
+
+  test('a short request runs on the lane; the lane takes no other run until the event loop has had a turn', async () => {
+    const worker = fakeRunner();
+    const lane = fakeLane(2);
+    const s = new Scheduler(worker, sig, { maxBatchSize: 1, maxQueueDelayUs: 0, maxQueueSize: 10 }, observer, lane);
+    const first = s.submit(req(1, 0));
+    const second = s.submit(req(1, 10));
+    expect(data(await first)).toEqual([0, 3]);
+    // The second came while the lane was busy: it went to the idle session worker, and got that worker's answer.
+    expect(worker.calls).toEqual([[1, 2]]);
+    worker.releaseAll();
+    expect(data(await second)).toEqual([20, 22]);
+    await new Promise((r) => setImmediate(r));
+    expect(data(await s.submit(req(2, 30)))).toEqual([90, 93, 96, 99]);
+    expect(lane.runs).toEqual([0, 30]);
+    expect(places).toEqual(['event_loop', 'session_worker', 'event_loop']);
+  });
+
+  test('queued requests never run back to back on the lane within one turn of the event loop', async () => {
+    const worker = fakeRunner();
+    const lane = fakeLane(8);
+    const s = new Scheduler(worker, sig, { maxBatchSize: 1, maxQueueDelayUs: 0, maxQueueSize: 10 }, observer, lane);
+    const answers = [0, 10, 20, 30].map((start) => s.submit(req(1, start)));
+    await tick();
+    // One on the lane, one on the worker; two wait for either.
+    expect([lane.runs.length, worker.calls.length, s.queued]).toEqual([1, 1, 2]);
+    await new Promise((r) => setImmediate(r));
+    expect([lane.runs.length, s.queued]).toEqual([2, 1]);
+    worker.releaseAll();
+    await new Promise((r) => setImmediate(r));
+    worker.releaseAll();
+    const all = (await Promise.all(answers)).map(data);
+    // Each caller got its own rows, whichever thread computed them.
+    all.forEach((d, i) => expect(d[0] === i * 20 || d[0] === i * 30).toBe(true));
+  });
+
+  test('a request the lane does not accept goes to a session worker', async () => {
+    const worker = fakeRunner();
+    const lane = fakeLane(1);
+    const s = new Scheduler(worker, sig, { maxBatchSize: 1, maxQueueDelayUs: 0, maxQueueSize: 10 }, observer, lane);
+    const big = s.submit(req(3, 0));
+    await tick();
+    expect([lane.runs, worker.calls]).toEqual([[], [[3, 2]]]);
+    worker.releaseAll();
+    expect(data(await big)).toEqual([0, 2, 4, 6, 8, 10]);
+  });
+
+  test('a failed run on the lane fails that request alone, with InferenceFailed', async () => {
+    const worker = fakeRunner();
+    const s = new Scheduler(worker, sig, { maxBatchSize: 1, maxQueueDelayUs: 0, maxQueueSize: 10 }, observer, fakeLane(1, { fail: true }));
+    await expect(s.submit(req(1, 5))).rejects.toMatchObject({ reason: 'InferenceFailed', message: expect.stringMatching(/inference failed: cannot run 5/) });
+    await new Promise((r) => setImmediate(r));
+    const other = s.submit(req(2, 0));
+    await tick();
+    worker.releaseAll();
+    expect(data(await other)).toEqual([0, 2, 4, 6]);
   });
 });

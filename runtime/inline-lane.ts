@@ -1,0 +1,175 @@
+// Runs on the event-loop thread, for runs shorter than their hand-off: passing a run to a session worker and its
+// answer back costs about 0.15 ms of CPU and of latency (two thread wake-ups and two messages), which is more
+// than a small model takes to compute. The lane is a second onnxruntime session on this thread, with one
+// intra-op thread. A run takes it only when predicted, from the warm-up, to stay within --inline-run-max-us, and
+// runs that keep overrunning their prediction pause the lane, so probes, metrics and other requests are never held
+// long.
+import { statSync } from 'node:fs';
+import ort from 'onnxruntime-node';
+import type { RunResult } from './model-runner.js';
+import type { InferRequest } from './request.js';
+import type { InlineRunner } from './scheduler.js';
+import { fromOrtTensor, toOrtTensor } from './ort-tensors.js';
+import { elementCount } from './tensors.js';
+import type { WireTensor } from './worker-protocol.js';
+
+/** Model files larger than this are not loaded a second time (the lane's session holds its own weights). */
+export const INLINE_MAX_MODEL_BYTES = 32 * 1024 * 1024;
+/** Nor kept when the second session took more resident memory than this. */
+export const INLINE_MAX_SESSION_BYTES = 64 * 1024 * 1024;
+/** Runs with more input elements than this many times the warm-up's go to a session worker. */
+export const INLINE_MAX_SIZE_FACTOR = 4;
+/** A run that took this many times --inline-run-max-us overran its prediction; ... */
+export const INLINE_OVERRUN_FACTOR = 4;
+/** ... this many overruns within a window of runs (one alone is a thread descheduled, not the model) ... */
+export const INLINE_OVERRUNS_TO_PAUSE = 3;
+export const INLINE_OVERRUN_WINDOW = 100;
+/** ... pause the lane for this many of the requests that follow. */
+export const INLINE_PAUSE_RUNS = 1000;
+
+/** Watches the lane's run times: runs that keep overrunning the limit pause the lane for a while. */
+export class OverrunGuard {
+  runs = 0;
+  overruns = 0;
+  private inWindow = 0;
+  private paused = 0;
+
+  constructor(private readonly maxUs: number) {}
+
+  record(us: number): void {
+    this.runs++;
+    if (this.runs % INLINE_OVERRUN_WINDOW === 0) this.inWindow = 0;
+    if (us <= this.maxUs * INLINE_OVERRUN_FACTOR) return;
+    this.overruns++;
+    if (++this.inWindow >= INLINE_OVERRUNS_TO_PAUSE) {
+      this.inWindow = 0;
+      this.paused = INLINE_PAUSE_RUNS;
+    }
+  }
+
+  /** Whether the lane takes the next request; a paused lane counts the requests it lets go by. */
+  allows(): boolean {
+    if (this.paused === 0) return true;
+    this.paused--;
+    return false;
+  }
+}
+/**
+ * Warm-up runs on the lane's session: the first runs of a new session are slower and do not count; a model far
+ * over the limit stops after its first runs.
+ */
+const WARMUP_RUNS = 20;
+const WARMUP_COUNTED = 10;
+const WARMUP_GIVE_UP_FACTOR = 20;
+
+/** What the lane's decisions rest on: the limit, and the warm-up run's time and size. */
+export interface InlinePlan {
+  maxUs: number;
+  warmupUs: number;
+  warmupElements: number;
+}
+
+/**
+ * Whether a run with this many input elements may run on the event loop: no larger than a few warm-ups, and
+ * predicted (the warm-up's time, scaled up with the size) within the limit.
+ */
+export function inlineEligible(elements: number, plan: InlinePlan): boolean {
+  if (plan.maxUs <= 0 || elements > plan.warmupElements * INLINE_MAX_SIZE_FACTOR) return false;
+  return plan.warmupUs * Math.max(1, elements / Math.max(1, plan.warmupElements)) <= plan.maxUs;
+}
+
+/** Input elements of a request (BYTES elements count one each). */
+export function requestElements(req: InferRequest): number {
+  let n = 0;
+  for (const input of req.inputs) n += elementCount(input.shape);
+  return n;
+}
+
+function wireElements(inputs: readonly WireTensor[]): number {
+  let n = 0;
+  for (const t of inputs) n += elementCount(t.dims);
+  return n;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+/** One run on this thread, timed. */
+async function runSession(session: ort.InferenceSession, inputs: WireTensor[]): Promise<RunResult> {
+  const started = performance.now();
+  const feeds: Record<string, ort.Tensor> = {};
+  for (const t of inputs) feeds[t.name] = toOrtTensor(t);
+  const results = await session.run(feeds);
+  const computeSeconds = (performance.now() - started) / 1000;
+  return { outputs: Object.entries(results).map(([name, t]) => fromOrtTensor(name, t)), computeSeconds };
+}
+
+export type InlineLaneDecision =
+  | { lane: InlineLane; plan: InlinePlan }
+  | { lane?: undefined; reason: string };
+
+export class InlineLane implements InlineRunner {
+  /** Set while a run is on the event loop (and until the loop has had a turn after it). */
+  busy = false;
+  readonly guard: OverrunGuard;
+
+  private constructor(private readonly session: ort.InferenceSession, readonly plan: InlinePlan) {
+    this.guard = new OverrunGuard(plan.maxUs);
+  }
+
+  /**
+   * The lane for this model, or why there is none. `warmup` is the zero-filled warm-up input; the session
+   * workers have already run it, so the model is known to load and run.
+   */
+  static async create(opts: {
+    modelPath: string;
+    maxUs: number;
+    graphOptimizationLevel: 'disabled' | 'basic' | 'extended' | 'all';
+    warmup: () => WireTensor[];
+  }): Promise<InlineLaneDecision> {
+    if (opts.maxUs <= 0) return { reason: '--inline-run-max-us is 0' };
+    const fileBytes = statSync(opts.modelPath).size;
+    if (fileBytes > INLINE_MAX_MODEL_BYTES) return { reason: `the model file has ${fileBytes} bytes, more than ${INLINE_MAX_MODEL_BYTES}` };
+    const rssBefore = process.memoryUsage.rss();
+    const session = await ort.InferenceSession.create(opts.modelPath, {
+      executionProviders: ['cpu'],
+      graphOptimizationLevel: opts.graphOptimizationLevel,
+      intraOpNumThreads: 1,
+      logSeverityLevel: 3,
+    });
+    const times: number[] = [];
+    for (let i = 0; i < WARMUP_RUNS; i++) {
+      times.push((await runSession(session, opts.warmup())).computeSeconds * 1e6);
+      if (i >= 2 && times[i] > opts.maxUs * WARMUP_GIVE_UP_FACTOR) break;
+    }
+    const sessionBytes = process.memoryUsage.rss() - rssBefore;
+    const plan: InlinePlan = { maxUs: opts.maxUs, warmupUs: median(times.slice(-WARMUP_COUNTED)), warmupElements: wireElements(opts.warmup()) };
+    if (sessionBytes > INLINE_MAX_SESSION_BYTES) {
+      await session.release();
+      return { reason: `a second session took ${sessionBytes} bytes of memory, more than ${INLINE_MAX_SESSION_BYTES}` };
+    }
+    if (!inlineEligible(plan.warmupElements, plan)) {
+      await session.release();
+      return { reason: `a warm-up run took ${plan.warmupUs.toFixed(0)} us, more than --inline-run-max-us ${plan.maxUs}` };
+    }
+    return { lane: new InlineLane(session, plan), plan };
+  }
+
+  /** Whether this request runs here now (the lane is free, not paused, and the run predicted short). */
+  accepts(req: InferRequest): boolean {
+    return !this.busy && inlineEligible(requestElements(req), this.plan) && this.guard.allows();
+  }
+
+  /** Runs on this thread; the outputs are views on onnxruntime's buffers. */
+  async run(inputs: WireTensor[]): Promise<RunResult> {
+    const result = await runSession(this.session, inputs);
+    this.guard.record(result.computeSeconds * 1e6);
+    return result;
+  }
+
+  release(): Promise<void> {
+    return this.session.release();
+  }
+}

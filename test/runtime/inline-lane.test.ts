@@ -1,0 +1,115 @@
+// The lane on the event loop for short runs: which runs may take it, when it pauses, and when a model gets one at
+// all, with real onnxruntime sessions on real ONNX files.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { simpleModel } from '../../examples/onnx-models.js';
+import {
+  INLINE_MAX_MODEL_BYTES, INLINE_OVERRUN_WINDOW, INLINE_PAUSE_RUNS, InlineLane, inlineEligible, OverrunGuard, requestElements,
+} from '../../runtime/inline-lane.js';
+import type { InferRequest } from '../../runtime/request.js';
+import type { WireTensor } from '../../runtime/worker-protocol.js';
+import { modelFile, tempDir } from '../support/runtime-process.js';
+
+const dir = tempDir();
+afterAll(() => dir.remove());
+
+describe('inlineEligible', () => {
+  const plan = { maxUs: 200, warmupUs: 50, warmupElements: 100 };
+  test.each([
+    ['the warm-up size', 100, true],
+    ['smaller than the warm-up: the warm-up time is the floor', 10, true],
+    ['four warm-ups, predicted 200 us', 400, true],
+    ['more than four warm-ups', 401, false],
+  ])('%s', (_name, elements, expected) => {
+    expect(inlineEligible(elements, plan)).toBe(expected);
+  });
+  test('a slower warm-up scales the prediction: three warm-ups predicted 300 us is over 200', () => {
+    expect(inlineEligible(300, { ...plan, warmupUs: 100 })).toBe(false);
+    expect(inlineEligible(200, { ...plan, warmupUs: 100 })).toBe(true);
+  });
+  test('a limit of 0 turns the lane off', () => {
+    expect(inlineEligible(1, { ...plan, maxUs: 0 })).toBe(false);
+  });
+});
+
+test('requestElements counts every input element', () => {
+  const req = {
+    inputs: [
+      { name: 'a', datatype: 'FP32', shape: [2, 16], payload: { bytes: new Uint8Array(128) } },
+      { name: 'b', datatype: 'BYTES', shape: [3], payload: { strings: ['x', 'y', 'z'] } },
+    ],
+    outputs: [],
+  } as unknown as InferRequest;
+  expect(requestElements(req)).toBe(35);
+});
+
+describe('OverrunGuard', () => {
+  test('one overrun is noise; three within a window pause the lane for a while, then it takes runs again', () => {
+    const g = new OverrunGuard(100);
+    g.record(1000);
+    expect(g.allows()).toBe(true);
+    g.record(50);
+    g.record(1000);
+    expect(g.allows()).toBe(true);
+    g.record(1000);
+    expect(g.overruns).toBe(3);
+    let refused = 0;
+    while (!g.allows()) refused++;
+    expect(refused).toBe(INLINE_PAUSE_RUNS);
+  });
+  test('overruns spread over windows do not pause it', () => {
+    const g = new OverrunGuard(100);
+    for (let i = 0; i < 3 * INLINE_OVERRUN_WINDOW; i++) g.record(i % INLINE_OVERRUN_WINDOW === 1 || i % INLINE_OVERRUN_WINDOW === 2 ? 1000 : 10);
+    expect(g.overruns).toBe(6);
+    expect(g.allows()).toBe(true);
+  });
+  test('a run up to four times the limit is not an overrun', () => {
+    const g = new OverrunGuard(100);
+    for (let i = 0; i < 10; i++) g.record(400);
+    expect([g.overruns, g.allows()]).toEqual([0, true]);
+  });
+});
+
+describe('InlineLane.create on real models', () => {
+  const zeros = (rows: number): WireTensor[] => ['INPUT0', 'INPUT1'].map((name) => ({ name, ortType: 'float32', dims: [rows, 16], buffer: new ArrayBuffer(rows * 16 * 4) }));
+  const graphOptimizationLevel = 'all' as const;
+
+  test('a small model gets a lane that computes the right answer on this thread', async () => {
+    const decision = await InlineLane.create({ modelPath: modelFile(dir.path, 'simple', simpleModel()), maxUs: 1_000_000, graphOptimizationLevel, warmup: () => zeros(1) });
+    expect(decision.lane).toBeDefined();
+    const lane = decision.lane!;
+    try {
+      expect(lane.plan).toMatchObject({ maxUs: 1_000_000, warmupElements: 32 });
+      expect(lane.plan.warmupUs).toBeGreaterThan(0);
+      const a = Float32Array.from({ length: 32 }, (_, i) => i);
+      const b = Float32Array.from({ length: 32 }, (_, i) => 100 * i);
+      const result = await lane.run([
+        { name: 'INPUT0', ortType: 'float32', dims: [2, 16], buffer: a.buffer },
+        { name: 'INPUT1', ortType: 'float32', dims: [2, 16], buffer: b.buffer },
+      ]);
+      const sum = result.outputs.find((o) => o.name === 'OUTPUT0')!;
+      expect(sum.dims).toEqual([2, 16]);
+      expect([...new Float32Array(sum.buffer!, sum.byteOffset, sum.byteLength! / 4)]).toEqual(Array.from({ length: 32 }, (_, i) => 101 * i));
+      const request = (rows: number) => ({ inputs: ['INPUT0', 'INPUT1'].map((name) => ({ name, shape: [rows, 16] })) }) as unknown as InferRequest;
+      expect(lane.accepts(request(4))).toBe(true);
+      expect(lane.accepts(request(5))).toBe(false);
+      lane.busy = true;
+      expect(lane.accepts(request(1))).toBe(false);
+    } finally {
+      await lane.release();
+    }
+  });
+
+  test('no lane when its limit is 0, when a warm-up run takes longer than the limit, or for a large model file', async () => {
+    const simple = modelFile(dir.path, 'simple-2', simpleModel());
+    expect(await InlineLane.create({ modelPath: simple, maxUs: 0, graphOptimizationLevel, warmup: () => zeros(1) })).toEqual({ reason: '--inline-run-max-us is 0' });
+    const slow = await InlineLane.create({ modelPath: simple, maxUs: 0.001, graphOptimizationLevel, warmup: () => zeros(1) });
+    expect(slow.lane).toBeUndefined();
+    expect(slow).toMatchObject({ reason: expect.stringMatching(/^a warm-up run took \d+ us, more than --inline-run-max-us 0.001$/) });
+    // A file larger than the lane loads a second time is refused by its size, before it is read.
+    const large = join(dir.path, 'large.onnx');
+    writeFileSync(large, Buffer.alloc(INLINE_MAX_MODEL_BYTES + 1));
+    const big = await InlineLane.create({ modelPath: large, maxUs: 1_000_000, graphOptimizationLevel, warmup: () => [] });
+    expect(big).toMatchObject({ reason: expect.stringMatching(new RegExp(`^the model file has \\d+ bytes, more than ${INLINE_MAX_MODEL_BYTES}$`)) });
+  });
+});
