@@ -140,6 +140,24 @@ describe('BYTES', () => {
     expect(json.json.error).toMatch(/^inputs\[0\]\.data\[1\]: contains a NUL byte/);
   });
 
+  test('short requests, computed on the event loop rather than a session worker, round-trip exactly too', async () => {
+    const runsOnLoop = async () => {
+      const text = await (await fetch(`${strings.url}/metrics`)).text();
+      return Number(/^modelplane_inference_runs_total\{model="strings",place="event_loop"\} (\d+)$/m.exec(text)![1]);
+    };
+    const before = await runsOnLoop();
+    // At most four elements: no more than four times the warm-up's one, so these may run on the event loop.
+    for (let i = 0; i < valid.length; i += 4) {
+      const group = valid.slice(i, i + 4);
+      const chunk = lengthPrefixed(group.map((s) => Buffer.from(s)));
+      const binary = await infer(strings.url, 'strings', { inputs: [bytesInput(chunk.byteLength, group.length)], outputs: [{ name: 'out_STRING', parameters: { binary_data: true } }] }, [chunk]);
+      expect(elementsOf(binary.binary).map((b) => b.toString('hex'))).toEqual(group.map((s) => Buffer.from(s).toString('hex')));
+      const json = await infer(strings.url, 'strings', { inputs: [{ name: 'in_STRING', datatype: 'BYTES', shape: [1, group.length], data: group }] });
+      expect(json.json.outputs[0].data).toEqual(group);
+    }
+    expect(await runsOnLoop()).toBeGreaterThan(before);
+  });
+
   test('a JSON string with a lone surrogate is refused naming the element', async () => {
     const body = Buffer.from(`{"inputs":[{"name":"in_STRING","datatype":"BYTES","shape":[1,2],"data":["fine","\\ud800alone"]}]}`);
     const r = await rawPost(strings.url, '/v2/models/strings/infer', body, { 'Content-Type': 'application/json' });
