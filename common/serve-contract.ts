@@ -139,7 +139,7 @@ export const SERVE_FLAGS: { readonly [K in keyof Required<ServeSettings>]: Serve
   inlineRunMaxUs: {
     flags: '--inline-run-max-us <us>',
     env: 'MODELPLANE_INLINE_RUN_MAX_US',
-    help: `a run predicted from the warm-up to take at most this long runs on the event-loop thread instead of a session worker, skipping the hand-off (about 0.15 ms of CPU and latency); CPU models up to 32 MB with batching off only; 0 = every run on a session worker (default ${SERVE_DEFAULTS.inlineRunMaxUs})`,
+    help: `a run predicted from the warm-up to take at most this long runs on the event-loop thread instead of a session worker, skipping the hand-off (about 0.15 ms of CPU and latency); CPU models up to 32 MB whose work follows their input sizes, batching off; 0 = every run on a session worker (default ${SERVE_DEFAULTS.inlineRunMaxUs})`,
   },
   drainSeconds: { flags: '--drain-seconds <s>', env: 'MODELPLANE_DRAIN_SECONDS', help: `on SIGTERM, readiness turns 503 at once but new requests are still served this long, then the listener closes (default ${SERVE_DEFAULTS.drainSeconds})` },
   drainTimeoutSeconds: { flags: '--drain-timeout-seconds <s>', env: 'MODELPLANE_DRAIN_TIMEOUT_SECONDS', help: `after the listener closes, longest wait for accepted requests to finish (default ${SERVE_DEFAULTS.drainTimeoutSeconds})` },

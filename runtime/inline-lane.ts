@@ -4,8 +4,10 @@
 // intra-op thread. A run takes it only when predicted, from the warm-up, to stay within --inline-run-max-us, and
 // runs that keep overrunning their prediction pause the lane, so probes, metrics and other requests are never held
 // long.
-import { statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import ort from 'onnxruntime-node';
+import { allTensors, onnx, type GraphProto } from '../optimize/model-io.js';
 import type { RunResult } from './model-runner.js';
 import type { InferRequest } from './request.js';
 import type { InlineRunner } from './scheduler.js';
@@ -61,6 +63,52 @@ export class OverrunGuard {
 const WARMUP_RUNS = 20;
 const WARMUP_COUNTED = 10;
 const WARMUP_GIVE_UP_FACTOR = 20;
+
+/** Ops whose work depends on input values, not only on input sizes: a short warm-up says nothing of them. */
+const CONTROL_FLOW_OPS = new Set(['Loop', 'Scan', 'If', 'SequenceMap']);
+const VALUE_SIZED_OPS = new Set(['NonZero', 'Compress', 'Unique', 'NonMaxSuppression']);
+/** Ops whose output size comes from their later inputs: fine when those are constants of the model. */
+const SHAPE_INPUT_OPS = new Set(['Range', 'ConstantOfShape', 'Tile', 'Expand', 'Resize', 'Upsample', 'Pad', 'TopK', 'OneHot']);
+/** Operator domains whose ops do work in proportion to their inputs (standard, ML and onnxruntime's own). */
+const KNOWN_DOMAINS = new Set(['', 'ai.onnx', 'ai.onnx.ml', 'com.microsoft']);
+
+/**
+ * Why a graph's run time may not follow its input sizes (the first op that makes it so), or undefined when it
+ * does: control flow, ops whose output size depends on values, shape inputs that are not constants of the
+ * model, and ops of unknown domains.
+ */
+export function valueDependentOp(g: GraphProto): string | undefined {
+  const constants = new Set<string>((g.initializer ?? []).map((t) => t.name ?? ''));
+  for (const n of g.node ?? []) if (n.opType === 'Constant') for (const o of n.output ?? []) constants.add(o);
+  for (const n of g.node ?? []) {
+    const op = n.opType ?? '';
+    const what = `${n.domain ? `${n.domain}.` : ''}${op}${n.name ? ` (${n.name})` : ''}`;
+    if (!KNOWN_DOMAINS.has(n.domain ?? '')) return `${what}: an op of a custom domain`;
+    if (CONTROL_FLOW_OPS.has(op) || (n.attribute ?? []).some((a) => a.g || (a.graphs ?? []).length > 0)) return `${what}: control flow`;
+    if (VALUE_SIZED_OPS.has(op)) return `${what}: its output size depends on input values`;
+    if (SHAPE_INPUT_OPS.has(op)) {
+      const shapeInputs = (op === 'Range' || op === 'ConstantOfShape' ? n.input ?? [] : (n.input ?? []).slice(1)).filter((i) => i !== '');
+      if (shapeInputs.some((i) => !constants.has(i))) return `${what}: its output size comes from a model input`;
+    }
+  }
+  return undefined;
+}
+
+/** The model file and the external data files it names, in bytes, and its graph (external data left unread). */
+export function modelFacts(path: string): { bytes: number; graph: GraphProto } {
+  const model = onnx.ModelProto.decode(readFileSync(path));
+  if (!model.graph) throw new Error('the model has no graph');
+  let bytes = statSync(path).size;
+  const files = new Set<string>();
+  for (const t of allTensors(model.graph)) {
+    const location = (t.externalData ?? []).find((e) => e.key === 'location')?.value;
+    if (location && !files.has(location)) {
+      files.add(location);
+      bytes += statSync(join(dirname(path), location)).size;
+    }
+  }
+  return { bytes, graph: model.graph };
+}
 
 /** What the lane's decisions rest on: the limit, and the warm-up run's time and size. */
 export interface InlinePlan {
@@ -132,6 +180,10 @@ export class InlineLane implements InlineRunner {
     if (opts.maxUs <= 0) return { reason: '--inline-run-max-us is 0' };
     const fileBytes = statSync(opts.modelPath).size;
     if (fileBytes > INLINE_MAX_MODEL_BYTES) return { reason: `the model file has ${fileBytes} bytes, more than ${INLINE_MAX_MODEL_BYTES}` };
+    const facts = modelFacts(opts.modelPath);
+    if (facts.bytes > INLINE_MAX_MODEL_BYTES) return { reason: `the model and its external data have ${facts.bytes} bytes, more than ${INLINE_MAX_MODEL_BYTES}` };
+    const dependent = valueDependentOp(facts.graph);
+    if (dependent) return { reason: `its run time may not follow its input sizes: ${dependent}` };
     const rssBefore = process.memoryUsage.rss();
     const session = await ort.InferenceSession.create(opts.modelPath, {
       executionProviders: ['cpu'],

@@ -1,11 +1,12 @@
 // The lane on the event loop for short runs: which runs may take it, when it pauses, and when a model gets one at
 // all, with real onnxruntime sessions on real ONNX files.
-import { writeFileSync } from 'node:fs';
+import { statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { simpleModel } from '../../examples/onnx-models.js';
+import { externalData, mlpModel, simpleModel } from '../../examples/onnx-models.js';
 import {
-  INLINE_MAX_MODEL_BYTES, INLINE_OVERRUN_WINDOW, INLINE_PAUSE_RUNS, InlineLane, inlineEligible, OverrunGuard, requestElements,
+  INLINE_MAX_MODEL_BYTES, INLINE_OVERRUN_WINDOW, INLINE_PAUSE_RUNS, InlineLane, inlineEligible, modelFacts, OverrunGuard, requestElements, valueDependentOp,
 } from '../../runtime/inline-lane.js';
+import type { GraphProto } from '../../optimize/model-io.js';
 import type { InferRequest } from '../../runtime/request.js';
 import type { WireTensor } from '../../runtime/worker-protocol.js';
 import { modelFile, tempDir } from '../support/runtime-process.js';
@@ -100,7 +101,7 @@ describe('InlineLane.create on real models', () => {
     }
   });
 
-  test('no lane when its limit is 0, when a warm-up run takes longer than the limit, or for a large model file', async () => {
+  test('no lane when its limit is 0, when a warm-up run takes longer than the limit, for a large model file, or when a model input sizes the work', async () => {
     const simple = modelFile(dir.path, 'simple-2', simpleModel());
     expect(await InlineLane.create({ modelPath: simple, maxUs: 0, graphOptimizationLevel, warmup: () => zeros(1) })).toEqual({ reason: '--inline-run-max-us is 0' });
     const slow = await InlineLane.create({ modelPath: simple, maxUs: 0.001, graphOptimizationLevel, warmup: () => zeros(1) });
@@ -110,6 +111,41 @@ describe('InlineLane.create on real models', () => {
     const large = join(dir.path, 'large.onnx');
     writeFileSync(large, Buffer.alloc(INLINE_MAX_MODEL_BYTES + 1));
     const big = await InlineLane.create({ modelPath: large, maxUs: 1_000_000, graphOptimizationLevel, warmup: () => [] });
+    // Repeats from a model input: a request of a few elements could ask for any amount of work.
+    const tile = modelFile(dir.path, 'tile', {
+      name: 'tile',
+      inputs: [{ name: 'x', type: 'FLOAT', shape: ['n'] }, { name: 'repeats', type: 'INT64', shape: [1] }],
+      outputs: [{ name: 'y', type: 'FLOAT', shape: ['m'] }],
+      nodes: [{ op: 'Tile', inputs: ['x', 'repeats'], outputs: ['y'] }],
+    });
+    expect(await InlineLane.create({ modelPath: tile, maxUs: 1_000_000, graphOptimizationLevel, warmup: () => [] }))
+      .toEqual({ reason: 'its run time may not follow its input sizes: Tile (tile_0): its output size comes from a model input' });
     expect(big).toMatchObject({ reason: expect.stringMatching(new RegExp(`^the model file has \\d+ bytes, more than ${INLINE_MAX_MODEL_BYTES}$`)) });
   });
+});
+
+describe('valueDependentOp: graphs whose run time may not follow their input sizes get no lane', () => {
+  const graph = (nodes: GraphProto['node'], initializer: string[] = []): GraphProto => ({ node: nodes, initializer: initializer.map((name) => ({ name })) });
+  test.each([
+    ['element-wise ops', graph([{ opType: 'Add', input: ['a', 'b'], output: ['c'] }]), undefined],
+    ['an ML-domain tree ensemble', graph([{ opType: 'TreeEnsembleClassifier', domain: 'ai.onnx.ml', input: ['x'], output: ['y', 'p'] }]), undefined],
+    ['Tile with constant repeats', graph([{ opType: 'Tile', input: ['x', 'r'], output: ['y'] }], ['r']), undefined],
+    ['Tile with repeats from a Constant node', graph([{ opType: 'Constant', output: ['r'] }, { opType: 'Tile', input: ['x', 'r'], output: ['y'] }]), undefined],
+    ['Tile with repeats from a model input', graph([{ opType: 'Tile', name: 't', input: ['x', 'repeats'], output: ['y'] }]), 'Tile (t): its output size comes from a model input'],
+    ['Range', graph([{ opType: 'Range', input: ['start', 'limit', 'delta'], output: ['y'] }], ['start', 'delta']), 'Range: its output size comes from a model input'],
+    ['a Loop', graph([{ opType: 'Loop', input: ['n', 'c'], output: ['y'] }]), 'Loop: control flow'],
+    ['any op with a subgraph', graph([{ opType: 'Custom', input: ['x'], output: ['y'], attribute: [{ name: 'body', g: {} }] }]), 'Custom: control flow'],
+    ['NonMaxSuppression', graph([{ opType: 'NonMaxSuppression', input: ['b', 's'], output: ['i'] }]), 'NonMaxSuppression: its output size depends on input values'],
+    ['an op of a custom domain', graph([{ opType: 'Mystery', domain: 'example.ops', input: ['x'], output: ['y'] }]), 'example.ops.Mystery: an op of a custom domain'],
+  ])('%s', (_name, g, expected) => {
+    expect(valueDependentOp(g)).toBe(expected);
+  });
+});
+
+test('modelFacts counts external data with the model file, without reading it', () => {
+  const g = mlpModel(32, 1, { externalFile: 'weights.bin' });
+  const path = join(modelFile(dir.path, 'external', g), 'model.onnx');
+  const facts = modelFacts(path);
+  expect(facts.bytes).toBe(statSync(path).size + externalData(g).byteLength);
+  expect(facts.graph.node!.map((n) => n.opType)).toEqual(['MatMul', 'Add', 'Relu']);
 });
