@@ -57,8 +57,9 @@ export class OverrunGuard {
   }
 }
 /**
- * Warm-up runs on the lane's session: the first runs of a new session are slower and do not count; a model far
- * over the limit stops after its first runs.
+ * Warm-up runs on the lane's session: the first runs of a new session are slower and do not count, and of the rest
+ * the quickest is the estimate (a busy machine only ever adds time to a run: a thread descheduled in the middle);
+ * a model far over the limit stops after its first runs.
  */
 const WARMUP_RUNS = 20;
 const WARMUP_COUNTED = 10;
@@ -139,11 +140,6 @@ function wireElements(inputs: readonly WireTensor[]): number {
   return n;
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
-}
-
 /** One run on this thread, timed. */
 async function runSession(session: ort.InferenceSession, inputs: WireTensor[]): Promise<RunResult> {
   const started = performance.now();
@@ -159,7 +155,7 @@ export type InlineLaneDecision =
   | { lane?: undefined; reason: string };
 
 export class InlineLane implements InlineRunner {
-  /** Set while a run is on the event loop (and until the loop has had a turn after it). */
+  /** Set while a run is on the event loop. */
   busy = false;
   readonly guard: OverrunGuard;
 
@@ -197,7 +193,7 @@ export class InlineLane implements InlineRunner {
       if (i >= 2 && times[i] > opts.maxUs * WARMUP_GIVE_UP_FACTOR) break;
     }
     const sessionBytes = process.memoryUsage.rss() - rssBefore;
-    const plan: InlinePlan = { maxUs: opts.maxUs, warmupUs: median(times.slice(-WARMUP_COUNTED)), warmupElements: wireElements(opts.warmup()) };
+    const plan: InlinePlan = { maxUs: opts.maxUs, warmupUs: Math.min(...times.slice(-WARMUP_COUNTED)), warmupElements: wireElements(opts.warmup()) };
     if (sessionBytes > INLINE_MAX_SESSION_BYTES) {
       await session.release();
       return { reason: `a second session took ${sessionBytes} bytes of memory, more than ${INLINE_MAX_SESSION_BYTES}` };

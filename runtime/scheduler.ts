@@ -36,8 +36,7 @@ export type InstanceRunner = Pick<ModelRunner, 'run'> & Partial<Pick<ModelRunner
 
 /**
  * A lane on the event loop for runs shorter than their hand-off to a session worker (inline-lane.ts): a request
- * at the head of the queue takes it when it is free and accepts the request. It is busy from the start of a run
- * until the event loop has had a turn after it, so queued runs never follow one another on the loop.
+ * at the head of the queue takes it when it is free (busy from the start of a run to its end) and accepts it.
  */
 export interface InlineRunner extends InstanceRunner {
   busy: boolean;
@@ -143,7 +142,10 @@ export class Scheduler {
     entries.forEach((e, i) => e.resolve(split[i]));
   }
 
-  /** One request on the event loop; the lane is free again once the loop has had a turn (probes, I/O). */
+  /**
+   * One request on the event loop. The lane takes one run at a time, and what queued meanwhile goes to it only
+   * after the loop has had a turn (probes, I/O), so queued runs never follow one another on the loop.
+   */
   private async executeInline(lane: InlineRunner, e: Entry): Promise<void> {
     lane.busy = true;
     this.observer.queueSeconds((performance.now() - e.enqueued) / 1000, e.req);
@@ -153,11 +155,10 @@ export class Scheduler {
       e.resolve(splitOutputs(r.outputs, [e.rows])[0]);
     } catch (err) {
       e.reject(new RuntimeError('InferenceFailed', `inference failed: ${(err as Error).message}`));
-    }
-    setImmediate(() => {
+    } finally {
       lane.busy = false;
-      this.dispatch();
-    });
+    }
+    if (this.queue.length > 0) setImmediate(() => this.dispatch());
   }
 
   /**

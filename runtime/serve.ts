@@ -138,6 +138,7 @@ export function startRuntime(cfg: ServeConfig, version: string, logger: Logger =
   const inflight = new InflightTracker();
   const runners = Array.from({ length: cfg.instances }, () => new ModelRunner());
   let inline: InlineLane | undefined;
+  let startFailed = false;
   const modelName = cfg.name ?? defaultModelName(cfg.model);
   const statistics = new ModelStatisticsRecorder(modelName, MODEL_VERSION);
   const serverDeps = {
@@ -170,6 +171,7 @@ export function startRuntime(cfg: ServeConfig, version: string, logger: Logger =
     } catch (err) {
       throw loadFailure(cfg, file, err as Error);
     }
+    if (startFailed) throw new FatalError('ListenFailed', 'the server did not start');
     const loaded = loadedAll[0];
     for (const f of loaded.failures) {
       logger.warn('execution provider unavailable, falling back', { provider: f.provider, reason: f.error });
@@ -267,8 +269,16 @@ export function startRuntime(cfg: ServeConfig, version: string, logger: Logger =
     logger.info('drained');
   })());
 
+  // A start that fails (a port taken) lets the session workers finish loading, then stops them, before the caller
+  // exits: exiting, or stopping a thread, while it is inside onnxruntime loading a model can abort the process.
+  const failStart = async (err: FatalError): Promise<never> => {
+    startFailed = true;
+    await Promise.race([ready.catch(() => {}), new Promise((r) => setTimeout(r, cfg.drainTimeoutSeconds * 1000).unref())]);
+    await Promise.all(runners.map((r) => r.close()));
+    throw err;
+  };
   return new Promise((resolve, reject) => {
-    server.once('error', (err) => reject(new FatalError('ListenFailed', `cannot listen on ${cfg.host}:${cfg.httpPort}: ${err.message}`)));
+    server.once('error', (err) => void failStart(new FatalError('ListenFailed', `cannot listen on ${cfg.host}:${cfg.httpPort}: ${err.message}`)).catch(reject));
     server.listen(cfg.httpPort, cfg.host, async () => {
       const port = (server.address() as AddressInfo).port;
       logger.info('listening', { host: cfg.host, port, model: modelName });
@@ -277,7 +287,7 @@ export function startRuntime(cfg: ServeConfig, version: string, logger: Logger =
           grpc = await startGrpcServer(serverDeps, cfg.host, cfg.grpcPort);
         } catch (err) {
           server.close();
-          reject(new FatalError('ListenFailed', `cannot listen on ${cfg.host}:${cfg.grpcPort} (gRPC): ${(err as Error).message}`));
+          await failStart(new FatalError('ListenFailed', `cannot listen on ${cfg.host}:${cfg.grpcPort} (gRPC): ${(err as Error).message}`)).catch(reject);
           return;
         }
         logger.info('listening', { host: cfg.host, port: grpc.port, protocol: 'grpc', model: modelName });

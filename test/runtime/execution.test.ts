@@ -67,13 +67,14 @@ test('a sequence-axis model served with default flags: 24 concurrent callers eac
 });
 
 test('short runs of a small model compute on the event loop, larger ones on a session worker: every caller gets its own answer', async () => {
-  const rt = await startRuntime(['--model', modelFile(dir.path, 'sequence', sequenceCenteringModel()), '--log-level', 'info']);
+  // A limit no warm-up on a busy machine misses (the default, 200 us, is the serve contract's to check).
+  const rt = await startRuntime(['--model', modelFile(dir.path, 'sequence', sequenceCenteringModel()), '--inline-run-max-us', '100000', '--log-level', 'info']);
   try {
     // 1 to 6 rows against a warm-up of one: up to 4 rows may run on the event loop, 5 and 6 go to the worker.
     await callersGetTheirOwnAnswers(rt.url, 'sequence', 0);
-    expect(rt.logLines().find((l) => l.message === 'short runs on the event loop')).toMatchObject({ maxUs: 200, warmupElements: WIDTH });
+    expect(rt.logLines().find((l) => l.message === 'short runs on the event loop')).toMatchObject({ maxUs: 100000, warmupElements: WIDTH });
     const meta = await (await fetch(`${rt.url}/v2/models/sequence`)).json();
-    expect(meta.parameters).toEqual({ execution_provider: 'cpu', instances: 1, inline_run_max_us: 200 });
+    expect(meta.parameters).toEqual({ execution_provider: 'cpu', instances: 1, inline_run_max_us: 100000 });
     const metrics = await (await fetch(`${rt.url}/metrics`)).text();
     const onLoop = metricValue(metrics, 'modelplane_inference_runs_total', 'place="event_loop"');
     const onWorker = metricValue(metrics, 'modelplane_inference_runs_total', 'place="session_worker"');
