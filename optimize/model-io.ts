@@ -93,7 +93,8 @@ function entry(t: TensorProto, key: string): string | undefined {
   return (t.externalData ?? []).find((e) => e.key === key)?.value ?? undefined;
 }
 
-function externalFile(t: TensorProto, dir: string): string {
+/** The file holding an external tensor's data, refused when it is not inside the model's directory. */
+export function externalFile(t: TensorProto, dir: string): string {
   const location = entry(t, 'location');
   if (!location) throw new OptimizeError('InvalidModel', `tensor ${t.name}: external data without a location`);
   const file = normalize(join(dir, location));

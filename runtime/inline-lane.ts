@@ -5,9 +5,9 @@
 // runs that keep overrunning their prediction pause the lane, so probes, metrics and other requests are never held
 // long.
 import { readFileSync, statSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname } from 'node:path';
 import ort from 'onnxruntime-node';
-import { allTensors, onnx, type GraphProto } from '../optimize/model-io.js';
+import { allTensors, externalFile, onnx, type GraphProto } from '../optimize/model-io.js';
 import type { RunResult } from './model-runner.js';
 import type { InferRequest } from './request.js';
 import type { InlineRunner } from './scheduler.js';
@@ -102,10 +102,11 @@ export function modelFacts(path: string): { bytes: number; graph: GraphProto } {
   let bytes = statSync(path).size;
   const files = new Set<string>();
   for (const t of allTensors(model.graph)) {
-    const location = (t.externalData ?? []).find((e) => e.key === 'location')?.value;
-    if (location && !files.has(location)) {
-      files.add(location);
-      bytes += statSync(join(dirname(path), location)).size;
+    if (t.dataLocation !== onnx.TensorProto.DataLocation.EXTERNAL) continue;
+    const file = externalFile(t, dirname(path));
+    if (!files.has(file)) {
+      files.add(file);
+      bytes += statSync(file).size;
     }
   }
   return { bytes, graph: model.graph };

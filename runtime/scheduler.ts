@@ -150,11 +150,7 @@ export class Scheduler {
     lane.busy = true;
     this.observer.queueSeconds((performance.now() - e.enqueued) / 1000, e.req);
     try {
-      const r = await lane.run(concatInputs([e.req], this.sig));
-      this.observer.batch(e.rows, r.computeSeconds, 'event_loop');
-      e.resolve(splitOutputs(r.outputs, [e.rows])[0]);
-    } catch (err) {
-      e.reject(new RuntimeError('InferenceFailed', `inference failed: ${(err as Error).message}`));
+      await this.runAlone(lane, e, 'event_loop');
     } finally {
       lane.busy = false;
     }
@@ -170,10 +166,11 @@ export class Scheduler {
     this.release(instance);
   }
 
-  private async runAlone(instance: InstanceRunner, e: Entry): Promise<void> {
+  /** Runs one request by itself; a failure is that request's alone. */
+  private async runAlone(instance: InstanceRunner, e: Entry, place: RunPlace = 'session_worker'): Promise<void> {
     try {
       const r = await instance.run(concatInputs([e.req], this.sig, instance.inputBuffer));
-      this.observer.batch(e.rows, r.computeSeconds, 'session_worker');
+      this.observer.batch(e.rows, r.computeSeconds, place);
       e.resolve(splitOutputs(r.outputs, [e.rows])[0]);
     } catch (err) {
       e.reject(new RuntimeError('InferenceFailed', `inference failed: ${(err as Error).message}`));

@@ -10,7 +10,7 @@ import { cpuLimit, type ServeConfig } from './config.js';
 import { InflightTracker, RuntimeMetrics } from './metrics.js';
 import { ModelLoadError, ModelRunner, type LoadedModel } from './model-runner.js';
 import { Scheduler } from './scheduler.js';
-import { InlineLane } from './inline-lane.js';
+import type { InlineLane, InlineLaneDecision } from './inline-lane.js';
 import { createRuntimeServer, MODEL_VERSION, type ServedModel, type ServerState } from './server.js';
 import { ModelStatisticsRecorder } from './statistics.js';
 import { batchability, warmupShape, type ModelSignature } from './signature.js';
@@ -193,10 +193,13 @@ export function startRuntime(cfg: ServeConfig, version: string, logger: Logger =
       throw new FatalError('ModelLoadFailed', `model ${file} failed its warm-up run: ${(err as Error).message}`);
     }
     // Short runs of a small CPU model cost less on the event loop than their hand-off to a session worker.
-    const inlineDecision = maxBatchSize === 1 && providers.every((p) => p === 'cpu')
-      ? await InlineLane.create({ modelPath: file, maxUs: cfg.inlineRunMaxUs, graphOptimizationLevel: cfg.graphOptimizationLevel, warmup: () => zeroInputs(sig) })
-        .catch((err: Error) => ({ lane: undefined, reason: `a session on the event loop did not load: ${err.message}` }))
-      : { reason: maxBatchSize > 1 ? 'batching is on' : `the model runs on ${providers.join(',')}` };
+    // Its module (onnxruntime and an ONNX reader on this thread) loads only for a model that may get the lane.
+    const inlineDecision: InlineLaneDecision = cfg.inlineRunMaxUs <= 0 ? { reason: '--inline-run-max-us is 0' }
+      : maxBatchSize > 1 ? { reason: 'batching is on' }
+      : !providers.every((p) => p === 'cpu') ? { reason: `the model runs on ${providers.join(',')}` }
+      : await import('./inline-lane.js')
+        .then(({ InlineLane }) => InlineLane.create({ modelPath: file, maxUs: cfg.inlineRunMaxUs, graphOptimizationLevel: cfg.graphOptimizationLevel, warmup: () => zeroInputs(sig) }))
+        .catch((err: Error) => ({ reason: `a session on the event loop did not load: ${err.message}` }));
     inline = inlineDecision.lane;
     if (inlineDecision.lane) logger.info('short runs on the event loop', { maxUs: cfg.inlineRunMaxUs, warmupUs: +inlineDecision.plan.warmupUs.toFixed(1), warmupElements: inlineDecision.plan.warmupElements });
     else logger.info('every run on a session worker', { reason: inlineDecision.reason });
