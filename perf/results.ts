@@ -2,10 +2,8 @@
 import type { LatencySummary } from './histogram.js';
 import type { ServerBreakdown } from './server-metrics.js';
 
-export interface StepResult {
-  concurrency?: number;
-  rate?: number;
-  durationS: number;
+/** What is measured over a stretch of load: a whole step, or one interval of a soak. */
+export interface Measured {
   requests: number;
   /** Successful answers per second. */
   throughput: number;
@@ -13,23 +11,23 @@ export interface StepResult {
   errorCount: number;
   errors: Record<string, number>;
   server: ServerBreakdown | null;
+}
+
+export interface StepResult extends Measured {
+  concurrency?: number;
+  rate?: number;
+  durationS: number;
   /** Share of one CPU core the load generator used during the step. */
   clientCpu: number;
   /** Open loop: most requests due and not yet sent at once, and those never sent. */
   backlog?: { max: number; unsent: number };
 }
 
-export interface SoakInterval {
+export interface SoakInterval extends Measured {
   startS: number;
   endS: number;
-  requests: number;
-  throughput: number;
-  latencyMs: Omit<LatencySummary, 'count'>;
-  errorCount: number;
-  errors: Record<string, number>;
   /** Change of this interval's median and p99 against the first interval, percent. */
   driftPct: { p50: number; p99: number };
-  server: ServerBreakdown | null;
   residentBytes: number | null;
 }
 
