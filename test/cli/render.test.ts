@@ -1,5 +1,4 @@
 // `modelplane render` and `modelplane crd` through the real compiled CLI (npm test compiles first).
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,24 +6,10 @@ import yaml from 'js-yaml';
 import { appliedChildren } from '../../operator/resources/index.js';
 import { validateModelDeployment } from '../../operator/api/validate.js';
 import { CRD_FILE } from '../../operator/api/crd.js';
+import { runCli, type CliRun } from '../support/runtime-process.js';
 
-const BIN = join(process.cwd(), 'bin', 'modelplane.js');
-
-function run(args: string[], stdin?: string, env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env, NODE_OPTIONS: '' }, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    const timer = setTimeout(() => child.kill('SIGKILL'), 20000);
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-    child.stdin.end(stdin ?? '');
-  });
+function run(args: string[], stdin?: string, env: Record<string, string> = {}): Promise<CliRun> {
+  return runCli(args, { stdin, env: { ...process.env, ...env, NODE_OPTIONS: '' }, timeoutMs: 20000 });
 }
 
 const RESNET = `apiVersion: serving.modelplane.io/v1alpha1

@@ -10,7 +10,7 @@ import yaml from 'js-yaml';
 import { validateModelDeployment } from '../../operator/api/validate.js';
 import { helm } from '../support/helm.js';
 import { parseManifests } from '../chart/kube-schemas.js';
-import { REPO } from '../support/runtime-process.js';
+import { REPO, runCli } from '../support/runtime-process.js';
 
 const DOCS = ['README.md', ...readdirSync(join(REPO, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
 const LANGUAGES = new Set(['sh', 'yaml', 'python', 'text', 'mermaid']);
@@ -97,14 +97,8 @@ function run(args: string[]): Promise<{ code: number | null; stderr: string }> {
 }
 
 /** Standard output of the CLI. */
-function runOut(args: string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(REPO, 'bin', 'modelplane.js'), ...args], { cwd: REPO, env: { ...process.env, NODE_OPTIONS: '' }, stdio: ['ignore', 'pipe', 'ignore'] });
-    let out = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.on('error', reject);
-    child.on('close', () => resolve(out));
-  });
+async function runOut(args: string[]): Promise<string> {
+  return (await runCli(args, { cwd: REPO })).stdout;
 }
 
 /** Checks one command; throws naming what is wrong. */

@@ -1,38 +1,23 @@
 // The real `modelplane optimize` process (needs `tsc` output in dist/): exit codes, stdout/stderr, the report
 // and the termination message the operator reads back.
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { mlpModel, writeModel } from '../../examples/onnx-models.js';
 import { parseSummaryLine, REPORT_FILE } from '../../optimize/report.js';
+import { runCli, type CliRun } from '../support/runtime-process.js';
 
-const BIN = resolve('bin/modelplane.js');
 let dir: string;
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'modelplane-optimize-cli-'));
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string; termination: string }> {
+async function run(args: string[]): Promise<CliRun & { termination: string }> {
   const termination = join(dir, `termination-${Math.random().toString(36).slice(2)}`);
   writeFileSync(termination, ''); // as the kubelet provides it
-  return new Promise((res, rej) => {
-    const child = spawn(process.execPath, [BIN, 'optimize', '--latency-budget-ms', '200', ...args], {
-      env: { PATH: process.env.PATH, MODELPLANE_TERMINATION_LOG: termination },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const killer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    child.on('error', rej);
-    child.on('close', (code) => {
-      clearTimeout(killer);
-      res({ code, stdout, stderr, termination: existsSync(termination) ? readFileSync(termination, 'utf8') : '' });
-    });
-  });
+  const r = await runCli(['optimize', '--latency-budget-ms', '200', ...args], { env: { PATH: process.env.PATH, MODELPLANE_TERMINATION_LOG: termination } });
+  return { ...r, termination: existsSync(termination) ? readFileSync(termination, 'utf8') : '' };
 }
 
 test('success: exit 0, the summary on stdout, and the summary as the termination message', async () => {

@@ -1,7 +1,6 @@
 // The pod's model step, end to end on this machine: `modelplane render` gives the optimize init container and the
 // runtime container; their rendered arguments are run for real (the emptyDir swapped for a temp directory), and the
 // runtime serves the optimised model when the gate passed, the original when it did not, and says which.
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,7 +9,7 @@ import ort from 'onnxruntime-node';
 import { mlpModel, randomFloats, writeModel } from '../../examples/onnx-models.js';
 import { parseSummaryLine } from '../../optimize/report.js';
 import { OPTIMIZED_DIR } from '../../operator/resources/deployment.js';
-import { CLI, infer, startRuntime, type RuntimeProcess } from '../support/runtime-process.js';
+import { infer, runCli, startRuntime, type CliRun, type RuntimeProcess } from '../support/runtime-process.js';
 
 let dir: string;
 let model: string;
@@ -24,20 +23,8 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((res, rej) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const killer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    child.on('error', rej);
-    child.on('close', (code) => {
-      clearTimeout(killer);
-      res({ code, stdout, stderr });
-    });
-  });
+function cli(args: string[], env: Record<string, string> = {}): Promise<CliRun> {
+  return runCli(args, { env: { PATH: process.env.PATH, ...env } });
 }
 
 interface Container { name: string; args: string[] }

@@ -9,6 +9,34 @@ import { writeModel, type GraphSpec } from '../../examples/onnx-models.js';
 export const REPO = resolve(import.meta.dirname ?? new URL('.', import.meta.url).pathname, '../..');
 export const CLI = join(REPO, 'bin/modelplane.js');
 
+export interface CliRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs the real CLI (bin/modelplane.js) to its end and resolves with its exit code and output (a non-zero exit
+ * does not throw); killed after `timeoutMs`. `env` is the child's whole environment (default: this one without
+ * NODE_OPTIONS); `stdin` is written to it and closed.
+ */
+export function runCli(args: string[], opts: { env?: NodeJS.ProcessEnv; stdin?: string; timeoutMs?: number; cwd?: string } = {}): Promise<CliRun> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], { cwd: opts.cwd, env: opts.env ?? { ...process.env, NODE_OPTIONS: '' }, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    const killer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 60_000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(killer);
+      resolve({ code, stdout, stderr });
+    });
+    child.stdin!.end(opts.stdin ?? '');
+  });
+}
+
 export function freePort(host = '127.0.0.1'): Promise<number> {
   return new Promise((res, rej) => {
     const s = createServer();

@@ -3,7 +3,6 @@
 // two are compared field by field (labels and annotations exactly). Only the ownerReference, which needs the
 // uid the cluster assigns, is absent from render's output.
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -11,9 +10,9 @@ import yaml from 'js-yaml';
 import { operatorSettings, operatorCommand, type OperatorCliOptions } from '../../../cli/operator.js';
 import { resourceForKind } from '../../support/fake-apiserver/index.js';
 import { Harness, eventually, type Md } from './harness.js';
+import { runCli } from '../../support/runtime-process.js';
 
 const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
-const BIN = join(ROOT, 'bin', 'modelplane.js');
 const NS = 'render';
 const EXAMPLES = ['cpu.yaml', 'gpu.yaml', 'mig.yaml', 'pvc.yaml', 's3.yaml'];
 const FLAGS = [
@@ -28,18 +27,6 @@ beforeAll(async () => {
   h = await Harness.start();
 });
 afterAll(async () => h.stop());
-
-function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, NODE_OPTIONS: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 /** Every leaf of `rendered` compared with the same path in `live`; differences as `path: rendered != live`. */
 function differences(rendered: unknown, live: unknown, path = ''): string[] {
@@ -68,7 +55,7 @@ it('render -f prints, field by field, what the operator applies for every exampl
   }
   expect(created.length).toBeGreaterThanOrEqual(5);
 
-  const r = await run(['render', '-n', NS, ...FLAGS, ...files.flatMap((f) => ['-f', f])]);
+  const r = await runCli(['render', '-n', NS, ...FLAGS, ...files.flatMap((f) => ['-f', f])]);
   expect(r.code).toBe(0);
   const rendered = yaml.loadAll(r.stdout) as Array<{ apiVersion: string; kind: string; metadata: { name: string; namespace: string; labels: object; annotations?: object; ownerReferences?: unknown } }>;
   expect(rendered.length).toBeGreaterThanOrEqual(2 * created.length);
