@@ -189,9 +189,14 @@ export class InlineLane implements InlineRunner {
       logSeverityLevel: 3,
     });
     const times: number[] = [];
-    for (let i = 0; i < WARMUP_RUNS; i++) {
-      times.push((await runSession(session, opts.warmup())).computeSeconds * 1e6);
-      if (i >= 2 && times[i] > opts.maxUs * WARMUP_GIVE_UP_FACTOR) break;
+    try {
+      for (let i = 0; i < WARMUP_RUNS; i++) {
+        times.push((await runSession(session, opts.warmup())).computeSeconds * 1e6);
+        if (i >= 2 && times[i] > opts.maxUs * WARMUP_GIVE_UP_FACTOR) break;
+      }
+    } catch (err) {
+      await session.release();
+      throw err;
     }
     const sessionBytes = process.memoryUsage.rss() - rssBefore;
     const plan: InlinePlan = { maxUs: opts.maxUs, warmupUs: Math.min(...times.slice(-WARMUP_COUNTED)), warmupElements: wireElements(opts.warmup()) };
