@@ -2,6 +2,7 @@
 // Every setting is a flag and a MODELPLANE_* environment variable (the chart sets the flags).
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { OperatorConfig } from '../operator/resources/config.js';
+import { checkLeaderElectionTimings } from '../operator/controller/leader-election-timings.js';
 import { addRuntimeConfigOptions, collect, int, runtimeConfigFrom, type RuntimeConfigFlags } from './runtime-config.js';
 
 const bool = (value: string | boolean): boolean => {
@@ -61,11 +62,14 @@ export interface OperatorSettings {
   logLevel: string;
 }
 
+/** What an error about leader-election timings calls each one: its flag. */
+const LEADER_ELECTION_FLAGS = { leaseDurationMs: '--leader-elect-lease-duration', renewDeadlineMs: '--leader-elect-renew-deadline', retryPeriodMs: '--leader-elect-retry-period' };
+
 export function operatorSettings(o: OperatorCliOptions): OperatorSettings {
-  if (o.leaderElect) {
-    if (!(o.leaderElectRenewDeadline > o.leaderElectRetryPeriod)) throw new Error('--leader-elect-renew-deadline must be longer than --leader-elect-retry-period');
-    if (!(o.leaderElectLeaseDuration > o.leaderElectRenewDeadline)) throw new Error('--leader-elect-lease-duration must be longer than --leader-elect-renew-deadline');
-  }
+  const leaderElection = o.leaderElect
+    ? { leaseName: o.leaseName, leaseNamespace: o.leaseNamespace, leaseDurationMs: o.leaderElectLeaseDuration, renewDeadlineMs: o.leaderElectRenewDeadline, retryPeriodMs: o.leaderElectRetryPeriod }
+    : false;
+  if (leaderElection) checkLeaderElectionTimings(leaderElection, LEADER_ELECTION_FLAGS, '');
   if (o.autoscalePanicWindow > o.autoscaleStableWindow) throw new Error('--autoscale-panic-window must not be longer than --autoscale-stable-window');
   return {
     kubeconfig: o.kubeconfig,
@@ -73,9 +77,7 @@ export function operatorSettings(o: OperatorCliOptions): OperatorSettings {
     config: runtimeConfigFrom(o),
     workers: o.workers,
     metricsPort: o.metricsPort,
-    leaderElection: o.leaderElect
-      ? { leaseName: o.leaseName, leaseNamespace: o.leaseNamespace, leaseDurationMs: o.leaderElectLeaseDuration, renewDeadlineMs: o.leaderElectRenewDeadline, retryPeriodMs: o.leaderElectRetryPeriod }
-      : false,
+    leaderElection,
     resyncMs: o.resyncSeconds * 1000,
     requestTimeoutMs: o.apiTimeout,
     watchTimeoutSeconds: o.watchTimeoutSeconds,

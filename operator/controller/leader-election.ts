@@ -9,27 +9,18 @@ import { ApiException, V1MicroTime, type CoordinationV1Api, type V1Lease } from 
 import type { Logger } from '../../common/logger.js';
 import { withDeadline, type ApiClientOptions } from './api-client.js';
 import { describeError } from './informer.js';
+import { checkLeaderElectionTimings, type LeaderElectionTimings } from './leader-election-timings.js';
 
-export interface LeaderElectionOptions {
+export interface LeaderElectionOptions extends LeaderElectionTimings {
   leaseName: string;
   leaseNamespace: string;
   identity: string;
-  leaseDurationMs: number;
-  renewDeadlineMs: number;
-  retryPeriodMs: number;
 }
 
 export interface LeaderCallbacks {
   onStartedLeading(): void;
   /** Leadership ended without a clean shutdown: the renew deadline passed. The elector campaigns no more. */
   onStoppedLeading(): void;
-}
-
-/** The timings client-go and controller-runtime require: lease > renew deadline > retry period. */
-export function checkLeaderElectionTimings(o: Pick<LeaderElectionOptions, 'leaseDurationMs' | 'renewDeadlineMs' | 'retryPeriodMs'>): void {
-  if (!(o.retryPeriodMs > 0)) throw new Error('leader election: the retry period must be positive');
-  if (!(o.renewDeadlineMs > o.retryPeriodMs)) throw new Error('leader election: the renew deadline must be longer than the retry period');
-  if (!(o.leaseDurationMs > o.renewDeadlineMs)) throw new Error('leader election: the lease duration must be longer than the renew deadline');
 }
 
 export class LeaderElector {
