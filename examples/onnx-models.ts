@@ -233,22 +233,29 @@ export function writeModel(path: string, g: GraphSpec): string {
  * global average pooling to [batch,128]. It stands in for a real vision model's compute.
  */
 export function convNetModel(): GraphSpec {
-  const layers: [string, number, number, number][] = [['k1', 3, 32, 2], ['k2', 32, 64, 1], ['k3', 64, 128, 2], ['k4', 128, 128, 1]];
+  return convStack('convnet', [224, 224], [[3, 32, 2], [32, 64, 1], [64, 128, 2], [128, 128, 1]], 11);
+}
+
+/**
+ * 3x3 convolutions (input channels, output channels, stride; padding 1), each followed by Relu, then global
+ * average pooling and Flatten to [batch, last channels]. Weights are He-scaled random values from `seed` up.
+ */
+function convStack(name: string, [height, width]: [number, number], layers: [number, number, number][], seed: number): GraphSpec {
   const nodes: NodeSpec[] = [];
   let x = 'image';
-  layers.forEach(([k, , , stride], i) => {
-    nodes.push({ op: 'Conv', inputs: [x, k], outputs: [`c${i}`], attributes: { strides: [stride, stride], pads: [1, 1, 1, 1] } });
+  layers.forEach(([, , stride], i) => {
+    nodes.push({ op: 'Conv', inputs: [x, `k${i + 1}`], outputs: [`c${i}`], attributes: { strides: [stride, stride], pads: [1, 1, 1, 1] } });
     nodes.push({ op: 'Relu', inputs: [`c${i}`], outputs: [`a${i}`] });
     x = `a${i}`;
   });
   nodes.push({ op: 'GlobalAveragePool', inputs: [x], outputs: ['pooled'] });
   nodes.push({ op: 'Flatten', inputs: ['pooled'], outputs: ['features'], attributes: { axis: 1 } });
   return {
-    name: 'convnet',
-    inputs: [{ name: 'image', type: 'FLOAT', shape: ['batch', 3, 224, 224] }],
-    outputs: [{ name: 'features', type: 'FLOAT', shape: ['batch', 128] }],
+    name,
+    inputs: [{ name: 'image', type: 'FLOAT', shape: ['batch', 3, height, width] }],
+    outputs: [{ name: 'features', type: 'FLOAT', shape: ['batch', layers[layers.length - 1][1]] }],
     nodes,
-    initializers: layers.map(([name, cin, cout], i) => ({ name, dims: [cout, cin, 3, 3], data: randomFloats(cout * cin * 9, 11 + i, Math.sqrt(2 / (cin * 9))) })),
+    initializers: layers.map(([cin, cout], i) => ({ name: `k${i + 1}`, dims: [cout, cin, 3, 3], data: randomFloats(cout * cin * 9, seed + i, Math.sqrt(2 / (cin * 9))) })),
   };
 }
 
@@ -282,21 +289,5 @@ function centering(name: string, axis: number): GraphSpec {
  * both stride 2, each with Relu, then global average pooling to [batch,32]. A request is 110 KB of FP32.
  */
 export function smallCnnModel(): GraphSpec {
-  const layers: [string, number, number][] = [['k1', 3, 16], ['k2', 16, 32]];
-  const nodes: NodeSpec[] = [];
-  let x = 'image';
-  layers.forEach(([k], i) => {
-    nodes.push({ op: 'Conv', inputs: [x, k], outputs: [`c${i}`], attributes: { strides: [2, 2], pads: [1, 1, 1, 1] } });
-    nodes.push({ op: 'Relu', inputs: [`c${i}`], outputs: [`a${i}`] });
-    x = `a${i}`;
-  });
-  nodes.push({ op: 'GlobalAveragePool', inputs: [x], outputs: ['pooled'] });
-  nodes.push({ op: 'Flatten', inputs: ['pooled'], outputs: ['features'], attributes: { axis: 1 } });
-  return {
-    name: 'small-cnn',
-    inputs: [{ name: 'image', type: 'FLOAT', shape: ['batch', 3, 48, 192] }],
-    outputs: [{ name: 'features', type: 'FLOAT', shape: ['batch', 32] }],
-    nodes,
-    initializers: layers.map(([name, cin, cout], i) => ({ name, dims: [cout, cin, 3, 3], data: randomFloats(cout * cin * 9, 31 + i, Math.sqrt(2 / (cin * 9))) })),
-  };
+  return convStack('small-cnn', [48, 192], [[3, 16, 2], [16, 32, 2]], 31);
 }
