@@ -62,11 +62,28 @@ function describeScaler(md: ModelDeployment, kind: ScalerKind): string {
   return `${where} scales on ${metric}, target ${a.targetConcurrency} per replica`;
 }
 
-export class ExternalScalers {
-  constructor(private readonly client: ScalerClient, private readonly apis: ApiAvailability, private readonly config: OperatorConfig) {}
+/** An object from the operator's caches, or undefined when they do not hold it (or do not watch its kind). */
+export type CachedObject = (apiVersion: string, kind: string, namespace: string, name: string) => KubernetesObject | undefined;
 
-  static forCluster(kc: KubeConfig, apis: ApiAvailability, config: OperatorConfig, client: ApiClientOptions): ExternalScalers {
-    return new ExternalScalers(scalerClient(kc, client), apis, config);
+export class ExternalScalers {
+  constructor(
+    private readonly client: ScalerClient,
+    private readonly apis: ApiAvailability,
+    private readonly config: OperatorConfig,
+    private readonly cached: CachedObject = () => undefined,
+  ) {}
+
+  static forCluster(kc: KubeConfig, apis: ApiAvailability, config: OperatorConfig, client: ApiClientOptions, cached?: CachedObject): ExternalScalers {
+    return new ExternalScalers(scalerClient(kc, client), apis, config, cached);
+  }
+
+  /**
+   * The live object: from the caches when they hold it (they hold only objects carrying the operator's label),
+   * else read from the API, since the name may be taken by an object the caches do not see.
+   */
+  private async live(kind: ScalerKind, namespace: string, name: string): Promise<KubernetesObject | undefined> {
+    return this.cached(GROUP_VERSION[kind], kind, namespace, name)
+      ?? this.client.get(kind, namespace, name).catch((err: unknown) => (notFound(err) ? undefined : Promise.reject(err)));
   }
 
   /** Brings the HPA or ScaledObject in line with a validated ModelDeployment (defaults applied). */
@@ -78,7 +95,7 @@ export class ExternalScalers {
     // A mode that no longer wants an object: delete ours, once (status remembers the mode last in effect).
     const previousKind = md.status?.autoscaler ? KIND_OF_MODE[md.status.autoscaler.mode] : undefined;
     if (previousKind && previousKind !== wantedKind) {
-      const live = await this.client.get(previousKind, namespace, name).catch((err: unknown) => (notFound(err) ? undefined : Promise.reject(err)));
+      const live = await this.live(previousKind, namespace, name);
       if (isControlledBy(live, md)) await this.client.remove(previousKind, namespace, name).catch((err: unknown) => (notFound(err) ? undefined : Promise.reject(err)));
     }
     if (!mode || mode === 'none') return mode ? { autoscaler: { mode: 'none', reason: 'nothing scales it but spec.replicas' } } : {};
@@ -99,7 +116,7 @@ export class ExternalScalers {
       };
     }
     const desired = appliedScaler(md, this.config)!;
-    const live = await this.client.get(kind, namespace, name).catch((err: unknown) => (notFound(err) ? undefined : Promise.reject(err)));
+    const live = await this.live(kind, namespace, name);
     if (live && !isControlledBy(live, md)) {
       return {
         condition: { status: 'False', reason: 'ScalerConflict', message: `${kind} ${namespace}/${name} exists and is not owned by this ModelDeployment; delete it or rename one of them` },

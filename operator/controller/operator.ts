@@ -1,4 +1,4 @@
-// The operator process: leader election, then informers on ModelDeployments and the children and pods they
+// The operator process: leader election, then informers on ModelDeployments and the children, HPAs and pods they
 // own, a work queue fed by them (children map to their owner's key), bounded workers running the reconciler,
 // a periodic resync of every key, and a health/metrics server. stop() is the SIGTERM path: watches stop,
 // workers finish what they hold, the lease is released. Every API request carries a deadline; the writes of
@@ -8,7 +8,7 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import {
-  AppsV1Api, CoordinationV1Api, CoreV1Api, CustomObjectsApi, PatchStrategy, PolicyV1Api, setHeaderOptions,
+  AppsV1Api, AutoscalingV2Api, CoordinationV1Api, CoreV1Api, CustomObjectsApi, PatchStrategy, PolicyV1Api, setHeaderOptions,
   type KubeConfig, type KubernetesListObject, type KubernetesObject, type V1Pod,
 } from '@kubernetes/client-node';
 import { DEFAULT_REQUEST_TIMEOUT_MS, makeApiClient, type ApiClientOptions } from './api-client.js';
@@ -85,7 +85,8 @@ const CHILD_SELECTOR = `${MANAGED_BY_LABEL}=${MANAGED_BY}`;
 const POD_SELECTOR = `${NAME_LABEL}=${RUNTIME_APP_NAME}`;
 
 type AnyInformer = ResilientInformer<KubernetesObject>;
-type InformerSet = Record<'mds' | 'deployments' | 'services' | 'pdbs' | 'pods', AnyInformer>;
+type InformerSet = Record<'mds' | 'deployments' | 'services' | 'pdbs' | 'pods' | 'hpas', AnyInformer>;
+const HPA_GROUP_VERSION = 'autoscaling/v2';
 const ALL = '';
 
 /** The informers and workers that run while this process leads. */
@@ -97,14 +98,28 @@ class Controller {
   /** Keys being reconciled and since when, to tell a stuck worker. */
   readonly inProgress = new Map<string, number>();
   synced = false;
+  /**
+   * Whether the HPA informers run: only where the cluster serves autoscaling/v2 (an informer on an API that is
+   * not served would never sync). Without them, HPAs are read from the API when a reconcile needs them.
+   */
+  private watchesHpas = false;
 
-  constructor(private readonly opts: OperatorOptions, private readonly log: Logger, private readonly metrics: OperatorMetrics, private readonly events: EventRecorder, queue: WorkQueue, client: ApiClientOptions) {
+  constructor(
+    private readonly opts: OperatorOptions,
+    private readonly log: Logger,
+    private readonly metrics: OperatorMetrics,
+    private readonly events: EventRecorder,
+    queue: WorkQueue,
+    client: ApiClientOptions,
+    private readonly served: (groupVersion: string) => Promise<boolean>,
+  ) {
     this.queue = queue;
     const kc = opts.kubeConfig;
     const custom = makeApiClient(kc, CustomObjectsApi, client);
     const apps = makeApiClient(kc, AppsV1Api, client);
     const core = makeApiClient(kc, CoreV1Api, client);
     const policy = makeApiClient(kc, PolicyV1Api, client);
+    const autoscaling = makeApiClient(kc, AutoscalingV2Api, client);
     const iopts: InformerOptions = { ...DEFAULT_INFORMER_OPTIONS, ...opts.informer };
     const make = (name: string, path: string, list: () => Promise<unknown>, selector?: string): AnyInformer =>
       new ResilientInformer<KubernetesObject>(kc, name, path, list as () => Promise<KubernetesListObject<KubernetesObject>>, selector, iopts, log, (reason) =>
@@ -116,6 +131,7 @@ class Controller {
       services: make('services', `/api/v1/namespaces/${ns}/services`, () => core.listNamespacedService({ namespace: ns, labelSelector }), labelSelector),
       pdbs: make('poddisruptionbudgets', `/apis/policy/v1/namespaces/${ns}/poddisruptionbudgets`, () => policy.listNamespacedPodDisruptionBudget({ namespace: ns, labelSelector }), labelSelector),
       pods: make('pods', `/api/v1/namespaces/${ns}/pods`, () => core.listNamespacedPod({ namespace: ns, labelSelector: POD_SELECTOR }), POD_SELECTOR),
+      hpas: make('horizontalpodautoscalers', `/apis/autoscaling/v2/namespaces/${ns}/horizontalpodautoscalers`, () => autoscaling.listNamespacedHorizontalPodAutoscaler({ namespace: ns, labelSelector }), labelSelector),
     });
     const clusterWide = (): InformerSet => ({
       mds: make('modeldeployments', `/apis/${GROUP}/${VERSION}/${PLURAL}`, () => custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL })),
@@ -123,6 +139,7 @@ class Controller {
       services: make('services', '/api/v1/services', () => core.listServiceForAllNamespaces({ labelSelector }), labelSelector),
       pdbs: make('poddisruptionbudgets', '/apis/policy/v1/poddisruptionbudgets', () => policy.listPodDisruptionBudgetForAllNamespaces({ labelSelector }), labelSelector),
       pods: make('pods', '/api/v1/pods', () => core.listPodForAllNamespaces({ labelSelector: POD_SELECTOR }), POD_SELECTOR),
+      hpas: make('horizontalpodautoscalers', '/apis/autoscaling/v2/horizontalpodautoscalers', () => autoscaling.listHorizontalPodAutoscalerForAllNamespaces({ labelSelector }), labelSelector),
     });
     const namespaces = [...new Set(opts.namespaces ?? [])];
     this.sets = namespaces.length ? new Map(namespaces.map((ns) => [ns, namespaced(ns)])) : new Map([[ALL, clusterWide()]]);
@@ -144,6 +161,8 @@ class Controller {
         set.services.on(ev, enqueueOwner);
         set.pdbs.on(ev, enqueueOwner);
         set.pods.on(ev, enqueuePodOwner);
+        // A deleted or edited HPA is put back at once, not at the next resync.
+        set.hpas.on(ev, enqueueOwner);
       }
     }
   }
@@ -152,8 +171,9 @@ class Controller {
     return this.sets.get(namespace) ?? this.sets.get(ALL);
   }
 
+  /** The informers this controller runs. */
   private all(): AnyInformer[] {
-    return [...this.sets.values()].flatMap((s) => Object.values(s));
+    return [...this.sets.values()].flatMap((s) => Object.entries(s).filter(([which]) => which !== 'hpas' || this.watchesHpas).map(([, informer]) => informer));
   }
 
   cache(): ClusterCache {
@@ -161,13 +181,15 @@ class Controller {
       'apps/v1/Deployment': 'deployments',
       'v1/Service': 'services',
       'policy/v1/PodDisruptionBudget': 'pdbs',
+      [`${HPA_GROUP_VERSION}/HorizontalPodAutoscaler`]: 'hpas',
     };
     return {
       modelDeployment: (namespace, name) => this.setFor(namespace)?.mds.get(name, namespace) as ModelDeployment | undefined,
       modelDeployments: () => this.modelDeployments() as ModelDeployment[],
       child: (apiVersion, kind, namespace, name) => {
         const which = byKind[`${apiVersion}/${kind}`];
-        return which ? this.setFor(namespace)?.[which].get(name, namespace) : undefined;
+        if (!which || (which === 'hpas' && !this.watchesHpas)) return undefined;
+        return this.setFor(namespace)?.[which].get(name, namespace);
       },
       pods: (namespace, labels) =>
         ((this.setFor(namespace)?.pods.list(namespace) ?? []) as V1Pod[]).filter((p) => Object.entries(labels).every(([k, v]) => p.metadata?.labels?.[k] === v)),
@@ -175,6 +197,10 @@ class Controller {
   }
 
   async start(reconciler: Reconciler): Promise<void> {
+    this.watchesHpas = await this.served(HPA_GROUP_VERSION).catch((err: unknown) => {
+      this.log.warn('discovery failed; HorizontalPodAutoscalers are read from the API when needed', { error: describeError(err) });
+      return false;
+    });
     await Promise.all(this.all().map((i) => i.start()));
     if (this.queue.isShuttingDown) return;
     this.synced = true;
@@ -353,7 +379,8 @@ export class Operator {
     const events = eventRecorder(this.opts.kubeConfig, this.log, { client });
     const term = { abort, events, loops: [] as LeaderLoop[] };
     this.term = term;
-    const controller = new Controller(this.opts, this.log, this.metrics, events, new WorkQueue(this.opts.queue), client);
+    const discovery = this.apiDiscovery();
+    const controller = new Controller(this.opts, this.log, this.metrics, events, new WorkQueue(this.opts.queue), client, (gv) => discovery.served(gv));
     this.controller = controller;
     const custom = makeApiClient(this.opts.kubeConfig, CustomObjectsApi, client);
     const cache = controller.cache();
@@ -366,7 +393,7 @@ export class Operator {
       conflictRetryMs: this.opts.conflictRetryMs,
       onApply: (kind) => this.metrics.childApplies.inc({ kind }),
       onStatusWrite: () => this.metrics.statusWrites.inc(),
-      scalers: this.externalScalers(client),
+      scalers: ExternalScalers.forCluster(this.opts.kubeConfig, discovery, this.opts.config, client, cache.child),
       writeStatus: async (md: ModelDeployment, status: ModelDeploymentStatus) => {
         // Fields that disappeared must be nulled: a merge patch leaves absent keys alone.
         const body: Record<string, unknown> = { ...status };
@@ -422,9 +449,10 @@ export class Operator {
   }
 
   /** The HPA and ScaledObject sync of spec.autoscaling.mode hpa and keda, through the term's clients. */
-  private externalScalers(client: ApiClientOptions): ExternalScalers {
+  /** Which APIs the cluster serves (is KEDA installed?), shared by every leadership term. */
+  private apiDiscovery(): ApiDiscovery {
     this.discovery ??= ApiDiscovery.forCluster(this.opts.kubeConfig, this.clientOptions(), { ttlMs: this.opts.discoveryTtlMs ?? 60_000 });
-    return ExternalScalers.forCluster(this.opts.kubeConfig, this.discovery, this.opts.config, client);
+    return this.discovery;
   }
 
   private async stopController(drain: boolean): Promise<void> {

@@ -20,6 +20,8 @@ beforeAll(async () => {
 });
 afterAll(async () => h.stop());
 
+/** Reconciles the operator has finished, by its own metric. */
+const reconciles = async () => (await h.operators[0].metrics.reconciles.get()).values.reduce((n, v) => n + v.value, 0);
 const autoscalerOf = (m: Md) => (m.status as Record<string, any> | undefined)?.autoscaler;
 const exists = (p: Promise<unknown>) => p.then(() => true, (err: { code?: number }) => (err.code === 404 ? false : Promise.reject(err)));
 
@@ -38,11 +40,25 @@ describe('spec.autoscaling.mode', () => {
     const withStatus = await h.until(NS, 'resnet', (m) => expect(condition(m, 'Autoscaling')?.status).toBe('True'));
     expect(condition(withStatus, 'Autoscaling')).toMatchObject({ reason: 'HorizontalPodAutoscaler', message: expect.stringMatching(/modelplane_request_concurrency, target 3 per replica/) });
     expect(autoscalerOf(withStatus)).toMatchObject({ mode: 'hpa' });
-    // A converged object is not applied again on resync.
+    // A converged object is not applied again on resync, nor read from the API: the operator watches HPAs.
     h.server.clearRequestLog();
+    const before = await reconciles();
     h.operators[0].resync();
+    await eventually(async () => expect(await reconciles()).toBeGreaterThan(before));
     await sleep(300);
     expect(h.server.writes(/horizontalpodautoscalers/)).toEqual([]);
+    expect(h.server.reads(/horizontalpodautoscalers\/resnet$/)).toEqual([]);
+  });
+
+  it('hpa: a deleted HPA is put back at once, without waiting for a resync', async () => {
+    h.server.clearRequestLog();
+    await hpas.deleteNamespacedHorizontalPodAutoscaler({ namespace: NS, name: 'resnet' });
+    const back = await eventually(() => hpas.readNamespacedHorizontalPodAutoscaler({ namespace: NS, name: 'resnet' }));
+    expect(back.spec).toMatchObject({ minReplicas: 2, maxReplicas: 6 });
+    const writes = h.server.writes(/horizontalpodautoscalers/).map((r) => r.method);
+    expect(writes[0]).toBe('DELETE');
+    expect(writes.slice(1)).toContain('PATCH');
+    expect(writes.slice(1).every((m) => m === 'PATCH')).toBe(true);
   });
 
   it('keda where KEDA is not installed: nothing applied, the condition says why', async () => {
@@ -82,5 +98,23 @@ describe('spec.autoscaling.mode', () => {
     expect(condition(md, 'Autoscaling')?.message).toMatch(/HorizontalPodAutoscaler ml\/bert exists and is not owned by this ModelDeployment/);
     const hpa = await hpas.readNamespacedHorizontalPodAutoscaler({ namespace: NS, name: 'bert' });
     expect(hpa.spec?.scaleTargetRef.name).toBe('other');
+  });
+});
+
+describe('a cluster that does not serve autoscaling/v2', () => {
+  let old: Harness;
+  beforeAll(async () => {
+    old = await Harness.start();
+    old.server.serveApi('autoscaling/v2', false);
+    await old.operator({ namespaces: [NS], discoveryTtlMs: 0 }).start();
+  });
+  afterAll(async () => old.stop());
+
+  it('the operator still syncs (no HPA watch), and mode hpa says the API is missing', async () => {
+    await old.operators[0].waitUntilSynced();
+    await old.create(NS, modelDeployment('resnet', { autoscaling: { mode: 'hpa', maxReplicas: 3 } }));
+    const md = await old.until(NS, 'resnet', (m) => expect(condition(m, 'Autoscaling')?.reason).toBe('HPAUnavailable'));
+    expect(condition(md, 'Autoscaling')).toMatchObject({ status: 'False', message: expect.stringMatching(/does not serve autoscaling\/v2/) });
+    expect(old.server.reads(/horizontalpodautoscalers/)).toEqual([]);
   });
 });

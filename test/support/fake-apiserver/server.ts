@@ -171,6 +171,11 @@ export class FakeApiServer {
     return this.requests.filter((r) => WRITE_METHODS.has(r.method) && r.status < 400 && (!pathPattern || pathPattern.test(r.path)));
   }
 
+  /** Reads of one named object (GET, not a list or watch) seen since the log was last cleared, whose path matches. */
+  reads(pathPattern: RegExp): RequestRecord[] {
+    return this.requests.filter((r) => r.method === 'GET' && !/(^|&)watch=/.test(r.query) && pathPattern.test(r.path));
+  }
+
   clearRequestLog(): void {
     this.requests.length = 0;
   }
