@@ -11,7 +11,7 @@ import type { Scheduler } from './scheduler.js';
 import type { ModelSignature } from './signature.js';
 import type { OutputTensor } from './batching.js';
 import type { ModelStatisticsRecorder } from './statistics.js';
-import { Codec } from './http/codec.js';
+import { Codec, HeldText } from './http/codec.js';
 import { decodeContent, InflightBytes, isExclusiveBody, readBody, Reservation } from './http/body.js';
 import { createControlApp } from './http/control.js';
 
@@ -122,12 +122,32 @@ export function modelConfig(m: ServedModel): Record<string, unknown> {
   };
 }
 
-/** The response: the JSON header (pieces of text and encoded bytes), then binary chunks for outputs asked for in binary. */
-async function inferResponse(m: ServedModel, codec: Codec, req: InferRequest, outputs: OutputTensor[]): Promise<{ head: (string | Uint8Array)[]; chunks: Uint8Array[] }> {
+type HeadPart = string | Uint8Array | HeldText;
+
+/** Forgets the encoded texts the codec worker still holds for a response that will not be written in full. */
+function dropHeld(parts: readonly HeadPart[]): void {
+  for (const p of parts) if (p instanceof HeldText) p.drop();
+}
+
+/**
+ * The response: the JSON header (pieces of text, encoded bytes, and long encoded texts the codec worker holds),
+ * then binary chunks for outputs asked for in binary.
+ */
+async function inferResponse(m: ServedModel, codec: Codec, req: InferRequest, outputs: OutputTensor[]): Promise<{ head: HeadPart[]; chunks: Uint8Array[] }> {
   const byName = new Map(outputs.map((o) => [o.name, o]));
   const chunks: Uint8Array[] = [];
   const id = req.id !== undefined ? `,"id":${JSON.stringify(req.id)}` : '';
-  const head: (string | Uint8Array)[] = [`{"model_name":${JSON.stringify(m.name)},"model_version":"${MODEL_VERSION}"${id},"outputs":[`];
+  const head: HeadPart[] = [`{"model_name":${JSON.stringify(m.name)},"model_version":"${MODEL_VERSION}"${id},"outputs":[`];
+  try {
+    await encodeOutputs(m, codec, req, byName, head, chunks);
+  } catch (err) {
+    dropHeld(head);
+    throw err;
+  }
+  return { head, chunks };
+}
+
+async function encodeOutputs(m: ServedModel, codec: Codec, req: InferRequest, byName: Map<string, OutputTensor>, head: HeadPart[], chunks: Uint8Array[]): Promise<void> {
   let text = head[0] as string;
   for (let i = 0; i < req.outputs.length; i++) {
     const want = req.outputs[i];
@@ -151,7 +171,33 @@ async function inferResponse(m: ServedModel, codec: Codec, req: InferRequest, ou
     }
   }
   head[head.length - 1] = `${text}]}`;
-  return { head, chunks };
+}
+
+/** Resolves when the response can take more data; rejects if the client goes away first. */
+function drained(res: ServerResponse): Promise<void> {
+  if (res.destroyed) return Promise.reject(new Error('the client closed the connection'));
+  return new Promise((resolve, reject) => {
+    const settle = (err?: Error) => {
+      res.off('drain', onDrain);
+      res.off('close', onClose);
+      if (err) reject(err);
+      else resolve();
+    };
+    const onDrain = () => settle();
+    const onClose = () => settle(new Error('the client closed the connection'));
+    res.on('drain', onDrain);
+    res.on('close', onClose);
+  });
+}
+
+/** Writes the parts in order, a held text a piece at a time as the socket takes it, then ends the response. */
+async function writeInPieces(res: ServerResponse, parts: readonly (Uint8Array | HeldText)[]): Promise<void> {
+  for (const p of parts) {
+    if (p instanceof HeldText) {
+      for await (const piece of p.pieces()) if (!res.write(piece)) await drained(res);
+    } else if (!res.write(p)) await drained(res);
+  }
+  res.end();
 }
 
 /** How a request ended, by its HTTP status (a gRPC one by the status its error maps from). */
@@ -206,21 +252,28 @@ export function createInferHandler(deps: RuntimeServerDeps) {
       const { head, chunks } = await inferResponse(m, codec, parsed, outputs);
       const headers: Record<string, string | number> = {};
       if (deps.state() !== 'ready') headers.Connection = 'close';
-      if (chunks.length === 0 && head.length === 1) {
-        const json = head[0] as string;
-        res.writeHead(200, { ...headers, 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(json) });
-        res.end(json);
-      } else {
-        const headBytes = head.map((p) => (typeof p === 'string' ? Buffer.from(p) : p));
-        const headLength = headBytes.reduce((n, c) => n + c.byteLength, 0);
-        const total = chunks.reduce((n, c) => n + c.byteLength, headLength);
-        res.writeHead(200, chunks.length === 0
-          ? { ...headers, 'Content-Type': 'application/json', 'Content-Length': total }
-          : { ...headers, 'Content-Type': 'application/octet-stream', 'Inference-Header-Content-Length': headLength, 'Content-Length': total });
-        res.cork();
-        for (const c of headBytes) res.write(c);
-        for (const c of chunks) res.write(c);
-        res.end();
+      try {
+        if (chunks.length === 0 && head.length === 1) {
+          const json = head[0] as string;
+          res.writeHead(200, { ...headers, 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(json) });
+          res.end(json);
+        } else {
+          const headBytes = head.map((p) => (typeof p === 'string' ? Buffer.from(p) : p));
+          const headLength = headBytes.reduce((n, c) => n + c.byteLength, 0);
+          const total = chunks.reduce((n, c) => n + c.byteLength, headLength);
+          res.writeHead(200, chunks.length === 0
+            ? { ...headers, 'Content-Type': 'application/json', 'Content-Length': total }
+            : { ...headers, 'Content-Type': 'application/octet-stream', 'Inference-Header-Content-Length': headLength, 'Content-Length': total });
+          if (headBytes.some((p) => p instanceof HeldText)) await writeInPieces(res, [...headBytes, ...chunks]);
+          else {
+            res.cork();
+            for (const c of headBytes as Uint8Array[]) res.write(c);
+            for (const c of chunks) res.write(c);
+            res.end();
+          }
+        }
+      } finally {
+        dropHeld(head);
       }
       const answered = performance.now();
       statistics.answered(parsed, { arrived: started, decodeStarted: bodyRead, decoded, computed, answered }, m.maxBatchSize > 1);

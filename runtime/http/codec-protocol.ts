@@ -4,12 +4,21 @@ import type { Datatype, TensorData } from '../datatypes.js';
 import type { ErrorReason } from '../errors.js';
 import type { InferRequest } from '../request.js';
 
+/** An encoded text longer than this stays on the worker and reaches the main thread in pieces of this size. */
+export const PIECE_BYTES = 1024 * 1024;
+
 export type CodecTask =
   | { seq: number; type: 'parse'; body: Uint8Array; headerLength: number | undefined }
-  | { seq: number; type: 'encode'; datatype: Datatype; data: TensorData };
+  | { seq: number; type: 'encode'; datatype: Datatype; data: TensorData }
+  /** The next piece of a text the worker holds. */
+  | { seq: number; type: 'next'; text: number }
+  /** The rest of a text the worker holds is not wanted (no reply). */
+  | { seq: number; type: 'drop'; text: number };
 
 export type CodecReply =
   | { seq: number; type: 'parsed'; request: InferRequest }
-  | { seq: number; type: 'encoded'; text: Uint8Array }
+  /** `bytes`: the whole text, or its first piece when `held` names the text the worker keeps (`length` bytes in all). */
+  | { seq: number; type: 'encoded'; bytes: Uint8Array; length: number; held?: number }
+  | { seq: number; type: 'piece'; bytes: Uint8Array }
   | { seq: number; type: 'refused'; reason: ErrorReason; message: string }
   | { seq: number; type: 'failed'; message: string };

@@ -1,14 +1,31 @@
 // The codec worker: parses request bodies and encodes JSON outputs off the main thread. Buffers come and go by
-// transfer, so the main thread never copies or walks the data.
+// transfer, so the main thread never copies or walks the data. A long encoded text stays here and goes to the
+// main thread a piece at a time as the socket takes it, so the main thread never holds tens of megabytes at once
+// (holding them there sets off garbage collections that pause probes).
 import { parentPort, workerData } from 'node:worker_threads';
 import { RuntimeError } from '../errors.js';
 import { parseInferRequest } from '../request.js';
 import type { ModelSignature } from '../signature.js';
 import { encodeJsonData } from '../tensors.js';
-import type { CodecReply, CodecTask } from './codec-protocol.js';
+import { PIECE_BYTES, type CodecReply, type CodecTask } from './codec-protocol.js';
 
 const signature = (workerData as { signature: ModelSignature }).signature;
 const port = parentPort!;
+
+/** Encoded texts whose pieces the main thread has not all taken, and how far each has been taken. */
+const held = new Map<number, { text: Buffer; taken: number }>();
+let lastHeld = 0;
+
+/** The next piece of a held text, in a buffer of its own (to transfer); forgets the text once all is taken. */
+function nextPiece(id: number): Uint8Array {
+  const h = held.get(id);
+  if (!h) throw new Error(`encoded text ${id} is not held (dropped or already taken)`);
+  const end = Math.min(h.taken + PIECE_BYTES, h.text.byteLength);
+  const piece = new Uint8Array(h.text.subarray(h.taken, end));
+  h.taken = end;
+  if (end === h.text.byteLength) held.delete(id);
+  return piece;
+}
 
 port.on('message', (task: CodecTask) => {
   try {
@@ -21,11 +38,23 @@ port.on('message', (task: CodecTask) => {
         if ('bytes' in input.payload) buffers.add(input.payload.bytes.buffer as ArrayBuffer);
       }
       port.postMessage({ seq: task.seq, type: 'parsed', request } satisfies CodecReply, [...buffers]);
-    } else {
+    } else if (task.type === 'encode') {
       const text = Buffer.from(encodeJsonData(task.datatype, task.data));
-      const out = new Uint8Array(text.buffer, text.byteOffset, text.byteLength);
-      const transferable = text.byteOffset === 0 && text.byteLength === text.buffer.byteLength;
-      port.postMessage({ seq: task.seq, type: 'encoded', text: out } satisfies CodecReply, transferable ? [text.buffer as ArrayBuffer] : []);
+      if (text.byteLength > PIECE_BYTES) {
+        const id = ++lastHeld;
+        held.set(id, { text, taken: 0 });
+        const bytes = nextPiece(id);
+        port.postMessage({ seq: task.seq, type: 'encoded', bytes, length: text.byteLength, held: id } satisfies CodecReply, [bytes.buffer as ArrayBuffer]);
+      } else {
+        const bytes = new Uint8Array(text.buffer, text.byteOffset, text.byteLength);
+        const transferable = text.byteOffset === 0 && text.byteLength === text.buffer.byteLength;
+        port.postMessage({ seq: task.seq, type: 'encoded', bytes, length: text.byteLength } satisfies CodecReply, transferable ? [text.buffer as ArrayBuffer] : []);
+      }
+    } else if (task.type === 'next') {
+      const bytes = nextPiece(task.text);
+      port.postMessage({ seq: task.seq, type: 'piece', bytes } satisfies CodecReply, [bytes.buffer as ArrayBuffer]);
+    } else {
+      held.delete(task.text);
     }
   } catch (err) {
     const reply: CodecReply = err instanceof RuntimeError

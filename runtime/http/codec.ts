@@ -8,6 +8,44 @@ import type { ModelSignature } from '../signature.js';
 import { encodeJsonData } from '../tensors.js';
 import type { CodecReply, CodecTask } from './codec-protocol.js';
 
+/**
+ * An encoded JSON text that the codec worker holds: `pieces()` brings it over a piece at a time, asking for the
+ * next piece while the last one is written, so the main thread holds a megabyte or two of it at most. Whatever
+ * is not taken must be dropped (pieces() does it when it stops early).
+ */
+export class HeldText {
+  private settled = false;
+  constructor(private readonly codec: Codec, private readonly id: number, readonly byteLength: number, private readonly first: Uint8Array) {}
+
+  async *pieces(): AsyncGenerator<Uint8Array> {
+    let piece = this.first;
+    let received = piece.byteLength;
+    try {
+      for (;;) {
+        const upcoming = received < this.byteLength ? this.codec.nextPiece(this.id) : undefined;
+        // Awaited below, unless the caller stops taking pieces first.
+        upcoming?.catch(() => {});
+        yield piece;
+        if (!upcoming) {
+          this.settled = true;
+          return;
+        }
+        piece = await upcoming;
+        received += piece.byteLength;
+      }
+    } finally {
+      this.drop();
+    }
+  }
+
+  /** Forgets the rest of the text on the worker; nothing when all of it was taken or it was dropped before. */
+  drop(): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.codec.dropText(this.id);
+  }
+}
+
 /** JSON text above this many bytes is parsed on the worker (a few milliseconds of parsing inline at most). */
 export const PARSE_OFFLOAD_BYTES = 128 * 1024;
 /** Outputs with more elements than this are encoded to JSON on the worker. */
@@ -85,8 +123,11 @@ export class Codec {
     return (reply as Extract<CodecReply, { type: 'parsed' }>).request;
   }
 
-  /** The JSON text of an output's `data`: a string when encoded inline, bytes when encoded on the worker. */
-  async encodeJson(datatype: Datatype, data: TensorData): Promise<string | Uint8Array> {
+  /**
+   * The JSON text of an output's `data`: a string when encoded inline, bytes when encoded on the worker, a
+   * HeldText when it is longer than a piece (the worker keeps it until it is taken or dropped).
+   */
+  async encodeJson(datatype: Datatype, data: TensorData): Promise<string | Uint8Array | HeldText> {
     if (elementsOf(data) <= ENCODE_OFFLOAD_ELEMENTS) return encodeJsonData(datatype, data);
     let payload: TensorData = data;
     const transfer: ArrayBuffer[] = [];
@@ -98,8 +139,19 @@ export class Codec {
       payload = moved;
       transfer.push(moved.buffer as ArrayBuffer);
     }
-    const reply = Codec.settle(await this.post({ seq: ++this.seq, type: 'encode', datatype, data: payload }, transfer));
-    return (reply as Extract<CodecReply, { type: 'encoded' }>).text;
+    const reply = Codec.settle(await this.post({ seq: ++this.seq, type: 'encode', datatype, data: payload }, transfer)) as Extract<CodecReply, { type: 'encoded' }>;
+    return reply.held === undefined ? reply.bytes : new HeldText(this, reply.held, reply.length, reply.bytes);
+  }
+
+  /** The next piece of a text the worker holds. */
+  async nextPiece(text: number): Promise<Uint8Array> {
+    const reply = Codec.settle(await this.post({ seq: ++this.seq, type: 'next', text }, []));
+    return (reply as Extract<CodecReply, { type: 'piece' }>).bytes;
+  }
+
+  /** Tells the worker to forget the rest of a text it holds (a worker started since does not hold it anyway). */
+  dropText(text: number): void {
+    this.worker?.postMessage({ seq: ++this.seq, type: 'drop', text } satisfies CodecTask);
   }
 
   close(): Promise<number> | undefined {

@@ -85,6 +85,92 @@ test('liveness and /metrics answer promptly while a 60 MB JSON request is parsed
   }
 }, 120_000);
 
+/** rows x 16 FP32 inputs for the simple model (OUTPUT0 = a + b, OUTPUT1 = a - b), different for every seed. */
+function simpleInputs(rows: number, seed: number): { a: Float32Array; b: Float32Array } {
+  const a = new Float32Array(rows * 16).map((_, i) => ((i * 7919 + seed * 104_729) % 100_003) / 997 - 50);
+  const b = new Float32Array(rows * 16).map((_, i) => ((i * 31 + seed * 17) % 1009) / 13);
+  return { a, b };
+}
+
+function binaryInputs(a: Float32Array, b: Float32Array, outputs: object[]): object {
+  const shape = [a.length / 16, 16];
+  return {
+    inputs: [
+      { name: 'INPUT0', shape, datatype: 'FP32', parameters: { binary_data_size: a.byteLength } },
+      { name: 'INPUT1', shape, datatype: 'FP32', parameters: { binary_data_size: b.byteLength } },
+    ],
+    outputs,
+  };
+}
+
+/** The first index where `got` is not op(a, b) in FP32, or -1 (a loop: deep equality on a million numbers is slow). */
+function firstMismatch(got: ArrayLike<number>, a: Float32Array, b: Float32Array, op: (x: number, y: number) => number): number {
+  if (got.length !== a.length) return got.length;
+  for (let i = 0; i < a.length; i++) if (got[i] !== Math.fround(op(a[i], b[i]))) return i;
+  return -1;
+}
+
+describe('a long JSON answer leaves the codec worker a piece at a time', () => {
+  let rt: RuntimeProcess;
+  beforeAll(async () => {
+    rt = await startRuntime(['--model', simplePath(), '--log-level', 'warn']);
+  });
+  afterAll(() => rt?.stop());
+
+  test('4 concurrent callers, each with a multi-megabyte JSON output and a binary one, get exactly their own answers', async () => {
+    // 40,000 rows: OUTPUT0 as JSON is 640,000 numbers, several megabytes, so several pieces per answer.
+    const rows = 40_000;
+    const answers = await Promise.all([1, 2, 3, 4].map(async (seed) => {
+      const { a, b } = simpleInputs(rows, seed);
+      const r = await infer(rt.url, 'simple', binaryInputs(a, b, [{ name: 'OUTPUT0' }, { name: 'OUTPUT1', parameters: { binary_data: true } }]), [a, b]);
+      return { seed, a, b, r };
+    }));
+    for (const { a, b, r } of answers) {
+      expect(r.status).toBe(200);
+      const [sum, diff] = r.json.outputs;
+      expect(sum).toMatchObject({ name: 'OUTPUT0', datatype: 'FP32', shape: [rows, 16] });
+      expect(Number(r.headers.get('inference-header-content-length'))).toBeGreaterThan(3 * 1024 * 1024);
+      expect(firstMismatch(sum.data, a, b, (x, y) => x + y)).toBe(-1);
+      expect(diff.parameters.binary_data_size).toBe(a.byteLength);
+      const got = new Float32Array(r.binary.buffer.slice(r.binary.byteOffset, r.binary.byteOffset + r.binary.byteLength));
+      expect(firstMismatch(got, a, b, (x, y) => x - y)).toBe(-1);
+    }
+  });
+
+  test('a client that leaves in the middle of a long answer: the rest is dropped, memory comes back, the next caller is served', async () => {
+    // About 24 MB of JSON text per answer; a held text that was never dropped would stay in memory for good.
+    const rows = 150_000;
+    const { a, b } = simpleInputs(rows, 9);
+    const json = Buffer.from(JSON.stringify(binaryInputs(a, b, [{ name: 'OUTPUT0' }])));
+    const body = Buffer.concat([json, Buffer.from(a.buffer), Buffer.from(b.buffer)]);
+    const leaveEarly = () => new Promise<number>((resolve, reject) => {
+      const req = request(`${rt.url}/v2/models/simple/infer`, { method: 'POST', headers: { 'Content-Length': body.byteLength, 'Inference-Header-Content-Length': json.byteLength } }, (res) => {
+        let received = 0;
+        res.on('data', (c: Buffer) => {
+          received += c.byteLength;
+          // Two pieces in: go away.
+          if (received > 2 * 1024 * 1024) res.destroy();
+        });
+        res.on('close', () => resolve(Number(res.headers['content-length'])));
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+    expect(await leaveEarly()).toBeGreaterThan(20e6);
+    await new Promise((r) => setTimeout(r, 300));
+    const before = rt.rssKb();
+    for (let i = 0; i < 5; i++) await leaveEarly();
+    await new Promise((r) => setTimeout(r, 500));
+    const grownMiB = (rt.rssKb() - before) / 1024;
+    // Five texts of ~24 MB kept would be 115 MiB and more.
+    expect(grownMiB).toBeLessThan(60);
+    const small = simpleInputs(2, 3);
+    const r = await infer(rt.url, 'simple', { inputs: [{ name: 'INPUT0', shape: [2, 16], datatype: 'FP32', data: Array.from(small.a) }, { name: 'INPUT1', shape: [2, 16], datatype: 'FP32', data: Array.from(small.b) }] });
+    expect(r.status).toBe(200);
+    expect(r.json.outputs[0].data).toEqual(Array.from(small.a, (x, i) => Math.fround(x + small.b[i])));
+  }, 60_000);
+});
+
 /** A raw connection: sends what it is given and collects what comes back until the server closes it. */
 function rawConnection(port: number): { socket: Socket; received: () => string; closed: Promise<number> } {
   const socket = connect(port, '127.0.0.1');
