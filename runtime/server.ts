@@ -12,7 +12,7 @@ import type { ModelSignature } from './signature.js';
 import type { OutputTensor } from './batching.js';
 import type { ModelStatisticsRecorder } from './statistics.js';
 import { Codec, HeldText } from './http/codec.js';
-import { decodeContent, InflightBytes, isExclusiveBody, readBody, Reservation } from './http/body.js';
+import { admitBody, decodeContent, InflightBytes, isExclusiveBody, readBody, receiveBody, Reservation } from './http/body.js';
 import { createControlApp } from './http/control.js';
 
 export const SERVER_NAME = 'modelplane';
@@ -221,6 +221,29 @@ export function createInferHandler(deps: RuntimeServerDeps) {
   const limits = { maxBytes: deps.maxBodyBytes, idleMs: deps.bodyTimeoutSeconds * 1000 };
   let codec: Codec | undefined;
 
+  /**
+   * Reads and parses a request body. A long JSON body goes to the codec worker as it arrives, so the main thread
+   * never holds all of it; any other body is read here, then parsed here or on the worker.
+   */
+  async function receiveRequest(req: IncomingMessage, codec: Codec, reservation: Reservation, jsonLength: number | undefined): Promise<{ parsed: InferRequest; bodyRead: number }> {
+    const encoding = req.headers['content-encoding'];
+    const declared = admitBody(req, deps.maxBodyBytes, reservation);
+    if (declared !== undefined && (!encoding || encoding === 'identity') && codec.offloads(declared, jsonLength)) {
+      const incoming = codec.open(declared, jsonLength ?? 0);
+      try {
+        await receiveBody(req, limits, reservation, declared, (piece) => incoming.append(piece));
+      } catch (err) {
+        incoming.discard();
+        throw err;
+      }
+      return { bodyRead: performance.now(), parsed: await incoming.parse(jsonLength) };
+    }
+    const raw = await readBody(req, limits, reservation, declared, jsonLength);
+    const body = await decodeContent(raw, encoding, deps.maxBodyBytes, reservation);
+    const bodyRead = performance.now();
+    return { bodyRead, parsed: await codec.parse(body, jsonLength, body === raw && isExclusiveBody(body)) };
+  }
+
   async function infer(req: IncomingMessage, res: ServerResponse, m: ServedModel): Promise<number> {
     const started = performance.now();
     const headerRequestId = req.headers['x-request-id'];
@@ -239,10 +262,7 @@ export function createInferHandler(deps: RuntimeServerDeps) {
         if (headerLength === '' || !Number.isInteger(jsonLength)) throw new RuntimeError('BinaryDataMismatch', `Inference-Header-Content-Length: ${JSON.stringify(headerLength)} is not an integer`);
         if (jsonLength < 0) throw new RuntimeError('BinaryDataMismatch', `Inference-Header-Content-Length: ${jsonLength} is negative; it is the byte length of the JSON before the binary data`);
       }
-      const raw = await readBody(req, limits, reservation, jsonLength);
-      const body = await decodeContent(raw, req.headers['content-encoding'], deps.maxBodyBytes, reservation);
-      const bodyRead = performance.now();
-      const parsed = await codec.parse(body, jsonLength, body === raw && isExclusiveBody(body));
+      const { parsed, bodyRead } = await receiveRequest(req, codec, reservation, jsonLength);
       const decoded = performance.now();
       if (parsed.id !== undefined) requestId = parsed.id;
       m.scheduler.arriving--;

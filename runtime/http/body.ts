@@ -108,35 +108,27 @@ export function isExclusiveBody(body: Buffer): boolean {
 }
 
 /**
- * Reads the whole body, refusing (413) past the limit without buffering the excess, (408) when it stalls.
- * `alignAt`: a byte offset in the body (where binary tensor data begins) placed at an 8-byte boundary of the
- * buffer, so that tensors there can be viewed in place.
+ * The body's declared Content-Length, if any: refused (413) past the limit, and held against the in-flight budget
+ * before any of it is read.
  */
-export function readBody(req: IncomingMessage, limits: BodyLimits, reservation: Reservation, alignAt = 0): Promise<Buffer> {
-  const { maxBytes, idleMs } = limits;
+export function admitBody(req: IncomingMessage, maxBytes: number, reservation: Reservation): number | undefined {
   const declared = Number(req.headers['content-length']);
-  if (Number.isFinite(declared) && declared > maxBytes) {
-    return Promise.reject(new RuntimeError('BodyTooLarge', `request body of ${declared} bytes exceeds the limit of ${maxBytes} bytes (--max-body-bytes)`));
-  }
-  if (Number.isFinite(declared) && declared > 0) {
-    try {
-      reservation.add(declared);
-    } catch (err) {
-      return Promise.reject(err);
-    }
-  }
+  if (!Number.isFinite(declared)) return undefined;
+  if (declared > maxBytes) throw new RuntimeError('BodyTooLarge', `request body of ${declared} bytes exceeds the limit of ${maxBytes} bytes (--max-body-bytes)`);
+  if (declared > 0) reservation.add(declared);
+  return declared;
+}
+
+/**
+ * Receives a body admitted by admitBody, handing each piece to `onPiece` with its offset as it arrives, and
+ * resolves with the body's length: refuses (413) past the limit without taking the excess, (408) when it stalls.
+ */
+export function receiveBody(req: IncomingMessage, limits: BodyLimits, reservation: Reservation, declared: number | undefined, onPiece: (piece: Buffer, offset: number) => void): Promise<number> {
+  const { maxBytes, idleMs } = limits;
   return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
     let size = 0;
-    // With a declared length, each piece is copied into place as it arrives: no single long copy at the end.
-    let whole: Buffer | undefined;
-    if (Number.isFinite(declared) && declared > 64 * 1024) {
-      const pad = (8 - (alignAt % 8)) % 8;
-      whole = Buffer.allocUnsafeSlow(declared + pad).subarray(pad);
-      exclusiveBodies.add(whole.buffer as ArrayBuffer);
-    }
     let settled = false;
-    const finish = (err: Error | undefined, body?: Buffer) => {
+    const finish = (err: Error | undefined) => {
       if (settled) return;
       settled = true;
       if (watched) idleWatch.delete(watched);
@@ -144,7 +136,7 @@ export function readBody(req: IncomingMessage, limits: BodyLimits, reservation: 
       if (err) {
         req.resume();
         reject(err);
-      } else resolve(body!);
+      } else resolve(size);
     };
     const watched: Watched | undefined = idleMs > 0 && !req.complete
       ? { last: performance.now(), idleMs, onIdle: () => finish(new RuntimeError('RequestTimeout', `request body: no data for ${idleMs / 1000} s (--body-timeout-seconds); ${size} bytes received`)) }
@@ -152,28 +144,46 @@ export function readBody(req: IncomingMessage, limits: BodyLimits, reservation: 
     if (watched) idleWatch.add(watched);
     const onData = (c: Buffer) => {
       if (watched) watched.last = performance.now();
+      const offset = size;
       size += c.byteLength;
       if (size > maxBytes) return finish(new RuntimeError('BodyTooLarge', `request body exceeds the limit of ${maxBytes} bytes (--max-body-bytes)`));
+      if (declared !== undefined && size > declared) return finish(new RuntimeError('InvalidRequest', `request body: more than the ${declared} bytes of its Content-Length`));
       try {
         reservation.atLeast(size);
+        onPiece(c, offset);
       } catch (err) {
         return finish(err as Error);
       }
-      if (whole) {
-        if (size > whole.byteLength) return finish(new RuntimeError('InvalidRequest', `request body: more than the ${whole.byteLength} bytes of its Content-Length`));
-        c.copy(whole, size - c.byteLength);
-      } else chunks.push(c);
     };
     req.on('data', onData);
-    req.once('end', () => {
-      if (whole) finish(undefined, size === whole.byteLength ? whole : whole.subarray(0, size));
-      else finish(undefined, chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size));
-    });
+    req.once('end', () => finish(undefined));
     req.once('error', (err) => finish(err));
     req.once('close', () => {
       if (!settled) finish(new RuntimeError('InvalidRequest', `request body: the client closed the connection after ${size} bytes`));
     });
   });
+}
+
+/**
+ * Reads the whole of a body admitted by admitBody (`declared`: its declared length), within the bounds of
+ * receiveBody. `alignAt`: a byte offset in the body (where binary tensor data begins) placed at an 8-byte boundary
+ * of the buffer, so that tensors there can be viewed in place.
+ */
+export async function readBody(req: IncomingMessage, limits: BodyLimits, reservation: Reservation, declared: number | undefined, alignAt = 0): Promise<Buffer> {
+  // With a declared length, each piece is copied into place as it arrives: no single long copy at the end.
+  let whole: Buffer | undefined;
+  if (declared !== undefined && declared > 64 * 1024) {
+    const pad = (8 - (alignAt % 8)) % 8;
+    whole = Buffer.allocUnsafeSlow(declared + pad).subarray(pad);
+    exclusiveBodies.add(whole.buffer as ArrayBuffer);
+  }
+  const chunks: Buffer[] = [];
+  const size = await receiveBody(req, limits, reservation, declared, (c, offset) => {
+    if (whole) c.copy(whole, offset);
+    else chunks.push(c);
+  });
+  if (whole) return size === whole.byteLength ? whole : whole.subarray(0, size);
+  return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size);
 }
 
 export async function decodeContent(body: Buffer, encoding: string | undefined, limit: number, reservation: Reservation): Promise<Buffer> {

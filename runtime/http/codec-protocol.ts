@@ -9,6 +9,14 @@ export const PIECE_BYTES = 1024 * 1024;
 
 export type CodecTask =
   | { seq: number; type: 'parse'; body: Uint8Array; headerLength: number | undefined }
+  /** A body that arrives in pieces (no reply): `length` bytes at most, `alignAt` placed at an 8-byte boundary. */
+  | { seq: number; type: 'open'; body: number; length: number; alignAt: number }
+  /** The next piece of an opened body (no reply). */
+  | { seq: number; type: 'append'; body: number; bytes: Uint8Array }
+  /** Parse an opened body, all of whose pieces were sent. */
+  | { seq: number; type: 'parse-opened'; body: number; headerLength: number | undefined }
+  /** An opened body that will not be parsed (no reply). */
+  | { seq: number; type: 'discard'; body: number }
   | { seq: number; type: 'encode'; datatype: Datatype; data: TensorData }
   /** The next piece of a text the worker holds. */
   | { seq: number; type: 'next'; text: number }

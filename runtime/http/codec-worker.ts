@@ -1,7 +1,8 @@
 // The codec worker: parses request bodies and encodes JSON outputs off the main thread. Buffers come and go by
-// transfer, so the main thread never copies or walks the data. A long encoded text stays here and goes to the
-// main thread a piece at a time as the socket takes it, so the main thread never holds tens of megabytes at once
-// (holding them there sets off garbage collections that pause probes).
+// transfer, so the main thread never copies or walks the data. A long body comes here a piece at a time as it
+// arrives, and a long encoded text stays here and goes to the main thread a piece at a time as the socket takes
+// it, so the main thread never holds tens of megabytes at once (holding them there sets off garbage collections
+// that pause probes).
 import { parentPort, workerData } from 'node:worker_threads';
 import { RuntimeError } from '../errors.js';
 import { parseInferRequest } from '../request.js';
@@ -11,6 +12,19 @@ import { PIECE_BYTES, type CodecReply, type CodecTask } from './codec-protocol.j
 
 const signature = (workerData as { signature: ModelSignature }).signature;
 const port = parentPort!;
+
+/** Bodies arriving in pieces, and how much of each has arrived. */
+const opened = new Map<number, { body: Buffer; filled: number }>();
+
+/** Parses a body this thread alone holds; its tensors go back by transfer. */
+function parseOwned(seq: number, body: Buffer, headerLength: number | undefined): void {
+  const request = parseInferRequest(body, headerLength, signature, true);
+  const buffers = new Set<ArrayBuffer>();
+  for (const input of request.inputs) {
+    if ('bytes' in input.payload) buffers.add(input.payload.bytes.buffer as ArrayBuffer);
+  }
+  port.postMessage({ seq, type: 'parsed', request } satisfies CodecReply, [...buffers]);
+}
 
 /** Encoded texts whose pieces the main thread has not all taken, and how far each has been taken. */
 const held = new Map<number, { text: Buffer; taken: number }>();
@@ -30,14 +44,23 @@ function nextPiece(id: number): Uint8Array {
 port.on('message', (task: CodecTask) => {
   try {
     if (task.type === 'parse') {
-      const body = Buffer.from(task.body.buffer, task.body.byteOffset, task.body.byteLength);
-      // The body came by transfer: this thread alone holds it, and its tensors go back by transfer too.
-      const request = parseInferRequest(body, task.headerLength, signature, true);
-      const buffers = new Set<ArrayBuffer>();
-      for (const input of request.inputs) {
-        if ('bytes' in input.payload) buffers.add(input.payload.bytes.buffer as ArrayBuffer);
-      }
-      port.postMessage({ seq: task.seq, type: 'parsed', request } satisfies CodecReply, [...buffers]);
+      // The body came by transfer: this thread alone holds it.
+      parseOwned(task.seq, Buffer.from(task.body.buffer, task.body.byteOffset, task.body.byteLength), task.headerLength);
+    } else if (task.type === 'open') {
+      const pad = (8 - (task.alignAt % 8)) % 8;
+      opened.set(task.body, { body: Buffer.allocUnsafeSlow(task.length + pad).subarray(pad), filled: 0 });
+    } else if (task.type === 'append') {
+      const o = opened.get(task.body);
+      if (!o) return;
+      o.body.set(task.bytes, o.filled);
+      o.filled += task.bytes.byteLength;
+    } else if (task.type === 'parse-opened') {
+      const o = opened.get(task.body);
+      opened.delete(task.body);
+      if (!o) throw new Error(`request body ${task.body} is not held`);
+      parseOwned(task.seq, o.body.subarray(0, o.filled), task.headerLength);
+    } else if (task.type === 'discard') {
+      opened.delete(task.body);
     } else if (task.type === 'encode') {
       const text = Buffer.from(encodeJsonData(task.datatype, task.data));
       if (text.byteLength > PIECE_BYTES) {

@@ -6,7 +6,7 @@ import { RuntimeError } from '../errors.js';
 import { parseInferRequest, type InferRequest } from '../request.js';
 import type { ModelSignature } from '../signature.js';
 import { encodeJsonData } from '../tensors.js';
-import type { CodecReply, CodecTask } from './codec-protocol.js';
+import { PIECE_BYTES, type CodecReply, type CodecTask } from './codec-protocol.js';
 
 /**
  * An encoded JSON text that the codec worker holds: `pieces()` brings it over a piece at a time, asking for the
@@ -51,6 +51,8 @@ export const PARSE_OFFLOAD_BYTES = 128 * 1024;
 /** Outputs with more elements than this are encoded to JSON on the worker. */
 export const ENCODE_OFFLOAD_ELEMENTS = 16 * 1024;
 
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
 type Pending = { resolve: (r: CodecReply) => void; reject: (e: Error) => void };
 
 /** A plain ArrayBuffer holding exactly these bytes, to transfer: the view's own when it spans it, else a copy. */
@@ -63,10 +65,60 @@ function elementsOf(data: TensorData): number {
   return data.length;
 }
 
+/**
+ * A request body on its way to the codec worker while it arrives: pieces are gathered into buffers of 1 MiB that
+ * go over by transfer as they fill, so the main thread holds a megabyte of it at most. Parse it, or discard it.
+ */
+export class IncomingBody {
+  private gathering?: Buffer;
+  private gathered = 0;
+  private sent = 0;
+  private closed = false;
+
+  constructor(private readonly codec: Codec, private readonly id: number, private readonly length: number) {}
+
+  /** The next bytes of the body, in order; never more than the length it was opened with. */
+  append(piece: Buffer): void {
+    let from = 0;
+    while (from < piece.byteLength) {
+      this.gathering ??= Buffer.allocUnsafeSlow(Math.min(PIECE_BYTES, this.length - this.sent - this.gathered));
+      const n = Math.min(this.gathering.byteLength - this.gathered, piece.byteLength - from);
+      piece.copy(this.gathering, this.gathered, from, from + n);
+      this.gathered += n;
+      from += n;
+      if (this.gathered === this.gathering.byteLength) this.send();
+    }
+  }
+
+  private send(): void {
+    if (!this.gathering || this.gathered === 0) return;
+    const bytes = new Uint8Array(this.gathering.buffer, this.gathering.byteOffset, this.gathered);
+    this.codec.postBodyTask({ type: 'append', body: this.id, bytes }, [bytes.buffer as ArrayBuffer]);
+    this.sent += this.gathered;
+    this.gathering = undefined;
+    this.gathered = 0;
+  }
+
+  /** Parses the body received so far (all of it, once the request has ended). */
+  async parse(headerLength: number | undefined): Promise<InferRequest> {
+    this.send();
+    this.closed = true;
+    return this.codec.parseOpened(this.id, headerLength);
+  }
+
+  /** Forgets the body on the worker; nothing once parse was called. */
+  discard(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.codec.postBodyTask({ type: 'discard', body: this.id }, []);
+  }
+}
+
 export class Codec {
   private worker?: Worker;
   private seq = 0;
   private readonly pending = new Map<number, Pending>();
+  private lastBody = 0;
 
   constructor(private readonly signature: ModelSignature) {}
 
@@ -111,15 +163,41 @@ export class Codec {
    * `exclusive`: nothing else holds the body's ArrayBuffer (see parseInferRequest).
    */
   async parse(body: Buffer, headerLength: number | undefined, exclusive = false): Promise<InferRequest> {
-    const jsonBytes = headerLength ?? body.byteLength;
-    const hasStrings = this.signature.inputs.some((t) => t.datatype === 'BYTES');
-    const offload = jsonBytes > PARSE_OFFLOAD_BYTES || (hasStrings && body.byteLength > PARSE_OFFLOAD_BYTES);
     // Range errors about the header are the parser's to report, with the body at hand.
-    if (!offload || (headerLength !== undefined && (headerLength < 0 || headerLength > body.byteLength))) {
+    if (!this.offloads(body.byteLength, headerLength) || (headerLength !== undefined && (headerLength < 0 || headerLength > body.byteLength))) {
       return parseInferRequest(body, headerLength, this.signature, exclusive);
     }
     const own = exclusive && body.buffer instanceof ArrayBuffer ? body : ownBuffer(body);
     const reply = Codec.settle(await this.post({ seq: ++this.seq, type: 'parse', body: own, headerLength }, [own.buffer as ArrayBuffer]));
+    return (reply as Extract<CodecReply, { type: 'parsed' }>).request;
+  }
+
+  /** Whether a body of this many bytes, with this JSON header length (none: all JSON), is parsed on the worker. */
+  offloads(bodyBytes: number, headerLength: number | undefined): boolean {
+    const jsonBytes = headerLength ?? bodyBytes;
+    const hasStrings = this.signature.inputs.some((t) => t.datatype === 'BYTES');
+    return jsonBytes > PARSE_OFFLOAD_BYTES || (hasStrings && bodyBytes > PARSE_OFFLOAD_BYTES);
+  }
+
+  /**
+   * A body of at most `length` bytes to send to the worker as it arrives, for parsing there; `alignAt` as for
+   * readBody.
+   */
+  open(length: number, alignAt: number): IncomingBody {
+    const id = ++this.lastBody;
+    this.postBodyTask({ type: 'open', body: id, length, alignAt }, []);
+    return new IncomingBody(this, id, length);
+  }
+
+  /** A task about an opened body that has no reply of its own. */
+  postBodyTask(task: DistributiveOmit<Extract<CodecTask, { type: 'open' | 'append' | 'discard' }>, 'seq'>, transfer: ArrayBuffer[]): void {
+    // A worker started since the body was opened does not hold it: nothing to discard there.
+    if (task.type === 'discard' && !this.worker) return;
+    this.start().postMessage({ ...task, seq: ++this.seq }, transfer);
+  }
+
+  async parseOpened(body: number, headerLength: number | undefined): Promise<InferRequest> {
+    const reply = Codec.settle(await this.post({ seq: ++this.seq, type: 'parse-opened', body, headerLength }, []));
     return (reply as Extract<CodecReply, { type: 'parsed' }>).request;
   }
 

@@ -118,11 +118,15 @@ describe('a long JSON answer leaves the codec worker a piece at a time', () => {
   afterAll(() => rt?.stop());
 
   test('4 concurrent callers, each with a multi-megabyte JSON output and a binary one, get exactly their own answers', async () => {
-    // 40,000 rows: OUTPUT0 as JSON is 640,000 numbers, several megabytes, so several pieces per answer.
+    // 40,000 rows: OUTPUT0 as JSON is 640,000 numbers, several megabytes, so several pieces per answer. Two
+    // callers send their inputs as JSON too (several megabytes, so the body reaches the codec worker in pieces).
     const rows = 40_000;
+    const outputs = [{ name: 'OUTPUT0' }, { name: 'OUTPUT1', parameters: { binary_data: true } }];
     const answers = await Promise.all([1, 2, 3, 4].map(async (seed) => {
       const { a, b } = simpleInputs(rows, seed);
-      const r = await infer(rt.url, 'simple', binaryInputs(a, b, [{ name: 'OUTPUT0' }, { name: 'OUTPUT1', parameters: { binary_data: true } }]), [a, b]);
+      const r = seed % 2
+        ? await infer(rt.url, 'simple', binaryInputs(a, b, outputs), [a, b])
+        : await infer(rt.url, 'simple', { inputs: [['INPUT0', a], ['INPUT1', b]].map(([name, d]) => ({ name, shape: [rows, 16], datatype: 'FP32', data: Array.from(d as Float32Array) })), outputs });
       return { seed, a, b, r };
     }));
     for (const { a, b, r } of answers) {
@@ -136,6 +140,32 @@ describe('a long JSON answer leaves the codec worker a piece at a time', () => {
       expect(firstMismatch(got, a, b, (x, y) => x - y)).toBe(-1);
     }
   });
+
+  test('a client that leaves in the middle of a long JSON body: what arrived is dropped, memory comes back, the next caller is served', async () => {
+    const declared = 60 * 1024 * 1024;
+    const sent = 20 * 1024 * 1024;
+    const piece = Buffer.from(`{"inputs":[{"name":"INPUT0","shape":[1,16],"datatype":"FP32","data":[${'1.5,'.repeat(sent / 4)}`.slice(0, sent));
+    const leaveEarly = async () => {
+      const c = rawConnection(rt.port);
+      c.socket.write(`POST /v2/models/simple/infer HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${declared}\r\n\r\n`);
+      await new Promise<void>((resolve) => c.socket.write(piece, () => resolve()));
+      await new Promise((r) => setTimeout(r, 100));
+      c.socket.destroy();
+      await c.closed;
+    };
+    await leaveEarly();
+    await new Promise((r) => setTimeout(r, 300));
+    const before = rt.rssKb();
+    for (let i = 0; i < 5; i++) await leaveEarly();
+    await new Promise((r) => setTimeout(r, 500));
+    const grownMiB = (rt.rssKb() - before) / 1024;
+    // Five bodies of 20 MiB kept would be 100 MiB.
+    expect(grownMiB).toBeLessThan(50);
+    const small = simpleInputs(2, 5);
+    const r = await infer(rt.url, 'simple', { inputs: [{ name: 'INPUT0', shape: [2, 16], datatype: 'FP32', data: Array.from(small.a) }, { name: 'INPUT1', shape: [2, 16], datatype: 'FP32', data: Array.from(small.b) }] });
+    expect(r.status).toBe(200);
+    expect(r.json.outputs[1].data).toEqual(Array.from(small.a, (x, i) => Math.fround(x - small.b[i])));
+  }, 60_000);
 
   test('a client that leaves in the middle of a long answer: the rest is dropped, memory comes back, the next caller is served', async () => {
     // About 24 MB of JSON text per answer; a held text that was never dropped would stay in memory for good.
