@@ -79,6 +79,7 @@ export class IncomingBody {
 
   /** The next bytes of the body, in order; never more than the length it was opened with. */
   append(piece: Buffer): void {
+    if (this.sent + this.gathered + piece.byteLength > this.length) throw new RuntimeError('InvalidRequest', `request body: more than the ${this.length} bytes of its Content-Length`);
     let from = 0;
     while (from < piece.byteLength) {
       this.gathering ??= Buffer.allocUnsafeSlow(Math.min(PIECE_BYTES, this.length - this.sent - this.gathered));
