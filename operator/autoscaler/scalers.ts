@@ -62,19 +62,26 @@ function describeScaler(md: ModelDeployment, kind: ScalerKind): string {
   return `${where} scales on ${metric}, target ${a.targetConcurrency} per replica`;
 }
 
-/** An object from the operator's caches, or undefined when they do not hold it (or do not watch its kind). */
-export type CachedObject = (apiVersion: string, kind: string, namespace: string, name: string) => KubernetesObject | undefined;
+/** What the operator's caches offer the scalers. */
+export interface ScalerCache {
+  /** An object from the caches, or undefined when they do not hold it (or do not watch its kind). */
+  cached(apiVersion: string, kind: string, namespace: string, name: string): KubernetesObject | undefined;
+  /** Told that an API is served, so the caches may start watching it. */
+  served(groupVersion: string): void;
+}
+
+const NO_CACHE: ScalerCache = { cached: () => undefined, served: () => {} };
 
 export class ExternalScalers {
   constructor(
     private readonly client: ScalerClient,
     private readonly apis: ApiAvailability,
     private readonly config: OperatorConfig,
-    private readonly cached: CachedObject = () => undefined,
+    private readonly cache: ScalerCache = NO_CACHE,
   ) {}
 
-  static forCluster(kc: KubeConfig, apis: ApiAvailability, config: OperatorConfig, client: ApiClientOptions, cached?: CachedObject): ExternalScalers {
-    return new ExternalScalers(scalerClient(kc, client), apis, config, cached);
+  static forCluster(kc: KubeConfig, apis: ApiAvailability, config: OperatorConfig, client: ApiClientOptions, cache?: ScalerCache): ExternalScalers {
+    return new ExternalScalers(scalerClient(kc, client), apis, config, cache);
   }
 
   /**
@@ -82,7 +89,7 @@ export class ExternalScalers {
    * else read from the API, since the name may be taken by an object the caches do not see.
    */
   private async live(kind: ScalerKind, namespace: string, name: string): Promise<KubernetesObject | undefined> {
-    return this.cached(GROUP_VERSION[kind], kind, namespace, name)
+    return this.cache.cached(GROUP_VERSION[kind], kind, namespace, name)
       ?? this.client.get(kind, namespace, name).catch((err: unknown) => (notFound(err) ? undefined : Promise.reject(err)));
   }
 
@@ -115,6 +122,7 @@ export class ExternalScalers {
         autoscaler: { mode, reason: `${groupVersion} is not served` },
       };
     }
+    this.cache.served(groupVersion);
     const desired = appliedScaler(md, this.config)!;
     const live = await this.live(kind, namespace, name);
     if (live && !isControlledBy(live, md)) {

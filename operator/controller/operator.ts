@@ -26,6 +26,7 @@ import { Reconciler, type ClusterCache } from './reconciler.js';
 import { WorkQueue, runWorkers, type WorkQueueOptions } from './workqueue.js';
 import { ApiDiscovery } from '../autoscaler/discovery.js';
 import { ExternalScalers } from '../autoscaler/scalers.js';
+import { SCALED_OBJECTS } from '../resources/scaledobject.js';
 
 export interface OperatorOptions {
   kubeConfig: KubeConfig;
@@ -85,9 +86,15 @@ const CHILD_SELECTOR = `${MANAGED_BY_LABEL}=${MANAGED_BY}`;
 const POD_SELECTOR = `${NAME_LABEL}=${RUNTIME_APP_NAME}`;
 
 type AnyInformer = ResilientInformer<KubernetesObject>;
-type InformerSet = Record<'mds' | 'deployments' | 'services' | 'pdbs' | 'pods' | 'hpas', AnyInformer>;
-const HPA_GROUP_VERSION = 'autoscaling/v2';
+type InformerSet = Record<'mds' | 'deployments' | 'services' | 'pdbs' | 'pods' | OptionalWatch, AnyInformer>;
+/**
+ * Informers on APIs a cluster may not serve, by the group/version they need: an informer on an API that is not
+ * served would never sync, so each runs only once discovery says its API is there (KEDA may be installed later).
+ */
+const OPTIONAL_WATCHES = { hpas: 'autoscaling/v2', scaledobjects: `${SCALED_OBJECTS.group}/${SCALED_OBJECTS.version}` } as const;
+type OptionalWatch = keyof typeof OPTIONAL_WATCHES;
 const ALL = '';
+const isOptional = (which: string): which is OptionalWatch => which in OPTIONAL_WATCHES;
 
 /** The informers and workers that run while this process leads. */
 class Controller {
@@ -98,11 +105,10 @@ class Controller {
   /** Keys being reconciled and since when, to tell a stuck worker. */
   readonly inProgress = new Map<string, number>();
   synced = false;
-  /**
-   * Whether the HPA informers run: only where the cluster serves autoscaling/v2 (an informer on an API that is
-   * not served would never sync). Without them, HPAs are read from the API when a reconcile needs them.
-   */
-  private watchesHpas = false;
+  /** The optional informers running; without them, their objects are read from the API when a reconcile needs them. */
+  private readonly watching = new Set<OptionalWatch>();
+  private started = false;
+  private stopping = false;
 
   constructor(
     private readonly opts: OperatorOptions,
@@ -132,6 +138,7 @@ class Controller {
       pdbs: make('poddisruptionbudgets', `/apis/policy/v1/namespaces/${ns}/poddisruptionbudgets`, () => policy.listNamespacedPodDisruptionBudget({ namespace: ns, labelSelector }), labelSelector),
       pods: make('pods', `/api/v1/namespaces/${ns}/pods`, () => core.listNamespacedPod({ namespace: ns, labelSelector: POD_SELECTOR }), POD_SELECTOR),
       hpas: make('horizontalpodautoscalers', `/apis/autoscaling/v2/namespaces/${ns}/horizontalpodautoscalers`, () => autoscaling.listNamespacedHorizontalPodAutoscaler({ namespace: ns, labelSelector }), labelSelector),
+      scaledobjects: make('scaledobjects', `/apis/keda.sh/v1alpha1/namespaces/${ns}/scaledobjects`, () => custom.listNamespacedCustomObject({ ...SCALED_OBJECTS, namespace: ns, labelSelector }), labelSelector),
     });
     const clusterWide = (): InformerSet => ({
       mds: make('modeldeployments', `/apis/${GROUP}/${VERSION}/${PLURAL}`, () => custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL })),
@@ -140,6 +147,7 @@ class Controller {
       pdbs: make('poddisruptionbudgets', '/apis/policy/v1/poddisruptionbudgets', () => policy.listPodDisruptionBudgetForAllNamespaces({ labelSelector }), labelSelector),
       pods: make('pods', '/api/v1/pods', () => core.listPodForAllNamespaces({ labelSelector: POD_SELECTOR }), POD_SELECTOR),
       hpas: make('horizontalpodautoscalers', '/apis/autoscaling/v2/horizontalpodautoscalers', () => autoscaling.listHorizontalPodAutoscalerForAllNamespaces({ labelSelector }), labelSelector),
+      scaledobjects: make('scaledobjects', '/apis/keda.sh/v1alpha1/scaledobjects', () => custom.listClusterCustomObject({ ...SCALED_OBJECTS, labelSelector }), labelSelector),
     });
     const namespaces = [...new Set(opts.namespaces ?? [])];
     this.sets = namespaces.length ? new Map(namespaces.map((ns) => [ns, namespaced(ns)])) : new Map([[ALL, clusterWide()]]);
@@ -161,8 +169,9 @@ class Controller {
         set.services.on(ev, enqueueOwner);
         set.pdbs.on(ev, enqueueOwner);
         set.pods.on(ev, enqueuePodOwner);
-        // A deleted or edited HPA is put back at once, not at the next resync.
+        // A deleted or edited HPA or ScaledObject is put back at once, not at the next resync.
         set.hpas.on(ev, enqueueOwner);
+        set.scaledobjects.on(ev, enqueueOwner);
       }
     }
   }
@@ -173,7 +182,19 @@ class Controller {
 
   /** The informers this controller runs. */
   private all(): AnyInformer[] {
-    return [...this.sets.values()].flatMap((s) => Object.entries(s).filter(([which]) => which !== 'hpas' || this.watchesHpas).map(([, informer]) => informer));
+    return [...this.sets.values()].flatMap((s) => Object.entries(s).filter(([which]) => !isOptional(which) || this.watching.has(which)).map(([, informer]) => informer));
+  }
+
+  /**
+   * Starts the informers on an API once it is known to be served (ExternalScalers calls this when it finds KEDA
+   * installed); until they have listed, their objects are read from the API.
+   */
+  watchServed(groupVersion: string): void {
+    const which = (Object.keys(OPTIONAL_WATCHES) as OptionalWatch[]).find((w) => OPTIONAL_WATCHES[w] === groupVersion);
+    if (!which || this.watching.has(which) || !this.started || this.stopping) return;
+    this.watching.add(which);
+    this.log.info('watching a newly served API', { groupVersion });
+    for (const set of this.sets.values()) void set[which].start();
   }
 
   cache(): ClusterCache {
@@ -181,14 +202,15 @@ class Controller {
       'apps/v1/Deployment': 'deployments',
       'v1/Service': 'services',
       'policy/v1/PodDisruptionBudget': 'pdbs',
-      [`${HPA_GROUP_VERSION}/HorizontalPodAutoscaler`]: 'hpas',
+      [`${OPTIONAL_WATCHES.hpas}/HorizontalPodAutoscaler`]: 'hpas',
+      [`${OPTIONAL_WATCHES.scaledobjects}/ScaledObject`]: 'scaledobjects',
     };
     return {
       modelDeployment: (namespace, name) => this.setFor(namespace)?.mds.get(name, namespace) as ModelDeployment | undefined,
       modelDeployments: () => this.modelDeployments() as ModelDeployment[],
       child: (apiVersion, kind, namespace, name) => {
         const which = byKind[`${apiVersion}/${kind}`];
-        if (!which || (which === 'hpas' && !this.watchesHpas)) return undefined;
+        if (!which || (isOptional(which) && !this.watching.has(which))) return undefined;
         return this.setFor(namespace)?.[which].get(name, namespace);
       },
       pods: (namespace, labels) =>
@@ -197,11 +219,17 @@ class Controller {
   }
 
   async start(reconciler: Reconciler): Promise<void> {
-    this.watchesHpas = await this.served(HPA_GROUP_VERSION).catch((err: unknown) => {
-      this.log.warn('discovery failed; HorizontalPodAutoscalers are read from the API when needed', { error: describeError(err) });
-      return false;
-    });
-    await Promise.all(this.all().map((i) => i.start()));
+    for (const [which, groupVersion] of Object.entries(OPTIONAL_WATCHES) as [OptionalWatch, string][]) {
+      const served = await this.served(groupVersion).catch((err: unknown) => {
+        this.log.warn('discovery failed; objects of this API are read from the API server when needed', { groupVersion, error: describeError(err) });
+        return false;
+      });
+      if (served) this.watching.add(which);
+    }
+    const starting = Promise.all(this.all().map((i) => i.start()));
+    // From here on an optional informer not started above may be started on its own.
+    this.started = true;
+    await starting;
     if (this.queue.isShuttingDown) return;
     this.synced = true;
     this.log.info('caches synced', { modelDeployments: this.modelDeployments().length });
@@ -255,6 +283,7 @@ class Controller {
 
   /** Stops the watches, then lets workers finish the keys they hold. */
   async stop(drain: boolean): Promise<void> {
+    this.stopping = true;
     if (this.resyncTimer) clearInterval(this.resyncTimer);
     await Promise.all(this.all().map((i) => i.stop()));
     const shutdown = this.queue.shutDown();
@@ -393,7 +422,7 @@ export class Operator {
       conflictRetryMs: this.opts.conflictRetryMs,
       onApply: (kind) => this.metrics.childApplies.inc({ kind }),
       onStatusWrite: () => this.metrics.statusWrites.inc(),
-      scalers: ExternalScalers.forCluster(this.opts.kubeConfig, discovery, this.opts.config, client, cache.child),
+      scalers: ExternalScalers.forCluster(this.opts.kubeConfig, discovery, this.opts.config, client, { cached: cache.child, served: (gv) => controller.watchServed(gv) }),
       writeStatus: async (md: ModelDeployment, status: ModelDeploymentStatus) => {
         // Fields that disappeared must be nulled: a merge patch leaves absent keys alone.
         const body: Record<string, unknown> = { ...status };

@@ -78,6 +78,22 @@ describe('spec.autoscaling.mode', () => {
     await h.until(NS, 'resnet', (m) => expect(condition(m, 'Autoscaling')).toMatchObject({ status: 'True', reason: 'ScaledObject' }));
   });
 
+  it('keda: once KEDA is found installed, ScaledObjects are watched: a deleted one is put back at once, a resync reads none', async () => {
+    h.server.clearRequestLog();
+    // The informer lists in the background once KEDA is found; wait until a resync no longer reads the object.
+    await eventually(async () => {
+      const before = await reconciles();
+      h.server.clearRequestLog();
+      h.operators[0].resync();
+      await eventually(async () => expect(await reconciles()).toBeGreaterThan(before));
+      await sleep(100);
+      expect(h.server.reads(/scaledobjects\/resnet$/)).toEqual([]);
+    });
+    await h.custom.deleteNamespacedCustomObject({ ...SO, namespace: NS, name: 'resnet' });
+    const back = (await eventually(() => h.custom.getNamespacedCustomObject({ ...SO, namespace: NS, name: 'resnet' }))) as Record<string, any>;
+    expect(back.spec.scaleTargetRef.name).toBe('resnet');
+  });
+
   it('none: the ScaledObject goes, no condition, and replicas are left to spec.replicas', async () => {
     await h.patchSpec(NS, 'resnet', { autoscaling: { mode: 'none' }, replicas: 5 });
     await eventually(async () => expect(await exists(h.custom.getNamespacedCustomObject({ ...SO, namespace: NS, name: 'resnet' }))).toBe(false));
