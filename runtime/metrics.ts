@@ -53,11 +53,12 @@ export class RuntimeMetrics {
   readonly runs: Counter<'model' | 'place'>;
   readonly inflight: Gauge<'model'>;
   readonly queued: Gauge<'model'>;
+  readonly codecHeld: Gauge<'model'>;
   readonly loadSeconds: Gauge<'model'>;
   readonly concurrencySeconds: Counter<'model'>;
   readonly executionProvider: Gauge<'model' | 'provider'>;
 
-  constructor(readonly model: string, live: { inflight: () => number; queued: () => number; concurrencySeconds?: () => number }, protocols: readonly Protocol[] = ['http']) {
+  constructor(readonly model: string, live: { inflight: () => number; queued: () => number; concurrencySeconds?: () => number; codecHeldBytes?: () => number }, protocols: readonly Protocol[] = ['http']) {
     const registers = [this.registry];
     this.requests = new Counter({ name: 'modelplane_inference_requests_total', help: 'Inference requests by model, protocol (http, grpc) and outcome (success, client_error, rejected, failed)', labelNames: ['model', 'protocol', 'outcome'], registers });
     this.requestSeconds = new Histogram({ name: 'modelplane_inference_request_duration_seconds', help: 'Time from request arrival to response, seconds', labelNames: ['model', 'protocol'], buckets: LATENCY_BUCKETS, registers });
@@ -68,6 +69,15 @@ export class RuntimeMetrics {
     for (const place of ['session_worker', 'event_loop'] as const) this.runs.inc({ model, place }, 0);
     this.inflight = new Gauge({ name: 'modelplane_inference_inflight_requests', help: 'Requests received and not yet answered (queued + computing)', labelNames: ['model'], registers, collect() { this.set({ model }, live.inflight()); } });
     this.queued = new Gauge({ name: 'modelplane_inference_queued_requests', help: 'Requests waiting in the queue', labelNames: ['model'], registers, collect() { this.set({ model }, live.queued()); } });
+    this.codecHeld = new Gauge({
+      name: 'modelplane_codec_held_bytes',
+      help: 'Bytes the codec worker holds for long JSON request bodies still arriving and long JSON answers still being written',
+      labelNames: ['model'],
+      registers,
+      collect() {
+        this.set({ model }, live.codecHeldBytes?.() ?? 0);
+      },
+    });
     let reported = 0;
     this.concurrencySeconds = new Counter({
       name: 'modelplane_request_concurrency_seconds_total',

@@ -205,7 +205,7 @@ export function startRuntime(cfg: ServeConfig, version: string, logger: Logger =
     else logger.info('every run on a session worker', { reason: inlineDecision.reason });
     const metrics = new RuntimeMetrics(
       modelName,
-      { inflight: () => inflight.count, queued: () => served?.scheduler.queued ?? 0, concurrencySeconds: () => inflight.concurrencySeconds() },
+      { inflight: () => inflight.count, queued: () => served?.scheduler.queued ?? 0, concurrencySeconds: () => inflight.concurrencySeconds(), codecHeldBytes: () => server.codecHeldBytes() },
       cfg.grpcPort > 0 ? ['http', 'grpc'] : ['http'],
     );
     for (const provider of providers) metrics.executionProvider.set({ model: modelName, provider }, 1);

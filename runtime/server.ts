@@ -340,12 +340,17 @@ export function createInferHandler(deps: RuntimeServerDeps) {
     close(): void {
       void codec?.close();
     },
+    heldBytes(): number {
+      return codec?.heldBytes ?? 0;
+    },
   };
 }
 
 export interface RuntimeServer extends Server {
   /** Stops the codec worker. */
   closeCodec(): void;
+  /** Bytes the codec worker holds for long JSON bodies still arriving and long JSON answers still being written. */
+  codecHeldBytes(): number;
 }
 
 export function createRuntimeServer(deps: RuntimeServerDeps): RuntimeServer {
@@ -371,5 +376,6 @@ export function createRuntimeServer(deps: RuntimeServerDeps): RuntimeServer {
     }
   }) as RuntimeServer;
   server.closeCodec = () => inference.close();
+  server.codecHeldBytes = () => inference.heldBytes();
   return server;
 }

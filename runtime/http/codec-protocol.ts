@@ -28,5 +28,7 @@ export type CodecReply =
   /** `bytes`: the whole text, or its first piece when `held` names the text the worker keeps (`length` bytes in all). */
   | { seq: number; type: 'encoded'; bytes: Uint8Array; length: number; held?: number }
   | { seq: number; type: 'piece'; bytes: Uint8Array }
+  /** Bytes the worker now holds for bodies still arriving and texts not yet taken (sent whenever it changes). */
+  | { seq: number; type: 'held'; bytes: number }
   | { seq: number; type: 'refused'; reason: ErrorReason; message: string }
   | { seq: number; type: 'failed'; message: string };

@@ -41,48 +41,67 @@ function nextPiece(id: number): Uint8Array {
   return piece;
 }
 
+/** What reportHeld last told the main thread. */
+let reportedHeld = 0;
+
+/** Tells the main thread how many bytes this thread holds for bodies and texts, when that has changed. */
+function reportHeld(): void {
+  let bytes = 0;
+  for (const o of opened.values()) bytes += o.filled;
+  for (const h of held.values()) bytes += h.text.byteLength - h.taken;
+  if (bytes === reportedHeld) return;
+  reportedHeld = bytes;
+  port.postMessage({ seq: 0, type: 'held', bytes } satisfies CodecReply);
+}
+
 port.on('message', (task: CodecTask) => {
   try {
-    if (task.type === 'parse') {
-      // The body came by transfer: this thread alone holds it.
-      parseOwned(task.seq, Buffer.from(task.body.buffer, task.body.byteOffset, task.body.byteLength), task.headerLength);
-    } else if (task.type === 'open') {
-      const pad = (8 - (task.alignAt % 8)) % 8;
-      opened.set(task.body, { body: Buffer.allocUnsafeSlow(task.length + pad).subarray(pad), filled: 0 });
-    } else if (task.type === 'append') {
-      const o = opened.get(task.body);
-      if (!o) return;
-      o.body.set(task.bytes, o.filled);
-      o.filled += task.bytes.byteLength;
-    } else if (task.type === 'parse-opened') {
-      const o = opened.get(task.body);
-      opened.delete(task.body);
-      if (!o) throw new Error(`request body ${task.body} is not held`);
-      parseOwned(task.seq, o.body.subarray(0, o.filled), task.headerLength);
-    } else if (task.type === 'discard') {
-      opened.delete(task.body);
-    } else if (task.type === 'encode') {
-      const text = Buffer.from(encodeJsonData(task.datatype, task.data));
-      if (text.byteLength > PIECE_BYTES) {
-        const id = ++lastHeld;
-        held.set(id, { text, taken: 0 });
-        const bytes = nextPiece(id);
-        port.postMessage({ seq: task.seq, type: 'encoded', bytes, length: text.byteLength, held: id } satisfies CodecReply, [bytes.buffer as ArrayBuffer]);
-      } else {
-        const bytes = new Uint8Array(text.buffer, text.byteOffset, text.byteLength);
-        const transferable = text.byteOffset === 0 && text.byteLength === text.buffer.byteLength;
-        port.postMessage({ seq: task.seq, type: 'encoded', bytes, length: text.byteLength } satisfies CodecReply, transferable ? [text.buffer as ArrayBuffer] : []);
-      }
-    } else if (task.type === 'next') {
-      const bytes = nextPiece(task.text);
-      port.postMessage({ seq: task.seq, type: 'piece', bytes } satisfies CodecReply, [bytes.buffer as ArrayBuffer]);
-    } else {
-      held.delete(task.text);
-    }
+    handle(task);
   } catch (err) {
     const reply: CodecReply = err instanceof RuntimeError
       ? { seq: task.seq, type: 'refused', reason: err.reason, message: err.message }
       : { seq: task.seq, type: 'failed', message: (err as Error).message };
     port.postMessage(reply);
   }
+  reportHeld();
 });
+
+/** Does one task; replies, where the task has one, go out from here. */
+function handle(task: CodecTask): void {
+  if (task.type === 'parse') {
+    // The body came by transfer: this thread alone holds it.
+    parseOwned(task.seq, Buffer.from(task.body.buffer, task.body.byteOffset, task.body.byteLength), task.headerLength);
+  } else if (task.type === 'open') {
+    const pad = (8 - (task.alignAt % 8)) % 8;
+    opened.set(task.body, { body: Buffer.allocUnsafeSlow(task.length + pad).subarray(pad), filled: 0 });
+  } else if (task.type === 'append') {
+    const o = opened.get(task.body);
+    if (!o) return;
+    o.body.set(task.bytes, o.filled);
+    o.filled += task.bytes.byteLength;
+  } else if (task.type === 'parse-opened') {
+    const o = opened.get(task.body);
+    opened.delete(task.body);
+    if (!o) throw new Error(`request body ${task.body} is not held`);
+    parseOwned(task.seq, o.body.subarray(0, o.filled), task.headerLength);
+  } else if (task.type === 'discard') {
+    opened.delete(task.body);
+  } else if (task.type === 'encode') {
+    const text = Buffer.from(encodeJsonData(task.datatype, task.data));
+    if (text.byteLength > PIECE_BYTES) {
+      const id = ++lastHeld;
+      held.set(id, { text, taken: 0 });
+      const bytes = nextPiece(id);
+      port.postMessage({ seq: task.seq, type: 'encoded', bytes, length: text.byteLength, held: id } satisfies CodecReply, [bytes.buffer as ArrayBuffer]);
+    } else {
+      const bytes = new Uint8Array(text.buffer, text.byteOffset, text.byteLength);
+      const transferable = text.byteOffset === 0 && text.byteLength === text.buffer.byteLength;
+      port.postMessage({ seq: task.seq, type: 'encoded', bytes, length: text.byteLength } satisfies CodecReply, transferable ? [text.buffer as ArrayBuffer] : []);
+    }
+  } else if (task.type === 'next') {
+    const bytes = nextPiece(task.text);
+    port.postMessage({ seq: task.seq, type: 'piece', bytes } satisfies CodecReply, [bytes.buffer as ArrayBuffer]);
+  } else {
+    held.delete(task.text);
+  }
+}

@@ -120,6 +120,8 @@ export class Codec {
   private seq = 0;
   private readonly pending = new Map<number, Pending>();
   private lastBody = 0;
+  /** Bytes the worker last said it holds for bodies still arriving and answers still being written. */
+  heldBytes = 0;
 
   constructor(private readonly signature: ModelSignature) {}
 
@@ -128,6 +130,10 @@ export class Codec {
     const worker = new Worker(new URL('./codec-worker.js', import.meta.url), { workerData: { signature: this.signature } });
     worker.unref();
     worker.on('message', (reply: CodecReply) => {
+      if (reply.type === 'held') {
+        this.heldBytes = reply.bytes;
+        return;
+      }
       const p = this.pending.get(reply.seq);
       if (!p) return;
       this.pending.delete(reply.seq);
@@ -136,6 +142,8 @@ export class Codec {
     const lost = (err: Error) => {
       if (this.worker !== worker) return;
       this.worker = undefined;
+      // What a lost worker held is gone with it.
+      this.heldBytes = 0;
       for (const p of this.pending.values()) p.reject(err);
       this.pending.clear();
     };

@@ -3,7 +3,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fixedBatchModel, rowCenteringModel, sequenceCenteringModel, simpleModel } from '../../examples/onnx-models.js';
-import { infer, modelFile, startRuntime, tempDir } from '../support/runtime-process.js';
+import { infer, metricValue, modelFile, startRuntime, tempDir } from '../support/runtime-process.js';
 
 const dir = tempDir();
 afterAll(() => dir.remove());
@@ -45,11 +45,6 @@ async function callersGetTheirOwnAnswers(url: string, model: string, axis: 0 | 1
       expectClose(a.json.outputs[0].data, centered(callers[c].data, callers[c].n, axis), `round ${round} caller ${c}`);
     });
   }
-}
-
-function metricValue(text: string, name: string, labels = ''): number {
-  const line = text.split('\n').find((l) => l.startsWith(`${name}{`) && l.includes(labels));
-  return line ? Number(line.split(' ').pop()) : NaN;
 }
 
 test('a sequence-axis model served with default flags: 24 concurrent callers each get their own answer', async () => {

@@ -5,7 +5,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { encodeModel, mlpModel, simpleModel } from '../../examples/onnx-models.js';
-import { CLI, infer, modelFile, startRuntime, tempDir } from '../support/runtime-process.js';
+import { CLI, infer, metricValue, modelFile, REPO, startRuntime, tempDir } from '../support/runtime-process.js';
 
 const dir = tempDir();
 afterAll(() => dir.remove());
@@ -23,11 +23,6 @@ function simpleRequest(seed: number, rows = 1) {
 function slowRequest(rows: number, value = 0.01) {
   const x = new Float32Array(rows * 1024).fill(value);
   return { body: { inputs: [{ name: 'input', shape: [rows, 1024], datatype: 'FP32', parameters: { binary_data_size: x.byteLength } }], outputs: [{ name: 'output', parameters: { binary_data: true } }] }, chunks: [new Uint8Array(x.buffer)] };
-}
-
-function metricValue(text: string, name: string, labels = ''): number {
-  const line = text.split('\n').find((l) => l.startsWith(`${name}{`) && l.includes(labels));
-  return line ? Number(line.split(' ').pop()) : NaN;
 }
 
 test('concurrent requests are batched and each gets its own answer', async () => {
@@ -116,7 +111,14 @@ test('metrics: request counts by outcome, latency, queue, compute, batch size, g
       expect(text).toContain(`${name}{`);
     }
     expect(metricValue(text, 'modelplane_model_load_seconds')).toBeGreaterThan(0);
+    expect(metricValue(text, 'modelplane_codec_held_bytes')).toBe(0);
     expect(text).toContain('process_resident_memory_bytes');
+    // README's table of runtime metrics names exactly the modelplane_* families /metrics has.
+    const readme = readFileSync(join(REPO, 'README.md'), 'utf8');
+    const table = readme.slice(readme.indexOf('### Runtime metrics'), readme.indexOf('\n## ', readme.indexOf('### Runtime metrics')));
+    const documented = new Set([...table.matchAll(/`(modelplane_[a-z_]+)`/g)].map((m) => m[1]));
+    const exposed = new Set([...text.matchAll(/^# TYPE (modelplane_[a-z_]+) /gm)].map((m) => m[1]));
+    expect([...documented].sort()).toEqual([...exposed].sort());
   } finally {
     await rt.stop();
   }

@@ -133,3 +133,9 @@ export async function infer(url: string, model: string, body: object, binary: Ui
   const jsonPart = hl ? buf.subarray(0, Number(hl)) : buf;
   return { status: r.status, headers: r.headers, json: JSON.parse(jsonPart.toString()), binary: hl ? buf.subarray(Number(hl)) : Buffer.alloc(0) };
 }
+
+/** The value of one sample in Prometheus text: the first line of `name` whose labels contain `labels`; NaN if none. */
+export function metricValue(text: string, name: string, labels = ''): number {
+  const line = text.split('\n').find((l) => l.startsWith(`${name}{`) && l.includes(labels));
+  return line ? Number(line.split(' ').pop()) : NaN;
+}
