@@ -422,6 +422,15 @@ export class Operator {
       conflictRetryMs: this.opts.conflictRetryMs,
       onApply: (kind) => this.metrics.childApplies.inc({ kind }),
       onStatusWrite: () => this.metrics.statusWrites.inc(),
+      ownerGone: async (md: ModelDeployment) => {
+        try {
+          const live = (await custom.getNamespacedCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, namespace: md.metadata.namespace!, name: md.metadata.name! })) as ModelDeployment;
+          return live.metadata.uid !== md.metadata.uid || !!live.metadata.deletionTimestamp;
+        } catch (err) {
+          if ((err as { code?: number }).code === 404) return true;
+          throw err;
+        }
+      },
       scalers: ExternalScalers.forCluster(this.opts.kubeConfig, discovery, this.opts.config, client, { cached: cache.child, served: (gv) => controller.watchServed(gv) }),
       writeStatus: async (md: ModelDeployment, status: ModelDeploymentStatus) => {
         // Fields that disappeared must be nulled: a merge patch leaves absent keys alone.

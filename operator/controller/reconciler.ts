@@ -39,6 +39,8 @@ export interface ReconcilerDeps {
   conflictRetryMs?: number;
   /** The HPA or ScaledObject that spec.autoscaling.mode asks for, and the Autoscaling condition. */
   scalers?: { sync(md: ModelDeployment): Promise<ScalingOutcome> };
+  /** Whether the API server no longer has this ModelDeployment (deleted, or replaced by one with another uid). */
+  ownerGone?(md: ModelDeployment): Promise<boolean>;
 }
 
 export interface ReconcileResult {
@@ -84,10 +86,18 @@ export class Reconciler {
         lives.push(live);
       }
       if (conflict) events.warning(ref, 'ChildConflict', conflict);
+      let ownerChecked = false;
       for (const [i, child] of desired.entries()) {
         if (conflict) break;
         const live = lives[i];
         if (!needsApply(child, live)) continue;
+        // The deletion of a child (by the garbage collector) can be seen before that of its owner: before creating
+        // one, make sure the owner is still there, or a deleted ModelDeployment's Deployment would come back and
+        // start its pods until the garbage collector removes it again.
+        if (!live && !ownerChecked) {
+          ownerChecked = true;
+          if (await this.deps.ownerGone?.(md)) return {};
+        }
         let applied: KubernetesObject;
         try {
           applied = await writer.apply(child);
