@@ -269,6 +269,8 @@ export function createInferHandler(deps: RuntimeServerDeps) {
       arriving = false;
       const outputs = await m.scheduler.submit(parsed);
       const computed = performance.now();
+      // The body and its tensors are gone: a client slow to read its answer holds none of the in-flight budget.
+      reservation.release();
       const { head, chunks } = await inferResponse(m, codec, parsed, outputs);
       const headers: Record<string, string | number> = {};
       if (deps.state() !== 'ready') headers.Connection = 'close';

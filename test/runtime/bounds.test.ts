@@ -1,7 +1,7 @@
 // Bounded work and punctual probes: a huge JSON body does not hold up liveness, a budget caps the bytes that
 // requests in flight may hold, and a stalled or trickling client is cut off instead of holding a slot.
 import { connect, type Socket } from 'node:net';
-import { request } from 'node:http';
+import { request, type IncomingMessage } from 'node:http';
 import { spawn } from 'node:child_process';
 import { simpleModel } from '../../examples/onnx-models.js';
 import { infer, metricValue, modelFile, startRuntime, tempDir, type RuntimeProcess } from '../support/runtime-process.js';
@@ -181,6 +181,38 @@ describe('a long JSON answer leaves the codec worker a piece at a time', () => {
     };
     for (let i = 0; i < 3; i++) await leaveEarly();
     await expectNothingKept(rt);
+  }, 60_000);
+
+  test('a client slow to read its long answer holds none of the in-flight budget', async () => {
+    // Bodies of 19.2 MB against a budget of 24 MiB: a second one fits only once the first no longer counts.
+    const budgeted = await startRuntime(['--model', simplePath(), '--log-level', 'warn', '--max-inflight-bytes', String(24 * 1024 * 1024)]);
+    try {
+      const rows = 150_000;
+      const { a, b } = simpleInputs(rows, 4);
+      const json = Buffer.from(JSON.stringify(binaryInputs(a, b, [{ name: 'OUTPUT0' }])));
+      const body = Buffer.concat([json, Buffer.from(a.buffer), Buffer.from(b.buffer)]);
+      // The first client reads the first bytes of its answer, then stops reading.
+      const slow = await new Promise<IncomingMessage>((resolve, reject) => {
+        const req = request(`${budgeted.url}/v2/models/simple/infer`, { method: 'POST', headers: { 'Content-Length': body.byteLength, 'Inference-Header-Content-Length': json.byteLength } }, (res) => {
+          res.once('data', () => {
+            res.pause();
+            resolve(res);
+          });
+        });
+        req.on('error', reject);
+        req.end(body);
+      });
+      expect(slow.statusCode).toBe(200);
+      expect(await untilHeld(budgeted, (held) => held > 10e6)).toBeGreaterThan(10e6);
+      const other = simpleInputs(rows, 5);
+      const r = await infer(budgeted.url, 'simple', binaryInputs(other.a, other.b, [{ name: 'OUTPUT1', parameters: { binary_data: true } }]), [other.a, other.b]);
+      expect(r.status).toBe(200);
+      const got = new Float32Array(r.binary.buffer.slice(r.binary.byteOffset, r.binary.byteOffset + r.binary.byteLength));
+      expect(firstMismatch(got, other.a, other.b, (x, y) => x - y)).toBe(-1);
+      slow.destroy();
+    } finally {
+      await budgeted.stop();
+    }
   }, 60_000);
 
   test('a client that leaves in the middle of a long answer: the worker drops the rest (/metrics says so), the next caller is served', async () => {
