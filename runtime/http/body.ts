@@ -165,6 +165,15 @@ export function receiveBody(req: IncomingMessage, limits: BodyLimits, reservatio
 }
 
 /**
+ * A buffer of its own (transferable) for a body of `length` bytes, whose byte `alignAt` falls on an 8-byte
+ * boundary, so that binary tensor data starting there can be viewed in place.
+ */
+export function alignedBodyBuffer(length: number, alignAt: number): Buffer {
+  const pad = (8 - (alignAt % 8)) % 8;
+  return Buffer.allocUnsafeSlow(length + pad).subarray(pad);
+}
+
+/**
  * Reads the whole of a body admitted by admitBody (`declared`: its declared length), within the bounds of
  * receiveBody. `alignAt`: a byte offset in the body (where binary tensor data begins) placed at an 8-byte boundary
  * of the buffer, so that tensors there can be viewed in place.
@@ -173,8 +182,7 @@ export async function readBody(req: IncomingMessage, limits: BodyLimits, reserva
   // With a declared length, each piece is copied into place as it arrives: no single long copy at the end.
   let whole: Buffer | undefined;
   if (declared !== undefined && declared > 64 * 1024) {
-    const pad = (8 - (alignAt % 8)) % 8;
-    whole = Buffer.allocUnsafeSlow(declared + pad).subarray(pad);
+    whole = alignedBodyBuffer(declared, alignAt);
     exclusiveBodies.add(whole.buffer as ArrayBuffer);
   }
   const chunks: Buffer[] = [];

@@ -7,6 +7,20 @@ import type { InferRequest } from '../request.js';
 /** An encoded text longer than this stays on the worker and reaches the main thread in pieces of this size. */
 export const PIECE_BYTES = 1024 * 1024;
 
+type TypedView = Exclude<TensorData, readonly unknown[]>;
+
+/**
+ * The same elements in an ArrayBuffer of their own, to transfer: the view itself when it spans its buffer, else a
+ * copy of just its part (a view on node's pool or on a batch's shared output).
+ */
+export function ownBuffer(view: Uint8Array): Uint8Array;
+export function ownBuffer<T extends TypedView>(view: T): T;
+export function ownBuffer(view: Uint8Array | TypedView): Uint8Array | TypedView {
+  if (view.byteOffset === 0 && view.byteLength === view.buffer.byteLength && view.buffer instanceof ArrayBuffer) return view;
+  // A Buffer's slice() is a view, not a copy: any Uint8Array is copied through the Uint8Array constructor.
+  return view instanceof Uint8Array ? new Uint8Array(view) : view.slice();
+}
+
 export type CodecTask =
   | { seq: number; type: 'parse'; body: Uint8Array; headerLength: number | undefined }
   /** A body that arrives in pieces (no reply): `length` bytes at most, `alignAt` placed at an 8-byte boundary. */

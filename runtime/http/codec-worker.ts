@@ -8,7 +8,8 @@ import { RuntimeError } from '../errors.js';
 import { parseInferRequest } from '../request.js';
 import type { ModelSignature } from '../signature.js';
 import { encodeJsonData } from '../tensors.js';
-import { PIECE_BYTES, type CodecReply, type CodecTask } from './codec-protocol.js';
+import { alignedBodyBuffer } from './body.js';
+import { ownBuffer, PIECE_BYTES, type CodecReply, type CodecTask } from './codec-protocol.js';
 
 const signature = (workerData as { signature: ModelSignature }).signature;
 const port = parentPort!;
@@ -35,7 +36,7 @@ function nextPiece(id: number): Uint8Array {
   const h = held.get(id);
   if (!h) throw new Error(`encoded text ${id} is not held (dropped or already taken)`);
   const end = Math.min(h.taken + PIECE_BYTES, h.text.byteLength);
-  const piece = new Uint8Array(h.text.subarray(h.taken, end));
+  const piece = ownBuffer(h.text.subarray(h.taken, end));
   h.taken = end;
   if (end === h.text.byteLength) held.delete(id);
   return piece;
@@ -72,8 +73,7 @@ function handle(task: CodecTask): void {
     // The body came by transfer: this thread alone holds it.
     parseOwned(task.seq, Buffer.from(task.body.buffer, task.body.byteOffset, task.body.byteLength), task.headerLength);
   } else if (task.type === 'open') {
-    const pad = (8 - (task.alignAt % 8)) % 8;
-    opened.set(task.body, { body: Buffer.allocUnsafeSlow(task.length + pad).subarray(pad), filled: 0 });
+    opened.set(task.body, { body: alignedBodyBuffer(task.length, task.alignAt), filled: 0 });
   } else if (task.type === 'append') {
     const o = opened.get(task.body);
     if (!o) return;
@@ -94,9 +94,8 @@ function handle(task: CodecTask): void {
       const bytes = nextPiece(id);
       port.postMessage({ seq: task.seq, type: 'encoded', bytes, length: text.byteLength, held: id } satisfies CodecReply, [bytes.buffer as ArrayBuffer]);
     } else {
-      const bytes = new Uint8Array(text.buffer, text.byteOffset, text.byteLength);
-      const transferable = text.byteOffset === 0 && text.byteLength === text.buffer.byteLength;
-      port.postMessage({ seq: task.seq, type: 'encoded', bytes, length: text.byteLength } satisfies CodecReply, transferable ? [text.buffer as ArrayBuffer] : []);
+      const bytes = ownBuffer(new Uint8Array(text.buffer, text.byteOffset, text.byteLength));
+      port.postMessage({ seq: task.seq, type: 'encoded', bytes, length: text.byteLength } satisfies CodecReply, [bytes.buffer as ArrayBuffer]);
     }
   } else if (task.type === 'next') {
     const bytes = nextPiece(task.text);

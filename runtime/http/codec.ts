@@ -6,7 +6,7 @@ import { RuntimeError } from '../errors.js';
 import { parseInferRequest, type InferRequest } from '../request.js';
 import type { ModelSignature } from '../signature.js';
 import { encodeJsonData } from '../tensors.js';
-import { PIECE_BYTES, type CodecReply, type CodecTask } from './codec-protocol.js';
+import { ownBuffer, PIECE_BYTES, type CodecReply, type CodecTask } from './codec-protocol.js';
 
 /**
  * An encoded JSON text that the codec worker holds: `pieces()` brings it over a piece at a time, asking for the
@@ -42,7 +42,7 @@ export class HeldText {
   drop(): void {
     if (this.settled) return;
     this.settled = true;
-    this.codec.dropText(this.id);
+    this.codec.tell({ type: 'drop', text: this.id }, []);
   }
 }
 
@@ -54,12 +54,6 @@ export const ENCODE_OFFLOAD_ELEMENTS = 16 * 1024;
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
 type Pending = { resolve: (r: CodecReply) => void; reject: (e: Error) => void };
-
-/** A plain ArrayBuffer holding exactly these bytes, to transfer: the view's own when it spans it, else a copy. */
-function ownBuffer(view: Uint8Array): Uint8Array {
-  if (view.byteOffset === 0 && view.byteLength === view.buffer.byteLength && view.buffer instanceof ArrayBuffer) return view;
-  return new Uint8Array(view);
-}
 
 function elementsOf(data: TensorData): number {
   return data.length;
@@ -94,7 +88,7 @@ export class IncomingBody {
   private send(): void {
     if (!this.gathering || this.gathered === 0) return;
     const bytes = new Uint8Array(this.gathering.buffer, this.gathering.byteOffset, this.gathered);
-    this.codec.postBodyTask({ type: 'append', body: this.id, bytes }, [bytes.buffer as ArrayBuffer]);
+    this.codec.tell({ type: 'append', body: this.id, bytes }, [bytes.buffer as ArrayBuffer]);
     this.sent += this.gathered;
     this.gathering = undefined;
     this.gathered = 0;
@@ -111,7 +105,7 @@ export class IncomingBody {
   discard(): void {
     if (this.closed) return;
     this.closed = true;
-    this.codec.postBodyTask({ type: 'discard', body: this.id }, []);
+    this.codec.tell({ type: 'discard', body: this.id }, []);
   }
 }
 
@@ -194,14 +188,16 @@ export class Codec {
    */
   open(length: number, alignAt: number): IncomingBody {
     const id = ++this.lastBody;
-    this.postBodyTask({ type: 'open', body: id, length, alignAt }, []);
+    this.tell({ type: 'open', body: id, length, alignAt }, []);
     return new IncomingBody(this, id, length);
   }
 
-  /** A task about an opened body that has no reply of its own. */
-  postBodyTask(task: DistributiveOmit<Extract<CodecTask, { type: 'open' | 'append' | 'discard' }>, 'seq'>, transfer: ArrayBuffer[]): void {
-    // A worker started since the body was opened does not hold it: nothing to discard there.
-    if (task.type === 'discard' && !this.worker) return;
+  /**
+   * Posts a task that has no reply of its own. One that forgets a body or text goes only to a worker already
+   * running: a worker started since does not hold it.
+   */
+  tell(task: DistributiveOmit<Extract<CodecTask, { type: 'open' | 'append' | 'discard' | 'drop' }>, 'seq'>, transfer: ArrayBuffer[]): void {
+    if ((task.type === 'discard' || task.type === 'drop') && !this.worker) return;
     this.start().postMessage({ ...task, seq: ++this.seq }, transfer);
   }
 
@@ -219,10 +215,8 @@ export class Codec {
     let payload: TensorData = data;
     const transfer: ArrayBuffer[] = [];
     if (!Array.isArray(data)) {
-      // Its own buffer moves to the worker as it is (the output is encoded once); a view on a batch's shared
-      // output buffer gives a copy of just its part.
-      const own = data.byteOffset === 0 && data.byteLength === data.buffer.byteLength && data.buffer instanceof ArrayBuffer;
-      const moved = own ? data : (data.slice() as typeof data);
+      // Its own buffer moves to the worker as it is (the output is encoded once).
+      const moved = ownBuffer(data);
       payload = moved;
       transfer.push(moved.buffer as ArrayBuffer);
     }
@@ -234,11 +228,6 @@ export class Codec {
   async nextPiece(text: number): Promise<Uint8Array> {
     const reply = Codec.settle(await this.post({ seq: ++this.seq, type: 'next', text }, []));
     return (reply as Extract<CodecReply, { type: 'piece' }>).bytes;
-  }
-
-  /** Tells the worker to forget the rest of a text it holds (a worker started since does not hold it anyway). */
-  dropText(text: number): void {
-    this.worker?.postMessage({ seq: ++this.seq, type: 'drop', text } satisfies CodecTask);
   }
 
   close(): Promise<number> | undefined {
