@@ -11,7 +11,7 @@ import { appliedScaler, type OperatorConfig } from '../resources/index.js';
 import { CONCURRENCY_METRIC } from '../resources/hpa.js';
 import { SCALED_OBJECTS } from '../resources/scaledobject.js';
 import { isControlledBy } from '../resources/owner.js';
-import { makeApiClient, type ApiClientOptions } from '../controller/api-client.js';
+import { makeApiClient, orAbsent, type ApiClientOptions } from '../controller/api-client.js';
 import { FIELD_MANAGER, needsApply } from '../controller/apply.js';
 import { condition } from '../controller/status.js';
 import type { ApiAvailability } from './discovery.js';
@@ -45,7 +45,6 @@ export type ScalerKind = 'HorizontalPodAutoscaler' | 'ScaledObject';
 const KIND_OF_MODE: Partial<Record<Mode, ScalerKind>> = { hpa: 'HorizontalPodAutoscaler', keda: 'ScaledObject' };
 const GROUP_VERSION: Record<ScalerKind, string> = { HorizontalPodAutoscaler: 'autoscaling/v2', ScaledObject: 'keda.sh/v1alpha1' };
 
-const notFound = (err: unknown) => (err as { code?: number }).code === 404;
 
 /** What the built-in autoscaler is said to do before its first decision; afterwards the loop writes its own. */
 function builtinStatus(md: ModelDeployment): AutoscalerStatus {
@@ -90,7 +89,7 @@ export class ExternalScalers {
    */
   private async live(kind: ScalerKind, namespace: string, name: string): Promise<KubernetesObject | undefined> {
     return this.cache.cached(GROUP_VERSION[kind], kind, namespace, name)
-      ?? this.client.get(kind, namespace, name).catch((err: unknown) => (notFound(err) ? undefined : Promise.reject(err)));
+      ?? orAbsent(this.client.get(kind, namespace, name));
   }
 
   /** Brings the HPA or ScaledObject in line with a validated ModelDeployment (defaults applied). */
@@ -103,7 +102,7 @@ export class ExternalScalers {
     const previousKind = md.status?.autoscaler ? KIND_OF_MODE[md.status.autoscaler.mode] : undefined;
     if (previousKind && previousKind !== wantedKind) {
       const live = await this.live(previousKind, namespace, name);
-      if (isControlledBy(live, md)) await this.client.remove(previousKind, namespace, name).catch((err: unknown) => (notFound(err) ? undefined : Promise.reject(err)));
+      if (isControlledBy(live, md)) await orAbsent(this.client.remove(previousKind, namespace, name));
     }
     if (!mode || mode === 'none') return mode ? { autoscaler: { mode: 'none', reason: 'nothing scales it but spec.replicas' } } : {};
     if (mode === 'builtin') {

@@ -9,6 +9,16 @@ import {
   type ConfigurationOptions, type HttpLibrary, type KubeConfig, type ObservableMiddleware, type RequestContext,
 } from '@kubernetes/client-node';
 
+/** What a read returns, or undefined when the API server answers 404; any other failure is the caller's. */
+export async function orAbsent<T>(read: Promise<T>): Promise<T | undefined> {
+  try {
+    return await read;
+  } catch (err) {
+    if ((err as { code?: number }).code === 404) return undefined;
+    throw err;
+  }
+}
+
 /** Default deadline of one API request. */
 export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 

@@ -1,11 +1,11 @@
 // Server-side apply of a ModelDeployment's children with one field manager, and the decision whether an apply
 // is needed at all: a converged cluster should see no writes when the operator resyncs.
 import {
-  ApiException, AppsV1Api, CoreV1Api, PatchStrategy, PolicyV1Api, setHeaderOptions,
+  AppsV1Api, CoreV1Api, PatchStrategy, PolicyV1Api, setHeaderOptions,
   type KubeConfig, type KubernetesObject,
 } from '@kubernetes/client-node';
 import { APPLIED_HASH_ANNOTATION } from '../resources/applied-hash.js';
-import { makeApiClient, type ApiClientOptions } from './api-client.js';
+import { makeApiClient, orAbsent, type ApiClientOptions } from './api-client.js';
 
 export { APPLIED_HASH_ANNOTATION, withAppliedHash } from '../resources/applied-hash.js';
 export const FIELD_MANAGER = 'modelplane';
@@ -70,20 +70,15 @@ export function childWriter(kc: KubeConfig, client: ApiClientOptions = {}): Chil
     async get(obj) {
       const name = obj.metadata!.name!;
       const namespace = obj.metadata!.namespace!;
-      try {
-        switch (`${obj.apiVersion}/${obj.kind}`) {
-          case 'apps/v1/Deployment':
-            return await apps.readNamespacedDeployment({ name, namespace });
-          case 'v1/Service':
-            return await core.readNamespacedService({ name, namespace });
-          case 'policy/v1/PodDisruptionBudget':
-            return await policy.readNamespacedPodDisruptionBudget({ name, namespace });
-          default:
-            throw new Error(`no read for ${obj.apiVersion} ${obj.kind}`);
-        }
-      } catch (err) {
-        if (err instanceof ApiException && err.code === 404) return undefined;
-        throw err;
+      switch (`${obj.apiVersion}/${obj.kind}`) {
+        case 'apps/v1/Deployment':
+          return orAbsent(apps.readNamespacedDeployment({ name, namespace }));
+        case 'v1/Service':
+          return orAbsent(core.readNamespacedService({ name, namespace }));
+        case 'policy/v1/PodDisruptionBudget':
+          return orAbsent(policy.readNamespacedPodDisruptionBudget({ name, namespace }));
+        default:
+          throw new Error(`no read for ${obj.apiVersion} ${obj.kind}`);
       }
     },
     async apply(obj) {

@@ -11,7 +11,7 @@ import {
   AppsV1Api, AutoscalingV2Api, CoordinationV1Api, CoreV1Api, CustomObjectsApi, PatchStrategy, PolicyV1Api, setHeaderOptions,
   type KubeConfig, type KubernetesListObject, type KubernetesObject, type V1Pod,
 } from '@kubernetes/client-node';
-import { DEFAULT_REQUEST_TIMEOUT_MS, makeApiClient, type ApiClientOptions } from './api-client.js';
+import { DEFAULT_REQUEST_TIMEOUT_MS, makeApiClient, orAbsent, type ApiClientOptions } from './api-client.js';
 import { createLogger, type Logger } from '../../common/logger.js';
 import { GROUP, KIND, PLURAL, VERSION, type ModelDeployment, type ModelDeploymentStatus } from '../api/schema.js';
 import type { OperatorConfig } from '../resources/index.js';
@@ -180,9 +180,14 @@ class Controller {
     return this.sets.get(namespace) ?? this.sets.get(ALL);
   }
 
+  /** Whether the informers of this kind run: always, or for an optional one once its API was found served. */
+  private runs(which: keyof InformerSet): boolean {
+    return !isOptional(which) || this.watching.has(which);
+  }
+
   /** The informers this controller runs. */
   private all(): AnyInformer[] {
-    return [...this.sets.values()].flatMap((s) => Object.entries(s).filter(([which]) => !isOptional(which) || this.watching.has(which)).map(([, informer]) => informer));
+    return [...this.sets.values()].flatMap((s) => (Object.keys(s) as (keyof InformerSet)[]).filter((which) => this.runs(which)).map((which) => s[which]));
   }
 
   /**
@@ -210,7 +215,7 @@ class Controller {
       modelDeployments: () => this.modelDeployments() as ModelDeployment[],
       child: (apiVersion, kind, namespace, name) => {
         const which = byKind[`${apiVersion}/${kind}`];
-        if (!which || (isOptional(which) && !this.watching.has(which))) return undefined;
+        if (!which || !this.runs(which)) return undefined;
         return this.setFor(namespace)?.[which].get(name, namespace);
       },
       pods: (namespace, labels) =>
@@ -423,13 +428,8 @@ export class Operator {
       onApply: (kind) => this.metrics.childApplies.inc({ kind }),
       onStatusWrite: () => this.metrics.statusWrites.inc(),
       ownerGone: async (md: ModelDeployment) => {
-        try {
-          const live = (await custom.getNamespacedCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, namespace: md.metadata.namespace!, name: md.metadata.name! })) as ModelDeployment;
-          return live.metadata.uid !== md.metadata.uid || !!live.metadata.deletionTimestamp;
-        } catch (err) {
-          if ((err as { code?: number }).code === 404) return true;
-          throw err;
-        }
+        const live = (await orAbsent(custom.getNamespacedCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, namespace: md.metadata.namespace!, name: md.metadata.name! }))) as ModelDeployment | undefined;
+        return !live || live.metadata.uid !== md.metadata.uid || !!live.metadata.deletionTimestamp;
       },
       scalers: ExternalScalers.forCluster(this.opts.kubeConfig, discovery, this.opts.config, client, { cached: cache.child, served: (gv) => controller.watchServed(gv) }),
       writeStatus: async (md: ModelDeployment, status: ModelDeploymentStatus) => {
