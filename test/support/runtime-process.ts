@@ -5,6 +5,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { writeModel, type GraphSpec } from '../../examples/onnx-models.js';
+import { parsePrometheusText } from '../../common/prometheus-text.js';
 
 export const REPO = resolve(import.meta.dirname ?? new URL('.', import.meta.url).pathname, '../..');
 export const CLI = join(REPO, 'bin/modelplane.js');
@@ -134,8 +135,12 @@ export async function infer(url: string, model: string, body: object, binary: Ui
   return { status: r.status, headers: r.headers, json: JSON.parse(jsonPart.toString()), binary: hl ? buf.subarray(Number(hl)) : Buffer.alloc(0) };
 }
 
-/** The value of one sample in Prometheus text: the first line of `name` whose labels contain `labels`; NaN if none. */
+/**
+ * The value of one sample in Prometheus text, read with the project's own parser: the first sample of `name`
+ * carrying the labels written in `labels` (such as `outcome="success"`); NaN if none.
+ */
 export function metricValue(text: string, name: string, labels = ''): number {
-  const line = text.split('\n').find((l) => l.startsWith(`${name}{`) && l.includes(labels));
-  return line ? Number(line.split(' ').pop()) : NaN;
+  const want = [...labels.matchAll(/(\w+)="([^"]*)"/g)].map(([, k, v]) => [k, v] as const);
+  const sample = parsePrometheusText(text, (n) => n === name).find((s) => want.every(([k, v]) => s.labels[k] === v));
+  return sample ? sample.value : NaN;
 }
