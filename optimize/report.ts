@@ -48,7 +48,7 @@ export interface OptimizationSummary {
   applied: boolean;
   reason: string;
   message?: string;
-  quantize?: string;
+  quantize?: QuantizeMode;
   originalBytes?: number;
   optimizedBytes?: number;
   speedup?: number;
@@ -88,7 +88,7 @@ export function parseSummaryLine(message: string | undefined): OptimizationSumma
     if (typeof v.applied !== 'boolean' || typeof v.reason !== 'string') return undefined;
     const out: OptimizationSummary = { applied: v.applied, reason: v.reason.slice(0, 128) };
     if (typeof v.message === 'string') out.message = v.message.slice(0, 1024);
-    if (typeof v.quantize === 'string') out.quantize = v.quantize.slice(0, 16);
+    if (QUANTIZE_MODES.includes(v.quantize as QuantizeMode)) out.quantize = v.quantize as QuantizeMode;
     for (const k of ['originalBytes', 'optimizedBytes', 'speedup', 'maxAbsError', 'cosine'] as const) {
       const x = v[k];
       if (typeof x === 'number' && Number.isFinite(x) && x >= 0) out[k] = x;

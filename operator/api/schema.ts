@@ -21,11 +21,20 @@ export const URI_SCHEMES = ['https', 'http', 's3', 'pvc', 'file'] as const;
 export interface CelRule {
   rule: string;
   message: string;
-  reason?: 'FieldValueInvalid' | 'FieldValueForbidden' | 'FieldValueRequired' | 'FieldValueDuplicate';
+  /**
+   * The reason the API server reports. Not FieldValueDuplicate: with it a real API server (1.28) replaces the rule's
+   * message with "Duplicate value", so kubectl would no longer say what render and local mode say.
+   */
+  reason?: 'FieldValueInvalid' | 'FieldValueForbidden' | 'FieldValueRequired';
   fieldPath?: string;
 }
 
 const cel = (...rules: CelRule[]) => ({ 'x-kubernetes-validations': rules });
+
+/** The defaults of an object's fields, as one object: the object's own default, complete as the API server requires. */
+function defaultsOf(fields: Record<string, { default?: unknown }>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(fields).filter(([, f]) => f.default !== undefined).map(([k, f]) => [k, f.default]));
+}
 
 // Regular expressions shared by the CEL rules; CEL's matches() is RE2, these use only its common subset.
 const DNS_SUBDOMAIN = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$';
@@ -211,15 +220,14 @@ const Batching = Type.Object(
   { description: 'Dynamic batching along the first dimension, as Triton\'s max_batch_size: opt-in, omitted means off (max batch size 1).' },
 );
 
-const Runtime = Type.Object(
-  {
+const RuntimeFields = {
     image: Type.Optional(Type.String({ minLength: 1, maxLength: 1024, description: 'Runtime image; defaults to the operator configuration.' })),
     executionProviders: Type.Optional(
       Type.Array(StringEnum(EXECUTION_PROVIDERS), {
         minItems: 1,
         maxItems: EXECUTION_PROVIDERS.length,
         description: 'onnxruntime execution providers in order of preference; default [cuda, cpu] with a GPU, else [cpu].',
-        ...cel({ rule: 'self.all(p, self.exists_one(q, q == p))', message: 'executionProviders must not repeat a provider', reason: 'FieldValueDuplicate' }),
+        ...cel({ rule: 'self.all(p, self.exists_one(q, q == p))', message: 'executionProviders must not repeat a provider', reason: 'FieldValueInvalid' }),
       }),
     ),
     graphOptimizationLevel: StringEnum(GRAPH_OPTIMIZATION_LEVELS, { default: 'all', description: 'onnxruntime graph optimization level.' }),
@@ -241,11 +249,15 @@ const Runtime = Type.Object(
         "Model instances per replica, as Triton's instance_group count: each its own onnxruntime session on its own thread, " +
         'and a batch goes to whichever is idle. With spec.gpu, instances per GPU (one GPU per instance for gpu.count > 1).',
     }),
-  },
+};
+
+const Runtime = Type.Object(
+  RuntimeFields,
   {
     description: 'How the runtime serves the model.',
-    // Present by default so that its own defaults (queue size, optimization level) always apply.
-    default: {},
+    // Present by default so that its own defaults (queue size, optimization level) always apply. The API server
+    // validates a default as written, without filling nested defaults first, so this one spells them out.
+    default: defaultsOf(RuntimeFields),
     ...cel({
       rule: '!has(self.batching) || self.maxQueueSize >= self.batching.maxBatchSize',
       message: 'maxQueueSize must be at least batching.maxBatchSize, or batches can never fill',
@@ -353,6 +365,7 @@ export const ModelDeploymentStatusSchema = Type.Object(
           applied: Type.Boolean({ description: 'Whether the runtime serves the optimised model (it passed the accuracy gate).' }),
           reason: Type.String({ maxLength: 128, description: 'Applied, AccuracyGateFailed, NothingToOptimize, or why the model was refused.' }),
           message: Type.Optional(Type.String({ maxLength: 1024 })),
+          quantize: Type.Optional(StringEnum(OPTIMIZATION_QUANTIZE_MODES, { maxLength: 8, description: 'The quantisation the optimised model carries (int8 or fp16), when one was asked for.' })),
           originalBytes: Type.Optional(Type.Integer({ minimum: 0, format: 'int64', description: 'Size of the original model and its external data.' })),
           optimizedBytes: Type.Optional(Type.Integer({ minimum: 0, format: 'int64', description: 'Size of the optimised model and its external data.' })),
           speedup: Type.Optional(Type.Number({ minimum: 0, description: 'Batch-1 latency of the original over the optimised model, measured in the pod.' })),

@@ -2,6 +2,9 @@ import { readFileSync } from 'node:fs';
 import yaml from 'js-yaml';
 import { CustomResourceDefinition } from 'kubernetes-models/apiextensions.k8s.io/v1/CustomResourceDefinition';
 import { buildCrd, crdYaml, CRD_FILE } from '../../../operator/api/crd.js';
+import { crdErrors } from '../../support/fake-apiserver/admission.js';
+import { defaultErrors } from '../../support/fake-apiserver/structural.js';
+import { errorText } from '../../support/fake-apiserver/field-errors.js';
 
 type Node = Record<string, any>;
 const crd = buildCrd();
@@ -108,10 +111,29 @@ describe('the ModelDeployment CRD', () => {
   it('declares its defaults in the schema', () => {
     const spec = root.properties.spec.properties;
     expect(spec.replicas.default).toBe(1);
-    expect(spec.runtime.default).toEqual({});
+    expect(spec.runtime.default).toEqual({ graphOptimizationLevel: 'all', intraOpThreads: 0, maxQueueSize: 512, instances: 1 });
     expect(spec.runtime.properties.maxQueueSize.default).toBe(512);
     expect(spec.runtime.properties.graphOptimizationLevel).toMatchObject({ default: 'all', enum: ['disabled', 'basic', 'extended', 'all'] });
     expect(spec.gpu.properties.resource.default).toBe('nvidia.com/gpu');
     expect(spec.autoscaling.properties.minReplicas.default).toBe(1);
+  });
+
+  it('has only defaults that pass their own schema as written, nested defaults not filled in (as the API server checks a CRD)', () => {
+    let defaults = 0;
+    walk(root, '', (node) => {
+      if (node.default !== undefined) defaults++;
+    });
+    expect(defaults).toBeGreaterThan(10);
+    expect(defaultErrors(root, 'spec.validation.openAPIV3Schema').map(errorText)).toEqual([]);
+    expect(crdErrors(buildCrd() as never)).toEqual([]);
+  });
+
+  it('would be refused, as a v1.28 API server refused it, with an object default that leaves out required fields', () => {
+    const broken = JSON.parse(JSON.stringify(buildCrd()));
+    broken.spec.versions[0].schema.openAPIV3Schema.properties.spec.properties.runtime.default = {};
+    const at = 'spec.validation.openAPIV3Schema.properties[spec].properties[runtime].default';
+    expect(crdErrors(broken).map(errorText).sort()).toEqual(
+      ['graphOptimizationLevel', 'instances', 'intraOpThreads', 'maxQueueSize'].map((f) => `${at}.${f}: Required value`),
+    );
   });
 });
