@@ -5,7 +5,7 @@ import type { ModelDeploymentStatus } from '../api/schema.js';
 import { parseSummaryLine } from '../../optimize/report.js';
 import { OPTIMIZE_CONTAINER } from '../resources/deployment.js';
 
-export type FailureReason = 'InvalidSpec' | 'ChildConflict' | 'Unschedulable' | 'ImagePullFailed' | 'CrashLoop' | 'ModelFetchFailed' | 'ModelLoadFailed' | 'ModelOptimizationFailed';
+export type FailureReason = 'InvalidSpec' | 'ChildConflict' | 'PodsRejected' | 'Unschedulable' | 'ImagePullFailed' | 'CrashLoop' | 'ModelFetchFailed' | 'ModelLoadFailed' | 'ModelOptimizationFailed';
 
 export interface Failure {
   reason: FailureReason;
@@ -78,7 +78,16 @@ export function podFailure(pod: V1Pod): Failure | undefined {
   return undefined;
 }
 
-const SEVERITY: FailureReason[] = ['InvalidSpec', 'ChildConflict', 'ModelFetchFailed', 'ModelOptimizationFailed', 'ModelLoadFailed', 'ImagePullFailed', 'CrashLoop', 'Unschedulable'];
+/**
+ * Pods the API server refused to create (admission: a missing RuntimeClass, a ResourceQuota): they never exist, so
+ * only the Deployment says so, in the ReplicaFailure condition its controllers copy the server's message into.
+ */
+export function rejectedPods(deployment: V1Deployment | undefined): Failure | undefined {
+  const c = deployment?.status?.conditions?.find((x) => x.type === 'ReplicaFailure' && x.status === 'True');
+  return c ? { reason: 'PodsRejected', message: c.message || c.reason || 'the API server refused to create the pods' } : undefined;
+}
+
+const SEVERITY: FailureReason[] = ['InvalidSpec', 'ChildConflict', 'PodsRejected', 'ModelFetchFailed', 'ModelOptimizationFailed', 'ModelLoadFailed', 'ImagePullFailed', 'CrashLoop', 'Unschedulable'];
 
 /** The most telling failure among the pods (a load error explains more than a crash loop), if any. */
 export function worstPodFailure(pods: V1Pod[]): Failure | undefined {
@@ -110,7 +119,7 @@ export function computeStatus(o: Observation): ModelDeploymentStatus {
     ? { reason: 'InvalidSpec', message: o.invalid }
     : o.conflict
       ? { reason: 'ChildConflict', message: o.conflict }
-      : ready ? undefined : worstPodFailure(o.pods);
+      : ready ? undefined : worstPodFailure(o.pods) ?? rejectedPods(o.deployment);
   const prev = o.previous?.conditions as V1Condition[] | undefined;
   const cond = (type: string, status: 'True' | 'False', reason: string, message: string) => condition(type, status, reason, message, o.generation, prev, o.now);
   const counts = `${readyReplicas}/${desired} replicas ready`;

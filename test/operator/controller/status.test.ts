@@ -40,6 +40,7 @@ describe('computeStatus', () => {
     ['fetch exits without a message', { deployment: deployment(2, 0), pods: [pod({ phase: 'InitFailed', exitCode: 3 })] }, 'False', 'ModelFetchFailed', /exited with code 3/],
     ['worst failure wins', { deployment: deployment(2, 0), pods: [pod({ phase: 'Unschedulable', message: 'x' }, 'a'), pod({ phase: 'CrashLoopBackOff', message: 'load failed' }, 'b')] }, 'False', 'ModelLoadFailed', 'load failed'],
     ['a child name taken by another object', { conflict: 'Service ns/m already exists and has no controller', deployment: deployment(2, 2) }, 'False', 'ChildConflict', 'Service ns/m already exists and has no controller'],
+    ['pods refused by the API server', { deployment: { ...deployment(2, 0), status: { ...deployment(2, 0).status, replicas: 0, conditions: [{ type: 'ReplicaFailure', status: 'True', reason: 'FailedCreate', message: 'pods "m-7d9c-" is forbidden: pod rejected: RuntimeClass "nvidia" not found' }] } } }, 'False', 'PodsRejected', 'pods "m-7d9c-" is forbidden: pod rejected: RuntimeClass "nvidia" not found'],
     ['failures ignored once ready', { deployment: deployment(2, 2), pods: [pod({ phase: 'CrashLoopBackOff', message: 'old pod' })] }, 'True', 'Ready', '2/2 replicas ready'],
   ])('%s', (_name, o, status, reason, message) => {
     const c = ready(o);

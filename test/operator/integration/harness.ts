@@ -2,6 +2,7 @@
 // client-node APIs and waits they need.
 import { AppsV1Api, CoreV1Api, CustomObjectsApi, KubeConfig, PatchStrategy, PolicyV1Api, setHeaderOptions, type KubernetesObject } from '@kubernetes/client-node';
 import { createLogger } from '../../../common/logger.js';
+import { CRD_NAME } from '../../../operator/api/crd.js';
 import { Operator, type OperatorOptions } from '../../../operator/controller/operator.js';
 import { startFakeApiServer, type FakeApiServer } from '../../support/fake-apiserver/index.js';
 
@@ -69,6 +70,20 @@ export class Harness {
   async stop(): Promise<void> {
     for (const op of this.operators) await op.kill();
     await this.server.stop();
+  }
+
+  /**
+   * Replaces the installed ModelDeployment CRD with a changed copy, as a cluster may hold an older or looser one
+   * than the operator's: objects its schema lets through then reach the operator's own validation. The CRD goes as
+   * plain JSON: client-node's typed CRD model would drop `x-kubernetes-validations` (its key there is
+   * `x_kubernetes_validations`).
+   */
+  async replaceCrd(change: (openAPIV3Schema: Record<string, any>) => void): Promise<void> {
+    const url = `${this.server.url}/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${CRD_NAME}`;
+    const crd = (await (await fetch(url)).json()) as { spec: { versions: Array<{ schema: { openAPIV3Schema: Record<string, any> } }> } };
+    change(crd.spec.versions[0].schema.openAPIV3Schema);
+    const res = await fetch(url, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(crd) });
+    if (!res.ok) throw new Error(`replacing the CRD: ${res.status} ${await res.text()}`);
   }
 
   async create(namespace: string, md: Md): Promise<Md> {

@@ -71,7 +71,10 @@ describe('a ModelDeployment', () => {
     expect(scale.status.selector).toBe('app.kubernetes.io/instance=resnet,app.kubernetes.io/name=modelplane-runtime');
   });
 
-  it('reports an invalid spec as Ready=False, reason InvalidSpec, naming the field; no children', async () => {
+  it('reports an invalid spec that the API server let through as Ready=False, reason InvalidSpec, naming the field; no children', async () => {
+    // The API server refuses this spec with the operator's own CRD; a cluster holding an older one without the rule does not.
+    await expect(h.create(NS, modelDeployment('broken', { model: { uri: 'ftp://nowhere/model.onnx' } }))).rejects.toMatchObject({ code: 422 });
+    await h.replaceCrd((schema) => delete schema.properties.spec.properties.model.properties.uri['x-kubernetes-validations']);
     await h.create(NS, modelDeployment('broken', { model: { uri: 'ftp://nowhere/model.onnx' } }));
     const md = await h.until(NS, 'broken', (m) => expect(condition(m, 'Ready')?.reason).toBe('InvalidSpec'));
     expect(condition(md, 'Ready')?.message).toContain('spec.model.uri');
@@ -89,6 +92,19 @@ describe('a ModelDeployment', () => {
     const md = await h.until(NS, 'gpu', (m) => expect(condition(m, 'Ready')?.reason).toBe('Unschedulable'));
     expect(condition(md, 'Ready')?.message).toContain(message);
     expect(condition(md, 'Progressing')).toMatchObject({ status: 'True', reason: 'Unschedulable' });
+  });
+
+  it('reports pods the API server refuses (a missing RuntimeClass) with its message, and recovers once they can be created', async () => {
+    await h.create(NS, modelDeployment('gpu-rc', { scheduling: { runtimeClassName: 'nvidia' } }));
+    await eventually(async () => h.apps.readNamespacedDeployment({ name: 'gpu-rc', namespace: NS }));
+    expect(() => putDeploymentPod(h.server, NS, 'gpu-rc', 'gpu-rc-1', { phase: 'Running', ready: true })).toThrow(/RuntimeClass "nvidia" not found/);
+    const md = await h.until(NS, 'gpu-rc', (m) => expect(condition(m, 'Ready')?.reason).toBe('PodsRejected'));
+    expect(condition(md, 'Ready')).toMatchObject({ status: 'False', message: 'pods "gpu-rc-1" is forbidden: pod rejected: RuntimeClass "nvidia" not found' });
+    expect(md.status?.lastFailure).toMatchObject({ reason: 'PodsRejected' });
+    await h.server.store.create(findResource('node.k8s.io', 'v1', 'runtimeclasses')!, undefined, { apiVersion: 'node.k8s.io/v1', kind: 'RuntimeClass', metadata: { name: 'nvidia' }, handler: 'nvidia' });
+    putDeploymentPod(h.server, NS, 'gpu-rc', 'gpu-rc-1', { phase: 'Running', ready: true });
+    setDeploymentStatus(h.server, NS, 'gpu-rc', { replicas: 1, readyReplicas: 1 });
+    await h.until(NS, 'gpu-rc', (m) => expect(condition(m, 'Ready')?.status).toBe('True'));
   });
 
   it('reports image pull failures, crash loops and model load failures with the termination message, keeping the latest failure', async () => {

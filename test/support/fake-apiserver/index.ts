@@ -2,4 +2,4 @@ export { FakeApiServer, startFakeApiServer, type FakeApiServerOptions, type Requ
 export { ApiError, ObjectStore, type KObject } from './store.js';
 export { RESOURCE_TYPES, findResource, resourceForKind, type ResourceType } from './resources.js';
 export { parseLabelSelector, matchesSelector } from './selectors.js';
-export { setDeploymentStatus, putDeploymentPod, podStatus, type PodNetwork, type PodState, type RolloutState } from './workloads.js';
+export { setDeploymentStatus, setReplicaFailure, putDeploymentPod, podStatus, type PodNetwork, type PodState, type RolloutState } from './workloads.js';

@@ -15,6 +15,8 @@ export interface ResourceType {
   namespaced: boolean;
   status: boolean;
   scale?: ScaleSpec;
+  /** A custom resource: served only while a CustomResourceDefinition defines it, whose schema then governs its objects. */
+  custom?: boolean;
 }
 
 export const RESOURCE_TYPES: ResourceType[] = [
@@ -32,8 +34,10 @@ export const RESOURCE_TYPES: ResourceType[] = [
   { group: 'autoscaling', version: 'v2', plural: 'horizontalpodautoscalers', kind: 'HorizontalPodAutoscaler', namespaced: true, status: true },
   { group: 'keda.sh', version: 'v1alpha1', plural: 'scaledobjects', kind: 'ScaledObject', namespaced: true, status: true },
   { group: 'coordination.k8s.io', version: 'v1', plural: 'leases', kind: 'Lease', namespaced: true, status: false },
+  { group: 'node.k8s.io', version: 'v1', plural: 'runtimeclasses', kind: 'RuntimeClass', namespaced: false, status: false },
+  { group: 'apiextensions.k8s.io', version: 'v1', plural: 'customresourcedefinitions', kind: 'CustomResourceDefinition', namespaced: false, status: true },
   {
-    group: 'serving.modelplane.io', version: 'v1alpha1', plural: 'modeldeployments', kind: 'ModelDeployment', namespaced: true, status: true,
+    group: 'serving.modelplane.io', version: 'v1alpha1', plural: 'modeldeployments', kind: 'ModelDeployment', namespaced: true, status: true, custom: true,
     scale: { specReplicasPath: ['spec', 'replicas'], statusReplicasPath: ['status', 'replicas'], labelSelectorPath: ['status', 'selector'] },
   },
 ];

@@ -6,8 +6,10 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ApiError, ObjectStore, parseBody, parseSelector, type KObject, type WatchEventType, type WatchSubscriber } from './store.js';
-import { apiVersionOf, findResource, RESOURCE_TYPES, resourceId, type ResourceType } from './resources.js';
+import { apiVersionOf, RESOURCE_TYPES, resourceId, type ResourceType } from './resources.js';
 import type { Json } from './fields.js';
+import { CustomResources, runtimeClassAdmission } from './admission.js';
+import { buildCrd } from '../../../operator/api/crd.js';
 
 export interface RequestRecord {
   method: string;
@@ -45,7 +47,15 @@ const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 export interface FakeApiServerOptions {
   /** Watch events kept for resuming watches before older versions answer 410 Gone. */
   historyLimit?: number;
+  /**
+   * Install the ModelDeployment CRD (as `kubectl apply -f crds/` would) when the server starts; default true.
+   * Without it, ModelDeployments are not served until a test creates the CRD.
+   */
+  installCrds?: boolean;
 }
+
+const CRDS = RESOURCE_TYPES.find((t) => t.kind === 'CustomResourceDefinition')!;
+const RUNTIME_CLASSES = RESOURCE_TYPES.find((t) => t.kind === 'RuntimeClass')!;
 
 export class FakeApiServer {
   readonly store: ObjectStore;
@@ -57,19 +67,48 @@ export class FakeApiServer {
   private silent = false;
   private recordRequests = true;
   private readonly unserved = new Set<string>();
+  /** The kinds this server knows: the built-in ones, then those CRDs define. */
+  private readonly types: ResourceType[] = [...RESOURCE_TYPES];
+  readonly customResources = new CustomResources(this.types);
   url = '';
 
-  constructor(opts: FakeApiServerOptions = {}) {
+  constructor(private readonly opts: FakeApiServerOptions = {}) {
     this.store = new ObjectStore(opts.historyLimit);
-    for (const rt of RESOURCE_TYPES) this.store.registerType(rt);
+    for (const rt of this.types) this.store.registerType(rt);
+    this.store.addAdmission((rt, next, before) => this.customResources.admit(rt, next, before));
+    this.store.addAdmission(runtimeClassAdmission((name) => this.store.get(RUNTIME_CLASSES, undefined, name) !== undefined));
+    this.followCrds();
     this.server = createServer((req, res) => void this.handle(req, res));
     this.server.keepAliveTimeout = 5_000;
   }
 
   async start(): Promise<this> {
+    if (this.opts.installCrds !== false) this.store.create(CRDS, undefined, buildCrd() as unknown as Json, { manager: 'kubectl-client-side-apply' });
     await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
     this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
     return this;
+  }
+
+  /** What the apiextensions controllers do: serve the kinds a stored CRD defines, and delete their objects with it. */
+  private followCrds(): void {
+    this.store.watch({
+      rid: resourceId(CRDS),
+      selector: parseSelector(undefined),
+      send: (type, crd) => {
+        if (type !== 'DELETED') {
+          for (const rt of this.customResources.install(crd)) this.store.registerType(rt);
+          return;
+        }
+        for (const rt of this.customResources.uninstall(crd)) {
+          for (const obj of this.store.list(rt).items) this.store.delete(rt, obj.metadata.namespace as string | undefined, String(obj.metadata.name));
+        }
+      },
+    }, undefined);
+  }
+
+  /** Whether requests for this kind are served: its group version is, and a custom kind's CRD exists. */
+  private served(rt: ResourceType): boolean {
+    return !this.unserved.has(apiVersionOf(rt)) && this.customResources.served(rt);
   }
 
   async stop(): Promise<void> {
@@ -203,11 +242,11 @@ export class FakeApiServer {
         }
         throw new ApiError(fault.status, fault.reason, `injected fault: ${fault.status}`);
       }
-      const route = parseRoute(url.pathname);
-      if (route.kind === 'discovery') return this.send(res, record, 200, discovery(url.pathname, this.unserved));
+      const route = parseRoute(url.pathname, this.types);
+      if (route.kind === 'discovery') return this.send(res, record, 200, discovery(url.pathname, this.types.filter((t) => this.served(t))));
       if (route.kind === 'namespace') return this.send(res, record, 200, namespaceObject(route.name));
       const { rt, namespace, name, subresource } = route;
-      if (this.unserved.has(apiVersionOf(rt))) throw new ApiError(404, 'NotFound', `the server could not find the requested resource (${url.pathname})`);
+      if (!this.served(rt)) throw new ApiError(404, 'NotFound', `the server could not find the requested resource (${url.pathname})`);
       if (isWatch) return this.watch(res, record, rt, namespace, name, url);
       const manager = url.searchParams.get('fieldManager') ?? undefined;
       const contentType = req.headers['content-type'] ?? 'application/json';
@@ -311,7 +350,7 @@ type Route =
   | { kind: 'namespace'; name: string }
   | { kind: 'resource'; rt: ResourceType; namespace?: string; name?: string; subresource?: string };
 
-function parseRoute(pathname: string): Route {
+function parseRoute(pathname: string, types: ResourceType[]): Route {
   const seg = pathname.split('/').filter(Boolean).map(decodeURIComponent);
   let group: string;
   let version: string;
@@ -332,21 +371,22 @@ function parseRoute(pathname: string): Route {
   } else if (rest[0] === 'namespaces' && rest.length === 2 && group === '') {
     return { kind: 'namespace', name: rest[1] };
   }
-  const rt = findResource(group, version, rest[0]);
+  const rt = types.find((t) => t.group === group && t.version === version && t.plural === rest[0]);
   if (!rt) throw new ApiError(404, 'NotFound', `the server could not find the requested resource (${pathname})`);
   return { kind: 'resource', rt, namespace, name: rest[1], subresource: rest[2] };
 }
 
-function discovery(pathname: string, unserved: ReadonlySet<string>): unknown {
+/** Discovery documents listing the kinds served. */
+function discovery(pathname: string, served: ResourceType[]): unknown {
   const seg = pathname.split('/').filter(Boolean);
   if (seg.length === 1 && seg[0] === 'api') return { kind: 'APIVersions', versions: ['v1'] };
   if (seg.length === 1) {
-    const groups = [...new Set(RESOURCE_TYPES.filter((t) => t.group).map((t) => `${t.group}/${t.version}`))].filter((gv) => !unserved.has(gv));
+    const groups = [...new Set(served.filter((t) => t.group).map((t) => `${t.group}/${t.version}`))];
     return { kind: 'APIGroupList', apiVersion: 'v1', groups: groups.map((gv) => ({ name: gv.split('/')[0], versions: [{ groupVersion: gv, version: gv.split('/')[1] }], preferredVersion: { groupVersion: gv, version: gv.split('/')[1] } })) };
   }
   const gv = seg[0] === 'api' ? seg[1] : `${seg[1]}/${seg[2]}`;
-  if (unserved.has(gv)) throw new ApiError(404, 'NotFound', `the server could not find the requested resource (${pathname})`);
-  const resources = RESOURCE_TYPES.filter((t) => apiVersionOf(t) === gv).flatMap((t) => [
+  if (!served.some((t) => apiVersionOf(t) === gv)) throw new ApiError(404, 'NotFound', `the server could not find the requested resource (${pathname})`);
+  const resources = served.filter((t) => apiVersionOf(t) === gv).flatMap((t) => [
     { name: t.plural, singularName: t.kind.toLowerCase(), namespaced: t.namespaced, kind: t.kind, verbs: ['create', 'delete', 'get', 'list', 'patch', 'update', 'watch'] },
     ...(t.status ? [{ name: `${t.plural}/status`, singularName: '', namespaced: t.namespaced, kind: t.kind, verbs: ['get', 'patch', 'update'] }] : []),
     ...(t.scale ? [{ name: `${t.plural}/scale`, singularName: '', namespaced: t.namespaced, kind: 'Scale', group: 'autoscaling', version: 'v1', verbs: ['get', 'patch', 'update'] }] : []),

@@ -99,6 +99,9 @@ export function parseBody(text: string, contentType: string): Json {
   }
 }
 
+/** Admission of a write about to be stored: returns the object as it will be stored, or throws an ApiError. */
+export type Admission = (rt: ResourceType, next: KObject, before: KObject | undefined) => KObject;
+
 export interface WriteOptions {
   subresource?: '' | 'status' | 'scale';
   manager?: string;
@@ -111,8 +114,14 @@ export class ObjectStore {
   private readonly objects = new Map<string, Map<string, Stored>>();
   private history: HistoryEvent[] = [];
   private readonly subscribers = new Set<WatchSubscriber>();
+  private readonly admissions: Admission[] = [];
 
   constructor(private readonly historyLimit = 50_000) {}
+
+  /** Runs `admission` on every create and update before it is stored, after those added earlier. */
+  addAdmission(admission: Admission): void {
+    this.admissions.push(admission);
+  }
 
   get resourceVersion(): number {
     return this.rv;
@@ -170,7 +179,10 @@ export class ObjectStore {
     if (this.get(rt, namespace, name)) throw new ApiError(409, 'AlreadyExists', `${rt.plural} "${name}" already exists`, { name, kind: rt.plural });
     const live: KObject = {
       apiVersion: apiVersionOf(rt), kind: rt.kind,
-      metadata: { name, ...(namespace !== undefined ? { namespace } : {}), uid: randomUUID(), creationTimestamp: new Date().toISOString().replace(/\.\d+Z$/, 'Z'), generation: 1 },
+      metadata: {
+        name, ...(typeof md.generateName === 'string' ? { generateName: md.generateName } : {}), ...(namespace !== undefined ? { namespace } : {}),
+        uid: randomUUID(), creationTimestamp: new Date().toISOString().replace(/\.\d+Z$/, 'Z'), generation: 1,
+      },
     };
     const managers: Managers = new Map();
     const main = mainSection(body, rt.status);
@@ -341,7 +353,9 @@ export class ObjectStore {
   }
 
   /** Stores the object unless nothing changed; bumps generation when anything but metadata and status changed. */
-  private commit(rt: ResourceType, before: KObject | undefined, next: KObject, managers: Managers, type: WatchEventType): KObject {
+  private commit(rt: ResourceType, before: KObject | undefined, proposed: KObject, managers: Managers, type: WatchEventType): KObject {
+    let next = proposed;
+    for (const admit of this.admissions) next = admit(rt, next, before);
     if (before && deepEqual(withoutVolatile(before), withoutVolatile(next))) {
       return before;
     }

@@ -3,7 +3,7 @@
 import type { FakeApiServer } from './server.js';
 import { findResource } from './resources.js';
 import type { Json, JsonObject } from './fields.js';
-import type { KObject } from './store.js';
+import { ApiError, type KObject } from './store.js';
 
 const DEPLOYMENTS = findResource('apps', 'v1', 'deployments')!;
 const PODS = findResource('', 'v1', 'pods')!;
@@ -122,7 +122,24 @@ export function putDeploymentPod(server: FakeApiServer, namespace: string, deplo
     for (const p of c.ports ?? []) if (p.name && network.ports?.[p.name] !== undefined) p.containerPort = network.ports[p.name];
   }
   if (server.store.get(PODS, namespace, podName)) server.store.delete(PODS, namespace, podName);
-  server.store.create(PODS, namespace, { apiVersion: 'v1', kind: 'Pod', metadata: { name: podName, labels: tmd.labels ?? {} }, spec } as Json, { manager: MANAGER });
+  try {
+    server.store.create(PODS, namespace, { apiVersion: 'v1', kind: 'Pod', metadata: { name: podName, labels: tmd.labels ?? {} }, spec } as Json, { manager: MANAGER });
+  } catch (err) {
+    if (err instanceof ApiError && err.code === 403) setReplicaFailure(server, namespace, deploymentName, err.message);
+    throw err;
+  }
   const status = { ...podStatus(state, containers), ...(network.podIP ? { podIP: network.podIP, podIPs: [{ ip: network.podIP }] } : {}) };
   return server.store.patch(PODS, namespace, podName, { status } as Json, 'application/merge-patch+json', { subresource: 'status', manager: 'kubelet' });
+}
+
+/**
+ * What the ReplicaSet and Deployment controllers write when the API server refuses a pod at admission (a missing
+ * RuntimeClass, a ResourceQuota): a ReplicaFailure condition, reason FailedCreate, with the server's message.
+ */
+export function setReplicaFailure(server: FakeApiServer, namespace: string, name: string, message: string): KObject {
+  const d = server.store.mustGet(DEPLOYMENTS, namespace, name);
+  const conditions = (((d.status as JsonObject | undefined)?.conditions as JsonObject[] | undefined) ?? []).filter((c) => c.type !== 'ReplicaFailure');
+  conditions.push({ type: 'ReplicaFailure', status: 'True', reason: 'FailedCreate', message, lastUpdateTime: now(), lastTransitionTime: now() });
+  const status: JsonObject = { observedGeneration: d.metadata.generation as number, ...((d.status as JsonObject | undefined) ?? {}), conditions };
+  return server.store.patch(DEPLOYMENTS, namespace, name, { status } as Json, 'application/merge-patch+json', { subresource: 'status', manager: MANAGER });
 }
