@@ -29,6 +29,37 @@ export interface ApiClientOptions {
   signal?: AbortSignal;
   /** User-Agent header of every request. */
   userAgent?: string;
+  /** Told of every request the API server refuses with 403 (RBAC), whoever sent it. */
+  onForbidden?: (request: ForbiddenRequest) => void;
+}
+
+/** A request the API server refused: what RBAC would have to grant, and the server's own words. */
+export interface ForbiddenRequest {
+  verb: string;
+  /** `leases.coordination.k8s.io`, `pods`, `modeldeployments.serving.modelplane.io/status`. */
+  resource: string;
+  namespace?: string;
+  name?: string;
+  message: string;
+}
+
+/** The RBAC verb and resource of a request, read from its method and path as the API server's authorizer does. */
+export function requestTarget(method: string, url: string): Omit<ForbiddenRequest, 'message'> {
+  const u = new URL(url);
+  const seg = u.pathname.split('/').filter(Boolean).map(decodeURIComponent);
+  let rest = seg[0] === 'api' ? seg.slice(2) : seg.slice(3);
+  const group = seg[0] === 'api' ? '' : seg[1] ?? '';
+  let namespace: string | undefined;
+  if (rest[0] === 'namespaces' && rest.length > 2) {
+    namespace = rest[1];
+    rest = rest.slice(2);
+  }
+  const [plural = '', name, subresource] = rest;
+  const collection = name === undefined;
+  const watch = u.searchParams.get('watch') === 'true' || u.searchParams.get('watch') === '1';
+  const verbs: Record<string, string> = { GET: collection ? (watch ? 'watch' : 'list') : 'get', POST: 'create', PUT: 'update', PATCH: 'patch', DELETE: collection ? 'deletecollection' : 'delete' };
+  const resource = `${plural}${group ? `.${group}` : ''}${subresource ? `/${subresource}` : ''}`;
+  return { verb: verbs[method.toUpperCase()] ?? method.toLowerCase(), resource, ...(namespace ? { namespace } : {}), ...(name ? { name } : {}) };
 }
 
 export class RequestTimeoutError extends Error {
@@ -63,7 +94,8 @@ export class DeadlineHttpLibrary implements HttpLibrary {
     };
     request.setSignal(controller.signal as never);
     const settled = fetchLibrary.send(request).toPromise().then(
-      (response) => {
+      async (response) => {
+        if (response.httpStatusCode === 403 && this.opts.onForbidden) return this.forbidden(request, response, done);
         const read = <T>(body: () => Promise<T>) => () => body().finally(done);
         return new ResponseContext(response.httpStatusCode, response.headers, { text: read(() => response.body.text()), binary: read(() => response.body.binary()) });
       },
@@ -74,6 +106,19 @@ export class DeadlineHttpLibrary implements HttpLibrary {
       },
     );
     return new Observable(settled);
+  }
+
+  /** Reads a 403's Status, tells onForbidden, and hands the caller the same answer. */
+  private async forbidden(request: RequestContext, response: ResponseContext, done: () => void): Promise<ResponseContext> {
+    const text = await response.body.text().finally(done);
+    let message = text;
+    try {
+      message = String((JSON.parse(text) as { message?: unknown }).message ?? text);
+    } catch {
+      // Not a Status: the text itself says why.
+    }
+    this.opts.onForbidden!({ ...requestTarget(request.getHttpMethod(), request.getUrl()), message: message.slice(0, 1024) });
+    return new ResponseContext(response.httpStatusCode, response.headers, { text: async () => text, binary: async () => Buffer.from(text) });
   }
 }
 

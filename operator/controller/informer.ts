@@ -180,7 +180,10 @@ export class ResilientInformer<T extends KubernetesObject> {
       if (!live()) return;
       this.failures++;
       const delay = backoffDelay(this.failures - 1, this.opts.backoffBaseMs, this.opts.backoffMaxMs, 0.5);
-      this.log.warn('informer failed, restarting after backoff', { informer: this.name, error: describeError(err), retryInMs: delay, failures: this.failures });
+      const fields = { informer: this.name, error: describeError(err), retryInMs: delay, failures: this.failures };
+      // A refused watch (403) will not heal by retrying: the role lacks `watch` on this resource.
+      if (errorCode(err) === 403) this.log.error('informer refused by the API server: the operator\'s role does not grant list and watch here', fields);
+      else this.log.warn('informer failed, restarting after backoff', fields);
       this.restart('error', delay);
     });
     inf.start().catch((err: unknown) => {
@@ -221,10 +224,17 @@ export class ResilientInformer<T extends KubernetesObject> {
   }
 }
 
+/** The HTTP status (or error code) an API error carries. */
+export function errorCode(err: unknown): unknown {
+  if (!err || typeof err !== 'object') return undefined;
+  const e = err as { code?: unknown; statusCode?: unknown };
+  return e.code ?? e.statusCode;
+}
+
 export function describeError(err: unknown): string {
   if (err && typeof err === 'object') {
-    const e = err as { code?: unknown; statusCode?: unknown; message?: unknown };
-    const code = e.code ?? e.statusCode;
+    const e = err as { message?: unknown };
+    const code = errorCode(err);
     return `${code !== undefined ? `${String(code)} ` : ''}${String(e.message ?? err)}`.slice(0, 500);
   }
   return String(err);

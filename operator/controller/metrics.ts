@@ -9,6 +9,7 @@ export interface OperatorMetrics {
   statusWrites: Counter;
   childApplies: Counter<'kind'>;
   informerRestarts: Counter<'informer' | 'reason'>;
+  forbidden: Counter<'verb' | 'resource'>;
   leader: Gauge;
 }
 
@@ -23,6 +24,7 @@ export function createMetrics(queueDepth: () => number, defaultMetrics = true): 
     statusWrites: new Counter({ name: 'modelplane_operator_status_writes_total', help: 'ModelDeployment status updates written.', registers: [registry] }),
     childApplies: new Counter({ name: 'modelplane_operator_child_applies_total', help: 'Server-side applies of child objects by kind.', labelNames: ['kind'], registers: [registry] }),
     informerRestarts: new Counter({ name: 'modelplane_operator_informer_restarts_total', help: 'Informer restarts after an error or a silent watch.', labelNames: ['informer', 'reason'], registers: [registry] }),
+    forbidden: new Counter({ name: 'modelplane_operator_forbidden_requests_total', help: 'Requests the API server refused with 403 (missing RBAC), by verb and resource.', labelNames: ['verb', 'resource'], registers: [registry] }),
     leader: new Gauge({ name: 'modelplane_operator_leader', help: '1 while this process holds the leader lease.', registers: [registry] }),
   };
 }

@@ -11,7 +11,7 @@ import {
   AppsV1Api, AutoscalingV2Api, CoordinationV1Api, CoreV1Api, CustomObjectsApi, PatchStrategy, PolicyV1Api, setHeaderOptions,
   type KubeConfig, type KubernetesListObject, type KubernetesObject, type V1Pod,
 } from '@kubernetes/client-node';
-import { DEFAULT_REQUEST_TIMEOUT_MS, makeApiClient, orAbsent, type ApiClientOptions } from './api-client.js';
+import { DEFAULT_REQUEST_TIMEOUT_MS, makeApiClient, orAbsent, type ApiClientOptions, type ForbiddenRequest } from './api-client.js';
 import { createLogger, type Logger } from '../../common/logger.js';
 import { GROUP, KIND, PLURAL, VERSION, type ModelDeployment, type ModelDeploymentStatus } from '../api/schema.js';
 import type { OperatorConfig } from '../resources/index.js';
@@ -311,6 +311,8 @@ export class Operator {
   private term?: { abort: AbortController; events: EventRecorder; loops: LeaderLoop[] };
   private discovery?: ApiDiscovery;
   private stopped = false;
+  /** When each refused verb and resource was last logged, so a retried refusal logs once a minute. */
+  private readonly forbiddenLogged = new Map<string, number>();
   /** Set once leadership was lost: this process reconciles no more and should exit. */
   lostLeadership = false;
   healthPort?: number;
@@ -348,8 +350,19 @@ export class Operator {
   }
 
   private clientOptions(signal?: AbortSignal): ApiClientOptions {
-    return { timeoutMs: this.opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS, signal, userAgent: `modelplane-operator (${this.identity})` };
+    return { timeoutMs: this.opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS, signal, userAgent: `modelplane-operator (${this.identity})`, onForbidden: this.reportForbidden };
   }
+
+  /** A 403 means the operator's role lacks a permission: say which, at error, whatever request met it. */
+  private readonly reportForbidden = (r: ForbiddenRequest): void => {
+    this.metrics.forbidden.inc({ verb: r.verb, resource: r.resource });
+    const key = `${r.verb} ${r.resource} ${r.namespace ?? ''}`;
+    const now = Date.now();
+    if (now - (this.forbiddenLogged.get(key) ?? -Infinity) < 60_000) return;
+    this.forbiddenLogged.set(key, now);
+    const { message, ...target } = r;
+    this.log.error('the API server refused a request: the operator\'s role does not grant this verb on this resource', { ...target, error: message });
+  };
 
   get isLeader(): boolean {
     return this.elector ? this.elector.isLeader : !!this.controller;

@@ -6,6 +6,7 @@ import { CustomObjectsApi } from '@kubernetes/client-node';
 import type { LeaderLoop, LeaderTerm } from '../../../operator/controller/operator.js';
 import { findResource, type RequestRecord } from '../../support/fake-apiserver/index.js';
 import { Harness, condition, eventually, modelDeployment, sleep } from './harness.js';
+import { memoryLogger } from '../../support/memory-logger.js';
 
 const MDS = findResource('serving.modelplane.io', 'v1alpha1', 'modeldeployments')!;
 const DEPLOYMENTS = findResource('apps', 'v1', 'deployments')!;
@@ -166,5 +167,23 @@ describe('deadlines and health', () => {
     // The express app answers its routes for GET only.
     expect((await get('/healthz', 'POST')).status).toBe(404);
     expect((await get('/metrics')).headers.get('content-type')).toMatch(/^text\/plain/);
+  });
+});
+
+describe('permissions', () => {
+  it('a request the API server refuses (403) is logged at error with its verb and resource, once a minute, and counted', async () => {
+    h = await Harness.start();
+    const { log, entries } = memoryLogger('operator', 'info');
+    h.server.failNext(1000, 403, (method, path) => method === 'GET' && path.includes('/leases/'));
+    const op = h.operator({ logger: log, leaderElection: { leaseName: 'denied', leaseNamespace: 'ops', identity: 'a', leaseDurationMs: 1000, renewDeadlineMs: 500, retryPeriodMs: 50 } });
+    await op.start();
+    await eventually(() => expect(entries.some((e) => e.level === 'error')).toBe(true));
+    await sleep(300);
+    const errors = entries.filter((e) => e.level === 'error');
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatchObject({ verb: 'get', resource: 'leases.coordination.k8s.io', namespace: 'ops', name: 'denied', error: 'injected fault: 403' });
+    expect(errors[0].message).toMatch(/refused a request/);
+    expect(await op.metrics.registry.getSingleMetricAsString('modelplane_operator_forbidden_requests_total')).toMatch(/verb="get",resource="leases.coordination.k8s.io"\} ([2-9]|\d\d+)/);
+    expect(op.isLeader).toBe(false);
   });
 });
