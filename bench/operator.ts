@@ -112,6 +112,7 @@ try {
   const convergeSeconds = (Date.now() - started) / 1000;
   const writesToConverge = server.writes().length;
   console.log(`converged: ${COUNT} ModelDeployments, children applied and status written in ${convergeSeconds.toFixed(2)} s (${writesToConverge} API writes)`);
+  console.log(`requests to converge (not watches): ${requestBreakdown(server.requests)}`);
 
   // A resync of the converged set: every key reconciled again, and nothing should be written.
   await new Promise((r) => setTimeout(r, 1000));
@@ -144,3 +145,17 @@ try {
   await server.stop();
 }
 process.exit(failed ? 1 : 0);
+
+/** Requests by method, resource and (for failures) status, most frequent first: where the converge time goes. */
+function requestBreakdown(requests: Array<{ method: string; path: string; query: string; status: number }>): string {
+  const counts = new Map<string, number>();
+  for (const r of requests) {
+    if (/(^|[?&])watch=(true|1)/.test(r.query)) continue;
+    const seg = r.path.split('/').filter(Boolean);
+    const at = seg.indexOf('namespaces');
+    const rest = at >= 0 ? seg.slice(at + 2) : seg.slice(seg[0] === 'api' ? 2 : 3);
+    const what = `${r.method} ${rest[0] ?? ''}${rest.length > 1 ? '/{name}' : ''}${rest[2] ? `/${rest[2]}` : ''}${r.status >= 400 ? ` ${r.status}` : ''}`;
+    counts.set(what, (counts.get(what) ?? 0) + 1);
+  }
+  return [...counts].sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k} ${n}`).join(', ');
+}

@@ -1,8 +1,9 @@
-// Server-side apply of a ModelDeployment's children with one field manager, and the decision whether an apply
-// is needed at all: a converged cluster should see no writes when the operator resyncs.
+// How a ModelDeployment's children are written: created (a POST, whose 409 says the name is taken) the first time,
+// then server-side applied with one field manager; and the decision whether an apply is needed at all: a converged
+// cluster should see no writes when the operator resyncs.
 import {
   AppsV1Api, CoreV1Api, PatchStrategy, PolicyV1Api, setHeaderOptions,
-  type KubeConfig, type KubernetesObject,
+  type KubeConfig, type KubernetesObject, type V1ManagedFieldsEntry,
 } from '@kubernetes/client-node';
 import { APPLIED_HASH_ANNOTATION } from '../resources/applied-hash.js';
 import { makeApiClient, orAbsent, type ApiClientOptions } from './api-client.js';
@@ -11,6 +12,7 @@ export { APPLIED_HASH_ANNOTATION, withAppliedHash } from '../resources/applied-h
 export const FIELD_MANAGER = 'modelplane';
 
 const SSA = setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply);
+const JSON_PATCH = setHeaderOptions('Content-Type', PatchStrategy.JsonPatch);
 
 export function childKey(obj: KubernetesObject): string {
   return `${obj.apiVersion}/${obj.kind}/${obj.metadata?.namespace ?? ''}/${obj.metadata?.name ?? ''}`;
@@ -57,55 +59,102 @@ export function needsApply(desired: KubernetesObject, live: KubernetesObject | u
 export interface ChildWriter {
   /** The object as the API server has it now, or undefined when there is none. */
   get(obj: KubernetesObject): Promise<KubernetesObject | undefined>;
-  apply(obj: KubernetesObject): Promise<KubernetesObject>;
+  /** Creates the object; an ApiException with code 409 when the name is taken. */
+  create(obj: KubernetesObject): Promise<KubernetesObject>;
+  /**
+   * Server-side applies the object, first taking over what this manager's create owns (read from `live` when it
+   * carries managedFields, else from the API server: the caches drop them).
+   */
+  apply(obj: KubernetesObject, live?: KubernetesObject): Promise<KubernetesObject>;
   remove(obj: KubernetesObject): Promise<void>;
 }
 
-/** The typed client-node calls behind server-side apply for each kind a ModelDeployment owns, each with a deadline. */
+/** Merges two FieldsV1 trees (each a set of field paths as nested keys). */
+function unionFields(a: unknown, b: unknown): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...((a ?? {}) as Record<string, unknown>) };
+  for (const [k, v] of Object.entries((b ?? {}) as Record<string, unknown>)) out[k] = k in out ? unionFields(out[k], v) : v;
+  return out;
+}
+
+/**
+ * The managedFields with what `manager` owns through an Update (its create) moved into its Apply entry, or
+ * undefined when there is no such Update entry. Server-side apply only removes fields the applier owns as an
+ * applier: without this, a field dropped from the desired object after the create would stay for ever. This is
+ * what kubectl does when it upgrades client-side-applied objects (csaupgrade).
+ */
+export function ownershipForApply(managedFields: V1ManagedFieldsEntry[] | undefined, manager: string): V1ManagedFieldsEntry[] | undefined {
+  const entries = managedFields ?? [];
+  const mine = (e: V1ManagedFieldsEntry, operation: string) => e.manager === manager && e.operation === operation && !e.subresource;
+  const updated = entries.find((e) => mine(e, 'Update'));
+  if (!updated) return undefined;
+  const applied = entries.find((e) => mine(e, 'Apply'));
+  const merged: V1ManagedFieldsEntry = {
+    ...(applied ?? updated),
+    operation: 'Apply',
+    fieldsType: 'FieldsV1',
+    fieldsV1: unionFields(applied?.fieldsV1, updated.fieldsV1),
+  };
+  return [...entries.filter((e) => e !== updated && e !== applied), merged];
+}
+
+/** The typed client-node calls behind each kind a ModelDeployment owns: read, create, apply, remove, each with a deadline. */
 export function childWriter(kc: KubeConfig, client: ApiClientOptions = {}): ChildWriter {
   const apps = makeApiClient(kc, AppsV1Api, client);
   const core = makeApiClient(kc, CoreV1Api, client);
   const policy = makeApiClient(kc, PolicyV1Api, client);
-  return {
-    async get(obj) {
-      const name = obj.metadata!.name!;
-      const namespace = obj.metadata!.namespace!;
-      switch (`${obj.apiVersion}/${obj.kind}`) {
-        case 'apps/v1/Deployment':
-          return orAbsent(apps.readNamespacedDeployment({ name, namespace }));
-        case 'v1/Service':
-          return orAbsent(core.readNamespacedService({ name, namespace }));
-        case 'policy/v1/PodDisruptionBudget':
-          return orAbsent(policy.readNamespacedPodDisruptionBudget({ name, namespace }));
-        default:
-          throw new Error(`no read for ${obj.apiVersion} ${obj.kind}`);
-      }
+  type Calls = {
+    read(name: string, namespace: string): Promise<KubernetesObject>;
+    create(namespace: string, body: KubernetesObject): Promise<KubernetesObject>;
+    patch(name: string, namespace: string, body: unknown, strategy: typeof SSA, force?: boolean): Promise<KubernetesObject>;
+    /** Only what the operator ever deletes itself (a PodDisruptionBudget no longer wanted); the rest goes with its owner. */
+    remove?(name: string, namespace: string): Promise<unknown>;
+  };
+  const fieldManager = FIELD_MANAGER;
+  const kinds: Record<string, Calls> = {
+    'apps/v1/Deployment': {
+      read: (name, namespace) => apps.readNamespacedDeployment({ name, namespace }),
+      create: (namespace, body) => apps.createNamespacedDeployment({ namespace, body: body as never, fieldManager }),
+      patch: (name, namespace, body, strategy, force) => apps.patchNamespacedDeployment({ name, namespace, body, fieldManager, force }, strategy),
     },
-    async apply(obj) {
-      const name = obj.metadata!.name!;
-      const namespace = obj.metadata!.namespace!;
-      const req = { name, namespace, body: obj, fieldManager: FIELD_MANAGER, force: true };
-      switch (`${obj.apiVersion}/${obj.kind}`) {
-        case 'apps/v1/Deployment':
-          return apps.patchNamespacedDeployment(req, SSA);
-        case 'v1/Service':
-          return core.patchNamespacedService(req, SSA);
-        case 'policy/v1/PodDisruptionBudget':
-          return policy.patchNamespacedPodDisruptionBudget(req, SSA);
-        default:
-          throw new Error(`no apply for ${obj.apiVersion} ${obj.kind}`);
+    'v1/Service': {
+      read: (name, namespace) => core.readNamespacedService({ name, namespace }),
+      create: (namespace, body) => core.createNamespacedService({ namespace, body: body as never, fieldManager }),
+      patch: (name, namespace, body, strategy, force) => core.patchNamespacedService({ name, namespace, body, fieldManager, force }, strategy),
+    },
+    'policy/v1/PodDisruptionBudget': {
+      read: (name, namespace) => policy.readNamespacedPodDisruptionBudget({ name, namespace }),
+      create: (namespace, body) => policy.createNamespacedPodDisruptionBudget({ namespace, body: body as never, fieldManager }),
+      patch: (name, namespace, body, strategy, force) => policy.patchNamespacedPodDisruptionBudget({ name, namespace, body, fieldManager, force }, strategy),
+      remove: (name, namespace) => policy.deleteNamespacedPodDisruptionBudget({ name, namespace }),
+    },
+  };
+  const callsFor = (obj: KubernetesObject): Calls => {
+    const calls = kinds[`${obj.apiVersion}/${obj.kind}`];
+    if (!calls) throw new Error(`no writer for ${obj.apiVersion} ${obj.kind}`);
+    return calls;
+  };
+  const at = (obj: KubernetesObject) => ({ name: obj.metadata!.name!, namespace: obj.metadata!.namespace! });
+  return {
+    get: (obj) => orAbsent(callsFor(obj).read(at(obj).name, at(obj).namespace)),
+    create: (obj) => callsFor(obj).create(at(obj).namespace, obj),
+    async apply(obj, live) {
+      const { name, namespace } = at(obj);
+      const calls = callsFor(obj);
+      const current = live?.metadata?.managedFields ? live : await orAbsent(calls.read(name, namespace));
+      const upgraded = ownershipForApply(current?.metadata?.managedFields, FIELD_MANAGER);
+      if (upgraded && current?.metadata?.resourceVersion) {
+        const ops = [
+          { op: 'test', path: '/metadata/resourceVersion', value: current.metadata.resourceVersion },
+          { op: 'replace', path: '/metadata/managedFields', value: upgraded },
+        ];
+        await calls.patch(name, namespace, ops, JSON_PATCH);
       }
+      return calls.patch(name, namespace, obj, SSA, true);
     },
     async remove(obj) {
-      const name = obj.metadata!.name!;
-      const namespace = obj.metadata!.namespace!;
-      switch (`${obj.apiVersion}/${obj.kind}`) {
-        case 'policy/v1/PodDisruptionBudget':
-          await policy.deleteNamespacedPodDisruptionBudget({ name, namespace });
-          return;
-        default:
-          throw new Error(`no delete for ${obj.apiVersion} ${obj.kind}`);
-      }
+      const remove = callsFor(obj).remove;
+      if (!remove) throw new Error(`the operator does not delete ${obj.kind} objects`);
+      await remove(at(obj).name, at(obj).namespace);
     },
   };
 }

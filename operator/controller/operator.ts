@@ -17,6 +17,7 @@ import { GROUP, KIND, PLURAL, VERSION, type ModelDeployment, type ModelDeploymen
 import type { OperatorConfig } from '../resources/index.js';
 import { INSTANCE_LABEL, MANAGED_BY, MANAGED_BY_LABEL, NAME_LABEL, RUNTIME_APP_NAME } from '../resources/labels.js';
 import { FIELD_MANAGER, childWriter } from './apply.js';
+import { GoneWatcher } from './gone-watch.js';
 import { eventRecorder, type EventRecorder } from './events.js';
 import { HealthServer } from './health.js';
 import { DEFAULT_INFORMER_OPTIONS, ResilientInformer, describeError, type InformerOptions } from './informer.js';
@@ -308,7 +309,7 @@ export class Operator {
   private readonly health?: HealthServer;
   private controller?: Controller;
   private controllerStarting?: Promise<void>;
-  private term?: { abort: AbortController; events: EventRecorder; loops: LeaderLoop[] };
+  private term?: { abort: AbortController; events: EventRecorder; loops: LeaderLoop[]; gone: GoneWatcher };
   private discovery?: ApiDiscovery;
   private stopped = false;
   /** When each refused verb and resource was last logged, so a retried refusal logs once a minute. */
@@ -424,7 +425,8 @@ export class Operator {
     const abort = new AbortController();
     const client = this.clientOptions(abort.signal);
     const events = eventRecorder(this.opts.kubeConfig, this.log, { client });
-    const term = { abort, events, loops: [] as LeaderLoop[] };
+    const gone = new GoneWatcher(this.opts.kubeConfig, this.log);
+    const term = { abort, events, loops: [] as LeaderLoop[], gone };
     this.term = term;
     const discovery = this.apiDiscovery();
     const controller = new Controller(this.opts, this.log, this.metrics, events, new WorkQueue(this.opts.queue), client, (gv) => discovery.served(gv));
@@ -438,6 +440,7 @@ export class Operator {
       config: this.opts.config,
       log: this.log,
       conflictRetryMs: this.opts.conflictRetryMs,
+      watchUntilGone: (object, key) => gone.untilGone(object, () => controller.queue.add(key)),
       onApply: (kind) => this.metrics.childApplies.inc({ kind }),
       onStatusWrite: () => this.metrics.statusWrites.inc(),
       ownerGone: async (md: ModelDeployment) => {
@@ -514,6 +517,7 @@ export class Operator {
     if (!drain) term?.abort.abort(new Error('leadership ended'));
     // The loops stop alongside the controller: no new step starts, and one in flight finishes while the
     // workers drain (with drain false the term's writes are already cancelled).
+    term?.gone.stop();
     const loopsStopped = Promise.all((term?.loops ?? []).map((loop) => this.stopLoop(loop, drain)));
     if (c) await c.stop(drain);
     await loopsStopped;

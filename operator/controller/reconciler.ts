@@ -41,6 +41,18 @@ export interface ReconcilerDeps {
   scalers?: { sync(md: ModelDeployment): Promise<ScalingOutcome> };
   /** Whether the API server no longer has this ModelDeployment (deleted, or replaced by one with another uid). */
   ownerGone?(md: ModelDeployment): Promise<boolean>;
+  /** Queues `key` again as soon as the object in the way of one of its children is deleted. */
+  watchUntilGone?(object: ObjectRef, key: string): void;
+}
+
+/** One object, by kind and name. */
+export interface ObjectRef {
+  apiVersion: string;
+  kind: string;
+  namespace: string;
+  name: string;
+  /** The version last read, where one was. */
+  resourceVersion?: string;
 }
 
 export interface ReconcileResult {
@@ -63,7 +75,7 @@ export class Reconciler {
   constructor(private readonly deps: ReconcilerDeps) {}
 
   async reconcile(key: string): Promise<ReconcileResult> {
-    const { cache, writer, events, log } = this.deps;
+    const { cache, events, log } = this.deps;
     const { namespace, name } = splitKey(key);
     const md = cache.modelDeployment(namespace, name);
     // Deleted: the garbage collector removes the children through their ownerReferences.
@@ -74,52 +86,11 @@ export class Reconciler {
     let conflict: string | undefined;
     let scaling: ScalingOutcome | undefined;
     if (validation.ok) {
-      const desired = appliedChildren(validation.value, this.deps.config);
-      const wanted = new Set(desired.map(childKey));
-      // The caches hold only objects carrying the operator's label; a name missing there may still be taken.
-      const lives: Array<KubernetesObject | undefined> = [];
-      for (const child of desired) {
-        const live = cache.child(child.apiVersion!, child.kind!, namespace, child.metadata!.name!) ?? (await writer.get(child));
-        if (live && !isControlledBy(live, md)) {
-          conflict ??= conflictMessage({ apiVersion: child.apiVersion, kind: child.kind, ...live, metadata: { namespace, name: child.metadata!.name, ...live.metadata } });
-        }
-        lives.push(live);
-      }
-      if (conflict) events.warning(ref, 'ChildConflict', conflict);
-      let ownerChecked = false;
-      for (const [i, child] of desired.entries()) {
-        if (conflict) break;
-        const live = lives[i];
-        if (!needsApply(child, live)) continue;
-        // The deletion of a child (by the garbage collector) can be seen before that of its owner: before creating
-        // one, make sure the owner is still there, or a deleted ModelDeployment's Deployment would come back and
-        // start its pods until the garbage collector removes it again.
-        if (!live && !ownerChecked) {
-          ownerChecked = true;
-          if (await this.deps.ownerGone?.(md)) return {};
-        }
-        let applied: KubernetesObject;
-        try {
-          applied = await writer.apply(child);
-        } catch (err) {
-          const code = (err as { code?: number }).code;
-          if (code !== undefined && code >= 400 && code < 500 && code !== 409 && code !== 429) {
-            events.warning(ref, 'ApplyFailed', `${child.kind} ${child.metadata!.name}: ${(err as Error).message}`.slice(0, 1024));
-          }
-          throw err;
-        }
-        this.deps.onApply?.(child.kind!);
-        const verb = live ? 'Updated' : 'Created';
-        log.info(`${verb.toLowerCase()} child`, { modelDeployment: key, kind: child.kind, name: child.metadata!.name });
-        events.normal(ref, verb, `${verb} ${child.kind} ${namespace}/${child.metadata!.name}`);
-        if (child.kind === 'Deployment') deployment = applied as V1Deployment;
-      }
-      // A PodDisruptionBudget is wanted only above one replica; remove ours when it no longer is.
-      const pdb = cache.child('policy/v1', 'PodDisruptionBudget', namespace, name);
-      if (pdb && isControlledBy(pdb, md) && !wanted.has(childKey({ apiVersion: 'policy/v1', kind: 'PodDisruptionBudget', metadata: { namespace, name } }))) {
-        await writer.remove({ apiVersion: 'policy/v1', kind: 'PodDisruptionBudget', metadata: { namespace, name } });
-        events.normal(ref, 'Deleted', `Deleted PodDisruptionBudget ${namespace}/${name}: not needed with one replica`);
-      }
+      const synced = await this.syncChildren(md, ref, key, appliedChildren(validation.value, this.deps.config));
+      if (synced.ownerGone) return {};
+      conflict = synced.conflict;
+      deployment = synced.deployment ?? deployment;
+      await this.removeUnwantedBudget(md, ref, synced.wanted);
       scaling = await this.deps.scalers?.sync(validation.value);
     }
     if (deployment && !isControlledBy(deployment, md)) deployment = undefined;
@@ -158,4 +129,106 @@ export class Reconciler {
     log.debug('status written', { modelDeployment: key, ready: after.status, reason: after.reason });
     return result;
   }
+
+  /**
+   * Creates the children that are missing and applies those that changed. A name missing from the caches is
+   * created outright: the API server's 409 is what says the name is taken, and only then is the object read to see
+   * whose it is. Creation stops at the first child in the way (the Deployment comes last, so its pods never start
+   * beside a conflict); the others already created stay, owned by this ModelDeployment.
+   */
+  private async syncChildren(md: ModelDeployment, ref: KubernetesObject, key: string, desired: KubernetesObject[]): Promise<ChildrenOutcome> {
+    const { cache, writer } = this.deps;
+    const wanted = new Set(desired.map(childKey));
+    const cached = (child: KubernetesObject) => cache.child(child.apiVersion!, child.kind!, child.metadata!.namespace!, child.metadata!.name!);
+    // A cached object carrying our labels but controlled by another owner is in the way before anything is written.
+    for (const child of desired) {
+      const live = cached(child);
+      if (live && !isControlledBy(live, md)) return { wanted, conflict: this.inTheWay(ref, key, child, live) };
+    }
+    let ownerChecked = false;
+    let deployment: V1Deployment | undefined;
+    for (const child of [...desired].sort((a, b) => Number(a.kind === 'Deployment') - Number(b.kind === 'Deployment'))) {
+      let live = cached(child);
+      if (!live) {
+        // The deletion of a child (by the garbage collector) can be seen before that of its owner: before creating
+        // one again, make sure the owner is still there, or a deleted ModelDeployment's Deployment would come back
+        // and start its pods until the garbage collector removes it again. A ModelDeployment with no status yet
+        // never had children to lose, so its first children need no such read.
+        if (!ownerChecked && md.status) {
+          ownerChecked = true;
+          if (await this.deps.ownerGone?.(md)) return { wanted, ownerGone: true };
+        }
+        const created = await this.write(ref, key, child, 'Created', () => writer.create(child).catch(alreadyExists));
+        if (created) {
+          if (child.kind === 'Deployment') deployment = created as V1Deployment;
+          continue;
+        }
+        live = await writer.get(child);
+        if (!live) throw new Error(`${child.kind} ${key} was reported to exist, then could not be read; retrying`);
+        if (!isControlledBy(live, md)) return { wanted, conflict: this.inTheWay(ref, key, child, live) };
+      }
+      if (!needsApply(child, live)) continue;
+      const applied = await this.write(ref, key, child, 'Updated', () => writer.apply(child, live));
+      if (child.kind === 'Deployment') deployment = applied as V1Deployment;
+    }
+    return { wanted, deployment };
+  }
+
+  /** One write of a child, with its log line, Event and metric; a 4xx other than a conflict is reported on the ModelDeployment. */
+  private async write(ref: KubernetesObject, key: string, child: KubernetesObject, verb: 'Created' | 'Updated', send: () => Promise<KubernetesObject | undefined>): Promise<KubernetesObject | undefined> {
+    const { events, log } = this.deps;
+    let written: KubernetesObject | undefined;
+    try {
+      written = await send();
+    } catch (err) {
+      const code = (err as { code?: number }).code;
+      if (code !== undefined && code >= 400 && code < 500 && code !== 409 && code !== 429) {
+        events.warning(ref, 'ApplyFailed', `${child.kind} ${child.metadata!.name}: ${(err as Error).message}`.slice(0, 1024));
+      }
+      throw err;
+    }
+    if (!written) return undefined;
+    this.deps.onApply?.(child.kind!);
+    const namespace = child.metadata!.namespace!;
+    log.info(`${verb.toLowerCase()} child`, { modelDeployment: key, kind: child.kind, name: child.metadata!.name });
+    events.normal(ref, verb, `${verb} ${child.kind} ${namespace}/${child.metadata!.name}`);
+    return written;
+  }
+
+  /** A child's name is held by an object this ModelDeployment does not control: report it, and look again once it goes. */
+  private inTheWay(ref: KubernetesObject, key: string, child: KubernetesObject, live: KubernetesObject): string {
+    const { namespace, name } = { namespace: child.metadata!.namespace!, name: child.metadata!.name! };
+    const message = conflictMessage({ apiVersion: child.apiVersion, kind: child.kind, ...live, metadata: { namespace, name, ...live.metadata } });
+    this.deps.events.warning(ref, 'ChildConflict', message);
+    this.deps.watchUntilGone?.({ apiVersion: child.apiVersion!, kind: child.kind!, namespace, name, resourceVersion: live.metadata?.resourceVersion }, key);
+    return message;
+  }
+
+  /** A PodDisruptionBudget is wanted only above one replica; ours goes when it no longer is. */
+  private async removeUnwantedBudget(md: ModelDeployment, ref: KubernetesObject, wanted: Set<string>): Promise<void> {
+    const namespace = md.metadata.namespace!;
+    const name = md.metadata.name!;
+    const budget = { apiVersion: 'policy/v1', kind: 'PodDisruptionBudget', metadata: { namespace, name } };
+    const pdb = this.deps.cache.child(budget.apiVersion, budget.kind, namespace, name);
+    if (!pdb || !isControlledBy(pdb, md) || wanted.has(childKey(budget))) return;
+    await this.deps.writer.remove(budget);
+    this.deps.events.normal(ref, 'Deleted', `Deleted PodDisruptionBudget ${namespace}/${name}: not needed with one replica`);
+  }
+}
+
+interface ChildrenOutcome {
+  /** Keys (childKey) of the children the spec wants. */
+  wanted: Set<string>;
+  /** Why a child could not be written: the object in the way. */
+  conflict?: string;
+  /** The Deployment as written now, when it was. */
+  deployment?: V1Deployment;
+  /** The API server no longer has the ModelDeployment: nothing more to do. */
+  ownerGone?: boolean;
+}
+
+/** A create answered 409: undefined (the name is taken), any other failure rethrown. */
+function alreadyExists(err: unknown): undefined {
+  if ((err as { code?: number }).code === 409) return undefined;
+  throw err;
 }

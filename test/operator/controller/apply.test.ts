@@ -1,7 +1,7 @@
 // Whether a child needs a server-side apply: never when the cluster already holds what was applied.
 import { describe, expect, it } from '@jest/globals';
 import type { KubernetesObject } from '@kubernetes/client-node';
-import { APPLIED_HASH_ANNOTATION, isSubset, needsApply, withAppliedHash } from '../../../operator/controller/apply.js';
+import { APPLIED_HASH_ANNOTATION, isSubset, needsApply, ownershipForApply, withAppliedHash } from '../../../operator/controller/apply.js';
 
 const desired = withAppliedHash({
   apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'm', namespace: 'ns', labels: { a: '1' } },
@@ -42,5 +42,27 @@ describe('needsApply', () => {
     expect(isSubset([{ a: 1 }], [{ a: 1 }, { a: 2 }])).toBe(false);
     expect(isSubset({ q: '512Mi' }, { q: '536870912' })).toBe(true);
     expect(isSubset({ q: '1' }, { q: '2' })).toBe(false);
+  });
+});
+
+describe('ownershipForApply', () => {
+  const entry = (manager: string, operation: string, fields: Record<string, unknown>, subresource?: string) => ({ manager, operation, apiVersion: 'apps/v1', fieldsType: 'FieldsV1', fieldsV1: fields, ...(subresource ? { subresource } : {}) });
+
+  it('moves what the manager\'s create owns into its apply entry, leaving other managers alone', () => {
+    const created = entry('modelplane', 'Update', { 'f:spec': { 'f:replicas': {}, 'f:template': { 'f:spec': { 'f:nodeSelector': {} } } } });
+    const kcm = entry('kube-controller-manager', 'Update', { 'f:status': { 'f:replicas': {} } }, 'status');
+    expect(ownershipForApply([created, kcm] as never, 'modelplane')).toEqual([kcm, { ...created, operation: 'Apply' }]);
+  });
+
+  it('merges into an existing apply entry', () => {
+    const created = entry('modelplane', 'Update', { 'f:spec': { 'f:replicas': {} } });
+    const applied = entry('modelplane', 'Apply', { 'f:spec': { 'f:selector': {} } });
+    expect(ownershipForApply([created, applied] as never, 'modelplane')).toEqual([{ ...applied, fieldsV1: { 'f:spec': { 'f:selector': {}, 'f:replicas': {} } } }]);
+  });
+
+  it('needs nothing when the manager only ever applied, or only wrote a subresource', () => {
+    expect(ownershipForApply([entry('modelplane', 'Apply', {})] as never, 'modelplane')).toBeUndefined();
+    expect(ownershipForApply([entry('modelplane', 'Update', {}, 'status')] as never, 'modelplane')).toBeUndefined();
+    expect(ownershipForApply(undefined, 'modelplane')).toBeUndefined();
   });
 });

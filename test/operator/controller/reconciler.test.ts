@@ -10,6 +10,8 @@ const md = {
   kind: 'ModelDeployment',
   metadata: { name: 'resnet', namespace: 'ml', uid: 'uid-1', generation: 1, resourceVersion: '7' },
   spec: { model: { uri: 'https://models.example/resnet.onnx' }, replicas: 1 },
+  // Reconciled before: it had children, which the garbage collector may have taken.
+  status: { observedGeneration: 1, replicas: 1, readyReplicas: 1 },
 } as unknown as ModelDeployment;
 
 /** Caches that still hold the ModelDeployment and none of its children, as right after the garbage collector took them. */
@@ -26,6 +28,10 @@ function setup(ownerGone: boolean) {
     cache,
     writer: {
       get: async () => undefined,
+      create: async (obj) => {
+        applied.push(obj);
+        return obj;
+      },
       apply: async (obj) => {
         applied.push(obj);
         return obj;
@@ -56,5 +62,24 @@ describe('children of a ModelDeployment the API server no longer has', () => {
     await reconciler.reconcile('ml/resnet');
     expect(applied.map((o) => o.kind)).toEqual(expect.arrayContaining(['Deployment', 'Service']));
     expect(statuses).toHaveLength(1);
+  });
+
+  it('are created without reading the owner when it never had any (no status yet)', async () => {
+    let reads = 0;
+    const fresh = { ...md, status: undefined } as ModelDeployment;
+    const reconciler = new Reconciler({
+      cache: { modelDeployment: () => fresh, modelDeployments: () => [fresh], child: () => undefined, pods: () => [] },
+      writer: { get: async () => undefined, create: async (o) => o, apply: async (o) => o, remove: async () => {} },
+      writeStatus: async () => {},
+      events: { normal: () => {}, warning: () => {}, flush: async () => {} },
+      config: { runtimeImage: 'ghcr.io/modelplane/runtime:0.1.0' },
+      log: createLogger('test', 'error'),
+      ownerGone: async () => {
+        reads++;
+        return false;
+      },
+    });
+    await reconciler.reconcile('ml/resnet');
+    expect(reads).toBe(0);
   });
 });

@@ -154,7 +154,7 @@ describe('deadlines and health', () => {
     await op.waitUntilSynced();
     const get = (path: string, method = 'GET') => fetch(`http://127.0.0.1:${op.healthPort}${path}`, { method });
     expect((await get('/healthz')).status).toBe(200);
-    h.server.hangNext(1, (method, path) => method === 'PATCH' && path.includes('/deployments/stuck'));
+    h.server.hangNext(1, (method, path) => method === 'POST' && path.endsWith('/namespaces/ml/deployments'));
     await h.create(NS, modelDeployment('stuck'));
     await eventually(async () => {
       const r = await get('/healthz');

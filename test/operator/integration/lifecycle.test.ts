@@ -2,7 +2,7 @@
 // create to delete, and the status it reports from what the pods do.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { putDeploymentPod, setDeploymentStatus } from '../../support/fake-apiserver/index.js';
-import { Harness, MD, condition, eventually, modelDeployment, sleep } from './harness.js';
+import { Harness, MD, MERGE, condition, eventually, modelDeployment, sleep } from './harness.js';
 
 let h: Harness;
 const NS = 'ml';
@@ -58,6 +58,14 @@ describe('a ModelDeployment', () => {
     const md = await h.until(NS, 'resnet', (m) => expect(m.status?.observedGeneration).toBe(2));
     expect(condition(md, 'Ready')).toMatchObject({ status: 'False', observedGeneration: 2 });
     await h.policy.readNamespacedPodDisruptionBudget({ name: 'resnet', namespace: NS });
+  });
+
+  it('drops from a child what the spec no longer asks for, though the child was created (not applied) at first', async () => {
+    await h.create(NS, modelDeployment('pinned', { scheduling: { nodeSelector: { pool: 'a100' } } }));
+    const d = await eventually(async () => h.apps.readNamespacedDeployment({ name: 'pinned', namespace: NS }));
+    expect(d.spec?.template.spec?.nodeSelector).toEqual({ pool: 'a100' });
+    await h.custom.patchNamespacedCustomObject({ ...MD, namespace: NS, name: 'pinned', body: { spec: { scheduling: null } } }, MERGE);
+    await eventually(async () => expect((await h.apps.readNamespacedDeployment({ name: 'pinned', namespace: NS })).spec?.template.spec?.nodeSelector).toBeUndefined());
   });
 
   it('scales through the /scale subresource: the Deployment follows, a PDB goes when one replica is left', async () => {

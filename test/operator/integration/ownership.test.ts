@@ -3,7 +3,7 @@
 // Event says so, and reconciling proceeds once the user removes their object.
 import { afterEach, expect, it } from '@jest/globals';
 import { findResource } from '../../support/fake-apiserver/index.js';
-import { Harness, condition, eventually, modelDeployment, sleep } from './harness.js';
+import { Harness, MERGE, condition, eventually, modelDeployment, sleep } from './harness.js';
 
 const DEPLOYMENTS = findResource('apps', 'v1', 'deployments')!;
 const SERVICES = findResource('', 'v1', 'services')!;
@@ -43,7 +43,8 @@ it('leaves a user\'s same-named Deployment alone, reports ChildConflict with an 
   const live = h.server.store.get(DEPLOYMENTS, NS, 'clash')!;
   expect(live.metadata.resourceVersion).toBe(mine.metadata!.resourceVersion);
   expect(live.metadata.ownerReferences).toBeUndefined();
-  expect(h.server.store.get(SERVICES, NS, 'clash')).toBeUndefined();
+  // Children are created before the Deployment, so no pod starts beside a conflict; the Service stays, owned by the ModelDeployment.
+  expect((h.server.store.get(SERVICES, NS, 'clash')!.metadata.ownerReferences as Array<{ uid: string }>)[0].uid).toBe(md.metadata!.uid);
   // Retried, not forgotten: the one Event's count went up instead of new Events.
   const event = h.server.store.list(EVENTS, NS).items.find((e) => e.reason === 'ChildConflict')!;
   expect(Number(event.count)).toBeGreaterThan(1);
@@ -74,4 +75,21 @@ it('never adopts a Service that carries the operator\'s labels, and leaves it be
   const svc = h.server.store.get(SERVICES, NS, 'copied');
   expect(svc).toBeDefined();
   expect(svc!.metadata.ownerReferences).toBeUndefined();
+});
+
+it('looks again the moment the object in the way is deleted, not at its next periodic retry', async () => {
+  h = await Harness.start();
+  const op = h.operator({ conflictRetryMs: 10 * 60_000 });
+  await op.start();
+  await op.waitUntilSynced();
+  await h.apps.createNamespacedDeployment({ namespace: NS, body: userDeployment('later') });
+  await h.create(NS, modelDeployment('later'));
+  await h.until(NS, 'later', (m) => expect(condition(m, 'Ready')?.reason).toBe('ChildConflict'));
+  // Something else changing meanwhile must not end the watch on the object in the way.
+  await h.apps.patchNamespacedDeployment({ name: 'later', namespace: NS, body: { metadata: { labels: { touched: 'yes' } } } }, MERGE);
+  await sleep(200);
+  await h.apps.deleteNamespacedDeployment({ name: 'later', namespace: NS });
+  const md = await h.until(NS, 'later', (m) => expect(condition(m, 'Ready')?.reason).toBe('RollingOut'), 3000);
+  const ours = h.server.store.get(DEPLOYMENTS, NS, 'later')!;
+  expect((ours.metadata.ownerReferences as Array<{ uid: string }>)[0].uid).toBe(md.metadata!.uid);
 });

@@ -93,7 +93,7 @@ describe('restarts and replicas', () => {
     const first = h.operator();
     await first.start();
     await h.create(NS, modelDeployment('resnet'));
-    await eventually(() => expect(h!.server.store.get(SERVICES, NS, 'resnet')).toBeDefined());
+    await eventually(() => expect(h!.server.store.get(DEPLOYMENTS, NS, 'resnet')).toBeDefined());
     await first.kill();
     expect((await h.read(NS, 'resnet')).status).toBeUndefined();
     h.server.clearFaults();

@@ -135,10 +135,13 @@ export interface ManagerEntry {
   paths: Map<string, FieldPath>;
 }
 
-/** Managers of one object, keyed by manager name and subresource ('' for the main resource). */
+/**
+ * Managers of one object, keyed by manager name, operation and subresource ('' for the main resource): as on a real
+ * server, what a manager set by an update (a create, a patch) and what it set by an apply are separate entries.
+ */
 export type Managers = Map<string, ManagerEntry>;
 
-export const managerKey = (manager: string, subresource = '') => `${manager}\u0000${subresource}`;
+export const managerKey = (manager: string, operation: ManagerEntry['operation'], subresource = '') => `${manager}\u0000${operation}\u0000${subresource}`;
 
 export class ApplyConflict extends Error {
   constructor(readonly conflicts: Array<{ manager: string; path: FieldPath }>) {
@@ -152,7 +155,7 @@ export class ApplyConflict extends Error {
  */
 export function applySection(live: JsonObject, config: JsonObject, managers: Managers, manager: string, subresource: string, force: boolean, apiVersion: string): JsonObject {
   const newPaths = leafPaths(config);
-  const me = managerKey(manager, subresource);
+  const me = managerKey(manager, 'Apply', subresource);
   const conflicts: Array<{ manager: string; path: FieldPath }> = [];
   for (const [mk, entry] of managers) {
     if (mk === me) continue;
@@ -196,7 +199,7 @@ export function recordUpdate(before: JsonObject, after: JsonObject, managers: Ma
     if (entry.paths.size === 0) managers.delete(mk);
   }
   if (changed.length === 0) return;
-  const me = managerKey(manager, subresource);
+  const me = managerKey(manager, 'Update', subresource);
   const entry = managers.get(me) ?? { operation: 'Update' as const, subresource: subresource || undefined, apiVersion, time: '', paths: new Map() };
   entry.time = new Date().toISOString();
   for (const p of changed) entry.paths.set(key(p), p);
@@ -219,4 +222,35 @@ export function renderManagedFields(managers: Managers): Json[] {
     if (e.subresource) out.subresource = e.subresource;
     return out;
   });
+}
+
+/** The field paths a FieldsV1 tree names; list members (k:, v:, i:) make their list a whole, as this store owns lists. */
+function decodeFields(tree: Json, prefix: FieldPath): FieldPath[] {
+  const entries = isObject(tree) ? Object.entries(tree) : [];
+  if (entries.length === 0) return prefix.length ? [prefix] : [];
+  const out: FieldPath[] = [];
+  let members = false;
+  for (const [k, v] of entries) {
+    if (k.startsWith('f:')) out.push(...decodeFields(v, [...prefix, k.slice(2)]));
+    else if (k !== '.') members = true;
+  }
+  if (members && prefix.length) out.push(prefix);
+  return out;
+}
+
+/** metadata.managedFields as a client sent them (to reset or hand over ownership) back into managers. */
+export function decodeManagedFields(entries: Json): Managers {
+  const managers: Managers = new Map();
+  for (const e of Array.isArray(entries) ? entries : []) {
+    if (!isObject(e) || typeof e.manager !== 'string' || (e.operation !== 'Apply' && e.operation !== 'Update')) {
+      throw new Error('metadata.managedFields: every entry needs a manager and an operation (Apply or Update)');
+    }
+    const subresource = typeof e.subresource === 'string' ? e.subresource : '';
+    const paths = decodeFields(e.fieldsV1 ?? {}, []);
+    managers.set(managerKey(e.manager, e.operation, subresource), {
+      operation: e.operation, subresource: subresource || undefined, apiVersion: String(e.apiVersion ?? ''), time: String(e.time ?? ''),
+      paths: new Map(paths.map((p) => [key(p), p])),
+    });
+  }
+  return managers;
 }

@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ApiError, ObjectStore, parseBody, parseSelector, type KObject, type WatchEventType, type WatchSubscriber } from './store.js';
+import { ApiError, ObjectStore, parseBody, parseFieldSelector, parseSelector, type FieldSelector, type KObject, type WatchEventType, type WatchSubscriber } from './store.js';
 import { apiVersionOf, RESOURCE_TYPES, resourceId, type ResourceType } from './resources.js';
 import type { Json } from './fields.js';
 import { CustomResources, runtimeClassAdmission } from './admission.js';
@@ -253,7 +253,7 @@ export class FakeApiServer {
       const parsed = (): Json => parseBody(body, contentType);
       if (!name) {
         if (method === 'GET') {
-          const { items, resourceVersion } = this.store.list(rt, namespace, url.searchParams.get('labelSelector') ?? undefined);
+          const { items, resourceVersion } = this.store.list(rt, namespace, url.searchParams.get('labelSelector') ?? undefined, url.searchParams.get('fieldSelector') ?? undefined);
           return this.send(res, record, 200, { apiVersion: apiVersionOf(rt), kind: `${rt.kind}List`, metadata: { resourceVersion }, items });
         }
         if (method === 'POST') return this.send(res, record, 201, this.store.create(rt, namespace, parsed(), { manager }));
@@ -301,7 +301,15 @@ export class FakeApiServer {
   }
 
   private watch(res: ServerResponse, record: RequestRecord, rt: ResourceType, namespace: string | undefined, name: string | undefined, url: URL): void {
-    const selector = parseSelector(url.searchParams.get('labelSelector') ?? undefined);
+    let selector: ReturnType<typeof parseSelector>;
+    let fields: FieldSelector;
+    try {
+      selector = parseSelector(url.searchParams.get('labelSelector') ?? undefined);
+      fields = parseFieldSelector(url.searchParams.get('fieldSelector'));
+    } catch (err) {
+      const apiErr = err as ApiError;
+      return this.send(res, record, apiErr.code, apiErr.toStatus());
+    }
     record.status = 200;
     if (this.recordRequests) this.requests.push(record);
     res.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked' });
@@ -311,6 +319,7 @@ export class FakeApiServer {
       rid: resourceId(rt),
       namespace,
       selector,
+      fields,
       send: (type: WatchEventType, obj: KObject) => {
         if (open.silenced || (name && obj.metadata.name !== name)) return;
         res.write(`${JSON.stringify({ type, object: obj })}\n`);

@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import yaml from 'js-yaml';
 import {
-  ApplyConflict, applySection, clone, deepEqual, getAt, isObject, jsonPatch, mergePatch, recordUpdate, renderManagedFields, setAt,
+  ApplyConflict, applySection, clone, decodeManagedFields, deepEqual, getAt, isObject, jsonPatch, mergePatch, recordUpdate, renderManagedFields, setAt,
   type Json, type JsonObject, type Managers,
 } from './fields.js';
 import { apiVersionOf, resourceId, type ResourceType } from './resources.js';
@@ -35,10 +35,31 @@ export interface HistoryEvent {
   prevLabels?: Record<string, string>;
 }
 
+/** A field selector as every kind serves it: metadata.name and metadata.namespace equal to a value. */
+export interface FieldSelector {
+  name?: string;
+  namespace?: string;
+}
+
+export function parseFieldSelector(text: string | null | undefined): FieldSelector {
+  const out: FieldSelector = {};
+  for (const term of (text ?? '').split(',').map((t) => t.trim()).filter(Boolean)) {
+    const m = /^(metadata\.name|metadata\.namespace)(==?)(.*)$/.exec(term);
+    if (!m) throw new ApiError(400, 'BadRequest', `unable to parse requirement: field label not supported: ${term.split(/!?=/)[0]}`);
+    if (m[1] === 'metadata.name') out.name = m[3];
+    else out.namespace = m[3];
+  }
+  return out;
+}
+
+const fieldsMatch = (f: FieldSelector | undefined, obj: KObject) =>
+  !f || ((f.name === undefined || obj.metadata.name === f.name) && (f.namespace === undefined || obj.metadata.namespace === f.namespace));
+
 export interface WatchSubscriber {
   rid: string;
   namespace?: string;
   selector: LabelSelector;
+  fields?: FieldSelector;
   send(type: WatchEventType, obj: KObject): void;
 }
 
@@ -154,11 +175,13 @@ export class ObjectStore {
     return obj;
   }
 
-  list(rt: ResourceType, namespace?: string, labelSelector?: string): { items: KObject[]; resourceVersion: string } {
+  list(rt: ResourceType, namespace?: string, labelSelector?: string, fieldSelector?: string): { items: KObject[]; resourceVersion: string } {
     const selector = parseSelectorOr400(labelSelector);
+    const fields = parseFieldSelector(fieldSelector);
     const items: KObject[] = [];
     for (const s of this.bucket(rt).values()) {
       if (namespace && s.obj.metadata.namespace !== namespace) continue;
+      if (!fieldsMatch(fields, s.obj)) continue;
       if (!matchesSelector(selector, s.obj.metadata.labels as Record<string, string> | undefined)) continue;
       items.push(s.obj);
     }
@@ -204,6 +227,7 @@ export class ObjectStore {
       : compose(rt, stored.obj, mainSection(body, rt.status), rt.status ? stored.obj.status : undefined);
     const before = sub === 'status' ? statusSection(stored.obj) : mainSection(stored.obj, rt.status);
     const after = sub === 'status' ? statusSection(next) : mainSection(next, rt.status);
+    if (sub === '') this.takeManagedFields(stored, md.managedFields);
     recordUpdate(before, after, stored.managers, opts.manager ?? 'unknown', sub, apiVersionOf(rt));
     return this.commit(rt, stored.obj, next, stored.managers, 'MODIFIED');
   }
@@ -239,8 +263,22 @@ export class ObjectStore {
       : compose(rt, stored.obj, mainSection(patched, rt.status), rt.status ? stored.obj.status : patched.status);
     const before = sub === 'status' ? statusSection(stored.obj) : mainSection(stored.obj, rt.status);
     const after = sub === 'status' ? statusSection(next) : mainSection(next, rt.status);
+    if (sub === '') this.takeManagedFields(stored, pmd.managedFields);
     recordUpdate(before, after, stored.managers, manager, sub, apiVersionOf(rt));
     return this.commit(rt, stored.obj, next, stored.managers, 'MODIFIED');
+  }
+
+  /** managedFields a write sets (other than those it read) replace the object's managers, as on a real server. */
+  private takeManagedFields(stored: Stored, sent: Json | undefined): void {
+    if (sent === undefined || deepEqual(sent, stored.obj.metadata.managedFields)) return;
+    let managers: Managers;
+    try {
+      managers = decodeManagedFields(sent);
+    } catch (err) {
+      throw new ApiError(422, 'Invalid', (err as Error).message);
+    }
+    stored.managers.clear();
+    for (const [k, v] of managers) stored.managers.set(k, v);
   }
 
   private apply(rt: ResourceType, namespace: string | undefined, name: string, config: Json, manager: string, sub: string, force: boolean): KObject {
@@ -418,6 +456,7 @@ export class ObjectStore {
 function deliver(sub: WatchSubscriber, e: HistoryEvent): void {
   if (e.rid !== sub.rid) return;
   if (sub.namespace && e.obj.metadata.namespace !== sub.namespace) return;
+  if (!fieldsMatch(sub.fields, e.obj)) return;
   const now = matchesSelector(sub.selector, e.obj.metadata.labels as Record<string, string> | undefined);
   if (e.type !== 'MODIFIED') {
     if (now) sub.send(e.type, e.obj);
