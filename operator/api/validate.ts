@@ -47,12 +47,21 @@ function describe(error: ValueError): { message: string; reason: string } {
         return { message: `Invalid value ${JSON.stringify(error.value)}: must be an integer or a string${typeof (s.anyOf as Node[])?.[1]?.pattern === 'string' ? ' in Kubernetes quantity form (e.g. 500m, 4Gi)' : ''}`, reason: 'FieldValueInvalid' };
       }
       return { message: error.message, reason: 'FieldValueInvalid' };
+    case ValueErrorType.StringMaxLength:
+      return { message: `Too long: may not be longer than ${String(s.maxLength)}`, reason: 'FieldValueTooLong' };
+    case ValueErrorType.ArrayMaxItems:
+      return { message: `Too many: ${(error.value as unknown[]).length}: must have at most ${String(s.maxItems)} items`, reason: 'FieldValueTooMany' };
+    case ValueErrorType.ObjectMaxProperties:
+      return { message: `Too many: ${Object.keys(error.value as object).length}: must have at most ${String(s.maxProperties)} items`, reason: 'FieldValueTooMany' };
     case ValueErrorType.StringFormat:
       return { message: `Invalid value ${JSON.stringify(error.value)}: must be a ${String(s.format)} string`, reason: 'FieldValueInvalid' };
     default:
       return { message: `Invalid value ${JSON.stringify(error.value)}: ${error.message.toLowerCase()}`, reason: 'FieldValueInvalid' };
   }
 }
+
+/** Errors after which a v1.28 API server does not run CEL rules. */
+const BLOCKING_REASONS = new Set(['FieldValueRequired', 'FieldValueTypeInvalid', 'FieldValueTooLong', 'FieldValueTooMany']);
 
 /** Fields the schema does not know; the API server prunes them, kubectl's strict validation rejects them. */
 function unknownFields(schema: Node, value: unknown, path: string): FieldError[] {
@@ -118,8 +127,11 @@ export function validateModelDeployment(obj: unknown): ValidationResult {
     errors.push({ field, ...describe(e) });
   }
   errors.push(...unknownFields(ModelDeploymentSpecSchema as unknown as Node, spec, 'spec'));
-  // Like the API server, CEL rules run only on a structurally valid object: they assume its shape.
-  if (structural.length === 0) {
+  // As on the API server, CEL rules run unless an error says the object's shape is wrong (a missing or mistyped
+  // field, a string or list past its bound): they assume that shape. Other schema errors leave them running.
+  if (errors.some((e) => BLOCKING_REASONS.has(e.reason))) {
+    errors.push({ field: '', message: 'some validation rules were not checked because the object was invalid; correct the existing errors to complete validation', reason: 'FieldValueInvalid' });
+  } else {
     for (const v of celViolations(ModelDeploymentSpecSchema as unknown as Node, spec, 'spec')) {
       errors.push({ field: v.field, message: v.message, reason: v.reason });
     }

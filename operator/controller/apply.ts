@@ -76,25 +76,39 @@ function unionFields(a: unknown, b: unknown): Record<string, unknown> {
   return out;
 }
 
+/** One JSON patch (RFC 6902) operation. */
+export interface JsonPatchOp {
+  op: 'test' | 'replace' | 'remove';
+  path: string;
+  value?: unknown;
+}
+
 /**
- * The managedFields with what `manager` owns through an Update (its create) moved into its Apply entry, or
- * undefined when there is no such Update entry. Server-side apply only removes fields the applier owns as an
- * applier: without this, a field dropped from the desired object after the create would stay for ever. This is
- * what kubectl does when it upgrades client-side-applied objects (csaupgrade).
+ * A JSON patch that moves what `manager` owns through an Update (its create) into an Apply entry, or undefined when
+ * it owns nothing that way. Server-side apply only removes fields the applier owns as an applier: without this, a
+ * field dropped from the desired object after the create would stay for ever (kubectl's csaupgrade does the same
+ * for client-side-applied objects). The patch tests the entries it changes by manager and operation, not by the
+ * object's resourceVersion, which the Deployment controller's status writes keep moving.
  */
-export function ownershipForApply(managedFields: V1ManagedFieldsEntry[] | undefined, manager: string): V1ManagedFieldsEntry[] | undefined {
+export function ownershipForApply(managedFields: V1ManagedFieldsEntry[] | undefined, manager: string): JsonPatchOp[] | undefined {
   const entries = managedFields ?? [];
   const mine = (e: V1ManagedFieldsEntry, operation: string) => e.manager === manager && e.operation === operation && !e.subresource;
-  const updated = entries.find((e) => mine(e, 'Update'));
-  if (!updated) return undefined;
-  const applied = entries.find((e) => mine(e, 'Apply'));
-  const merged: V1ManagedFieldsEntry = {
-    ...(applied ?? updated),
-    operation: 'Apply',
-    fieldsType: 'FieldsV1',
-    fieldsV1: unionFields(applied?.fieldsV1, updated.fieldsV1),
-  };
-  return [...entries.filter((e) => e !== updated && e !== applied), merged];
+  const updated = entries.findIndex((e) => mine(e, 'Update'));
+  if (updated < 0) return undefined;
+  const applied = entries.findIndex((e) => mine(e, 'Apply'));
+  const at = (i: number) => `/metadata/managedFields/${i}`;
+  const same = (i: number, operation: string): JsonPatchOp[] => [
+    { op: 'test', path: `${at(i)}/manager`, value: manager },
+    { op: 'test', path: `${at(i)}/operation`, value: operation },
+  ];
+  const fields = unionFields(applied >= 0 ? entries[applied].fieldsV1 : undefined, entries[updated].fieldsV1);
+  return [
+    ...same(updated, 'Update'),
+    ...(applied >= 0 ? same(applied, 'Apply') : []),
+    { op: 'replace', path: `${at(updated)}/operation`, value: 'Apply' },
+    { op: 'replace', path: `${at(updated)}/fieldsV1`, value: fields },
+    ...(applied >= 0 ? [{ op: 'remove' as const, path: at(applied) }] : []),
+  ];
 }
 
 /** The typed client-node calls behind each kind a ModelDeployment owns: read, create, apply, remove, each with a deadline. */
@@ -141,14 +155,8 @@ export function childWriter(kc: KubeConfig, client: ApiClientOptions = {}): Chil
       const { name, namespace } = at(obj);
       const calls = callsFor(obj);
       const current = live?.metadata?.managedFields ? live : await orAbsent(calls.read(name, namespace));
-      const upgraded = ownershipForApply(current?.metadata?.managedFields, FIELD_MANAGER);
-      if (upgraded && current?.metadata?.resourceVersion) {
-        const ops = [
-          { op: 'test', path: '/metadata/resourceVersion', value: current.metadata.resourceVersion },
-          { op: 'replace', path: '/metadata/managedFields', value: upgraded },
-        ];
-        await calls.patch(name, namespace, ops, JSON_PATCH);
-      }
+      const takeOver = ownershipForApply(current?.metadata?.managedFields, FIELD_MANAGER);
+      if (takeOver) await calls.patch(name, namespace, takeOver, JSON_PATCH);
       return calls.patch(name, namespace, obj, SSA, true);
     },
     async remove(obj) {

@@ -11,19 +11,9 @@ import { validateModelDeployment } from '../../operator/api/validate.js';
 import { helm } from '../support/helm.js';
 import { parseManifests } from '../chart/kube-schemas.js';
 import { REPO, runCli } from '../support/runtime-process.js';
+import { blocks, DOCS } from '../support/docs.js';
 
-const DOCS = ['README.md', ...readdirSync(join(REPO, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
 const LANGUAGES = new Set(['sh', 'yaml', 'python', 'text', 'mermaid']);
-
-interface Block { file: string; line: number; lang: string; text: string }
-
-function blocks(file: string): Block[] {
-  const text = readFileSync(join(REPO, file), 'utf8');
-  const out: Block[] = [];
-  const fence = /^```(\w*)\n([\s\S]*?)^```$/gm;
-  for (let m = fence.exec(text); m; m = fence.exec(text)) out.push({ file, line: text.slice(0, m.index).split('\n').length, lang: m[1], text: m[2] });
-  return out;
-}
 
 const ALL = DOCS.flatMap(blocks);
 

@@ -1,7 +1,7 @@
 // Whether a child needs a server-side apply: never when the cluster already holds what was applied.
 import { describe, expect, it } from '@jest/globals';
 import type { KubernetesObject } from '@kubernetes/client-node';
-import { APPLIED_HASH_ANNOTATION, isSubset, needsApply, ownershipForApply, withAppliedHash } from '../../../operator/controller/apply.js';
+import { APPLIED_HASH_ANNOTATION, isSubset, needsApply, ownershipForApply, withAppliedHash, type JsonPatchOp } from '../../../operator/controller/apply.js';
 
 const desired = withAppliedHash({
   apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'm', namespace: 'ns', labels: { a: '1' } },
@@ -47,17 +47,29 @@ describe('needsApply', () => {
 
 describe('ownershipForApply', () => {
   const entry = (manager: string, operation: string, fields: Record<string, unknown>, subresource?: string) => ({ manager, operation, apiVersion: 'apps/v1', fieldsType: 'FieldsV1', fieldsV1: fields, ...(subresource ? { subresource } : {}) });
+  const patched = (entries: unknown[], ops: JsonPatchOp[]) => {
+    const doc = JSON.parse(JSON.stringify(entries)) as Array<Record<string, unknown>>;
+    for (const op of ops) {
+      const [i, key] = op.path.replace('/metadata/managedFields/', '').split('/');
+      if (op.op === 'test') expect(doc[Number(i)][key]).toEqual(op.value);
+      else if (op.op === 'replace') doc[Number(i)][key] = op.value as never;
+      else doc.splice(Number(i), 1);
+    }
+    return doc;
+  };
 
-  it('moves what the manager\'s create owns into its apply entry, leaving other managers alone', () => {
+  it('turns the manager\'s create entry into its apply entry, testing it by manager and operation, leaving other managers alone', () => {
     const created = entry('modelplane', 'Update', { 'f:spec': { 'f:replicas': {}, 'f:template': { 'f:spec': { 'f:nodeSelector': {} } } } });
     const kcm = entry('kube-controller-manager', 'Update', { 'f:status': { 'f:replicas': {} } }, 'status');
-    expect(ownershipForApply([created, kcm] as never, 'modelplane')).toEqual([kcm, { ...created, operation: 'Apply' }]);
+    const ops = ownershipForApply([kcm, created] as never, 'modelplane')!;
+    expect(ops.filter((o) => o.op === 'test').map((o) => o.path)).toEqual(['/metadata/managedFields/1/manager', '/metadata/managedFields/1/operation']);
+    expect(patched([kcm, created], ops)).toEqual([kcm, { ...created, operation: 'Apply' }]);
   });
 
   it('merges into an existing apply entry', () => {
     const created = entry('modelplane', 'Update', { 'f:spec': { 'f:replicas': {} } });
     const applied = entry('modelplane', 'Apply', { 'f:spec': { 'f:selector': {} } });
-    expect(ownershipForApply([created, applied] as never, 'modelplane')).toEqual([{ ...applied, fieldsV1: { 'f:spec': { 'f:selector': {}, 'f:replicas': {} } } }]);
+    expect(patched([applied, created], ownershipForApply([applied, created] as never, 'modelplane')!)).toEqual([{ ...created, operation: 'Apply', fieldsV1: { 'f:spec': { 'f:selector': {}, 'f:replicas': {} } } }]);
   });
 
   it('needs nothing when the manager only ever applied, or only wrote a subresource', () => {

@@ -107,7 +107,7 @@ describe('a ModelDeployment', () => {
     await eventually(async () => h.apps.readNamespacedDeployment({ name: 'gpu-rc', namespace: NS }));
     expect(() => putDeploymentPod(h.server, NS, 'gpu-rc', 'gpu-rc-1', { phase: 'Running', ready: true })).toThrow(/RuntimeClass "nvidia" not found/);
     const md = await h.until(NS, 'gpu-rc', (m) => expect(condition(m, 'Ready')?.reason).toBe('PodsRejected'));
-    expect(condition(md, 'Ready')).toMatchObject({ status: 'False', message: 'pods "gpu-rc-1" is forbidden: pod rejected: RuntimeClass "nvidia" not found' });
+    expect(condition(md, 'Ready')?.message).toMatch(/^pods "gpu-rc-[0-9a-f]{9}-" is forbidden: pod rejected: RuntimeClass "nvidia" not found$/);
     expect(md.status?.lastFailure).toMatchObject({ reason: 'PodsRejected' });
     await h.server.store.create(findResource('node.k8s.io', 'v1', 'runtimeclasses')!, undefined, { apiVersion: 'node.k8s.io/v1', kind: 'RuntimeClass', metadata: { name: 'nvidia' }, handler: 'nvidia' });
     putDeploymentPod(h.server, NS, 'gpu-rc', 'gpu-rc-1', { phase: 'Running', ready: true });

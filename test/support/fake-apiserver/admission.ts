@@ -83,7 +83,8 @@ export class CustomResources {
     const schema = rt.custom ? this.schemas.get(resourceId(rt)) : undefined;
     if (!schema) return next;
     const stored = prune(schema, applyDefaults(schema, next as Json), true) as KObject;
-    const errors = validateObject(schema, stored);
+    const scale = rt.scale && rt.scale.labelSelectorPath !== 'matchLabels' ? rt.scale : undefined;
+    const errors = validateObject(schema, stored, scale);
     if (errors.length) throw invalidError(`${rt.kind}.${rt.group}`, String(next.metadata.name), errors, rt.group, rt.kind);
     return stored;
   }

@@ -243,15 +243,35 @@ export function celErrors(schema: Schema, value: Json | undefined, path: string)
   return errors;
 }
 
-/** Type and enum errors keep CEL from running: its rules assume the object's shape. */
-const BLOCKING = new Set(['FieldValueTypeInvalid', 'FieldValueNotSupported']);
+/** Errors that keep CEL from running (its rules and their cost bounds assume the object's shape), as on a v1.28 server. */
+const BLOCKING = new Set(['FieldValueTypeInvalid', 'FieldValueRequired', 'FieldValueTooLong', 'FieldValueTooMany']);
+
+/** Where the scale subresource reads and writes replicas: each must hold a non-negative integer. */
+export interface ScalePaths {
+  specReplicasPath: string[];
+  statusReplicasPath: string[];
+}
+
+/** The scale subresource's own checks of the replicas paths, worded and placed (`.spec.replicas`) as the server does. */
+function scaleErrors(scale: ScalePaths | undefined, obj: JsonObject): ApiFieldError[] {
+  const errors: ApiFieldError[] = [];
+  for (const path of scale ? [scale.specReplicasPath, scale.statusReplicasPath] : []) {
+    let v: Json | undefined = obj;
+    for (const k of path) v = isObject(v as Json) ? (v as JsonObject)[k] : undefined;
+    if (v === undefined) continue;
+    const field = `.${path.join('.')}`;
+    if (typeof v !== 'number' || !Number.isInteger(v)) errors.push({ type: 'FieldValueInvalid', field, value: 0, detail: `${field} accessor error: ${String(v)} is of the type ${typeName(v)}, expected int64` });
+    else if (v < 0) errors.push({ type: 'FieldValueInvalid', field, value: v, detail: 'should be a non-negative integer' });
+  }
+  return errors;
+}
 
 /**
- * The whole of a custom resource's validation on write, as apiextensions' strategy runs it: the schema, list
- * types, then CEL unless the object's shape is already wrong.
+ * The whole of a custom resource's validation on write, as apiextensions' strategy runs it: the schema, the scale
+ * paths, list types, then CEL unless an error already says the object's shape is wrong.
  */
-export function validateObject(schema: Schema, obj: JsonObject): ApiFieldError[] {
-  const errors = [...validateSchema(schema, obj, { name: '', base: '' }), ...listTypeErrors(schema, obj, '')];
+export function validateObject(schema: Schema, obj: JsonObject, scale?: ScalePaths): ApiFieldError[] {
+  const errors = [...validateSchema(schema, obj, { name: '', base: '' }), ...scaleErrors(scale, obj), ...listTypeErrors(schema, obj, '')];
   if (errors.some((e) => BLOCKING.has(e.type))) {
     errors.push({ type: 'FieldValueInvalid', field: '<nil>', value: 'null', detail: 'some validation rules were not checked because the object was invalid; correct the existing errors to complete validation' });
     return errors;

@@ -3,6 +3,7 @@
 import type { FakeApiServer } from './server.js';
 import { findResource } from './resources.js';
 import type { Json, JsonObject } from './fields.js';
+import { createHash } from 'node:crypto';
 import { ApiError, type KObject } from './store.js';
 
 const DEPLOYMENTS = findResource('apps', 'v1', 'deployments')!;
@@ -123,7 +124,9 @@ export function putDeploymentPod(server: FakeApiServer, namespace: string, deplo
   }
   if (server.store.get(PODS, namespace, podName)) server.store.delete(PODS, namespace, podName);
   try {
-    server.store.create(PODS, namespace, { apiVersion: 'v1', kind: 'Pod', metadata: { name: podName, labels: tmd.labels ?? {} }, spec } as Json, { manager: MANAGER });
+    // As the ReplicaSet controller names them: the ReplicaSet's name (Deployment and template hash), then a suffix.
+    const generateName = `${deploymentName}-${createHash('sha256').update(JSON.stringify(template)).digest('hex').slice(0, 9)}-`;
+    server.store.create(PODS, namespace, { apiVersion: 'v1', kind: 'Pod', metadata: { name: podName, generateName, labels: tmd.labels ?? {} }, spec } as Json, { manager: MANAGER });
   } catch (err) {
     if (err instanceof ApiError && err.code === 403) setReplicaFailure(server, namespace, deploymentName, err.message);
     throw err;
