@@ -23,7 +23,7 @@ export const AUTOSCALING_CONDITION = 'Autoscaling';
 
 /** The Autoscaling condition's content (the reconciler adds generation and transition time). */
 export interface ScalingCondition {
-  status: 'True' | 'False';
+  status: 'True' | 'False' | 'Unknown';
   reason: string;
   message: string;
 }
@@ -132,8 +132,28 @@ export class ExternalScalers {
     }
     if (needsApply(desired, live)) await this.client.apply(desired);
     const reason = describeScaler(md, kind);
-    return { condition: { status: 'True', reason: kind, message: reason }, autoscaler: { mode, reason } };
+    return { condition: scalerCondition(kind, live, reason), autoscaler: { mode, reason } };
   }
+}
+
+type ObservedCondition = { type: string; status: string; reason?: string; message?: string };
+
+/**
+ * The Autoscaling condition as the scaler itself reports it: an HPA scales only while AbleToScale and ScalingActive
+ * are True (without a metrics adapter ScalingActive is False and says why), a ScaledObject while Ready is True.
+ * Until its controller has looked, Unknown.
+ */
+export function scalerCondition(kind: ScalerKind, live: KubernetesObject | undefined, describing: string): ScalingCondition {
+  const conditions = ((live as { status?: { conditions?: ObservedCondition[] } } | undefined)?.status?.conditions ?? []);
+  const find = (type: string) => conditions.find((c) => c.type === type);
+  const controller = kind === 'HorizontalPodAutoscaler' ? 'the HorizontalPodAutoscaler controller' : 'KEDA';
+  const required = kind === 'HorizontalPodAutoscaler' ? ['AbleToScale', 'ScalingActive'] : ['Ready'];
+  for (const type of required) {
+    const c = find(type);
+    if (!c || c.status === 'Unknown') return { status: 'Unknown', reason: 'Pending', message: `${describing}; ${controller} has not reported ${type} yet` };
+    if (c.status !== 'True') return { status: 'False', reason: c.reason || `${type}False`, message: `${kind} ${type} is False: ${c.message || c.reason || 'no reason given'}` };
+  }
+  return { status: 'True', reason: kind, message: describing };
 }
 
 const SSA = setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply);

@@ -449,16 +449,12 @@ export class Operator {
       },
       scalers: ExternalScalers.forCluster(this.opts.kubeConfig, discovery, this.opts.config, client, { cached: cache.child, served: (gv) => controller.watchServed(gv) }),
       writeStatus: async (md: ModelDeployment, status: ModelDeploymentStatus) => {
-        // Fields that disappeared must be nulled: a merge patch leaves absent keys alone.
-        const body: Record<string, unknown> = { ...status };
-        for (const k of Object.keys(md.status ?? {})) if (!(k in body)) body[k] = null;
-        await custom.patchNamespacedCustomObjectStatus(
-          {
-            group: GROUP, version: VERSION, plural: PLURAL, namespace: md.metadata.namespace!, name: md.metadata.name!, fieldManager: FIELD_MANAGER,
-            body: { metadata: { resourceVersion: md.metadata.resourceVersion }, status: body },
-          },
-          MERGE,
-        );
+        // The whole status is replaced (an update of the status subresource, conditional on the version read), so a
+        // key that went away at any depth goes from the stored status too; the server ignores the rest of the body.
+        await custom.replaceNamespacedCustomObjectStatus({
+          group: GROUP, version: VERSION, plural: PLURAL, namespace: md.metadata.namespace!, name: md.metadata.name!, fieldManager: FIELD_MANAGER,
+          body: { apiVersion: `${GROUP}/${VERSION}`, kind: KIND, metadata: { name: md.metadata.name, namespace: md.metadata.namespace, resourceVersion: md.metadata.resourceVersion }, spec: md.spec, status },
+        });
       },
     });
     this.controllerStarting = controller.start(reconciler).then(

@@ -113,7 +113,7 @@ export class Reconciler {
     });
     const status = scaling ? withScaling(computed, scaling, md.metadata.generation ?? 0, md.status, now) : computed;
     if (sameStatus(md.status ?? {}, status)) return result;
-    await this.deps.writeStatus(md, status);
+    if (!(await this.statusAccepted(md, ref, key, status))) return result;
     this.deps.onStatusWrite?.();
     const before = md.status?.conditions?.find((c) => c.type === 'Ready');
     const after = status.conditions!.find((c) => c.type === 'Ready')!;
@@ -128,6 +128,24 @@ export class Reconciler {
     }
     log.debug('status written', { modelDeployment: key, ready: after.status, reason: after.reason });
     return result;
+  }
+
+  /**
+   * Writes the status; false when the API server refuses it as invalid. It validates the whole object on a status
+   * write, so a spec that a looser, older CRD let in and today's rules forbid blocks every status: say so in an Event
+   * and wait for the next change, rather than retry in a loop.
+   */
+  private async statusAccepted(md: ModelDeployment, ref: KubernetesObject, key: string, status: ModelDeploymentStatus): Promise<boolean> {
+    try {
+      await this.deps.writeStatus(md, status);
+      return true;
+    } catch (err) {
+      if ((err as { code?: number }).code !== 422) throw err;
+      const message = apiMessage(err);
+      this.deps.events.warning(ref, 'StatusRejected', `the API server refused the status update, so this object's status cannot say why it is not ready: ${message}`.slice(0, 1024));
+      this.deps.log.warn('status refused by the API server', { modelDeployment: key, error: message });
+      return false;
+    }
   }
 
   /**
@@ -225,6 +243,18 @@ interface ChildrenOutcome {
   deployment?: V1Deployment;
   /** The API server no longer has the ModelDeployment: nothing more to do. */
   ownerGone?: boolean;
+}
+
+/** The API server's own message in an error it answered (its Status), else the error's. */
+function apiMessage(err: unknown): string {
+  const body = (err as { body?: unknown }).body;
+  try {
+    const status = (typeof body === 'string' ? JSON.parse(body) : body) as { message?: string } | undefined;
+    if (status?.message) return status.message;
+  } catch {
+    // not a Status
+  }
+  return (err as Error).message ?? String(err);
 }
 
 /** A create answered 409: undefined (the name is taken), any other failure rethrown. */

@@ -106,6 +106,32 @@ describe.each(apiServersUnderTest())('the %s API server', (_name, start) => {
     expect(patched.json().status).toEqual({ replicas: 1, optimization: { applied: true, reason: 'Applied' } });
   });
 
+  it('validates the whole object on a status write: a spec a looser CRD let in blocks every status once the rules are back', async () => {
+    const group = `status-${Math.random().toString(36).slice(2, 8)}.modelplane.io`;
+    const crd = JSON.parse(JSON.stringify(buildCrd()));
+    crd.metadata.name = `modeldeployments.${group}`;
+    crd.spec.group = group;
+    const strict = JSON.parse(JSON.stringify(crd.spec.versions[0].schema.openAPIV3Schema));
+    delete crd.spec.versions[0].schema.openAPIV3Schema.properties.spec.properties.model.properties.uri['x-kubernetes-validations'];
+    const crds = '/apis/apiextensions.k8s.io/v1/customresourcedefinitions';
+    expect((await server.request('POST', crds, crd)).status).toBe(201);
+    try {
+      const base = `/apis/${group}/v1alpha1/namespaces/${ns}/modeldeployments`;
+      const body = { ...md('loose', { model: { uri: 'ftp://h/m.onnx' } }), apiVersion: `${group}/v1alpha1` };
+      await eventually(async () => expect((await server.request('POST', base, body)).status).toBe(201), 30_000, 200);
+      const live = (await server.request('GET', `${crds}/${crd.metadata.name}`)).json();
+      live.spec.versions[0].schema.openAPIV3Schema = strict;
+      expect((await server.request('PUT', `${crds}/${crd.metadata.name}`, live)).status).toBe(200);
+      await eventually(async () => {
+        const r = await server.request('PATCH', `${base}/loose/status`, { status: { replicas: 0 } }, 'application/merge-patch+json');
+        expect(r.status).toBe(422);
+        expect(r.json().message).toBe(`ModelDeployment.${group} "loose" is invalid: spec.model.uri: Invalid value: "string": ${URI_MESSAGE}`);
+      }, 30_000, 200);
+    } finally {
+      await server.request('DELETE', `${crds}/${crd.metadata.name}`);
+    }
+  });
+
   it('keeps a status the operator computes exactly as written', async () => {
     await server.request('POST', `${MDS}/namespaces/${ns}/modeldeployments`, md('roundtrip', { model: URI, replicas: 2 }));
     const status = computeStatus({ generation: 1, desiredReplicas: 2, pods: [], selector: 'a=b', url: 'http://x.ns.svc:8080/v2/models/x', now: new Date(), invalid: 'spec.model.uri: bad (FieldValueInvalid)' });

@@ -54,7 +54,7 @@ describe('convergence under faults', () => {
     await op.start();
     await converged(h, 'early');
     expect(await metric(op, 'modelplane_operator_informer_restarts_total')).toBeGreaterThan(0);
-    h.server.failNext(6, 500, (method) => method === 'PATCH');
+    h.server.failNext(6, 500, (method, path, userAgent) => method !== 'GET' && !path.includes('/events') && !!userAgent?.startsWith('modelplane-operator'));
     await h.create(NS, modelDeployment('later'));
     await converged(h, 'later');
     expect(await metric(op, 'modelplane_operator_reconcile_total', '{result="error"}')).toBeGreaterThan(0);
@@ -89,7 +89,7 @@ describe('convergence under faults', () => {
 describe('restarts and replicas', () => {
   it('a crash between applying children and writing status leaves no duplicates; the next operator finishes the job', async () => {
     h = await Harness.start();
-    h.server.failNext(1_000_000, 500, (method, path) => method === 'PATCH' && path.endsWith('/status'));
+    h.server.failNext(1_000_000, 500, (method, path) => method === 'PUT' && path.endsWith('/status'));
     const first = h.operator();
     await first.start();
     await h.create(NS, modelDeployment('resnet'));
@@ -104,7 +104,7 @@ describe('restarts and replicas', () => {
     const owned = h.server.store.all().filter((o) => (o.metadata.ownerReferences as Array<{ name: string }> | undefined)?.some((r) => r.name === 'resnet'));
     expect(owned.map((o) => `${String(o.kind)}/${String(o.metadata.name)}`).sort()).toEqual(['Deployment/resnet', 'Service/resnet']);
     // The children were already as desired: the second operator only wrote the status.
-    expect(h.server.writes().map((w) => `${w.method} ${w.path}`).filter((w) => !w.includes('/events'))).toEqual([`PATCH /apis/serving.modelplane.io/v1alpha1/namespaces/${NS}/modeldeployments/resnet/status`]);
+    expect(h.server.writes().map((w) => `${w.method} ${w.path}`).filter((w) => !w.includes('/events'))).toEqual([`PUT /apis/serving.modelplane.io/v1alpha1/namespaces/${NS}/modeldeployments/resnet/status`]);
   });
 
   it('two operators: one leader reconciles; when it dies the other takes over after the lease expires', async () => {

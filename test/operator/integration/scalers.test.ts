@@ -4,9 +4,12 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { AutoscalingV2Api } from '@kubernetes/client-node';
 import { builtinAutoscalerLoop } from '../../../operator/autoscaler/builtin.js';
-import { Harness, condition, eventually, modelDeployment, sleep, type Md } from './harness.js';
+import { Harness, MERGE, condition, eventually, modelDeployment, sleep, type Md } from './harness.js';
+import { findResource } from '../../support/fake-apiserver/index.js';
 
 const NS = 'ml';
+const HPAS = findResource('autoscaling', 'v2', 'horizontalpodautoscalers')!;
+const SCALED = findResource('keda.sh', 'v1alpha1', 'scaledobjects')!;
 const SO = { group: 'keda.sh', version: 'v1alpha1', plural: 'scaledobjects' };
 let h: Harness;
 let hpas: AutoscalingV2Api;
@@ -37,6 +40,18 @@ describe('spec.autoscaling.mode', () => {
       metrics: [{ type: 'Pods', pods: { metric: { name: 'modelplane_request_concurrency' }, target: { type: 'AverageValue', averageValue: '3' } } }],
     });
     expect(hpa.metadata?.ownerReferences?.[0]).toMatchObject({ kind: 'ModelDeployment', uid: md.metadata!.uid, controller: true });
+    // Until the HPA controller has looked, nobody knows whether it can scale.
+    await h.until(NS, 'resnet', (m) => expect(condition(m, 'Autoscaling')).toMatchObject({ status: 'Unknown', reason: 'Pending' }));
+    // What the HPA controller reports in a cluster without a custom metrics adapter.
+    const noAdapter = 'the HPA was unable to compute the replica count: unable to get metric modelplane_request_concurrency: no custom metrics API (custom.metrics.k8s.io) registered';
+    const hpaStatus = (active: boolean) => h.server.store.patch(HPAS, NS, 'resnet', { status: { currentReplicas: 2, desiredReplicas: 2, conditions: [
+      { type: 'AbleToScale', status: 'True', reason: 'SucceededGetScale', message: 'the HPA controller was able to get the target\'s current scale' },
+      active ? { type: 'ScalingActive', status: 'True', reason: 'ValidMetricFound', message: 'the HPA was able to successfully calculate a replica count' } : { type: 'ScalingActive', status: 'False', reason: 'FailedGetPodsMetric', message: noAdapter },
+    ] } } as never, 'application/merge-patch+json', { subresource: 'status', manager: 'kube-controller-manager' });
+    hpaStatus(false);
+    const stuck = await h.until(NS, 'resnet', (m) => expect(condition(m, 'Autoscaling')?.status).toBe('False'));
+    expect(condition(stuck, 'Autoscaling')).toMatchObject({ reason: 'FailedGetPodsMetric', message: `HorizontalPodAutoscaler ScalingActive is False: ${noAdapter}` });
+    hpaStatus(true);
     const withStatus = await h.until(NS, 'resnet', (m) => expect(condition(m, 'Autoscaling')?.status).toBe('True'));
     expect(condition(withStatus, 'Autoscaling')).toMatchObject({ reason: 'HorizontalPodAutoscaler', message: expect.stringMatching(/modelplane_request_concurrency, target 3 per replica/) });
     expect(autoscalerOf(withStatus)).toMatchObject({ mode: 'hpa' });
@@ -75,6 +90,9 @@ describe('spec.autoscaling.mode', () => {
     const so = (await eventually(() => h.custom.getNamespacedCustomObject({ ...SO, namespace: NS, name: 'resnet' }))) as Record<string, any>;
     expect(so.spec.scaleTargetRef).toEqual({ apiVersion: 'serving.modelplane.io/v1alpha1', kind: 'ModelDeployment', name: 'resnet' });
     expect(so.spec.triggers[0]).toMatchObject({ type: 'prometheus', metadata: { threshold: '3', query: expect.stringContaining('modelplane_request_concurrency_seconds_total{namespace="ml"') } });
+    await h.until(NS, 'resnet', (m) => expect(condition(m, 'Autoscaling')).toMatchObject({ status: 'Unknown', reason: 'Pending' }));
+    // KEDA's operator marks a ScaledObject Ready once its trigger and target check out.
+    h.server.store.patch(SCALED, NS, 'resnet', { status: { conditions: [{ type: 'Ready', status: 'True', reason: 'ScaledObjectReady', message: 'ScaledObject is defined correctly and is ready for scaling' }] } } as never, 'application/merge-patch+json', { subresource: 'status', manager: 'keda-operator' });
     await h.until(NS, 'resnet', (m) => expect(condition(m, 'Autoscaling')).toMatchObject({ status: 'True', reason: 'ScaledObject' }));
   });
 
@@ -114,6 +132,25 @@ describe('spec.autoscaling.mode', () => {
     expect(condition(md, 'Autoscaling')?.message).toMatch(/HorizontalPodAutoscaler ml\/bert exists and is not owned by this ModelDeployment/);
     const hpa = await hpas.readNamespacedHorizontalPodAutoscaler({ namespace: NS, name: 'bert' });
     expect(hpa.spec?.scaleTargetRef.name).toBe('other');
+  });
+});
+
+describe('status after a change of mode', () => {
+  it('keeps nothing of the mode before (builtin to hpa: no averageConcurrency), and a resync then writes nothing', async () => {
+    await h.create(NS, modelDeployment('switch', { autoscaling: { mode: 'builtin', minReplicas: 1, maxReplicas: 4 } }));
+    await h.until(NS, 'switch', (m) => expect(autoscalerOf(m)).toMatchObject({ mode: 'builtin' }));
+    // What the built-in autoscaler writes once it has measured.
+    await h.custom.patchNamespacedCustomObjectStatus({ group: 'serving.modelplane.io', version: 'v1alpha1', plural: 'modeldeployments', namespace: NS, name: 'switch', body: { status: { autoscaler: { mode: 'builtin', averageConcurrency: 3.5, desiredReplicas: 2, reason: 'load' } } } }, MERGE);
+    await h.patchSpec(NS, 'switch', { autoscaling: { mode: 'hpa', minReplicas: 1, maxReplicas: 4 } });
+    const md = await h.until(NS, 'switch', (m) => expect(autoscalerOf(m)?.mode).toBe('hpa'));
+    expect(autoscalerOf(md)).toEqual({ mode: 'hpa', reason: expect.stringMatching(/^HorizontalPodAutoscaler ml\/switch scales on/) });
+    await sleep(300);
+    h.server.clearRequestLog();
+    const before = await reconciles();
+    h.operators[0].resync();
+    await eventually(async () => expect(await reconciles()).toBeGreaterThan(before));
+    await sleep(300);
+    expect(h.server.writes(/modeldeployments\/switch\/status$/)).toEqual([]);
   });
 });
 
