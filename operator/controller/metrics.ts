@@ -9,6 +9,7 @@ export interface OperatorMetrics {
   statusWrites: Counter;
   childApplies: Counter<'kind'>;
   informerRestarts: Counter<'informer' | 'reason'>;
+  informerLists: Counter<'informer'>;
   forbidden: Counter<'verb' | 'resource'>;
   leader: Gauge;
 }
@@ -24,6 +25,7 @@ export function createMetrics(queueDepth: () => number, defaultMetrics = true): 
     statusWrites: new Counter({ name: 'modelplane_operator_status_writes_total', help: 'ModelDeployment status updates written.', registers: [registry] }),
     childApplies: new Counter({ name: 'modelplane_operator_child_applies_total', help: 'Server-side applies of child objects by kind.', labelNames: ['kind'], registers: [registry] }),
     informerRestarts: new Counter({ name: 'modelplane_operator_informer_restarts_total', help: 'Informer restarts after an error or a silent watch.', labelNames: ['informer', 'reason'], registers: [registry] }),
+    informerLists: new Counter({ name: 'modelplane_operator_informer_lists_total', help: 'Full lists an informer made: at start, after a restart, and when its watch expired (410 Gone).', labelNames: ['informer'], registers: [registry] }),
     forbidden: new Counter({ name: 'modelplane_operator_forbidden_requests_total', help: 'Requests the API server refused with 403 (missing RBAC), by verb and resource.', labelNames: ['verb', 'resource'], registers: [registry] }),
     leader: new Gauge({ name: 'modelplane_operator_leader', help: '1 while this process holds the leader lease.', registers: [registry] }),
   };

@@ -129,7 +129,10 @@ class Controller {
     const autoscaling = makeApiClient(kc, AutoscalingV2Api, client);
     const iopts: InformerOptions = { ...DEFAULT_INFORMER_OPTIONS, ...opts.informer };
     const make = (name: string, path: string, list: () => Promise<unknown>, selector?: string): AnyInformer =>
-      new ResilientInformer<KubernetesObject>(kc, name, path, list as () => Promise<KubernetesListObject<KubernetesObject>>, selector, iopts, log, (reason) =>
+      new ResilientInformer<KubernetesObject>(kc, name, path, () => {
+        metrics.informerLists.inc({ informer: name });
+        return list() as Promise<KubernetesListObject<KubernetesObject>>;
+      }, selector, iopts, log, (reason) =>
         metrics.informerRestarts.inc({ informer: name, reason: reason.split(':')[0] }));
     const labelSelector = CHILD_SELECTOR;
     const namespaced = (ns: string): InformerSet => ({

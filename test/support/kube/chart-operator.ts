@@ -13,6 +13,8 @@ import { CLI, freePort, REPO } from '../runtime-process.js';
 import { kubeconfigYaml } from './control-plane.js';
 import type { RealCluster } from './real-cluster.js';
 
+const CLUSTER_SCOPED = new Set(['ClusterRole', 'ClusterRoleBinding', 'CustomResourceDefinition', 'Namespace', 'PriorityClass']);
+
 type Obj = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string } } & Record<string, unknown>;
 
 export interface OperatorContainer {
@@ -39,8 +41,10 @@ export async function installChart(cluster: RealCluster, namespace: string, valu
   const deployment = objects.find((o) => o.kind === 'Deployment')!;
   const dir = mkdtempSync(join(tmpdir(), 'modelplane-chart-'));
   const file = join(dir, 'chart.yaml');
-  writeFileSync(file, objects.filter((o) => o !== deployment).map((o) => yaml.dump(o)).join('---\n'));
-  const applied = await kubectl(['--kubeconfig', cluster.kubeconfig, 'apply', '-n', namespace, '-f', file], 60_000);
+  // Objects with no namespace of their own go to the release namespace, as `helm install -n` puts them.
+  const placed = objects.filter((o) => o !== deployment).map((o) => (o.metadata.namespace || CLUSTER_SCOPED.has(o.kind) ? o : { ...o, metadata: { ...o.metadata, namespace } }));
+  writeFileSync(file, placed.map((o) => yaml.dump(o)).join('---\n'));
+  const applied = await kubectl(['--kubeconfig', cluster.kubeconfig, 'apply', '-f', file], 60_000);
   if (applied.code !== 0) throw new Error(`kubectl apply of the chart: ${applied.stderr}`);
   const serviceAccount = objects.find((o) => o.kind === 'ServiceAccount')!.metadata.name;
   const token = await cluster.kc.makeApiClient(CoreV1Api).createNamespacedServiceAccountToken({ name: serviceAccount, namespace, body: { spec: { audiences: [], expirationSeconds: 3600 } } });
@@ -59,6 +63,8 @@ export interface RunningOperator {
   metricsPort: number;
   /** A Prometheus sample's value from its /metrics, 0 when absent. */
   metric(name: string, labels?: string): Promise<number>;
+  /** The sum of a metric's samples over all its labels. */
+  metricTotal(name: string): Promise<number>;
   /** SIGTERM, then its exit code. */
   stop(): Promise<number | null>;
 }
@@ -85,6 +91,10 @@ export function startOperator(install: ChartInstall, opts: { podName?: string; k
       const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
       const line = text.split('\n').find((l) => l.startsWith(`${name}${labels} `) || (labels === '' && l.startsWith(`${name} `)));
       return line ? Number(line.split(' ').pop()) : 0;
+    },
+    async metricTotal(name) {
+      const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+      return text.split('\n').filter((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `)).reduce((sum, l) => sum + Number(l.split(' ').pop()), 0);
     },
     async stop() {
       if (proc.exitCode !== null || proc.signalCode !== null) return proc.exitCode;

@@ -26,7 +26,12 @@ export default async function globalSetup(config: GlobalConfig): Promise<void> {
   const bins = findBinaries();
   if ('missing' in bins) return skip(bins.missing);
   const started = Date.now();
-  const cp = await startControlPlane({ controllerManagerArgs: ['--horizontal-pod-autoscaler-sync-period=5s'] });
+  const cp = await startControlPlane({
+    // ModelDeployment watches are served from etcd, so compacting etcd expires them (410 Gone), as happens when the
+    // watch cache's window has moved on.
+    apiserverArgs: ['--watch-cache-sizes=modeldeployments.serving.modelplane.io#0'],
+    controllerManagerArgs: ['--horizontal-pod-autoscaler-sync-period=5s'],
+  });
   (globalThis as { __modelplaneControlPlane?: ControlPlane }).__modelplaneControlPlane = cp;
   // Installed as a user installs it: kubectl apply of the generated CRD file.
   const applied = await kubectl(['--kubeconfig', cp.kubeconfig, 'apply', '-f', join(config.rootDir, 'crds')], 60_000);
