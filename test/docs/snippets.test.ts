@@ -103,6 +103,13 @@ async function check(raw: string[]): Promise<void> {
       else expect(['ci', 'test', 'start']).toContain(args[0]);
       return;
     }
+    case 'apt-get': {
+      // Debian packages the manual asks for are the ones the project's own scripts and test support name.
+      expect(args.slice(0, 2)).toEqual(['install', '-y']);
+      const named = ['.ci/run', 'test/support/kube/control-plane.ts'].map((f) => readFileSync(join(REPO, f), 'utf8')).join('\n');
+      for (const pkg of args.slice(2)) expect(named).toContain(`apt-get install -y ${pkg}`);
+      return;
+    }
     case 'node': {
       const m = /^dist\/(.+)\.js$/.exec(args[0]);
       expect(m).not.toBeNull();

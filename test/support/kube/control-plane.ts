@@ -22,7 +22,7 @@ export function findBinaries(): ControlPlaneBinaries | { missing: string } {
     if (!existsSync(join(dir, b))) return { missing: `${join(dir, b)} is missing` };
   }
   const etcd = process.env.ETCD_BIN || onPath('etcd') || (existsSync('/usr/bin/etcd') ? '/usr/bin/etcd' : undefined);
-  if (!etcd) return { missing: 'no etcd: apt-get install etcd-server (or set ETCD_BIN)' };
+  if (!etcd) return { missing: 'no etcd: apt-get install -y etcd-server (or set ETCD_BIN)' };
   return { dir, etcd };
 }
 
