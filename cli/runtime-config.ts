@@ -3,7 +3,9 @@
 // what an operator with the same settings applies. Parsing is pure and names the flag in every error.
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import type { V1ResourceRequirements, V1Toleration } from '@kubernetes/client-node';
-import type { OperatorConfig } from '../operator/resources/config.js';
+import { resolveConfig, type OperatorConfig } from '../operator/resources/config.js';
+import { minimumGracePeriodSeconds } from '../operator/resources/deployment.js';
+import { SERVE_DEFAULTS } from '../common/serve-contract.js';
 
 export interface RuntimeConfigFlags {
   runtimeImage: string;
@@ -95,9 +97,6 @@ export function parsePrometheusAddress(value: string): string {
 export function runtimeConfigFrom(f: RuntimeConfigFlags): OperatorConfig {
   const grace = f.runtimeTerminationGracePeriodSeconds;
   const preStop = f.runtimePrestopSleepSeconds;
-  if (grace !== undefined && grace <= (preStop ?? 5)) {
-    throw new Error(`--runtime-termination-grace-period-seconds: must be longer than the preStop sleep (${preStop ?? 5} s) so the drain gets time`);
-  }
   const cfg: OperatorConfig = { runtimeImage: f.runtimeImage };
   if (f.runtimeGpuImage) cfg.runtimeGpuImage = f.runtimeGpuImage;
   const resources = parseResources(f.runtimeResources);
@@ -116,5 +115,17 @@ export function runtimeConfigFrom(f: RuntimeConfigFlags): OperatorConfig {
   const tolerations = parseTolerations(f.runtimeGpuTolerations);
   if (tolerations) cfg.gpuTolerations = tolerations;
   if (f.prometheusAddress) cfg.prometheusAddress = parsePrometheusAddress(f.prometheusAddress);
+  checkGracePeriod(resolveConfig(cfg));
   return cfg;
+}
+
+/** The grace period must hold the preStop sleep, the runtime's drain and its exit (what the Deployment builder plans). */
+function checkGracePeriod(cfg: ReturnType<typeof resolveConfig>): void {
+  const least = minimumGracePeriodSeconds(cfg.preStopSleepSeconds);
+  if (cfg.terminationGracePeriodSeconds < least) {
+    throw new Error(
+      `--runtime-termination-grace-period-seconds: must be at least ${least} with a preStop sleep of ${cfg.preStopSleepSeconds} s ` +
+      `(the sleep, the runtime's ${SERVE_DEFAULTS.drainSeconds} s drain window and 6 s for in-flight work to end), got ${cfg.terminationGracePeriodSeconds}`,
+    );
+  }
 }

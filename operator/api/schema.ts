@@ -16,7 +16,6 @@ export const DEFAULT_GPU_RESOURCE = 'nvidia.com/gpu';
 /** The runtime's providers that a ModelDeployment may name (webgpu has no place in a pod). */
 export const EXECUTION_PROVIDERS = ['cuda', 'tensorrt', 'cpu'] as const satisfies readonly ExecutionProvider[];
 export const GRAPH_OPTIMIZATION_LEVELS = OPTIMIZATION_LEVELS;
-export const URI_SCHEMES = ['https', 'http', 's3', 'pvc', 'file'] as const;
 
 export interface CelRule {
   rule: string;

@@ -5,6 +5,7 @@
 // one leadership term also carry that term's abort signal, so when the lease is lost nothing more is written
 // and the process reports it (the CLI exits non-zero so the pod restarts as a candidate, as controller-runtime
 // does). Loops that must run only on the leader (LeaderLoop) start and stop with the term.
+import { setMaxListeners } from 'node:events';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import {
@@ -426,6 +427,8 @@ export class Operator {
   private startController(): void {
     if (this.stopped || this.controller) return;
     const abort = new AbortController();
+    // Every request of the term listens on this signal while in flight; many at once are expected, not a leak.
+    setMaxListeners(0, abort.signal);
     const client = this.clientOptions(abort.signal);
     const events = eventRecorder(this.opts.kubeConfig, this.log, { client });
     const gone = new GoneWatcher(this.opts.kubeConfig, this.log);
@@ -501,7 +504,6 @@ export class Operator {
     }
   }
 
-  /** The HPA and ScaledObject sync of spec.autoscaling.mode hpa and keda, through the term's clients. */
   /** Which APIs the cluster serves (is KEDA installed?), shared by every leadership term. */
   private apiDiscovery(): ApiDiscovery {
     this.discovery ??= ApiDiscovery.forCluster(this.opts.kubeConfig, this.clientOptions(), { ttlMs: this.opts.discoveryTtlMs ?? 60_000 });

@@ -38,9 +38,20 @@ export function executionProviders(spec: ModelDeploymentSpec): ExecutionProvider
   return spec.runtime.executionProviders ?? (spec.gpu ? ['cuda', 'cpu'] : ['cpu']);
 }
 
+/** Seconds of the grace period kept back after the runtime's drain timeout, for its exit before SIGKILL. */
+const EXIT_MARGIN_SECONDS = 5;
+
 /** After the preStop sleep and the runtime's drain window (--drain-seconds), in-flight work must end before SIGKILL. */
 export function drainTimeoutSeconds(cfg: ResolvedConfig): number {
-  return Math.max(1, cfg.terminationGracePeriodSeconds - cfg.preStopSleepSeconds - SERVE_DEFAULTS.drainSeconds - 5);
+  return Math.max(1, cfg.terminationGracePeriodSeconds - cfg.preStopSleepSeconds - SERVE_DEFAULTS.drainSeconds - EXIT_MARGIN_SECONDS);
+}
+
+/**
+ * The shortest terminationGracePeriodSeconds a runtime pod may have with this preStop sleep: the sleep, the runtime's
+ * drain window, at least a second for in-flight work, and the exit margin. The operator's flags and the chart check it.
+ */
+export function minimumGracePeriodSeconds(preStopSleepSeconds: number): number {
+  return preStopSleepSeconds + SERVE_DEFAULTS.drainSeconds + 1 + EXIT_MARGIN_SECONDS;
 }
 
 /**

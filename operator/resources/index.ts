@@ -16,13 +16,6 @@ export { selectorFor, selectorLabels, labelsFor } from './labels.js';
 export { serviceUrl } from './service.js';
 export { ownerReferences } from './owner.js';
 
-/** The kinds desiredChildren can return, for a controller that must delete the ones no longer wanted. */
-export const CHILD_KINDS = [
-  { apiVersion: 'apps/v1', kind: 'Deployment' },
-  { apiVersion: 'v1', kind: 'Service' },
-  { apiVersion: 'policy/v1', kind: 'PodDisruptionBudget' },
-] as const;
-
 /**
  * The children of a ModelDeployment, each with apiVersion, kind, namespace, labels and (when the object has a
  * uid) its controller ownerReference, ready for server-side apply. Defaults are applied to a copy of the spec.

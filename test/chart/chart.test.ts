@@ -282,6 +282,32 @@ describe('helm chart', () => {
   });
 });
 
+describe('serviceAccount.automountServiceAccountToken', () => {
+  type Pod = PodSpec & { automountServiceAccountToken: boolean; volumes: Array<{ name: string; projected?: { sources: Array<Record<string, unknown>> } }> };
+  const pod = (objects: KubeObject[]) => operatorDeployment(objects).spec.template.spec as Pod & { containers: Array<Container & { volumeMounts: Array<{ name: string; mountPath: string; readOnly?: boolean }> }> };
+
+  it('true (the default): the pod gets the token the API server mounts', async () => {
+    const objects = await render();
+    expect(pod(objects).automountServiceAccountToken).toBe(true);
+    expect(pod(objects).volumes.map((v) => v.name)).toEqual(['tmp']);
+    expect(find(objects, 'ServiceAccount')[0]).toMatchObject({ automountServiceAccountToken: true });
+  });
+
+  it('false: no token is mounted automatically, in the ServiceAccount or the pod; the operator reads a projected, expiring one at the same path', async () => {
+    const objects = await render(['--set', 'serviceAccount.automountServiceAccountToken=false']);
+    expect(find(objects, 'ServiceAccount')[0]).toMatchObject({ automountServiceAccountToken: false });
+    const p = pod(objects);
+    expect(p.automountServiceAccountToken).toBe(false);
+    const projected = p.volumes.find((v) => v.name === 'kube-api-access')!.projected!;
+    expect(projected.sources).toEqual([
+      { serviceAccountToken: { path: 'token', expirationSeconds: 3607 } },
+      { configMap: { name: 'kube-root-ca.crt', items: [{ key: 'ca.crt', path: 'ca.crt' }] } },
+      { downwardAPI: { items: [{ path: 'namespace', fieldRef: { fieldPath: 'metadata.namespace' } }] } },
+    ]);
+    expect(p.containers[0].volumeMounts).toContainEqual({ name: 'kube-api-access', mountPath: '/var/run/secrets/kubernetes.io/serviceaccount', readOnly: true });
+  });
+});
+
 interface Schema {
   type?: string | string[];
   properties?: Record<string, Schema>;

@@ -10,6 +10,7 @@ import { operatorCommand, operatorSettings, type OperatorCliOptions, type Operat
 import type { OperatorConfig } from '../../operator/resources/config.js';
 import { resolveConfig } from '../../operator/resources/config.js';
 import { desiredChildren } from '../../operator/resources/index.js';
+import { minimumGracePeriodSeconds } from '../../operator/resources/deployment.js';
 import { validateModelDeployment } from '../../operator/api/validate.js';
 import { helm } from '../support/helm.js';
 import { parseManifests } from './kube-schemas.js';
@@ -199,7 +200,8 @@ describe('operator settings', () => {
     [['--runtime-gpu-tolerations={"key":"k"}'], /--runtime-gpu-tolerations: must be a JSON list/],
     [['--runtime-gpu-tolerations=[{"key":"k","operator":"Maybe"}]'], /--runtime-gpu-tolerations\[0\]\.operator: must be Exists or Equal/],
     [['--runtime-pvc-root=claims'], /--runtime-pvc-root: must be an absolute path/],
-    [['--runtime-termination-grace-period-seconds=5'], /--runtime-termination-grace-period-seconds: must be longer than the preStop sleep/],
+    [['--runtime-termination-grace-period-seconds=15'], /--runtime-termination-grace-period-seconds: must be at least 16 with a preStop sleep of 5 s \(the sleep, the runtime's 5 s drain window and 6 s for in-flight work to end\), got 15/],
+    [['--runtime-prestop-sleep-seconds=60'], /--runtime-termination-grace-period-seconds: must be at least 71 with a preStop sleep of 60 s/],
     [['--leader-elect-renew-deadline=20s'], /--leader-elect-lease-duration must be longer than --leader-elect-renew-deadline/],
     [['--leader-elect-retry-period=11s'], /--leader-elect-renew-deadline must be longer than --leader-elect-retry-period/],
     [['--api-timeout=soon'], /--api-timeout must be a duration/],
@@ -210,5 +212,19 @@ describe('operator settings', () => {
   ])('refuses %s naming the flag', async (args, message) => {
     const fail = async () => operatorSettings(await parse(args));
     await expect(fail()).rejects.toThrow(message);
+  });
+});
+
+describe('the runtime pods\' grace period', () => {
+  it.each([0, 5, 60])('is refused below what the Deployment builder needs (preStop %i s), by the chart as by the operator', async (preStop) => {
+    const least = minimumGracePeriodSeconds(preStop);
+    const render = (grace: number) => helm(['template', 'mp', CHART, '--set', `runtime.preStopSleepSeconds=${preStop}`, '--set', `runtime.terminationGracePeriodSeconds=${grace}`]);
+    expect((await render(least)).code).toBe(0);
+    const refused = await render(least - 1);
+    expect(refused.code).not.toBe(0);
+    // Below 11 the values schema refuses it; above, the chart's own check with the message that names the least value.
+    expect(refused.stderr).toMatch(least - 1 < 11 ? /at '\/runtime\/terminationGracePeriodSeconds': minimum: got \d+, want 11/ : new RegExp(`runtime.terminationGracePeriodSeconds: must be at least ${least} with runtime.preStopSleepSeconds ${preStop}`));
+    await expect(parse([`--runtime-prestop-sleep-seconds=${preStop}`, `--runtime-termination-grace-period-seconds=${least}`]).then(operatorSettings)).resolves.toBeDefined();
+    await expect(parse([`--runtime-prestop-sleep-seconds=${preStop}`, `--runtime-termination-grace-period-seconds=${least - 1}`]).then(operatorSettings)).rejects.toThrow(`must be at least ${least} with a preStop sleep of ${preStop} s`);
   });
 });

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AppsV1Api, CoordinationV1Api, CoreV1Api, CustomObjectsApi, PolicyV1Api, type V1Pod } from '@kubernetes/client-node';
+import { AppsV1Api, CoordinationV1Api, CoreV1Api, CustomObjectsApi, PatchStrategy, PolicyV1Api, setHeaderOptions, type V1Pod } from '@kubernetes/client-node';
 import { mlpModel, simpleModel, writeModel } from '../../examples/onnx-models.js';
 import { kubectl } from '../support/helm.js';
 import { installChart, startOperator, cleanUpInstall, type ChartInstall, type RunningOperator } from '../support/kube/chart-operator.js';
@@ -110,6 +110,22 @@ describeOnRealCluster('the operator as the chart runs it', (cluster) => {
     expect(sim.running().filter((key) => key.startsWith(`${ns}/tiny-`))).toHaveLength(2);
     await eventually(() => cluster.kc.makeApiClient(PolicyV1Api).readNamespacedPodDisruptionBudget({ name: 'tiny', namespace: ns }), 30_000, 250);
   }, 120_000);
+
+  it('rolls a spec edit out through the Deployment controller: new generation, new runtime flags, new pods', async () => {
+    const oldPods = (await podsOf('tiny')).map((p) => p.metadata!.name);
+    await custom.patchNamespacedCustomObject({ ...MD, namespace: ns, name: 'tiny', body: { spec: { runtime: { maxQueueSize: 64 } } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
+    const m = await until('tiny', (x) => {
+      expect(x.metadata.generation).toBe(2);
+      expect(x.status?.observedGeneration).toBe(2);
+      expect(condition(x, 'Ready')?.status).toBe('True');
+    }, 120_000);
+    expect(m.status?.readyReplicas).toBe(2);
+    const args = (await apps.readNamespacedDeployment({ name: 'tiny', namespace: ns })).spec!.template.spec!.containers[0].args!;
+    expect(args[args.indexOf('--max-queue-size') + 1]).toBe('64');
+    const pods = await podsOf('tiny');
+    expect(pods.filter((p) => oldPods.includes(p.metadata!.name))).toEqual([]);
+    expect(sim.running().filter((key) => key.startsWith(`${ns}/tiny-`))).toHaveLength(2);
+  }, 150_000);
 
   it('undoes a user\'s edit of a field it owns and keeps a field it does not own (server-side apply ownership)', async () => {
     expect((await k('set', 'image', '-n', ns, 'deployment/tiny', 'runtime=example.com/other:1')).code).toBe(0);

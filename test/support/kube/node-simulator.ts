@@ -22,6 +22,8 @@ export interface SimulatedNode {
   cpu?: string;
   memory?: string;
   gpus?: number;
+  /** Most pods the node takes (its pods capacity); default 110, the kubelet's. */
+  pods?: string;
   labels?: Record<string, string>;
   taints?: Array<{ key: string; value?: string; effect: string }>;
 }
@@ -82,7 +84,7 @@ export class NodeSimulator {
   }
 
   private async createNode(n: SimulatedNode): Promise<void> {
-    const capacity: Record<string, string> = { cpu: n.cpu ?? '8', memory: n.memory ?? '32Gi', pods: '110', ...(n.gpus ? { 'nvidia.com/gpu': String(n.gpus) } : {}) };
+    const capacity: Record<string, string> = { cpu: n.cpu ?? '8', memory: n.memory ?? '32Gi', pods: n.pods ?? '110', ...(n.gpus ? { 'nvidia.com/gpu': String(n.gpus) } : {}) };
     const ip = `127.0.${this.nodeIndex(n.name) + 10}.1`;
     await this.core.createNode({ body: { metadata: { name: n.name, labels: { 'kubernetes.io/hostname': n.name, 'kubernetes.io/os': 'linux', 'kubernetes.io/arch': 'amd64', ...n.labels } }, spec: { taints: n.taints } } });
     await this.core.patchNodeStatus({
