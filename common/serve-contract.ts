@@ -8,11 +8,15 @@ export const DEFAULT_HTTP_PORT = 8080;
 /** The gRPC port of runtime pods (standalone `serve` has no gRPC unless --grpc-port is given). */
 export const POD_GRPC_PORT = 9000;
 
-/** onnxruntime execution providers the runtime knows, by the names onnxruntime-node gives them. */
-export const EXECUTION_PROVIDERS = ['cpu', 'cuda', 'tensorrt', 'webgpu'] as const;
+/**
+ * onnxruntime execution providers the runtime serves on, by the names onnxruntime-node gives them: those the images
+ * can run. onnxruntime-node also knows tensorrt and webgpu, but the GPU image carries no TensorRT libraries
+ * (libnvinfer) and neither image a Vulkan loader for WebGPU, so a session on either could never be created there.
+ */
+export const EXECUTION_PROVIDERS = ['cpu', 'cuda'] as const;
 export type ExecutionProvider = (typeof EXECUTION_PROVIDERS)[number];
 /** The providers that run on an NVIDIA GPU: with `--require-gpu` only these are tried. */
-export const GPU_EXECUTION_PROVIDERS = ['cuda', 'tensorrt'] as const satisfies readonly ExecutionProvider[];
+export const GPU_EXECUTION_PROVIDERS = ['cuda'] as const satisfies readonly ExecutionProvider[];
 /** Whether a provider runs on an NVIDIA GPU (and so takes a device id). */
 export const isGpuProvider = (p: string): p is (typeof GPU_EXECUTION_PROVIDERS)[number] => (GPU_EXECUTION_PROVIDERS as readonly string[]).includes(p);
 
@@ -122,7 +126,7 @@ export const SERVE_FLAGS: { readonly [K in keyof Required<ServeSettings>]: Serve
   requireGpu: {
     flags: '--require-gpu [true|false]',
     env: 'MODELPLANE_REQUIRE_GPU',
-    help: 'try only the GPU providers of the list (cuda, tensorrt) and exit non-zero when none can be used, rather than serve on CPU (default false)',
+    help: 'try only the GPU provider of the list (cuda) and exit non-zero when it cannot be used, rather than serve on CPU (default false)',
   },
   instances: {
     flags: '--instances <n>',

@@ -125,7 +125,7 @@ function loadFailure(cfg: ServeConfig, file: string, err: Error): FatalError {
     const gpuFailures = err.failures.filter((f) => isGpuProvider(f.provider));
     // Registering the provider (its libraries, a device) fails before the model is read; a model onnxruntime
     // cannot parse fails alike on every provider, which is not the GPU's fault and is reported as it is.
-    if (gpuFailures.length === err.failures.length && gpuFailures.every((f) => /AppendExecutionProvider|CUDA|cuDNN|TensorRT|shared librar/i.test(f.error))) {
+    if (gpuFailures.length === err.failures.length && gpuFailures.every((f) => /AppendExecutionProvider|CUDA|cuDNN|shared librar/i.test(f.error))) {
       return new FatalError('ModelLoadFailed', `GPU requested but the CUDA execution provider is unavailable: ${gpuFailures.map((f) => `${f.provider}: ${f.error}`).join('; ')}`);
     }
   }

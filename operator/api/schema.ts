@@ -13,8 +13,8 @@ export const PLURAL = 'modeldeployments';
 export const SINGULAR = 'modeldeployment';
 
 export const DEFAULT_GPU_RESOURCE = 'nvidia.com/gpu';
-/** The runtime's providers that a ModelDeployment may name (webgpu has no place in a pod). */
-export const EXECUTION_PROVIDERS = ['cuda', 'tensorrt', 'cpu'] as const satisfies readonly ExecutionProvider[];
+/** The runtime's providers that a ModelDeployment may name. */
+export const EXECUTION_PROVIDERS = ['cuda', 'cpu'] as const satisfies readonly ExecutionProvider[];
 export const GRAPH_OPTIMIZATION_LEVELS = OPTIMIZATION_LEVELS;
 export const URI_SCHEMES = ['https', 'http', 's3', 'pvc', 'file'] as const;
 
@@ -321,7 +321,7 @@ export const ModelDeploymentSpecSchema = Type.Object(
       // A pod that holds a GPU serves on it or fails; it never quietly computes on CPU.
       {
         rule: "!has(self.gpu) || !has(self.runtime) || !has(self.runtime.executionProviders) || self.runtime.executionProviders.exists(p, p != 'cpu')",
-        message: 'with spec.gpu, runtime.executionProviders must include cuda or tensorrt',
+        message: 'with spec.gpu, runtime.executionProviders must include cuda',
         reason: 'FieldValueInvalid',
         fieldPath: '.runtime.executionProviders',
       },

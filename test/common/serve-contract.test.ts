@@ -71,8 +71,8 @@ const SPECS: [string, Record<string, unknown>, Partial<ServeConfig>][] = [
   ['four GPUs: an instance on each', { model: { uri: 's3://models/resnet.onnx' }, gpu: { count: 4 }, resources: { requests: { cpu: '8' } } }, {
     executionProviders: ['cuda', 'cpu'], requireGpu: true, instances: 4, devices: [0, 1, 2, 3], intraOpThreads: 2,
   }],
-  ['two GPUs, two instances on each', { model: { uri: 's3://models/resnet.onnx' }, gpu: { count: 2 }, runtime: { instances: 2, executionProviders: ['tensorrt', 'cuda'] } }, {
-    executionProviders: ['tensorrt', 'cuda'], requireGpu: true, instances: 4, devices: [0, 1],
+  ['two GPUs, two instances on each', { model: { uri: 's3://models/resnet.onnx' }, gpu: { count: 2 }, runtime: { instances: 2, executionProviders: ['cuda'] } }, {
+    executionProviders: ['cuda'], requireGpu: true, instances: 4, devices: [0, 1],
   }],
 ];
 
@@ -116,7 +116,7 @@ test('`modelplane serve --help` lists every flag with its environment variable, 
 
 describe('flag refusals name the flag', () => {
   test.each([
-    [['--require-gpu'], /--require-gpu: --execution-providers cpu has no GPU provider \(cuda or tensorrt\)/],
+    [['--require-gpu'], /--require-gpu: --execution-providers cpu has no GPU provider \(cuda\)/],
     [['--require-gpu', 'maybe', '--execution-providers', 'cuda'], /--require-gpu: must be true or false, got "maybe"/],
     [['--instances', '0'], /--instances: must be an integer from 1 to 64, got "0"/],
     [['--devices', '0,gpu1'], /--devices: "gpu1" is not a device id/],

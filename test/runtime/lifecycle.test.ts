@@ -266,10 +266,10 @@ describe('a model that cannot load exits non-zero with a clear message', () => {
 });
 
 test('an unavailable execution provider falls back along the list, with the reason logged', async () => {
-  const rt = await startRuntime(['--model', simplePath(), '--execution-providers', 'tensorrt,cpu', '--log-level', 'info']);
+  const rt = await startRuntime(['--model', simplePath(), '--execution-providers', 'cuda,cpu', '--log-level', 'info']);
   try {
     const fallback = rt.logLines().find((l) => l.message === 'execution provider unavailable, falling back');
-    expect(fallback).toMatchObject({ provider: 'tensorrt', reason: expect.any(String) });
+    expect(fallback).toMatchObject({ provider: 'cuda', reason: expect.any(String) });
     expect(rt.logLines().find((l) => l.message === 'model ready')?.provider).toBe('cpu');
   } finally {
     await rt.stop();
