@@ -113,7 +113,7 @@ export const SERVE_FLAGS: { readonly [K in keyof Required<ServeSettings>]: Serve
   maxInflightBytes: {
     flags: '--max-inflight-bytes <n>',
     env: 'MODELPLANE_MAX_INFLIGHT_BYTES',
-    help: 'budget on request body bytes held by requests in flight; past it 503 with Retry-After (default: a quarter of the container memory limit, else of the machine memory)',
+    help: 'budget on request bytes held by requests in flight, HTTP bodies and gRPC messages alike; past it 503 with Retry-After over HTTP, RESOURCE_EXHAUSTED over gRPC (default: a quarter of the container memory limit, else of the machine memory)',
   },
   headersTimeoutSeconds: { flags: '--headers-timeout-seconds <s>', env: 'MODELPLANE_HEADERS_TIMEOUT_SECONDS', help: `longest time to receive a request's headers; then 408 and the connection closes (default ${SERVE_DEFAULTS.headersTimeoutSeconds})` },
   bodyTimeoutSeconds: { flags: '--body-timeout-seconds <s>', env: 'MODELPLANE_BODY_TIMEOUT_SECONDS', help: `longest pause while a request body arrives; then 408 and the connection closes; 0 = none (default ${SERVE_DEFAULTS.bodyTimeoutSeconds})` },

@@ -8,6 +8,7 @@ import { createLogger, type Logger } from '../common/logger.js';
 import { writeTerminationMessage } from '../common/termination.js';
 import { cpuLimit, type ServeConfig } from './config.js';
 import { InflightTracker, RuntimeMetrics } from './metrics.js';
+import { InflightBytes } from './admission.js';
 import { ModelLoadError, ModelRunner, type LoadedModel } from './model-runner.js';
 import { Scheduler } from './scheduler.js';
 import type { InlineLane, InlineLaneDecision } from './inline-lane.js';
@@ -144,7 +145,7 @@ export function startRuntime(cfg: ServeConfig, version: string, logger: Logger =
   const serverDeps = {
     version,
     maxBodyBytes: cfg.maxBodyBytes,
-    maxInflightBytes: cfg.maxInflightBytes,
+    inflightBytes: new InflightBytes(cfg.maxInflightBytes),
     bodyTimeoutSeconds: cfg.bodyTimeoutSeconds,
     headersTimeoutSeconds: cfg.headersTimeoutSeconds,
     requestTimeoutSeconds: cfg.requestTimeoutSeconds,
