@@ -221,6 +221,10 @@ export function startRuntime(cfg: ServeConfig, version: string, logger: Logger =
         metrics.runs.inc({ model: modelName, place });
         statistics.executed(rows, s);
       },
+      fallback: (requests, reason, error) => {
+        metrics.batchFallbacks.inc({ model: modelName, reason });
+        logger.warn('batch re-run request by request', { model: modelName, requests, reason, error });
+      },
     }, inline);
     const loadSeconds = (performance.now() - started) / 1000;
     metrics.loadSeconds.set({ model: modelName }, loadSeconds);

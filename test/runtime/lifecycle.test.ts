@@ -46,6 +46,32 @@ test('concurrent requests are batched and each gets its own answer', async () =>
   }
 });
 
+test('a batch whose outputs do not split is re-run request by request: counted, logged at warn, every answer exact', async () => {
+  // OUT = IN stacked on itself along axis 0: both first dimensions are symbolic, so it may be batched, but a batch of
+  // n rows answers 2n, which do not split back per request.
+  const path = modelFile(dir.path, 'pooled', {
+    name: 'pooled',
+    inputs: [{ name: 'IN', type: 'FLOAT', shape: ['n', 4] }],
+    outputs: [{ name: 'OUT', type: 'FLOAT', shape: ['m', 4] }],
+    nodes: [{ op: 'Concat', inputs: ['IN', 'IN'], outputs: ['OUT'], attributes: { axis: 0 } }],
+  });
+  const rt = await startRuntime(['--model', path, '--max-batch-size', '8', '--max-queue-delay-us', '50000', '--log-level', 'warn']);
+  try {
+    const rows = Array.from({ length: 24 }, (_, i) => [i, i + 0.5, -1 - i, 2 * i]);
+    const answers = await Promise.all(rows.map((row) => infer(rt.url, 'pooled', { inputs: [{ name: 'IN', shape: [1, 4], datatype: 'FP32', data: row }] })));
+    answers.forEach((a, i) => expect({ i, status: a.status, shape: a.json.outputs[0].shape, data: a.json.outputs[0].data }).toEqual({ i, status: 200, shape: [2, 4], data: [...rows[i], ...rows[i]] }));
+    const metrics = await (await fetch(`${rt.url}/metrics`)).text();
+    const fallbacks = metricValue(metrics, 'modelplane_batch_fallbacks_total', 'reason="outputs_not_split"');
+    const warned = rt.logLines().filter((l) => l.message === 'batch re-run request by request');
+    expect(fallbacks).toBeGreaterThan(0);
+    expect(warned.length).toBe(fallbacks);
+    expect(warned[0]).toMatchObject({ level: 'warn', model: 'pooled', reason: 'outputs_not_split', requests: expect.any(Number), error: expect.stringMatching(/has first dimension \d+, not the batch's \d+/) });
+    expect(metricValue(metrics, 'modelplane_batch_fallbacks_total', 'reason="run_failed"')).toBe(0);
+  } finally {
+    await rt.stop();
+  }
+});
+
 test('past the queue limit: 503 with Retry-After at once; accepted requests still get real answers', async () => {
   const rt = await startRuntime(['--model', slowPath(), '--max-batch-size', '1', '--max-queue-size', '2', '--log-level', 'error']);
   try {
