@@ -17,7 +17,7 @@ import { ModelStatisticsRecorder } from './statistics.js';
 import { batchability, warmupShape, type ModelSignature } from './signature.js';
 import { typeInfo } from './datatypes.js';
 import { elementCount } from './tensors.js';
-import { readManifest } from './fetch/integrity.js';
+import { checksumMismatch, readManifest, sha256File } from './fetch/integrity.js';
 import type { WireTensor, WorkerInit } from './worker-protocol.js';
 import { isGpuProvider } from '../common/serve-contract.js';
 import { startGrpcServer, type GrpcRuntimeServer } from './grpc/server.js';
@@ -54,7 +54,8 @@ export function defaultModelName(modelPath: string): string {
 /** Resolves --model to a local ONNX file, fetching a remote URI into the cache first. */
 async function resolveModelFile(cfg: ServeConfig, logger: Logger): Promise<string> {
   let path = cfg.model;
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(path)) {
+  const uri = /^[a-z][a-z0-9+.-]*:\/\//i.test(path);
+  if (uri) {
     const { fetchModel, isRemoteUri } = await import('./fetch/index.js');
     // Each remote URI gets its own cache directory, so a verified copy is reused across restarts.
     const dest = isRemoteUri(path) ? join(cfg.cacheDir, createHash('sha256').update(path).digest('hex').slice(0, 32)) : cfg.cacheDir;
@@ -64,6 +65,14 @@ async function resolveModelFile(cfg: ServeConfig, logger: Logger): Promise<strin
       throw new FatalError('ModelFetchFailed', (err as Error).message);
     }
   }
+  const file = await localModelFile(path);
+  // A URI's download was verified as it arrived; a path given as it is gets the same check before it is loaded.
+  if (cfg.sha256 && !uri) await verifyLocalModel(file, cfg.sha256);
+  return file;
+}
+
+/** The ONNX file a local --model path names: the file, a directory's model.onnx, or what fetch recorded there. */
+async function localModelFile(path: string): Promise<string> {
   if (!existsSync(path)) {
     const fetched = await fetchedModel(dirname(path));
     if (fetched) return fetched;
@@ -77,6 +86,14 @@ async function resolveModelFile(cfg: ServeConfig, logger: Logger): Promise<strin
     throw new FatalError('ModelLoadFailed', `model not found: directory ${path} has no model.onnx`);
   }
   return path;
+}
+
+/** --sha256 for a model on disk: the digest of the file loaded (model.onnx of a directory), as fetch checks it. */
+async function verifyLocalModel(file: string, expected: string): Promise<void> {
+  const actual = await sha256File(file);
+  if (actual !== expected.toLowerCase()) {
+    throw new FatalError('ModelFetchFailed', `${checksumMismatch(file, expected.toLowerCase(), actual).message}; the model is not served`);
+  }
 }
 
 /**

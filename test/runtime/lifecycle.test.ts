@@ -1,7 +1,8 @@
 // Batching, back-pressure, health during compute, metrics, drain on SIGTERM and load failures, on real processes.
 import { spawnSync } from 'node:child_process';
 import { createServer, request as httpRequest } from 'node:http';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { encodeModel, mlpModel, simpleModel } from '../../examples/onnx-models.js';
@@ -288,6 +289,34 @@ describe('a model that cannot load exits non-zero with a clear message', () => {
     expect(error?.reason).toBe('ModelLoadFailed');
     expect(readFileSync(termination, 'utf8')).toMatch(/^ModelLoadFailed: /);
     expect(readFileSync(termination, 'utf8')).toMatch(message);
+  });
+});
+
+describe('--sha256 is checked for a model given as a path, as for a URI', () => {
+  const digest = (path: string) => createHash('sha256').update(readFileSync(path)).digest('hex');
+
+  test('a mismatch exits with ModelFetchFailed and both digests, before anything is served', async () => {
+    const path = simplePath();
+    const termination = join(dir.path, 'termination-sha256');
+    writeFileSync(termination, '');
+    const rt = await startRuntime(['--model', path, '--sha256', 'ab'.repeat(32), '--log-level', 'info'], { waitReady: false, env: { MODELPLANE_TERMINATION_LOG: termination } });
+    expect(await rt.exited).toBe(1);
+    const message = new RegExp(`sha256 mismatch for .*simple\\.onnx: expected ${'ab'.repeat(32)}, got ${digest(path)}`);
+    expect(rt.logLines().find((l) => l.level === 'error')).toMatchObject({ reason: 'ModelFetchFailed', message: expect.stringMatching(message) });
+    expect(readFileSync(termination, 'utf8')).toMatch(/^ModelFetchFailed: sha256 mismatch/);
+    expect(rt.logLines().some((l) => l.message === 'model ready')).toBe(false);
+  });
+
+  test("the right digest (of a directory's model.onnx) serves", async () => {
+    const folder = join(dir.path, 'sha-folder');
+    mkdirSync(folder, { recursive: true });
+    const file = modelFile(folder, 'model', simpleModel());
+    const rt = await startRuntime(['--model', folder, '--name', 'simple', '--sha256', digest(file).toUpperCase(), '--log-level', 'warn']);
+    try {
+      expect((await infer(rt.url, 'simple', simpleRequest(2).body)).json.outputs[0].data).toEqual(simpleRequest(2).sum);
+    } finally {
+      await rt.stop();
+    }
   });
 });
 
