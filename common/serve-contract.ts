@@ -126,7 +126,7 @@ export const SERVE_FLAGS: { readonly [K in keyof Required<ServeSettings>]: Serve
   requireGpu: {
     flags: '--require-gpu [true|false]',
     env: 'MODELPLANE_REQUIRE_GPU',
-    help: 'try only the GPU provider of the list (cuda) and exit non-zero when it cannot be used, rather than serve on CPU (default false)',
+    help: 'try only the GPU provider of the list (cuda) and exit non-zero when it cannot be used, rather than serve on CPU; nodes onnxruntime itself keeps on CPU (asked first with session.disable_cpu_ep_fallback) are logged and reported as nodes_on_cpu, not refused (default false)',
   },
   instances: {
     flags: '--instances <n>',

@@ -134,6 +134,7 @@ export function instancePlan(cfg: ServeConfig, cpus: number = cpuLimit()): Omit<
     deviceId: cfg.devices[i % cfg.devices.length],
     graphOptimizationLevel: cfg.graphOptimizationLevel,
     intraOpThreads,
+    requireGpu: cfg.requireGpu,
   }));
 }
 
@@ -195,6 +196,13 @@ export function startRuntime(cfg: ServeConfig, version: string, logger: Logger =
       logger.warn('execution provider unavailable, falling back', { provider: f.provider, reason: f.error });
     }
     const providers = [...new Set(loadedAll.map((l) => l.provider))];
+    const nodesOnCpu = loadedAll.some((l) => l.nodesOnCpu === true);
+    if (nodesOnCpu) {
+      logger.warn('onnxruntime placed some nodes on CPU', {
+        provider: providers.join(','),
+        detail: 'with no CPU fallback allowed the session was refused: onnxruntime keeps shape computations (Shape, Gather, Concat feeding a Reshape) on CPU by design, and runs there any op its GPU provider has no kernel for',
+      });
+    }
     const sig = loaded.signature;
     const maxBatchSize = cfg.maxBatchSize;
     const b = batchability(sig);
@@ -245,7 +253,11 @@ export function startRuntime(cfg: ServeConfig, version: string, logger: Logger =
     }, inline);
     const loadSeconds = (performance.now() - started) / 1000;
     metrics.loadSeconds.set({ model: modelName }, loadSeconds);
-    const parameters = { execution_provider: providers.join(','), instances: runners.length, inline_run_max_us: inline ? cfg.inlineRunMaxUs : 0, ...(optimization ?? {}) };
+    const parameters = {
+      execution_provider: providers.join(','), instances: runners.length, inline_run_max_us: inline ? cfg.inlineRunMaxUs : 0,
+      ...(loadedAll.some((l) => l.nodesOnCpu !== undefined) ? { nodes_on_cpu: nodesOnCpu } : {}),
+      ...(optimization ?? {}),
+    };
     served = { name: modelName, signature: sig, scheduler, metrics, maxBatchSize, parameters };
     for (const runner of runners) {
       runner.onFatal = (err) => {
