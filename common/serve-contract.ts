@@ -54,6 +54,7 @@ export interface ServeSettings {
   sha256?: string;
   credentialsDir?: string;
   optimizedModelDir?: string;
+  warmup?: string;
   logLevel?: ServeLogLevel;
 }
 
@@ -143,7 +144,7 @@ export const SERVE_FLAGS: { readonly [K in keyof Required<ServeSettings>]: Serve
   inlineRunMaxUs: {
     flags: '--inline-run-max-us <us>',
     env: 'MODELPLANE_INLINE_RUN_MAX_US',
-    help: `a run predicted from the warm-up to take at most this long runs on the event-loop thread instead of a session worker, skipping the hand-off (about 0.15 ms of CPU and latency); CPU models up to 32 MB whose work follows their input sizes, batching off; 0 = every run on a session worker (default ${SERVE_DEFAULTS.inlineRunMaxUs})`,
+    help: `a run predicted from the warm-up (after a failed warm-up, from session-worker runs of real requests) to take at most this long runs on the event-loop thread instead of a session worker, skipping the hand-off (about 0.15 ms of CPU and latency); CPU models up to 32 MB whose work follows their input sizes, batching off; 0 = every run on a session worker (default ${SERVE_DEFAULTS.inlineRunMaxUs})`,
   },
   drainSeconds: { flags: '--drain-seconds <s>', env: 'MODELPLANE_DRAIN_SECONDS', help: `on SIGTERM, readiness turns 503 at once but new requests are still served this long, then the listener closes (default ${SERVE_DEFAULTS.drainSeconds})` },
   drainTimeoutSeconds: { flags: '--drain-timeout-seconds <s>', env: 'MODELPLANE_DRAIN_TIMEOUT_SECONDS', help: `after the listener closes, longest wait for accepted requests to finish (default ${SERVE_DEFAULTS.drainTimeoutSeconds})` },
@@ -151,6 +152,11 @@ export const SERVE_FLAGS: { readonly [K in keyof Required<ServeSettings>]: Serve
   sha256: { flags: '--sha256 <hex>', env: 'MODELPLANE_MODEL_SHA256', help: 'expected SHA-256 of the model file (model.onnx of a directory), for a path as for a URI; checked before loading, a mismatch exits (ModelFetchFailed) and is never served' },
   credentialsDir: { flags: '--credentials-dir <dir>', env: 'MODELPLANE_CREDENTIALS_DIR', help: 'credentials for a remote model (see README, Model sources)' },
   optimizedModelDir: { flags: '--optimized-model-dir <dir>', env: 'MODELPLANE_OPTIMIZED_MODEL_DIR', help: 'output of `modelplane optimize`: its model is served when it passed the gate, else --model' },
+  warmup: {
+    flags: '--warmup <file>',
+    env: 'MODELPLANE_WARMUP',
+    help: 'sample requests every instance runs before the model is ready, as Triton\'s model_warmup: an infer request body (JSON), a JSON array of them, or JSON followed by binary tensor data; a failing sample exits (ModelLoadFailed) with onnxruntime\'s message. Without it the warm-up runs zeros (symbolic dimensions 1), and a model that refuses them is still served, with a warning',
+  },
   logLevel: { flags: '--log-level <level>', env: 'MODELPLANE_LOG_LEVEL', help: `${SERVE_LOG_LEVELS.join(' | ')} (default ${SERVE_DEFAULTS.logLevel})` },
 };
 

@@ -1,10 +1,10 @@
 // The accuracy gate: run the original and the optimised model on the same inputs and measure how far their
 // outputs drift apart and how fast each runs. Inputs come from a samples file of inference request bodies
 // (JSON, or JSON followed by binary tensor data) or are generated from the model's input metadata.
-import { readFileSync } from 'node:fs';
 import ort from 'onnxruntime-node';
 import { fromHalf, typeInfo } from '../runtime/datatypes.js';
-import { parseInferRequest } from '../runtime/request.js';
+import type { InferRequest } from '../runtime/request.js';
+import { readSampleRequests, SampleFileError } from '../runtime/samples.js';
 import { tensorSpec, type ModelSignature, type OrtValueMetadata, type TensorSpec } from '../runtime/signature.js';
 import { randomFloats } from '../examples/onnx-models.js';
 import { OptimizeError } from './errors.js';
@@ -77,29 +77,8 @@ function tensorOf(t: TensorSpec, dims: number[], r: Float32Array): ort.Tensor {
   }
 }
 
-/** The length of the JSON object at the start of a body (the binary data, if any, follows it). */
-function jsonPrefixLength(body: Buffer): number {
-  let depth = 0;
-  let inString = false;
-  for (let i = 0; i < body.length; i++) {
-    const c = body[i];
-    if (inString) {
-      if (c === 0x5c) i++;
-      else if (c === 0x22) inString = false;
-    } else if (c === 0x22) inString = true;
-    else if (c === 0x7b) depth++;
-    else if (c === 0x7d && --depth === 0) return i + 1;
-  }
-  return body.length;
-}
-
-function feedsOfBody(body: Buffer, headerLength: number | undefined, sig: ModelSignature, where: string): Feeds {
-  let req;
-  try {
-    req = parseInferRequest(body, headerLength, sig);
-  } catch (err) {
-    throw new OptimizeError('InvalidArgument', `--samples: ${where}: ${(err as Error).message}`);
-  }
+/** onnxruntime tensors for a validated request's inputs (copies: a request's bytes may be views on its body). */
+export function feedsOf(req: InferRequest): Feeds {
   const feeds: Feeds = {};
   for (const input of req.inputs) {
     const info = typeInfo(input.datatype);
@@ -113,30 +92,16 @@ function feedsOfBody(body: Buffer, headerLength: number | undefined, sig: ModelS
 }
 
 /**
- * Reads a samples file: a JSON inference request, a JSON array of them, or one request body of JSON followed by
- * binary tensor data (Triton's binary extension; the JSON's own length is the header length).
+ * Reads a samples file (the format `serve --warmup` takes: a JSON inference request, a JSON array of them, or one
+ * request body of JSON followed by binary tensor data) into feeds, one per request.
  */
 export function loadSamples(file: string, sig: ModelSignature): Feeds[] {
-  let body: Buffer;
   try {
-    body = readFileSync(file);
+    return readSampleRequests(file, sig).map((s) => feedsOf(s.request));
   } catch (err) {
-    throw new OptimizeError('InvalidArgument', `--samples: cannot read ${file}: ${(err as Error).message}`);
+    if (err instanceof SampleFileError) throw new OptimizeError('InvalidArgument', `--samples: ${err.message}`);
+    throw err;
   }
-  const first = body.subarray(0, 64).toString('utf8').trimStart()[0];
-  const headerLength = first === '{' ? jsonPrefixLength(body) : body.length;
-  if (headerLength < body.length && body.subarray(headerLength).toString('utf8').trim() !== '') {
-    return [feedsOfBody(body, headerLength, sig, file)];
-  }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(body.toString('utf8'));
-  } catch (err) {
-    throw new OptimizeError('InvalidArgument', `--samples: ${file} is not JSON: ${(err as Error).message}`);
-  }
-  const list = Array.isArray(parsed) ? parsed : [parsed];
-  if (list.length === 0) throw new OptimizeError('InvalidArgument', `--samples: ${file} holds no request`);
-  return list.map((r, i) => feedsOfBody(Buffer.from(JSON.stringify(r)), undefined, sig, `${file}[${i}]`));
 }
 
 export interface OutputAccuracy {

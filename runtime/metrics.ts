@@ -52,6 +52,7 @@ export class RuntimeMetrics {
   readonly batchSize: Histogram<'model'>;
   readonly runs: Counter<'model' | 'place'>;
   readonly batchFallbacks: Counter<'model' | 'reason'>;
+  readonly warmupFailures: Counter<'model'>;
   readonly inflight: Gauge<'model'>;
   readonly queued: Gauge<'model'>;
   readonly codecHeld: Gauge<'model'>;
@@ -75,6 +76,13 @@ export class RuntimeMetrics {
       registers,
     });
     for (const reason of ['run_failed', 'outputs_not_split'] as const) this.batchFallbacks.inc({ model, reason }, 0);
+    this.warmupFailures = new Counter({
+      name: 'modelplane_warmup_failures_total',
+      help: 'Warm-up runs on generated inputs that failed (the model is served; a --warmup sample that fails stops the start instead)',
+      labelNames: ['model'],
+      registers,
+    });
+    this.warmupFailures.inc({ model }, 0);
     this.inflight = new Gauge({ name: 'modelplane_inference_inflight_requests', help: 'Requests received and not yet answered (queued + computing)', labelNames: ['model'], registers, collect() { this.set({ model }, live.inflight()); } });
     this.queued = new Gauge({ name: 'modelplane_inference_queued_requests', help: 'Requests waiting in the queue', labelNames: ['model'], registers, collect() { this.set({ model }, live.queued()); } });
     this.codecHeld = new Gauge({

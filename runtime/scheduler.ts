@@ -46,6 +46,8 @@ export type InstanceRunner = Pick<ModelRunner, 'run'> & Partial<Pick<ModelRunner
 export interface InlineRunner extends InstanceRunner {
   busy: boolean;
   accepts(req: InferRequest): boolean;
+  /** A session worker ran this request alone in computeSeconds (a lane without a plan makes one from it). */
+  observe?(req: InferRequest, computeSeconds: number): void;
 }
 
 export class Scheduler {
@@ -148,6 +150,7 @@ export class Scheduler {
     }
     this.release(instance);
     this.observer.batch(entries.reduce((n, e) => n + e.rows, 0), result.computeSeconds, 'session_worker');
+    if (entries.length === 1) this.inline?.observe?.(entries[0].req, result.computeSeconds);
     entries.forEach((e, i) => e.resolve(split[i]));
   }
 

@@ -10,13 +10,13 @@ import { cpuLimit, type ServeConfig } from './config.js';
 import { InflightTracker, RuntimeMetrics } from './metrics.js';
 import { InflightBytes } from './admission.js';
 import { ModelLoadError, ModelRunner, type LoadedModel } from './model-runner.js';
-import { Scheduler } from './scheduler.js';
+import { Scheduler, type SchedulerObserver } from './scheduler.js';
 import type { InlineLane, InlineLaneDecision } from './inline-lane.js';
 import { createRuntimeServer, MODEL_VERSION, type ServedModel, type ServerState } from './server.js';
 import { ModelStatisticsRecorder } from './statistics.js';
-import { batchability, warmupShape, type ModelSignature } from './signature.js';
-import { typeInfo } from './datatypes.js';
-import { elementCount } from './tensors.js';
+import { batchability, type ModelSignature } from './signature.js';
+import { readSampleRequests, type SampleRequest } from './samples.js';
+import { laneWarmupInputs, warmUp, type WarmupReport } from './warmup.js';
 import { checksumMismatch, readManifest, sha256File } from './fetch/integrity.js';
 import type { WireTensor, WorkerInit } from './worker-protocol.js';
 import { isGpuProvider } from '../common/serve-contract.js';
@@ -113,15 +113,6 @@ async function fetchedModel(dir: string): Promise<string | undefined> {
   }
 }
 
-function zeroInputs(sig: ModelSignature): WireTensor[] {
-  return sig.inputs.map((t) => {
-    const dims = warmupShape(t);
-    const n = elementCount(dims);
-    if (t.datatype === 'BYTES') return { name: t.name, ortType: t.ortType, dims, strings: new Array(n).fill('') };
-    return { name: t.name, ortType: t.ortType, dims, buffer: new ArrayBuffer(n * typeInfo(t.datatype).size) };
-  });
-}
-
 /**
  * What each instance's session worker is told, apart from the model path: with --require-gpu only the GPU
  * providers are tried; instance i runs on devices[i mod length]; threads default to a share of the CPU limit.
@@ -149,6 +140,110 @@ function loadFailure(cfg: ServeConfig, file: string, err: Error): FatalError {
     }
   }
   return new FatalError('ModelLoadFailed', `model ${file} did not load: ${err.message}`);
+}
+
+/** Loads the model into every instance; logs each provider skipped, and nodes onnxruntime put on CPU under --require-gpu. */
+async function loadInstances(cfg: ServeConfig, file: string, runners: ModelRunner[], plan: Omit<WorkerInit, 'modelPath'>[], logger: Logger): Promise<{ providers: string[]; sig: ModelSignature; nodesOnCpu?: boolean }> {
+  let loadedAll: LoadedModel[];
+  try {
+    loadedAll = await Promise.all(plan.map((p, i) => runners[i].load({ modelPath: file, ...p })));
+  } catch (err) {
+    throw loadFailure(cfg, file, err as Error);
+  }
+  for (const f of loadedAll[0].failures) {
+    logger.warn('execution provider unavailable, falling back', { provider: f.provider, reason: f.error });
+  }
+  const providers = [...new Set(loadedAll.map((l) => l.provider))];
+  const told = loadedAll.filter((l) => l.nodesOnCpu !== undefined);
+  const nodesOnCpu = told.length ? told.some((l) => l.nodesOnCpu) : undefined;
+  if (nodesOnCpu) {
+    logger.warn('onnxruntime placed some nodes on CPU', {
+      provider: providers.join(','),
+      detail: 'with no CPU fallback allowed the session was refused: onnxruntime keeps shape computations (Shape, Gather, Concat feeding a Reshape) on CPU by design, and runs there any op its GPU provider has no kernel for',
+    });
+  }
+  return { providers, sig: loadedAll[0].signature, nodesOnCpu };
+}
+
+/** Dynamic batching asked for on a model whose first dimension is fixed is refused, never served another way. */
+function checkBatching(maxBatchSize: number, sig: ModelSignature): void {
+  const b = batchability(sig);
+  if (maxBatchSize > 1 && !b.ok) {
+    throw new FatalError(
+      'BatchingUnsupported',
+      `--max-batch-size ${maxBatchSize} asks for dynamic batching, but ${b.reason}: requests cannot be concatenated along dimension 0. ` +
+        'Serve it without batching (--max-batch-size 1; omit spec.runtime.batching), or export the model with a symbolic first dimension',
+    );
+  }
+}
+
+/**
+ * The warm-up (warmup.ts): the --warmup samples, a failure of which stops the start with onnxruntime's message; else
+ * generated inputs, a failure of which is a warning (the model is served). Returns what the event-loop lane may time
+ * itself on.
+ */
+async function runWarmup(cfg: ServeConfig, file: string, runners: ModelRunner[], sig: ModelSignature, failed: () => void, logger: Logger): Promise<{ report: WarmupReport; laneInputs?: () => WireTensor[] }> {
+  let samples: SampleRequest[] | undefined;
+  if (cfg.warmup) {
+    try {
+      samples = readSampleRequests(cfg.warmup, sig);
+    } catch (err) {
+      throw new FatalError('ModelLoadFailed', `--warmup: ${(err as Error).message}`);
+    }
+  }
+  let report: WarmupReport;
+  try {
+    report = await warmUp(runners, sig, samples, failed);
+  } catch (err) {
+    throw new FatalError('ModelLoadFailed', `model ${file} failed its warm-up: ${(err as Error).message}`);
+  }
+  if (report.status === 'failed') {
+    logger.warn('warm-up on generated inputs failed; the model is served', {
+      error: report.message,
+      detail: 'zeros with every symbolic dimension 1 are a guess the model may refuse; --warmup FILE gives inputs it takes',
+    });
+  } else logger.info('warmed up', { inputs: report.inputs, ...(report.samples ? { samples: report.samples } : {}) });
+  return { report, laneInputs: laneWarmupInputs(report, sig, samples) };
+}
+
+/**
+ * Short runs of a small CPU model cost less on the event loop than their hand-off to a session worker. Its module
+ * (onnxruntime and an ONNX reader on this thread) loads only for a model that may get the lane.
+ */
+async function chooseInlineLane(cfg: ServeConfig, file: string, providers: string[], warmup: (() => WireTensor[]) | undefined, workerThreads: number, logger: Logger): Promise<InlineLaneDecision> {
+  const decision: InlineLaneDecision = cfg.inlineRunMaxUs <= 0 ? { reason: '--inline-run-max-us is 0' }
+    : cfg.maxBatchSize > 1 ? { reason: 'batching is on' }
+    : !providers.every((p) => p === 'cpu') ? { reason: `the model runs on ${providers.join(',')}` }
+    : await import('./inline-lane.js')
+      .then(({ InlineLane }) => InlineLane.create({
+        modelPath: file, maxUs: cfg.inlineRunMaxUs, graphOptimizationLevel: cfg.graphOptimizationLevel, warmup, workerThreads,
+        onPlan: (p) => logger.info('short runs on the event loop', { maxUs: p.maxUs, boundUs: +p.warmupUs.toFixed(1), elements: p.warmupElements, from: p.from }),
+      }))
+      .catch((err: Error) => ({ reason: `a session on the event loop did not load: ${err.message}` }));
+  if (!decision.lane) logger.info('every run on a session worker', { reason: decision.reason });
+  else if (decision.plan) logger.info('short runs on the event loop', { maxUs: cfg.inlineRunMaxUs, warmupUs: +decision.plan.warmupUs.toFixed(1), warmupElements: decision.plan.warmupElements });
+  else logger.info('short runs on the event loop once a real run shows them short', { maxUs: cfg.inlineRunMaxUs, reason: 'the warm-up failed: no run to predict from yet' });
+  return decision;
+}
+
+/** Metrics and statistics from the scheduler's runs; a batch re-run request by request is counted and logged. */
+function schedulerObserver(model: string, metrics: RuntimeMetrics, statistics: ModelStatisticsRecorder, logger: Logger): SchedulerObserver {
+  return {
+    queueSeconds: (s, req) => {
+      metrics.queueSeconds.observe({ model }, s);
+      if (req) statistics.dequeued(req, s);
+    },
+    batch: (rows, s, place) => {
+      metrics.batchSize.observe({ model }, rows);
+      metrics.computeSeconds.observe({ model }, s);
+      metrics.runs.inc({ model, place });
+      statistics.executed(rows, s);
+    },
+    fallback: (requests, reason, error) => {
+      metrics.batchFallbacks.inc({ model, reason });
+      logger.warn('batch re-run request by request', { model, requests, reason, error });
+    },
+  };
 }
 
 export function startRuntime(cfg: ServeConfig, version: string, logger: Logger = createLogger('runtime', cfg.logLevel)): Promise<RunningRuntime> {
@@ -184,81 +279,28 @@ export function startRuntime(cfg: ServeConfig, version: string, logger: Logger =
     const { file, parameters: optimization } = chooseServedModel(original, cfg.optimizedModelDir);
     if (optimization) logger.info(optimization.optimized ? 'serving the optimised model' : 'serving the original model', { file, ...optimization });
     const plan = instancePlan(cfg);
-    let loadedAll: LoadedModel[];
-    try {
-      loadedAll = await Promise.all(plan.map((p, i) => runners[i].load({ modelPath: file, ...p })));
-    } catch (err) {
-      throw loadFailure(cfg, file, err as Error);
-    }
+    const { providers, sig, nodesOnCpu } = await loadInstances(cfg, file, runners, plan, logger);
     if (startFailed) throw new FatalError('ListenFailed', 'the server did not start');
-    const loaded = loadedAll[0];
-    for (const f of loaded.failures) {
-      logger.warn('execution provider unavailable, falling back', { provider: f.provider, reason: f.error });
-    }
-    const providers = [...new Set(loadedAll.map((l) => l.provider))];
-    const nodesOnCpu = loadedAll.some((l) => l.nodesOnCpu === true);
-    if (nodesOnCpu) {
-      logger.warn('onnxruntime placed some nodes on CPU', {
-        provider: providers.join(','),
-        detail: 'with no CPU fallback allowed the session was refused: onnxruntime keeps shape computations (Shape, Gather, Concat feeding a Reshape) on CPU by design, and runs there any op its GPU provider has no kernel for',
-      });
-    }
-    const sig = loaded.signature;
     const maxBatchSize = cfg.maxBatchSize;
-    const b = batchability(sig);
-    if (maxBatchSize > 1 && !b.ok) {
-      throw new FatalError(
-        'BatchingUnsupported',
-        `--max-batch-size ${maxBatchSize} asks for dynamic batching, but ${b.reason}: requests cannot be concatenated along dimension 0. ` +
-          'Serve it without batching (--max-batch-size 1; omit spec.runtime.batching), or export the model with a symbolic first dimension',
-      );
-    }
-    try {
-      await Promise.all(runners.map((r) => r.run(zeroInputs(sig))));
-    } catch (err) {
-      throw new FatalError('ModelLoadFailed', `model ${file} failed its warm-up run: ${(err as Error).message}`);
-    }
-    // Short runs of a small CPU model cost less on the event loop than their hand-off to a session worker.
-    // Its module (onnxruntime and an ONNX reader on this thread) loads only for a model that may get the lane.
-    const inlineDecision: InlineLaneDecision = cfg.inlineRunMaxUs <= 0 ? { reason: '--inline-run-max-us is 0' }
-      : maxBatchSize > 1 ? { reason: 'batching is on' }
-      : !providers.every((p) => p === 'cpu') ? { reason: `the model runs on ${providers.join(',')}` }
-      : await import('./inline-lane.js')
-        .then(({ InlineLane }) => InlineLane.create({ modelPath: file, maxUs: cfg.inlineRunMaxUs, graphOptimizationLevel: cfg.graphOptimizationLevel, warmup: () => zeroInputs(sig) }))
-        .catch((err: Error) => ({ reason: `a session on the event loop did not load: ${err.message}` }));
-    inline = inlineDecision.lane;
-    if (inlineDecision.lane) logger.info('short runs on the event loop', { maxUs: cfg.inlineRunMaxUs, warmupUs: +inlineDecision.plan.warmupUs.toFixed(1), warmupElements: inlineDecision.plan.warmupElements });
-    else logger.info('every run on a session worker', { reason: inlineDecision.reason });
+    checkBatching(maxBatchSize, sig);
     const metrics = new RuntimeMetrics(
       modelName,
       { inflight: () => inflight.count, queued: () => served?.scheduler.queued ?? 0, concurrencySeconds: () => inflight.concurrencySeconds(), codecHeldBytes: () => server.codecHeldBytes() },
       cfg.grpcPort > 0 ? ['http', 'grpc'] : ['http'],
     );
+    const { report: warmup, laneInputs } = await runWarmup(cfg, file, runners, sig, () => metrics.warmupFailures.inc({ model: modelName }), logger);
+    const inlineDecision = await chooseInlineLane(cfg, file, providers, laneInputs, plan[0].intraOpThreads, logger);
+    inline = inlineDecision.lane;
     for (const provider of providers) metrics.executionProvider.set({ model: modelName, provider }, 1);
-    const scheduler = new Scheduler(runners, sig, { maxBatchSize, maxQueueDelayUs: cfg.maxQueueDelayUs, maxQueueSize: cfg.maxQueueSize }, {
-      queueSeconds: (s, req) => {
-        metrics.queueSeconds.observe({ model: modelName }, s);
-        if (req) statistics.dequeued(req, s);
-      },
-      batch: (rows, s, place) => {
-        metrics.batchSize.observe({ model: modelName }, rows);
-        metrics.computeSeconds.observe({ model: modelName }, s);
-        metrics.runs.inc({ model: modelName, place });
-        statistics.executed(rows, s);
-      },
-      fallback: (requests, reason, error) => {
-        metrics.batchFallbacks.inc({ model: modelName, reason });
-        logger.warn('batch re-run request by request', { model: modelName, requests, reason, error });
-      },
-    }, inline);
+    const scheduler = new Scheduler(runners, sig, { maxBatchSize, maxQueueDelayUs: cfg.maxQueueDelayUs, maxQueueSize: cfg.maxQueueSize }, schedulerObserver(modelName, metrics, statistics, logger), inline);
     const loadSeconds = (performance.now() - started) / 1000;
     metrics.loadSeconds.set({ model: modelName }, loadSeconds);
     const parameters = {
       execution_provider: providers.join(','), instances: runners.length, inline_run_max_us: inline ? cfg.inlineRunMaxUs : 0,
-      ...(loadedAll.some((l) => l.nodesOnCpu !== undefined) ? { nodes_on_cpu: nodesOnCpu } : {}),
+      ...(nodesOnCpu !== undefined ? { nodes_on_cpu: nodesOnCpu } : {}),
       ...(optimization ?? {}),
     };
-    served = { name: modelName, signature: sig, scheduler, metrics, maxBatchSize, parameters };
+    served = { name: modelName, signature: sig, scheduler, metrics, maxBatchSize, parameters, warmup };
     for (const runner of runners) {
       runner.onFatal = (err) => {
         logger.error('session worker died', { error: err.message });

@@ -11,6 +11,7 @@ import type { Scheduler } from './scheduler.js';
 import type { ModelSignature } from './signature.js';
 import type { OutputTensor } from './batching.js';
 import type { ModelStatisticsRecorder } from './statistics.js';
+import type { WarmupReport } from './warmup.js';
 import { Codec, HeldText } from './http/codec.js';
 import { admitBody, decodeContent, isExclusiveBody, readBody, receiveBody } from './http/body.js';
 import { Reservation, type InflightBytes } from './admission.js';
@@ -31,6 +32,8 @@ export interface ServedModel {
   maxBatchSize: number;
   /** Model metadata `parameters`: how the model is being served (execution provider, instances, optimised or not). */
   parameters?: Record<string, string | number | boolean>;
+  /** What the warm-up ran and whether it failed (model metadata `warmup`). */
+  warmup?: WarmupReport;
 }
 
 export interface RuntimeServerDeps {
@@ -104,6 +107,7 @@ export function modelMetadata(m: ServedModel): Record<string, unknown> {
     inputs: m.signature.inputs.map((t) => ({ name: t.name, datatype: t.datatype, shape: t.shape })),
     outputs: m.signature.outputs.map((t) => ({ name: t.name, datatype: t.datatype, shape: t.shape })),
     ...(m.parameters ? { parameters: m.parameters } : {}),
+    ...(m.warmup ? { warmup: m.warmup } : {}),
   };
 }
 

@@ -55,6 +55,7 @@ const defaults: ServeConfig = {
   sha256: undefined,
   credentialsDir: undefined,
   optimizedModelDir: undefined,
+  warmup: undefined,
 };
 
 const SPECS: [string, Record<string, unknown>, Partial<ServeConfig>][] = [
@@ -88,7 +89,7 @@ test('every setting survives serveArgv and the CLI parser, and an omitted one ta
     maxQueueSize: 99, maxBodyBytes: 4096, executionProviders: ['cuda', 'cpu'], requireGpu: true, instances: 3, devices: [1, 0],
     graphOptimizationLevel: 'extended', intraOpThreads: 5, inlineRunMaxUs: 150, drainTimeoutSeconds: 7, cacheDir: '/cache',
     maxInflightBytes: 1 << 20, headersTimeoutSeconds: 11, bodyTimeoutSeconds: 12, requestTimeoutSeconds: 13, drainSeconds: 2,
-    sha256: 'a'.repeat(64), credentialsDir: '/creds', optimizedModelDir: '/optimized', logLevel: 'debug',
+    sha256: 'a'.repeat(64), credentialsDir: '/creds', optimizedModelDir: '/optimized', warmup: '/samples/warmup.json', logLevel: 'debug',
   };
   expect(Object.keys(all).sort()).toEqual(Object.keys(SERVE_FLAGS).sort());
   const parsed = parsedArgv(serveArgv(all));
