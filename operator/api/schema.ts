@@ -271,19 +271,28 @@ const Optimization = Type.Object(
     graphOptimization: Type.Optional(
       StringEnum(OFFLINE_GRAPH_OPTIMIZATION_LEVELS, { maxLength: 16, description: "onnxruntime's graph optimisation done once, offline, for the pod's execution provider, and saved." }),
     ),
-    maxAbsError: Type.Optional(Type.Number({ minimum: 0, description: 'Largest absolute output difference from the original the optimised model may show; no limit when absent.' })),
+    maxAbsError: Type.Optional(Type.Number({ minimum: 0, description: 'Largest absolute output difference from the original the optimised model may show, on any sample; no limit when absent.' })),
     minCosine: Type.Number({
       minimum: -1,
       maximum: 1,
       default: 0.99,
-      description: 'Smallest cosine similarity between original and optimised outputs the optimised model must reach.',
+      description: 'Smallest cosine similarity between original and optimised outputs the optimised model must reach, on every sample.',
+    }),
+    minSpeedup: Type.Number({
+      minimum: 0,
+      maximum: 1000,
+      default: 1,
+      description:
+        'Smallest batch-1 speed-up over the original, measured in the pod on its execution provider, the optimised model must ' +
+        'reach; below it the original is served (reason SpeedGateFailed). 0 accepts a slower model (for its size alone).',
     }),
   },
   {
     description:
       'Optimise the model in the pod before serving it: an init container runs `modelplane optimize` after the fetch, ' +
       'compares the optimised model with the original on generated inputs, and the runtime serves the optimised model ' +
-      'only when it passed the gate (else the original). status.optimization reports the result.',
+      'only when it passed the gate (accuracy on every sample, and speed) and else the original. status.optimization ' +
+      'reports the result.',
     ...cel({
       rule: 'has(self.quantize) || has(self.graphOptimization)',
       message: 'optimization needs quantize or graphOptimization',

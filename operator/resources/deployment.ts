@@ -104,7 +104,7 @@ export function optimizeArgs(md: ModelDeployment, plan: ModelSourcePlan, cfg: Re
   if (o.graphOptimization) args.push('--graph-optimization', o.graphOptimization);
   args.push('--execution-providers', executionProviders(md.spec).join(','));
   if (o.maxAbsError !== undefined) args.push('--max-abs-error', String(o.maxAbsError));
-  args.push('--min-cosine', String(o.minCosine ?? 0.99), '--fallback-to-original', '--log-level', cfg.logLevel);
+  args.push('--min-cosine', String(o.minCosine ?? 0.99), '--min-speedup', String(o.minSpeedup ?? 1), '--fallback-to-original', '--log-level', cfg.logLevel);
   return args;
 }
 

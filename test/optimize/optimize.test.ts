@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodeModel, externalData, mlpModel, writeModel } from '../../examples/onnx-models.js';
 import { optimizeModel, OptimizeError, REPORT_FILE } from '../../optimize/index.js';
+import type { MeasureLatency } from '../../optimize/gate.js';
 import { onnx, DT } from '../../optimize/model-io.js';
 import { MANIFEST_NAME } from '../../runtime/fetch/integrity.js';
 import { convModel, difference, floatTensor, mixedModel, runModel, smallCnn } from './support.js';
@@ -15,7 +16,8 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const fast = { latencyBudgetMs: 200 };
+// Speed is not what these tests judge (the speed gate's own tests give it measurements): accept any speed-up.
+const fast = { latencyBudgetMs: 200, minSpeedup: 0 };
 const outDir = (name: string) => join(dir, `out-${name}`);
 
 function decode(path: string) {
@@ -217,6 +219,7 @@ describe('refusals and the gate', () => {
   test.each([
     { name: 'random bytes', bytes: () => Buffer.from(Array.from({ length: 300 }, (_, i) => (i * 97 + 13) % 256)), reason: 'InvalidModel' },
     { name: 'text', bytes: () => Buffer.from('not a model\n'), reason: 'InvalidModel' },
+    { name: 'JSON', bytes: () => Buffer.from('{"inputs":[{"name":"x","datatype":"FP32","shape":[1],"data":[1]}]}'), reason: 'InvalidModel' },
     { name: 'a truncated model', bytes: () => Buffer.from(encodeModel(mlpModel(64, 2))).subarray(0, 5000), reason: 'InvalidModel' },
     { name: 'opset 5', bytes: () => Buffer.from(encodeModel({ ...mlpModel(16, 1), opset: 5 })), reason: 'UnsupportedModel' },
   ])('$name is refused ($reason) and nothing is left in the output directory', async ({ name, bytes, reason }) => {
@@ -227,6 +230,9 @@ describe('refusals and the gate', () => {
     expect(err).toBeInstanceOf(OptimizeError);
     expect((err as OptimizeError).reason).toBe(reason);
     expect((err as Error).message).toContain(model);
+    // Said in ONNX's terms, not protobuf's decoder's (an index out of range, a wire type).
+    if (reason === 'InvalidModel') expect((err as Error).message).toMatch(/is not an ONNX model/);
+    expect((err as Error).message).not.toMatch(/index out of range|wire type|offset \d/);
     expect(existsSync(out) ? readdirSync(out) : []).toEqual([]);
   });
 
@@ -240,6 +246,27 @@ describe('refusals and the gate', () => {
     expect(readdirSync(out)).toEqual([REPORT_FILE]);
     const strict = await optimizeModel({ model, out, quantize: 'int8', minCosine: 1, ...fast });
     expect(strict.message).toMatch(/cosine similarity .* below --min-cosine 1/);
+  });
+
+  test('the speed gate: an optimised model slower at batch 1 than --min-speedup allows is refused (SpeedGateFailed), nothing written', async () => {
+    const model = writeModel(join(dir, 'speed.onnx'), mlpModel(128, 2));
+    const out = outDir('speed');
+    // The measurement is given, so that what is tested is the gate, not this machine's timing.
+    const measured = (batch1: number): MeasureLatency => async () => ({ original: { batch1Ms: 1 }, optimized: { batch1Ms: 1 / batch1 }, speedup: { batch1 } });
+    const slower = await optimizeModel({ model, out, quantize: 'int8', measureLatency: measured(0.8) });
+    expect(slower).toMatchObject({ applied: false, reason: 'SpeedGateFailed', files: [], speedup: { batch1: 0.8 }, thresholds: { minSpeedup: 1 } });
+    expect(slower.message).toBe('speed gate failed: batch-1 speed-up 0.8x (1 ms -> 1.25 ms) is below --min-speedup 1; no optimised model written');
+    expect(readdirSync(out)).toEqual([REPORT_FILE]);
+    // It passed the accuracy gate: that is said too.
+    expect(slower.accuracy!.cosine).toBeGreaterThan(0.99);
+    expect((await optimizeModel({ model, out, quantize: 'int8', measureLatency: measured(1.6) })).applied).toBe(true);
+    expect((await optimizeModel({ model, out, quantize: 'int8', minSpeedup: 2, measureLatency: measured(1.6) })).reason).toBe('SpeedGateFailed');
+    expect((await optimizeModel({ model, out, quantize: 'int8', minSpeedup: 0.5, measureLatency: measured(0.8) })).applied).toBe(true);
+    // A model failing both gates is refused for its accuracy, and the message says both.
+    const both = await optimizeModel({ model, out, quantize: 'int8', maxAbsError: 0, measureLatency: measured(0.8) });
+    expect(both).toMatchObject({ applied: false, reason: 'AccuracyGateFailed' });
+    expect(both.message).toMatch(/exceeds --max-abs-error 0; batch-1 speed-up 0\.8x .* is below --min-speedup 1/);
+    await expect(optimizeModel({ model, out, quantize: 'int8', minSpeedup: -1 })).rejects.toThrow(/--min-speedup: must be a non-negative number, got -1/);
   });
 
   test('--samples: JSON requests, and a body of JSON followed by binary tensor data, are what the gate compares on', async () => {
