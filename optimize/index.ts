@@ -13,6 +13,7 @@ import {
 import { readModel, writeModel, type LoadedModel, type ModelProto } from './model-io.js';
 import type { ModelSignature } from '../runtime/signature.js';
 import { quantizeInt8 } from './quantize-int8.js';
+import { INT8_OPSET, toInt8Opset } from './opset.js';
 import { readManifest } from '../runtime/fetch/integrity.js';
 import {
   DEFAULT_MIN_COSINE, DEFAULT_MIN_SPEEDUP, GRAPH_OPTIMIZATION_LEVELS, OPTIMIZED_MODEL_FILE, QUANTIZE_MODES, REPORT_FILE, type GraphOptimizationLevel, type OptimizationReport, type QuantizeMode,
@@ -174,6 +175,8 @@ export function thresholdsOf(opts: Pick<OptimizeOptions, 'maxAbsError' | 'minCos
 interface Candidate {
   label: string;
   model: ModelProto;
+  /** The default-domain opset it was raised from (int8 on a model below opset 11). */
+  opsetFrom?: number;
   quantized?: OptimizationReport['quantized'];
   skipped?: OptimizationReport['skipped'];
   keptFp32?: OptimizationReport['keptFp32'];
@@ -198,15 +201,19 @@ function makeCandidates(model: ModelProto, opts: OptimizeOptions, level: GraphOp
   const log = opts.logger;
   if (opts.quantize === 'int8') {
     const candidates: Candidate[] = [];
+    const upgraded = toInt8Opset(model);
+    if (upgraded.from !== undefined) log?.info('opset raised for int8', { from: upgraded.from, to: INT8_OPSET });
+    model = upgraded.model;
     const q = quantizeInt8(model);
     log?.info('quantised to int8', { quantized: q.quantized.length, skipped: q.skipped.length });
-    if (q.quantized.length || level !== 'disabled') candidates.push({ label: 'int8', model: q.model, quantized: q.quantized, skipped: q.skipped });
+    const opsetFrom = upgraded.from !== undefined ? { opsetFrom: upgraded.from } : {};
+    if (q.quantized.length || level !== 'disabled') candidates.push({ label: 'int8', model: q.model, quantized: q.quantized, skipped: q.skipped, ...opsetFrom });
     if (q.skipped.some((x) => x.op === 'Conv' && /not asked for/.test(x.reason))) {
       const c = quantizeInt8(model, { conv: true });
       // A Conv that cannot take the ConvInteger form gets that reason in the report.
       const why = new Map(c.skipped.filter((x) => x.op === 'Conv').map((x) => [x.node, x.reason]));
       for (const x of q.skipped) if (x.op === 'Conv' && why.has(x.node)) x.reason = why.get(x.node)!;
-      if (c.quantized.some((x) => x.op === 'Conv')) candidates.push({ label: 'int8 with ConvInteger', model: c.model, quantized: c.quantized, skipped: c.skipped });
+      if (c.quantized.some((x) => x.op === 'Conv')) candidates.push({ label: 'int8 with ConvInteger', model: c.model, quantized: c.quantized, skipped: c.skipped, ...opsetFrom });
     }
     if (!candidates.length) return { nothing: { quantized: q.quantized, skipped: q.skipped, message: `no MatMul, Gemm or Conv weight could be quantised (${q.skipped.length} skipped)` } };
     return { candidates };
@@ -281,6 +288,7 @@ async function judge(candidate: Candidate, dir: string, files: string[], optimiz
     ...(candidate.quantized ? { quantized: candidate.quantized } : {}),
     ...(candidate.skipped ? { skipped: candidate.skipped } : {}),
     ...(candidate.keptFp32 ? { keptFp32: candidate.keptFp32 } : {}),
+    ...(candidate.opsetFrom !== undefined ? { opset: { from: candidate.opsetFrom, to: INT8_OPSET } } : {}),
     originalBytes: g.loaded.bytes,
     optimizedBytes,
     sizeRatio: Math.round((g.loaded.bytes / optimizedBytes) * 1000) / 1000,

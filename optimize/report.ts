@@ -40,6 +40,8 @@ export interface OptimizationReport {
   quantized?: { node: string; op: string; weight: string; shape: number[] }[];
   skipped?: { node: string; op: string; reason: string }[];
   keptFp32?: { node: string; op: string; reason: string }[];
+  /** The default-domain opset raised for int8 (from below 11; only the opset import changes). */
+  opset?: { from: number; to: number };
   /** Variants tried and dropped because they did not load or run (e.g. int8 with ConvInteger). */
   droppedCandidates?: string[];
   seconds?: number;

@@ -119,6 +119,34 @@ describe('int8', () => {
     expect(decode(join(outDir('ir3'), 'model.onnx')).graph!.input!.map((v) => v.name)).toEqual(['input', 'b0', 'b1']);
   });
 
+  test('below opset 11 the model is raised to opset 11 first, as onnxruntime\'s quantiser does: Convs can take ConvInteger', async () => {
+    const cnn = join(dir, 'cnn-opset9.onnx');
+    writeFileSync(cnn, encodeModel({ ...smallCnn(), opset: 9 }));
+    const report = await optimizeModel({ model: cnn, out: outDir('opset9'), quantize: 'int8', ...fast });
+    expect(report).toMatchObject({ applied: true, opset: { from: 9, to: 11 } });
+    expect(report.skipped ?? []).not.toContainEqual(expect.objectContaining({ reason: expect.stringMatching(/needs DynamicQuantizeLinear \(opset 11\)/) }));
+    const q = decode(join(outDir('opset9'), 'model.onnx'));
+    expect(Number(q.opsetImport!.find((o) => !o.domain)!.version)).toBe(11);
+    // Fresh inputs, against the float model at its own opset.
+    const x = floatTensor([2, 3, 16, 16], 77);
+    const d = difference((await runModel(cnn, { image: x })).logits, (await runModel(join(outDir('opset9'), 'model.onnx'), { image: x })).logits);
+    expect(d.cosine).toBeGreaterThan(0.99);
+  });
+
+  test.each([
+    ['Pad with its pads attribute', { op: 'Pad', inputs: ['input'], outputs: ['output'], attributes: { pads: [0, 1, 0, 1] } }, 'output', /Pad \(pad_1\) does not mean the same at opset 11: its attributes became inputs \(opset 11\)/],
+    ['Slice with its starts attribute', { op: 'Slice', inputs: ['input'], outputs: ['output'], attributes: { starts: [0], ends: [4], axes: [1] } }, 'output', /Slice \(slice_1\) does not mean the same at opset 11: its attributes became inputs \(opset 10\)/],
+  ])('below opset 11, an op that means something else at 11 is refused, named: %s', async (_name, node, _out, message) => {
+    const g = mlpModel(64, 1);
+    const model = join(dir, `old-${node.op}.onnx`);
+    writeFileSync(model, encodeModel({ ...g, opset: 9, nodes: [{ ...g.nodes[0], outputs: ['mm'] }, { ...node, inputs: ['mm'] }], outputs: [{ name: 'output', type: 'FLOAT', shape: ['batch', node.op === 'Pad' ? 66 : 4] }] }));
+    const err = await optimizeModel({ model, out: outDir(`old-${node.op}`), quantize: 'int8', ...fast }).then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(OptimizeError);
+    expect((err as OptimizeError).reason).toBe('UnsupportedModel');
+    expect((err as Error).message).toMatch(/^int8 needs opset 11 and the model has opset 9; /);
+    expect((err as Error).message).toMatch(message);
+  });
+
   test('weights stored as Constant nodes (as some exporters write them) are quantised too', async () => {
     const m = onnx.ModelProto.decode(encodeModel(mlpModel(128, 2)));
     const constants = m.graph!.initializer!.map((t) => ({ opType: 'Constant', input: [], output: [t.name!], attribute: [{ name: 'value', type: onnx.AttributeProto.AttributeType.TENSOR, t }] }));
