@@ -72,6 +72,10 @@ const SPECS: [string, Record<string, unknown>, Partial<ServeConfig>][] = [
   ['four GPUs: an instance on each', { model: { uri: 's3://models/resnet.onnx' }, gpu: { count: 4 }, resources: { requests: { cpu: '8' } } }, {
     executionProviders: ['cuda', 'cpu'], requireGpu: true, instances: 4, devices: [0, 1, 2, 3], intraOpThreads: 2,
   }],
+  ['inline warm-up inputs: read from the file a downward API volume makes of the pod annotation', {
+    model: { uri: 's3://models/resnet.onnx' }, runtime: { warmup: { inputs: [{ name: 'x', datatype: 'FP32', shape: [1], data: [0.5] }] } },
+  }, { warmup: '/etc/modelplane/samples/warmup.json' }],
+  ['a remote warm-up file: read where its fetch init container left it', { model: { uri: 's3://models/resnet.onnx' }, runtime: { warmup: { uri: 'https://h/samples/warmup.json' } } }, { warmup: '/samples/warmup/warmup.json' }],
   ['two GPUs, two instances on each', { model: { uri: 's3://models/resnet.onnx' }, gpu: { count: 2 }, runtime: { instances: 2, executionProviders: ['cuda'] } }, {
     executionProviders: ['cuda'], requireGpu: true, instances: 4, devices: [0, 1],
   }],

@@ -64,6 +64,13 @@ const CASES: Record<string, { pass: unknown[]; fail: unknown[] }> = {
   },
   'spec.optimization': { pass: [{ quantize: 'int8' }, { graphOptimization: 'basic' }, { quantize: 'fp16', graphOptimization: 'all' }], fail: [{}, { minCosine: 0.9 }] },
   'spec.runtime.executionProviders': { pass: [['cuda', 'cpu'], ['cpu'], ['cpu', 'cuda']], fail: [['cpu', 'cpu'], ['cuda', 'cpu', 'cuda']] },
+  ...Object.fromEntries(['spec.runtime.warmup', 'spec.optimization.samples'].flatMap((path) => [
+    [path, { pass: [{ uri: 'https://h/w.json' }, { inputs: [{ name: 'x', datatype: 'FP32', shape: [1], data: [1] }] }], fail: [{}, { uri: 'https://h/w.json', inputs: [] }] }],
+    [`${path}.uri`, {
+      pass: ['https://h/samples/warmup.json', 'http://minio:9000/b/w.json?X-Amz-Signature=s', 's3://bucket/warm/up.json', 'file:///samples/w.json'],
+      fail: ['https://h', 'https://h/', 'https://h/dir/', 's3://bucket', 's3://bucket/dir/', 'pvc://claim/w.json', 'file:///', 'ftp://h/w.json', 'w.json', 'https://h/w .json'],
+    }],
+  ])),
 };
 
 describe('CEL validation rules', () => {
