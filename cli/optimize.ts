@@ -1,7 +1,7 @@
 // `modelplane optimize`: flag definitions; the work lives in optimize/.
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { LOG_LEVELS } from '../common/logger.js';
-import { DEFAULT_MIN_COSINE } from '../optimize/report.js';
+import { DEFAULT_MIN_COSINE, DEFAULT_MIN_SPEEDUP } from '../optimize/report.js';
 
 function number(flag: string) {
   return (raw: string): number => {
@@ -20,16 +20,17 @@ export function registerOptimize(program: Command): void {
     .addOption(new Option('--quantize <mode>', 'int8: MatMul/Gemm weights per-channel int8 (CPU); fp16: FLOAT16 with FLOAT inputs and outputs (GPU)').choices(['int8', 'fp16']))
     .addOption(new Option('--graph-optimization <level>', "onnxruntime's offline graph optimisation, saved for the execution provider it ran on").choices(['disabled', 'basic', 'extended', 'all']))
     .addOption(new Option('--execution-providers <list>', 'comma-separated onnxruntime providers in order of preference').default('cpu'))
-    .option('--samples <file>', 'inference request bodies to compare on: a JSON request, a JSON array of them, or JSON followed by binary tensor data')
-    .option('--max-abs-error <e>', 'largest absolute output difference allowed (default: no limit)', number('--max-abs-error'))
-    .option('--min-cosine <c>', 'smallest cosine similarity between original and optimised outputs allowed', number('--min-cosine'), DEFAULT_MIN_COSINE)
-    .option('--latency-budget-ms <ms>', 'time spent measuring batch-1 and batch-32 latency of both models', number('--latency-budget-ms'), 3000)
+    .option('--samples <file>', 'inference request bodies to compare on (the format of the serve warm-up file): a JSON request, a JSON array of them, or JSON followed by binary tensor data; default: generated inputs')
+    .option('--max-abs-error <e>', 'largest absolute output difference allowed, on any sample (default: no limit)', number('--max-abs-error'))
+    .option('--min-cosine <c>', 'smallest cosine similarity between original and optimised outputs allowed, on every sample', number('--min-cosine'), DEFAULT_MIN_COSINE)
+    .option('--min-speedup <x>', 'smallest batch-1 speed-up over the original allowed, measured on the first provider that loads the model; 0 accepts a slower model', number('--min-speedup'), DEFAULT_MIN_SPEEDUP)
+    .option('--latency-budget-ms <ms>', 'time spent measuring batch-1 and batch-32 latency of both models (alternating rounds)', number('--latency-budget-ms'), 3000)
     .option('--report <file>', 'also write the report (JSON) here')
     .option('--fallback-to-original', 'on a refusal or a failed gate, write the report and exit 0 so that the original model is served')
     .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS).env('MODELPLANE_LOG_LEVEL').default('info'))
     .action(async (opts: {
       model: string; out: string; quantize?: 'int8' | 'fp16'; graphOptimization?: 'disabled' | 'basic' | 'extended' | 'all'; executionProviders: string;
-      samples?: string; maxAbsError?: number; minCosine: number; latencyBudgetMs: number; report?: string; fallbackToOriginal?: boolean; logLevel: string;
+      samples?: string; maxAbsError?: number; minCosine: number; minSpeedup: number; latencyBudgetMs: number; report?: string; fallbackToOriginal?: boolean; logLevel: string;
     }) => {
       const { runOptimizeCommand } = await import('../optimize/command.js');
       process.exitCode = await runOptimizeCommand({

@@ -8,11 +8,15 @@ export const DEFAULT_HTTP_PORT = 8080;
 /** The gRPC port of runtime pods (standalone `serve` has no gRPC unless --grpc-port is given). */
 export const POD_GRPC_PORT = 9000;
 
-/** onnxruntime execution providers the runtime knows, by the names onnxruntime-node gives them. */
-export const EXECUTION_PROVIDERS = ['cpu', 'cuda', 'tensorrt', 'webgpu'] as const;
+/**
+ * onnxruntime execution providers the runtime serves on, by the names onnxruntime-node gives them: those the images
+ * can run. onnxruntime-node also knows tensorrt and webgpu, but the GPU image carries no TensorRT libraries
+ * (libnvinfer) and neither image a Vulkan loader for WebGPU, so a session on either could never be created there.
+ */
+export const EXECUTION_PROVIDERS = ['cpu', 'cuda'] as const;
 export type ExecutionProvider = (typeof EXECUTION_PROVIDERS)[number];
 /** The providers that run on an NVIDIA GPU: with `--require-gpu` only these are tried. */
-export const GPU_EXECUTION_PROVIDERS = ['cuda', 'tensorrt'] as const satisfies readonly ExecutionProvider[];
+export const GPU_EXECUTION_PROVIDERS = ['cuda'] as const satisfies readonly ExecutionProvider[];
 /** Whether a provider runs on an NVIDIA GPU (and so takes a device id). */
 export const isGpuProvider = (p: string): p is (typeof GPU_EXECUTION_PROVIDERS)[number] => (GPU_EXECUTION_PROVIDERS as readonly string[]).includes(p);
 
@@ -50,6 +54,7 @@ export interface ServeSettings {
   sha256?: string;
   credentialsDir?: string;
   optimizedModelDir?: string;
+  warmup?: string;
   logLevel?: ServeLogLevel;
 }
 
@@ -109,7 +114,7 @@ export const SERVE_FLAGS: { readonly [K in keyof Required<ServeSettings>]: Serve
   maxInflightBytes: {
     flags: '--max-inflight-bytes <n>',
     env: 'MODELPLANE_MAX_INFLIGHT_BYTES',
-    help: 'budget on request body bytes held by requests in flight; past it 503 with Retry-After (default: a quarter of the container memory limit, else of the machine memory)',
+    help: 'budget on request bytes held by requests in flight, HTTP bodies and gRPC messages alike; past it 503 with Retry-After over HTTP, RESOURCE_EXHAUSTED over gRPC (default: a quarter of the container memory limit, else of the machine memory)',
   },
   headersTimeoutSeconds: { flags: '--headers-timeout-seconds <s>', env: 'MODELPLANE_HEADERS_TIMEOUT_SECONDS', help: `longest time to receive a request's headers; then 408 and the connection closes (default ${SERVE_DEFAULTS.headersTimeoutSeconds})` },
   bodyTimeoutSeconds: { flags: '--body-timeout-seconds <s>', env: 'MODELPLANE_BODY_TIMEOUT_SECONDS', help: `longest pause while a request body arrives; then 408 and the connection closes; 0 = none (default ${SERVE_DEFAULTS.bodyTimeoutSeconds})` },
@@ -122,7 +127,7 @@ export const SERVE_FLAGS: { readonly [K in keyof Required<ServeSettings>]: Serve
   requireGpu: {
     flags: '--require-gpu [true|false]',
     env: 'MODELPLANE_REQUIRE_GPU',
-    help: 'try only the GPU providers of the list (cuda, tensorrt) and exit non-zero when none can be used, rather than serve on CPU (default false)',
+    help: 'try only the GPU provider of the list (cuda) and exit non-zero when it cannot be used, rather than serve on CPU; nodes onnxruntime itself keeps on CPU (asked first with session.disable_cpu_ep_fallback) are logged and reported as nodes_on_cpu, not refused (default false)',
   },
   instances: {
     flags: '--instances <n>',
@@ -139,14 +144,19 @@ export const SERVE_FLAGS: { readonly [K in keyof Required<ServeSettings>]: Serve
   inlineRunMaxUs: {
     flags: '--inline-run-max-us <us>',
     env: 'MODELPLANE_INLINE_RUN_MAX_US',
-    help: `a run predicted from the warm-up to take at most this long runs on the event-loop thread instead of a session worker, skipping the hand-off (about 0.15 ms of CPU and latency); CPU models up to 32 MB whose work follows their input sizes, batching off; 0 = every run on a session worker (default ${SERVE_DEFAULTS.inlineRunMaxUs})`,
+    help: `a run predicted from the warm-up (after a failed warm-up, from session-worker runs of real requests) to take at most this long runs on the event-loop thread instead of a session worker, skipping the hand-off (about 0.15 ms of CPU and latency); CPU models up to 32 MB whose work follows their input sizes, batching off; 0 = every run on a session worker (default ${SERVE_DEFAULTS.inlineRunMaxUs})`,
   },
   drainSeconds: { flags: '--drain-seconds <s>', env: 'MODELPLANE_DRAIN_SECONDS', help: `on SIGTERM, readiness turns 503 at once but new requests are still served this long, then the listener closes (default ${SERVE_DEFAULTS.drainSeconds})` },
   drainTimeoutSeconds: { flags: '--drain-timeout-seconds <s>', env: 'MODELPLANE_DRAIN_TIMEOUT_SECONDS', help: `after the listener closes, longest wait for accepted requests to finish (default ${SERVE_DEFAULTS.drainTimeoutSeconds})` },
   cacheDir: { flags: '--cache-dir <dir>', env: 'MODELPLANE_CACHE_DIR', help: `where a remote --model is downloaded (default ${SERVE_DEFAULTS.cacheDir})` },
-  sha256: { flags: '--sha256 <hex>', env: 'MODELPLANE_MODEL_SHA256', help: 'expected SHA-256 of a remote model' },
+  sha256: { flags: '--sha256 <hex>', env: 'MODELPLANE_MODEL_SHA256', help: 'expected SHA-256 of the model file (model.onnx of a directory), for a path as for a URI; checked before loading, a mismatch exits (ModelFetchFailed) and is never served' },
   credentialsDir: { flags: '--credentials-dir <dir>', env: 'MODELPLANE_CREDENTIALS_DIR', help: 'credentials for a remote model (see README, Model sources)' },
   optimizedModelDir: { flags: '--optimized-model-dir <dir>', env: 'MODELPLANE_OPTIMIZED_MODEL_DIR', help: 'output of `modelplane optimize`: its model is served when it passed the gate, else --model' },
+  warmup: {
+    flags: '--warmup <file>',
+    env: 'MODELPLANE_WARMUP',
+    help: 'sample requests every instance runs before the model is ready, as Triton\'s model_warmup: an infer request body (JSON), a JSON array of them, or JSON followed by binary tensor data; a failing sample exits (ModelLoadFailed) with onnxruntime\'s message. Without it the warm-up runs zeros (symbolic dimensions 1), and a model that refuses them is still served, with a warning',
+  },
   logLevel: { flags: '--log-level <level>', env: 'MODELPLANE_LOG_LEVEL', help: `${SERVE_LOG_LEVELS.join(' | ')} (default ${SERVE_DEFAULTS.logLevel})` },
 };
 

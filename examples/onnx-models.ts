@@ -26,7 +26,8 @@ export interface NodeSpec {
 export interface InitializerSpec {
   name: string;
   dims: number[];
-  data: Float32Array;
+  /** FLOAT values, or INT64 ones (shape arguments, indices). */
+  data: Float32Array | BigInt64Array;
   /** Stored in this external-data file (relative to the model) instead of inside the ModelProto. */
   external?: { location: string; offset: number };
 }
@@ -62,11 +63,12 @@ function attribute(name: string, value: number | number[] | string): onnxProto.o
 
 function initializer(init: InitializerSpec): onnxProto.onnx.ITensorProto {
   const bytes = new Uint8Array(init.data.buffer, init.data.byteOffset, init.data.byteLength);
-  if (!init.external) return { name: init.name, dims: init.dims, dataType: T.FLOAT, rawData: bytes };
+  const dataType = init.data instanceof BigInt64Array ? T.INT64 : T.FLOAT;
+  if (!init.external) return { name: init.name, dims: init.dims, dataType, rawData: bytes };
   return {
     name: init.name,
     dims: init.dims,
-    dataType: T.FLOAT,
+    dataType,
     dataLocation: onnx.TensorProto.DataLocation.EXTERNAL,
     externalData: [
       { key: 'location', value: init.external.location },
@@ -290,4 +292,61 @@ function centering(name: string, axis: number): GraphSpec {
  */
 export function smallCnnModel(): GraphSpec {
   return convStack('small-cnn', [48, 192], [[3, 16, 2], [16, 32, 2]], 31);
+}
+
+/**
+ * A model that refuses a warm-up on zeros with its symbolic dimension set to 1: `y = reflect-pad(x)` by 3 on each
+ * side of the last axis, x [batch, n] FLOAT. Reflect padding needs more samples than the padding (n >= 4), as an
+ * STFT front end's does.
+ */
+export function reflectPadModel(pad = 3): GraphSpec {
+  return {
+    name: 'reflect-pad',
+    inputs: [{ name: 'x', type: 'FLOAT', shape: ['batch', 'n'] }],
+    outputs: [{ name: 'y', type: 'FLOAT', shape: ['batch', 'm'] }],
+    nodes: [{ op: 'Pad', inputs: ['x', 'pads'], outputs: ['y'], attributes: { mode: 'reflect' } }],
+    initializers: [{ name: 'pads', dims: [4], data: BigInt64Array.from([0n, BigInt(pad), 0n, BigInt(pad)]) }],
+  };
+}
+
+/**
+ * A model with an INT64 scalar input that must be 8000 or 16000, as a speech model's sample rate: any other value
+ * (0 included, what a warm-up on zeros feeds) fails in a Reshape whose target shape comes from it. With k = rate / 8000
+ * and r = rate % 8000: two values are reshaped to [k, 3 - k] (two elements only for k = 1 or 2) and one value to
+ * [r + 1] (one element only for r = 0). `audio` [n] FLOAT comes back scaled by 0.5 at 8000 and 1.0 at 16000.
+ */
+export function sampleRateModel(): GraphSpec {
+  const i64 = (name: string, values: bigint[], dims: number[] = []) => ({ name, dims, data: BigInt64Array.from(values) });
+  return {
+    name: 'sample-rate',
+    inputs: [{ name: 'audio', type: 'FLOAT', shape: ['n'] }, { name: 'sample_rate', type: 'INT64', shape: [] }],
+    outputs: [{ name: 'scaled', type: 'FLOAT', shape: ['n'] }],
+    nodes: [
+      { op: 'Div', inputs: ['sample_rate', 'step'], outputs: ['k'] },
+      { op: 'Mod', inputs: ['sample_rate', 'step'], outputs: ['r'] },
+      { op: 'Sub', inputs: ['three', 'k'], outputs: ['rest'] },
+      { op: 'Unsqueeze', inputs: ['k', 'axis0'], outputs: ['k1'] },
+      { op: 'Unsqueeze', inputs: ['rest', 'axis0'], outputs: ['rest1'] },
+      { op: 'Concat', inputs: ['k1', 'rest1'], outputs: ['pair_shape'], attributes: { axis: 0 } },
+      { op: 'Reshape', inputs: ['pair', 'pair_shape'], outputs: ['pair_reshaped'] },
+      { op: 'Add', inputs: ['r', 'one'], outputs: ['r1'] },
+      { op: 'Unsqueeze', inputs: ['r1', 'axis0'], outputs: ['unit_shape'] },
+      { op: 'Reshape', inputs: ['unit', 'unit_shape'], outputs: ['unit_reshaped'] },
+      { op: 'Sub', inputs: ['k', 'one'], outputs: ['index'] },
+      { op: 'Gather', inputs: ['scales', 'index'], outputs: ['scale'], attributes: { axis: 0 } },
+      { op: 'ReduceSum', inputs: ['pair_reshaped'], outputs: ['two'], attributes: { keepdims: 0 } },
+      { op: 'ReduceSum', inputs: ['unit_reshaped'], outputs: ['one_f'], attributes: { keepdims: 0 } },
+      { op: 'Mul', inputs: ['two', 'one_f'], outputs: ['checked'] },
+      { op: 'Mul', inputs: ['scale', 'checked'], outputs: ['factor'] },
+      { op: 'Mul', inputs: ['audio', 'factor'], outputs: ['doubled'] },
+      { op: 'Div', inputs: ['doubled', 'two_f'], outputs: ['scaled'] },
+    ],
+    initializers: [
+      i64('step', [8000n]), i64('three', [3n]), i64('one', [1n]), i64('axis0', [0n], [1]),
+      { name: 'pair', dims: [2], data: Float32Array.from([1, 1]) },
+      { name: 'unit', dims: [1], data: Float32Array.from([1]) },
+      { name: 'scales', dims: [2], data: Float32Array.from([0.5, 1]) },
+      { name: 'two_f', dims: [], data: Float32Array.from([2]) },
+    ],
+  };
 }

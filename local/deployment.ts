@@ -8,7 +8,8 @@ import { decide, initialState, policyFor, type AutoscalerPolicy, type Autoscaler
 import { selectorFor } from '../operator/resources/labels.js';
 import { LoadMeter } from './load-meter.js';
 import { servedName } from './manifests.js';
-import { cacheModel } from './model-cache.js';
+import { cacheModel, cacheSamples } from './model-cache.js';
+import { optimizationSamples } from '../operator/resources/samples.js';
 import { optimizeForLocal } from './model-optimizer.js';
 import { Replica } from './replica.js';
 import { replicaArgs } from './replica-args.js';
@@ -123,9 +124,14 @@ export class LocalDeployment {
       if (seq !== this.prepareSeq || this.removed) return;
       this.fetchFailure = undefined;
       this.fetchBackoffMs = 2000;
+      const warmup = this.md.spec.runtime.warmup;
+      const warmupPath = warmup ? await cacheSamples(warmup, this.ctx.cacheDir, this.ctx.logger) : undefined;
+      const gateSamples = optimizationSamples(this.md.spec);
+      const samplesPath = this.md.spec.optimization && gateSamples ? (gateSamples === warmup ? warmupPath : await cacheSamples(gateSamples, this.ctx.cacheDir, this.ctx.logger)) : undefined;
+      if (seq !== this.prepareSeq || this.removed) return;
       let optimizedDir: string | undefined;
       if (this.md.spec.optimization) {
-        const step = await optimizeForLocal(this.md, path, this.ctx.cacheDir, { command: this.ctx.command, cliPath: this.ctx.cliPath });
+        const step = await optimizeForLocal(this.md, path, this.ctx.cacheDir, { command: this.ctx.command, cliPath: this.ctx.cliPath }, samplesPath);
         if (seq !== this.prepareSeq || this.removed) return;
         optimizedDir = step.dir;
         if (step.message !== this.optimizationMessage) {
@@ -136,7 +142,7 @@ export class LocalDeployment {
       } else {
         this.optimizationMessage = undefined;
       }
-      const argv = replicaArgs(this.md, path, undefined, optimizedDir);
+      const argv = replicaArgs(this.md, path, undefined, optimizedDir, warmupPath);
       const template = templateOf(argv, this.md);
       if (this.template && template !== this.template && this.replicas.length) this.rolling = true;
       if (this.template && template !== this.template) this.event('RollingUpdate', `rolling ${this.name} to template ${template}, one replica at a time`);

@@ -2,11 +2,13 @@
 // used in place; https, http and s3 are downloaded into the cache directory under a key made of the URI and the
 // expected digest, so a verified copy is reused by later replicas and later runs.
 import { createHash } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from '../common/logger.js';
 import { fetchModel, isRemoteUri } from '../runtime/fetch/index.js';
 import type { ModelDeployment } from '../operator/api/schema.js';
+import { inlineRequestBody, type SampleSource } from '../operator/resources/samples.js';
 
 export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
   return join(env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'modelplane', 'models');
@@ -35,6 +37,29 @@ export async function cacheModel(md: ModelDeployment, cacheDir: string, logger: 
   const dest = join(cacheDir, cacheKey(uri, sha256));
   try {
     const { modelPath } = await fetchModel({ uri, dest, sha256, logger });
+    return modelPath;
+  } catch (err) {
+    throw new LocalModeError('ModelFetchFailed', `fetch ${uri} failed: ${(err as Error).message}`);
+  }
+}
+
+/**
+ * The local file of sample requests (spec.runtime.warmup, spec.optimization.samples) that `serve --warmup` and
+ * `optimize --samples` read: inline inputs written into the cache as the request body they stand for, a file:// path
+ * used in place, a remote file fetched into the cache with the model's fetch code.
+ */
+export async function cacheSamples(source: SampleSource, cacheDir: string, logger: Logger): Promise<string> {
+  const dir = join(cacheDir, 'samples');
+  if (source.inputs) {
+    const body = inlineRequestBody(source.inputs);
+    const file = join(dir, `${createHash('sha256').update(body).digest('hex').slice(0, 32)}.json`);
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(file, body);
+    return file;
+  }
+  const uri = source.uri!;
+  try {
+    const { modelPath } = await fetchModel({ uri, dest: join(dir, cacheKey(uri)), logger });
     return modelPath;
   } catch (err) {
     throw new LocalModeError('ModelFetchFailed', `fetch ${uri} failed: ${(err as Error).message}`);

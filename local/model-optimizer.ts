@@ -19,17 +19,18 @@ export interface LocalOptimization {
 }
 
 /** The output directory for one model and one optimisation spec: the same inputs always map to the same place. */
-export function optimizedDirFor(md: ModelDeployment, modelPath: string, cacheDir: string): string {
-  const key = createHash('sha256').update(`${modelPath}\n${JSON.stringify(optimizeArgs(md, { kind: 'image', fetch: false, modelPath }, LOCAL_CONFIG, ''))}`).digest('hex').slice(0, 32);
+export function optimizedDirFor(md: ModelDeployment, modelPath: string, cacheDir: string, samplesPath?: string): string {
+  const key = createHash('sha256').update(`${modelPath}\n${JSON.stringify(optimizeArgs(md, { kind: 'image', fetch: false, modelPath }, LOCAL_CONFIG, '', samplesPath))}`).digest('hex').slice(0, 32);
   return join(cacheDir, 'optimized', key);
 }
 
 /**
  * Runs the optimise step unless its summary for the same model and spec is already in the cache. Like the pod's
- * step it never fails the deployment: a refused model or a failed gate leaves the runtime on the original.
+ * step it never fails the deployment: a refused model or a failed gate leaves the runtime on the original. `samplesPath`:
+ * the local copy of the samples the gate compares on (spec.optimization.samples, else spec.runtime.warmup).
  */
-export async function optimizeForLocal(md: ModelDeployment, modelPath: string, cacheDir: string, cli: { command: string; cliPath: string }): Promise<LocalOptimization> {
-  const dir = optimizedDirFor(md, modelPath, cacheDir);
+export async function optimizeForLocal(md: ModelDeployment, modelPath: string, cacheDir: string, cli: { command: string; cliPath: string }, samplesPath?: string): Promise<LocalOptimization> {
+  const dir = optimizedDirFor(md, modelPath, cacheDir, samplesPath);
   const messageFile = join(dir, 'termination-message');
   if (existsSync(messageFile)) {
     const message = readFileSync(messageFile, 'utf8').trim();
@@ -38,7 +39,7 @@ export async function optimizeForLocal(md: ModelDeployment, modelPath: string, c
   mkdirSync(dir, { recursive: true });
   const termination = `${messageFile}.partial`;
   writeFileSync(termination, ''); // the step writes its summary only where the file exists, as in a pod
-  const args = optimizeArgs(md, { kind: 'image', fetch: false, modelPath }, LOCAL_CONFIG, dir);
+  const args = optimizeArgs(md, { kind: 'image', fetch: false, modelPath }, LOCAL_CONFIG, dir, samplesPath);
   const code = await new Promise<number | null>((resolve, reject) => {
     const child = spawn(cli.command, [cli.cliPath, ...args], { env: { ...process.env, MODELPLANE_TERMINATION_LOG: termination }, stdio: 'ignore' });
     child.on('error', reject);

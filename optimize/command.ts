@@ -57,10 +57,11 @@ export async function runOptimizeCommand(
     stdout(report.message);
     return 0;
   }
-  logger.warn('optimised model not written', { reason: report.reason, message: report.message });
-  if (report.reason === 'AccuracyGateFailed') {
+  // Not `message`: winston joins a `message` field onto the log line's own message.
+  logger.warn('optimised model not written', { reason: report.reason, detail: report.message });
+  if (report.reason === 'AccuracyGateFailed' || report.reason === 'SpeedGateFailed') {
     stderr(`optimize: ${report.message}`);
-    return opts.fallbackToOriginal ? 0 : OPTIMIZE_REASONS.AccuracyGateFailed.exitCode;
+    return opts.fallbackToOriginal ? 0 : OPTIMIZE_REASONS[report.reason].exitCode;
   }
   stdout(`optimize: ${report.message}`);
   return 0;

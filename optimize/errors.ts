@@ -7,6 +7,7 @@ export const OPTIMIZE_REASONS = {
   AccuracyGateFailed: { exitCode: 5 },
   IoError: { exitCode: 6 },
   OptimizationFailed: { exitCode: 7 },
+  SpeedGateFailed: { exitCode: 8 },
 } as const;
 
 export type OptimizeReason = keyof typeof OPTIMIZE_REASONS;

@@ -1,10 +1,10 @@
 // The accuracy gate: run the original and the optimised model on the same inputs and measure how far their
 // outputs drift apart and how fast each runs. Inputs come from a samples file of inference request bodies
 // (JSON, or JSON followed by binary tensor data) or are generated from the model's input metadata.
-import { readFileSync } from 'node:fs';
 import ort from 'onnxruntime-node';
 import { fromHalf, typeInfo } from '../runtime/datatypes.js';
-import { parseInferRequest } from '../runtime/request.js';
+import type { InferRequest } from '../runtime/request.js';
+import { readSampleRequests, SampleFileError } from '../runtime/samples.js';
 import { tensorSpec, type ModelSignature, type OrtValueMetadata, type TensorSpec } from '../runtime/signature.js';
 import { randomFloats } from '../examples/onnx-models.js';
 import { OptimizeError } from './errors.js';
@@ -77,29 +77,8 @@ function tensorOf(t: TensorSpec, dims: number[], r: Float32Array): ort.Tensor {
   }
 }
 
-/** The length of the JSON object at the start of a body (the binary data, if any, follows it). */
-function jsonPrefixLength(body: Buffer): number {
-  let depth = 0;
-  let inString = false;
-  for (let i = 0; i < body.length; i++) {
-    const c = body[i];
-    if (inString) {
-      if (c === 0x5c) i++;
-      else if (c === 0x22) inString = false;
-    } else if (c === 0x22) inString = true;
-    else if (c === 0x7b) depth++;
-    else if (c === 0x7d && --depth === 0) return i + 1;
-  }
-  return body.length;
-}
-
-function feedsOfBody(body: Buffer, headerLength: number | undefined, sig: ModelSignature, where: string): Feeds {
-  let req;
-  try {
-    req = parseInferRequest(body, headerLength, sig);
-  } catch (err) {
-    throw new OptimizeError('InvalidArgument', `--samples: ${where}: ${(err as Error).message}`);
-  }
+/** onnxruntime tensors for a validated request's inputs (copies: a request's bytes may be views on its body). */
+export function feedsOf(req: InferRequest): Feeds {
   const feeds: Feeds = {};
   for (const input of req.inputs) {
     const info = typeInfo(input.datatype);
@@ -113,36 +92,25 @@ function feedsOfBody(body: Buffer, headerLength: number | undefined, sig: ModelS
 }
 
 /**
- * Reads a samples file: a JSON inference request, a JSON array of them, or one request body of JSON followed by
- * binary tensor data (Triton's binary extension; the JSON's own length is the header length).
+ * Reads a samples file (the format `serve --warmup` takes: a JSON inference request, a JSON array of them, or one
+ * request body of JSON followed by binary tensor data) into feeds, one per request.
  */
 export function loadSamples(file: string, sig: ModelSignature): Feeds[] {
-  let body: Buffer;
   try {
-    body = readFileSync(file);
+    return readSampleRequests(file, sig).map((s) => feedsOf(s.request));
   } catch (err) {
-    throw new OptimizeError('InvalidArgument', `--samples: cannot read ${file}: ${(err as Error).message}`);
+    if (err instanceof SampleFileError) throw new OptimizeError('InvalidArgument', `--samples: ${err.message}`);
+    throw err;
   }
-  const first = body.subarray(0, 64).toString('utf8').trimStart()[0];
-  const headerLength = first === '{' ? jsonPrefixLength(body) : body.length;
-  if (headerLength < body.length && body.subarray(headerLength).toString('utf8').trim() !== '') {
-    return [feedsOfBody(body, headerLength, sig, file)];
-  }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(body.toString('utf8'));
-  } catch (err) {
-    throw new OptimizeError('InvalidArgument', `--samples: ${file} is not JSON: ${(err as Error).message}`);
-  }
-  const list = Array.isArray(parsed) ? parsed : [parsed];
-  if (list.length === 0) throw new OptimizeError('InvalidArgument', `--samples: ${file} holds no request`);
-  return list.map((r, i) => feedsOfBody(Buffer.from(JSON.stringify(r)), undefined, sig, `${file}[${i}]`));
 }
 
 export interface OutputAccuracy {
   name: string;
+  /** The largest over the samples. */
   maxAbsError: number;
+  /** Over every element of every sample. */
   meanAbsError: number;
+  /** The lowest over the samples. */
   cosine: number;
   /** Share of rows whose arg-max agrees, for outputs shaped [batch, classes]. */
   top1Agreement?: number;
@@ -152,15 +120,19 @@ export interface OutputAccuracy {
 
 export interface Accuracy {
   samples: number;
+  /** The largest absolute difference in any output of any sample. */
   maxAbsError: number;
   meanAbsError: number;
-  /** The lowest cosine similarity among the outputs. */
+  /** The lowest cosine similarity of any output on any sample: each sample is judged on its own. */
   cosine: number;
   top1Agreement?: number;
   nonFinite: number;
+  /** Which sample (0-based) gave the lowest cosine and which the largest absolute error: the samples that decided. */
+  worstSample: { cosine: number; maxAbsError: number };
   outputs: OutputAccuracy[];
 }
 
+/** One output on one sample. */
 class Acc {
   max = 0;
   sumAbs = 0;
@@ -172,6 +144,10 @@ class Acc {
   agree = 0;
   nonFinite = 0;
   classifier = true;
+
+  get cosine(): number {
+    return this.na === 0 && this.nb === 0 ? 1 : this.na === 0 || this.nb === 0 ? 0 : this.dot / Math.sqrt(this.na * this.nb);
+  }
 }
 
 function firstLine(err: unknown): string {
@@ -186,23 +162,68 @@ function numbers(t: ort.Tensor): ArrayLike<number> {
   return d as ArrayLike<number>;
 }
 
-/** Runs both sessions on every sample and compares each output element by element. */
+/** Element by element: differences, the terms of the cosine, values finite in one output only, arg-max agreement. */
+function compareOutput(ta: ort.Tensor, tb: ort.Tensor): Acc {
+  const x = numbers(ta);
+  const y = numbers(tb);
+  const s = new Acc();
+  for (let i = 0; i < x.length; i++) {
+    const u = x[i];
+    const v = y[i];
+    if (!Number.isFinite(u) || !Number.isFinite(v)) {
+      if (!(Object.is(u, v) || (Number.isNaN(u) && Number.isNaN(v)))) s.nonFinite++;
+      continue;
+    }
+    const d = Math.abs(u - v);
+    if (d > s.max) s.max = d;
+    s.sumAbs += d;
+    s.n++;
+    s.dot += u * v;
+    s.na += u * u;
+    s.nb += v * v;
+  }
+  const isFloat = ta.type === 'float32' || ta.type === 'float16' || ta.type === 'float64';
+  if (isFloat && ta.dims.length === 2 && ta.dims[1] >= 2) {
+    const [rows, cols] = ta.dims;
+    for (let r = 0; r < rows; r++) {
+      let ia = 0;
+      let ib = 0;
+      for (let c = 1; c < cols; c++) {
+        if (x[r * cols + c] > x[r * cols + ia]) ia = c;
+        if (y[r * cols + c] > y[r * cols + ib]) ib = c;
+      }
+      s.rows++;
+      if (ia === ib) s.agree++;
+    }
+  } else s.classifier = false;
+  return s;
+}
+
+/** Both models' outputs on one sample; a failure of the original is the samples' fault, of the optimised model its own. */
+async function runBoth(original: ort.InferenceSession, optimized: ort.InferenceSession, feeds: Feeds): Promise<[ort.InferenceSession.OnnxValueMapType, ort.InferenceSession.OnnxValueMapType]> {
+  let a: ort.InferenceSession.OnnxValueMapType;
+  try {
+    a = await original.run(feeds);
+  } catch (err) {
+    const shapes = Object.entries(feeds).map(([k, t]) => `${k}[${t.dims.join(',')}]`).join(', ');
+    throw new OptimizeError('InvalidArgument', `the original model fails on the comparison inputs (${shapes}): ${firstLine(err)}; give --samples with inputs it accepts`);
+  }
+  try {
+    return [a, await optimized.run(feeds)];
+  } catch (err) {
+    throw new OptimizeError('OptimizationFailed', `the optimised model fails where the original runs: ${firstLine(err)}`);
+  }
+}
+
+/**
+ * Runs both sessions on every sample and compares each output element by element, sample by sample: the cosine and
+ * the largest difference are those of the worst sample, so a sample the optimised model gets wrong is not hidden by
+ * others with larger values.
+ */
 export async function compareModels(original: ort.InferenceSession, optimized: ort.InferenceSession, samples: Feeds[]): Promise<Accuracy> {
-  const acc = new Map<string, Acc>();
+  const perOutput = new Map<string, Acc[]>();
   for (const feeds of samples) {
-    let a: ort.InferenceSession.OnnxValueMapType;
-    try {
-      a = await original.run(feeds);
-    } catch (err) {
-      const shapes = Object.entries(feeds).map(([k, t]) => `${k}[${t.dims.join(',')}]`).join(', ');
-      throw new OptimizeError('InvalidArgument', `the original model fails on the comparison inputs (${shapes}): ${firstLine(err)}; give --samples with inputs it accepts`);
-    }
-    let b: ort.InferenceSession.OnnxValueMapType;
-    try {
-      b = await optimized.run(feeds);
-    } catch (err) {
-      throw new OptimizeError('OptimizationFailed', `the optimised model fails where the original runs: ${firstLine(err)}`);
-    }
+    const [a, b] = await runBoth(original, optimized, feeds);
     for (const name of original.outputNames) {
       const ta = a[name];
       const tb = b[name];
@@ -210,58 +231,47 @@ export async function compareModels(original: ort.InferenceSession, optimized: o
       if (ta.dims.join(',') !== tb.dims.join(',')) {
         throw new OptimizeError('OptimizationFailed', `output ${name}: shape [${tb.dims}] differs from the original's [${ta.dims}]`);
       }
-      const x = numbers(ta);
-      const y = numbers(tb);
-      const s = acc.get(name) ?? new Acc();
-      acc.set(name, s);
-      for (let i = 0; i < x.length; i++) {
-        const u = x[i];
-        const v = y[i];
-        if (!Number.isFinite(u) || !Number.isFinite(v)) {
-          if (!(Object.is(u, v) || (Number.isNaN(u) && Number.isNaN(v)))) s.nonFinite++;
-          continue;
-        }
-        const d = Math.abs(u - v);
-        if (d > s.max) s.max = d;
-        s.sumAbs += d;
-        s.n++;
-        s.dot += u * v;
-        s.na += u * u;
-        s.nb += v * v;
-      }
-      const isFloat = ta.type === 'float32' || ta.type === 'float16' || ta.type === 'float64';
-      if (isFloat && ta.dims.length === 2 && ta.dims[1] >= 2) {
-        const [rows, cols] = ta.dims;
-        for (let r = 0; r < rows; r++) {
-          let ia = 0;
-          let ib = 0;
-          for (let c = 1; c < cols; c++) {
-            if (x[r * cols + c] > x[r * cols + ia]) ia = c;
-            if (y[r * cols + c] > y[r * cols + ib]) ib = c;
-          }
-          s.rows++;
-          if (ia === ib) s.agree++;
-        }
-      } else s.classifier = false;
+      perOutput.set(name, [...(perOutput.get(name) ?? []), compareOutput(ta, tb)]);
     }
   }
-  const outputs: OutputAccuracy[] = [...acc].map(([name, s]) => ({
-    name,
-    maxAbsError: s.max,
-    meanAbsError: s.n ? s.sumAbs / s.n : 0,
-    cosine: s.na === 0 && s.nb === 0 ? 1 : s.na === 0 || s.nb === 0 ? 0 : s.dot / Math.sqrt(s.na * s.nb),
-    ...(s.classifier && s.rows ? { top1Agreement: s.agree / s.rows } : {}),
-    nonFinite: s.nonFinite,
-  }));
-  const n = [...acc.values()].reduce((t, s) => t + s.n, 0);
+  return summarizeAccuracy(samples.length, perOutput);
+}
+
+/** The accuracy report from each output's comparison on each sample (index = sample). */
+function summarizeAccuracy(samples: number, perOutput: Map<string, Acc[]>): Accuracy {
+  const sum = (accs: Acc[], f: (a: Acc) => number) => accs.reduce((t, a) => t + f(a), 0);
+  const outputs: OutputAccuracy[] = [...perOutput].map(([name, accs]) => {
+    const n = sum(accs, (a) => a.n);
+    const rows = sum(accs, (a) => a.rows);
+    return {
+      name,
+      maxAbsError: Math.max(0, ...accs.map((a) => a.max)),
+      meanAbsError: n ? sum(accs, (a) => a.sumAbs) / n : 0,
+      cosine: Math.min(1, ...accs.map((a) => a.cosine)),
+      ...(accs.every((a) => a.classifier) && rows ? { top1Agreement: sum(accs, (a) => a.agree) / rows } : {}),
+      nonFinite: sum(accs, (a) => a.nonFinite),
+    };
+  });
+  const all = [...perOutput.values()];
+  const n = all.reduce((t, accs) => t + sum(accs, (a) => a.n), 0);
   const classifiers = outputs.filter((o) => o.top1Agreement !== undefined);
+  const worst = (score: (a: Acc) => number) => {
+    let at = 0;
+    let value = -Infinity;
+    for (let i = 0; i < samples; i++) {
+      const v = Math.max(...all.map((accs) => score(accs[i])));
+      if (v > value) [at, value] = [i, v];
+    }
+    return at;
+  };
   return {
-    samples: samples.length,
+    samples,
     maxAbsError: Math.max(0, ...outputs.map((o) => o.maxAbsError)),
-    meanAbsError: n ? [...acc.values()].reduce((t, s) => t + s.sumAbs, 0) / n : 0,
+    meanAbsError: n ? all.reduce((t, accs) => t + sum(accs, (a) => a.sumAbs), 0) / n : 0,
     cosine: Math.min(1, ...outputs.map((o) => o.cosine)),
     ...(classifiers.length ? { top1Agreement: Math.min(...classifiers.map((o) => o.top1Agreement!)) } : {}),
     nonFinite: outputs.reduce((t, o) => t + o.nonFinite, 0),
+    worstSample: { cosine: worst((a) => -a.cosine), maxAbsError: worst((a) => a.max) },
     outputs,
   };
 }
@@ -279,8 +289,12 @@ export async function medianLatencyMs(session: ort.InferenceSession, feeds: Feed
     await session.run(feeds);
     times.push(performance.now() - t);
   }
-  times.sort((a, b) => a - b);
-  return times[Math.floor(times.length / 2)];
+  return median(times);
+}
+
+export function median(xs: readonly number[]): number {
+  const sorted = [...xs].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)];
 }
 
 export interface Latency {
@@ -288,20 +302,49 @@ export interface Latency {
   batch32Ms?: number;
 }
 
+export interface LatencyMeasurement {
+  original: Latency;
+  optimized: Latency;
+  /** The original's time over the optimised model's: the median of the per-round ratios. */
+  speedup: { batch1: number; batch32?: number };
+}
+
+/** What both models are timed on: a batch of 1 (and of 32 when the model batches), or the first of the samples. */
+export interface LatencyInputs {
+  batch1: Feeds;
+  batch32?: Feeds;
+}
+
 /**
- * Batch-1 and batch-32 latency of both models, measured alternately so that a noisy neighbour slows both alike.
- * Batch 32 is measured only for models with a variable first dimension.
+ * The timing inputs: the first sample when there are samples (a model may refuse generated inputs, which is why
+ * samples are given), else generated inputs of batch 1, and of batch 32 for models with a variable first dimension.
  */
-export async function measureLatency(original: ort.InferenceSession, optimized: ort.InferenceSession, sig: ModelSignature, budgetMs: number): Promise<{ original: Latency; optimized: Latency }> {
-  const one = generateInputs(sig, 1, 101);
-  const rounds = 3;
-  const per = budgetMs / (rounds * (batchable(sig) ? 4 : 2));
+export function latencyInputs(sig: ModelSignature, samples?: Feeds[]): LatencyInputs {
+  if (samples?.length) return { batch1: samples[0] };
+  return { batch1: generateInputs(sig, 1, 101), ...(batchable(sig) ? { batch32: generateInputs(sig, 32, 102) } : {}) };
+}
+
+/** How the two models' speed is measured (tests stand in a measurement of their own). */
+export type MeasureLatency = (original: ort.InferenceSession, optimized: ort.InferenceSession, inputs: LatencyInputs, budgetMs: number) => Promise<LatencyMeasurement>;
+
+/** Rounds of the latency measurement: each times the original, then the optimised model, back to back. */
+export const LATENCY_ROUNDS = 5;
+
+/**
+ * Batch-1 and batch-32 latency of both models. On a busy machine a run is slowed by whatever else runs, so the two
+ * models are timed in alternation, round after round (each time the median of several runs), and the speed-up is the
+ * median of the rounds' ratios: a neighbour that slows one round slows both of its models alike, and a round it
+ * spoils is outvoted. Batch 32 is measured only when its inputs are given.
+ */
+export const measureLatency: MeasureLatency = async (original, optimized, inputs, budgetMs) => {
+  const one = inputs.batch1;
+  const big = inputs.batch32;
+  const per = budgetMs / (LATENCY_ROUNDS * (big ? 4 : 2));
   const o1: number[] = [];
   const p1: number[] = [];
   const o32: number[] = [];
   const p32: number[] = [];
-  const big = batchable(sig) ? generateInputs(sig, 32, 102) : undefined;
-  for (let r = 0; r < rounds; r++) {
+  for (let r = 0; r < LATENCY_ROUNDS; r++) {
     o1.push(await medianLatencyMs(original, one, { budgetMs: per }));
     p1.push(await medianLatencyMs(optimized, one, { budgetMs: per }));
     if (big) {
@@ -309,10 +352,15 @@ export async function measureLatency(original: ort.InferenceSession, optimized: 
       p32.push(await medianLatencyMs(optimized, big, { budgetMs: per, minRuns: 3 }));
     }
   }
-  const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
   const round = (x: number) => Math.round(x * 1000) / 1000;
   return {
-    original: { batch1Ms: round(med(o1)), ...(big ? { batch32Ms: round(med(o32)) } : {}) },
-    optimized: { batch1Ms: round(med(p1)), ...(big ? { batch32Ms: round(med(p32)) } : {}) },
+    original: { batch1Ms: round(median(o1)), ...(big ? { batch32Ms: round(median(o32)) } : {}) },
+    optimized: { batch1Ms: round(median(p1)), ...(big ? { batch32Ms: round(median(p32)) } : {}) },
+    speedup: { batch1: speedupOf(o1, p1), ...(big ? { batch32: speedupOf(o32, p32) } : {}) },
   };
+};
+
+/** The median over rounds of the original's time over the optimised model's (the rounds' times in order), to 3 decimals. */
+export function speedupOf(originalMs: readonly number[], optimizedMs: readonly number[]): number {
+  return Math.round(median(originalMs.map((x, i) => x / optimizedMs[i])) * 1000) / 1000;
 }

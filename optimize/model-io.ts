@@ -61,7 +61,7 @@ export function readModel(path: string): LoadedModel {
   try {
     model = onnx.ModelProto.decode(bytes);
   } catch (err) {
-    throw new OptimizeError('InvalidModel', `${path} is not an ONNX model: ${(err as Error).message}`, { cause: err });
+    throw new OptimizeError('InvalidModel', `${path} is not an ONNX model: ${whyNotOnnx(bytes, err as Error)}`, { cause: err });
   }
   if (!model.graph || num(model.irVersion as number) <= 0 || !(model.opsetImport ?? []).length) {
     throw new OptimizeError('InvalidModel', `${path} is not an ONNX model: it has no ${!model.graph ? 'graph' : num(model.irVersion as number) <= 0 ? 'ir_version' : 'opset_import'}`);
@@ -87,6 +87,22 @@ export function readModel(path: string): LoadedModel {
     }
   }
   return { model, path, externalData: external, bytes: total };
+}
+
+/**
+ * Why bytes that do not decode are not a model, in ONNX's terms rather than the protobuf decoder's (an index out of
+ * range, a wire type at an offset): text, a file cut short, or not a ModelProto at all.
+ */
+export function whyNotOnnx(bytes: Uint8Array, err: Error): string {
+  const head = Buffer.from(bytes.subarray(0, 512)).toString('utf8');
+  if (bytes.byteLength > 0 && !head.includes('\uFFFD') && /^[\t\n\r\x20-\x7e\u00a0-\uffff]*$/.test(head)) {
+    return `it is a text file (it starts ${JSON.stringify(head.slice(0, 40))}), not a binary ONNX ModelProto`;
+  }
+  // An ONNX file opens with its ir_version (field 1, a varint): a length running past the end means it was cut short.
+  if (bytes[0] === 0x08 && /index out of range/.test(err.message)) {
+    return `its ${bytes.byteLength} bytes end in the middle of the model (a truncated or partly copied file)`;
+  }
+  return `its ${bytes.byteLength} bytes do not decode as an ONNX ModelProto`;
 }
 
 function entry(t: TensorProto, key: string): string | undefined {

@@ -7,6 +7,8 @@ import type { Accuracy, Latency } from './gate.js';
 
 /** The gate's smallest cosine similarity when none is given (the CLI's default and the report's). */
 export const DEFAULT_MIN_COSINE = 0.99;
+/** The gate's smallest batch-1 speed-up when none is given: an optimised model may not be slower than the original. */
+export const DEFAULT_MIN_SPEEDUP = 1;
 
 export const REPORT_FILE = 'optimization-report.json';
 export const OPTIMIZED_MODEL_FILE = 'model.onnx';
@@ -18,7 +20,7 @@ export type GraphOptimizationLevel = (typeof GRAPH_OPTIMIZATION_LEVELS)[number];
 export interface OptimizationReport {
   /** True when the optimised model passed the gate and was written. */
   applied: boolean;
-  /** Applied, AccuracyGateFailed, NothingToOptimize, or the error reason that stopped it. */
+  /** Applied, AccuracyGateFailed, SpeedGateFailed, NothingToOptimize, or the error reason that stopped it. */
   reason: string;
   message: string;
   quantize?: QuantizeMode;
@@ -31,13 +33,15 @@ export interface OptimizationReport {
   originalBytes?: number;
   optimizedBytes?: number;
   sizeRatio?: number;
-  thresholds: { maxAbsError?: number; minCosine: number };
+  thresholds: { maxAbsError?: number; minCosine: number; minSpeedup?: number };
   accuracy?: Accuracy;
   latency?: { original: Latency; optimized: Latency };
   speedup?: { batch1: number; batch32?: number };
   quantized?: { node: string; op: string; weight: string; shape: number[] }[];
   skipped?: { node: string; op: string; reason: string }[];
   keptFp32?: { node: string; op: string; reason: string }[];
+  /** The default-domain opset raised for int8 (from below 11; only the opset import changes). */
+  opset?: { from: number; to: number };
   /** Variants tried and dropped because they did not load or run (e.g. int8 with ConvInteger). */
   droppedCandidates?: string[];
   seconds?: number;

@@ -40,6 +40,8 @@ export interface ServeConfig {
   credentialsDir?: string;
   /** Output directory of `modelplane optimize`: its model is served when it passed the gate. */
   optimizedModelDir?: string;
+  /** Sample requests every instance runs before the model is ready (a failure stops the start). */
+  warmup?: string;
 }
 
 /** Raw option values as commander hands them over (strings from flags or the environment; true for a bare switch). */
@@ -137,6 +139,7 @@ export function parseServeConfig(raw: RawServeOptions): ServeConfig {
     sha256: o.sha256 || undefined,
     credentialsDir: o.credentialsDir || undefined,
     optimizedModelDir: o.optimizedModelDir || undefined,
+    warmup: o.warmup || undefined,
   };
 }
 

@@ -3,7 +3,8 @@
 // than a small model takes to compute. The lane is a second onnxruntime session on this thread, with one
 // intra-op thread. A run takes it only when predicted, from the warm-up, to stay within --inline-run-max-us, and
 // runs that keep overrunning their prediction pause the lane, so probes, metrics and other requests are never held
-// long.
+// long. A model whose warm-up failed (generated inputs it refuses) gets its prediction from real requests instead:
+// until a session worker's run of one shows a bound within the limit, every run goes to a worker.
 import { readFileSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import ort from 'onnxruntime-node';
@@ -112,11 +113,23 @@ export function modelFacts(path: string): { bytes: number; graph: GraphProto } {
   return { bytes, graph: model.graph };
 }
 
-/** What the lane's decisions rest on: the limit, and the warm-up run's time and size. */
+/**
+ * What the lane's decisions rest on: the limit, and a measured run's time and size: the lane's own warm-up, or a
+ * bound from a session worker's run of a real request (`from: 'requests'`).
+ */
 export interface InlinePlan {
   maxUs: number;
   warmupUs: number;
   warmupElements: number;
+  from: 'warm-up' | 'requests';
+}
+
+/**
+ * The plan a session worker's run of a request gives: `threads` intra-op threads can make a run at most that many
+ * times quicker than one thread does, so one thread (the lane's) takes at most `threads` times as long.
+ */
+export function planFromWorkerRun(maxUs: number, elements: number, computeSeconds: number, threads: number): InlinePlan {
+  return { maxUs, warmupUs: computeSeconds * 1e6 * Math.max(1, threads), warmupElements: Math.max(1, elements), from: 'requests' };
 }
 
 /**
@@ -151,29 +164,52 @@ async function runSession(session: ort.InferenceSession, inputs: WireTensor[]): 
   return { outputs: Object.entries(results).map(([name, t]) => fromOrtTensor(name, t)), computeSeconds };
 }
 
+/** A lane with its plan, or with none yet (`plan` undefined: to be measured on real requests); or why there is no lane. */
+/** Warm-up runs on the lane's own session (see WARMUP_RUNS): the quickest of the counted runs is the estimate. */
+async function timeWarmup(session: ort.InferenceSession, maxUs: number, warmup: () => WireTensor[]): Promise<InlinePlan> {
+  const times: number[] = [];
+  for (let i = 0; i < WARMUP_RUNS; i++) {
+    times.push((await runSession(session, warmup())).computeSeconds * 1e6);
+    if (i >= 2 && times[i] > maxUs * WARMUP_GIVE_UP_FACTOR) break;
+  }
+  return { maxUs, warmupUs: Math.min(...times.slice(-WARMUP_COUNTED)), warmupElements: wireElements(warmup()), from: 'warm-up' };
+}
+
 export type InlineLaneDecision =
-  | { lane: InlineLane; plan: InlinePlan }
+  | { lane: InlineLane; plan?: InlinePlan }
   | { lane?: undefined; reason: string };
+
+export interface InlineLaneOptions {
+  modelPath: string;
+  maxUs: number;
+  graphOptimizationLevel: 'disabled' | 'basic' | 'extended' | 'all';
+  /** The warm-up input the session workers ran; none when their warm-up failed. */
+  warmup?: () => WireTensor[];
+  /** Intra-op threads of a session worker, for the bound its runs give (planFromWorkerRun). */
+  workerThreads: number;
+  /** Told when a plan is made from real requests. */
+  onPlan?: (plan: InlinePlan) => void;
+}
 
 export class InlineLane implements InlineRunner {
   /** Set while a run is on the event loop. */
   busy = false;
   readonly guard: OverrunGuard;
 
-  private constructor(private readonly session: ort.InferenceSession, readonly plan: InlinePlan) {
-    this.guard = new OverrunGuard(plan.maxUs);
+  private constructor(private readonly session: ort.InferenceSession, private current: InlinePlan | undefined, private readonly opts: Pick<InlineLaneOptions, 'maxUs' | 'workerThreads' | 'onPlan'>) {
+    this.guard = new OverrunGuard(opts.maxUs);
+  }
+
+  /** What the lane decides on; undefined until a run was measured. */
+  get plan(): InlinePlan | undefined {
+    return this.current;
   }
 
   /**
-   * The lane for this model, or why there is none. `warmup` is the zero-filled warm-up input; the session
-   * workers have already run it, so the model is known to load and run.
+   * The lane for this model, or why there is none. `warmup` is the input the session workers have already run, so
+   * the model is known to load and run on it; without one (their warm-up failed) the lane waits for real requests.
    */
-  static async create(opts: {
-    modelPath: string;
-    maxUs: number;
-    graphOptimizationLevel: 'disabled' | 'basic' | 'extended' | 'all';
-    warmup: () => WireTensor[];
-  }): Promise<InlineLaneDecision> {
+  static async create(opts: InlineLaneOptions): Promise<InlineLaneDecision> {
     if (opts.maxUs <= 0) return { reason: '--inline-run-max-us is 0' };
     const fileBytes = statSync(opts.modelPath).size;
     if (fileBytes > INLINE_MAX_MODEL_BYTES) return { reason: `the model file has ${fileBytes} bytes, more than ${INLINE_MAX_MODEL_BYTES}` };
@@ -188,32 +224,41 @@ export class InlineLane implements InlineRunner {
       intraOpNumThreads: 1,
       logSeverityLevel: 3,
     });
-    const times: number[] = [];
+    let plan: InlinePlan | undefined;
     try {
-      for (let i = 0; i < WARMUP_RUNS; i++) {
-        times.push((await runSession(session, opts.warmup())).computeSeconds * 1e6);
-        if (i >= 2 && times[i] > opts.maxUs * WARMUP_GIVE_UP_FACTOR) break;
-      }
+      plan = opts.warmup ? await timeWarmup(session, opts.maxUs, opts.warmup) : undefined;
     } catch (err) {
       await session.release();
       throw err;
     }
     const sessionBytes = process.memoryUsage.rss() - rssBefore;
-    const plan: InlinePlan = { maxUs: opts.maxUs, warmupUs: Math.min(...times.slice(-WARMUP_COUNTED)), warmupElements: wireElements(opts.warmup()) };
     if (sessionBytes > INLINE_MAX_SESSION_BYTES) {
       await session.release();
       return { reason: `a second session took ${sessionBytes} bytes of memory, more than ${INLINE_MAX_SESSION_BYTES}` };
     }
-    if (!inlineEligible(plan.warmupElements, plan)) {
+    if (plan && !inlineEligible(plan.warmupElements, plan)) {
       await session.release();
       return { reason: `a warm-up run took ${plan.warmupUs.toFixed(0)} us, more than --inline-run-max-us ${plan.maxUs}` };
     }
-    return { lane: new InlineLane(session, plan), plan };
+    return { lane: new InlineLane(session, plan, opts), plan };
   }
 
-  /** Whether this request runs here now (the lane is free, not paused, and the run predicted short). */
+  /** Whether this request runs here now (the lane is free, has a plan, is not paused, and the run is predicted short). */
   accepts(req: InferRequest): boolean {
-    return !this.busy && inlineEligible(requestElements(req), this.plan) && this.guard.allows();
+    return !this.busy && this.current !== undefined && inlineEligible(requestElements(req), this.current) && this.guard.allows();
+  }
+
+  /**
+   * A session worker ran this request alone in `computeSeconds`. While the lane has no plan, the first such run whose
+   * bound (planFromWorkerRun) is within the limit becomes it.
+   */
+  observe(req: InferRequest, computeSeconds: number): void {
+    if (this.current) return;
+    const elements = requestElements(req);
+    const plan = planFromWorkerRun(this.opts.maxUs, elements, computeSeconds, this.opts.workerThreads);
+    if (!inlineEligible(elements, plan)) return;
+    this.current = plan;
+    this.opts.onPlan?.(plan);
   }
 
   /** Runs on this thread; the outputs are views on onnxruntime's buffers. */

@@ -51,6 +51,8 @@ export class RuntimeMetrics {
   readonly computeSeconds: Histogram<'model'>;
   readonly batchSize: Histogram<'model'>;
   readonly runs: Counter<'model' | 'place'>;
+  readonly batchFallbacks: Counter<'model' | 'reason'>;
+  readonly warmupFailures: Counter<'model'>;
   readonly inflight: Gauge<'model'>;
   readonly queued: Gauge<'model'>;
   readonly codecHeld: Gauge<'model'>;
@@ -67,6 +69,20 @@ export class RuntimeMetrics {
     this.batchSize = new Histogram({ name: 'modelplane_inference_batch_size', help: 'Rows (dimension 0) per model run', labelNames: ['model'], buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256], registers });
     this.runs = new Counter({ name: 'modelplane_inference_runs_total', help: 'Model runs by where they computed: session_worker, or event_loop (short runs, --inline-run-max-us)', labelNames: ['model', 'place'], registers });
     for (const place of ['session_worker', 'event_loop'] as const) this.runs.inc({ model, place }, 0);
+    this.batchFallbacks = new Counter({
+      name: 'modelplane_batch_fallbacks_total',
+      help: 'Batches re-run request by request, by reason: run_failed (the batched run failed), outputs_not_split (its outputs did not split along dimension 0)',
+      labelNames: ['model', 'reason'],
+      registers,
+    });
+    for (const reason of ['run_failed', 'outputs_not_split'] as const) this.batchFallbacks.inc({ model, reason }, 0);
+    this.warmupFailures = new Counter({
+      name: 'modelplane_warmup_failures_total',
+      help: 'Warm-up runs on generated inputs that failed (the model is served; a --warmup sample that fails stops the start instead)',
+      labelNames: ['model'],
+      registers,
+    });
+    this.warmupFailures.inc({ model }, 0);
     this.inflight = new Gauge({ name: 'modelplane_inference_inflight_requests', help: 'Requests received and not yet answered (queued + computing)', labelNames: ['model'], registers, collect() { this.set({ model }, live.inflight()); } });
     this.queued = new Gauge({ name: 'modelplane_inference_queued_requests', help: 'Requests waiting in the queue', labelNames: ['model'], registers, collect() { this.set({ model }, live.queued()); } });
     this.codecHeld = new Gauge({

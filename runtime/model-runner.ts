@@ -8,6 +8,8 @@ export interface LoadedModel {
   failures: { provider: string; error: string }[];
   signature: ModelSignature;
   loadSeconds: number;
+  /** With --require-gpu: whether onnxruntime placed some nodes on the CPU provider (see session-options.ts). */
+  nodesOnCpu?: boolean;
 }
 
 export interface RunResult {

@@ -16,10 +16,15 @@ export interface SchedulerOptions {
 /** Where a run computed: on a session worker, or on the event loop (an inline lane). */
 export type RunPlace = 'session_worker' | 'event_loop';
 
+/** Why a batch was re-run request by request: its run failed, or its outputs did not split along dimension 0. */
+export type FallbackReason = 'run_failed' | 'outputs_not_split';
+
 export interface SchedulerObserver {
   /** A request left the queue after s seconds. */
   queueSeconds(s: number, req: InferRequest): void;
   batch(rows: number, computeSeconds: number, place: RunPlace): void;
+  /** A batch of `requests` requests is re-run one request at a time; `error` is what the model or the split said. */
+  fallback?(requests: number, reason: FallbackReason, error: string): void;
 }
 
 interface Entry {
@@ -41,6 +46,8 @@ export type InstanceRunner = Pick<ModelRunner, 'run'> & Partial<Pick<ModelRunner
 export interface InlineRunner extends InstanceRunner {
   busy: boolean;
   accepts(req: InferRequest): boolean;
+  /** A session worker ran this request alone in computeSeconds (a lane without a plan makes one from it). */
+  observe?(req: InferRequest, computeSeconds: number): void;
 }
 
 export class Scheduler {
@@ -125,7 +132,10 @@ export class Scheduler {
     try {
       result = await instance.run(concatInputs(entries.map((e) => e.req), this.sig, instance.inputBuffer));
     } catch (err) {
-      if (entries.length > 1) return this.executeOneByOne(instance, entries);
+      if (entries.length > 1) {
+        this.observer.fallback?.(entries.length, 'run_failed', (err as Error).message);
+        return this.executeOneByOne(instance, entries);
+      }
       this.release(instance);
       entries[0].reject(new RuntimeError('InferenceFailed', `inference failed: ${(err as Error).message}`));
       return;
@@ -133,12 +143,14 @@ export class Scheduler {
     let split: OutputTensor[][];
     try {
       split = splitOutputs(result.outputs, entries.length === 1 ? [entries[0].rows] : entries.map((e) => e.rows));
-    } catch {
+    } catch (err) {
       // The outputs do not split along dimension 0: answer these one by one (the model stays shared).
+      this.observer.fallback?.(entries.length, 'outputs_not_split', (err as Error).message);
       return this.executeOneByOne(instance, entries);
     }
     this.release(instance);
     this.observer.batch(entries.reduce((n, e) => n + e.rows, 0), result.computeSeconds, 'session_worker');
+    if (entries.length === 1) this.inline?.observe?.(entries[0].req, result.computeSeconds);
     entries.forEach((e, i) => e.resolve(split[i]));
   }
 

@@ -8,15 +8,16 @@ import { createLogger, type Logger } from '../common/logger.js';
 import { writeTerminationMessage } from '../common/termination.js';
 import { cpuLimit, type ServeConfig } from './config.js';
 import { InflightTracker, RuntimeMetrics } from './metrics.js';
+import { InflightBytes } from './admission.js';
 import { ModelLoadError, ModelRunner, type LoadedModel } from './model-runner.js';
-import { Scheduler } from './scheduler.js';
+import { Scheduler, type SchedulerObserver } from './scheduler.js';
 import type { InlineLane, InlineLaneDecision } from './inline-lane.js';
 import { createRuntimeServer, MODEL_VERSION, type ServedModel, type ServerState } from './server.js';
 import { ModelStatisticsRecorder } from './statistics.js';
-import { batchability, warmupShape, type ModelSignature } from './signature.js';
-import { typeInfo } from './datatypes.js';
-import { elementCount } from './tensors.js';
-import { readManifest } from './fetch/integrity.js';
+import { batchability, type ModelSignature } from './signature.js';
+import { readSampleRequests, type SampleRequest } from './samples.js';
+import { laneWarmupInputs, warmUp, type WarmupReport } from './warmup.js';
+import { checksumMismatch, readManifest, sha256File } from './fetch/integrity.js';
 import type { WireTensor, WorkerInit } from './worker-protocol.js';
 import { isGpuProvider } from '../common/serve-contract.js';
 import { startGrpcServer, type GrpcRuntimeServer } from './grpc/server.js';
@@ -53,7 +54,8 @@ export function defaultModelName(modelPath: string): string {
 /** Resolves --model to a local ONNX file, fetching a remote URI into the cache first. */
 async function resolveModelFile(cfg: ServeConfig, logger: Logger): Promise<string> {
   let path = cfg.model;
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(path)) {
+  const uri = /^[a-z][a-z0-9+.-]*:\/\//i.test(path);
+  if (uri) {
     const { fetchModel, isRemoteUri } = await import('./fetch/index.js');
     // Each remote URI gets its own cache directory, so a verified copy is reused across restarts.
     const dest = isRemoteUri(path) ? join(cfg.cacheDir, createHash('sha256').update(path).digest('hex').slice(0, 32)) : cfg.cacheDir;
@@ -63,6 +65,14 @@ async function resolveModelFile(cfg: ServeConfig, logger: Logger): Promise<strin
       throw new FatalError('ModelFetchFailed', (err as Error).message);
     }
   }
+  const file = await localModelFile(path);
+  // A URI's download was verified as it arrived; a path given as it is gets the same check before it is loaded.
+  if (cfg.sha256 && !uri) await verifyLocalModel(file, cfg.sha256);
+  return file;
+}
+
+/** The ONNX file a local --model path names: the file, a directory's model.onnx, or what fetch recorded there. */
+async function localModelFile(path: string): Promise<string> {
   if (!existsSync(path)) {
     const fetched = await fetchedModel(dirname(path));
     if (fetched) return fetched;
@@ -76,6 +86,14 @@ async function resolveModelFile(cfg: ServeConfig, logger: Logger): Promise<strin
     throw new FatalError('ModelLoadFailed', `model not found: directory ${path} has no model.onnx`);
   }
   return path;
+}
+
+/** --sha256 for a model on disk: the digest of the file loaded (model.onnx of a directory), as fetch checks it. */
+async function verifyLocalModel(file: string, expected: string): Promise<void> {
+  const actual = await sha256File(file);
+  if (actual !== expected.toLowerCase()) {
+    throw new FatalError('ModelFetchFailed', `${checksumMismatch(file, expected.toLowerCase(), actual).message}; the model is not served`);
+  }
 }
 
 /**
@@ -95,15 +113,6 @@ async function fetchedModel(dir: string): Promise<string | undefined> {
   }
 }
 
-function zeroInputs(sig: ModelSignature): WireTensor[] {
-  return sig.inputs.map((t) => {
-    const dims = warmupShape(t);
-    const n = elementCount(dims);
-    if (t.datatype === 'BYTES') return { name: t.name, ortType: t.ortType, dims, strings: new Array(n).fill('') };
-    return { name: t.name, ortType: t.ortType, dims, buffer: new ArrayBuffer(n * typeInfo(t.datatype).size) };
-  });
-}
-
 /**
  * What each instance's session worker is told, apart from the model path: with --require-gpu only the GPU
  * providers are tried; instance i runs on devices[i mod length]; threads default to a share of the CPU limit.
@@ -116,6 +125,7 @@ export function instancePlan(cfg: ServeConfig, cpus: number = cpuLimit()): Omit<
     deviceId: cfg.devices[i % cfg.devices.length],
     graphOptimizationLevel: cfg.graphOptimizationLevel,
     intraOpThreads,
+    requireGpu: cfg.requireGpu,
   }));
 }
 
@@ -125,11 +135,115 @@ function loadFailure(cfg: ServeConfig, file: string, err: Error): FatalError {
     const gpuFailures = err.failures.filter((f) => isGpuProvider(f.provider));
     // Registering the provider (its libraries, a device) fails before the model is read; a model onnxruntime
     // cannot parse fails alike on every provider, which is not the GPU's fault and is reported as it is.
-    if (gpuFailures.length === err.failures.length && gpuFailures.every((f) => /AppendExecutionProvider|CUDA|cuDNN|TensorRT|shared librar/i.test(f.error))) {
+    if (gpuFailures.length === err.failures.length && gpuFailures.every((f) => /AppendExecutionProvider|CUDA|cuDNN|shared librar/i.test(f.error))) {
       return new FatalError('ModelLoadFailed', `GPU requested but the CUDA execution provider is unavailable: ${gpuFailures.map((f) => `${f.provider}: ${f.error}`).join('; ')}`);
     }
   }
   return new FatalError('ModelLoadFailed', `model ${file} did not load: ${err.message}`);
+}
+
+/** Loads the model into every instance; logs each provider skipped, and nodes onnxruntime put on CPU under --require-gpu. */
+async function loadInstances(cfg: ServeConfig, file: string, runners: ModelRunner[], plan: Omit<WorkerInit, 'modelPath'>[], logger: Logger): Promise<{ providers: string[]; sig: ModelSignature; nodesOnCpu?: boolean }> {
+  let loadedAll: LoadedModel[];
+  try {
+    loadedAll = await Promise.all(plan.map((p, i) => runners[i].load({ modelPath: file, ...p })));
+  } catch (err) {
+    throw loadFailure(cfg, file, err as Error);
+  }
+  for (const f of loadedAll[0].failures) {
+    logger.warn('execution provider unavailable, falling back', { provider: f.provider, reason: f.error });
+  }
+  const providers = [...new Set(loadedAll.map((l) => l.provider))];
+  const told = loadedAll.filter((l) => l.nodesOnCpu !== undefined);
+  const nodesOnCpu = told.length ? told.some((l) => l.nodesOnCpu) : undefined;
+  if (nodesOnCpu) {
+    logger.warn('onnxruntime placed some nodes on CPU', {
+      provider: providers.join(','),
+      detail: 'with no CPU fallback allowed the session was refused: onnxruntime keeps shape computations (Shape, Gather, Concat feeding a Reshape) on CPU by design, and runs there any op its GPU provider has no kernel for',
+    });
+  }
+  return { providers, sig: loadedAll[0].signature, nodesOnCpu };
+}
+
+/** Dynamic batching asked for on a model whose first dimension is fixed is refused, never served another way. */
+function checkBatching(maxBatchSize: number, sig: ModelSignature): void {
+  const b = batchability(sig);
+  if (maxBatchSize > 1 && !b.ok) {
+    throw new FatalError(
+      'BatchingUnsupported',
+      `--max-batch-size ${maxBatchSize} asks for dynamic batching, but ${b.reason}: requests cannot be concatenated along dimension 0. ` +
+        'Serve it without batching (--max-batch-size 1; omit spec.runtime.batching), or export the model with a symbolic first dimension',
+    );
+  }
+}
+
+/**
+ * The warm-up (warmup.ts): the --warmup samples, a failure of which stops the start with onnxruntime's message; else
+ * generated inputs, a failure of which is a warning (the model is served). Returns what the event-loop lane may time
+ * itself on.
+ */
+async function runWarmup(cfg: ServeConfig, file: string, runners: ModelRunner[], sig: ModelSignature, failed: () => void, logger: Logger): Promise<{ report: WarmupReport; laneInputs?: () => WireTensor[] }> {
+  let samples: SampleRequest[] | undefined;
+  if (cfg.warmup) {
+    try {
+      samples = readSampleRequests(cfg.warmup, sig);
+    } catch (err) {
+      throw new FatalError('ModelLoadFailed', `--warmup: ${(err as Error).message}`);
+    }
+  }
+  let report: WarmupReport;
+  try {
+    report = await warmUp(runners, sig, samples, failed);
+  } catch (err) {
+    throw new FatalError('ModelLoadFailed', `model ${file} failed its warm-up: ${(err as Error).message}`);
+  }
+  if (report.status === 'failed') {
+    logger.warn('warm-up on generated inputs failed; the model is served', {
+      error: report.message,
+      detail: 'zeros with every symbolic dimension 1 are a guess the model may refuse; --warmup FILE gives inputs it takes',
+    });
+  } else logger.info('warmed up', { inputs: report.inputs, ...(report.samples ? { samples: report.samples } : {}) });
+  return { report, laneInputs: laneWarmupInputs(report, sig, samples) };
+}
+
+/**
+ * Short runs of a small CPU model cost less on the event loop than their hand-off to a session worker. Its module
+ * (onnxruntime and an ONNX reader on this thread) loads only for a model that may get the lane.
+ */
+async function chooseInlineLane(cfg: ServeConfig, file: string, providers: string[], warmup: (() => WireTensor[]) | undefined, workerThreads: number, logger: Logger): Promise<InlineLaneDecision> {
+  const decision: InlineLaneDecision = cfg.inlineRunMaxUs <= 0 ? { reason: '--inline-run-max-us is 0' }
+    : cfg.maxBatchSize > 1 ? { reason: 'batching is on' }
+    : !providers.every((p) => p === 'cpu') ? { reason: `the model runs on ${providers.join(',')}` }
+    : await import('./inline-lane.js')
+      .then(({ InlineLane }) => InlineLane.create({
+        modelPath: file, maxUs: cfg.inlineRunMaxUs, graphOptimizationLevel: cfg.graphOptimizationLevel, warmup, workerThreads,
+        onPlan: (p) => logger.info('short runs on the event loop', { maxUs: p.maxUs, boundUs: +p.warmupUs.toFixed(1), elements: p.warmupElements, from: p.from }),
+      }))
+      .catch((err: Error) => ({ reason: `a session on the event loop did not load: ${err.message}` }));
+  if (!decision.lane) logger.info('every run on a session worker', { reason: decision.reason });
+  else if (decision.plan) logger.info('short runs on the event loop', { maxUs: cfg.inlineRunMaxUs, warmupUs: +decision.plan.warmupUs.toFixed(1), warmupElements: decision.plan.warmupElements });
+  else logger.info('short runs on the event loop once a real run shows them short', { maxUs: cfg.inlineRunMaxUs, reason: 'the warm-up failed: no run to predict from yet' });
+  return decision;
+}
+
+/** Metrics and statistics from the scheduler's runs; a batch re-run request by request is counted and logged. */
+function schedulerObserver(model: string, metrics: RuntimeMetrics, statistics: ModelStatisticsRecorder, logger: Logger): SchedulerObserver {
+  return {
+    queueSeconds: (s, req) => {
+      metrics.queueSeconds.observe({ model }, s);
+      if (req) statistics.dequeued(req, s);
+    },
+    batch: (rows, s, place) => {
+      metrics.batchSize.observe({ model }, rows);
+      metrics.computeSeconds.observe({ model }, s);
+      metrics.runs.inc({ model, place });
+      statistics.executed(rows, s);
+    },
+    fallback: (requests, reason, error) => {
+      metrics.batchFallbacks.inc({ model, reason });
+      logger.warn('batch re-run request by request', { model, requests, reason, error });
+    },
+  };
 }
 
 export function startRuntime(cfg: ServeConfig, version: string, logger: Logger = createLogger('runtime', cfg.logLevel)): Promise<RunningRuntime> {
@@ -144,7 +258,7 @@ export function startRuntime(cfg: ServeConfig, version: string, logger: Logger =
   const serverDeps = {
     version,
     maxBodyBytes: cfg.maxBodyBytes,
-    maxInflightBytes: cfg.maxInflightBytes,
+    inflightBytes: new InflightBytes(cfg.maxInflightBytes),
     bodyTimeoutSeconds: cfg.bodyTimeoutSeconds,
     headersTimeoutSeconds: cfg.headersTimeoutSeconds,
     requestTimeoutSeconds: cfg.requestTimeoutSeconds,
@@ -165,66 +279,28 @@ export function startRuntime(cfg: ServeConfig, version: string, logger: Logger =
     const { file, parameters: optimization } = chooseServedModel(original, cfg.optimizedModelDir);
     if (optimization) logger.info(optimization.optimized ? 'serving the optimised model' : 'serving the original model', { file, ...optimization });
     const plan = instancePlan(cfg);
-    let loadedAll: LoadedModel[];
-    try {
-      loadedAll = await Promise.all(plan.map((p, i) => runners[i].load({ modelPath: file, ...p })));
-    } catch (err) {
-      throw loadFailure(cfg, file, err as Error);
-    }
+    const { providers, sig, nodesOnCpu } = await loadInstances(cfg, file, runners, plan, logger);
     if (startFailed) throw new FatalError('ListenFailed', 'the server did not start');
-    const loaded = loadedAll[0];
-    for (const f of loaded.failures) {
-      logger.warn('execution provider unavailable, falling back', { provider: f.provider, reason: f.error });
-    }
-    const providers = [...new Set(loadedAll.map((l) => l.provider))];
-    const sig = loaded.signature;
     const maxBatchSize = cfg.maxBatchSize;
-    const b = batchability(sig);
-    if (maxBatchSize > 1 && !b.ok) {
-      throw new FatalError(
-        'BatchingUnsupported',
-        `--max-batch-size ${maxBatchSize} asks for dynamic batching, but ${b.reason}: requests cannot be concatenated along dimension 0. ` +
-          'Serve it without batching (--max-batch-size 1; omit spec.runtime.batching), or export the model with a symbolic first dimension',
-      );
-    }
-    try {
-      await Promise.all(runners.map((r) => r.run(zeroInputs(sig))));
-    } catch (err) {
-      throw new FatalError('ModelLoadFailed', `model ${file} failed its warm-up run: ${(err as Error).message}`);
-    }
-    // Short runs of a small CPU model cost less on the event loop than their hand-off to a session worker.
-    // Its module (onnxruntime and an ONNX reader on this thread) loads only for a model that may get the lane.
-    const inlineDecision: InlineLaneDecision = cfg.inlineRunMaxUs <= 0 ? { reason: '--inline-run-max-us is 0' }
-      : maxBatchSize > 1 ? { reason: 'batching is on' }
-      : !providers.every((p) => p === 'cpu') ? { reason: `the model runs on ${providers.join(',')}` }
-      : await import('./inline-lane.js')
-        .then(({ InlineLane }) => InlineLane.create({ modelPath: file, maxUs: cfg.inlineRunMaxUs, graphOptimizationLevel: cfg.graphOptimizationLevel, warmup: () => zeroInputs(sig) }))
-        .catch((err: Error) => ({ reason: `a session on the event loop did not load: ${err.message}` }));
-    inline = inlineDecision.lane;
-    if (inlineDecision.lane) logger.info('short runs on the event loop', { maxUs: cfg.inlineRunMaxUs, warmupUs: +inlineDecision.plan.warmupUs.toFixed(1), warmupElements: inlineDecision.plan.warmupElements });
-    else logger.info('every run on a session worker', { reason: inlineDecision.reason });
+    checkBatching(maxBatchSize, sig);
     const metrics = new RuntimeMetrics(
       modelName,
       { inflight: () => inflight.count, queued: () => served?.scheduler.queued ?? 0, concurrencySeconds: () => inflight.concurrencySeconds(), codecHeldBytes: () => server.codecHeldBytes() },
       cfg.grpcPort > 0 ? ['http', 'grpc'] : ['http'],
     );
+    const { report: warmup, laneInputs } = await runWarmup(cfg, file, runners, sig, () => metrics.warmupFailures.inc({ model: modelName }), logger);
+    const inlineDecision = await chooseInlineLane(cfg, file, providers, laneInputs, plan[0].intraOpThreads, logger);
+    inline = inlineDecision.lane;
     for (const provider of providers) metrics.executionProvider.set({ model: modelName, provider }, 1);
-    const scheduler = new Scheduler(runners, sig, { maxBatchSize, maxQueueDelayUs: cfg.maxQueueDelayUs, maxQueueSize: cfg.maxQueueSize }, {
-      queueSeconds: (s, req) => {
-        metrics.queueSeconds.observe({ model: modelName }, s);
-        if (req) statistics.dequeued(req, s);
-      },
-      batch: (rows, s, place) => {
-        metrics.batchSize.observe({ model: modelName }, rows);
-        metrics.computeSeconds.observe({ model: modelName }, s);
-        metrics.runs.inc({ model: modelName, place });
-        statistics.executed(rows, s);
-      },
-    }, inline);
+    const scheduler = new Scheduler(runners, sig, { maxBatchSize, maxQueueDelayUs: cfg.maxQueueDelayUs, maxQueueSize: cfg.maxQueueSize }, schedulerObserver(modelName, metrics, statistics, logger), inline);
     const loadSeconds = (performance.now() - started) / 1000;
     metrics.loadSeconds.set({ model: modelName }, loadSeconds);
-    const parameters = { execution_provider: providers.join(','), instances: runners.length, inline_run_max_us: inline ? cfg.inlineRunMaxUs : 0, ...(optimization ?? {}) };
-    served = { name: modelName, signature: sig, scheduler, metrics, maxBatchSize, parameters };
+    const parameters = {
+      execution_provider: providers.join(','), instances: runners.length, inline_run_max_us: inline ? cfg.inlineRunMaxUs : 0,
+      ...(nodesOnCpu !== undefined ? { nodes_on_cpu: nodesOnCpu } : {}),
+      ...(optimization ?? {}),
+    };
+    served = { name: modelName, signature: sig, scheduler, metrics, maxBatchSize, parameters, warmup };
     for (const runner of runners) {
       runner.onFatal = (err) => {
         logger.error('session worker died', { error: err.message });

@@ -11,8 +11,10 @@ import type { Scheduler } from './scheduler.js';
 import type { ModelSignature } from './signature.js';
 import type { OutputTensor } from './batching.js';
 import type { ModelStatisticsRecorder } from './statistics.js';
+import type { WarmupReport } from './warmup.js';
 import { Codec, HeldText } from './http/codec.js';
-import { admitBody, decodeContent, InflightBytes, isExclusiveBody, readBody, receiveBody, Reservation } from './http/body.js';
+import { admitBody, decodeContent, isExclusiveBody, readBody, receiveBody } from './http/body.js';
+import { Reservation, type InflightBytes } from './admission.js';
 import { createControlApp } from './http/control.js';
 
 export const SERVER_NAME = 'modelplane';
@@ -30,13 +32,15 @@ export interface ServedModel {
   maxBatchSize: number;
   /** Model metadata `parameters`: how the model is being served (execution provider, instances, optimised or not). */
   parameters?: Record<string, string | number | boolean>;
+  /** What the warm-up ran and whether it failed (model metadata `warmup`). */
+  warmup?: WarmupReport;
 }
 
 export interface RuntimeServerDeps {
   version: string;
   maxBodyBytes: number;
-  /** Budget on bytes of request bodies held by requests in flight; 503 past it. */
-  maxInflightBytes: number;
+  /** The budget on bytes of requests in flight, one for every transport; past it they are refused. */
+  inflightBytes: InflightBytes;
   /** Longest pause while a request body arrives, seconds; 0 = none. */
   bodyTimeoutSeconds: number;
   /** Longest time to receive a request's headers, seconds. */
@@ -103,6 +107,7 @@ export function modelMetadata(m: ServedModel): Record<string, unknown> {
     inputs: m.signature.inputs.map((t) => ({ name: t.name, datatype: t.datatype, shape: t.shape })),
     outputs: m.signature.outputs.map((t) => ({ name: t.name, datatype: t.datatype, shape: t.shape })),
     ...(m.parameters ? { parameters: m.parameters } : {}),
+    ...(m.warmup ? { warmup: m.warmup } : {}),
   };
 }
 
@@ -217,7 +222,7 @@ export function createInferHandler(deps: RuntimeServerDeps) {
   const { logger, statistics } = deps;
   // Winston builds and pipes a record even for a filtered level: decide once, off the hot path.
   const debug = logger.isLevelEnabled('debug');
-  const budget = new InflightBytes(deps.maxInflightBytes);
+  const budget = deps.inflightBytes;
   const limits = { maxBytes: deps.maxBodyBytes, idleMs: deps.bodyTimeoutSeconds * 1000 };
   let codec: Codec | undefined;
 

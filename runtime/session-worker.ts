@@ -5,33 +5,23 @@ import ort from 'onnxruntime-node';
 import { tensorSpec, type ModelSignature, type OrtValueMetadata } from './signature.js';
 import type { WorkerChannel, WorkerInit, WorkerReply, WorkerRequest } from './worker-protocol.js';
 import { fromOrtTensor, toOrtTensor } from './ort-tensors.js';
-import { isGpuProvider } from '../common/serve-contract.js';
+import { createSession } from './session-options.js';
 
 const init = workerData as WorkerInit & { channel: WorkerChannel };
 const port = parentPort!;
-
-function sessionOptions(provider: string): ort.InferenceSession.SessionOptions {
-  const ep = isGpuProvider(provider) ? { name: provider, deviceId: init.deviceId } : provider;
-  return {
-    executionProviders: [ep as ort.InferenceSession.ExecutionProviderConfig],
-    graphOptimizationLevel: init.graphOptimizationLevel,
-    intraOpNumThreads: init.intraOpThreads > 0 ? init.intraOpThreads : undefined,
-    logSeverityLevel: 3,
-  };
-}
 
 async function load(): Promise<ort.InferenceSession> {
   const started = performance.now();
   const failures: { provider: string; error: string }[] = [];
   for (const provider of init.executionProviders) {
     try {
-      const session = await ort.InferenceSession.create(init.modelPath, sessionOptions(provider));
+      const { session, nodesOnCpu } = await createSession((path, options) => ort.InferenceSession.create(path, options), init.modelPath, provider, init);
       const meta = session as unknown as { inputMetadata: OrtValueMetadata[]; outputMetadata: OrtValueMetadata[] };
       const signature: ModelSignature = {
         inputs: meta.inputMetadata.map(tensorSpec),
         outputs: meta.outputMetadata.map(tensorSpec),
       };
-      reply({ type: 'loaded', provider, failures, signature, loadSeconds: (performance.now() - started) / 1000 });
+      reply({ type: 'loaded', provider, failures, signature, loadSeconds: (performance.now() - started) / 1000, ...(nodesOnCpu !== undefined ? { nodesOnCpu } : {}) });
       return session;
     } catch (err) {
       failures.push({ provider, error: (err as Error).message });

@@ -10,6 +10,8 @@ export interface WorkerInit {
   deviceId: number;
   graphOptimizationLevel: 'disabled' | 'basic' | 'extended' | 'all';
   intraOpThreads: number;
+  /** --require-gpu: a GPU provider is asked first to keep every node off the CPU provider. */
+  requireGpu: boolean;
 }
 
 /** How runs reach the worker: a port for the requests, and a shared counter bumped after each post. */
@@ -39,7 +41,7 @@ export interface WorkerRequest {
 }
 
 export type WorkerReply =
-  | { type: 'loaded'; provider: string; failures: { provider: string; error: string }[]; signature: ModelSignature; loadSeconds: number }
+  | { type: 'loaded'; provider: string; failures: { provider: string; error: string }[]; signature: ModelSignature; loadSeconds: number; nodesOnCpu?: boolean }
   | { type: 'load-failed'; failures: { provider: string; error: string }[] }
   | { type: 'result'; seq: number; outputs: WireTensor[]; computeSeconds: number }
   | { type: 'run-failed'; seq: number; error: string };

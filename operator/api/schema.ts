@@ -13,8 +13,8 @@ export const PLURAL = 'modeldeployments';
 export const SINGULAR = 'modeldeployment';
 
 export const DEFAULT_GPU_RESOURCE = 'nvidia.com/gpu';
-/** The runtime's providers that a ModelDeployment may name (webgpu has no place in a pod). */
-export const EXECUTION_PROVIDERS = ['cuda', 'tensorrt', 'cpu'] as const satisfies readonly ExecutionProvider[];
+/** The runtime's providers that a ModelDeployment may name. */
+export const EXECUTION_PROVIDERS = ['cuda', 'cpu'] as const satisfies readonly ExecutionProvider[];
 export const GRAPH_OPTIMIZATION_LEVELS = OPTIMIZATION_LEVELS;
 
 export interface CelRule {
@@ -219,6 +219,55 @@ const Batching = Type.Object(
   { description: 'Dynamic batching along the first dimension, as Triton\'s max_batch_size: opt-in, omitted means off (max batch size 1).' },
 );
 
+/** Datatypes an inline sample input may have: numbers in `data` (BOOL and BYTES samples come in a file, by uri). */
+export const INLINE_SAMPLE_DATATYPES = ['UINT8', 'UINT16', 'UINT32', 'UINT64', 'INT8', 'INT16', 'INT32', 'INT64', 'FP16', 'FP32', 'FP64'] as const;
+/** Inline samples are rendered into a pod annotation (256 KiB for all of them): these bounds keep them well inside. */
+export const INLINE_SAMPLE_MAX_INPUTS = 8;
+export const INLINE_SAMPLE_MAX_VALUES = 1024;
+
+const SampleInput = Type.Object(
+  {
+    name: Type.String({ minLength: 1, maxLength: 256, description: 'The model input.' }),
+    datatype: StringEnum(INLINE_SAMPLE_DATATYPES, { description: 'Its Open Inference Protocol datatype.' }),
+    shape: Type.Array(Type.Integer({ minimum: 0, maximum: 2147483647, format: 'int64' }), { maxItems: 16, description: 'Its shape.' }),
+    data: Type.Array(Type.Number(), { maxItems: INLINE_SAMPLE_MAX_VALUES, description: 'Its values, flat, row-major.' }),
+  },
+  { description: 'One input tensor in the Open Inference Protocol JSON form.' },
+);
+
+/** Sample requests: what `serve --warmup` and `optimize --samples` read, from a file at a URI or inline in the spec. */
+function SampleRequests(what: string) {
+  return Type.Object(
+    {
+      uri: Type.Optional(Type.String({
+        maxLength: 2048,
+        description:
+          'A file of sample requests in the shape of an Open Inference Protocol infer request body (a JSON request, a JSON array ' +
+          'of them, or JSON followed by binary tensor data): https://host/path/file, http://..., s3://bucket/key (fetched ' +
+          'like the model, with its credentialsSecret, by an init container) or file:///absolute/path (in the image; local mode).',
+        ...cel({
+          rule:
+            "self.matches(r'^https?://[^/?#\\s]+/[^\\s]*[^/\\s]$') || self.matches(r'^s3://[a-z0-9][a-z0-9.-]*[a-z0-9]/[^\\s]*[^/\\s]$') || " +
+            "self.matches(r'^file:///[^\\s]*[^/\\s]$')",
+          message: 'uri must name a file: https://host/path/file, http://host/path/file, s3://bucket/key or file:///absolute/path',
+          reason: 'FieldValueInvalid',
+        }),
+      })),
+      inputs: Type.Optional(Type.Array(SampleInput, {
+        minItems: 1,
+        maxItems: INLINE_SAMPLE_MAX_INPUTS,
+        description:
+          `One sample request's inputs, inline (numeric datatypes, at most ${INLINE_SAMPLE_MAX_VALUES} values each; larger ` +
+          'samples, and BOOL or BYTES ones, by uri). They reach the pod through an annotation of its template and a downward API volume.',
+      })),
+    },
+    {
+      description: what,
+      ...cel({ rule: 'has(self.uri) != has(self.inputs)', message: 'give uri or inputs, not both', reason: 'FieldValueInvalid' }),
+    },
+  );
+}
+
 const RuntimeFields = {
     image: Type.Optional(Type.String({ minLength: 1, maxLength: 1024, description: 'Runtime image; defaults to the operator configuration.' })),
     executionProviders: Type.Optional(
@@ -248,6 +297,11 @@ const RuntimeFields = {
         "Model instances per replica, as Triton's instance_group count: each its own onnxruntime session on its own thread, " +
         'and a batch goes to whichever is idle. With spec.gpu, instances per GPU (one GPU per instance for gpu.count > 1).',
     }),
+    warmup: Type.Optional(SampleRequests(
+      "Sample requests every model instance runs before the pod is ready (`serve --warmup`, as Triton's model_warmup); a sample " +
+        "that fails stops the pod with ModelLoadFailed and onnxruntime's message. Without them the runtime warms up on generated " +
+        'inputs (zeros, symbolic dimensions 1), and a model that refuses those is served all the same, with a warning.',
+    )),
 };
 
 const Runtime = Type.Object(
@@ -282,19 +336,32 @@ const Optimization = Type.Object(
     graphOptimization: Type.Optional(
       StringEnum(OFFLINE_GRAPH_OPTIMIZATION_LEVELS, { maxLength: 16, description: "onnxruntime's graph optimisation done once, offline, for the pod's execution provider, and saved." }),
     ),
-    maxAbsError: Type.Optional(Type.Number({ minimum: 0, description: 'Largest absolute output difference from the original the optimised model may show; no limit when absent.' })),
+    maxAbsError: Type.Optional(Type.Number({ minimum: 0, description: 'Largest absolute output difference from the original the optimised model may show, on any sample; no limit when absent.' })),
     minCosine: Type.Number({
       minimum: -1,
       maximum: 1,
       default: 0.99,
-      description: 'Smallest cosine similarity between original and optimised outputs the optimised model must reach.',
+      description: 'Smallest cosine similarity between original and optimised outputs the optimised model must reach, on every sample.',
     }),
+    minSpeedup: Type.Number({
+      minimum: 0,
+      maximum: 1000,
+      default: 1,
+      description:
+        'Smallest batch-1 speed-up over the original, measured in the pod on its execution provider, the optimised model must ' +
+        'reach; below it the original is served (reason SpeedGateFailed). 0 accepts a slower model (for its size alone).',
+    }),
+    samples: Type.Optional(SampleRequests(
+      'Sample requests the gate compares the two models on (`optimize --samples`), instead of generated inputs; default ' +
+        'runtime.warmup when that is given.',
+    )),
   },
   {
     description:
       'Optimise the model in the pod before serving it: an init container runs `modelplane optimize` after the fetch, ' +
-      'compares the optimised model with the original on generated inputs, and the runtime serves the optimised model ' +
-      'only when it passed the gate (else the original). status.optimization reports the result.',
+      'compares the optimised model with the original on the samples (else on generated inputs), and the runtime serves the ' +
+      'optimised model only when it passed the gate (accuracy on every sample, and speed) and else the original. ' +
+      'status.optimization reports the result.',
     ...cel({
       rule: 'has(self.quantize) || has(self.graphOptimization)',
       message: 'optimization needs quantize or graphOptimization',
@@ -332,7 +399,7 @@ export const ModelDeploymentSpecSchema = Type.Object(
       // A pod that holds a GPU serves on it or fails; it never quietly computes on CPU.
       {
         rule: "!has(self.gpu) || !has(self.runtime) || !has(self.runtime.executionProviders) || self.runtime.executionProviders.exists(p, p != 'cpu')",
-        message: 'with spec.gpu, runtime.executionProviders must include cuda or tensorrt',
+        message: 'with spec.gpu, runtime.executionProviders must include cuda',
         reason: 'FieldValueInvalid',
         fieldPath: '.runtime.executionProviders',
       },

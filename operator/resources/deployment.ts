@@ -6,6 +6,7 @@ import type { ResolvedConfig } from './config.js';
 import { labelsFor, selectorLabels } from './labels.js';
 import { CREDENTIALS_DIR, MODELS_DIR, planModelSource, type ModelSourcePlan } from './model-source.js';
 import { childMetadata } from './owner.js';
+import { INLINE_SAMPLES_DIR, INLINE_SAMPLES_VOLUME, podSamplePlans, SAMPLE_FETCH_CONTAINERS, SAMPLES_DIR, SAMPLES_VOLUME, type SamplePlan } from './samples.js';
 import { DEFAULT_HTTP_PORT, POD_GRPC_PORT, SERVE_DEFAULTS, serveArgv, type ExecutionProvider, type ServeSettings } from '../../common/serve-contract.js';
 
 export const HTTP_PORT = DEFAULT_HTTP_PORT;
@@ -85,6 +86,7 @@ export function serveSettings(md: ModelDeployment, plan: ModelSourcePlan, cfg: R
     // SIGTERM arrives after the preStop sleep; the drain must end before the kubelet's SIGKILL.
     drainTimeoutSeconds: drainTimeoutSeconds(cfg),
     ...(spec.optimization ? { optimizedModelDir: OPTIMIZED_DIR } : {}),
+    ...(spec.runtime.warmup ? { warmup: podSamplePlans(spec).warmup!.path } : {}),
     logLevel: cfg.logLevel,
   };
 }
@@ -105,18 +107,61 @@ export function fetchArgs(md: ModelDeployment, cfg: ResolvedConfig): string[] {
 }
 
 /**
- * `modelplane optimize` arguments: optimise the fetched model into OPTIMIZED_DIR on the runtime's execution providers.
- * A refusal or a failed gate still exits 0 (the runtime then serves the original); the result goes to the termination message.
+ * `modelplane optimize` arguments: optimise the fetched model into OPTIMIZED_DIR on the runtime's execution providers,
+ * compared on the samples (`samplesPath` overrides where the pod has them, for local mode). A refusal or a failed
+ * gate still exits 0 (the runtime then serves the original); the result goes to the termination message.
  */
-export function optimizeArgs(md: ModelDeployment, plan: ModelSourcePlan, cfg: ResolvedConfig, out: string = OPTIMIZED_DIR): string[] {
+export function optimizeArgs(md: ModelDeployment, plan: ModelSourcePlan, cfg: ResolvedConfig, out: string = OPTIMIZED_DIR, samplesPath?: string): string[] {
   const o = md.spec.optimization!;
   const args = ['optimize', '--model', plan.modelPath, '--out', out];
   if (o.quantize) args.push('--quantize', o.quantize);
   if (o.graphOptimization) args.push('--graph-optimization', o.graphOptimization);
   args.push('--execution-providers', executionProviders(md.spec).join(','));
+  const samples = samplesPath ?? podSamplePlans(md.spec).samples?.path;
+  if (samples) args.push('--samples', samples);
   if (o.maxAbsError !== undefined) args.push('--max-abs-error', String(o.maxAbsError));
-  args.push('--min-cosine', String(o.minCosine ?? 0.99), '--fallback-to-original', '--log-level', cfg.logLevel);
+  args.push('--min-cosine', String(o.minCosine ?? 0.99), '--min-speedup', String(o.minSpeedup ?? 1), '--fallback-to-original', '--log-level', cfg.logLevel);
   return args;
+}
+
+/** `modelplane fetch` arguments for a remote sample file, with the model's credentials when the pod mounts them. */
+function sampleFetchArgs(fetch: NonNullable<SamplePlan['fetch']>, credentials: boolean, cfg: ResolvedConfig): string[] {
+  return ['fetch', '--uri', fetch.uri, '--dest', fetch.dest, ...(credentials ? ['--credentials-dir', CREDENTIALS_DIR] : []), '--log-level', cfg.logLevel];
+}
+
+/**
+ * What the sample requests add to a pod: an emptyDir and a fetch init container per remote file, a downward API
+ * volume of the template's annotations for inline inputs, and the mounts that show both to the runtime and the
+ * optimise step (read-only).
+ */
+function samplesInPod(spec: ModelDeploymentSpec, base: Omit<V1Container, 'name' | 'args' | 'volumeMounts'>, fetchMounts: V1VolumeMount[], credentials: boolean, cfg: ResolvedConfig) {
+  const plans = podSamplePlans(spec).all;
+  const volumes: V1Volume[] = [];
+  const mounts: V1VolumeMount[] = [];
+  const initContainers: V1Container[] = [];
+  const annotations: Record<string, string> = {};
+  if (plans.some((p) => p.fetch)) {
+    volumes.push({ name: SAMPLES_VOLUME, emptyDir: {} });
+    mounts.push({ name: SAMPLES_VOLUME, mountPath: SAMPLES_DIR, readOnly: true });
+  }
+  const inline = plans.filter((p) => p.inline);
+  if (inline.length) {
+    volumes.push({
+      name: INLINE_SAMPLES_VOLUME,
+      downwardAPI: { items: inline.map((p) => ({ path: p.inline!.file, fieldRef: { fieldPath: `metadata.annotations['${p.inline!.annotation}']` } })) },
+    });
+    mounts.push({ name: INLINE_SAMPLES_VOLUME, mountPath: INLINE_SAMPLES_DIR, readOnly: true });
+    for (const p of inline) annotations[p.inline!.annotation] = p.inline!.body;
+  }
+  for (const p of plans.filter((x) => x.fetch)) {
+    initContainers.push({
+      ...structuredClone(base),
+      name: SAMPLE_FETCH_CONTAINERS[p.role],
+      args: sampleFetchArgs(p.fetch!, credentials, cfg),
+      volumeMounts: [...fetchMounts.filter((m) => m.name === 'tmp' || (credentials && m.name === 'credentials')).map((m) => ({ ...m })), { name: SAMPLES_VOLUME, mountPath: SAMPLES_DIR }],
+    });
+  }
+  return { volumes, mounts, initContainers, annotations };
 }
 
 /** The restricted Pod Security profile, for every container including init containers. */
@@ -217,21 +262,21 @@ export function buildDeployment(md: ModelDeployment, cfg: ResolvedConfig): V1Dep
     fetchMounts.push({ ...mount });
   }
   const initContainers: V1Container[] = [];
-  if (plan.fetch) {
-    const resources = fetchResources(spec, cfg);
-    initContainers.push({
-      name: FETCH_CONTAINER,
-      image,
-      imagePullPolicy: cfg.imagePullPolicy,
-      command: ['modelplane'],
-      args: fetchArgs(md, cfg),
-      env: env.map((e) => ({ ...e })),
-      ...(resources ? { resources } : {}),
-      volumeMounts: fetchMounts,
-      securityContext: security,
-      terminationMessagePolicy: 'FallbackToLogsOnError',
-    });
-  }
+  const fetchResourcesOf = fetchResources(spec, cfg);
+  const fetchBase = {
+    image,
+    imagePullPolicy: cfg.imagePullPolicy,
+    command: ['modelplane'],
+    env: env.map((e) => ({ ...e })),
+    ...(fetchResourcesOf ? { resources: fetchResourcesOf } : {}),
+    securityContext: security,
+    terminationMessagePolicy: 'FallbackToLogsOnError',
+  };
+  if (plan.fetch) initContainers.push({ name: FETCH_CONTAINER, ...structuredClone(fetchBase), args: fetchArgs(md, cfg), volumeMounts: fetchMounts });
+  const samples = samplesInPod(spec, fetchBase, fetchMounts, volumes.some((v) => v.name === 'credentials'), cfg);
+  volumes.push(...samples.volumes);
+  runtimeMounts.push(...samples.mounts);
+  initContainers.push(...samples.initContainers);
 
   if (spec.optimization) {
     // The optimise step measures on the hardware the runtime serves on, so it gets the runtime's resources (GPU included).
@@ -307,7 +352,8 @@ export function buildDeployment(md: ModelDeployment, cfg: ResolvedConfig): V1Dep
             // bounds evictions, so an idle GPU node can be removed; the scratch volumes are named as well for
             // autoscaler versions that read only the per-volume annotation.
             'cluster-autoscaler.kubernetes.io/safe-to-evict': 'true',
-            'cluster-autoscaler.kubernetes.io/safe-to-evict-local-volumes': [plan.kind === 'download' ? 'models' : '', spec.optimization ? 'optimized' : '', 'tmp'].filter(Boolean).join(','),
+            'cluster-autoscaler.kubernetes.io/safe-to-evict-local-volumes': [plan.kind === 'download' ? 'models' : '', spec.optimization ? 'optimized' : '', samples.volumes.some((v) => v.emptyDir) ? SAMPLES_VOLUME : '', 'tmp'].filter(Boolean).join(','),
+            ...samples.annotations,
           },
         },
         spec: {

@@ -148,15 +148,25 @@ const FRAME_PREFIX_BYTES = 5;
 /** Requests whose `raw_input_contents` are views into an ArrayBuffer that holds nothing but that request. */
 const ownedRequests = new WeakSet<ModelInferRequest>();
 
+/** The size on the wire of each infer request decoded by a tracking deserializer. */
+const wireBytes = new WeakMap<ModelInferRequest, number>();
+
+/** The bytes a decoded request arrived in (what the in-flight budget holds for it); 0 when it was not tracked. */
+export function messageBytes(msg: ModelInferRequest): number {
+  return wireBytes.get(msg) ?? 0;
+}
+
 /**
  * Wraps a ModelInferRequest deserializer so that the requests it decodes from a buffer of their own (grpc-js
  * gives each message of a call a fresh buffer, the frame prefix before it; small messages may lie in node's
  * shared pool instead) are known as owned: their raw inputs may then be handed to the session worker without a
- * copy. Views into the pool, or contents not viewing the message's buffer, are left to the copy path.
+ * copy. Views into the pool, or contents not viewing the message's buffer, are left to the copy path. Every
+ * request's size on the wire is noted too, for the in-flight budget.
  */
 export function ownershipTracking(deserialize: (bytes: Buffer) => ModelInferRequest): (bytes: Buffer) => ModelInferRequest {
   return (bytes) => {
     const msg = deserialize(bytes);
+    wireBytes.set(msg, bytes.byteLength);
     const whole = bytes.buffer;
     if (whole instanceof ArrayBuffer && whole.byteLength - bytes.byteLength <= FRAME_PREFIX_BYTES
       && msg.raw_input_contents.every((r) => r.buffer === whole)) {

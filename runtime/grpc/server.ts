@@ -9,7 +9,8 @@ import {
 import type { Http2SecureServer, Http2Server, ServerHttp2Session } from 'node:http2';
 import { asRuntimeError, RuntimeError } from '../errors.js';
 import { EXTENSIONS, MODEL_VERSION, SERVER_NAME, checkModelName, lookupModel, modelConfig, modelMetadata, outcomeOf, type RuntimeServerDeps, type ServedModel } from '../server.js';
-import { decodeInferRequest, encodeInferResponse, ownershipTracking, type ModelInferRequest, type ModelInferResponse } from './codec.js';
+import { Reservation } from '../admission.js';
+import { decodeInferRequest, encodeInferResponse, messageBytes, ownershipTracking, type ModelInferRequest, type ModelInferResponse } from './codec.js';
 import { createHealthService } from './health.js';
 import { healthService, inferenceService } from './proto.js';
 import { statisticsResponse } from '../statistics.js';
@@ -59,12 +60,16 @@ export function createGrpcHandlers(deps: GrpcServerDeps) {
     let m: ServedModel | undefined;
     let error: RuntimeError | undefined;
     deps.inflight.count++;
+    // The message arrived whole: its bytes are admitted at once, against the budget HTTP bodies draw on too.
+    const reservation = new Reservation(deps.inflightBytes);
     try {
       m = resolve(msg.model_name, msg.model_version);
+      reservation.add(messageBytes(msg));
       const req = decodeInferRequest(msg, m.signature);
       const decoded = performance.now();
       const outputs = await m.scheduler.submit(req);
       const computed = performance.now();
+      reservation.release();
       const response = encodeInferResponse(m.name, MODEL_VERSION, m.signature, req, outputs);
       const answered = performance.now();
       deps.statistics.answered(req, { arrived: started, decodeStarted: started, decoded, computed, answered }, m.maxBatchSize > 1);
@@ -76,6 +81,7 @@ export function createGrpcHandlers(deps: GrpcServerDeps) {
       logger.log(error.status >= 500 && error.status !== 503 ? 'warn' : 'info', 'inference refused', { requestId, model: msg.model_name, protocol: 'grpc', reason: error.reason, error: error.message });
       throw error;
     } finally {
+      reservation.release();
       deps.inflight.count--;
       if (m) {
         m.metrics.requests.inc({ model: m.name, protocol: 'grpc', outcome: outcomeOf(error?.status ?? 200) });

@@ -21,7 +21,8 @@ export const GRPC_CODES: Record<ErrorReason, status> = {
   NotFound: status.NOT_FOUND,
   // A gRPC message arrives whole, so the HTTP body timeouts never fire here; the mapping is for completeness.
   RequestTimeout: status.DEADLINE_EXCEEDED,
-  InflightBytesExceeded: status.UNAVAILABLE,
+  // The message size is what exhausts the budget, as for a message over --max-body-bytes.
+  InflightBytesExceeded: status.RESOURCE_EXHAUSTED,
   MethodNotAllowed: status.UNIMPLEMENTED,
   BodyTooLarge: status.RESOURCE_EXHAUSTED,
   QueueFull: status.UNAVAILABLE,

@@ -3,6 +3,8 @@
 // and that every source it copies exists and is not hidden by .dockerignore.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { EXECUTION_PROVIDERS as SERVE_PROVIDERS } from '../../common/serve-contract.js';
+import { EXECUTION_PROVIDERS as SPEC_PROVIDERS } from '../../operator/api/schema.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 
@@ -120,6 +122,19 @@ describe('Dockerfile', () => {
     const nodeCopy = gpu.instructions.find((i) => i.keyword === 'COPY' && i.args.includes('/usr/local/bin/node'))!;
     const nodeStage = nodeCopy.args.split(/\s+/)[0].slice('--from='.length);
     expect(stage(nodeStage).from).toMatch(/^node:20-/);
+  });
+
+  test('the execution providers offered are those the images can run: TensorRT and WebGPU only with their libraries', () => {
+    // onnxruntime-node's TensorRT provider needs libnvinfer (a TensorRT image or package), its WebGPU provider a
+    // Vulkan loader (libvulkan1); neither image installs them, so neither provider may be named in a flag or a spec.
+    const gpu = [stage('runtime-gpu').from, ...lineage('runtime-gpu').filter((i) => i.keyword === 'RUN').map((i) => i.args)].join('\n');
+    const cpu = lineage('runtime').filter((i) => i.keyword === 'RUN').map((i) => i.args).join('\n');
+    const tensorrt = /tensorrt|libnvinfer/i.test(gpu);
+    const vulkan = /vulkan/i.test(gpu) || /vulkan/i.test(cpu);
+    expect(SERVE_PROVIDERS.includes('tensorrt' as never)).toBe(tensorrt);
+    expect(SPEC_PROVIDERS.includes('tensorrt' as never)).toBe(tensorrt);
+    expect(SERVE_PROVIDERS.includes('webgpu' as never)).toBe(vulkan);
+    expect([...SERVE_PROVIDERS].sort()).toEqual(['cpu', 'cuda']);
   });
 
   test('the operator image starts the operator and the runtime images serve', () => {

@@ -55,6 +55,7 @@ const defaults: ServeConfig = {
   sha256: undefined,
   credentialsDir: undefined,
   optimizedModelDir: undefined,
+  warmup: undefined,
 };
 
 const SPECS: [string, Record<string, unknown>, Partial<ServeConfig>][] = [
@@ -71,8 +72,12 @@ const SPECS: [string, Record<string, unknown>, Partial<ServeConfig>][] = [
   ['four GPUs: an instance on each', { model: { uri: 's3://models/resnet.onnx' }, gpu: { count: 4 }, resources: { requests: { cpu: '8' } } }, {
     executionProviders: ['cuda', 'cpu'], requireGpu: true, instances: 4, devices: [0, 1, 2, 3], intraOpThreads: 2,
   }],
-  ['two GPUs, two instances on each', { model: { uri: 's3://models/resnet.onnx' }, gpu: { count: 2 }, runtime: { instances: 2, executionProviders: ['tensorrt', 'cuda'] } }, {
-    executionProviders: ['tensorrt', 'cuda'], requireGpu: true, instances: 4, devices: [0, 1],
+  ['inline warm-up inputs: read from the file a downward API volume makes of the pod annotation', {
+    model: { uri: 's3://models/resnet.onnx' }, runtime: { warmup: { inputs: [{ name: 'x', datatype: 'FP32', shape: [1], data: [0.5] }] } },
+  }, { warmup: '/etc/modelplane/samples/warmup.json' }],
+  ['a remote warm-up file: read where its fetch init container left it', { model: { uri: 's3://models/resnet.onnx' }, runtime: { warmup: { uri: 'https://h/samples/warmup.json' } } }, { warmup: '/samples/warmup/warmup.json' }],
+  ['two GPUs, two instances on each', { model: { uri: 's3://models/resnet.onnx' }, gpu: { count: 2 }, runtime: { instances: 2, executionProviders: ['cuda'] } }, {
+    executionProviders: ['cuda'], requireGpu: true, instances: 4, devices: [0, 1],
   }],
 ];
 
@@ -88,7 +93,7 @@ test('every setting survives serveArgv and the CLI parser, and an omitted one ta
     maxQueueSize: 99, maxBodyBytes: 4096, executionProviders: ['cuda', 'cpu'], requireGpu: true, instances: 3, devices: [1, 0],
     graphOptimizationLevel: 'extended', intraOpThreads: 5, inlineRunMaxUs: 150, drainTimeoutSeconds: 7, cacheDir: '/cache',
     maxInflightBytes: 1 << 20, headersTimeoutSeconds: 11, bodyTimeoutSeconds: 12, requestTimeoutSeconds: 13, drainSeconds: 2,
-    sha256: 'a'.repeat(64), credentialsDir: '/creds', optimizedModelDir: '/optimized', logLevel: 'debug',
+    sha256: 'a'.repeat(64), credentialsDir: '/creds', optimizedModelDir: '/optimized', warmup: '/samples/warmup.json', logLevel: 'debug',
   };
   expect(Object.keys(all).sort()).toEqual(Object.keys(SERVE_FLAGS).sort());
   const parsed = parsedArgv(serveArgv(all));
@@ -116,7 +121,7 @@ test('`modelplane serve --help` lists every flag with its environment variable, 
 
 describe('flag refusals name the flag', () => {
   test.each([
-    [['--require-gpu'], /--require-gpu: --execution-providers cpu has no GPU provider \(cuda or tensorrt\)/],
+    [['--require-gpu'], /--require-gpu: --execution-providers cpu has no GPU provider \(cuda\)/],
     [['--require-gpu', 'maybe', '--execution-providers', 'cuda'], /--require-gpu: must be true or false, got "maybe"/],
     [['--instances', '0'], /--instances: must be an integer from 1 to 64, got "0"/],
     [['--devices', '0,gpu1'], /--devices: "gpu1" is not a device id/],

@@ -102,7 +102,9 @@ test('the perf sweep in README runs against the example model and writes its rep
     let err = '';
     proc.stderr!.on('data', (c) => (err += c));
     const code = await new Promise<number | null>((r) => proc.once('exit', r));
-    expect(err).toBe('');
+    // On a machine busy with other work the load generator may warn that it is the bottleneck: no fault of the command.
+    const { withoutClientCpuWarnings } = await import('../perf/perf-cli.js');
+    expect(withoutClientCpuWarnings(err)).toBe('');
     expect(code).toBe(0);
     const results = JSON.parse(readFileSync(join(dir.path, 'perf-results', 'results.json'), 'utf8'));
     expect(results.steps.map((s: { concurrency: number }) => s.concurrency)).toEqual([1, 2, 4, 8]);

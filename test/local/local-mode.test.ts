@@ -6,7 +6,7 @@ import { createServer } from 'node:net';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
-import { mlpModel, simpleModel } from '../../examples/onnx-models.js';
+import { mlpModel, sampleRateModel, simpleModel } from '../../examples/onnx-models.js';
 import { CLI, modelFile, tempDir } from '../support/runtime-process.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -377,5 +377,69 @@ spec:
     } finally {
       holder.close();
     }
+  });
+});
+
+describe('modelplane local: warm-up samples and the optimisation gate', () => {
+  const tmp = tempDir('modelplane-local-samples-');
+  let local: Local;
+  const rate = (value: number) => `{ name: sample_rate, datatype: INT64, shape: [], data: [${value}] }`;
+
+  beforeAll(async () => {
+    const models = join(tmp.path, 'models');
+    const manifests = join(tmp.path, 'manifests');
+    mkdirSync(models, { recursive: true });
+    mkdirSync(manifests, { recursive: true });
+    modelFile(models, 'rate', sampleRateModel());
+    const bad = join(tmp.path, 'bad-rate.json');
+    writeFileSync(bad, JSON.stringify({ inputs: [{ name: 'audio', datatype: 'FP32', shape: [2], data: [1, 2] }, { name: 'sample_rate', datatype: 'INT64', shape: [], data: [12345] }] }));
+    writeFileSync(join(manifests, 'rate.yaml'), `apiVersion: serving.modelplane.io/v1alpha1
+kind: ModelDeployment
+metadata: { name: rate }
+spec:
+  model: { uri: "file://${models}/rate.onnx" }
+  runtime:
+    warmup:
+      inputs: [{ name: audio, datatype: FP32, shape: [3], data: [0.5, -1, 2] }, ${rate(16000)}]
+  optimization: { graphOptimization: basic, minSpeedup: 1000 }
+---
+apiVersion: serving.modelplane.io/v1alpha1
+kind: ModelDeployment
+metadata: { name: rate-bad }
+spec:
+  model: { uri: "file://${models}/rate.onnx" }
+  runtime: { warmup: { uri: "file://${bad}" } }
+`);
+    local = await startLocal(['-f', manifests, '--port', '0', '--cache-dir', join(tmp.path, 'cache'), '--log-level', 'warn']);
+  });
+
+  afterAll(async () => {
+    if (local && local.proc.exitCode === null) {
+      local.proc.kill('SIGKILL');
+      await local.exited;
+    }
+    tmp.remove();
+  });
+
+  test('inline warm-up inputs reach the replica, which warms up on them; the gate compares on them too and refuses a model not fast enough', async () => {
+    await waitFor('rate ready', async () => allReady(await deployment(local.url, 'rate'), 1), 60_000);
+    const replica = (await deployment(local.url, 'rate'))!.replicas[0];
+    const meta = await (await fetch(`http://127.0.0.1:${replica.port}/v2/models/rate`)).json();
+    expect(meta.warmup).toEqual({ status: 'ok', inputs: 'samples', samples: 1 });
+    // The samples, not generated inputs (which this model refuses), were what the gate ran on: it got as far as the speed gate.
+    const list = await (await fetch(`${local.url}/apis/serving.modelplane.io/v1alpha1/modeldeployments`)).json();
+    const status = list.items.find((i: { metadata: { name: string } }) => i.metadata.name === 'rate').status;
+    expect(status.optimization).toMatchObject({ applied: false, reason: 'SpeedGateFailed', message: expect.stringMatching(/is below --min-speedup 1000/) });
+    expect(meta.parameters).toMatchObject({ optimized: false, optimization_reason: 'SpeedGateFailed' });
+    const r = await fetch(`${local.url}/v2/models/rate/infer`, { method: 'POST', body: JSON.stringify({ inputs: [{ name: 'audio', datatype: 'FP32', shape: [2], data: [2, 4] }, { name: 'sample_rate', datatype: 'INT64', shape: [], data: [8000] }] }) });
+    expect((await r.json()).outputs[0].data).toEqual([1, 2]);
+  });
+
+  test('a warm-up sample the model refuses reads ModelLoadFailed with onnxruntime\'s message', async () => {
+    const bad = await waitFor('rate-bad to report ModelLoadFailed', async () => {
+      const d = await deployment(local.url, 'rate-bad');
+      return d?.conditions.find((c) => c.type === 'Ready' && c.reason === 'ModelLoadFailed') && d;
+    }, 60_000);
+    expect(bad.conditions.find((c) => c.type === 'Ready')!.message).toMatch(/^ModelLoadFailed: model .*rate\.onnx failed its warm-up: warm-up sample .*bad-rate\.json failed: .*Reshape/);
   });
 });

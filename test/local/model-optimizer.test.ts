@@ -16,7 +16,8 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 test('int8: the step runs once, its output and summary are reused, and replicas serve from its directory', async () => {
   const model = writeModel(join(dir, 'mlp.onnx'), mlpModel(256, 2));
-  const m = md({ model: { uri: `file://${model}` }, optimization: { quantize: 'int8', maxAbsError: 0.5, minCosine: 0.9 } });
+  // Speed is not what this test judges: any speed-up is accepted.
+  const m = md({ model: { uri: `file://${model}` }, optimization: { quantize: 'int8', maxAbsError: 0.5, minCosine: 0.9, minSpeedup: 0 } });
   const cache = join(dir, 'cache');
   const first = await optimizeForLocal(m, model, cache, CLI);
   expect(first.dir).toBe(optimizedDirFor(m, model, cache));
@@ -26,7 +27,7 @@ test('int8: the step runs once, its output and summary are reused, and replicas 
   expect(again).toEqual(first);
   expect(statSync(join(first.dir, 'model.onnx')).mtimeMs).toBe(written);
   // Another spec is another directory.
-  expect(optimizedDirFor(md({ ...m.spec, optimization: { quantize: 'int8', minCosine: 0.95 } }), model, cache)).not.toBe(first.dir);
+  expect(optimizedDirFor(md({ ...m.spec, optimization: { quantize: 'int8', minCosine: 0.95, minSpeedup: 0 } }), model, cache)).not.toBe(first.dir);
 
   const argv = replicaArgs(m, model, undefined, first.dir);
   expect(argv[argv.indexOf('--optimized-model-dir') + 1]).toBe(first.dir);

@@ -16,7 +16,8 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 async function run(args: string[]): Promise<CliRun & { termination: string }> {
   const termination = join(dir, `termination-${Math.random().toString(36).slice(2)}`);
   writeFileSync(termination, ''); // as the kubelet provides it
-  const r = await runCli(['optimize', '--latency-budget-ms', '200', ...args], { env: { PATH: process.env.PATH, MODELPLANE_TERMINATION_LOG: termination } });
+  // Speed is judged only where a test asks (a later --min-speedup wins): a tie on this machine is no failure.
+  const r = await runCli(['optimize', '--latency-budget-ms', '200', '--min-speedup', '0', ...args], { env: { PATH: process.env.PATH, MODELPLANE_TERMINATION_LOG: termination } });
   return { ...r, termination: existsSync(termination) ? readFileSync(termination, 'utf8') : '' };
 }
 
@@ -56,6 +57,26 @@ test.each([
   expect(JSON.parse(readFileSync(join(out, REPORT_FILE), 'utf8'))).toMatchObject({ applied: false, reason });
   // The --report copy is written whether the step fell back or not.
   expect(readFileSync(copy, 'utf8')).toBe(readFileSync(join(out, REPORT_FILE), 'utf8'));
+});
+
+test('--min-speedup: a model not that much faster exits 8 (SpeedGateFailed); with --fallback-to-original 0, the summary says why', async () => {
+  const model = writeModel(join(dir, 'speed.onnx'), mlpModel(64, 2));
+  // No optimisation makes a model a thousand times faster.
+  const args = ['--model', model, '--quantize', 'int8', '--min-speedup', '1000'];
+  const strict = await run([...args, '--out', join(dir, 'speed-strict')]);
+  expect(strict.code).toBe(8);
+  expect(strict.stderr).toMatch(/optimize: speed gate failed: batch-1 speed-up [\d.]+x \([\d.]+ ms -> [\d.]+ ms\) is below --min-speedup 1000; no optimised model written/);
+  expect(parseSummaryLine(strict.termination)).toMatchObject({ applied: false, reason: 'SpeedGateFailed', speedup: expect.any(Number) });
+  const lenient = await run([...args, '--out', join(dir, 'speed-fallback'), '--fallback-to-original']);
+  expect(lenient.code).toBe(0);
+  expect(parseSummaryLine(lenient.termination)).toMatchObject({ applied: false, reason: 'SpeedGateFailed' });
+  expect(readdirSync(join(dir, 'speed-fallback'))).toEqual([REPORT_FILE]);
+  // The log line says what was not written and why, its own message and the report's kept apart.
+  const warned = lenient.stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l)).find((l) => l.level === 'warn');
+  expect(warned).toMatchObject({ message: 'optimised model not written', reason: 'SpeedGateFailed', detail: expect.stringMatching(/^speed gate failed: /) });
+  const bad = await run(['--model', model, '--out', join(dir, 'x'), '--min-speedup', 'fast']);
+  expect(bad.code).not.toBe(0);
+  expect(bad.stderr).toMatch(/--min-speedup must be a number, got "fast"/);
 });
 
 test('flags are checked before any work: a bad --quantize names the choices', async () => {

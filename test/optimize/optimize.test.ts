@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodeModel, externalData, mlpModel, writeModel } from '../../examples/onnx-models.js';
 import { optimizeModel, OptimizeError, REPORT_FILE } from '../../optimize/index.js';
+import type { MeasureLatency } from '../../optimize/gate.js';
 import { onnx, DT } from '../../optimize/model-io.js';
 import { MANIFEST_NAME } from '../../runtime/fetch/integrity.js';
 import { convModel, difference, floatTensor, mixedModel, runModel, smallCnn } from './support.js';
@@ -15,7 +16,8 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const fast = { latencyBudgetMs: 200 };
+// Speed is not what these tests judge (the speed gate's own tests give it measurements): accept any speed-up.
+const fast = { latencyBudgetMs: 200, minSpeedup: 0 };
 const outDir = (name: string) => join(dir, `out-${name}`);
 
 function decode(path: string) {
@@ -115,6 +117,34 @@ describe('int8', () => {
     const report = await optimizeModel({ model, out: outDir('ir3'), quantize: 'int8', ...fast });
     expect(report.quantized!.map((q) => q.weight)).toEqual(['w0', 'w1']);
     expect(decode(join(outDir('ir3'), 'model.onnx')).graph!.input!.map((v) => v.name)).toEqual(['input', 'b0', 'b1']);
+  });
+
+  test('below opset 11 the model is raised to opset 11 first, as onnxruntime\'s quantiser does: Convs can take ConvInteger', async () => {
+    const cnn = join(dir, 'cnn-opset9.onnx');
+    writeFileSync(cnn, encodeModel({ ...smallCnn(), opset: 9 }));
+    const report = await optimizeModel({ model: cnn, out: outDir('opset9'), quantize: 'int8', ...fast });
+    expect(report).toMatchObject({ applied: true, opset: { from: 9, to: 11 } });
+    expect(report.skipped ?? []).not.toContainEqual(expect.objectContaining({ reason: expect.stringMatching(/needs DynamicQuantizeLinear \(opset 11\)/) }));
+    const q = decode(join(outDir('opset9'), 'model.onnx'));
+    expect(Number(q.opsetImport!.find((o) => !o.domain)!.version)).toBe(11);
+    // Fresh inputs, against the float model at its own opset.
+    const x = floatTensor([2, 3, 16, 16], 77);
+    const d = difference((await runModel(cnn, { image: x })).logits, (await runModel(join(outDir('opset9'), 'model.onnx'), { image: x })).logits);
+    expect(d.cosine).toBeGreaterThan(0.99);
+  });
+
+  test.each([
+    ['Pad with its pads attribute', { op: 'Pad', inputs: ['input'], outputs: ['output'], attributes: { pads: [0, 1, 0, 1] } }, 'output', /Pad \(pad_1\) does not mean the same at opset 11: its attributes became inputs \(opset 11\)/],
+    ['Slice with its starts attribute', { op: 'Slice', inputs: ['input'], outputs: ['output'], attributes: { starts: [0], ends: [4], axes: [1] } }, 'output', /Slice \(slice_1\) does not mean the same at opset 11: its attributes became inputs \(opset 10\)/],
+  ])('below opset 11, an op that means something else at 11 is refused, named: %s', async (_name, node, _out, message) => {
+    const g = mlpModel(64, 1);
+    const model = join(dir, `old-${node.op}.onnx`);
+    writeFileSync(model, encodeModel({ ...g, opset: 9, nodes: [{ ...g.nodes[0], outputs: ['mm'] }, { ...node, inputs: ['mm'] }], outputs: [{ name: 'output', type: 'FLOAT', shape: ['batch', node.op === 'Pad' ? 66 : 4] }] }));
+    const err = await optimizeModel({ model, out: outDir(`old-${node.op}`), quantize: 'int8', ...fast }).then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(OptimizeError);
+    expect((err as OptimizeError).reason).toBe('UnsupportedModel');
+    expect((err as Error).message).toMatch(/^int8 needs opset 11 and the model has opset 9; /);
+    expect((err as Error).message).toMatch(message);
   });
 
   test('weights stored as Constant nodes (as some exporters write them) are quantised too', async () => {
@@ -217,6 +247,7 @@ describe('refusals and the gate', () => {
   test.each([
     { name: 'random bytes', bytes: () => Buffer.from(Array.from({ length: 300 }, (_, i) => (i * 97 + 13) % 256)), reason: 'InvalidModel' },
     { name: 'text', bytes: () => Buffer.from('not a model\n'), reason: 'InvalidModel' },
+    { name: 'JSON', bytes: () => Buffer.from('{"inputs":[{"name":"x","datatype":"FP32","shape":[1],"data":[1]}]}'), reason: 'InvalidModel' },
     { name: 'a truncated model', bytes: () => Buffer.from(encodeModel(mlpModel(64, 2))).subarray(0, 5000), reason: 'InvalidModel' },
     { name: 'opset 5', bytes: () => Buffer.from(encodeModel({ ...mlpModel(16, 1), opset: 5 })), reason: 'UnsupportedModel' },
   ])('$name is refused ($reason) and nothing is left in the output directory', async ({ name, bytes, reason }) => {
@@ -227,6 +258,9 @@ describe('refusals and the gate', () => {
     expect(err).toBeInstanceOf(OptimizeError);
     expect((err as OptimizeError).reason).toBe(reason);
     expect((err as Error).message).toContain(model);
+    // Said in ONNX's terms, not protobuf's decoder's (an index out of range, a wire type).
+    if (reason === 'InvalidModel') expect((err as Error).message).toMatch(/is not an ONNX model/);
+    expect((err as Error).message).not.toMatch(/index out of range|wire type|offset \d/);
     expect(existsSync(out) ? readdirSync(out) : []).toEqual([]);
   });
 
@@ -240,6 +274,27 @@ describe('refusals and the gate', () => {
     expect(readdirSync(out)).toEqual([REPORT_FILE]);
     const strict = await optimizeModel({ model, out, quantize: 'int8', minCosine: 1, ...fast });
     expect(strict.message).toMatch(/cosine similarity .* below --min-cosine 1/);
+  });
+
+  test('the speed gate: an optimised model slower at batch 1 than --min-speedup allows is refused (SpeedGateFailed), nothing written', async () => {
+    const model = writeModel(join(dir, 'speed.onnx'), mlpModel(128, 2));
+    const out = outDir('speed');
+    // The measurement is given, so that what is tested is the gate, not this machine's timing.
+    const measured = (batch1: number): MeasureLatency => async () => ({ original: { batch1Ms: 1 }, optimized: { batch1Ms: 1 / batch1 }, speedup: { batch1 } });
+    const slower = await optimizeModel({ model, out, quantize: 'int8', measureLatency: measured(0.8) });
+    expect(slower).toMatchObject({ applied: false, reason: 'SpeedGateFailed', files: [], speedup: { batch1: 0.8 }, thresholds: { minSpeedup: 1 } });
+    expect(slower.message).toBe('speed gate failed: batch-1 speed-up 0.8x (1 ms -> 1.25 ms) is below --min-speedup 1; no optimised model written');
+    expect(readdirSync(out)).toEqual([REPORT_FILE]);
+    // It passed the accuracy gate: that is said too.
+    expect(slower.accuracy!.cosine).toBeGreaterThan(0.99);
+    expect((await optimizeModel({ model, out, quantize: 'int8', measureLatency: measured(1.6) })).applied).toBe(true);
+    expect((await optimizeModel({ model, out, quantize: 'int8', minSpeedup: 2, measureLatency: measured(1.6) })).reason).toBe('SpeedGateFailed');
+    expect((await optimizeModel({ model, out, quantize: 'int8', minSpeedup: 0.5, measureLatency: measured(0.8) })).applied).toBe(true);
+    // A model failing both gates is refused for its accuracy, and the message says both.
+    const both = await optimizeModel({ model, out, quantize: 'int8', maxAbsError: 0, measureLatency: measured(0.8) });
+    expect(both).toMatchObject({ applied: false, reason: 'AccuracyGateFailed' });
+    expect(both.message).toMatch(/exceeds --max-abs-error 0; batch-1 speed-up 0\.8x .* is below --min-speedup 1/);
+    await expect(optimizeModel({ model, out, quantize: 'int8', minSpeedup: -1 })).rejects.toThrow(/--min-speedup: must be a non-negative number, got -1/);
   });
 
   test('--samples: JSON requests, and a body of JSON followed by binary tensor data, are what the gate compares on', async () => {

@@ -35,13 +35,14 @@ async function rendered(): Promise<{ optimize: Container; runtime: Container }> 
     apiVersion: 'serving.modelplane.io/v1alpha1',
     kind: 'ModelDeployment',
     metadata: { name: 'mlp' },
-    spec: { model: { uri: `file://${model}` }, optimization: { quantize: 'int8', minCosine: 0.999 } },
+    spec: { model: { uri: `file://${model}` }, optimization: { quantize: 'int8', minCosine: 0.999, minSpeedup: 0 } },
   }));
   const r = await cli(['render', '-f', manifest]);
   expect(r.code).toBe(0);
   const docs = yaml.loadAll(r.stdout) as { kind: string; spec: { template: { spec: { initContainers: Container[]; containers: Container[] } } } }[];
   const pod = docs.find((d) => d.kind === 'Deployment')!.spec.template.spec;
   expect(pod.initContainers.map((c) => c.name)).toEqual(['optimize']);
+  expect(pod.initContainers[0].args.join(' ')).toContain('--min-speedup 0 ');
   return { optimize: pod.initContainers[0], runtime: pod.containers[0] };
 }
 
@@ -62,22 +63,24 @@ async function serve(runtime: Container, out: string): Promise<RuntimeProcess> {
 }
 
 test.each([
-  { name: 'gate passed: the optimised model is served', extra: [] as string[], applied: true },
-  { name: 'gate failed: the original is served', extra: ['--max-abs-error', '0'], applied: false },
-])('$name', async ({ extra, applied }) => {
+  { name: 'gate passed: the optimised model is served', extra: [] as string[], applied: true, reason: 'Applied' },
+  { name: 'accuracy gate failed: the original is served', extra: ['--max-abs-error', '0'], applied: false, reason: 'AccuracyGateFailed' },
+  // No optimisation makes a model a thousand times faster.
+  { name: 'speed gate failed: the original is served', extra: ['--min-speedup', '1000'], applied: false, reason: 'SpeedGateFailed' },
+])('$name', async ({ extra, applied, reason }) => {
   const { optimize, runtime } = await rendered();
-  const out = join(dir, applied ? 'optimized-pass' : 'optimized-fail');
-  const termination = join(dir, `termination-${applied}`);
+  const out = join(dir, `optimized-${reason}`);
+  const termination = join(dir, `termination-${reason}`);
   writeFileSync(termination, ''); // as the kubelet provides it
   const args = optimize.args.map((a) => (a === OPTIMIZED_DIR ? out : a));
   const step = await cli([...args, '--latency-budget-ms', '200', ...extra], { MODELPLANE_TERMINATION_LOG: termination });
   expect(step.code).toBe(0);
   const summary = parseSummaryLine(readFileSync(termination, 'utf8'))!;
-  expect(summary).toMatchObject({ applied, reason: applied ? 'Applied' : 'AccuracyGateFailed', quantize: 'int8' });
+  expect(summary).toMatchObject({ applied, reason, quantize: 'int8' });
 
   const rt = await serve(runtime, out);
   const meta = await (await fetch(`${rt.url}/v2/models/mlp`)).json();
-  expect(meta.parameters).toMatchObject({ optimized: applied, optimization: 'int8', optimization_reason: applied ? 'Applied' : 'AccuracyGateFailed' });
+  expect(meta.parameters).toMatchObject({ optimized: applied, optimization: 'int8', optimization_reason: reason });
 
   const x = randomFloats(256, 4242);
   const expected = await floatOutput(x);

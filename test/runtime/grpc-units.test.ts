@@ -13,6 +13,8 @@ import type { ModelSignature } from '../../runtime/signature.js';
 describe('error catalogue as gRPC status codes', () => {
   const expected = (httpStatus: number, reason: ErrorReason): status => {
     if (reason === 'MethodNotAllowed') return status.UNIMPLEMENTED;
+    // The in-flight budget is a resource the request's size exhausts, like the size limit.
+    if (reason === 'InflightBytesExceeded') return status.RESOURCE_EXHAUSTED;
     if (httpStatus === 404) return status.NOT_FOUND;
     if (httpStatus === 408) return status.DEADLINE_EXCEEDED;
     if (httpStatus === 413) return status.RESOURCE_EXHAUSTED;

@@ -1,9 +1,10 @@
 // The Open Inference Protocol over gRPC on real `modelplane serve` processes, driven by a grpc-js client: every
 // RPC, every datatype raw and typed, the stream, errors with their status codes, the message size limit, metrics.
+import { connect } from 'node:net';
 import { status } from '@grpc/grpc-js';
 import { identityTypesModel, mlpModel, simpleModel, type ElemType, type GraphSpec } from '../../examples/onnx-models.js';
 import { grpcClient, grpcError, type GrpcClient, type Message } from '../support/grpc-client.js';
-import { freePort, modelFile, startRuntime, tempDir, type RuntimeProcess } from '../support/runtime-process.js';
+import { freePort, metricValue, modelFile, startRuntime, tempDir, type RuntimeProcess } from '../support/runtime-process.js';
 
 const dir = tempDir();
 const MAX_BODY = 65536;
@@ -406,5 +407,54 @@ describe('a large raw input handed to the model where it arrived', () => {
       expect(fromF32(a.raw_output_contents[0])).toEqual(http[i].outputs[0].data);
     });
     expect(new Set(grpc.map((a) => fromF32(a.raw_output_contents[0]).join())).size).toBe(inputs.length);
+  });
+});
+
+describe('--max-inflight-bytes: one budget for HTTP and gRPC', () => {
+  const BUDGET = 100_000;
+  let budgeted: Served;
+  beforeAll(async () => {
+    budgeted = await serve('budgeted', simpleModel(), ['--max-inflight-bytes', String(BUDGET), '--body-timeout-seconds', '60']);
+  });
+  afterAll(async () => {
+    budgeted?.client.close();
+    await budgeted?.rt.stop();
+  });
+
+  const inflight = async () => metricValue(await (await fetch(`${budgeted.rt.url}/metrics`)).text(), 'modelplane_inference_inflight_requests');
+  async function until(predicate: () => Promise<boolean>): Promise<void> {
+    while (!(await predicate())) await new Promise((r) => setTimeout(r, 20));
+  }
+
+  test('bytes held by an HTTP body refuse a gRPC message (RESOURCE_EXHAUSTED) and an HTTP body (503) with the same message', async () => {
+    // An HTTP client announces 80 kB and sends only part of it: its bytes are reserved until its request ends.
+    const holder = connect(budgeted.rt.port, '127.0.0.1');
+    holder.on('error', () => {});
+    holder.write('POST /v2/models/budgeted/infer HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 80000\r\n\r\n{"inputs":');
+    await until(async () => (await inflight()) === 1);
+    const rows = 320; // two inputs of 320 x 16 FP32: about 41 kB on the wire
+    const big = simpleRequest(1, 'big', rows);
+    const message = new RegExp(`^requests in flight hold 80000 bytes; this request's \\d+ more would exceed the budget of ${BUDGET} bytes \\(--max-inflight-bytes\\); retry later$`);
+    const err = await grpcError(budgeted.client.call('ModelInfer', { ...big.req, model_name: 'budgeted' }));
+    expect(err.code).toBe(status.RESOURCE_EXHAUSTED);
+    expect(err.details).toMatch(message);
+    expect(err.metadata.get('modelplane-reason')).toEqual(['InflightBytesExceeded']);
+    const json = Buffer.from(JSON.stringify({ inputs: big.req.inputs.map((t: Message, i: number) => ({ ...t, data: fromF32(big.req.raw_input_contents[i]) })) }));
+    const refused = await fetch(`${budgeted.rt.url}/v2/models/budgeted/infer`, { method: 'POST', body: json });
+    expect(refused.status).toBe(503);
+    const body = await refused.json();
+    expect(body.reason).toBe('InflightBytesExceeded');
+    expect(body.error).toMatch(/^requests in flight hold 80000 bytes; this request's \d+ more would exceed the budget of 100000 bytes \(--max-inflight-bytes\); retry later$/);
+    // A small message still fits beside the holder; both refusals are counted as rejected.
+    const small = simpleRequest(3, 'small');
+    expect(fromF32((await budgeted.client.call('ModelInfer', { ...small.req, model_name: 'budgeted' })).raw_output_contents[0])).toEqual(small.sum);
+    const m = await (await fetch(`${budgeted.rt.url}/metrics`)).text();
+    expect(metricValue(m, 'modelplane_inference_requests_total', 'protocol="grpc",outcome="rejected"')).toBe(1);
+    expect(metricValue(m, 'modelplane_inference_requests_total', 'protocol="http",outcome="rejected"')).toBe(1);
+    // Once the holder is gone its bytes come back, and the same message is served, exactly.
+    holder.destroy();
+    await until(async () => (await inflight()) === 0);
+    const served = await budgeted.client.call('ModelInfer', { ...big.req, model_name: 'budgeted' });
+    expect(fromF32(served.raw_output_contents[0])).toEqual(big.sum);
   });
 });

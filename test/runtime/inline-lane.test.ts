@@ -4,7 +4,8 @@ import { statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { externalData, mlpModel, simpleModel } from '../../examples/onnx-models.js';
 import {
-  INLINE_MAX_MODEL_BYTES, INLINE_OVERRUN_WINDOW, INLINE_PAUSE_RUNS, InlineLane, inlineEligible, modelFacts, OverrunGuard, requestElements, valueDependentOp,
+  INLINE_MAX_MODEL_BYTES, INLINE_OVERRUN_WINDOW, INLINE_PAUSE_RUNS, InlineLane, inlineEligible, modelFacts, OverrunGuard, planFromWorkerRun, requestElements, valueDependentOp,
+  type InlinePlan,
 } from '../../runtime/inline-lane.js';
 import type { GraphProto } from '../../optimize/model-io.js';
 import type { InferRequest } from '../../runtime/request.js';
@@ -15,7 +16,7 @@ const dir = tempDir();
 afterAll(() => dir.remove());
 
 describe('inlineEligible', () => {
-  const plan = { maxUs: 200, warmupUs: 50, warmupElements: 100 };
+  const plan = { maxUs: 200, warmupUs: 50, warmupElements: 100, from: 'warm-up' as const };
   test.each([
     ['the warm-up size', 100, true],
     ['smaller than the warm-up: the warm-up time is the floor', 10, true],
@@ -76,12 +77,12 @@ describe('InlineLane.create on real models', () => {
   const graphOptimizationLevel = 'all' as const;
 
   test('a small model gets a lane that computes the right answer on this thread', async () => {
-    const decision = await InlineLane.create({ modelPath: modelFile(dir.path, 'simple', simpleModel()), maxUs: 1_000_000, graphOptimizationLevel, warmup: () => zeros(1) });
+    const decision = await InlineLane.create({ modelPath: modelFile(dir.path, 'simple', simpleModel()), maxUs: 1_000_000, graphOptimizationLevel, workerThreads: 1, warmup: () => zeros(1) });
     expect(decision.lane).toBeDefined();
     const lane = decision.lane!;
     try {
-      expect(lane.plan).toMatchObject({ maxUs: 1_000_000, warmupElements: 32 });
-      expect(lane.plan.warmupUs).toBeGreaterThan(0);
+      expect(lane.plan).toMatchObject({ maxUs: 1_000_000, warmupElements: 32, from: 'warm-up' });
+      expect(lane.plan!.warmupUs).toBeGreaterThan(0);
       const a = Float32Array.from({ length: 32 }, (_, i) => i);
       const b = Float32Array.from({ length: 32 }, (_, i) => 100 * i);
       const result = await lane.run([
@@ -101,16 +102,47 @@ describe('InlineLane.create on real models', () => {
     }
   });
 
+  test('without a warm-up (it failed on generated inputs) the lane takes nothing until a worker run of a real request bounds it within the limit', async () => {
+    const plans: InlinePlan[] = [];
+    const decision = await InlineLane.create({ modelPath: modelFile(dir.path, 'simple-3', simpleModel()), maxUs: 200, graphOptimizationLevel, workerThreads: 4, onPlan: (p) => plans.push(p) });
+    const lane = decision.lane!;
+    try {
+      expect(decision.plan).toBeUndefined();
+      expect(lane.plan).toBeUndefined();
+      const request = (rows: number) => ({ inputs: ['INPUT0', 'INPUT1'].map((name) => ({ name, shape: [rows, 16] })) }) as unknown as InferRequest;
+      expect(lane.accepts(request(1))).toBe(false);
+      // 4 threads for 100 us: one thread could take 400 us, over the limit; still no plan.
+      lane.observe(request(1), 100e-6);
+      expect([lane.plan, lane.accepts(request(1))]).toEqual([undefined, false]);
+      // 4 threads for 40 us: at most 160 us on the lane's one thread.
+      lane.observe(request(1), 40e-6);
+      expect(lane.plan).toEqual({ maxUs: 200, warmupUs: 160, warmupElements: 32, from: 'requests' });
+      expect(plans).toEqual([lane.plan]);
+      expect(lane.accepts(request(1))).toBe(true);
+      expect(lane.accepts(request(2))).toBe(false); // predicted 320 us
+      // The first plan stays; later runs do not move it.
+      lane.observe(request(1), 1e-6);
+      expect(lane.plan!.warmupUs).toBe(160);
+    } finally {
+      await lane.release();
+    }
+  });
+
+  test('planFromWorkerRun: a run on n threads bounds one thread at n times as long', () => {
+    expect(planFromWorkerRun(200, 10, 20e-6, 3)).toEqual({ maxUs: 200, warmupUs: 60, warmupElements: 10, from: 'requests' });
+    expect(planFromWorkerRun(200, 0, 20e-6, 0)).toEqual({ maxUs: 200, warmupUs: 20, warmupElements: 1, from: 'requests' });
+  });
+
   test('no lane when its limit is 0, when a warm-up run takes longer than the limit, for a large model file, or when a model input sizes the work', async () => {
     const simple = modelFile(dir.path, 'simple-2', simpleModel());
-    expect(await InlineLane.create({ modelPath: simple, maxUs: 0, graphOptimizationLevel, warmup: () => zeros(1) })).toEqual({ reason: '--inline-run-max-us is 0' });
-    const slow = await InlineLane.create({ modelPath: simple, maxUs: 0.001, graphOptimizationLevel, warmup: () => zeros(1) });
+    expect(await InlineLane.create({ modelPath: simple, maxUs: 0, graphOptimizationLevel, workerThreads: 1, warmup: () => zeros(1) })).toEqual({ reason: '--inline-run-max-us is 0' });
+    const slow = await InlineLane.create({ modelPath: simple, maxUs: 0.001, graphOptimizationLevel, workerThreads: 1, warmup: () => zeros(1) });
     expect(slow.lane).toBeUndefined();
     expect(slow).toMatchObject({ reason: expect.stringMatching(/^a warm-up run took \d+ us, more than --inline-run-max-us 0.001$/) });
     // A file larger than the lane loads a second time is refused by its size, before it is read.
     const large = join(dir.path, 'large.onnx');
     writeFileSync(large, Buffer.alloc(INLINE_MAX_MODEL_BYTES + 1));
-    const big = await InlineLane.create({ modelPath: large, maxUs: 1_000_000, graphOptimizationLevel, warmup: () => [] });
+    const big = await InlineLane.create({ modelPath: large, maxUs: 1_000_000, graphOptimizationLevel, workerThreads: 1, warmup: () => [] });
     // Repeats from a model input: a request of a few elements could ask for any amount of work.
     const tile = modelFile(dir.path, 'tile', {
       name: 'tile',
@@ -118,7 +150,7 @@ describe('InlineLane.create on real models', () => {
       outputs: [{ name: 'y', type: 'FLOAT', shape: ['m'] }],
       nodes: [{ op: 'Tile', inputs: ['x', 'repeats'], outputs: ['y'] }],
     });
-    expect(await InlineLane.create({ modelPath: tile, maxUs: 1_000_000, graphOptimizationLevel, warmup: () => [] }))
+    expect(await InlineLane.create({ modelPath: tile, maxUs: 1_000_000, graphOptimizationLevel, workerThreads: 1, warmup: () => [] }))
       .toEqual({ reason: 'its run time may not follow its input sizes: Tile (tile_0): its output size comes from a model input' });
     expect(big).toMatchObject({ reason: expect.stringMatching(new RegExp(`^the model file has \\d+ bytes, more than ${INLINE_MAX_MODEL_BYTES}$`)) });
   });

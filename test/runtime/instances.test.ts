@@ -12,9 +12,9 @@ test.each([
   ['--require-gpu drops the CPU fallback; one instance per device', { executionProviders: 'cuda,cpu', requireGpu: true, instances: '2', devices: '0,1' }, 4, [
     { executionProviders: ['cuda'], deviceId: 0, intraOpThreads: 2 }, { executionProviders: ['cuda'], deviceId: 1, intraOpThreads: 2 },
   ]],
-  ['instances cycle through the devices', { executionProviders: 'tensorrt,cuda', instances: '4', devices: '2,3' }, 4, [
-    { executionProviders: ['tensorrt', 'cuda'], deviceId: 2, intraOpThreads: 1 }, { executionProviders: ['tensorrt', 'cuda'], deviceId: 3, intraOpThreads: 1 },
-    { executionProviders: ['tensorrt', 'cuda'], deviceId: 2, intraOpThreads: 1 }, { executionProviders: ['tensorrt', 'cuda'], deviceId: 3, intraOpThreads: 1 },
+  ['instances cycle through the devices', { executionProviders: 'cuda', instances: '4', devices: '2,3' }, 4, [
+    { executionProviders: ['cuda'], deviceId: 2, intraOpThreads: 1 }, { executionProviders: ['cuda'], deviceId: 3, intraOpThreads: 1 },
+    { executionProviders: ['cuda'], deviceId: 2, intraOpThreads: 1 }, { executionProviders: ['cuda'], deviceId: 3, intraOpThreads: 1 },
   ]],
 ])('%s', (_name, flags, cpus, expected) => {
   expect(plan(flags, cpus).map(({ executionProviders, deviceId, intraOpThreads }) => ({ executionProviders, deviceId, intraOpThreads }))).toEqual(expected);

@@ -1,7 +1,8 @@
 // Batching, back-pressure, health during compute, metrics, drain on SIGTERM and load failures, on real processes.
 import { spawnSync } from 'node:child_process';
 import { createServer, request as httpRequest } from 'node:http';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { encodeModel, mlpModel, simpleModel } from '../../examples/onnx-models.js';
@@ -41,6 +42,32 @@ test('concurrent requests are batched and each gets its own answer', async () =>
     const rows = metricValue(metrics, 'modelplane_inference_batch_size_sum');
     expect(rows).toBe(96); // 64 requests of 1 or 2 rows (the warm-up run is not a request)
     expect(runs).toBeLessThan(64); // several requests shared a run
+  } finally {
+    await rt.stop();
+  }
+});
+
+test('a batch whose outputs do not split is re-run request by request: counted, logged at warn, every answer exact', async () => {
+  // OUT = IN stacked on itself along axis 0: both first dimensions are symbolic, so it may be batched, but a batch of
+  // n rows answers 2n, which do not split back per request.
+  const path = modelFile(dir.path, 'pooled', {
+    name: 'pooled',
+    inputs: [{ name: 'IN', type: 'FLOAT', shape: ['n', 4] }],
+    outputs: [{ name: 'OUT', type: 'FLOAT', shape: ['m', 4] }],
+    nodes: [{ op: 'Concat', inputs: ['IN', 'IN'], outputs: ['OUT'], attributes: { axis: 0 } }],
+  });
+  const rt = await startRuntime(['--model', path, '--max-batch-size', '8', '--max-queue-delay-us', '50000', '--log-level', 'warn']);
+  try {
+    const rows = Array.from({ length: 24 }, (_, i) => [i, i + 0.5, -1 - i, 2 * i]);
+    const answers = await Promise.all(rows.map((row) => infer(rt.url, 'pooled', { inputs: [{ name: 'IN', shape: [1, 4], datatype: 'FP32', data: row }] })));
+    answers.forEach((a, i) => expect({ i, status: a.status, shape: a.json.outputs[0].shape, data: a.json.outputs[0].data }).toEqual({ i, status: 200, shape: [2, 4], data: [...rows[i], ...rows[i]] }));
+    const metrics = await (await fetch(`${rt.url}/metrics`)).text();
+    const fallbacks = metricValue(metrics, 'modelplane_batch_fallbacks_total', 'reason="outputs_not_split"');
+    const warned = rt.logLines().filter((l) => l.message === 'batch re-run request by request');
+    expect(fallbacks).toBeGreaterThan(0);
+    expect(warned.length).toBe(fallbacks);
+    expect(warned[0]).toMatchObject({ level: 'warn', model: 'pooled', reason: 'outputs_not_split', requests: expect.any(Number), error: expect.stringMatching(/has first dimension \d+, not the batch's \d+/) });
+    expect(metricValue(metrics, 'modelplane_batch_fallbacks_total', 'reason="run_failed"')).toBe(0);
   } finally {
     await rt.stop();
   }
@@ -265,11 +292,39 @@ describe('a model that cannot load exits non-zero with a clear message', () => {
   });
 });
 
+describe('--sha256 is checked for a model given as a path, as for a URI', () => {
+  const digest = (path: string) => createHash('sha256').update(readFileSync(path)).digest('hex');
+
+  test('a mismatch exits with ModelFetchFailed and both digests, before anything is served', async () => {
+    const path = simplePath();
+    const termination = join(dir.path, 'termination-sha256');
+    writeFileSync(termination, '');
+    const rt = await startRuntime(['--model', path, '--sha256', 'ab'.repeat(32), '--log-level', 'info'], { waitReady: false, env: { MODELPLANE_TERMINATION_LOG: termination } });
+    expect(await rt.exited).toBe(1);
+    const message = new RegExp(`sha256 mismatch for .*simple\\.onnx: expected ${'ab'.repeat(32)}, got ${digest(path)}`);
+    expect(rt.logLines().find((l) => l.level === 'error')).toMatchObject({ reason: 'ModelFetchFailed', message: expect.stringMatching(message) });
+    expect(readFileSync(termination, 'utf8')).toMatch(/^ModelFetchFailed: sha256 mismatch/);
+    expect(rt.logLines().some((l) => l.message === 'model ready')).toBe(false);
+  });
+
+  test("the right digest (of a directory's model.onnx) serves", async () => {
+    const folder = join(dir.path, 'sha-folder');
+    mkdirSync(folder, { recursive: true });
+    const file = modelFile(folder, 'model', simpleModel());
+    const rt = await startRuntime(['--model', folder, '--name', 'simple', '--sha256', digest(file).toUpperCase(), '--log-level', 'warn']);
+    try {
+      expect((await infer(rt.url, 'simple', simpleRequest(2).body)).json.outputs[0].data).toEqual(simpleRequest(2).sum);
+    } finally {
+      await rt.stop();
+    }
+  });
+});
+
 test('an unavailable execution provider falls back along the list, with the reason logged', async () => {
-  const rt = await startRuntime(['--model', simplePath(), '--execution-providers', 'tensorrt,cpu', '--log-level', 'info']);
+  const rt = await startRuntime(['--model', simplePath(), '--execution-providers', 'cuda,cpu', '--log-level', 'info']);
   try {
     const fallback = rt.logLines().find((l) => l.message === 'execution provider unavailable, falling back');
-    expect(fallback).toMatchObject({ provider: 'tensorrt', reason: expect.any(String) });
+    expect(fallback).toMatchObject({ provider: 'cuda', reason: expect.any(String) });
     expect(rt.logLines().find((l) => l.message === 'model ready')?.provider).toBe('cpu');
   } finally {
     await rt.stop();

@@ -44,6 +44,8 @@ describe('health and metadata', () => {
         { name: 'OUTPUT1', datatype: 'FP32', shape: [-1, 16] },
       ],
       parameters: { execution_provider: 'cpu', instances: 1, inline_run_max_us: expect.any(Number) },
+      // What the warm-up ran (no --warmup: generated inputs) and how it went.
+      warmup: { status: 'ok', inputs: 'generated' },
     });
   });
 

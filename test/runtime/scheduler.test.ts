@@ -246,7 +246,8 @@ describe('Scheduler', () => {
 
   test('a batch that fails is re-run request by request, in order, before the instance takes new work', async () => {
     const runner = autoRunner({ fail: (dims, first) => dims[0] > 1 || first === 100 });
-    const s = new Scheduler(runner, sig, { maxBatchSize: 8, maxQueueDelayUs: 0, maxQueueSize: 10 }, observer);
+    const fallbacks: unknown[] = [];
+    const s = new Scheduler(runner, sig, { maxBatchSize: 8, maxQueueDelayUs: 0, maxQueueSize: 10 }, { ...observer, fallback: (...a) => fallbacks.push(a) });
     const head = s.submit(req(1, 0));
     const batch = [req(1, 100), req(1, 200), req(1, 300)].map((r) => s.submit(r).then(data, (e: RuntimeError) => e));
     await head;
@@ -258,11 +259,14 @@ describe('Scheduler', () => {
     expect(data(await late)).toEqual([800, 802]);
     expect(runner.log.map((l) => [l.dims[0], l.first])).toEqual([[1, 0], [3, 100], [1, 100], [1, 200], [1, 300], [1, 400]]);
     expect(runner.maxInflight()).toBe(1);
+    // Counted and told with the model's own error; a request alone that fails is no fallback.
+    expect(fallbacks).toEqual([[3, 'run_failed', 'cannot run 100']]);
   });
 
   test('outputs that do not split along dimension 0 are recomputed request by request, in order', async () => {
     const runner = autoRunner({ mangle: (dims) => dims[0] > 1 });
-    const s = new Scheduler(runner, sig, { maxBatchSize: 8, maxQueueDelayUs: 0, maxQueueSize: 10 }, observer);
+    const fallbacks: unknown[] = [];
+    const s = new Scheduler(runner, sig, { maxBatchSize: 8, maxQueueDelayUs: 0, maxQueueSize: 10 }, { ...observer, fallback: (...a) => fallbacks.push(a) });
     const head = s.submit(req(1, 0));
     const batch = [req(2, 100), req(1, 200)].map((r) => s.submit(r));
     await head;
@@ -271,6 +275,7 @@ describe('Scheduler', () => {
     expect(data(await late)).toEqual([600, 602]);
     expect(runner.log.map((l) => [l.dims[0], l.first])).toEqual([[1, 0], [3, 100], [2, 100], [1, 200], [1, 300]]);
     expect(runner.maxInflight()).toBe(1);
+    expect(fallbacks).toEqual([[2, 'outputs_not_split', expect.stringMatching(/first dimension 1, not the batch's 3/)]]);
   });
 
   test('with several instances, each run goes to an idle one', async () => {

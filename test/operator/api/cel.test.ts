@@ -10,7 +10,7 @@ const HEX = 'a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f90';
 // path of the node -> values of that node which pass and which fail, for every rule at that node together.
 const CASES: Record<string, { pass: unknown[]; fail: unknown[] }> = {
   spec: {
-    pass: [{ runtime: {} }, { runtime: { executionProviders: ['cpu'] } }, { gpu: {}, runtime: {} }, { gpu: {}, runtime: { executionProviders: ['cuda', 'cpu'] } }, { gpu: {}, runtime: { executionProviders: ['tensorrt'] } }],
+    pass: [{ runtime: {} }, { runtime: { executionProviders: ['cpu'] } }, { gpu: {}, runtime: {} }, { gpu: {}, runtime: { executionProviders: ['cuda', 'cpu'] } }, { gpu: {}, runtime: { executionProviders: ['cuda'] } }],
     fail: [{ gpu: {}, runtime: { executionProviders: ['cpu'] } }],
   },
   'spec.model': {
@@ -63,7 +63,14 @@ const CASES: Record<string, { pass: unknown[]; fail: unknown[] }> = {
     fail: [{ optimization: { quantize: 'fp16' } }, { optimization: { quantize: 'fp16', graphOptimization: 'all' } }],
   },
   'spec.optimization': { pass: [{ quantize: 'int8' }, { graphOptimization: 'basic' }, { quantize: 'fp16', graphOptimization: 'all' }], fail: [{}, { minCosine: 0.9 }] },
-  'spec.runtime.executionProviders': { pass: [['cuda', 'cpu'], ['cpu'], ['tensorrt', 'cuda', 'cpu']], fail: [['cpu', 'cpu'], ['cuda', 'cpu', 'cuda']] },
+  'spec.runtime.executionProviders': { pass: [['cuda', 'cpu'], ['cpu'], ['cpu', 'cuda']], fail: [['cpu', 'cpu'], ['cuda', 'cpu', 'cuda']] },
+  ...Object.fromEntries(['spec.runtime.warmup', 'spec.optimization.samples'].flatMap((path) => [
+    [path, { pass: [{ uri: 'https://h/w.json' }, { inputs: [{ name: 'x', datatype: 'FP32', shape: [1], data: [1] }] }], fail: [{}, { uri: 'https://h/w.json', inputs: [] }] }],
+    [`${path}.uri`, {
+      pass: ['https://h/samples/warmup.json', 'http://minio:9000/b/w.json?X-Amz-Signature=s', 's3://bucket/warm/up.json', 'file:///samples/w.json'],
+      fail: ['https://h', 'https://h/', 'https://h/dir/', 's3://bucket', 's3://bucket/dir/', 'pvc://claim/w.json', 'file:///', 'ftp://h/w.json', 'w.json', 'https://h/w .json'],
+    }],
+  ])),
 };
 
 describe('CEL validation rules', () => {

@@ -16,7 +16,7 @@ describe('spec.optimization', () => {
     const opt = pod.initContainers![1];
     expect(opt.args).toEqual([
       'optimize', '--model', '/models/resnet.onnx', '--out', OPTIMIZED_DIR, '--quantize', 'int8', '--graph-optimization', 'extended',
-      '--execution-providers', 'cpu', '--max-abs-error', '0.05', '--min-cosine', '0.99', '--fallback-to-original', '--log-level', 'info',
+      '--execution-providers', 'cpu', '--max-abs-error', '0.05', '--min-cosine', '0.99', '--min-speedup', '1', '--fallback-to-original', '--log-level', 'info',
     ]);
     expect(opt.volumeMounts).toEqual(expect.arrayContaining([
       { name: 'models', mountPath: '/models', readOnly: true },
@@ -55,6 +55,8 @@ describe('spec.optimization', () => {
     [{ quantize: 'int4' }, false, /quantize/],
     [{ quantize: 'int8', minCosine: 1.5 }, false, /minCosine/],
     [{ quantize: 'int8', maxAbsError: -1 }, false, /maxAbsError/],
+    [{ quantize: 'int8', minSpeedup: -0.5 }, false, /minSpeedup/],
+    [{ quantize: 'int8', minSpeedup: 0 }, true, undefined],
     [{ graphOptimization: 'all' }, true, undefined],
   ])('validation of %j', (optimization, ok, message) => {
     const r = validateModelDeployment({ apiVersion: 'serving.modelplane.io/v1alpha1', kind: 'ModelDeployment', metadata: { name: 'm' }, spec: { model: { uri: 'https://h/m.onnx' }, optimization } });
