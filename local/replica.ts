@@ -146,7 +146,7 @@ export class Replica {
     this.crashStreak++;
     this.restarts++;
     this.phase = 'backoff';
-    this.opts.logger.warn('replica exited; restarting', { replica: this.id, exitCode: code, signal, message, restartInMs: delay });
+    this.opts.logger.warn('replica exited; restarting', { replica: this.id, exitCode: code, signal, error: message, restartInMs: delay });
     this.opts.onChange();
     this.backoffTimer = setTimeout(() => this.start(), delay);
   }

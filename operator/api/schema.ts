@@ -449,6 +449,7 @@ export const ModelDeploymentStatusSchema = Type.Object(
           desiredReplicas: Type.Optional(Type.Integer({ minimum: 0, format: 'int32', description: 'Replicas the last decision asked for (builtin).' })),
           lastScaleTime: Type.Optional(Type.String({ format: 'date-time', description: 'When the autoscaler last wrote spec.replicas.' })),
           reason: Type.Optional(Type.String({ maxLength: 1024, description: 'Why: the last decision, or what the HPA or ScaledObject is.' })),
+          unscrapedSince: Type.Optional(Type.String({ format: 'date-time', description: 'Set while no ready runtime pod\'s metrics could be read for a whole stable window (builtin): since when.' })),
         },
         { description: 'What the autoscaler observes and decides.' },
       ),

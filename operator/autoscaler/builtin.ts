@@ -48,7 +48,7 @@ export interface ScaleWriter {
   scale(md: ModelDeployment, replicas: number): Promise<void>;
   /** status.autoscaler alone, through the status subresource. */
   writeStatus(md: ModelDeployment, autoscaler: AutoscalerStatus): Promise<void>;
-  event(md: ModelDeployment, reason: string, message: string): void;
+  event(md: ModelDeployment, reason: string, message: string, type?: 'Normal' | 'Warning'): void;
 }
 
 /** Reads one URL's body within the deadline; throws on any failure. */
@@ -62,6 +62,8 @@ interface Tracked {
   baseline: Map<string, PodScrape>;
   lastScaleTime?: string;
   written?: { status: AutoscalerStatus; at: number };
+  /** Since when ready pods have existed and none of their metrics could be read (undefined while reads succeed). */
+  unscrapedSince?: number;
 }
 
 const isReady = (p: V1Pod) => !p.metadata?.deletionTimestamp && !!p.status?.podIP && !!p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
@@ -94,6 +96,8 @@ async function bounded<T>(n: number, tasks: Array<() => Promise<T>>): Promise<T[
 
 export class BuiltinAutoscaler {
   private readonly tracked = new Map<string, Tracked>();
+  /** Pods whose last scrape failed, with why: a failure is logged at warn when it starts, and when it ends. */
+  private readonly failing = new Map<string, string>();
   /** Validated specs by uid and generation: validation costs about half a millisecond, far too much every step. */
   private readonly specs = new Map<string, { generation: number | undefined; spec?: ModelDeployment['spec'] }>();
   private timer?: NodeJS.Timeout;
@@ -183,17 +187,35 @@ export class BuiltinAutoscaler {
   private async scrape(pod: V1Pod): Promise<PodScrape | undefined> {
     const url = metricsUrl(pod);
     if (!url) return undefined;
+    let why: string;
     try {
       const counters = parseRuntimeMetrics(await this.read(url, this.opts.scrapeTimeoutMs));
-      if (!counters) {
-        this.log.debug('pod metrics lack the concurrency counter; skipped', { pod: pod.metadata?.name, url });
-        return undefined;
+      if (counters) {
+        if (this.failing.delete(podKey(pod))) this.log.info('pod metrics answer again', { pod: pod.metadata?.name, url });
+        return { pod: podKey(pod), time: this.now(), ...counters };
       }
-      return { pod: podKey(pod), time: this.now(), ...counters };
+      why = 'its metrics lack the concurrency counter';
     } catch (err) {
-      this.log.debug('pod metrics did not answer; skipped', { pod: pod.metadata?.name, url, error: (err as Error).message });
-      return undefined;
+      why = `its metrics did not answer: ${(err as Error).message}`;
     }
+    const fields = { pod: pod.metadata?.name, namespace: pod.metadata?.namespace, url, error: why };
+    if (!this.failing.has(podKey(pod))) this.log.warn('pod skipped by the autoscaler', fields);
+    else this.log.debug('pod skipped by the autoscaler', fields);
+    this.failing.set(podKey(pod), `${pod.metadata?.name}: ${why}`);
+    return undefined;
+  }
+
+  /**
+   * Whether the ModelDeployment has gone a whole stable window with ready pods and not one metrics read: then the
+   * autoscaler decides blind, and says so (status.autoscaler.unscrapedSince, an Event, the Autoscaling condition).
+   */
+  private blind(t: Tracked, ready: V1Pod[], scrapes: PodScrape[], now: number, stableWindowSeconds: number): boolean {
+    if (ready.length === 0 || scrapes.length > 0) {
+      t.unscrapedSince = undefined;
+      return false;
+    }
+    t.unscrapedSince ??= now;
+    return now - t.unscrapedSince >= stableWindowSeconds * 1000;
   }
 
   private async decideOne(key: string, md: ModelDeployment, ready: V1Pod[], scrapes: PodScrape[], now: number): Promise<void> {
@@ -218,16 +240,20 @@ export class BuiltinAutoscaler {
       this.log.info('autoscaler scaled', { modelDeployment: key, from: current, to: decision.desired, reason: decision.reason });
       this.writer.event(md, 'Scaled', message);
     }
+    const blind = this.blind(t, ready, scrapes, now, policy.stableWindowSeconds);
+    const why = blind ? `no ready runtime pod's metrics could be read for ${Math.round((now - t.unscrapedSince!) / 1000)} s (${ready.map((p) => this.failing.get(podKey(p))).filter(Boolean).join('; ')})` : '';
+    if (blind && !md.status?.autoscaler?.unscrapedSince && !t.written?.status.unscrapedSince) this.writer.event(md, 'NoMetrics', why.slice(0, 1024), 'Warning');
     const status: AutoscalerStatus = {
       mode: 'builtin',
       ...(decision.stableConcurrency !== undefined ? { averageConcurrency: round1(decision.stableConcurrency) } : {}),
       desiredReplicas: decision.desired,
       ...(t.lastScaleTime ?? md.status?.autoscaler?.lastScaleTime ? { lastScaleTime: t.lastScaleTime ?? md.status!.autoscaler!.lastScaleTime } : {}),
-      reason: decision.reason.slice(0, 1024),
+      reason: (blind ? why : decision.reason).slice(0, 1024),
+      ...(blind ? { unscrapedSince: isoSeconds(t.unscrapedSince!) } : {}),
     };
     const live = md.status?.autoscaler;
     const prev = t.written?.status ?? live;
-    const essential = (s: AutoscalerStatus | undefined) => JSON.stringify([s?.mode, s?.desiredReplicas, s?.lastScaleTime]);
+    const essential = (s: AutoscalerStatus | undefined) => JSON.stringify([s?.mode, s?.desiredReplicas, s?.lastScaleTime, s?.unscrapedSince]);
     const changed = JSON.stringify(prev) !== JSON.stringify(status);
     const due = !t.written || now - t.written.at >= this.opts.statusRefreshMs || essential(live) !== essential(t.written.status);
     if (changed && (essential(prev) !== essential(status) || due)) {
@@ -243,7 +269,7 @@ const MERGE = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
  * The scale and status writes through a client whose every request has a deadline (a leadership term's client:
  * cancelled when the term ends), and Events through the recorder.
  */
-export function scaleWriter(custom: CustomObjectsApi, events: { normal(obj: KubernetesObject, reason: string, message: string): void }): ScaleWriter {
+export function scaleWriter(custom: CustomObjectsApi, events: Record<'normal' | 'warning', (obj: KubernetesObject, reason: string, message: string) => void>): ScaleWriter {
   const at = (md: ModelDeployment) => ({ group: GROUP, version: VERSION, plural: PLURAL, namespace: md.metadata.namespace!, name: md.metadata.name! });
   return {
     async scale(md, replicas) {
@@ -251,11 +277,11 @@ export function scaleWriter(custom: CustomObjectsApi, events: { normal(obj: Kube
     },
     async writeStatus(md, autoscaler) {
       // A merge patch keeps keys it does not name: name the ones this status lacks, as null.
-      const body = { averageConcurrency: null, desiredReplicas: null, lastScaleTime: null, reason: null, ...autoscaler };
+      const body = { averageConcurrency: null, desiredReplicas: null, lastScaleTime: null, reason: null, unscrapedSince: null, ...autoscaler };
       await custom.patchNamespacedCustomObjectStatus({ ...at(md), body: { status: { autoscaler: body } } }, MERGE);
     },
-    event(md, reason, message) {
-      events.normal({ apiVersion: API_VERSION, kind: KIND, metadata: md.metadata }, reason, message);
+    event(md, reason, message, type = 'Normal') {
+      events[type === 'Warning' ? 'warning' : 'normal']({ apiVersion: API_VERSION, kind: KIND, metadata: md.metadata }, reason, message);
     },
   };
 }

@@ -107,9 +107,13 @@ export class ExternalScalers {
     if (!mode || mode === 'none') return mode ? { autoscaler: { mode: 'none', reason: 'nothing scales it but spec.replicas' } } : {};
     if (mode === 'builtin') {
       const a = md.spec.autoscaling!;
+      const autoscaler = builtinStatus(md);
+      if (autoscaler.unscrapedSince) {
+        return { condition: { status: 'False', reason: 'NoMetrics', message: `the built-in autoscaler cannot scale: ${autoscaler.reason ?? 'no metrics'}` }, autoscaler };
+      }
       return {
         condition: { status: 'True', reason: 'Builtin', message: `the operator scales on average concurrency, target ${a.targetConcurrency} per replica, within [${a.minReplicas}, ${a.maxReplicas}]` },
-        autoscaler: builtinStatus(md),
+        autoscaler,
       };
     }
     const kind = wantedKind!;

@@ -9,9 +9,13 @@ const HEX = 'a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f90';
 
 // path of the node -> values of that node which pass and which fail, for every rule at that node together.
 const CASES: Record<string, { pass: unknown[]; fail: unknown[] }> = {
+  // Every rule at spec together: the GPU needs a GPU provider, fp16 needs a GPU.
   spec: {
-    pass: [{ runtime: {} }, { runtime: { executionProviders: ['cpu'] } }, { gpu: {}, runtime: {} }, { gpu: {}, runtime: { executionProviders: ['cuda', 'cpu'] } }, { gpu: {}, runtime: { executionProviders: ['cuda'] } }],
-    fail: [{ gpu: {}, runtime: { executionProviders: ['cpu'] } }],
+    pass: [
+      { runtime: {} }, { runtime: { executionProviders: ['cpu'] } }, { gpu: {}, runtime: {} }, { gpu: {}, runtime: { executionProviders: ['cuda', 'cpu'] } }, { gpu: {}, runtime: { executionProviders: ['cuda'] } },
+      { optimization: { quantize: 'fp16' }, gpu: { count: 1 } }, { optimization: { quantize: 'int8' } }, { optimization: { graphOptimization: 'all' } }, {},
+    ],
+    fail: [{ gpu: {}, runtime: { executionProviders: ['cpu'] } }, { optimization: { quantize: 'fp16' } }, { optimization: { quantize: 'fp16', graphOptimization: 'all' } }],
   },
   'spec.model': {
     pass: [{ uri: 's3://b/k.onnx', credentialsSecret: 'store' }, { uri: 'https://h/m.onnx', credentialsSecret: 'hf' }, { uri: 'pvc://c/m.onnx' }, { uri: 'pvc://c/m.onnx', sha256: HEX }],
@@ -57,10 +61,6 @@ const CASES: Record<string, { pass: unknown[]; fail: unknown[] }> = {
   'spec.runtime': {
     pass: [{ maxQueueSize: 512 }, { maxQueueSize: 32, batching: { maxBatchSize: 32 } }, { maxQueueSize: 512, batching: { maxBatchSize: 8 } }],
     fail: [{ maxQueueSize: 4, batching: { maxBatchSize: 8 } }],
-  },
-  spec: {
-    pass: [{ optimization: { quantize: 'fp16' }, gpu: { count: 1 } }, { optimization: { quantize: 'int8' } }, { optimization: { graphOptimization: 'all' } }, {}],
-    fail: [{ optimization: { quantize: 'fp16' } }, { optimization: { quantize: 'fp16', graphOptimization: 'all' } }],
   },
   'spec.optimization': { pass: [{ quantize: 'int8' }, { graphOptimization: 'basic' }, { quantize: 'fp16', graphOptimization: 'all' }], fail: [{}, { minCosine: 0.9 }] },
   'spec.runtime.executionProviders': { pass: [['cuda', 'cpu'], ['cpu'], ['cpu', 'cuda']], fail: [['cpu', 'cpu'], ['cuda', 'cpu', 'cuda']] },

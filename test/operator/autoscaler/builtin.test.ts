@@ -7,6 +7,7 @@ import { createLogger } from '../../../common/logger.js';
 import type { ModelDeployment } from '../../../operator/api/schema.js';
 import { BuiltinAutoscaler, DEFAULT_BUILTIN_OPTIONS, builtinAutoscalerLoop, metricsUrl, type ScaleWriter } from '../../../operator/autoscaler/builtin.js';
 import type { AutoscalerStatus } from '../../../operator/autoscaler/scalers.js';
+import { memoryLogger } from '../../support/memory-logger.js';
 
 const log = createLogger('test', 'error');
 log.silent = true;
@@ -163,4 +164,37 @@ test('as a leader loop: reads the term\'s cache, writes through the term\'s clie
     server.closeAllConnections();
     await new Promise((r) => server.close(r));
   }
+});
+
+test('no metrics for a whole stable window: status says since when and why, a Warning Event once, the pod logged at warn once; it clears when a scrape succeeds', async () => {
+  const { log: memLog, entries } = memoryLogger('operator', 'debug');
+  let up = false;
+  let now = 0;
+  const statuses: AutoscalerStatus[] = [];
+  const events: string[] = [];
+  const a = new BuiltinAutoscaler(
+    { modelDeployments: () => [md({ replicas: 1, autoscaling: { maxReplicas: 4, targetConcurrency: 2 } })], pods: () => [pod(1)] },
+    { scale: async () => {}, writeStatus: async (_md, s) => void statuses.push(s), event: (_md, reason, message, type) => void events.push(`${type}: ${reason}: ${message}`) },
+    memLog,
+    { ...DEFAULT_BUILTIN_OPTIONS, statusRefreshMs: 0, tuning: { stableWindowSeconds: 6 } },
+    async () => {
+      if (!up) throw new Error('connect ECONNREFUSED 10.0.0.1:8080');
+      return metrics(now / 1000);
+    },
+    () => now,
+  );
+  for (let t = 0; t <= 8000; t += 2000) {
+    now = t;
+    await a.step();
+  }
+  const last = statuses.at(-1)!;
+  expect(last.unscrapedSince).toBe('1970-01-01T00:00:00Z');
+  expect(last.reason).toBe("no ready runtime pod's metrics could be read for 8 s (m-abc-1: its metrics did not answer: connect ECONNREFUSED 10.0.0.1:8080)");
+  expect(events).toEqual([`Warning: NoMetrics: no ready runtime pod's metrics could be read for 6 s (m-abc-1: its metrics did not answer: connect ECONNREFUSED 10.0.0.1:8080)`]);
+  expect(entries.filter((e) => e.level === 'warn' && e.message === 'pod skipped by the autoscaler')).toHaveLength(1);
+  up = true;
+  now += 2000;
+  await a.step();
+  expect(statuses.at(-1)!.unscrapedSince).toBeUndefined();
+  expect(entries.some((e) => e.level === 'info' && e.message === 'pod metrics answer again')).toBe(true);
 });

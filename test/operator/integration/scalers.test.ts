@@ -5,7 +5,9 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { AutoscalingV2Api } from '@kubernetes/client-node';
 import { builtinAutoscalerLoop } from '../../../operator/autoscaler/builtin.js';
 import { Harness, MERGE, condition, eventually, modelDeployment, sleep, type Md } from './harness.js';
-import { findResource } from '../../support/fake-apiserver/index.js';
+import { findResource, putDeploymentPod } from '../../support/fake-apiserver/index.js';
+import { freePort } from '../../support/runtime-process.js';
+import { createServer } from 'node:http';
 
 const NS = 'ml';
 const HPAS = findResource('autoscaling', 'v2', 'horizontalpodautoscalers')!;
@@ -151,6 +153,37 @@ describe('status after a change of mode', () => {
     await eventually(async () => expect(await reconciles()).toBeGreaterThan(before));
     await sleep(300);
     expect(h.server.writes(/modeldeployments\/switch\/status$/)).toEqual([]);
+  });
+});
+
+describe('mode builtin without metrics', () => {
+  let blind: Harness;
+  beforeAll(async () => {
+    blind = await Harness.start();
+    await blind.operator({ namespaces: [NS], leaderLoops: [builtinAutoscalerLoop({ intervalMs: 200, scrapeTimeoutMs: 200, tuning: { stableWindowSeconds: 1, panicWindowSeconds: 1 } })] }).start();
+    await blind.operators[0].waitUntilSynced();
+  });
+  afterAll(async () => blind.stop());
+
+  it('is Autoscaling=False, reason NoMetrics, with an Event, while no ready pod\'s metrics can be read; Builtin again once they can', async () => {
+    await blind.create(NS, modelDeployment('blind', { autoscaling: { mode: 'builtin', minReplicas: 1, maxReplicas: 4 } }));
+    await eventually(async () => blind.apps.readNamespacedDeployment({ name: 'blind', namespace: NS }));
+    // A ready pod whose address answers nothing: a port just closed.
+    const port = await freePort();
+    putDeploymentPod(blind.server, NS, 'blind', 'blind-1', { phase: 'Running', ready: true }, { podIP: '127.0.0.1', ports: { http: port } });
+    const md = await blind.until(NS, 'blind', (m) => expect(condition(m, 'Autoscaling')?.reason).toBe('NoMetrics'), 10_000);
+    expect(condition(md, 'Autoscaling')).toMatchObject({ status: 'False', message: expect.stringMatching(/^the built-in autoscaler cannot scale: no ready runtime pod's metrics could be read for \d+ s \(blind-1: its metrics did not answer: /) });
+    expect(autoscalerOf(md).unscrapedSince).toMatch(/^\d{4}-\d\d-\d\dT/);
+    const events = await blind.core.listNamespacedEvent({ namespace: NS });
+    expect(events.items.filter((e) => e.reason === 'NoMetrics' && e.type === 'Warning' && e.involvedObject.name === 'blind')).toHaveLength(1);
+    // The pod answers: the autoscaler sees again.
+    const server = createServer((_req, res) => res.end('modelplane_request_concurrency_seconds_total{model="blind"} 0\n'));
+    await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
+    try {
+      await blind.until(NS, 'blind', (m) => expect(condition(m, 'Autoscaling')?.reason).toBe('Builtin'), 10_000);
+    } finally {
+      server.close();
+    }
   });
 });
 
