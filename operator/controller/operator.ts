@@ -19,6 +19,7 @@ import type { OperatorConfig } from '../resources/index.js';
 import { INSTANCE_LABEL, MANAGED_BY, MANAGED_BY_LABEL, NAME_LABEL, RUNTIME_APP_NAME } from '../resources/labels.js';
 import { FIELD_MANAGER, childWriter } from './apply.js';
 import { GoneWatcher } from './gone-watch.js';
+import { WarmupObserver } from './warmup-observer.js';
 import { eventRecorder, type EventRecorder } from './events.js';
 import { HealthServer } from './health.js';
 import { DEFAULT_INFORMER_OPTIONS, ResilientInformer, describeError, type InformerOptions } from './informer.js';
@@ -447,6 +448,7 @@ export class Operator {
       log: this.log,
       conflictRetryMs: this.opts.conflictRetryMs,
       watchUntilGone: (object, key) => gone.untilGone(object, () => controller.queue.add(key)),
+      warmups: new WarmupObserver((key) => controller.queue.add(key)),
       onApply: (kind) => this.metrics.childApplies.inc({ kind }),
       onStatusWrite: () => this.metrics.statusWrites.inc(),
       ownerGone: async (md: ModelDeployment) => {

@@ -13,6 +13,7 @@ import { childKey, needsApply, type ChildWriter } from './apply.js';
 import type { EventRecorder } from './events.js';
 import { computeStatus, sameStatus } from './status.js';
 import { withScaling, type ScalingOutcome } from '../autoscaler/scalers.js';
+import type { WarmupObserver } from './warmup-observer.js';
 
 /** Read access to what the informers hold. */
 export interface ClusterCache {
@@ -43,6 +44,8 @@ export interface ReconcilerDeps {
   ownerGone?(md: ModelDeployment): Promise<boolean>;
   /** Queues `key` again as soon as the object in the way of one of its children is deleted. */
   watchUntilGone?(object: ObjectRef, key: string): void;
+  /** What the ready pods said of their warm-up (asked in the background; the key is queued again when they answer). */
+  warmups?: Pick<WarmupObserver, 'failures'>;
 }
 
 /** One object, by kind and name. */
@@ -97,6 +100,8 @@ export class Reconciler {
     const result: ReconcileResult = conflict ? { requeueAfterMs: this.deps.conflictRetryMs ?? 30_000 } : {};
 
     const specReplicas = (md.spec as { replicas?: unknown } | undefined)?.replicas;
+    const pods = cache.pods(namespace, selectorLabels(md));
+    const servedName = (md.spec as { model?: { servedName?: string } } | undefined)?.model?.servedName ?? name;
     const now = this.deps.now?.() ?? new Date();
     const computed = computeStatus({
       generation: md.metadata.generation ?? 0,
@@ -104,12 +109,13 @@ export class Reconciler {
       invalid: validation.ok ? undefined : formatErrors(validation.errors),
       conflict,
       deployment,
-      pods: cache.pods(namespace, selectorLabels(md)),
+      pods,
       selector: selectorFor(md),
       url: validation.ok ? serviceUrl(validation.value) : undefined,
       previous: md.status,
       now,
       optimizationRequested: validation.ok ? Boolean(validation.value.spec.optimization) : undefined,
+      warmupFailures: validation.ok ? this.deps.warmups?.failures(key, servedName, pods) : undefined,
     });
     const status = scaling ? withScaling(computed, scaling, md.metadata.generation ?? 0, md.status, now) : computed;
     if (sameStatus(md.status ?? {}, status)) return result;

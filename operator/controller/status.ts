@@ -4,6 +4,7 @@ import type { V1Condition, V1Deployment, V1Pod, V1ContainerStatus } from '@kuber
 import type { ModelDeploymentStatus } from '../api/schema.js';
 import { parseSummaryLine } from '../../optimize/report.js';
 import { OPTIMIZE_CONTAINER } from '../resources/deployment.js';
+import type { WarmupFailure } from './warmup-observer.js';
 
 export type FailureReason = 'InvalidSpec' | 'ChildConflict' | 'PodsRejected' | 'Unschedulable' | 'ImagePullFailed' | 'CrashLoop' | 'ModelFetchFailed' | 'ModelLoadFailed' | 'ModelOptimizationFailed';
 
@@ -28,6 +29,8 @@ export interface Observation {
   now: Date;
   /** Whether the spec asks for model optimisation; false drops status.optimization. */
   optimizationRequested?: boolean;
+  /** Ready pods whose warm-up on generated inputs failed (they serve all the same). */
+  warmupFailures?: WarmupFailure[];
 }
 
 /**
@@ -149,8 +152,12 @@ export function computeStatus(o: Observation): ModelDeploymentStatus {
 
   // The runtime turns ready only after loading and warming up its model, so a ready pod proves a load.
   const loadFailure = failure && (failure.reason === 'ModelFetchFailed' || failure.reason === 'ModelOptimizationFailed' || failure.reason === 'ModelLoadFailed') ? failure : undefined;
+  const loadedBy = `loaded by ${readyReplicas} replica${readyReplicas === 1 ? '' : 's'}`;
+  const warmups = o.warmupFailures ?? [];
   const modelLoadedCond = readyReplicas > 0
-    ? cond('ModelLoaded', 'True', 'ModelLoaded', `loaded by ${readyReplicas} replica${readyReplicas === 1 ? '' : 's'}`)
+    ? warmups.length
+      ? cond('ModelLoaded', 'True', 'WarmUpFailed', `${loadedBy}; the warm-up on generated inputs failed on ${warmups.map((w) => w.pod).join(', ')} and the model is served all the same (spec.runtime.warmup gives it inputs it takes): ${warmups[0].message}`.slice(0, 4096))
+      : cond('ModelLoaded', 'True', 'ModelLoaded', loadedBy)
     : loadFailure
       ? cond('ModelLoaded', 'False', loadFailure.reason, loadFailure.message)
       : condition('ModelLoaded', 'Unknown', 'Pending', 'no replica has loaded the model yet', o.generation, prev, o.now);
