@@ -23,6 +23,7 @@ COPY cli ./cli
 COPY common ./common
 COPY operator ./operator
 COPY runtime ./runtime
+COPY fetch ./fetch
 COPY local ./local
 COPY optimize ./optimize
 COPY perf ./perf

@@ -1,4 +1,4 @@
-// `modelplane fetch`: flag definitions; the fetching itself lives in runtime/fetch/.
+// `modelplane fetch`: flag definitions; the fetching itself lives in fetch/.
 import { Command, Option } from 'commander';
 import { LOG_LEVELS } from '../common/logger.js';
 
@@ -16,7 +16,7 @@ export function registerFetch(program: Command): void {
     .addOption(new Option('--credentials-dir <dir>', 'mounted Secret: authorization, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, ...').env('MODELPLANE_CREDENTIALS_DIR'))
     .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS).env('MODELPLANE_LOG_LEVEL').default('info'))
     .action(async (opts: { uri: string; dest: string; sha256?: string; credentialsDir?: string; logLevel: string }) => {
-      const { runFetchCommand } = await import('../runtime/fetch/command.js');
+      const { runFetchCommand } = await import('../fetch/command.js');
       process.exitCode = await runFetchCommand(opts);
     });
 }

@@ -6,7 +6,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from '../common/logger.js';
-import { fetchModel, isRemoteUri } from '../runtime/fetch/index.js';
+import { fetchModel, isRemoteUri } from '../fetch/index.js';
 import type { ModelDeployment } from '../operator/api/schema.js';
 import { inlineRequestBody, type SampleSource } from '../operator/resources/samples.js';
 

@@ -14,7 +14,7 @@ import { readModel, writeModel, type LoadedModel, type ModelProto } from './mode
 import type { ModelSignature } from '../runtime/signature.js';
 import { quantizeInt8 } from './quantize-int8.js';
 import { INT8_OPSET, toInt8Opset } from './opset.js';
-import { readManifest } from '../runtime/fetch/integrity.js';
+import { readManifest } from '../fetch/integrity.js';
 import {
   DEFAULT_MIN_COSINE, DEFAULT_MIN_SPEEDUP, GRAPH_OPTIMIZATION_LEVELS, OPTIMIZED_MODEL_FILE, QUANTIZE_MODES, REPORT_FILE, type GraphOptimizationLevel, type OptimizationReport, type QuantizeMode,
 } from './report.js';

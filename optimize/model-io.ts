@@ -2,7 +2,7 @@
 // every external tensor is read into memory; on the way out large tensors go to one data file beside the model.
 import { closeSync, openSync, readFileSync, readSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { dirname, isAbsolute, join, normalize, resolve } from 'node:path';
-import { isInside } from '../runtime/fetch/local.js';
+import { isInside } from '../fetch/local.js';
 import onnxProto from 'onnx-proto';
 import { OptimizeError } from './errors.js';
 

@@ -17,7 +17,7 @@ import { ModelStatisticsRecorder } from './statistics.js';
 import { batchability, type ModelSignature } from './signature.js';
 import { readSampleRequests, type SampleRequest } from './samples.js';
 import { laneWarmupInputs, warmUp, type WarmupReport } from './warmup.js';
-import { checksumMismatch, readManifest, sha256File } from './fetch/integrity.js';
+import { checksumMismatch, readManifest, sha256File } from '../fetch/integrity.js';
 import type { WireTensor, WorkerInit } from './worker-protocol.js';
 import { isGpuProvider } from '../common/serve-contract.js';
 import { startGrpcServer, type GrpcRuntimeServer } from './grpc/server.js';
@@ -56,7 +56,7 @@ async function resolveModelFile(cfg: ServeConfig, logger: Logger): Promise<strin
   let path = cfg.model;
   const uri = /^[a-z][a-z0-9+.-]*:\/\//i.test(path);
   if (uri) {
-    const { fetchModel, isRemoteUri } = await import('./fetch/index.js');
+    const { fetchModel, isRemoteUri } = await import('../fetch/index.js');
     // Each remote URI gets its own cache directory, so a verified copy is reused across restarts.
     const dest = isRemoteUri(path) ? join(cfg.cacheDir, createHash('sha256').update(path).digest('hex').slice(0, 32)) : cfg.cacheDir;
     try {

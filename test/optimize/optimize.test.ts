@@ -7,7 +7,7 @@ import { encodeModel, externalData, mlpModel, writeModel } from '../../examples/
 import { optimizeModel, OptimizeError, REPORT_FILE } from '../../optimize/index.js';
 import type { MeasureLatency } from '../../optimize/gate.js';
 import { onnx, DT } from '../../optimize/model-io.js';
-import { MANIFEST_NAME } from '../../runtime/fetch/integrity.js';
+import { MANIFEST_NAME } from '../../fetch/integrity.js';
 import { convModel, difference, floatTensor, mixedModel, runModel, smallCnn } from './support.js';
 
 let dir: string;

@@ -1,13 +1,13 @@
 import { mkdir, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { loadCredentials, resolveCredentials } from '../../../runtime/fetch/credentials.js';
-import { classifyTransferError, exitCodeFor, FetchError } from '../../../runtime/fetch/errors.js';
-import { parseSha256 } from '../../../runtime/fetch/integrity.js';
-import { ProgressReporter, progressFields } from '../../../runtime/fetch/progress.js';
-import { backoffDelayMs, withRetry, type RetryPolicy } from '../../../runtime/fetch/retry.js';
-import { httpStatusError, parseContentRange } from '../../../runtime/fetch/http.js';
-import { s3Error } from '../../../runtime/fetch/s3.js';
-import { failureLine } from '../../../runtime/fetch/command.js';
+import { loadCredentials, resolveCredentials } from '../../fetch/credentials.js';
+import { classifyTransferError, exitCodeFor, FetchError } from '../../fetch/errors.js';
+import { parseSha256 } from '../../fetch/integrity.js';
+import { ProgressReporter, progressFields } from '../../fetch/progress.js';
+import { backoffDelayMs, withRetry, type RetryPolicy } from '../../fetch/retry.js';
+import { httpStatusError, parseContentRange } from '../../fetch/http.js';
+import { s3Error } from '../../fetch/s3.js';
+import { failureLine } from '../../fetch/command.js';
 import { memoryLogger, tempDir } from './support/helpers.js';
 
 describe('credentials', () => {

@@ -7,7 +7,7 @@ import { mkdir, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Readable } from 'node:stream';
 import { once } from 'node:events';
-import type { Logger } from '../../common/logger.js';
+import type { Logger } from '../common/logger.js';
 import { classifyTransferError, FetchError } from './errors.js';
 import { hashFilePrefix, removeQuietly } from './integrity.js';
 import { ProgressReporter } from './progress.js';

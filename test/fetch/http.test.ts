@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { FetchError, fetchModelWith } from '../../../runtime/fetch/index.js';
+import { FetchError, fetchModelWith } from '../../fetch/index.js';
 import { makeCert, serveBody, startHttpServer, startHttpsServer, type TestCert, type TestServer } from './support/servers.js';
 import { FAST, memoryLogger, randomModel, sha256, tempDir } from './support/helpers.js';
 

@@ -1,7 +1,7 @@
 import { mkdir, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { FetchError, fetchModelWith } from '../../../runtime/fetch/index.js';
-import { isInside, pvcMountPath } from '../../../runtime/fetch/local.js';
+import { FetchError, fetchModelWith } from '../../fetch/index.js';
+import { isInside, pvcMountPath } from '../../fetch/local.js';
 import { FAST, memoryLogger, randomModel, sha256, tempDir } from './support/helpers.js';
 
 const MODEL = randomModel(4096);

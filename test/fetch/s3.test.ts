@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import S3rver from 's3rver';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { FetchError, fetchModelWith } from '../../../runtime/fetch/index.js';
+import { FetchError, fetchModelWith } from '../../fetch/index.js';
 import { FAST, memoryLogger, randomModel, sha256, tempDir } from './support/helpers.js';
 import { serveBody, startHttpServer, type TestServer } from './support/servers.js';
 

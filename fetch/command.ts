@@ -1,7 +1,7 @@
 // The `modelplane fetch` process: run one fetch, turn any failure into one line (stderr, the JSON log,
 // and the termination message the operator reads back as ModelFetchFailed) and an exit code.
-import { createLogger, type Logger } from '../../common/logger.js';
-import { writeTerminationMessage } from '../../common/termination.js';
+import { createLogger, type Logger } from '../common/logger.js';
+import { writeTerminationMessage } from '../common/termination.js';
 import { exitCodeFor, isFetchError } from './errors.js';
 import { fetchModel } from './index.js';
 import { redactUri } from './uri.js';

@@ -4,9 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import winston from 'winston';
-import type { Logger } from '../../../../common/logger.js';
-import { DEFAULT_RETRY } from '../../../../runtime/fetch/retry.js';
-import type { FetchTuning } from '../../../../runtime/fetch/index.js';
+import type { Logger } from '../../../common/logger.js';
+import { DEFAULT_RETRY } from '../../../fetch/retry.js';
+import type { FetchTuning } from '../../../fetch/index.js';
 
 export const sha256 = (data: Buffer | string): string => createHash('sha256').update(data).digest('hex');
 export const randomModel = (size: number): Buffer => randomBytes(size);

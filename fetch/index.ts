@@ -2,7 +2,7 @@
 // http(s) and s3 are downloaded into `dest`; pvc and file are checked and used in place.
 import { mkdir, stat } from 'node:fs/promises';
 import { isAbsolute, join, posix, resolve } from 'node:path';
-import type { Logger } from '../../common/logger.js';
+import type { Logger } from '../common/logger.js';
 import { loadCredentials } from './credentials.js';
 import { FetchError } from './errors.js';
 import { httpSource } from './http.js';

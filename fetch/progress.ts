@@ -1,5 +1,5 @@
 // Download progress in the JSON log: every few seconds while bytes flow, and once at the end.
-import type { Logger } from '../../common/logger.js';
+import type { Logger } from '../common/logger.js';
 
 export interface ProgressFields {
   bytes: number;

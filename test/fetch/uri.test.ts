@@ -1,6 +1,6 @@
-import { isModelUri, isRemoteUri, parseModelUri, redactUri } from '../../../runtime/fetch/uri.js';
-import { fileNameForUrl, safeRelativePath } from '../../../runtime/fetch/index.js';
-import { FetchError } from '../../../runtime/fetch/errors.js';
+import { isModelUri, isRemoteUri, parseModelUri, redactUri } from '../../fetch/uri.js';
+import { fileNameForUrl, safeRelativePath } from '../../fetch/index.js';
+import { FetchError } from '../../fetch/errors.js';
 
 function reasonOf(fn: () => unknown): string | undefined {
   try {
