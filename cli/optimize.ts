@@ -1,7 +1,7 @@
 // `modelplane optimize`: flag definitions; the work lives in optimize/.
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { LOG_LEVELS } from '../common/logger.js';
-import { DEFAULT_MIN_COSINE, DEFAULT_MIN_SPEEDUP } from '../optimize/report.js';
+import { DEFAULT_MIN_COSINE, DEFAULT_MIN_SPEEDUP } from '../common/optimization-report.js';
 
 function number(flag: string) {
   return (raw: string): number => {

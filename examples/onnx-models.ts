@@ -3,6 +3,9 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import onnxProto from 'onnx-proto';
+import { randomFloats } from '../common/seeded-random.js';
+
+export { randomFloats };
 
 const { onnx } = onnxProto;
 const T = onnx.TensorProto.DataType;
@@ -99,20 +102,6 @@ export function encodeModel(g: GraphSpec): Uint8Array {
     },
   });
   return onnx.ModelProto.encode(model).finish();
-}
-
-/** Deterministic pseudo-random floats in [-scale, scale) (mulberry32), so models are reproducible. */
-export function randomFloats(n: number, seed: number, scale = 1): Float32Array {
-  const out = new Float32Array(n);
-  let a = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    out[i] = ((((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1) * scale;
-  }
-  return out;
 }
 
 /** Triton's "simple" model: OUTPUT0 = INPUT0 + INPUT1, OUTPUT1 = INPUT0 - INPUT1, FP32 [batch, width]. */

@@ -10,7 +10,8 @@ import {
   checksumMismatch, commitFile, MANIFEST_NAME, manifestStillHolds, parseSha256, readManifest, removeQuietly, sha256File,
   tempPathFor, writeManifest, type Manifest,
 } from './integrity.js';
-import { isInside, MODEL_FILE, resolveInPlace } from './local.js';
+import { MODEL_FILE, resolveInPlace } from './local.js';
+import { isInside } from '../common/paths.js';
 import { DEFAULT_RETRY, type RetryHooks, type RetryPolicy } from './retry.js';
 import type { S3ObjectInfo } from './s3.js';
 import { downloadToTemp, type RangeSource, type TransferSettings } from './transfer.js';

@@ -1,8 +1,9 @@
 // pvc:// and file:// sources are used where they lie, never copied: a PersistentVolumeClaim is mounted
 // into the pod at <MODELPLANE_PVC_ROOT>/<claim> (default /mnt/pvc/<claim>), a file:// path is local.
 import { realpath, stat } from 'node:fs/promises';
-import { isAbsolute, join, relative, sep } from 'node:path';
+import { join } from 'node:path';
 import { FetchError } from './errors.js';
+import { isInside } from '../common/paths.js';
 import type { ModelSource } from './uri.js';
 
 export const DEFAULT_PVC_ROOT = '/mnt/pvc';
@@ -17,11 +18,6 @@ export function pvcMountPath(claim: string, env: NodeJS.ProcessEnv = process.env
   return join(pvcRoot(env), claim);
 }
 
-/** True when `child` is `parent` or lies beneath it (both already resolved). */
-export function isInside(parent: string, child: string): boolean {
-  const rel = relative(parent, child);
-  return rel === '' || (!rel.startsWith(`..${sep}`) && rel !== '..' && !isAbsolute(rel));
-}
 
 export interface InPlaceModel {
   /** What to load: the file, or the directory holding model.onnx. */

@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ModelDeployment } from '../operator/api/schema.js';
 import { optimizeArgs } from '../operator/resources/deployment.js';
-import { parseSummaryLine, type OptimizationSummary } from '../optimize/report.js';
+import { parseSummaryLine, type OptimizationSummary } from '../common/optimization-report.js';
 import { LOCAL_CONFIG } from './replica-args.js';
 
 export interface LocalOptimization {

@@ -7,7 +7,7 @@ import { createLogger, type Logger } from '../common/logger.js';
 import { writeTerminationMessage } from '../common/termination.js';
 import { isOptimizeError, OPTIMIZE_REASONS, optimizeExitCode } from './errors.js';
 import { optimizeModel, thresholdsOf, writeReport, type OptimizeOptions } from './index.js';
-import { summaryLine, type OptimizationReport } from './report.js';
+import { summaryLine, type OptimizationReport } from '../common/optimization-report.js';
 
 export interface OptimizeCommandOptions extends Omit<OptimizeOptions, 'logger'> {
   fallbackToOriginal?: boolean;

@@ -1,4 +1,5 @@
 // One catalogue of the ways `modelplane optimize` can refuse or fail: a stable reason code and an exit code each.
+import { ModelFileError } from '../common/onnx-model.js';
 
 export const OPTIMIZE_REASONS = {
   InvalidArgument: { exitCode: 2 },
@@ -24,6 +25,11 @@ export class OptimizeError extends Error {
 
 export function isOptimizeError(err: unknown): err is OptimizeError {
   return err instanceof OptimizeError;
+}
+
+/** An error as the optimiser reports it: a model file the reader refused keeps its reason (they are the optimiser's). */
+export function asOptimizeError(err: unknown): unknown {
+  return err instanceof ModelFileError ? new OptimizeError(err.reason, err.message, { cause: err }) : err;
 }
 
 export function optimizeExitCode(err: unknown): number {

@@ -2,7 +2,7 @@
 // the ops listed in FP16_OPS; graph inputs and outputs stay FLOAT (a Cast at each edge), so callers see no
 // change. Every other op, and in particular those in UNSAFE_FP16_OPS, keeps running in FLOAT: its inputs are
 // cast back. A node whose input types cannot be known without shape inference is left exactly as it was.
-import { DT, floatsOf, rawTensor, type ModelProto, type NodeProto, type TensorProto } from './model-io.js';
+import { DT, floatsOf, rawTensor, type ModelProto, type NodeProto, type TensorProto } from '../common/onnx-model.js';
 import { cloneShallow } from './quantize-int8.js';
 import { toHalf } from '../runtime/datatypes.js';
 

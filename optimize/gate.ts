@@ -4,9 +4,11 @@
 import ort from 'onnxruntime-node';
 import { fromHalf, typeInfo } from '../runtime/datatypes.js';
 import type { InferRequest } from '../runtime/request.js';
+import type { Accuracy, Latency, OutputAccuracy } from '../common/optimization-report.js';
+export type { Accuracy, Latency, OutputAccuracy };
 import { readSampleRequests, SampleFileError } from '../runtime/samples.js';
 import { tensorSpec, type ModelSignature, type OrtValueMetadata, type TensorSpec } from '../runtime/signature.js';
-import { randomFloats } from '../examples/onnx-models.js';
+import { randomFloats } from '../common/seeded-random.js';
 import { OptimizeError } from './errors.js';
 
 export type Feeds = Record<string, ort.Tensor>;
@@ -104,33 +106,7 @@ export function loadSamples(file: string, sig: ModelSignature): Feeds[] {
   }
 }
 
-export interface OutputAccuracy {
-  name: string;
-  /** The largest over the samples. */
-  maxAbsError: number;
-  /** Over every element of every sample. */
-  meanAbsError: number;
-  /** The lowest over the samples. */
-  cosine: number;
-  /** Share of rows whose arg-max agrees, for outputs shaped [batch, classes]. */
-  top1Agreement?: number;
-  /** Values finite in the original but not in the optimised output (or the other way round). */
-  nonFinite: number;
-}
 
-export interface Accuracy {
-  samples: number;
-  /** The largest absolute difference in any output of any sample. */
-  maxAbsError: number;
-  meanAbsError: number;
-  /** The lowest cosine similarity of any output on any sample: each sample is judged on its own. */
-  cosine: number;
-  top1Agreement?: number;
-  nonFinite: number;
-  /** Which sample (0-based) gave the lowest cosine and which the largest absolute error: the samples that decided. */
-  worstSample: { cosine: number; maxAbsError: number };
-  outputs: OutputAccuracy[];
-}
 
 /** One output on one sample. */
 class Acc {
@@ -297,10 +273,6 @@ export function median(xs: readonly number[]): number {
   return sorted[Math.floor(sorted.length / 2)];
 }
 
-export interface Latency {
-  batch1Ms: number;
-  batch32Ms?: number;
-}
 
 export interface LatencyMeasurement {
   original: Latency;

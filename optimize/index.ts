@@ -5,22 +5,22 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, st
 import { dirname, join, resolve } from 'node:path';
 import type ort from 'onnxruntime-node';
 import type { Logger } from '../common/logger.js';
-import { isOptimizeError, OptimizeError } from './errors.js';
+import { asOptimizeError, isOptimizeError, OptimizeError } from './errors.js';
 import { convertFp16 } from './fp16.js';
 import {
   batchable, compareModels, generateInputs, latencyInputs, loadSamples, measureLatency, openSession, type Accuracy, type Feeds, type LatencyMeasurement, type MeasureLatency, type OpenedSession,
 } from './gate.js';
-import { readModel, writeModel, type LoadedModel, type ModelProto } from './model-io.js';
+import { readModel, writeModel, type LoadedModel, type ModelProto } from '../common/onnx-model.js';
 import type { ModelSignature } from '../runtime/signature.js';
 import { quantizeInt8 } from './quantize-int8.js';
 import { INT8_OPSET, toInt8Opset } from './opset.js';
 import { readManifest } from '../fetch/integrity.js';
 import {
   DEFAULT_MIN_COSINE, DEFAULT_MIN_SPEEDUP, GRAPH_OPTIMIZATION_LEVELS, OPTIMIZED_MODEL_FILE, QUANTIZE_MODES, REPORT_FILE, type GraphOptimizationLevel, type OptimizationReport, type QuantizeMode,
-} from './report.js';
+} from '../common/optimization-report.js';
 
 export { OptimizeError, optimizeExitCode, OPTIMIZE_REASONS } from './errors.js';
-export { DEFAULT_MIN_COSINE, DEFAULT_MIN_SPEEDUP, optimizedModelIn, parseSummaryLine, summarize, summaryLine, REPORT_FILE, type OptimizationReport, type OptimizationSummary } from './report.js';
+export { DEFAULT_MIN_COSINE, DEFAULT_MIN_SPEEDUP, optimizedModelIn, parseSummaryLine, summarize, summaryLine, REPORT_FILE, type OptimizationReport, type OptimizationSummary } from '../common/optimization-report.js';
 
 const TEMP_PREFIX = '.optimize-';
 
@@ -381,6 +381,14 @@ function outcome(chosen: Evaluated, level: GraphOptimizationLevel): Optimization
  * model or the options are refused or the transformation fails.
  */
 export async function optimizeModel(opts: OptimizeOptions): Promise<OptimizationReport> {
+  try {
+    return await optimize(opts);
+  } catch (err) {
+    throw asOptimizeError(err);
+  }
+}
+
+async function optimize(opts: OptimizeOptions): Promise<OptimizationReport> {
   checkOptions(opts);
   const started = performance.now();
   const providers = opts.executionProviders ?? ['cpu'];

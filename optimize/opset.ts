@@ -2,7 +2,7 @@
 // forms need DynamicQuantizeLinear (opset 11). Only the opset import changes, so it is done only when no op of the
 // model means something else at opset 11 than at the model's opset; otherwise the model is refused, naming the op.
 import { OptimizeError } from './errors.js';
-import { defaultOpset, type GraphProto, type ModelProto, type NodeProto } from './model-io.js';
+import { defaultOpset, type GraphProto, type ModelProto, type NodeProto } from '../common/onnx-model.js';
 import { cloneShallow } from './quantize-int8.js';
 
 export const INT8_OPSET = 11;

@@ -2,7 +2,7 @@
 // symmetric scale per output channel; activations are quantised at run time. The form written is the one
 // onnxruntime's CPU kernels run fastest: com.microsoft DynamicQuantizeMatMul (u8 x s8 GEMM with the scales and
 // the bias applied inside the kernel). Biases and small tensors stay float. Pure: a ModelProto in, a new one out.
-import { DT, onnx, defaultOpset, dimsOf, elementCount, floatsOf, num, rawTensor, type AttributeProto, type GraphProto, type ModelProto, type NodeProto, type TensorProto } from './model-io.js';
+import { DT, onnx, defaultOpset, dimsOf, elementCount, floatsOf, num, rawTensor, type AttributeProto, type GraphProto, type ModelProto, type NodeProto, type TensorProto } from '../common/onnx-model.js';
 
 /** Weights with fewer elements than this stay float: quantising them saves little and costs accuracy. */
 export const MIN_WEIGHT_ELEMENTS = 4096;

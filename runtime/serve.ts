@@ -21,7 +21,7 @@ import { checksumMismatch, readManifest, sha256File } from '../fetch/integrity.j
 import type { WireTensor, WorkerInit } from './worker-protocol.js';
 import { isGpuProvider } from '../common/serve-contract.js';
 import { startGrpcServer, type GrpcRuntimeServer } from './grpc/server.js';
-import { chooseServedModel } from '../optimize/report.js';
+import { chooseServedModel } from '../common/optimization-report.js';
 
 export class FatalError extends Error {
   constructor(readonly reason: string, message: string) {

@@ -4,6 +4,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import type { V1Affinity, V1Condition, V1ObjectMeta, V1ResourceRequirements, V1Toleration, V1TopologySpreadConstraint } from '@kubernetes/client-node';
 import { StringEnum, StringMap, upstream } from './upstream.js';
 import { OPTIMIZATION_LEVELS, type ExecutionProvider } from '../../common/serve-contract.js';
+import { QUANTIZE_MODES } from '../../common/optimization-report.js';
 
 export const GROUP = 'serving.modelplane.io';
 export const VERSION = 'v1alpha1';
@@ -320,7 +321,7 @@ const Runtime = Type.Object(
   },
 );
 
-export const OPTIMIZATION_QUANTIZE_MODES = ['int8', 'fp16'] as const;
+export const OPTIMIZATION_QUANTIZE_MODES = QUANTIZE_MODES;
 export const OFFLINE_GRAPH_OPTIMIZATION_LEVELS = ['basic', 'extended', 'all'] as const;
 
 const Optimization = Type.Object(

@@ -2,7 +2,7 @@
 // Deployment's rollout and the runtime pods' states. Pure: the same observation always gives the same status.
 import type { V1Condition, V1Deployment, V1Pod, V1ContainerStatus } from '@kubernetes/client-node';
 import type { ModelDeploymentStatus } from '../api/schema.js';
-import { parseSummaryLine } from '../../optimize/report.js';
+import { parseSummaryLine } from '../../common/optimization-report.js';
 import { OPTIMIZE_CONTAINER } from '../resources/deployment.js';
 import type { WarmupFailure } from './warmup-observer.js';
 

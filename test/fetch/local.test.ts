@@ -1,7 +1,8 @@
 import { mkdir, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FetchError, fetchModelWith } from '../../fetch/index.js';
-import { isInside, pvcMountPath } from '../../fetch/local.js';
+import { pvcMountPath } from '../../fetch/local.js';
+import { isInside } from '../../common/paths.js';
 import { FAST, memoryLogger, randomModel, sha256, tempDir } from './support/helpers.js';
 
 const MODEL = randomModel(4096);

@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { mlpModel, writeModel } from '../../examples/onnx-models.js';
-import { parseSummaryLine, REPORT_FILE } from '../../optimize/report.js';
+import { parseSummaryLine, REPORT_FILE } from '../../common/optimization-report.js';
 import { runCli, type CliRun } from '../support/runtime-process.js';
 
 let dir: string;

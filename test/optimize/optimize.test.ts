@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { encodeModel, externalData, mlpModel, writeModel } from '../../examples/onnx-models.js';
 import { optimizeModel, OptimizeError, REPORT_FILE } from '../../optimize/index.js';
 import type { MeasureLatency } from '../../optimize/gate.js';
-import { onnx, DT } from '../../optimize/model-io.js';
+import { onnx, DT } from '../../common/onnx-model.js';
 import { MANIFEST_NAME } from '../../fetch/integrity.js';
 import { convModel, difference, floatTensor, mixedModel, runModel, smallCnn } from './support.js';
 
@@ -88,7 +88,7 @@ describe('int8', () => {
     }
     // Whichever won, the ConvInteger rewrite itself computes the convolution: checked on its own.
     const { quantizeInt8 } = await import('../../optimize/quantize-int8.js');
-    const { writeModel: writeProto } = await import('../../optimize/model-io.js');
+    const { writeModel: writeProto } = await import('../../common/onnx-model.js');
     const q = quantizeInt8(decode(model), { conv: true });
     expect(q.quantized).toEqual([expect.objectContaining({ op: 'Conv', weight: 'k', shape: [64, 32, 3, 3] })]);
     writeProto(q.model, dir, { fileName: 'conv-int8.onnx' });

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import yaml from 'js-yaml';
 import ort from 'onnxruntime-node';
 import { mlpModel, randomFloats, writeModel } from '../../examples/onnx-models.js';
-import { parseSummaryLine } from '../../optimize/report.js';
+import { parseSummaryLine } from '../../common/optimization-report.js';
 import { OPTIMIZED_DIR } from '../../operator/resources/deployment.js';
 import { infer, runCli, startRuntime, type CliRun, type RuntimeProcess } from '../support/runtime-process.js';
 

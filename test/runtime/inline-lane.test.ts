@@ -7,7 +7,7 @@ import {
   INLINE_MAX_MODEL_BYTES, INLINE_OVERRUN_WINDOW, INLINE_PAUSE_RUNS, InlineLane, inlineEligible, modelFacts, OverrunGuard, planFromWorkerRun, requestElements, valueDependentOp,
   type InlinePlan,
 } from '../../runtime/inline-lane.js';
-import type { GraphProto } from '../../optimize/model-io.js';
+import type { GraphProto } from '../../common/onnx-model.js';
 import type { InferRequest } from '../../runtime/request.js';
 import type { WireTensor } from '../../runtime/worker-protocol.js';
 import { modelFile, tempDir } from '../support/runtime-process.js';

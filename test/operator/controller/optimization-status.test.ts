@@ -2,7 +2,7 @@
 import { describe, expect, it } from '@jest/globals';
 import type { V1Pod } from '@kubernetes/client-node';
 import { computeStatus, podFailure, type Observation } from '../../../operator/controller/status.js';
-import { summaryLine, type OptimizationReport } from '../../../optimize/report.js';
+import { summaryLine, type OptimizationReport } from '../../../common/optimization-report.js';
 
 const T0 = new Date('2026-01-01T00:00:00Z');
 const base: Observation = { generation: 1, desiredReplicas: 1, pods: [], selector: 'a=b', now: T0 };

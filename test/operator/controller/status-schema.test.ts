@@ -5,7 +5,7 @@ import type { V1Deployment, V1Pod } from '@kubernetes/client-node';
 import { buildCrd } from '../../../operator/api/crd.js';
 import { computeStatus, type Observation } from '../../../operator/controller/status.js';
 import { withScaling, type ScalingOutcome } from '../../../operator/autoscaler/scalers.js';
-import { summaryLine, type OptimizationReport } from '../../../optimize/report.js';
+import { summaryLine, type OptimizationReport } from '../../../common/optimization-report.js';
 import { podStatus, type PodState } from '../../support/fake-apiserver/index.js';
 import { prune, validateSchema, type Schema } from '../../support/fake-apiserver/structural.js';
 import { errorText } from '../../support/fake-apiserver/field-errors.js';

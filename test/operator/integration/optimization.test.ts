@@ -2,7 +2,7 @@
 // termination message becomes status.optimization and an Event.
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import { putDeploymentPod } from '../../support/fake-apiserver/index.js';
-import { summaryLine, type OptimizationReport } from '../../../optimize/report.js';
+import { summaryLine, type OptimizationReport } from '../../../common/optimization-report.js';
 import { Harness, MERGE, eventually, modelDeployment } from './harness.js';
 
 let h: Harness;

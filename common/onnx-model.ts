@@ -2,9 +2,18 @@
 // every external tensor is read into memory; on the way out large tensors go to one data file beside the model.
 import { closeSync, openSync, readFileSync, readSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { dirname, isAbsolute, join, normalize, resolve } from 'node:path';
-import { isInside } from '../fetch/local.js';
+import { isInside } from './paths.js';
 import onnxProto from 'onnx-proto';
-import { OptimizeError } from './errors.js';
+/** Why a model file cannot be read or used, in the optimiser's reason codes (it reports them as its own). */
+export type ModelFileReason = 'InvalidArgument' | 'IoError' | 'InvalidModel' | 'UnsupportedModel';
+
+/** A model file that cannot be read, parsed or used, with a stable reason. */
+export class ModelFileError extends Error {
+  constructor(readonly reason: ModelFileReason, message: string, opts: { cause?: unknown } = {}) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.name = 'ModelFileError';
+  }
+}
 
 export const { onnx } = onnxProto;
 export type ModelProto = onnxProto.onnx.ModelProto;
@@ -55,20 +64,20 @@ export function readModel(path: string): LoadedModel {
     bytes = readFileSync(path);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new OptimizeError(code === 'ENOENT' ? 'InvalidArgument' : 'IoError', `--model: cannot read ${path}: ${(err as Error).message}`, { cause: err });
+    throw new ModelFileError(code === 'ENOENT' ? 'InvalidArgument' : 'IoError', `--model: cannot read ${path}: ${(err as Error).message}`, { cause: err });
   }
   let model: ModelProto;
   try {
     model = onnx.ModelProto.decode(bytes);
   } catch (err) {
-    throw new OptimizeError('InvalidModel', `${path} is not an ONNX model: ${whyNotOnnx(bytes, err as Error)}`, { cause: err });
+    throw new ModelFileError('InvalidModel', `${path} is not an ONNX model: ${whyNotOnnx(bytes, err as Error)}`, { cause: err });
   }
   if (!model.graph || num(model.irVersion as number) <= 0 || !(model.opsetImport ?? []).length) {
-    throw new OptimizeError('InvalidModel', `${path} is not an ONNX model: it has no ${!model.graph ? 'graph' : num(model.irVersion as number) <= 0 ? 'ir_version' : 'opset_import'}`);
+    throw new ModelFileError('InvalidModel', `${path} is not an ONNX model: it has no ${!model.graph ? 'graph' : num(model.irVersion as number) <= 0 ? 'ir_version' : 'opset_import'}`);
   }
   const opset = defaultOpset(model);
   if (opset && (opset < MIN_OPSET || opset > MAX_OPSET)) {
-    throw new OptimizeError('UnsupportedModel', `${path}: opset ${opset} is not supported (supported: ${MIN_OPSET} to ${MAX_OPSET})`);
+    throw new ModelFileError('UnsupportedModel', `${path}: opset ${opset} is not supported (supported: ${MIN_OPSET} to ${MAX_OPSET})`);
   }
   const dir = dirname(resolve(path));
   let total = bytes.byteLength;
@@ -112,10 +121,10 @@ function entry(t: TensorProto, key: string): string | undefined {
 /** The file holding an external tensor's data, refused when it is not inside the model's directory. */
 export function externalFile(t: TensorProto, dir: string): string {
   const location = entry(t, 'location');
-  if (!location) throw new OptimizeError('InvalidModel', `tensor ${t.name}: external data without a location`);
+  if (!location) throw new ModelFileError('InvalidModel', `tensor ${t.name}: external data without a location`);
   const file = normalize(join(dir, location));
   if (isAbsolute(location) || file === normalize(dir) || !isInside(dir, file)) {
-    throw new OptimizeError('InvalidModel', `tensor ${t.name}: external data location ${JSON.stringify(location)} is outside the model's directory`);
+    throw new ModelFileError('InvalidModel', `tensor ${t.name}: external data location ${JSON.stringify(location)} is outside the model's directory`);
   }
   return file;
 }
@@ -127,13 +136,13 @@ function readExternal(t: TensorProto, file: string): Uint8Array {
   try {
     fd = openSync(file, 'r');
   } catch (err) {
-    throw new OptimizeError('InvalidModel', `tensor ${t.name}: external data file ${file} cannot be read: ${(err as Error).message}`, { cause: err });
+    throw new ModelFileError('InvalidModel', `tensor ${t.name}: external data file ${file} cannot be read: ${(err as Error).message}`, { cause: err });
   }
   try {
     const size = statSync(file).size;
     if (length < 0) length = size - offset;
     if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || offset + length > size) {
-      throw new OptimizeError('InvalidModel', `tensor ${t.name}: external data range ${offset}+${length} lies outside ${file} (${size} bytes)`);
+      throw new ModelFileError('InvalidModel', `tensor ${t.name}: external data range ${offset}+${length} lies outside ${file} (${size} bytes)`);
     }
     const out = new Uint8Array(length);
     let done = 0;

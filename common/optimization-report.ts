@@ -3,7 +3,39 @@
 // them back. No onnxruntime here: the runtime and the operator import this module alone.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Accuracy, Latency } from './gate.js';
+
+export interface OutputAccuracy {
+  name: string;
+  /** The largest over the samples. */
+  maxAbsError: number;
+  /** Over every element of every sample. */
+  meanAbsError: number;
+  /** The lowest over the samples. */
+  cosine: number;
+  /** Share of rows whose arg-max agrees, for outputs shaped [batch, classes]. */
+  top1Agreement?: number;
+  /** Values finite in the original but not in the optimised output (or the other way round). */
+  nonFinite: number;
+}
+
+export interface Accuracy {
+  samples: number;
+  /** The largest absolute difference in any output of any sample. */
+  maxAbsError: number;
+  meanAbsError: number;
+  /** The lowest cosine similarity of any output on any sample: each sample is judged on its own. */
+  cosine: number;
+  top1Agreement?: number;
+  nonFinite: number;
+  /** Which sample (0-based) gave the lowest cosine and which the largest absolute error: the samples that decided. */
+  worstSample: { cosine: number; maxAbsError: number };
+  outputs: OutputAccuracy[];
+}
+
+export interface Latency {
+  batch1Ms: number;
+  batch32Ms?: number;
+}
 
 /** The gate's smallest cosine similarity when none is given (the CLI's default and the report's). */
 export const DEFAULT_MIN_COSINE = 0.99;
