@@ -1,7 +1,7 @@
 // grpc.health.v1.Health: SERVING once the model is loaded and warmed up, NOT_SERVING while loading or draining,
 // so a pod can use Kubernetes' native gRPC probe.
 import { status, type ServerUnaryCall, type ServerWritableStream, type sendUnaryData, type UntypedServiceImplementation } from '@grpc/grpc-js';
-import type { ServerState } from '../server.js';
+import type { ServerState } from '../core.js';
 import { INFERENCE_SERVICE } from './proto.js';
 
 export type ServingStatus = 'SERVING' | 'NOT_SERVING' | 'SERVICE_UNKNOWN';

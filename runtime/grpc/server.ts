@@ -8,7 +8,7 @@ import {
 } from '@grpc/grpc-js';
 import type { Http2SecureServer, Http2Server, ServerHttp2Session } from 'node:http2';
 import { asRuntimeError, RuntimeError } from '../errors.js';
-import { EXTENSIONS, MODEL_VERSION, SERVER_NAME, checkModelName, lookupModel, modelConfig, modelMetadata, outcomeOf, type RuntimeServerDeps, type ServedModel } from '../server.js';
+import { EXTENSIONS, MODEL_VERSION, SERVER_NAME, checkModelName, lookupModel, modelConfig, modelMetadata, outcomeOf, type ServedModel, type TransportDeps } from '../core.js';
 import { Reservation } from '../admission.js';
 import { decodeInferRequest, encodeInferResponse, messageBytes, ownershipTracking, type ModelInferRequest, type ModelInferResponse } from './codec.js';
 import { createHealthService } from './health.js';
@@ -18,7 +18,7 @@ import { grpcStatistics } from './statistics.js';
 import { grpcMessage, toServiceError } from './status.js';
 
 /** What the gRPC transport needs: exactly what the HTTP one does (statistics included). */
-export type GrpcServerDeps = RuntimeServerDeps;
+export type GrpcServerDeps = TransportDeps;
 
 export interface GrpcRuntimeServer {
   server: Server;

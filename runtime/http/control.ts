@@ -3,22 +3,20 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { RuntimeError } from '../errors.js';
 import { statisticsResponse } from '../statistics.js';
-import {
-  EXTENSIONS, MODEL_VERSION, SERVER_NAME, decodeSegment, lookupModel, modelConfig, modelMetadata, sendError, sendJson, unknownModel,
-  type RuntimeServerDeps, type ServedModel,
-} from '../server.js';
+import { EXTENSIONS, MODEL_VERSION, SERVER_NAME, lookupModel, modelConfig, modelMetadata, unknownModel, type ServedModel, type TransportDeps } from '../core.js';
+import { decodeSegment, sendError, sendJson } from './respond.js';
 
 const methodNotAllowed = (allowed: string) => (req: Request, _res: Response, next: NextFunction) => {
   next(new RuntimeError('MethodNotAllowed', `${req.method} ${req.path}: use ${allowed}`));
 };
 
 /** The model a request's path names (express has already percent-decoded the parameters). */
-function model(deps: RuntimeServerDeps, req: Request): ServedModel {
+function model(deps: TransportDeps, req: Request): ServedModel {
   const p = req.params as { name: string; version?: string };
   return lookupModel(deps, p.name, p.version);
 }
 
-export function createControlApp(deps: RuntimeServerDeps): express.Express {
+export function createControlApp(deps: TransportDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);

@@ -1,130 +1,26 @@
-// The Open Inference Protocol over HTTP/1.1 (KServe v2 REST, with Triton's binary tensor data extension).
-// One node:http server: inference requests go straight to a dedicated handler; everything else (health,
-// metadata, configuration, statistics, metrics) is an express app.
+// The Open Inference Protocol over HTTP/1.1 (KServe v2 REST, with Triton's binary tensor data extension), a thin
+// transport over the protocol core (../core.ts). One node:http server: inference requests go straight to a dedicated
+// handler; everything else (health, metadata, configuration, statistics, metrics) is an express app (control.ts).
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { Logger } from '../common/logger.js';
-import { encodeBinaryData } from './tensors.js';
-import { asRuntimeError, errorBody, RuntimeError } from './errors.js';
-import type { RuntimeMetrics, Outcome } from './metrics.js';
-import type { InferRequest } from './request.js';
-import type { Scheduler } from './scheduler.js';
-import type { ModelSignature } from './signature.js';
-import type { OutputTensor } from './batching.js';
-import type { ModelStatisticsRecorder } from './statistics.js';
-import type { WarmupReport } from './warmup.js';
-import { Codec, HeldText } from './http/codec.js';
-import { admitBody, decodeContent, isExclusiveBody, readBody, receiveBody } from './http/body.js';
-import { Reservation, type InflightBytes } from './admission.js';
-import { createControlApp } from './http/control.js';
+import { encodeBinaryData } from '../tensors.js';
+import { asRuntimeError, RuntimeError } from '../errors.js';
+import type { InferRequest } from '../request.js';
+import type { OutputTensor } from '../batching.js';
+import { Codec, HeldText } from './codec.js';
+import { admitBody, decodeContent, isExclusiveBody, readBody, receiveBody } from './body.js';
+import { Reservation } from '../admission.js';
+import { createControlApp } from './control.js';
+import { MODEL_VERSION, lookupModel, outcomeOf, type ServedModel, type TransportDeps } from '../core.js';
+import { decodeSegment, sendError } from './respond.js';
 
-export const SERVER_NAME = 'modelplane';
-export const EXTENSIONS = ['binary_tensor_data', 'statistics'];
-export const MODEL_VERSION = '1';
-
-/** loading -> ready -> draining (readiness 503, still serving) -> closed (listener closed, finishing). */
-export type ServerState = 'loading' | 'ready' | 'draining' | 'closed';
-
-export interface ServedModel {
-  name: string;
-  signature: ModelSignature;
-  scheduler: Scheduler;
-  metrics: RuntimeMetrics;
-  maxBatchSize: number;
-  /** Model metadata `parameters`: how the model is being served (execution provider, instances, optimised or not). */
-  parameters?: Record<string, string | number | boolean>;
-  /** What the warm-up ran and whether it failed (model metadata `warmup`). */
-  warmup?: WarmupReport;
-}
-
-export interface RuntimeServerDeps {
-  version: string;
-  maxBodyBytes: number;
-  /** The budget on bytes of requests in flight, one for every transport; past it they are refused. */
-  inflightBytes: InflightBytes;
+/** The HTTP transport's own limits besides what every transport gets. */
+export interface RuntimeServerDeps extends TransportDeps {
   /** Longest pause while a request body arrives, seconds; 0 = none. */
   bodyTimeoutSeconds: number;
   /** Longest time to receive a request's headers, seconds. */
   headersTimeoutSeconds: number;
   /** Longest time to receive a whole request (headers and body), seconds; 0 = none. */
   requestTimeoutSeconds: number;
-  logger: Logger;
-  /** The name the model is served under, known before it loads. */
-  modelName: string;
-  /** Unset until the model is loaded. */
-  model: () => ServedModel | undefined;
-  statistics: ModelStatisticsRecorder;
-  state: () => ServerState;
-  /** A sample of the live counters for /metrics and draining. */
-  inflight: { count: number };
-}
-
-export function sendJson(res: ServerResponse, status: number, body: object | string, headers: Record<string, string> = {}): void {
-  const text = typeof body === 'string' ? body : JSON.stringify(body);
-  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text), ...headers });
-  res.end(text);
-}
-
-export function sendError(res: ServerResponse, err: RuntimeError): void {
-  sendJson(res, err.status, errorBody(err), err.headers);
-}
-
-/** Triton's wording, which its clients and examples match on. */
-export function unknownModel(name: string): RuntimeError {
-  return new RuntimeError('ModelNotFound', `Request for unknown model: '${name}' is not found`);
-}
-
-/** The served model for a decoded name and optional version, or the protocol's refusal. */
-export function lookupModel(deps: Pick<RuntimeServerDeps, 'modelName' | 'model'>, name: string, version: string | undefined): ServedModel {
-  checkModelName(deps, name, version);
-  const m = deps.model();
-  if (!m) throw new RuntimeError('NotReady', `model ${name} is loading`);
-  return m;
-}
-
-/** Refuses a model name or version this server does not serve, whether or not the model has loaded yet. */
-export function checkModelName(deps: Pick<RuntimeServerDeps, 'modelName'>, name: string, version: string | undefined): void {
-  if (name !== deps.modelName) throw unknownModel(name);
-  if (version !== undefined && version !== MODEL_VERSION) {
-    throw new RuntimeError('VersionNotFound', `model ${name} has no version "${version}"; it has version ${MODEL_VERSION}`);
-  }
-}
-
-/** A path segment, percent-decoded; a malformed escape is the client's mistake (400), naming the segment. */
-export function decodeSegment(raw: string, what: string): string {
-  if (!raw.includes('%')) return raw;
-  try {
-    return decodeURIComponent(raw);
-  } catch {
-    throw new RuntimeError('InvalidRequest', `request path: ${what} ${JSON.stringify(raw)} has a malformed percent-escape`);
-  }
-}
-
-export function modelMetadata(m: ServedModel): Record<string, unknown> {
-  return {
-    name: m.name,
-    versions: [MODEL_VERSION],
-    platform: 'onnxruntime_onnx',
-    inputs: m.signature.inputs.map((t) => ({ name: t.name, datatype: t.datatype, shape: t.shape })),
-    outputs: m.signature.outputs.map((t) => ({ name: t.name, datatype: t.datatype, shape: t.shape })),
-    ...(m.parameters ? { parameters: m.parameters } : {}),
-    ...(m.warmup ? { warmup: m.warmup } : {}),
-  };
-}
-
-/** Triton's model configuration, so Triton tools that ask for it (perf_analyzer, clients) work. */
-export function modelConfig(m: ServedModel): Record<string, unknown> {
-  const batching = m.maxBatchSize > 1;
-  const dims = (shape: number[]) => (batching ? shape.slice(1) : shape);
-  const tensor = (t: { name: string; datatype: string; shape: number[] }) => ({ name: t.name, data_type: `TYPE_${t.datatype === 'BYTES' ? 'STRING' : t.datatype}`, dims: dims(t.shape) });
-  return {
-    name: m.name,
-    platform: 'onnxruntime_onnx',
-    backend: 'onnxruntime',
-    max_batch_size: batching ? m.maxBatchSize : 0,
-    input: m.signature.inputs.map(tensor),
-    output: m.signature.outputs.map(tensor),
-    ...(batching ? { dynamic_batching: {} } : {}),
-  };
 }
 
 type HeadPart = string | Uint8Array | HeldText;
@@ -203,14 +99,6 @@ async function writeInPieces(res: ServerResponse, parts: readonly (Uint8Array | 
     } else if (!res.write(p)) await drained(res);
   }
   res.end();
-}
-
-/** How a request ended, by its HTTP status (a gRPC one by the status its error maps from). */
-export function outcomeOf(status: number): Outcome {
-  if (status < 400) return 'success';
-  if (status === 503) return 'rejected';
-  if (status < 500) return 'client_error';
-  return 'failed';
 }
 
 const INFER_PATH = /^\/v2\/models\/([^/]+)(?:\/versions\/([^/]+))?\/infer$/;
