@@ -1,8 +1,10 @@
 // `modelplane operator`: run the controller against the current kubeconfig (or in-cluster credentials).
 // Every setting is a flag and a MODELPLANE_* environment variable (the chart sets the flags).
 import { Command, InvalidArgumentError, Option } from 'commander';
-import type { OperatorConfig } from '../operator/resources/config.js';
-import { checkLeaderElectionTimings } from '../operator/controller/leader-election-timings.js';
+import type { OperatorSettings } from '../operator/settings.js';
+
+export type { OperatorSettings };
+import { checkLeaderElectionTimings } from '../operator/kube/leader-election-timings.js';
 import { addRuntimeConfigOptions, collect, int, runtimeConfigFrom, type RuntimeConfigFlags } from './runtime-config.js';
 
 const bool = (value: string | boolean): boolean => {
@@ -46,21 +48,6 @@ export interface OperatorCliOptions extends RuntimeConfigFlags {
   logLevel: string;
 }
 
-/** Everything the operator process runs with, decided from the flags alone (pure, so it can be tested). */
-export interface OperatorSettings {
-  kubeconfig?: string;
-  namespaces: string[];
-  config: OperatorConfig;
-  workers: number;
-  metricsPort: number;
-  leaderElection: false | { leaseName: string; leaseNamespace?: string; leaseDurationMs: number; renewDeadlineMs: number; retryPeriodMs: number };
-  resyncMs: number;
-  requestTimeoutMs: number;
-  watchTimeoutSeconds: number;
-  /** The built-in autoscaler (spec.autoscaling.mode builtin), run by the leader. */
-  autoscaler: { intervalMs: number; stableWindowMs: number; panicWindowMs: number };
-  logLevel: string;
-}
 
 /** What an error about leader-election timings calls each one: its flag. */
 const LEADER_ELECTION_FLAGS = { leaseDurationMs: '--leader-elect-lease-duration', renewDeadlineMs: '--leader-elect-renew-deadline', retryPeriodMs: '--leader-elect-retry-period' };

@@ -1,6 +1,7 @@
 // Generated from the Kubernetes OpenAPI types in kubernetes-models 4.5.1 and @kubernetes/client-node 1.4.0.
 // Do not edit: regenerate with `UPDATE_UPSTREAM_SCHEMAS=1 npx jest test/operator/api/upstream-schemas.test.ts`.
-import type { UpstreamDefinition } from './upstream.js';
+/** One OpenAPI definition of a Kubernetes type, as the API server publishes it. */
+export type UpstreamDefinition = { [key: string]: unknown };
 
 export const upstreamDefinitions: Record<string, UpstreamDefinition> = {
   "io.k8s.api.core.v1.Affinity": {

@@ -2,9 +2,10 @@
 // conditions) keep their upstream OpenAPI schemas. This turns the vendored definitions into TypeBox nodes with
 // every reference inlined, so one schema both checks values here and becomes the CRD's structural schema.
 import { Type, Kind, TypeRegistry, FormatRegistry, type TSchema, type TUnsafe } from '@sinclair/typebox';
-import { upstreamDefinitions } from './upstream-schemas.js';
+import { upstreamDefinitions, type UpstreamDefinition } from './upstream-schemas.js';
 
-export type UpstreamDefinition = { [key: string]: unknown };
+export type { UpstreamDefinition };
+
 
 // A string restricted to fixed values. TypeBox's own enum form is a union of literals (`anyOf`), which a
 // structural CRD schema forbids, so enums are `{type: string, enum: [...]}` checked by this registered kind.

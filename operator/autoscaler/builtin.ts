@@ -14,7 +14,7 @@ import { selectorLabels } from '../resources/labels.js';
 import { decide, initialState, policyFor, round1, type AutoscalerState, type PolicyTuning } from './decision.js';
 import type { AutoscalerStatus } from './scalers.js';
 import { loadSample, nextBaseline, parseRuntimeMetrics, type PodScrape } from './signal.js';
-import type { LeaderLoop } from '../controller/operator.js';
+import type { LeaderLoop } from '../kube/leader-loop.js';
 
 export interface BuiltinAutoscalerOptions {
   /** Time between decisions (--autoscale-interval). */
@@ -291,7 +291,7 @@ export function scaleWriter(custom: CustomObjectsApi, events: Record<'normal' | 
  * caches and writing through the term's client and event recorder. stop(true) lets a step in flight finish;
  * stop(false) (leadership lost) returns at once, and the aborted term cancels any write still in flight.
  */
-export function builtinAutoscalerLoop(options: Partial<BuiltinAutoscalerOptions> = {}): LeaderLoop {
+export function builtinAutoscalerLoop(options: Partial<BuiltinAutoscalerOptions> = {}): LeaderLoop<AutoscalerSource> {
   let current: BuiltinAutoscaler | undefined;
   return {
     name: 'autoscaler',

@@ -1,7 +1,7 @@
 // Which API group versions the cluster serves (autoscaling/v2 for mode hpa, keda.sh/v1alpha1 for mode keda),
 // read through discovery with a deadline and cached, so a reconcile costs no extra call most of the time.
 import { ApisApi, type KubeConfig } from '@kubernetes/client-node';
-import { makeApiClient, type ApiClientOptions } from '../controller/api-client.js';
+import { makeApiClient, type ApiClientOptions } from '../kube/api-client.js';
 
 export interface ApiAvailability {
   /** Whether the cluster serves this group version (e.g. keda.sh/v1alpha1). */

@@ -11,9 +11,9 @@ import { appliedScaler, type OperatorConfig } from '../resources/index.js';
 import { CONCURRENCY_METRIC } from '../resources/hpa.js';
 import { SCALED_OBJECTS } from '../resources/scaledobject.js';
 import { isControlledBy } from '../resources/owner.js';
-import { makeApiClient, orAbsent, type ApiClientOptions } from '../controller/api-client.js';
-import { FIELD_MANAGER, needsApply } from '../controller/apply.js';
-import { condition } from '../controller/status.js';
+import { makeApiClient, orAbsent, type ApiClientOptions } from '../kube/api-client.js';
+import { FIELD_MANAGER, needsApply } from '../kube/apply.js';
+import { condition } from '../kube/conditions.js';
 import type { ApiAvailability } from './discovery.js';
 
 export type AutoscalerStatus = NonNullable<ModelDeploymentStatus['autoscaler']>;

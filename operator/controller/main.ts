@@ -2,10 +2,10 @@
 // it loses leadership, when it exits 1 at once so the pod restarts as a candidate (controller-runtime's way).
 import { readFileSync } from 'node:fs';
 import { KubeConfig } from '@kubernetes/client-node';
-import type { OperatorSettings } from '../../cli/operator.js';
+import type { OperatorSettings } from '../settings.js';
 import { createLogger } from '../../common/logger.js';
 import { builtinAutoscalerLoop } from '../autoscaler/builtin.js';
-import { DEFAULT_INFORMER_OPTIONS } from './informer.js';
+import { DEFAULT_INFORMER_OPTIONS } from '../kube/informer.js';
 import { Operator } from './operator.js';
 
 const IN_CLUSTER_NAMESPACE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';

@@ -12,21 +12,26 @@ import {
   AppsV1Api, AutoscalingV2Api, CoordinationV1Api, CoreV1Api, CustomObjectsApi, PatchStrategy, PolicyV1Api, setHeaderOptions,
   type KubeConfig, type KubernetesListObject, type KubernetesObject, type V1Pod,
 } from '@kubernetes/client-node';
-import { DEFAULT_REQUEST_TIMEOUT_MS, makeApiClient, orAbsent, type ApiClientOptions, type ForbiddenRequest } from './api-client.js';
+import { DEFAULT_REQUEST_TIMEOUT_MS, makeApiClient, orAbsent, type ApiClientOptions, type ForbiddenRequest } from '../kube/api-client.js';
 import { createLogger, type Logger } from '../../common/logger.js';
 import { GROUP, KIND, PLURAL, VERSION, type ModelDeployment, type ModelDeploymentStatus } from '../api/schema.js';
 import type { OperatorConfig } from '../resources/index.js';
 import { INSTANCE_LABEL, MANAGED_BY, MANAGED_BY_LABEL, NAME_LABEL, RUNTIME_APP_NAME } from '../resources/labels.js';
-import { FIELD_MANAGER, childWriter } from './apply.js';
-import { GoneWatcher } from './gone-watch.js';
+import { FIELD_MANAGER, childWriter } from '../kube/apply.js';
+import { GoneWatcher } from '../kube/gone-watch.js';
+import type { LeaderLoop as Loop, LeaderTerm as Term } from '../kube/leader-loop.js';
+
+/** What a leader-only loop of this operator gets: the ModelDeployment caches and the operator configuration. */
+export type LeaderTerm = Term<ClusterCache, OperatorConfig>;
+export type LeaderLoop = Loop<ClusterCache, OperatorConfig>;
 import { WarmupObserver } from './warmup-observer.js';
-import { eventRecorder, type EventRecorder } from './events.js';
-import { HealthServer } from './health.js';
-import { DEFAULT_INFORMER_OPTIONS, ResilientInformer, describeError, type InformerOptions } from './informer.js';
-import { LeaderElector, type LeaderElectionOptions } from './leader-election.js';
-import { createMetrics, type OperatorMetrics } from './metrics.js';
+import { eventRecorder, type EventRecorder } from '../kube/events.js';
+import { HealthServer } from '../kube/health.js';
+import { DEFAULT_INFORMER_OPTIONS, ResilientInformer, describeError, type InformerOptions } from '../kube/informer.js';
+import { LeaderElector, type LeaderElectionOptions } from '../kube/leader-election.js';
+import { createMetrics, type OperatorMetrics } from '../kube/metrics.js';
 import { Reconciler, type ClusterCache } from './reconciler.js';
-import { WorkQueue, runWorkers, type WorkQueueOptions } from './workqueue.js';
+import { WorkQueue, runWorkers, type WorkQueueOptions } from '../kube/workqueue.js';
 import { ApiDiscovery } from '../autoscaler/discovery.js';
 import { ExternalScalers } from '../autoscaler/scalers.js';
 import { SCALED_OBJECTS } from '../resources/scaledobject.js';
@@ -62,27 +67,7 @@ export interface OperatorOptions {
   discoveryTtlMs?: number;
 }
 
-/** What a leader-only loop gets for one leadership term. */
-export interface LeaderTerm {
-  kubeConfig: KubeConfig;
-  /** Aborted the moment the term ends (lease lost, shutdown): pass it to anything long-running. */
-  signal: AbortSignal;
-  /** A typed client whose every request has the operator's deadline and is aborted when the term ends. */
-  apiClient<T>(api: new (config: never) => T): T;
-  cache: ClusterCache;
-  /** The term's event recorder (its writes end with the term too). */
-  events: EventRecorder;
-  config: OperatorConfig;
-  log: Logger;
-}
 
-/** A loop that must run on the leader only (the autoscaler, for instance). */
-export interface LeaderLoop {
-  name: string;
-  start(term: LeaderTerm): void | Promise<void>;
-  /** Called when the term ends; with drain false (leadership lost) it must return without writing anything more. */
-  stop(drain: boolean): void | Promise<void>;
-}
 
 const MERGE = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 const CHILD_SELECTOR = `${MANAGED_BY_LABEL}=${MANAGED_BY}`;

@@ -9,11 +9,12 @@ import { API_VERSION, KIND, type ModelDeployment, type ModelDeploymentStatus } f
 import { formatErrors, validateModelDeployment } from '../api/validate.js';
 import { appliedChildren, selectorFor, selectorLabels, serviceUrl, type OperatorConfig } from '../resources/index.js';
 import { isControlledBy } from '../resources/owner.js';
-import { childKey, needsApply, type ChildWriter } from './apply.js';
-import type { EventRecorder } from './events.js';
+import { childKey, needsApply, type ChildWriter } from '../kube/apply.js';
+import type { EventRecorder } from '../kube/events.js';
 import { computeStatus, sameStatus } from './status.js';
 import { withScaling, type ScalingOutcome } from '../autoscaler/scalers.js';
 import type { WarmupObserver } from './warmup-observer.js';
+import type { ObjectRef } from '../kube/gone-watch.js';
 
 /** Read access to what the informers hold. */
 export interface ClusterCache {
@@ -48,15 +49,6 @@ export interface ReconcilerDeps {
   warmups?: Pick<WarmupObserver, 'failures'>;
 }
 
-/** One object, by kind and name. */
-export interface ObjectRef {
-  apiVersion: string;
-  kind: string;
-  namespace: string;
-  name: string;
-  /** The version last read, where one was. */
-  resourceVersion?: string;
-}
 
 export interface ReconcileResult {
   requeueAfterMs?: number;

@@ -5,6 +5,7 @@ import type { ModelDeploymentStatus } from '../api/schema.js';
 import { parseSummaryLine } from '../../common/optimization-report.js';
 import { OPTIMIZE_CONTAINER } from '../resources/deployment.js';
 import type { WarmupFailure } from './warmup-observer.js';
+import { condition } from '../kube/conditions.js';
 
 export type FailureReason = 'InvalidSpec' | 'ChildConflict' | 'PodsRejected' | 'Unschedulable' | 'ImagePullFailed' | 'CrashLoop' | 'ModelFetchFailed' | 'ModelLoadFailed' | 'ModelOptimizationFailed';
 
@@ -103,12 +104,6 @@ export function worstPodFailure(pods: V1Pod[]): Failure | undefined {
   return failures[0];
 }
 
-/** A condition that keeps its lastTransitionTime unless its status changes. */
-export function condition(type: string, status: 'True' | 'False' | 'Unknown', reason: string, message: string, generation: number, previous: V1Condition[] | undefined, now: Date): V1Condition {
-  const prev = previous?.find((c) => c.type === type);
-  const lastTransitionTime = prev && prev.status === status && prev.lastTransitionTime ? prev.lastTransitionTime : (now.toISOString().replace(/\.\d+Z$/, 'Z') as unknown as Date);
-  return { type, status, observedGeneration: generation, lastTransitionTime, reason, message };
-}
 
 export function computeStatus(o: Observation): ModelDeploymentStatus {
   const desired = o.desiredReplicas;

@@ -3,7 +3,7 @@
 import type { KubernetesObject } from '@kubernetes/client-node';
 import type { ModelDeployment } from '../api/schema.js';
 import { withDefaults } from '../api/validate.js';
-import { withAppliedHash } from './applied-hash.js';
+import { withAppliedHash } from '../kube/applied-hash.js';
 import { resolveConfig, type OperatorConfig } from './config.js';
 import { buildDeployment } from './deployment.js';
 import { buildPodDisruptionBudget, wantsPodDisruptionBudget } from './pdb.js';

@@ -175,7 +175,7 @@ describe('leases, events and faults', () => {
   });
 
   it('holds a hung request open, applies nothing, and records the writer of every write', async () => {
-    const { makeApiClient } = await import('../../operator/controller/api-client.js');
+    const { makeApiClient } = await import('../../operator/kube/api-client.js');
     const timed = makeApiClient(kc, CoreV1Api, { timeoutMs: 300, userAgent: 'tester (t1)' });
     server.hangNext(1, (method, path, ua) => method === 'POST' && path.includes('/ns9/') && ua === 'tester (t1)');
     const started = Date.now();

@@ -172,7 +172,8 @@ export function renderUpstreamSchemasModule(): string {
     '// Generated from the Kubernetes OpenAPI types in kubernetes-models ' + pkgVersion('kubernetes-models') +
       ' and @kubernetes/client-node ' + pkgVersion('@kubernetes/client-node') + '.',
     '// Do not edit: regenerate with `UPDATE_UPSTREAM_SCHEMAS=1 npx jest test/operator/api/upstream-schemas.test.ts`.',
-    "import type { UpstreamDefinition } from './upstream.js';",
+    '/** One OpenAPI definition of a Kubernetes type, as the API server publishes it. */',
+    'export type UpstreamDefinition = { [key: string]: unknown };',
     '',
     `export const upstreamDefinitions: Record<string, UpstreamDefinition> = ${JSON.stringify(defs, null, 2)};`,
     '',

@@ -1,7 +1,8 @@
 // The status a ModelDeployment reports for what the operator observes: table-driven.
 import { describe, expect, it } from '@jest/globals';
 import type { V1Deployment, V1Pod } from '@kubernetes/client-node';
-import { computeStatus, condition, podFailure, sameStatus, type Observation } from '../../../operator/controller/status.js';
+import { computeStatus, podFailure, sameStatus, type Observation } from '../../../operator/controller/status.js';
+import { condition } from '../../../operator/kube/conditions.js';
 import { podStatus, type PodState } from '../../support/fake-apiserver/index.js';
 
 const T0 = new Date('2026-01-01T00:00:00Z');

@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import { KubeConfig, type CoreV1Event } from '@kubernetes/client-node';
 import { createLogger } from '../../../common/logger.js';
-import { EVENT_DEDUP_WINDOW_MS, eventRecorder } from '../../../operator/controller/events.js';
+import { EVENT_DEDUP_WINDOW_MS, eventRecorder } from '../../../operator/kube/events.js';
 import { findResource, startFakeApiServer, type FakeApiServer } from '../../support/fake-apiserver/index.js';
 
 const EVENTS = findResource('', 'v1', 'events')!;

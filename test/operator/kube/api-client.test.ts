@@ -1,6 +1,6 @@
 // The RBAC verb and resource of a request, as the API server's authorizer reads them from method and path.
 import { describe, expect, it } from '@jest/globals';
-import { requestTarget } from '../../../operator/controller/api-client.js';
+import { requestTarget } from '../../../operator/kube/api-client.js';
 
 const S = 'https://127.0.0.1:6443';
 

@@ -4,8 +4,17 @@
 // instead of at its next periodic retry.
 import { Watch, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from '../../common/logger.js';
-import type { ObjectRef } from './reconciler.js';
 import { describeError } from './informer.js';
+
+/** One object, by kind and name. */
+export interface ObjectRef {
+  apiVersion: string;
+  kind: string;
+  namespace: string;
+  name: string;
+  /** The version last read, where one was. */
+  resourceVersion?: string;
+}
 
 /** Where each kind a ModelDeployment owns is served. */
 const COLLECTIONS: Record<string, string> = {

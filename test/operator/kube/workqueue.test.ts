@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { ExponentialBackoff, WorkQueue, backoffDelay, runWorkers } from '../../../operator/controller/workqueue.js';
+import { ExponentialBackoff, WorkQueue, backoffDelay, runWorkers } from '../../../operator/kube/workqueue.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -5,10 +5,10 @@ import {
   AppsV1Api, CoreV1Api, PatchStrategy, PolicyV1Api, setHeaderOptions,
   type KubeConfig, type KubernetesObject, type V1ManagedFieldsEntry,
 } from '@kubernetes/client-node';
-import { APPLIED_HASH_ANNOTATION } from '../resources/applied-hash.js';
+import { APPLIED_HASH_ANNOTATION } from './applied-hash.js';
 import { makeApiClient, orAbsent, type ApiClientOptions } from './api-client.js';
 
-export { APPLIED_HASH_ANNOTATION, withAppliedHash } from '../resources/applied-hash.js';
+export { APPLIED_HASH_ANNOTATION, withAppliedHash } from './applied-hash.js';
 export const FIELD_MANAGER = 'modelplane';
 
 const SSA = setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply);

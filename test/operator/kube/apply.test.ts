@@ -1,7 +1,7 @@
 // Whether a child needs a server-side apply: never when the cluster already holds what was applied.
 import { describe, expect, it } from '@jest/globals';
 import type { KubernetesObject } from '@kubernetes/client-node';
-import { APPLIED_HASH_ANNOTATION, isSubset, needsApply, ownershipForApply, withAppliedHash, type JsonPatchOp } from '../../../operator/controller/apply.js';
+import { APPLIED_HASH_ANNOTATION, isSubset, needsApply, ownershipForApply, withAppliedHash, type JsonPatchOp } from '../../../operator/kube/apply.js';
 
 const desired = withAppliedHash({
   apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'm', namespace: 'ns', labels: { a: '1' } },
