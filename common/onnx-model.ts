@@ -3,6 +3,7 @@
 import { closeSync, openSync, readFileSync, readSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { dirname, isAbsolute, join, normalize, resolve } from 'node:path';
 import { isInside } from './paths.js';
+import { MODEL_FILE } from './download-names.js';
 import onnxProto from 'onnx-proto';
 /** Why a model file cannot be read or used, in the optimiser's reason codes (it reports them as its own). */
 export type ModelFileReason = 'InvalidArgument' | 'IoError' | 'InvalidModel' | 'UnsupportedModel';
@@ -60,7 +61,7 @@ export function defaultOpset(model: ModelProto): number {
 export function readModel(path: string): LoadedModel {
   let bytes: Buffer;
   try {
-    if (statSync(path).isDirectory()) path = join(path, 'model.onnx');
+    if (statSync(path).isDirectory()) path = join(path, MODEL_FILE);
     bytes = readFileSync(path);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
@@ -208,7 +209,7 @@ export interface WrittenModel {
  * at least EXTERNAL_MIN_BYTES goes to `dir/<fileName>.data`. The in-memory model is left unchanged.
  */
 export function writeModel(model: ModelProto, dir: string, opts: { fileName?: string; externalData?: boolean } = {}): WrittenModel {
-  const fileName = opts.fileName ?? 'model.onnx';
+  const fileName = opts.fileName ?? MODEL_FILE;
   const tensors = [...allTensors(model.graph!)];
   const total = tensors.reduce((s, t) => s + tensorBytes(t), 0);
   const external = opts.externalData || total > INLINE_LIMIT_BYTES;

@@ -3,6 +3,7 @@
 // them back. No onnxruntime here: the runtime and the operator import this module alone.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { MODEL_FILE } from './download-names.js';
 
 export interface OutputAccuracy {
   name: string;
@@ -43,7 +44,8 @@ export const DEFAULT_MIN_COSINE = 0.99;
 export const DEFAULT_MIN_SPEEDUP = 1;
 
 export const REPORT_FILE = 'optimization-report.json';
-export const OPTIMIZED_MODEL_FILE = 'model.onnx';
+/** The optimised model's file: what `serve` loads from a directory. */
+export const OPTIMIZED_MODEL_FILE = MODEL_FILE;
 export const QUANTIZE_MODES = ['int8', 'fp16'] as const;
 export const GRAPH_OPTIMIZATION_LEVELS = ['disabled', 'basic', 'extended', 'all'] as const;
 export type QuantizeMode = (typeof QUANTIZE_MODES)[number];

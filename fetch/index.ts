@@ -1,7 +1,7 @@
 // `fetchModel`: bring a model from its URI to a local path that the runtime can load, verified.
 // http(s) and s3 are downloaded into `dest`; pvc and file are checked and used in place.
 import { mkdir, stat } from 'node:fs/promises';
-import { isAbsolute, join, posix, resolve } from 'node:path';
+import { isAbsolute, join, resolve } from 'node:path';
 import type { Logger } from '../common/logger.js';
 import { loadCredentials } from './credentials.js';
 import { FetchError } from './errors.js';
@@ -12,6 +12,7 @@ import {
 } from './integrity.js';
 import { MODEL_FILE, resolveInPlace } from './local.js';
 import { isInside } from '../common/paths.js';
+import { downloadLanding, type DownloadLanding } from '../common/download-names.js';
 import { DEFAULT_RETRY, type RetryHooks, type RetryPolicy } from './retry.js';
 import type { S3ObjectInfo } from './s3.js';
 import { downloadToTemp, type RangeSource, type TransferSettings } from './transfer.js';
@@ -79,17 +80,15 @@ export function safeRelativePath(name: string): string {
   return name;
 }
 
-/** The file name a URL's download is stored under: its last path segment, else model.onnx. */
+/** The file name a URL's download is stored under (common/download-names.ts), as a safe relative path. */
 export function fileNameForUrl(url: URL): string {
-  const last = url.pathname.split('/').pop() ?? '';
-  let name: string;
+  let landing: DownloadLanding;
   try {
-    name = decodeURIComponent(last);
-  } catch {
-    throw new FetchError('InvalidUri', `URL path segment '${last}' is not valid percent-encoding`);
+    landing = downloadLanding(url.href);
+  } catch (err) {
+    throw new FetchError('InvalidUri', (err as Error).message);
   }
-  if (name === '') return MODEL_FILE;
-  return safeRelativePath(name);
+  return safeRelativePath('file' in landing ? landing.file : MODEL_FILE);
 }
 
 export async function fetchModelWith(opts: FetchModelOptions, tuning: Partial<FetchTuning>): Promise<FetchModelResult> {
@@ -163,7 +162,9 @@ export async function fetchModelWith(opts: FetchModelOptions, tuning: Partial<Fe
     const { bucket, key } = source;
     let prefix = key;
     if (key !== '' && !key.endsWith('/')) {
-      const name = safeRelativePath(posix.basename(key));
+      // A key named .onnx lands under its name; any other single object fills the directory as model.onnx.
+      const landing = downloadLanding(opts.uri);
+      const name = safeRelativePath('file' in landing ? landing.file : MODEL_FILE);
       const reused = await job.reuseVerifiedFile(name);
       if (reused) return reused;
       if (await headObject(client, bucket, key)) return await job.single(s3ObjectSource(client, bucket, key), name);

@@ -7,6 +7,7 @@ import { readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { FetchError } from './errors.js';
+import { MODEL_FILE } from '../common/download-names.js';
 
 export const SHA256_HEX = /^[0-9a-f]{64}$/;
 export const MANIFEST_NAME = '.modelplane-fetch.json';
@@ -90,7 +91,7 @@ export async function writeManifest(dest: string, manifest: Manifest): Promise<v
  * download, and a truncated or tampered file must never be served.
  */
 export async function manifestStillHolds(dest: string, manifest: Manifest, expectedSha256?: string): Promise<boolean> {
-  const modelFile = manifest.modelPath === '.' ? 'model.onnx' : manifest.modelPath;
+  const modelFile = manifest.modelPath === '.' ? MODEL_FILE : manifest.modelPath;
   if (manifest.files.length === 0) return false;
   if (expectedSha256 !== undefined) {
     const entry = manifest.files.find((f) => f.path === modelFile);

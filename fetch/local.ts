@@ -4,10 +4,12 @@ import { realpath, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FetchError } from './errors.js';
 import { isInside } from '../common/paths.js';
+import { MODEL_FILE } from '../common/download-names.js';
+
+export { MODEL_FILE };
 import type { ModelSource } from './uri.js';
 
 export const DEFAULT_PVC_ROOT = '/mnt/pvc';
-export const MODEL_FILE = 'model.onnx';
 
 export function pvcRoot(env: NodeJS.ProcessEnv = process.env): string {
   return env.MODELPLANE_PVC_ROOT || DEFAULT_PVC_ROOT;

@@ -1,6 +1,7 @@
 // `modelplane serve` settings: parsed and checked once, each refusal naming the flag and the reason.
 import { readFileSync } from 'node:fs';
 import { availableParallelism, totalmem } from 'node:os';
+import { modelNameProblem } from '../common/model-name.js';
 import {
   EXECUTION_PROVIDERS, GPU_EXECUTION_PROVIDERS, isGpuProvider, OPTIMIZATION_LEVELS, SERVE_DEFAULTS, SERVE_LOG_LEVELS,
   type ExecutionProvider, type OptimizationLevel, type ServeLogLevel,
@@ -108,9 +109,8 @@ export function parseServeConfig(raw: RawServeOptions): ServeConfig {
   if (o.sha256 !== undefined && o.sha256 !== '' && !/^[0-9a-f]{64}$/i.test(o.sha256)) {
     throw new ConfigError('--sha256: must be 64 hexadecimal characters');
   }
-  if (o.name !== undefined && !/^[A-Za-z0-9][A-Za-z0-9_.-]{0,252}$/.test(o.name)) {
-    throw new ConfigError(`--name: ${JSON.stringify(o.name)} is not a valid model name (letters, digits, '_', '.', '-')`);
-  }
+  const nameProblem = o.name === undefined ? undefined : modelNameProblem(o.name);
+  if (nameProblem) throw new ConfigError(`--name: ${JSON.stringify(o.name)} is not a model name: it ${nameProblem}`);
   return {
     model: o.model,
     name: o.name || undefined,

@@ -5,6 +5,7 @@ import type { V1Affinity, V1Condition, V1ObjectMeta, V1ResourceRequirements, V1T
 import { StringEnum, StringMap, upstream } from './upstream.js';
 import { OPTIMIZATION_LEVELS, type ExecutionProvider } from '../../common/serve-contract.js';
 import { QUANTIZE_MODES } from '../../common/optimization-report.js';
+import { MODEL_NAME_MAX_LENGTH, MODEL_NAME_PATTERN, MODEL_NAME_RULE } from '../../common/model-name.js';
 
 export const GROUP = 'serving.modelplane.io';
 export const VERSION = 'v1alpha1';
@@ -75,13 +76,9 @@ const ModelSource = Type.Object(
     ),
     servedName: Type.Optional(
       Type.String({
-        maxLength: 128,
+        maxLength: MODEL_NAME_MAX_LENGTH,
         description: 'Name under /v2/models/{name}; defaults to metadata.name.',
-        ...cel({
-          rule: "self.matches(r'^[A-Za-z0-9]([A-Za-z0-9_.-]*[A-Za-z0-9])?$')",
-          message: 'servedName must start and end with a letter or digit and hold only letters, digits, ".", "_" and "-"',
-          reason: 'FieldValueInvalid',
-        }),
+        ...cel({ rule: `self.matches(r'${MODEL_NAME_PATTERN}')`, message: `servedName ${MODEL_NAME_RULE}`, reason: 'FieldValueInvalid' }),
       }),
     ),
   },

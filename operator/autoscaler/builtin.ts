@@ -15,6 +15,7 @@ import { decide, initialState, policyFor, round1, type AutoscalerState, type Pol
 import type { AutoscalerStatus } from './scalers.js';
 import { loadSample, nextBaseline, parseRuntimeMetrics, type PodScrape } from './signal.js';
 import type { LeaderLoop } from '../kube/leader-loop.js';
+import { isoSeconds } from '../../common/time.js';
 
 export interface BuiltinAutoscalerOptions {
   /** Time between decisions (--autoscale-interval). */
@@ -68,7 +69,6 @@ interface Tracked {
 
 const isReady = (p: V1Pod) => !p.metadata?.deletionTimestamp && !!p.status?.podIP && !!p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
 const podKey = (p: V1Pod) => `${p.metadata?.name}/${p.metadata?.uid ?? ''}`;
-const isoSeconds = (ms: number) => new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z');
 
 /** The runtime's metrics URL in a pod: its IP and the runtime container's port named http. */
 export function metricsUrl(pod: V1Pod): string | undefined {

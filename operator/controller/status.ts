@@ -6,6 +6,7 @@ import { parseSummaryLine } from '../../common/optimization-report.js';
 import { OPTIMIZE_CONTAINER } from '../resources/deployment.js';
 import type { WarmupFailure } from './warmup-observer.js';
 import { condition } from '../kube/conditions.js';
+import { isoSeconds } from '../../common/time.js';
 
 export type FailureReason = 'InvalidSpec' | 'ChildConflict' | 'PodsRejected' | 'Unschedulable' | 'ImagePullFailed' | 'CrashLoop' | 'ModelFetchFailed' | 'ModelLoadFailed' | 'ModelOptimizationFailed';
 
@@ -159,7 +160,7 @@ export function computeStatus(o: Observation): ModelDeploymentStatus {
 
   let lastFailure = o.previous?.lastFailure;
   if (failure && !(lastFailure && lastFailure.reason === failure.reason && lastFailure.message === failure.message)) {
-    lastFailure = { reason: failure.reason, message: failure.message, time: o.now.toISOString().replace(/\.\d+Z$/, 'Z') };
+    lastFailure = { reason: failure.reason, message: failure.message, time: isoSeconds(o.now) };
   }
   return {
     observedGeneration: o.generation,
@@ -187,7 +188,7 @@ export function sameStatus(a: unknown, b: unknown): boolean {
 
 function canonical(v: unknown): string {
   return JSON.stringify(v, (_k, val: unknown) => {
-    if (val instanceof Date) return val.toISOString().replace(/\.\d+Z$/, 'Z');
+    if (val instanceof Date) return isoSeconds(val);
     if (val && typeof val === 'object' && !Array.isArray(val)) {
       return Object.fromEntries(Object.entries(val as Record<string, unknown>).filter(([, x]) => x !== undefined).sort(([x], [y]) => x.localeCompare(y)));
     }

@@ -2,9 +2,10 @@
 // container into an emptyDir, read in place from a read-only PersistentVolumeClaim, or already in the image
 // (file://). A sha256 on an in-place model is still checked by the init container before the runtime starts.
 
+import { downloadLanding, MODEL_FILE, type DownloadLanding } from '../../common/download-names.js';
+
 export const MODELS_DIR = '/models';
 export const CREDENTIALS_DIR = '/var/run/secrets/modelplane/credentials';
-const MODEL_FILE = 'model.onnx';
 
 export interface ModelSourcePlan {
   kind: 'download' | 'pvc' | 'image';
@@ -16,28 +17,19 @@ export interface ModelSourcePlan {
   modelPath: string;
 }
 
-function lastSegment(path: string): string {
-  const last = path.split('/').pop() ?? '';
-  try {
-    return decodeURIComponent(last);
-  } catch {
-    return last;
-  }
-}
-
 /**
- * Where `modelplane fetch --dest /models` leaves the model: a URL under its last path segment (model.onnx
- * when there is none); an S3 key ending in `/`, or without an .onnx name, is a folder holding model.onnx.
+ * Where `modelplane fetch --dest /models` leaves the model (common/download-names.ts): a file under its name, or the
+ * directory itself, holding model.onnx. A URL whose last segment is not valid percent-encoding keeps it as written
+ * (the fetch then fails, saying why).
  */
 export function downloadedModelPath(uri: string): string {
-  if (/^https?:\/\//.test(uri)) {
-    const name = lastSegment(new URL(uri).pathname);
-    return `${MODELS_DIR}/${name || MODEL_FILE}`;
+  let landing: DownloadLanding;
+  try {
+    landing = downloadLanding(uri);
+  } catch {
+    landing = { file: new URL(uri).pathname.split('/').pop() || MODEL_FILE };
   }
-  const key = uri.replace(/^s3:\/\/[^/]+\/?/, '');
-  if (key === '' || key.endsWith('/')) return MODELS_DIR;
-  const name = lastSegment(key);
-  return name.endsWith('.onnx') ? `${MODELS_DIR}/${name}` : MODELS_DIR;
+  return 'file' in landing ? `${MODELS_DIR}/${landing.file}` : MODELS_DIR;
 }
 
 export function planModelSource(uri: string, pvcRoot: string, sha256?: string): ModelSourcePlan {

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import S3rver from 's3rver';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { FetchError, fetchModelWith } from '../../fetch/index.js';
+import { downloadedModelPath, MODELS_DIR } from '../../operator/resources/model-source.js';
 import { FAST, memoryLogger, randomModel, sha256, tempDir } from './support/helpers.js';
 import { serveBody, startHttpServer, type TestServer } from './support/servers.js';
 
@@ -44,6 +45,7 @@ beforeAll(async () => {
   await put('resnet/weights.bin', WEIGHTS);
   await put('resnet/sub/extra.bin', EXTRA);
   await put('nomodel/weights.bin', WEIGHTS);
+  await put('raw/resnet', MODEL);
   client.destroy();
   creds = await writeCreds(join(work.path, 'creds'), {
     AWS_ACCESS_KEY_ID: 'S3RVER',
@@ -94,6 +96,15 @@ describe('s3 source (s3rver, custom endpoint, path-style)', () => {
     // Fetched again: every file is re-verified from the manifest, nothing is downloaded.
     const { result: again } = await fetchS3('s3://models/resnet/', { sha256: sha256(MODEL) });
     expect(again).toEqual({ modelPath: dest, downloaded: false });
+  });
+
+  test('a single object not named .onnx lands as model.onnx, where the operator tells the runtime to look', async () => {
+    const uri = 's3://models/raw/resnet';
+    const { result } = await fetchS3(uri, { sha256: sha256(MODEL) });
+    expect(result).toEqual({ modelPath: join(dest, 'model.onnx'), downloaded: true });
+    expect(sha256(await readFile(join(dest, 'model.onnx')))).toBe(sha256(MODEL));
+    // The runtime gets the directory, and a directory is served from its model.onnx.
+    expect(downloadedModelPath(uri)).toBe(MODELS_DIR);
   });
 
   test('a key without a trailing slash that names a folder is fetched as a prefix', async () => {

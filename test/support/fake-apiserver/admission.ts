@@ -1,6 +1,7 @@
 // Admission as a real API server runs it on writes the fake must treat alike: CustomResourceDefinitions whose
 // defaults must validate against their own schema, custom resources defaulted, pruned and validated by the schema
 // of their CRD (status included), and pods refused when their RuntimeClass does not exist.
+import { isoSeconds } from '../../../common/time.js';
 import { ApiError, type KObject } from './store.js';
 import { invalidError, type ApiFieldError } from './field-errors.js';
 import { apiVersionOf, resourceId, type ResourceType } from './resources.js';
@@ -20,7 +21,7 @@ interface CrdSpec {
   versions: CrdVersion[];
 }
 
-const now = () => new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+const now = () => isoSeconds(Date.now());
 
 /** The schema errors a CRD's writes get, at the paths the server reports them (`spec.validation` when all versions share one schema). */
 export function crdErrors(crd: JsonObject): ApiFieldError[] {

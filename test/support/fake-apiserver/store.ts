@@ -1,5 +1,6 @@
 // The fake API server's storage: objects with resourceVersion, generation, field managers, subresources,
 // an event history for watches (with compaction), and ownerReference garbage collection.
+import { isoSeconds } from '../../../common/time.js';
 import { randomUUID } from 'node:crypto';
 import yaml from 'js-yaml';
 import {
@@ -204,7 +205,7 @@ export class ObjectStore {
       apiVersion: apiVersionOf(rt), kind: rt.kind,
       metadata: {
         name, ...(typeof md.generateName === 'string' ? { generateName: md.generateName } : {}), ...(namespace !== undefined ? { namespace } : {}),
-        uid: randomUUID(), creationTimestamp: new Date().toISOString().replace(/\.\d+Z$/, 'Z'), generation: 1,
+        uid: randomUUID(), creationTimestamp: isoSeconds(Date.now()), generation: 1,
       },
     };
     const managers: Managers = new Map();
@@ -292,7 +293,7 @@ export class ObjectStore {
     if (existing && cmd.resourceVersion !== undefined) this.checkPrecondition(rt, existing.obj, cmd.resourceVersion);
     const live: KObject = existing?.obj ?? {
       apiVersion: apiVersionOf(rt), kind: rt.kind,
-      metadata: { name, ...(namespace !== undefined ? { namespace } : {}), uid: randomUUID(), creationTimestamp: new Date().toISOString().replace(/\.\d+Z$/, 'Z'), generation: 1 },
+      metadata: { name, ...(namespace !== undefined ? { namespace } : {}), uid: randomUUID(), creationTimestamp: isoSeconds(Date.now()), generation: 1 },
     };
     if (!existing && sub === 'status') throw this.notFound(rt, name);
     const managers: Managers = existing?.managers ?? new Map();

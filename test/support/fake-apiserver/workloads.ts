@@ -1,5 +1,6 @@
 // What a cluster's Deployment controller, scheduler and kubelet would write, for tests to set on purpose:
 // Deployment status and Pods in given states (unschedulable, image pull failures, crash loops, ready).
+import { isoSeconds } from '../../../common/time.js';
 import type { FakeApiServer } from './server.js';
 import { findResource } from './resources.js';
 import type { Json, JsonObject } from './fields.js';
@@ -10,7 +11,7 @@ const DEPLOYMENTS = findResource('apps', 'v1', 'deployments')!;
 const PODS = findResource('', 'v1', 'pods')!;
 const MANAGER = 'kube-controller-manager';
 
-const now = () => new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+const now = () => isoSeconds(Date.now());
 
 export interface RolloutState {
   replicas?: number;

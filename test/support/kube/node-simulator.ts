@@ -4,6 +4,7 @@
 // and are marked Running. Where asked, a pod whose container runs `modelplane serve` gets a real runtime process on
 // its pod IP, probed for readiness as a kubelet would, and stopped when the pod is deleted; the pod then goes with
 // a zero grace period, as the kubelet confirms a deletion.
+import { isoSeconds } from '../../../common/time.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -52,7 +53,7 @@ interface SimulatedPod {
   timer?: NodeJS.Timeout;
 }
 
-const now = () => new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+const now = () => isoSeconds(Date.now());
 
 export class NodeSimulator {
   private readonly core: CoreV1Api;
