@@ -1,6 +1,9 @@
 // The built-in autoscaler's decision: a pure function from observed load to a replica count, in the manner of
 // Knative's KPA (a stable and a panic window, a scale-down delay, rate limits, bounds). The scraper that observes
 // load and the writer that applies the decision live elsewhere; local mode feeds the same function from its router.
+import type { ModelDeploymentSpec } from '../api/schema.js';
+
+type AutoscalingSpec = NonNullable<ModelDeploymentSpec['autoscaling']>;
 
 /** What the user asked for (spec.autoscaling) plus the tuning knobs, all in seconds and ratios. */
 export interface AutoscalerPolicy {
@@ -38,16 +41,16 @@ export const DEFAULT_POLICY_TUNING: Readonly<PolicyTuning> = {
   tolerance: 0.1,
 };
 
-/** The policy for a spec.autoscaling block, with the defaults the CRD documents. */
+/** The policy for a spec.autoscaling block (its defaults already applied: they are the schema's). */
 export function policyFor(
-  a: { minReplicas?: number; maxReplicas: number; targetConcurrency?: number; scaleDownDelaySeconds?: number },
+  a: Pick<AutoscalingSpec, 'minReplicas' | 'maxReplicas' | 'targetConcurrency' | 'scaleDownDelaySeconds'>,
   tuning: Partial<PolicyTuning> = {},
 ): AutoscalerPolicy {
   return {
-    minReplicas: a.minReplicas ?? 1,
+    minReplicas: a.minReplicas,
     maxReplicas: a.maxReplicas,
-    targetConcurrency: a.targetConcurrency ?? 4,
-    scaleDownDelaySeconds: a.scaleDownDelaySeconds ?? 300,
+    targetConcurrency: a.targetConcurrency,
+    scaleDownDelaySeconds: a.scaleDownDelaySeconds,
     ...DEFAULT_POLICY_TUNING,
     ...tuning,
   };

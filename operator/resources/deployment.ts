@@ -1,7 +1,7 @@
 // The runtime Deployment of one ModelDeployment: what its pods run, where they may be scheduled, how they
 // are probed, drained and confined. Pure: the same spec and config always give the same object.
 import type { V1Container, V1Deployment, V1ResourceRequirements, V1SecurityContext, V1Toleration, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
-import { DEFAULT_GPU_RESOURCE, type ModelDeployment, type ModelDeploymentSpec } from '../api/schema.js';
+import type { ModelDeployment, ModelDeploymentSpec } from '../api/schema.js';
 import type { ResolvedConfig } from './config.js';
 import { labelsFor, selectorLabels } from './labels.js';
 import { CREDENTIALS_DIR, MODELS_DIR, planModelSource, type ModelSourcePlan } from './model-source.js';
@@ -75,7 +75,7 @@ export function serveSettings(md: ModelDeployment, plan: ModelSourcePlan, cfg: R
     httpPort: HTTP_PORT,
     grpcPort: GRPC_PORT,
     maxBatchSize: rt.batching?.maxBatchSize ?? 1,
-    ...(rt.batching && rt.batching.maxBatchSize > 1 ? { maxQueueDelayUs: rt.batching.maxQueueDelayMicroseconds ?? 1000 } : {}),
+    ...(rt.batching && rt.batching.maxBatchSize > 1 ? { maxQueueDelayUs: rt.batching.maxQueueDelayMicroseconds } : {}),
     maxQueueSize: rt.maxQueueSize,
     executionProviders: executionProviders(spec),
     requireGpu: gpus > 0,
@@ -120,7 +120,7 @@ export function optimizeArgs(md: ModelDeployment, plan: ModelSourcePlan, cfg: Re
   const samples = samplesPath ?? podSamplePlans(md.spec).samples?.path;
   if (samples) args.push('--samples', samples);
   if (o.maxAbsError !== undefined) args.push('--max-abs-error', String(o.maxAbsError));
-  args.push('--min-cosine', String(o.minCosine ?? 0.99), '--min-speedup', String(o.minSpeedup ?? 1), '--fallback-to-original', '--log-level', cfg.logLevel);
+  args.push('--min-cosine', String(o.minCosine), '--min-speedup', String(o.minSpeedup), '--fallback-to-original', '--log-level', cfg.logLevel);
   return args;
 }
 
@@ -192,7 +192,7 @@ function baseResources(spec: ModelDeploymentSpec, cfg: ResolvedConfig): V1Resour
 export function runtimeResources(spec: ModelDeploymentSpec, cfg: ResolvedConfig): V1ResourceRequirements | undefined {
   const base = baseResources(spec, cfg);
   if (!spec.gpu) return base && Object.keys(base).length ? structuredClone(base) : undefined;
-  const resource = spec.gpu.resource ?? DEFAULT_GPU_RESOURCE;
+  const resource = spec.gpu.resource;
   const count = String(spec.gpu.count ?? 1);
   const out: V1ResourceRequirements = structuredClone(base ?? {});
   out.limits = { ...(out.limits ?? {}), [resource]: count };
@@ -220,7 +220,7 @@ export function tolerations(spec: ModelDeploymentSpec, cfg?: Pick<ResolvedConfig
   const out: V1Toleration[] = [];
   const configured = spec.gpu ? [
     { key: NVIDIA_GPU_TAINT, operator: 'Exists', effect: 'NoSchedule' },
-    { key: spec.gpu.resource ?? DEFAULT_GPU_RESOURCE, operator: 'Exists', effect: 'NoSchedule' },
+    { key: spec.gpu.resource, operator: 'Exists', effect: 'NoSchedule' },
     ...(cfg?.gpuTolerations ?? []),
   ] : [];
   for (const t of [...configured, ...(spec.scheduling?.tolerations ?? [])]) {

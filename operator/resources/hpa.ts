@@ -26,21 +26,21 @@ export function scaleTargetRef(md: ModelDeployment): { apiVersion: string; kind:
 
 /** The HPA scale-down stabilization window standing for scaleDownDelaySeconds (the HPA's maximum is an hour). */
 export function scaleDownStabilizationSeconds(md: ModelDeployment): number {
-  return Math.min(md.spec.autoscaling?.scaleDownDelaySeconds ?? 300, 3600);
+  return Math.min(md.spec.autoscaling!.scaleDownDelaySeconds, 3600);
 }
 
 export function buildHorizontalPodAutoscaler(md: ModelDeployment, cfg: ResolvedConfig): HorizontalPodAutoscaler {
   const a = md.spec.autoscaling!;
   const metric: V2MetricSpec = a.metric === 'cpu'
-    ? { type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: a.targetCPUUtilizationPercent ?? 80 } } }
-    : { type: 'Pods', pods: { metric: { name: CONCURRENCY_METRIC }, target: { type: 'AverageValue', averageValue: String(a.targetConcurrency ?? 4) as never } } };
+    ? { type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: a.targetCPUUtilizationPercent } } }
+    : { type: 'Pods', pods: { metric: { name: CONCURRENCY_METRIC }, target: { type: 'AverageValue', averageValue: String(a.targetConcurrency) as never } } };
   return {
     apiVersion: 'autoscaling/v2',
     kind: 'HorizontalPodAutoscaler',
     metadata: childMetadata(md, labelsFor(md, runtimeImageFor(md.spec, cfg))),
     spec: {
       scaleTargetRef: scaleTargetRef(md),
-      minReplicas: a.minReplicas ?? 1,
+      minReplicas: a.minReplicas,
       maxReplicas: a.maxReplicas,
       metrics: [metric],
       behavior: { scaleDown: { stabilizationWindowSeconds: scaleDownStabilizationSeconds(md) } },

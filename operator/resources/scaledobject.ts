@@ -49,7 +49,7 @@ export function buildScaledObject(md: ModelDeployment, cfg: ResolvedConfig): Sca
     metadata: childMetadata(md, labelsFor(md, runtimeImageFor(md.spec, cfg))),
     spec: {
       scaleTargetRef: scaleTargetRef(md),
-      minReplicaCount: a.minReplicas ?? 1,
+      minReplicaCount: a.minReplicas,
       maxReplicaCount: a.maxReplicas,
       pollingInterval: 15,
       advanced: { horizontalPodAutoscalerConfig: { behavior: { scaleDown: { stabilizationWindowSeconds: scaleDownStabilizationSeconds(md) } } } },
@@ -58,7 +58,7 @@ export function buildScaledObject(md: ModelDeployment, cfg: ResolvedConfig): Sca
           type: 'prometheus',
           name: 'concurrency',
           // threshold is per replica: KEDA divides the query's value by it (an AverageValue target).
-          metadata: { serverAddress: cfg.prometheusAddress, query: concurrencyQuery(md), threshold: String(a.targetConcurrency ?? 4) },
+          metadata: { serverAddress: cfg.prometheusAddress, query: concurrencyQuery(md), threshold: String(a.targetConcurrency) },
         },
       ],
     },
