@@ -122,26 +122,24 @@ class Controller {
       }, selector, iopts, log, (reason) =>
         metrics.informerRestarts.inc({ informer: name, reason: reason.split(':')[0] }));
     const labelSelector = CHILD_SELECTOR;
-    const namespaced = (ns: string): InformerSet => ({
-      mds: make('modeldeployments', `/apis/${GROUP}/${VERSION}/namespaces/${ns}/${PLURAL}`, () => custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns, plural: PLURAL })),
-      deployments: make('deployments', `/apis/apps/v1/namespaces/${ns}/deployments`, () => apps.listNamespacedDeployment({ namespace: ns, labelSelector }), labelSelector),
-      services: make('services', `/api/v1/namespaces/${ns}/services`, () => core.listNamespacedService({ namespace: ns, labelSelector }), labelSelector),
-      pdbs: make('poddisruptionbudgets', `/apis/policy/v1/namespaces/${ns}/poddisruptionbudgets`, () => policy.listNamespacedPodDisruptionBudget({ namespace: ns, labelSelector }), labelSelector),
-      pods: make('pods', `/api/v1/namespaces/${ns}/pods`, () => core.listNamespacedPod({ namespace: ns, labelSelector: POD_SELECTOR }), POD_SELECTOR),
-      hpas: make('horizontalpodautoscalers', `/apis/autoscaling/v2/namespaces/${ns}/horizontalpodautoscalers`, () => autoscaling.listNamespacedHorizontalPodAutoscaler({ namespace: ns, labelSelector }), labelSelector),
-      scaledobjects: make('scaledobjects', `/apis/keda.sh/v1alpha1/namespaces/${ns}/scaledobjects`, () => custom.listNamespacedCustomObject({ ...SCALED_OBJECTS, namespace: ns, labelSelector }), labelSelector),
-    });
-    const clusterWide = (): InformerSet => ({
-      mds: make('modeldeployments', `/apis/${GROUP}/${VERSION}/${PLURAL}`, () => custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL })),
-      deployments: make('deployments', '/apis/apps/v1/deployments', () => apps.listDeploymentForAllNamespaces({ labelSelector }), labelSelector),
-      services: make('services', '/api/v1/services', () => core.listServiceForAllNamespaces({ labelSelector }), labelSelector),
-      pdbs: make('poddisruptionbudgets', '/apis/policy/v1/poddisruptionbudgets', () => policy.listPodDisruptionBudgetForAllNamespaces({ labelSelector }), labelSelector),
-      pods: make('pods', '/api/v1/pods', () => core.listPodForAllNamespaces({ labelSelector: POD_SELECTOR }), POD_SELECTOR),
-      hpas: make('horizontalpodautoscalers', '/apis/autoscaling/v2/horizontalpodautoscalers', () => autoscaling.listHorizontalPodAutoscalerForAllNamespaces({ labelSelector }), labelSelector),
-      scaledobjects: make('scaledobjects', '/apis/keda.sh/v1alpha1/scaledobjects', () => custom.listClusterCustomObject({ ...SCALED_OBJECTS, labelSelector }), labelSelector),
-    });
+    // One row per kind watched: its collection across all namespaces (a namespace's is the same with
+    // /namespaces/{ns} before the plural) and its list, in a namespace or across all of them (ns undefined).
+    const kinds: Record<keyof InformerSet, { path: string; selector?: string; list(ns: string | undefined): Promise<unknown> }> = {
+      mds: { path: `/apis/${GROUP}/${VERSION}/${PLURAL}`, list: (ns) => (ns ? custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns, plural: PLURAL }) : custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL })) },
+      deployments: { path: '/apis/apps/v1/deployments', selector: labelSelector, list: (ns) => (ns ? apps.listNamespacedDeployment({ namespace: ns, labelSelector }) : apps.listDeploymentForAllNamespaces({ labelSelector })) },
+      services: { path: '/api/v1/services', selector: labelSelector, list: (ns) => (ns ? core.listNamespacedService({ namespace: ns, labelSelector }) : core.listServiceForAllNamespaces({ labelSelector })) },
+      pdbs: { path: '/apis/policy/v1/poddisruptionbudgets', selector: labelSelector, list: (ns) => (ns ? policy.listNamespacedPodDisruptionBudget({ namespace: ns, labelSelector }) : policy.listPodDisruptionBudgetForAllNamespaces({ labelSelector })) },
+      pods: { path: '/api/v1/pods', selector: POD_SELECTOR, list: (ns) => (ns ? core.listNamespacedPod({ namespace: ns, labelSelector: POD_SELECTOR }) : core.listPodForAllNamespaces({ labelSelector: POD_SELECTOR })) },
+      hpas: { path: '/apis/autoscaling/v2/horizontalpodautoscalers', selector: labelSelector, list: (ns) => (ns ? autoscaling.listNamespacedHorizontalPodAutoscaler({ namespace: ns, labelSelector }) : autoscaling.listHorizontalPodAutoscalerForAllNamespaces({ labelSelector })) },
+      scaledobjects: { path: '/apis/keda.sh/v1alpha1/scaledobjects', selector: labelSelector, list: (ns) => (ns ? custom.listNamespacedCustomObject({ ...SCALED_OBJECTS, namespace: ns, labelSelector }) : custom.listClusterCustomObject({ ...SCALED_OBJECTS, labelSelector })) },
+    };
+    const inNamespace = (path: string, ns: string | undefined) => (ns ? path.replace(/\/([^/]+)$/, `/namespaces/${ns}/$1`) : path);
+    const informers = (ns: string | undefined): InformerSet => Object.fromEntries(
+      (Object.entries(kinds) as Array<[keyof InformerSet, (typeof kinds)[keyof InformerSet]]>).map(([key, k]) =>
+        [key, make(k.path.split('/').pop()!, inNamespace(k.path, ns), () => k.list(ns), k.selector)]),
+    ) as InformerSet;
     const namespaces = [...new Set(opts.namespaces ?? [])];
-    this.sets = namespaces.length ? new Map(namespaces.map((ns) => [ns, namespaced(ns)])) : new Map([[ALL, clusterWide()]]);
+    this.sets = namespaces.length ? new Map(namespaces.map((ns) => [ns, informers(ns)])) : new Map([[ALL, informers(undefined)]]);
     const keyOf = (o: KubernetesObject) => `${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`;
     const enqueueSelf = (o: KubernetesObject) => this.queue.add(keyOf(o));
     const enqueueOwner = (o: KubernetesObject) => {
