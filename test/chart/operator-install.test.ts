@@ -9,6 +9,7 @@ import { dirname, join } from 'node:path';
 import yaml from 'js-yaml';
 import { findResource, startFakeApiServer, type FakeApiServer, type KObject } from '../support/fake-apiserver/index.js';
 import { helm } from '../support/helm.js';
+import { terminate } from '../support/processes.js';
 import { type KubeObject, parseManifests } from './kube-schemas.js';
 import { authorize, requestAttributes } from './rbac-authorize.js';
 
@@ -49,15 +50,7 @@ function podEnv(c: Container, podName: string): Record<string, string> {
   return Object.fromEntries(c.env.map((e) => [e.name, e.value ?? fields[e.valueFrom!.fieldRef!.fieldPath]]));
 }
 
-async function stopProcess(p: ChildProcess): Promise<number | null> {
-  if (p.exitCode !== null) return p.exitCode;
-  const exited = new Promise<number | null>((resolve) => p.once('exit', (code) => resolve(code)));
-  p.kill('SIGTERM');
-  const timer = setTimeout(() => p.kill('SIGKILL'), 10_000);
-  const code = await exited;
-  clearTimeout(timer);
-  return code;
-}
+const stopProcess = (p: ChildProcess) => terminate(p, 10_000);
 
 describe.each([
   ['cluster-wide', [] as string[]],

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { writeModel, type GraphSpec } from '../../examples/onnx-models.js';
 import { parsePrometheusText } from '../../common/prometheus-text.js';
+import { terminate } from './processes.js';
 
 export const REPO = resolve(import.meta.dirname ?? new URL('.', import.meta.url).pathname, '../..');
 export const CLI = join(REPO, 'bin/modelplane.js');
@@ -92,11 +93,8 @@ export async function startRuntime(args: string[], opts: { env?: Record<string, 
     logLines: () => out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l)),
     exited,
     stop: async (signal = 'SIGTERM') => {
-      if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
-      const timer = setTimeout(() => proc.kill('SIGKILL'), 15_000);
-      const code = await exited;
-      clearTimeout(timer);
-      return code;
+      await terminate(proc, 15_000, signal);
+      return exited;
     },
     rssKb: () => {
       const status = readFileSync(`/proc/${proc.pid}/status`, 'utf8');

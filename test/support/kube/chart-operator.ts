@@ -12,6 +12,7 @@ import { helm, kubectl } from '../helm.js';
 import { CLI, freePort, REPO } from '../runtime-process.js';
 import { kubeconfigYaml } from './control-plane.js';
 import type { RealCluster } from './real-cluster.js';
+import { terminate } from '../processes.js';
 
 const CLUSTER_SCOPED = new Set(['ClusterRole', 'ClusterRoleBinding', 'CustomResourceDefinition', 'Namespace', 'PriorityClass']);
 
@@ -96,15 +97,7 @@ export function startOperator(install: ChartInstall, opts: { podName?: string; k
       const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
       return text.split('\n').filter((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `)).reduce((sum, l) => sum + Number(l.split(' ').pop()), 0);
     },
-    async stop() {
-      if (proc.exitCode !== null || proc.signalCode !== null) return proc.exitCode;
-      const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
-      proc.kill('SIGTERM');
-      const timer = setTimeout(() => proc.kill('SIGKILL'), 20_000);
-      const code = await exited;
-      clearTimeout(timer);
-      return code;
-    },
+    stop: () => terminate(proc, 20_000),
   };
 }
 

@@ -7,6 +7,7 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, 
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import { freePort } from '../runtime-process.js';
+import { terminate } from '../processes.js';
 
 export interface ControlPlaneBinaries {
   dir: string;
@@ -134,14 +135,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
     return { p, log };
   };
   const stop = async () => {
-    for (const p of [...procs].reverse()) {
-      if (p.exitCode !== null || p.signalCode !== null) continue;
-      const exited = new Promise((r) => p.once('exit', r));
-      p.kill('SIGTERM');
-      const timer = setTimeout(() => p.kill('SIGKILL'), 10_000);
-      await exited;
-      clearTimeout(timer);
-    }
+    for (const p of [...procs].reverse()) await terminate(p, 10_000);
     rmSync(runDir, { recursive: true, force: true });
   };
   try {

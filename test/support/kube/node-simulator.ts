@@ -14,6 +14,7 @@ import {
   type KubeConfig, type V1Container, type V1Pod,
 } from '@kubernetes/client-node';
 import { CLI } from '../runtime-process.js';
+import { terminate } from '../processes.js';
 
 const MERGE = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 const LEASE_SECONDS = 40;
@@ -220,14 +221,7 @@ export class NodeSimulator {
   private async stopProcess(sim: SimulatedPod | undefined, graceMs: number): Promise<void> {
     if (!sim) return;
     if (sim.timer) clearTimeout(sim.timer);
-    const proc = sim.proc;
-    if (proc && proc.exitCode === null && proc.signalCode === null) {
-      const exited = new Promise((r) => proc.once('exit', r));
-      proc.kill('SIGTERM');
-      const kill = setTimeout(() => proc.kill('SIGKILL'), graceMs);
-      await exited;
-      clearTimeout(kill);
-    }
+    if (sim.proc) await terminate(sim.proc, graceMs);
     if (sim.dir) rmSync(sim.dir, { recursive: true, force: true });
   }
 
