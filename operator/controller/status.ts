@@ -112,7 +112,10 @@ export function computeStatus(o: Observation): ModelDeploymentStatus {
   const replicas = ds.replicas ?? 0;
   const readyReplicas = ds.readyReplicas ?? 0;
   const available = ds.availableReplicas ?? 0;
-  const upToDate = !!o.deployment && (ds.observedGeneration ?? 0) >= (o.deployment.metadata?.generation ?? 0) && (ds.updatedReplicas ?? 0) >= desired;
+  // Rolled out as `kubectl rollout status` means it: the Deployment controller has seen this generation, enough
+  // pods run the current template, and none of an older one is left serving the previous spec.
+  const upToDate = !!o.deployment && (ds.observedGeneration ?? 0) >= (o.deployment.metadata?.generation ?? 0)
+    && (ds.updatedReplicas ?? 0) >= desired && replicas <= (ds.updatedReplicas ?? 0);
   const ready = !o.invalid && !o.conflict && upToDate && available >= desired && readyReplicas >= desired;
   const failure: Failure | undefined = o.invalid
     ? { reason: 'InvalidSpec', message: o.invalid }
