@@ -2,11 +2,16 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { chartValuesMarkdown, chartValuesRows, valuesComments } from '../../operator/api/chart-values-reference.js';
+import { specReferenceMarkdown } from '../../operator/api/reference.js';
 import { REPO } from '../support/runtime-process.js';
 
 const page = (name: string) => readFileSync(join(REPO, 'docs', name), 'utf8');
 const valuesYaml = readFileSync(join(REPO, 'charts/modelplane/values.yaml'), 'utf8');
 const valuesSchema = JSON.parse(readFileSync(join(REPO, 'charts/modelplane/values.schema.json'), 'utf8'));
+
+test('the spec reference in docs/operator.md is the one the schema generates (npm run docs:reference)', () => {
+  expect(page('operator.md')).toContain(specReferenceMarkdown());
+});
 
 test('the chart values in docs/helm-values.md are the ones values.yaml and values.schema.json generate (npm run docs:reference)', () => {
   expect(page('helm-values.md')).toContain(chartValuesMarkdown(valuesYaml, valuesSchema));
