@@ -10,7 +10,7 @@ export default {
   testPathIgnorePatterns: ['/node_modules/', '/dist/'],
   modulePathIgnorePatterns: ['<rootDir>/dist/'],
   testTimeout: 60000,
-  // A real Kubernetes control plane for test/cluster where its binaries are present (README, Testing).
+  // A real Kubernetes control plane for test/cluster where its binaries are present (docs/testing.md).
   globalSetup: '<rootDir>/test/support/kube/jest-global-setup.mjs',
   globalTeardown: '<rootDir>/test/support/kube/jest-global-teardown.mjs',
   maxWorkers: 2,

@@ -150,7 +150,7 @@ export const SERVE_FLAGS: { readonly [K in keyof Required<ServeSettings>]: Serve
   drainTimeoutSeconds: { flags: '--drain-timeout-seconds <s>', env: 'MODELPLANE_DRAIN_TIMEOUT_SECONDS', help: `after the listener closes, longest wait for accepted requests to finish (default ${SERVE_DEFAULTS.drainTimeoutSeconds})` },
   cacheDir: { flags: '--cache-dir <dir>', env: 'MODELPLANE_CACHE_DIR', help: `where a remote --model is downloaded (default ${SERVE_DEFAULTS.cacheDir})` },
   sha256: { flags: '--sha256 <hex>', env: 'MODELPLANE_MODEL_SHA256', help: 'expected SHA-256 of the model file (model.onnx of a directory), for a path as for a URI; checked before loading, a mismatch exits (ModelFetchFailed) and is never served' },
-  credentialsDir: { flags: '--credentials-dir <dir>', env: 'MODELPLANE_CREDENTIALS_DIR', help: 'credentials for a remote model (see README, Model sources)' },
+  credentialsDir: { flags: '--credentials-dir <dir>', env: 'MODELPLANE_CREDENTIALS_DIR', help: 'credentials for a remote model (see docs/model-sources.md)' },
   optimizedModelDir: { flags: '--optimized-model-dir <dir>', env: 'MODELPLANE_OPTIMIZED_MODEL_DIR', help: 'output of `modelplane optimize`: its model is served when it passed the gate, else --model' },
   warmup: {
     flags: '--warmup <file>',

@@ -1,4 +1,4 @@
-// The spec reference in README.md, generated from the schema so the two cannot drift.
+// The spec reference in the manual (docs/operator.md), generated from the schema so the two cannot drift.
 import { ModelDeploymentSpecSchema } from './schema.js';
 
 type Node = {
@@ -58,10 +58,10 @@ export function specReferenceMarkdown(): string {
   return `${REFERENCE_BEGIN}\n${lines.join('\n')}\n${REFERENCE_END}`;
 }
 
-/** Replaces the generated block in a README text. */
+/** Replaces the generated block in a page of the manual. */
 export function withSpecReference(readme: string): string {
   const begin = readme.indexOf(REFERENCE_BEGIN);
   const end = readme.indexOf(REFERENCE_END);
-  if (begin === -1 || end === -1) throw new Error('README.md has no spec reference markers');
+  if (begin === -1 || end === -1) throw new Error('the page has no spec reference markers');
   return readme.slice(0, begin) + specReferenceMarkdown() + readme.slice(end + REFERENCE_END.length);
 }

@@ -9,7 +9,7 @@ import { childMetadata } from './owner.js';
 
 /**
  * The per-pod metric a metrics adapter must serve for mode hpa: rate(modelplane_request_concurrency_seconds_total),
- * the average in-flight plus queued requests of each pod (README, Autoscaling, shows a prometheus-adapter rule).
+ * the average in-flight plus queued requests of each pod (docs/autoscaling.md, shows a prometheus-adapter rule).
  */
 export const CONCURRENCY_METRIC = 'modelplane_request_concurrency';
 

@@ -1,4 +1,4 @@
-// README's autoscaling promises that can be checked without a cluster: the prometheus-adapter rule names the
+// The manual's autoscaling promises that can be checked without a cluster: the prometheus-adapter rule names the
 // series the runtime exports and the metric the HPA asks for; the benchmark script exists.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -8,10 +8,11 @@ import { CONCURRENCY_METRIC } from '../../operator/resources/hpa.js';
 import { CONCURRENCY_SERIES } from '../../operator/autoscaler/signal.js';
 import { REPO } from '../support/runtime-process.js';
 
-const readme = readFileSync(join(REPO, 'README.md'), 'utf8');
+const doc = (page: string) => readFileSync(join(REPO, 'docs', page), 'utf8');
+const autoscaling = doc('autoscaling.md');
 
 test('the prometheus-adapter rule turns the runtime counter into the Pods metric the HPA asks for', () => {
-  const section = readme.slice(readme.indexOf('**mode hpa with the concurrency metric**'));
+  const section = autoscaling.slice(autoscaling.indexOf('**mode hpa with the concurrency metric**'));
   const block = /```yaml\n([\s\S]*?)```/.exec(section)![1];
   const { rules } = yaml.load(block) as { rules: Array<{ seriesQuery: string; name: { matches: string; as: string }; metricsQuery: string; resources: { overrides: Record<string, { resource: string }> } }> };
   expect(rules).toHaveLength(1);
@@ -23,16 +24,16 @@ test('the prometheus-adapter rule turns the runtime counter into the Pods metric
   expect(rule.resources.overrides).toEqual({ namespace: { resource: 'namespace' }, pod: { resource: 'pod' } });
 });
 
-test('npm run bench:autoscale exists and README shows its figures', () => {
+test('npm run bench:autoscale exists and the benchmarks page shows its figures', () => {
   const pkg = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8'));
   expect(pkg.scripts['bench:autoscale']).toBe('tsc -p tsconfig.json && node dist/bench/autoscale.js');
-  expect(readme).toContain('`npm run bench:autoscale`');
+  expect(doc('benchmarks.md')).toContain('`npm run bench:autoscale`');
 });
 
-test('README names the operator flags of the autoscaler that `modelplane operator` takes', () => {
+test('the operator page names the flags of the autoscaler that `modelplane operator` takes', () => {
   const flags = operatorCommand('0.0.0').options.map((o) => o.long);
   for (const flag of ['--autoscale-interval', '--autoscale-stable-window', '--autoscale-panic-window', '--prometheus-address']) {
     expect(flags).toContain(flag);
-    expect(readme).toContain(`\`${flag}\``);
+    expect(doc('operator.md')).toContain(`\`${flag}\``);
   }
 });

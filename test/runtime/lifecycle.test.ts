@@ -140,9 +140,11 @@ test('metrics: request counts by outcome, latency, queue, compute, batch size, g
     expect(metricValue(text, 'modelplane_model_load_seconds')).toBeGreaterThan(0);
     expect(metricValue(text, 'modelplane_codec_held_bytes')).toBe(0);
     expect(text).toContain('process_resident_memory_bytes');
-    // README's table of runtime metrics names exactly the modelplane_* families /metrics has.
-    const readme = readFileSync(join(REPO, 'README.md'), 'utf8');
-    const table = readme.slice(readme.indexOf('### Runtime metrics'), readme.indexOf('\n## ', readme.indexOf('### Runtime metrics')));
+    // The manual's table of runtime metrics (docs/runtime.md) names exactly the modelplane_* families /metrics has.
+    const page = readFileSync(join(REPO, 'docs', 'runtime.md'), 'utf8');
+    const from = page.indexOf('\n## Metrics');
+    const to = page.indexOf('\n## ', from + 1);
+    const table = page.slice(from, to === -1 ? undefined : to);
     const documented = new Set([...table.matchAll(/`(modelplane_[a-z_]+)`/g)].map((m) => m[1]));
     const exposed = new Set([...text.matchAll(/^# TYPE (modelplane_[a-z_]+) /gm)].map((m) => m[1]));
     expect([...documented].sort()).toEqual([...exposed].sort());

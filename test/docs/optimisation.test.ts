@@ -1,5 +1,5 @@
-// The README's model optimisation section: its example validates, its usage names only real flags, its exit-code
-// table is the code's, and the bench it quotes exists.
+// The model optimisation page: its example validates, its usage names only real flags, its exit-code table is the
+// code's, and the bench the benchmarks page quotes exists.
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -8,8 +8,8 @@ import { validateModelDeployment } from '../../operator/api/validate.js';
 import { OPTIMIZE_REASONS } from '../../optimize/errors.js';
 import { CLI, REPO } from '../support/runtime-process.js';
 
-const readme = readFileSync(join(REPO, 'README.md'), 'utf8');
-const section = readme.slice(readme.indexOf('## Model optimisation'), readme.indexOf('## Model sources'));
+const section = readFileSync(join(REPO, 'docs', 'optimisation.md'), 'utf8');
+const benchmarks = readFileSync(join(REPO, 'docs', 'benchmarks.md'), 'utf8');
 
 test('the example ModelDeployment is valid', () => {
   const block = /```yaml\n([\s\S]*?)```/.exec(section)![1];
@@ -32,6 +32,6 @@ test('the exit-code table is the one the code uses', () => {
 
 test('the bench quoted is a package script', () => {
   const pkg = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8'));
-  expect(readme).toContain('npm run bench:optimize');
+  expect(benchmarks).toContain('npm run bench:optimize');
   expect(pkg.scripts['bench:optimize']).toBe('tsc -p tsconfig.json && node dist/bench/optimize.js');
 });

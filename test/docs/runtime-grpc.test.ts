@@ -1,4 +1,4 @@
-// README's gRPC snippets: the grpcurl calls run (their payloads through a grpc-js client, against a real server
+// The gRPC snippets of docs/runtime.md: the grpcurl calls run (their payloads through a grpc-js client, against a real server
 // serving the model the snippets name), and the Triton Python client call names that model's real tensors.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -8,8 +8,8 @@ import { LOADER_OPTIONS } from '../../runtime/grpc/proto.js';
 import { grpcClient } from '../support/grpc-client.js';
 import { freePort, modelFile, REPO, startRuntime, tempDir } from '../support/runtime-process.js';
 
-const readme = readFileSync(join(REPO, 'README.md'), 'utf8');
-const section = readme.slice(readme.indexOf('### gRPC (`--grpc-port`)'), readme.indexOf('\n## ', readme.indexOf('### gRPC (`--grpc-port`)')));
+const page = readFileSync(join(REPO, 'docs', 'runtime.md'), 'utf8');
+const section = page.slice(page.indexOf('## gRPC (`--grpc-port`)'), page.indexOf('\n## ', page.indexOf('## gRPC (`--grpc-port`)')));
 const blocks = (lang: string) => [...section.matchAll(new RegExp('```' + lang + '\\n([\\s\\S]*?)```', 'g'))].map((m) => m[1]);
 const serveLine = /`npx modelplane serve --model (\S+) --grpc-port (\d+)`/.exec(section);
 const sig = simpleModel();
