@@ -6,7 +6,8 @@ import { startLocalMode, type LocalMode } from './local-mode.js';
 import { defaultCacheDir, LocalModeError } from './model-cache.js';
 
 export interface RunLocalOptions {
-  path: string;
+  /** Manifest files and directories (-f, --filename); one string for one path. */
+  path: string | readonly string[];
   port: number;
   host: string;
   cacheDir?: string;
@@ -30,7 +31,7 @@ export async function runLocal(o: RunLocalOptions): Promise<void> {
   let mode: LocalMode;
   try {
     mode = await startLocalMode({
-      path: o.path,
+      paths: typeof o.path === 'string' ? [o.path] : o.path,
       port: o.port,
       host: o.host,
       cacheDir: o.cacheDir ?? defaultCacheDir(),
