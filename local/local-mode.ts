@@ -41,6 +41,8 @@ export interface LocalMode {
   url: string;
   port: number;
   deployments(): LocalDeployment[];
+  /** Documents refused (invalid, or clashing with another), with every field and reason. */
+  invalid(): { source: string; name?: string; errors: FieldError[] }[];
   /** Settles when every ModelDeployment read at start has a ready replica (or failed for good: never). */
   allReady(): Promise<void>;
   /** Stop accepting, finish in-flight requests, drain and stop every replica. */
@@ -68,6 +70,17 @@ function listen(server: Server, port: number, host: string): Promise<number> {
     server.once('listening', onListening);
     server.listen(port, host);
   });
+}
+
+/**
+ * What keeps a deployment from being ready now, `REASON: message` (a message that starts with its reason, as the
+ * runtime's termination messages do, is not repeated); undefined when nothing fails (it may still be loading).
+ */
+export function currentFailure(d: Pick<LocalDeployment, 'status'>): string | undefined {
+  const ready = d.status.conditions?.find((c) => c.type === 'Ready');
+  const f = d.status.lastFailure;
+  if (!ready || ready.status !== 'False' || !f || f.reason !== ready.reason || f.message !== ready.message) return undefined;
+  return f.message.startsWith(`${f.reason}: `) ? f.message : `${f.reason}: ${f.message}`;
 }
 
 function describeProblem(e: { source: string; name?: string; errors: FieldError[] }): string {
@@ -117,6 +130,8 @@ export async function startLocalMode(opts: LocalModeOptions): Promise<LocalMode>
   let statusTimer: NodeJS.Timeout | undefined;
   let lastTable = '';
   const announced = new Set<string>();
+  /** The failure last printed for each deployment, until it is ready again. */
+  const failurePrinted = new Map<string, string>();
   let tickSoon: NodeJS.Timeout | undefined;
   // A replica's change recomputes status (and the table) soon, without waiting for the next period.
   const onChange = () => {
@@ -194,6 +209,13 @@ export async function startLocalMode(opts: LocalModeOptions): Promise<LocalMode>
         announced.add(d.name);
         opts.print(`ready: ${d.name} serves model "${d.model}": curl -s ${url}/v2/models/${encodeURIComponent(d.model)}`);
       }
+      const failure = currentFailure(d);
+      if (!failure) {
+        if (d.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')) failurePrinted.delete(d.name);
+      } else if (failurePrinted.get(d.name) !== failure) {
+        failurePrinted.set(d.name, failure);
+        opts.print(`failing: ${d.name}: ${failure}`);
+      }
     }
     if (opts.table && !stopping) {
       const rows = [...deployments.values()].map((d) => rowFor(d.toObject()));
@@ -267,6 +289,7 @@ export async function startLocalMode(opts: LocalModeOptions): Promise<LocalMode>
     url,
     port,
     deployments: () => [...deployments.values()],
+    invalid: () => invalid,
     allReady: () => ready,
     async stop() {
       if (stopping) return;
