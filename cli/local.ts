@@ -45,6 +45,7 @@ export interface LocalSettings {
 
 /** What local mode runs with, decided from the flags alone; an Error naming the flag for a bad value. */
 export function localSettings(o: LocalCliOptions): LocalSettings {
+  if (o.filename.includes('-')) throw new Error('-f, --filename: local mode watches the files it runs; - (stdin) is for render');
   if (!(LOG_LEVELS as readonly string[]).includes(o.logLevel)) throw new Error(`--log-level: ${JSON.stringify(o.logLevel)} is not one of ${LOG_LEVELS.join(', ')}`);
   return {
     paths: o.filename,

@@ -18,13 +18,14 @@ async function readStdin(): Promise<RenderSourceText> {
 }
 
 /**
- * The texts -f names, in order: `-` is stdin, a directory its .yaml, .yml and .json files in name order. Every
- * path that cannot be read is named in the error, each on its own line.
+ * The texts -f names, in order, each file once: `-` is stdin, a directory its .yaml, .yml and .json files in name
+ * order. Every path that cannot be read is named in the error, each on its own line.
  */
 export async function readRenderSources(paths: readonly string[], stdin: () => Promise<RenderSourceText> = readStdin): Promise<RenderSourceText[]> {
   const { manifestFilesOf, readManifestFile, MANIFEST_EXTENSIONS } = await import('../local/manifests.js');
   const out: RenderSourceText[] = [];
   const problems: string[] = [];
+  const seen = new Set<string>();
   for (const path of paths) {
     if (path === '-') {
       out.push(await stdin());
@@ -39,6 +40,9 @@ export async function readRenderSources(paths: readonly string[], stdin: () => P
     }
     if (files.length === 0) problems.push(`${path}: no ${MANIFEST_EXTENSIONS.slice(0, -1).join(', ')} or ${MANIFEST_EXTENSIONS.at(-1)} file in this directory`);
     for (const file of files) {
+      // A file named twice (itself and through its directory) is rendered once.
+      if (seen.has(file)) continue;
+      seen.add(file);
       try {
         out.push({ name: file, text: readManifestFile(file) });
       } catch (err) {

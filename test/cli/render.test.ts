@@ -120,6 +120,9 @@ describe('modelplane render', () => {
     expect(docs.filter((d) => d.kind === 'Deployment').map((d) => d.metadata.name)).toEqual(['resnet', 'bert', 'extra']);
     const logs = r.stderr.trim().split('\n').map((l) => JSON.parse(l));
     expect(logs).toEqual([expect.objectContaining({ level: 'info', message: `${join(manifests, 'b.yml')}: document 2: skipped Secret model-store: not a ModelDeployment` })]);
+    // A file named twice, itself and through its directory, is rendered once.
+    const twice = await run(['render', '-f', manifests, join(manifests, 'b.yml'), '--log-level', 'warn']);
+    expect((yaml.loadAll(twice.stdout) as any[]).filter((d) => d.kind === 'Deployment').map((d) => d.metadata.name)).toEqual(['resnet', 'bert']);
     // --log-level warn keeps it quiet.
     const quiet = await run(['render', '-f', manifests, '--log-level', 'warn']);
     expect(quiet.stderr).toBe('');

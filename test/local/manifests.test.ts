@@ -3,6 +3,7 @@ import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ManifestPathError, manifestFiles, parseManifests, readManifestFile, readManifests, rejectDuplicates } from '../../local/manifests.js';
 import { startLocalMode } from '../../local/local-mode.js';
+import { localSettings } from '../../cli/local.js';
 import { memoryLogger } from '../support/memory-logger.js';
 import { runCli, tempDir } from '../support/runtime-process.js';
 
@@ -131,6 +132,11 @@ describe('local mode reads every -f path; other kinds are said at info level', (
       paths: [tmp.path, missing], port: 0, host: '127.0.0.1', cacheDir: join(tmp.path, 'cache'), logger: log, print: () => undefined, version: 'test',
       command: process.execPath, cliPath: '/nonexistent', autoscaleIntervalMs: 1000, tuning: {}, drainMs: 1000, maxBodyBytes: 1024, table: false,
     })).rejects.toThrow(`${missing}: no such file or directory`);
+  });
+
+  test('- (stdin) is refused, naming the flag: local mode watches its files', () => {
+    expect(() => localSettings({ filename: ['a.yaml', '-'], port: '0', host: '127.0.0.1', logLevel: 'warn', table: true, autoscaleInterval: '2', drainTimeout: '60' }))
+      .toThrow('-f, --filename: local mode watches the files it runs; - (stdin) is for render');
   });
 
   test('`modelplane local --filename` is the flag, as in render', async () => {
