@@ -109,8 +109,9 @@ export const READY_REASON_HEADER = 'Modelplane-Ready-Reason';
  * 503 NoReadyReplica, saying why: the deployment's Ready condition (its reason and message) in the body and the reason
  * in a header, so a client sees ModelLoadFailed and onnxruntime's words rather than only "not ready".
  */
-function noReadyReplica(res: ServerResponse, dep: LocalDeployment): void {
-  const ready = dep.status.conditions?.find((c) => c.type === 'Ready');
+function noReadyReplica(res: ServerResponse, dep: Pick<LocalDeployment, 'name' | 'status'>): void {
+  // Before its first status (just read from the files), a deployment has no Ready condition yet.
+  const ready = dep.status?.conditions?.find((c) => c.type === 'Ready');
   if (!ready || ready.status === 'True') {
     sendError(res, 503, 'NoReadyReplica', `no replica of ${dep.name} is ready yet`, ['Retry-After', '1']);
     return;
