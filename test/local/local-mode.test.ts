@@ -256,6 +256,9 @@ spec:
     const after = await waitFor('the rollout', async () => {
       const d = await deployment(local.url, 'simple');
       return d && d.generation === 2 && allReady(d, 2) && d.replicas.every((x) => !before.replicas.some((b) => b.id === x.id)) && d;
+    }).catch(async (err) => {
+      await load.stop();
+      throw err;
     });
     await sleep(300);
     const r = await load.stop();
@@ -273,10 +276,11 @@ spec:
 
   test('load scales the autoscaled deployment up, and quiet scales it back down', async () => {
     const load = steadyLoad(local.url, 'mlp', 10);
+    // The load stops whatever happens, so that a failure here leaves nothing running into the next tests.
     const up = await waitFor('a scale-up', async () => {
       const d = await deployment(local.url, 'mlp');
       return d && d.desiredReplicas >= 2 && d.readyReplicas >= 2 && d;
-    }, 20_000);
+    }, 20_000).finally(() => load.stop());
     const r = await load.stop();
     expect(r.failed).toBe(0);
     expect(up.events.some((e) => e.type === 'ScaledUp')).toBe(true);
