@@ -77,7 +77,7 @@ export function operatorCommand(version = '0.0.0'): Command {
   const cmd = new Command('operator')
     .description('Run the ModelDeployment controller against the current kubeconfig or in-cluster credentials')
     .addOption(new Option('--kubeconfig <file>', 'kubeconfig file (default: $KUBECONFIG, ~/.kube/config, then in-cluster)').env('MODELPLANE_KUBECONFIG'))
-    .addOption(new Option('-n, --namespace <namespace>', 'watch this namespace (repeat or comma-separate for several; default: all namespaces)').env('MODELPLANE_NAMESPACE').argParser(collect))
+    .addOption(new Option('-n, --namespace <namespace>', 'watch this namespace; repeat or comma-separate for several (default: all namespaces)').env('MODELPLANE_NAMESPACE').argParser(collect))
     .addOption(new Option('--workers <n>', 'ModelDeployments reconciled in parallel').env('MODELPLANE_WORKERS').argParser(int('--workers', 1, 1000)).default(4))
     .addOption(new Option('--metrics-port <port>', 'port of /metrics, /healthz and /readyz (0: any free port)').env('MODELPLANE_METRICS_PORT').argParser(int('--metrics-port', 0, 65535)).default(8081))
     .addOption(new Option('--leader-elect [enabled]', 'elect a leader through a Lease so only one replica reconciles').env('MODELPLANE_LEADER_ELECT').argParser(bool).preset(true).default(true))

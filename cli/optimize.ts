@@ -20,7 +20,7 @@ export function registerOptimize(program: Command): void {
     .addOption(new Option('--quantize <mode>', 'int8: MatMul/Gemm weights per-channel int8 (CPU); fp16: FLOAT16 with FLOAT inputs and outputs (GPU)').choices(['int8', 'fp16']))
     .addOption(new Option('--graph-optimization <level>', "onnxruntime's offline graph optimisation, saved for the execution provider it ran on").choices(['disabled', 'basic', 'extended', 'all']))
     .addOption(new Option('--execution-providers <list>', 'comma-separated onnxruntime providers in order of preference').default('cpu'))
-    .option('--samples <file>', 'inference request bodies to compare on (the format of the serve warm-up file): a JSON request, a JSON array of them, or JSON followed by binary tensor data; default: generated inputs')
+    .option('--samples <file>', 'inference request bodies to compare on (the format of the serve warm-up file): a JSON request, a JSON array of them, or JSON followed by binary tensor data (default: generated inputs)')
     .option('--max-abs-error <e>', 'largest absolute output difference allowed, on any sample (default: no limit)', number('--max-abs-error'))
     .option('--min-cosine <c>', 'smallest cosine similarity between original and optimised outputs allowed, on every sample', number('--min-cosine'), DEFAULT_MIN_COSINE)
     .option('--min-speedup <x>', 'smallest batch-1 speed-up over the original allowed, measured on the first provider that loads the model; 0 accepts a slower model', number('--min-speedup'), DEFAULT_MIN_SPEEDUP)

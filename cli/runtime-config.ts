@@ -48,7 +48,7 @@ export function addRuntimeConfigOptions(cmd: Command, version: string): Command 
     .addOption(new Option('--runtime-termination-grace-period-seconds <s>', 'terminationGracePeriodSeconds of runtime pods (default 60)').env('MODELPLANE_RUNTIME_TERMINATION_GRACE_PERIOD_SECONDS').argParser(int('--runtime-termination-grace-period-seconds', 1)))
     .addOption(new Option('--runtime-startup-timeout-seconds <s>', 'time a runtime pod may take to fetch, load and warm up its model (default 1800)').env('MODELPLANE_RUNTIME_STARTUP_TIMEOUT_SECONDS').argParser(int('--runtime-startup-timeout-seconds', 5)))
     .addOption(new Option('--runtime-gpu-tolerations <json>', 'tolerations (JSON list) added to GPU pods besides the nvidia.com/gpu one').env('MODELPLANE_RUNTIME_GPU_TOLERATIONS'))
-    .addOption(new Option('--prometheus-address <url>', 'Prometheus that KEDA ScaledObjects query (spec.autoscaling.mode keda; default http://prometheus-operated.monitoring.svc:9090)').env('MODELPLANE_PROMETHEUS_ADDRESS'));
+    .addOption(new Option('--prometheus-address <url>', 'Prometheus that KEDA ScaledObjects query, for spec.autoscaling.mode keda (default http://prometheus-operated.monitoring.svc:9090)').env('MODELPLANE_PROMETHEUS_ADDRESS'));
 }
 
 function parseJson(flag: string, json: string): unknown {

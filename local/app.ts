@@ -1,10 +1,12 @@
 // Everything on the router that is not inference, as an express app: the dashboard and its data, the
-// ModelDeploymentList for programs, Triton's repository index, health and the router's metrics.
+// ModelDeploymentList for programs, Triton's repository index, health, and on /metrics the router's own gauges with
+// the runtime's counters and histograms summed over the replicas (replica-metrics.ts).
 import express, { type Express } from 'express';
 import { API_VERSION, GROUP, KIND, PLURAL, VERSION } from '../operator/api/schema.js';
 import type { FieldError } from '../operator/api/validate.js';
 import { DASHBOARD_HTML } from './dashboard.js';
 import type { LocalDeployment } from './deployment.js';
+import { ReplicaMetrics, type ScrapeTarget } from './replica-metrics.js';
 
 export interface LocalModeView {
   url(): string;
@@ -41,8 +43,16 @@ function metricsText(view: LocalModeView): string {
   return `${lines.join('\n')}\n`;
 }
 
+/** The replica processes running now, to scrape. */
+function scrapeTargets(view: LocalModeView): ScrapeTarget[] {
+  return view.deployments().flatMap((d) => d.replicas
+    .filter((r) => (r.phase === 'starting' || r.phase === 'ready' || r.phase === 'draining') && r.pid !== undefined && r.port !== undefined)
+    .map((r) => ({ modelDeployment: d.name, model: d.model, replica: r.id, pid: r.pid!, port: r.port! })));
+}
+
 export function createApp(view: LocalModeView): Express {
   const app = express();
+  const replicaMetrics = new ReplicaMetrics();
   app.disable('x-powered-by');
   app.set('etag', false);
 
@@ -109,8 +119,9 @@ export function createApp(view: LocalModeView): Express {
   app.get('/v2', (_req, res) => {
     res.json({ name: 'modelplane', version: view.version, extensions: EXTENSIONS });
   });
-  app.get('/metrics', (_req, res) => {
-    res.type('text/plain; version=0.0.4').send(metricsText(view));
+  app.get('/metrics', async (_req, res) => {
+    const replicas = await replicaMetrics.collect(scrapeTargets(view));
+    res.type('text/plain; version=0.0.4').send(metricsText(view) + replicas);
   });
   app.use((req, res) => {
     res.status(404).json({ error: `no route for ${req.method} ${req.path}`, reason: 'NotFound' });

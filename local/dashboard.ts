@@ -34,6 +34,7 @@ export const DASHBOARD_HTML = `<!doctype html>
 <main id="main"><p class="muted">loading…</p></main>
 <script>
 const esc = (s) => String(s ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c]));
+const count = (n, one) => n + ' ' + (n === 1 ? one : one + 's');
 const ms = (s) => (s === undefined || s === null ? '–' : (s * 1000).toFixed(s < 0.01 ? 2 : 1) + ' ms');
 
 function chart(history) {
@@ -51,7 +52,7 @@ function chart(history) {
     '<polyline class="rate" fill="none" stroke="#2563eb" stroke-width="1.5" points="' + rate + '"/>' +
     '<polyline class="replicas" fill="none" stroke="#16a34a" stroke-width="2" stroke-dasharray="4 2" points="' + reps + '"/>' +
     '<text x="6" y="14" font-size="11" fill="#2563eb">' + maxRate.toFixed(0) + ' req/s</text>' +
-    '<text x="' + (W - 6) + '" y="14" font-size="11" fill="#16a34a" text-anchor="end">' + maxRep + ' replicas</text></svg>';
+    '<text x="' + (W - 6) + '" y="14" font-size="11" fill="#16a34a" text-anchor="end">' + count(maxRep, 'replica') + '</text></svg>';
 }
 
 function card(d) {
@@ -64,7 +65,7 @@ function card(d) {
     '<div class="muted">model <code>' + esc(d.model) + '</code> from ' + esc(d.uri) + '</div>' +
     (ready.status !== 'True' && ready.message ? '<div class="muted">' + esc(ready.message) + '</div>' : '') +
     '<div class="stats">' +
-      '<div><b class="replicas">' + d.readyReplicas + '/' + d.desiredReplicas + '</b>replicas ready</div>' +
+      '<div><b class="replicas">' + d.readyReplicas + '/' + d.desiredReplicas + '</b>' + (d.desiredReplicas === 1 ? 'replica' : 'replicas') + ' ready</div>' +
       '<div><b class="rate">' + d.rate.toFixed(1) + '</b>req/s</div>' +
       '<div><b class="p50">' + ms(d.p50) + '</b>p50</div>' +
       '<div><b class="p99">' + ms(d.p99) + '</b>p99</div>' +

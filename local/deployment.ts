@@ -15,6 +15,7 @@ import { Replica } from './replica.js';
 import { replicaArgs } from './replica-args.js';
 import { planReplicas } from './rollout.js';
 import { localStatus } from './status.js';
+import { count } from './words.js';
 
 /** Autoscaler windows for local mode (tests and demos shorten them); the operator's defaults otherwise. */
 export type AutoscalerTuning = Partial<Pick<PolicyTuning, 'stableWindowSeconds' | 'panicWindowSeconds'>>;
@@ -252,7 +253,7 @@ export class LocalDeployment {
       const from = this.desired;
       this.desired = decision.desired;
       as.lastScaleTime = new Date(now).toISOString().replace(/\.\d+Z$/, 'Z');
-      this.event(decision.desired > from ? 'ScaledUp' : 'ScaledDown', `${this.name}: ${from} -> ${decision.desired} replicas (${decision.reason})`);
+      this.event(decision.desired > from ? 'ScaledUp' : 'ScaledDown', `${this.name}: ${from} -> ${count(decision.desired, 'replica')} (${decision.reason})`);
       this.reconcile();
       this.ctx.onChange();
     }

@@ -11,14 +11,14 @@ import type { AutoscalerTuning } from './deployment.js';
 import { formatErrors, type FieldError } from '../operator/api/validate.js';
 import { createApp } from './app.js';
 import { LocalDeployment } from './deployment.js';
-import { readManifests, type ManifestEntry } from './manifests.js';
+import { ManifestPathError, manifestFiles, readManifests, type ManifestEntry } from './manifests.js';
 import { LocalModeError } from './model-cache.js';
 import { createProxy } from './proxy.js';
 import { renderTable, rowFor, tableKey } from './table.js';
 
 export interface LocalModeOptions {
-  /** A manifest file or a directory of them. */
-  path: string;
+  /** Manifest files and directories of them (-f, --filename). */
+  paths: readonly string[];
   port: number;
   host: string;
   cacheDir: string;
@@ -41,6 +41,8 @@ export interface LocalMode {
   url: string;
   port: number;
   deployments(): LocalDeployment[];
+  /** Documents refused (invalid, or clashing with another), with every field and reason. */
+  invalid(): { source: string; name?: string; errors: FieldError[] }[];
   /** Settles when every ModelDeployment read at start has a ready replica (or failed for good: never). */
   allReady(): Promise<void>;
   /** Stop accepting, finish in-flight requests, drain and stop every replica. */
@@ -70,14 +72,31 @@ function listen(server: Server, port: number, host: string): Promise<number> {
   });
 }
 
+/**
+ * What keeps a deployment from being ready now, `REASON: message` (a message that starts with its reason, as the
+ * runtime's termination messages do, is not repeated); undefined when nothing fails (it may still be loading).
+ */
+export function currentFailure(d: Pick<LocalDeployment, 'status'>): string | undefined {
+  const ready = d.status.conditions?.find((c) => c.type === 'Ready');
+  const f = d.status.lastFailure;
+  if (!ready || ready.status !== 'False' || !f || f.reason !== ready.reason || f.message !== ready.message) return undefined;
+  return f.message.startsWith(`${f.reason}: `) ? f.message : `${f.reason}: ${f.message}`;
+}
+
 function describeProblem(e: { source: string; name?: string; errors: FieldError[] }): string {
   return `${e.name ? `ModelDeployment ${e.name}` : 'a document'} in ${e.source} is invalid and does not run: ${formatErrors(e.errors)}`;
 }
 
 export async function startLocalMode(opts: LocalModeOptions): Promise<LocalMode> {
-  const path = resolve(opts.path);
-  if (!existsSync(path)) throw new LocalModeError('NotFound', `${opts.path}: no such file or directory`);
-  const isDir = statSync(path).isDirectory();
+  if (!opts.paths.length) throw new LocalModeError('NoManifests', '-f, --filename: name at least one manifest file or directory');
+  // Every path must be there and readable at start (a typo is not a directory being filled later).
+  try {
+    manifestFiles(opts.paths);
+  } catch (err) {
+    if (err instanceof ManifestPathError) throw new LocalModeError('NotFound', err.message);
+    throw err;
+  }
+  const watched = opts.paths.map((p) => ({ given: p, path: resolve(p), isDir: statSync(resolve(p)).isDirectory() }));
   const deployments = new Map<string, LocalDeployment>();
   const byModel = new Map<string, LocalDeployment>();
   let invalid: { source: string; name?: string; errors: FieldError[] }[] = [];
@@ -111,6 +130,8 @@ export async function startLocalMode(opts: LocalModeOptions): Promise<LocalMode>
   let statusTimer: NodeJS.Timeout | undefined;
   let lastTable = '';
   const announced = new Set<string>();
+  /** The failure last printed for each deployment, until it is ready again. */
+  const failurePrinted = new Map<string, string>();
   let tickSoon: NodeJS.Timeout | undefined;
   // A replica's change recomputes status (and the table) soon, without waiting for the next period.
   const onChange = () => {
@@ -141,17 +162,21 @@ export async function startLocalMode(opts: LocalModeOptions): Promise<LocalMode>
     const valid = entries.filter((e): e is Extract<ManifestEntry, { kind: 'deployment' }> => e.kind === 'deployment');
     const bad = entries.filter((e): e is Extract<ManifestEntry, { kind: 'invalid' }> => e.kind === 'invalid');
     invalid = bad.map(({ source, name, errors }) => ({ source, ...(name ? { name } : {}), errors }));
-    skipped = entries.filter((e): e is Extract<ManifestEntry, { kind: 'skipped' }> => e.kind === 'skipped').map(({ source, note }) => ({ source, note }));
-    for (const e of [...bad, ...skipped]) {
-      const text = 'errors' in e
-        ? `${describeProblem(e)}${e.name && deployments.has(e.name) ? ' (the previous spec keeps running)' : ''}`
-        : `${e.source}: ${e.note}`;
+    const skips = entries.filter((e): e is Extract<ManifestEntry, { kind: 'skipped' }> => e.kind === 'skipped');
+    skipped = skips.map(({ source, note }) => ({ source, note }));
+    for (const e of bad) {
+      const text = `${describeProblem(e)}${e.name && deployments.has(e.name) ? ' (the previous spec keeps running)' : ''}`;
       if (reported.has(text)) continue;
       reported.add(text);
-      if ('errors' in e) {
-        opts.logger.info('invalid ModelDeployment', { source: e.source, name: e.name, errors: e.errors });
-        opts.print(`error: ${text}`);
-      } else opts.print(`note: ${text}`);
+      opts.logger.info('invalid ModelDeployment', { source: e.source, name: e.name, errors: e.errors });
+      opts.print(`error: ${text}`);
+    }
+    // Other kinds are expected beside ModelDeployments (a Secret, a ConfigMap): said at info level, once each.
+    for (const e of skips) {
+      const key = `${e.source}: ${e.note}`;
+      if (reported.has(key)) continue;
+      reported.add(key);
+      opts.logger.info('skipped a document that is not a ModelDeployment', { source: e.source, ...e.document });
     }
     const keep = new Set([...valid.map((e) => e.md.metadata.name!), ...bad.filter((e) => e.name && deployments.has(e.name)).map((e) => e.name!)]);
     const work: Promise<unknown>[] = [];
@@ -184,6 +209,13 @@ export async function startLocalMode(opts: LocalModeOptions): Promise<LocalMode>
         announced.add(d.name);
         opts.print(`ready: ${d.name} serves model "${d.model}": curl -s ${url}/v2/models/${encodeURIComponent(d.model)}`);
       }
+      const failure = currentFailure(d);
+      if (!failure) {
+        if (d.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')) failurePrinted.delete(d.name);
+      } else if (failurePrinted.get(d.name) !== failure) {
+        failurePrinted.set(d.name, failure);
+        opts.print(`failing: ${d.name}: ${failure}`);
+      }
     }
     if (opts.table && !stopping) {
       const rows = [...deployments.values()].map((d) => rowFor(d.toObject()));
@@ -200,36 +232,39 @@ export async function startLocalMode(opts: LocalModeOptions): Promise<LocalMode>
   }, opts.autoscaleIntervalMs);
   statusTimer = setInterval(tick, STATUS_PERIOD_MS);
 
-  // Watch: the directory itself, or the file's directory filtered to the file (editors replace files on save).
+  // Watch: each directory itself, or a file's directory filtered to the file (editors replace files on save).
   let reloadTimer: NodeJS.Timeout | undefined;
   let reloading: Promise<void> = Promise.resolve();
   const reload = () => {
     reloading = reloading.then(async () => {
       if (stopping) return;
-      if (!existsSync(path)) {
-        opts.print(`warning: ${opts.path} is gone; keeping what runs until it is back`);
+      const gone = watched.filter((w) => !existsSync(w.path));
+      if (gone.length) {
+        for (const w of gone) opts.print(`warning: ${w.given} is gone; keeping what runs until it is back`);
         return;
       }
       try {
-        await apply(readManifests(path));
+        await apply(readManifests(watched.map((w) => w.path)));
       } catch (err) {
         opts.logger.error('reload failed', { error: (err as Error).message });
       }
     });
   };
-  let watcher: FSWatcher | undefined;
-  try {
-    watcher = watch(isDir ? path : dirname(path), (_event, file) => {
-      if (!isDir && file && file !== basename(path)) return;
-      clearTimeout(reloadTimer);
-      reloadTimer = setTimeout(reload, WATCH_DEBOUNCE_MS);
-    });
-  } catch (err) {
-    opts.print(`warning: cannot watch ${opts.path} for changes: ${(err as Error).message}`);
+  const watchers: FSWatcher[] = [];
+  for (const w of watched) {
+    try {
+      watchers.push(watch(w.isDir ? w.path : dirname(w.path), (_event, file) => {
+        if (!w.isDir && file && file !== basename(w.path)) return;
+        clearTimeout(reloadTimer);
+        reloadTimer = setTimeout(reload, WATCH_DEBOUNCE_MS);
+      }));
+    } catch (err) {
+      opts.print(`warning: cannot watch ${w.given} for changes: ${(err as Error).message}`);
+    }
   }
 
   opts.print(`modelplane local: router on ${url}  dashboard ${url}/  status ${url}/apis/serving.modelplane.io/v1alpha1/modeldeployments`);
-  const initial = readManifests(path);
+  const initial = readManifests(watched.map((w) => w.path));
   const ready = apply(initial).then(async () => {
     for (;;) {
       const deps = [...deployments.values()];
@@ -254,11 +289,12 @@ export async function startLocalMode(opts: LocalModeOptions): Promise<LocalMode>
     url,
     port,
     deployments: () => [...deployments.values()],
+    invalid: () => invalid,
     allReady: () => ready,
     async stop() {
       if (stopping) return;
       stopping = true;
-      watcher?.close();
+      for (const w of watchers) w.close();
       clearTimeout(reloadTimer);
       const closed = closeServer();
       const deadline = Date.now() + opts.drainMs;

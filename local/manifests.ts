@@ -1,6 +1,7 @@
-// Reads ModelDeployments from YAML or JSON files (multi-document YAML; a directory means every .yaml, .yml and
-// .json file directly in it) and sorts each document into one to run, one that is invalid (with every field and
-// reason), or one of another kind that local mode skips.
+// Reads ModelDeployments from what `-f, --filename` names: files (multi-document YAML or JSON) and directories
+// (every .yaml, .yml and .json file directly in them, in name order). Each document becomes one to run, one that is
+// invalid (with every field and reason), or one of another kind that is skipped. `modelplane render` and
+// `modelplane local` read their paths here, so both take the same things and refuse the same way.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { extname, join, resolve } from 'node:path';
 import yaml from 'js-yaml';
@@ -10,18 +11,88 @@ import { validateModelDeployment, type FieldError } from '../operator/api/valida
 export type ManifestEntry =
   | { kind: 'deployment'; source: string; md: ModelDeployment }
   | { kind: 'invalid'; source: string; name?: string; errors: FieldError[] }
-  | { kind: 'skipped'; source: string; note: string };
+  | { kind: 'skipped'; source: string; note: string; document: { kind?: string; name?: string } };
 
-const MANIFEST_EXTENSIONS = new Set(['.yaml', '.yml', '.json']);
+export const MANIFEST_EXTENSIONS = ['.yaml', '.yml', '.json'] as const;
 
-/** The files `-f` names: the file itself, or the manifests directly inside a directory, in name order. */
-export function manifestFiles(path: string): string[] {
+/** A path given to -f that cannot be read: the message names it and says why. */
+export class ManifestPathError extends Error {
+  constructor(readonly path: string, message: string) {
+    super(message);
+    this.name = 'ManifestPathError';
+  }
+}
+
+/** Why a file operation failed, in words (`no such file or directory`), from its error code. */
+export function fsReason(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException).code;
+  switch (code) {
+    case 'ENOENT':
+      return 'no such file or directory';
+    case 'EACCES':
+    case 'EPERM':
+      return 'permission denied';
+    case 'EISDIR':
+      return 'is a directory';
+    case 'ENOTDIR':
+      return 'a part of the path is not a directory';
+    case 'ELOOP':
+      return 'too many symbolic links';
+    default:
+      return (err as Error).message;
+  }
+}
+
+/**
+ * The files one -f value names: the file itself, or the manifests directly inside a directory, in name order
+ * (entries that are not regular files, such as subdirectories, are left out). Throws a ManifestPathError naming the
+ * path when it does not exist or cannot be listed.
+ */
+export function manifestFilesOf(path: string): string[] {
   const abs = resolve(path);
-  if (!statSync(abs).isDirectory()) return [abs];
-  return readdirSync(abs)
-    .filter((f) => MANIFEST_EXTENSIONS.has(extname(f)))
+  let isDir: boolean;
+  try {
+    const st = statSync(abs);
+    isDir = st.isDirectory();
+    if (!isDir && !st.isFile()) throw new ManifestPathError(path, `${path}: not a file or a directory`);
+  } catch (err) {
+    if (err instanceof ManifestPathError) throw err;
+    throw new ManifestPathError(path, `${path}: ${fsReason(err)}`);
+  }
+  if (!isDir) return [abs];
+  let names: string[];
+  try {
+    names = readdirSync(abs);
+  } catch (err) {
+    throw new ManifestPathError(path, `${path}: cannot list the directory: ${fsReason(err)}`);
+  }
+  return names
+    .filter((f) => (MANIFEST_EXTENSIONS as readonly string[]).includes(extname(f)))
     .sort()
-    .map((f) => join(abs, f));
+    .map((f) => join(abs, f))
+    .filter((f) => {
+      try {
+        return !statSync(f).isDirectory();
+      } catch {
+        return true; // a dangling link: reading it reports the problem
+      }
+    });
+}
+
+/** The files every -f value names, in the order given; each file once. */
+export function manifestFiles(paths: string | readonly string[]): string[] {
+  const out: string[] = [];
+  for (const p of typeof paths === 'string' ? [paths] : paths) for (const f of manifestFilesOf(p)) if (!out.includes(f)) out.push(f);
+  return out;
+}
+
+/** A manifest file's text; a ManifestPathError naming the file and the reason when it cannot be read. */
+export function readManifestFile(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ManifestPathError(file, `${file}: cannot read: ${fsReason(err)}`);
+  }
 }
 
 /** What local mode cannot do that a cluster can: checked after the CRD's own validation. */
@@ -56,7 +127,8 @@ export function parseManifests(text: string, source: string): ManifestEntry[] {
     const kind = (doc as { kind?: unknown }).kind;
     const apiVersion = (doc as { apiVersion?: unknown }).apiVersion;
     if (kind !== KIND || (typeof apiVersion === 'string' && !apiVersion.startsWith('serving.modelplane.io/'))) {
-      out.push({ kind: 'skipped', source: where, note: `${typeof kind === 'string' ? kind : 'a document without kind'}${nameOf(doc) ? ` ${nameOf(doc)}` : ''} is not a ${KIND} (${API_VERSION}); local mode skips it` });
+      const shown = { ...(typeof kind === 'string' ? { kind } : {}), ...(nameOf(doc) ? { name: nameOf(doc) } : {}) };
+      out.push({ kind: 'skipped', source: where, note: `${shown.kind ?? 'a document without kind'}${shown.name ? ` ${shown.name}` : ''} is not a ${KIND} (${API_VERSION}); skipped`, document: shown });
       return;
     }
     const result = validateModelDeployment(doc);
@@ -72,17 +144,18 @@ export function parseManifests(text: string, source: string): ManifestEntry[] {
 }
 
 /**
- * Reads every manifest under `path`, then refuses what cannot run side by side: a second ModelDeployment with
- * the same name, or one that would serve under a model name another already serves.
+ * Reads every manifest the paths name, then refuses what cannot run side by side: a second ModelDeployment with
+ * the same name, or one that would serve under a model name another already serves. A path that does not exist
+ * throws (ManifestPathError); a file in a directory that cannot be read is one invalid entry, and the rest are read.
  */
-export function readManifests(path: string): ManifestEntry[] {
+export function readManifests(paths: string | readonly string[]): ManifestEntry[] {
   const entries: ManifestEntry[] = [];
-  for (const file of manifestFiles(path)) {
+  for (const file of manifestFiles(paths)) {
     let text: string;
     try {
-      text = readFileSync(file, 'utf8');
+      text = readManifestFile(file);
     } catch (err) {
-      entries.push({ kind: 'invalid', source: file, errors: [{ field: '', message: `cannot read: ${(err as Error).message}`, reason: 'Unreadable' }] });
+      entries.push({ kind: 'invalid', source: file, errors: [{ field: '', message: (err as Error).message.slice(file.length + 2), reason: 'Unreadable' }] });
       continue;
     }
     entries.push(...parseManifests(text, file));

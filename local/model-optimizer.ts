@@ -41,7 +41,7 @@ export async function optimizeForLocal(md: ModelDeployment, modelPath: string, c
   writeFileSync(termination, ''); // the step writes its summary only where the file exists, as in a pod
   const args = optimizeArgs(md, { kind: 'image', fetch: false, modelPath }, LOCAL_CONFIG, dir, samplesPath);
   const code = await new Promise<number | null>((resolve, reject) => {
-    const child = spawn(cli.command, [cli.cliPath, ...args], { env: { ...process.env, MODELPLANE_TERMINATION_LOG: termination }, stdio: 'ignore' });
+    const child = spawn(cli.command, [cli.cliPath, ...args], { env: { ...process.env, MODELPLANE_TERMINATION_LOG: termination }, stdio: ['ignore', 'ignore', 'ignore', 'ipc'] });
     child.on('error', reject);
     child.on('exit', (c) => resolve(c));
   });

@@ -102,6 +102,30 @@ export function modelOfPath(url: string): string | undefined {
   }
 }
 
+/** Header of a 503 NoReadyReplica: the reason of the deployment's Ready condition (ModelLoadFailed, CrashLoop, ...). */
+export const READY_REASON_HEADER = 'Modelplane-Ready-Reason';
+
+/**
+ * 503 NoReadyReplica, saying why: the deployment's Ready condition (its reason and message) in the body and the reason
+ * in a header, so a client sees ModelLoadFailed and onnxruntime's words rather than only "not ready".
+ */
+function noReadyReplica(res: ServerResponse, dep: Pick<LocalDeployment, 'name' | 'status'>): void {
+  // Before its first status (just read from the files), a deployment has no Ready condition yet.
+  const ready = dep.status?.conditions?.find((c) => c.type === 'Ready');
+  if (!ready || ready.status === 'True') {
+    sendError(res, 503, 'NoReadyReplica', `no replica of ${dep.name} is ready yet`, ['Retry-After', '1']);
+    return;
+  }
+  const why = ready.message.startsWith(`${ready.reason}: `) ? ready.message : `${ready.reason}: ${ready.message}`;
+  const body = JSON.stringify({ error: `no replica of ${dep.name} is ready: ${why}`, reason: 'NoReadyReplica', status: { reason: ready.reason, message: ready.message } });
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  res.writeHead(503, ['Content-Type', 'application/json', 'Content-Length', String(Buffer.byteLength(body)), 'Retry-After', '1', READY_REASON_HEADER, ready.reason]);
+  res.end(body);
+}
+
 /** The runtime's reasons for a 503 that another replica would not give: it is loading or draining. */
 const NOT_SERVING = new Set(['NotReady', 'ShuttingDown']);
 
@@ -207,7 +231,7 @@ class Exchange {
     const replica = this.replica;
     if (!replica) {
       this.outcome = 'rejected';
-      sendError(this.res, 503, 'NoReadyReplica', `no replica of ${this.dep.name} is ready yet`, ['Retry-After', '1']);
+      noReadyReplica(this.res, this.dep);
       this.finish();
       return;
     }

@@ -81,7 +81,8 @@ export class Replica {
     this.probeFailures = 0;
     const child = spawn(this.opts.command, [this.opts.cliPath, ...this.opts.argv], {
       env: replicaEnv(this.terminationLog),
-      stdio: ['ignore', 'pipe', 'pipe'],
+      // The IPC channel is how the replica learns that local mode is gone, even after a SIGKILL: it closes (cli/parent.ts).
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     });
     this.child = child;
     this.pid = child.pid;

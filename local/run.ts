@@ -4,9 +4,11 @@ import { createLogger } from '../common/logger.js';
 import type { AutoscalerTuning } from './deployment.js';
 import { startLocalMode, type LocalMode } from './local-mode.js';
 import { defaultCacheDir, LocalModeError } from './model-cache.js';
+import { count } from './words.js';
 
 export interface RunLocalOptions {
-  path: string;
+  /** Manifest files and directories (-f, --filename); one string for one path. */
+  path: string | readonly string[];
   port: number;
   host: string;
   cacheDir?: string;
@@ -30,7 +32,7 @@ export async function runLocal(o: RunLocalOptions): Promise<void> {
   let mode: LocalMode;
   try {
     mode = await startLocalMode({
-      path: o.path,
+      paths: typeof o.path === 'string' ? [o.path] : o.path,
       port: o.port,
       host: o.host,
       cacheDir: o.cacheDir ?? defaultCacheDir(),
@@ -75,7 +77,21 @@ export async function runLocal(o: RunLocalOptions): Promise<void> {
   process.on('SIGTERM', () => stop('SIGTERM'));
   void mode.allReady().then(() => {
     if (stops) return;
-    print(`all ModelDeployments ready. Router ${mode.url}  dashboard ${mode.url}/  index: curl -s -X POST ${mode.url}/v2/repository/index`);
+    print(readySummary(mode.deployments().length, mode.invalid(), mode.url));
     o.onReady?.(mode);
   });
+}
+
+/**
+ * The line local mode prints once every ModelDeployment it runs has its replicas: "all ... ready" only when none
+ * was rejected (a failing one never gets this far).
+ */
+export function readySummary(running: number, rejected: readonly { source: string; name?: string }[], url: string): string {
+  const where = `Router ${url}  dashboard ${url}/  index: curl -s -X POST ${url}/v2/repository/index`;
+  if (rejected.length) {
+    const names = rejected.map((r) => r.name ?? r.source).join(', ');
+    return `${count(running, 'ModelDeployment')} ready; ${rejected.length} rejected (${names}): see the errors above, fix and save (the files are watched). ${where}`;
+  }
+  if (running === 0) return `no ModelDeployment in the files yet (they are watched). ${where}`;
+  return `all ModelDeployments ready. ${where}`;
 }

@@ -1,5 +1,7 @@
 // The server's side of a step, from its Prometheus /metrics scraped before and after: mean queue time per
-// request, mean compute time per model run and mean rows per run, from the histograms' _sum and _count.
+// request, mean compute time per model run and mean rows per run, from the histograms' _sum and _count. A runtime
+// exports them itself; local mode's router exports them summed over the model's replicas, with each replica's
+// resident memory, so the breakdown is the same through the router.
 
 import { fetchMetricsText, parsePrometheusText, type PromSample } from '../common/prometheus-text.js';
 
@@ -36,14 +38,24 @@ function sumCount(samples: PromSample[], metric: string, model: string): SumCoun
   return found ? { sum, count } : undefined;
 }
 
+/** Resident memory of each replica behind local mode's router, which sums the runtime's metrics over them. */
+export const REPLICA_RSS_METRIC = 'modelplane_local_replica_resident_memory_bytes';
+
+/** The server's resident memory: the process's own, or behind local mode's router the sum over the model's replicas. */
+function residentBytes(samples: PromSample[], model: string): number | undefined {
+  const own = samples.filter((s) => s.name === 'process_resident_memory_bytes');
+  if (own.length) return own.reduce((n, s) => n + s.value, 0);
+  const replicas = samples.filter((s) => s.name === REPLICA_RSS_METRIC && s.labels.model === model);
+  return replicas.length ? replicas.reduce((n, s) => n + s.value, 0) : undefined;
+}
+
 export function serverSnapshot(text: string, model: string): ServerSnapshot {
   const samples = parsePrometheusText(text);
-  const rss = samples.filter((s) => s.name === 'process_resident_memory_bytes').reduce((n, s) => n + s.value, 0);
   return {
     queue: sumCount(samples, SERVER_HISTOGRAMS.queue, model),
     compute: sumCount(samples, SERVER_HISTOGRAMS.compute, model),
     batch: sumCount(samples, SERVER_HISTOGRAMS.batch, model),
-    residentBytes: samples.some((s) => s.name === 'process_resident_memory_bytes') ? rss : undefined,
+    residentBytes: residentBytes(samples, model),
   };
 }
 

@@ -4,6 +4,7 @@ import { Value } from '@sinclair/typebox/value';
 import { ValueErrorType, type ValueError } from '@sinclair/typebox/errors';
 import { API_VERSION, KIND, ModelDeploymentSpecSchema, type ModelDeployment, type ModelDeploymentSpec } from './schema.js';
 import { celViolations } from './cel.js';
+import { didYouMean, quoteHint } from './hints.js';
 
 export interface FieldError {
   /** Dotted path with indices, e.g. `spec.scheduling.tolerations[0].effect`. */
@@ -76,7 +77,8 @@ function unknownFields(schema: Node, value: unknown, path: string): FieldError[]
     const child = props?.[key] ?? (extra && typeof extra === 'object' ? (extra as Node) : undefined);
     const childPath = /^[A-Za-z_][A-Za-z0-9_]*$/.test(key) ? `${path}.${key}` : `${path}[${JSON.stringify(key)}]`;
     if (!child) {
-      if (props && !extra) out.push({ field: childPath, message: `unknown field "${key}"`, reason: 'FieldValueUnknown' });
+      const hint = props && didYouMean(key, Object.keys(props));
+      if (props && !extra) out.push({ field: childPath, message: `unknown field "${key}"${hint ? `; ${hint}` : ''}`, reason: 'FieldValueUnknown' });
       continue;
     }
     out.push(...unknownFields(child, v, childPath));
@@ -124,7 +126,9 @@ export function validateModelDeployment(obj: unknown): ValidationResult {
     const field = fieldPath('spec', e.path);
     if (seen.has(field)) continue;
     seen.add(field);
-    errors.push({ field, ...describe(e) });
+    const d = describe(e);
+    const hint = e.type === ValueErrorType.String ? quoteHint(field, e.value) : undefined;
+    errors.push({ field, ...d, ...(hint ? { message: `${d.message}; ${hint}` } : {}) });
   }
   errors.push(...unknownFields(ModelDeploymentSpecSchema as unknown as Node, spec, 'spec'));
   // As on the API server, CEL rules run unless an error says the object's shape is wrong (a missing or mistyped

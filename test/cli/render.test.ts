@@ -1,5 +1,5 @@
 // `modelplane render` and `modelplane crd` through the real compiled CLI (npm test compiles first).
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import yaml from 'js-yaml';
@@ -83,13 +83,49 @@ describe('modelplane render', () => {
     expect(r.stderr).toContain(`${file}: document 1 (resnet): spec.autoscaling.minReplicas: minReplicas must not exceed maxReplicas (FieldValueInvalid)`);
   });
 
-  it('reports YAML syntax errors and missing files', async () => {
+  it('reports YAML syntax errors', async () => {
     const r = await run(['render', '-f', '-'], 'spec: [unclosed');
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/<stdin>: document 1: invalid YAML/);
-    const missing = await run(['render', '-f', join(dir, 'nope.yaml')]);
-    expect(missing.code).toBe(1);
-    expect(missing.stderr).toMatch(/ENOENT/);
+  });
+
+  it('names each path that is missing or cannot be read, with the reason, never a raw errno, and prints nothing', async () => {
+    const missing = join(dir, 'nope.yaml');
+    const empty = join(dir, 'empty');
+    mkdirSync(empty);
+    const r = await run(['render', '-f', missing, '--filename', empty]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toBe(`modelplane: ${missing}: no such file or directory\n${empty}: no .yaml, .yml or .json file in this directory\n`);
+    const dangling = join(dir, 'dangling');
+    mkdirSync(dangling);
+    symlinkSync(join(dir, 'gone.yaml'), join(dangling, 'md.yaml'));
+    const unreadable = await run(['render', '-f', dangling]);
+    expect(unreadable.stderr).toBe(`modelplane: ${join(dangling, 'md.yaml')}: cannot read: no such file or directory\n`);
+    expect(unreadable.code).toBe(1);
+  });
+
+  it('takes directories (their .yaml, .yml and .json files in name order) beside files; other kinds are skipped and said at info level', async () => {
+    const manifests = join(dir, 'manifests');
+    mkdirSync(join(manifests, 'nested.yaml'), { recursive: true });
+    const [resnet, bert] = RESNET.split('---\n');
+    writeFileSync(join(manifests, 'b.yml'), `${bert}---\napiVersion: v1\nkind: Secret\nmetadata: { name: model-store }\n`);
+    writeFileSync(join(manifests, 'a.json'), JSON.stringify(yaml.load(resnet)));
+    writeFileSync(join(manifests, 'README.md'), 'not a manifest');
+    const extra = join(dir, 'extra.yaml');
+    writeFileSync(extra, RESNET.split('---\n')[1].replace('name: bert', 'name: extra'));
+    const r = await run(['render', '--filename', manifests, extra]);
+    expect(r.code).toBe(0);
+    const docs = yaml.loadAll(r.stdout) as any[];
+    expect(docs.filter((d) => d.kind === 'Deployment').map((d) => d.metadata.name)).toEqual(['resnet', 'bert', 'extra']);
+    const logs = r.stderr.trim().split('\n').map((l) => JSON.parse(l));
+    expect(logs).toEqual([expect.objectContaining({ level: 'info', message: `${join(manifests, 'b.yml')}: document 2: skipped Secret model-store: not a ModelDeployment` })]);
+    // A file named twice, itself and through its directory, is rendered once.
+    const twice = await run(['render', '-f', manifests, join(manifests, 'b.yml'), '--log-level', 'warn']);
+    expect((yaml.loadAll(twice.stdout) as any[]).filter((d) => d.kind === 'Deployment').map((d) => d.metadata.name)).toEqual(['resnet', 'bert']);
+    // --log-level warn keeps it quiet.
+    const quiet = await run(['render', '-f', manifests, '--log-level', 'warn']);
+    expect(quiet.stderr).toBe('');
   });
 });
 

@@ -116,7 +116,7 @@ test('`modelplane serve --help` lists every flag with its environment variable, 
     expect(help).toContain(f.flags);
     expect(help).toContain(`(env: ${f.env})`);
   }
-  expect(help).toContain('(default 1: off)');
+  expect(help).toContain('(default: 1, off)');
 });
 
 describe('flag refusals name the flag', () => {

@@ -219,7 +219,9 @@ test('no ready replica: 503 NoReadyReplica with Retry-After; an unknown model: 4
   const none = await send(r.port, '/v2/models/m/infer', Buffer.from('{}'));
   expect(none.status).toBe(503);
   expect(none.headers['retry-after']).toBe('1');
-  expect(JSON.parse(none.body.toString())).toMatchObject({ reason: 'NoReadyReplica' });
+  // A deployment with no status yet (just read from its file) is not ready yet, with no Ready reason to give.
+  expect(JSON.parse(none.body.toString())).toEqual({ reason: 'NoReadyReplica', error: 'no replica of simple is ready yet' });
+  expect(none.headers['modelplane-ready-reason']).toBeUndefined();
   const unknown = await send(r.port, '/v2/models/other/infer', Buffer.from('{}'));
   expect(unknown.status).toBe(404);
   expect(JSON.parse(unknown.body.toString())).toMatchObject({ reason: 'ModelNotFound' });

@@ -1,10 +1,12 @@
 // perf through local mode's router: the real `modelplane local -f` with one ModelDeployment, its replica a real
-// `modelplane serve`, and perf pointed at the router's URL as a user points it.
+// `modelplane serve`, and perf pointed at the router's URL as a user points it; the router's /metrics carries the
+// runtime's histograms summed over the replicas, so the server breakdown needs no --metrics-url.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { simpleModel } from '../../examples/onnx-models.js';
 import type { PerfResults } from '../../perf/results.js';
+import { parsePrometheusText } from '../../common/prometheus-text.js';
 import { CLI, modelFile, tempDir } from '../support/runtime-process.js';
 import { readResults, runPerfCli, withoutClientCpuWarnings } from './perf-cli.js';
 
@@ -72,23 +74,35 @@ function expectValidSweep(r: PerfResults, levels: number[]): void {
   }
 }
 
-test('a sweep through the router: valid results, no errors; the router has no runtime histograms and perf says so', async () => {
+test('a sweep through the router: valid results, no errors, and the server breakdown from the router\'s /metrics', async () => {
   const dest = join(dir.path, 'router');
   const run = await runPerfCli(['--url', router, '--model', 'simple', '--concurrency', '1,4', '--duration', '500ms', '--warmup', '100ms', '--quiet', '--out', dest]);
+  expect(withoutClientCpuWarnings(run.stderr)).toBe('');
   expect(run.code).toBe(0);
   const r = readResults(dest);
   expectValidSweep(r, [1, 4]);
-  // Not zeros, not a crash: no breakdown, and why.
-  for (const s of r.steps) expect(s.server).toBeNull();
-  const note = `${router}/metrics exports no modelplane_inference_* histograms for model simple (a router's or another server's metrics): no server-side breakdown; point --metrics-url at the runtime's own /metrics`;
-  expect(r.serverMetrics).toEqual({ url: `${router}/metrics`, note });
-  expect(r.warnings.filter((w) => !w.startsWith('the load generator used'))).toEqual([note]);
-  expect(withoutClientCpuWarnings(run.stderr)).toBe(`modelplane perf: warning: ${note}\n`);
-  // The report says it too, where the server breakdown would be.
-  expect(readFileSync(join(dest, 'report.html'), 'utf8')).toMatch(/<p class="note" id="server-note">.*exports no modelplane_inference_\* histograms for model simple/);
+  // The router sums the runtime's histograms over its replicas: the breakdown of a single runtime.
+  for (const s of r.steps) expect(s.server).toEqual({ queueMs: expect.any(Number), computeMs: expect.any(Number), batchSize: 1 });
+  expect(r.serverMetrics).toEqual({ url: `${router}/metrics`, note: null });
+  expect(readFileSync(join(dest, 'report.html'), 'utf8')).not.toContain('id="server-note"');
+  // With one replica, the router's sums are that replica's own figures.
+  const count = (text: string) => parsePrometheusText(text).find((x) => x.name === 'modelplane_inference_compute_duration_seconds_count' && x.labels.model === 'simple')?.value;
+  const viaRouter = count(await (await fetch(`${router}/metrics`)).text());
+  expect(viaRouter).toBeGreaterThan(0);
+  expect(viaRouter).toBe(count(await (await fetch(`http://127.0.0.1:${replicaPort}/metrics`)).text()));
 });
 
-test('through the router with --metrics-url at the replica: the server breakdown is back', async () => {
+test('a soak through the router reports the replicas\' memory per interval', async () => {
+  const dest = join(dir.path, 'router-soak');
+  const run = await runPerfCli(['--url', router, '--model', 'simple', '--concurrency', '1', '--soak', '1s', '--soak-interval', '500ms', '--warmup', '100ms', '--max-drift', '100000', '--quiet', '--out', dest]);
+  expect(withoutClientCpuWarnings(run.stderr)).toBe('');
+  expect(run.code).toBe(0);
+  const r = readResults(dest);
+  expect(r.soak!.intervals.length).toBeGreaterThanOrEqual(2);
+  for (const iv of r.soak!.intervals) expect(iv.residentBytes).toBeGreaterThan(10 * 2 ** 20);
+});
+
+test('through the router with --metrics-url at the replica: that replica\'s own breakdown', async () => {
   const dest = join(dir.path, 'replica-metrics');
   const metricsUrl = `http://127.0.0.1:${replicaPort}/metrics`;
   const run = await runPerfCli(['--url', router, '--metrics-url', metricsUrl, '--model', 'simple', '--binary', '--concurrency', '2', '--duration', '400ms', '--warmup', '100ms', '--quiet', '--out', dest]);

@@ -4,6 +4,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { mlpModel, simpleModel } from '../../examples/onnx-models.js';
+import { parsePrometheusText } from '../../common/prometheus-text.js';
 import { encodeHttpRequest } from '../../perf/http-transport.js';
 import { parsePerfConfig } from '../../perf/config.js';
 import { buildSamples } from '../../perf/inputs.js';
@@ -246,13 +247,21 @@ describe('failures are clear, with their own exit codes', () => {
   });
 });
 
+/** Inference requests the simple runtime has answered so far. */
+async function served(): Promise<number> {
+  const text = await (await fetch(`${simple.url}/metrics`)).text();
+  return parsePrometheusText(text).filter((x) => x.name === 'modelplane_inference_requests_total').reduce((n, x) => n + x.value, 0);
+}
+
 test('Ctrl-C ends a soak early and still writes what was measured', async () => {
   const out = join(dir.path, 'interrupted');
   const proc = spawn(process.execPath, [CLI, 'perf', '--url', simple.url, '--model', 'simple', '--soak', '60s', '--soak-interval', '500ms', '--warmup', '0', '--max-drift', '100000', '--out', out], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   proc.stderr!.on('data', (c) => (stderr += c));
   const exited = new Promise<number | null>((r) => proc.once('exit', r));
-  await new Promise((r) => setTimeout(r, 1500));
+  // Interrupted once it is sending load (its Ctrl-C handler is in place by then), however long it took to start.
+  const before = await served();
+  while (proc.exitCode === null && (await served()) < before + 20) await new Promise((r) => setTimeout(r, 100));
   const t0 = Date.now();
   proc.kill('SIGINT');
   expect(await exited).toBe(0);
