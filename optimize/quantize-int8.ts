@@ -11,10 +11,24 @@ const FLOAT_ONLY_WEIGHT_OPS = new Set(['ConvTranspose', 'LSTM', 'GRU', 'RNN', 'E
 
 export const MS_DOMAIN = 'com.microsoft';
 
+/** Why a node was left in float: the optimiser decides on this, the report shows the reason text. */
+export type SkipWhy =
+  | 'NotAsked' // Conv without QuantizeOptions.conv
+  | 'OpsetTooLow' // ConvInteger needs opset 11
+  | 'NoInt8Form'
+  | 'WeightNotConstant'
+  | 'WeightNotFloat'
+  | 'WeightRank'
+  | 'WeightTooSmall'
+  | 'WeightShared'
+  | 'BiasNotConstant'
+  | 'GemmForm'; // transA, alpha or beta
+
 export interface SkippedOp {
   node: string;
   op: string;
   reason: string;
+  why: SkipWhy;
 }
 
 export interface QuantizeResult {
@@ -72,6 +86,12 @@ function attrFloat(n: NodeProto, name: string, fallback: number): number {
   return a ? (a.f ?? fallback) : fallback;
 }
 
+/** A node left in float, and why. */
+interface Refusal {
+  why: SkipWhy;
+  reason: string;
+}
+
 export function quantizeInt8(model: ModelProto, opts: QuantizeOptions = {}): QuantizeResult {
   const graph = model.graph!;
   const inits = new Map<string, TensorProto>((graph.initializer ?? []).map((t) => [t.name!, t]));
@@ -113,21 +133,21 @@ export function quantizeInt8(model: ModelProto, opts: QuantizeOptions = {}): Qua
     return q;
   };
   /** Rewrites a Conv into ConvInteger + rescale (+ bias); returns why not when it cannot. */
-  const quantizeConv = (n: NodeProto): string | undefined => {
+  const quantizeConv = (n: NodeProto): Refusal | undefined => {
     const [x, wName, bName] = n.input ?? [];
     const w = inits.get(wName);
-    if (!w || graphInputs.has(wName)) return 'weight is not a constant initializer (computed at run time)';
-    if (w.dataType !== DT.FLOAT) return `weight is ${DT[w.dataType ?? 0]}, not FLOAT`;
+    if (!w || graphInputs.has(wName)) return { why: 'WeightNotConstant', reason: 'weight is not a constant initializer (computed at run time)' };
+    if (w.dataType !== DT.FLOAT) return { why: 'WeightNotFloat', reason: `weight is ${DT[w.dataType ?? 0]}, not FLOAT` };
     const dims = dimsOf(w);
-    if (dims.length < 3) return `weight has rank ${dims.length}`;
-    if (elementCount(dims) < MIN_WEIGHT_ELEMENTS) return `weight has ${elementCount(dims)} elements, fewer than ${MIN_WEIGHT_ELEMENTS}: kept in float`;
-    if ((uses.get(wName) ?? 0) > 1) return 'weight is shared with another node';
+    if (dims.length < 3) return { why: 'WeightRank', reason: `weight has rank ${dims.length}` };
+    if (elementCount(dims) < MIN_WEIGHT_ELEMENTS) return { why: 'WeightTooSmall', reason: `weight has ${elementCount(dims)} elements, fewer than ${MIN_WEIGHT_ELEMENTS}: kept in float` };
+    if ((uses.get(wName) ?? 0) > 1) return { why: 'WeightShared', reason: 'weight is shared with another node' };
     const m = dims[0];
     const k = elementCount(dims) / m;
     let bias: TensorProto | undefined;
     if (bName) {
       bias = inits.get(bName);
-      if (!bias || bias.dataType !== DT.FLOAT || graphInputs.has(bName)) return 'bias is not a constant FLOAT vector';
+      if (!bias || bias.dataType !== DT.FLOAT || graphInputs.has(bName)) return { why: 'BiasNotConstant', reason: 'bias is not a constant FLOAT vector' };
     }
     const rank = dims.length;
     // Weights are [M, K] here: output channel m is row m. quantizeWeights takes columns as channels.
@@ -170,19 +190,19 @@ export function quantizeInt8(model: ModelProto, opts: QuantizeOptions = {}): Qua
       continue;
     }
     if (op === 'Conv') {
-      const reason = !opts.conv
-        ? 'Conv kept in float: ConvInteger was not asked for'
+      const refusal: Refusal | undefined = !opts.conv
+        ? { why: 'NotAsked', reason: 'Conv kept in float: ConvInteger was not asked for' }
         : opset < 11
-          ? `Conv kept in float: ConvInteger needs DynamicQuantizeLinear (opset 11), the model has opset ${opset}`
+          ? { why: 'OpsetTooLow', reason: `Conv kept in float: ConvInteger needs DynamicQuantizeLinear (opset 11), the model has opset ${opset}` }
           : quantizeConv(n);
-      if (reason) {
-        skipped.push({ node: nodeName(n), op, reason });
+      if (refusal) {
+        skipped.push({ node: nodeName(n), op, reason: refusal.reason, why: refusal.why });
         nodes.push(n);
       }
       continue;
     }
     if (FLOAT_ONLY_WEIGHT_OPS.has(op)) {
-      skipped.push({ node: nodeName(n), op, reason: `${op} has no int8 form here; kept in float` });
+      skipped.push({ node: nodeName(n), op, reason: `${op} has no int8 form here; kept in float`, why: 'NoInt8Form' });
       nodes.push(n);
       continue;
     }
@@ -191,30 +211,30 @@ export function quantizeInt8(model: ModelProto, opts: QuantizeOptions = {}): Qua
       continue;
     }
     const [a, b, c] = n.input ?? [];
-    const skip = (reason: string) => {
-      skipped.push({ node: nodeName(n), op, reason });
+    const skip = (why: SkipWhy, reason: string) => {
+      skipped.push({ node: nodeName(n), op, reason, why });
       nodes.push(n);
     };
     const w = b ? inits.get(b) : undefined;
     if (!w || graphInputs.has(b)) {
-      skip('weight is not a constant initializer (computed at run time)');
+      skip('WeightNotConstant', 'weight is not a constant initializer (computed at run time)');
       continue;
     }
     if (w.dataType !== DT.FLOAT) {
-      skip(`weight is ${DT[w.dataType ?? 0]}, not FLOAT`);
+      skip('WeightNotFloat', `weight is ${DT[w.dataType ?? 0]}, not FLOAT`);
       continue;
     }
     const dims = dimsOf(w);
     if (dims.length !== 2) {
-      skip(`weight has rank ${dims.length}, not 2`);
+      skip('WeightRank', `weight has rank ${dims.length}, not 2`);
       continue;
     }
     if (elementCount(dims) < MIN_WEIGHT_ELEMENTS) {
-      skip(`weight has ${elementCount(dims)} elements, fewer than ${MIN_WEIGHT_ELEMENTS}: kept in float`);
+      skip('WeightTooSmall', `weight has ${elementCount(dims)} elements, fewer than ${MIN_WEIGHT_ELEMENTS}: kept in float`);
       continue;
     }
     if ((uses.get(b) ?? 0) > 1) {
-      skip('weight is shared with another node');
+      skip('WeightShared', 'weight is shared with another node');
       continue;
     }
     let values = floatsOf(w);
@@ -222,11 +242,11 @@ export function quantizeInt8(model: ModelProto, opts: QuantizeOptions = {}): Qua
     let bias: string | undefined;
     if (op === 'Gemm') {
       if (attrInt(n, 'transA', 0) !== 0) {
-        skip('Gemm with transA=1');
+        skip('GemmForm', 'Gemm with transA=1');
         continue;
       }
       if (attrFloat(n, 'alpha', 1) !== 1 || (c && attrFloat(n, 'beta', 1) !== 1)) {
-        skip('Gemm with alpha or beta other than 1');
+        skip('GemmForm', 'Gemm with alpha or beta other than 1');
         continue;
       }
       if (attrInt(n, 'transB', 0) === 1) {
@@ -236,7 +256,7 @@ export function quantizeInt8(model: ModelProto, opts: QuantizeOptions = {}): Qua
       if (c) {
         const ct = inits.get(c);
         if (!ct || ct.dataType !== DT.FLOAT || dimsOf(ct).length !== 1 || dimsOf(ct)[0] !== cols || graphInputs.has(c)) {
-          skip('Gemm bias is not a constant FLOAT vector of the output width');
+          skip('BiasNotConstant', 'Gemm bias is not a constant FLOAT vector of the output width');
           continue;
         }
         bias = c;
