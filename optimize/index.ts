@@ -12,7 +12,7 @@ import {
 } from './gate.js';
 import { readModel, writeModel, type LoadedModel, type ModelProto } from '../common/onnx-model.js';
 import type { ModelSignature } from '../runtime/signature.js';
-import { quantizeInt8 } from './quantize-int8.js';
+import { quantizeInt8, type SkippedOp } from './quantize-int8.js';
 import { INT8_OPSET, toInt8Opset } from './opset.js';
 import { readManifest } from '../fetch/integrity.js';
 import {
@@ -178,7 +178,7 @@ interface Candidate {
   /** The default-domain opset it was raised from (int8 on a model below opset 11). */
   opsetFrom?: number;
   quantized?: OptimizationReport['quantized'];
-  skipped?: OptimizationReport['skipped'];
+  skipped?: SkippedOp[];
   keptFp32?: OptimizationReport['keptFp32'];
 }
 
@@ -208,14 +208,20 @@ function makeCandidates(model: ModelProto, opts: OptimizeOptions, level: GraphOp
     log?.info('quantised to int8', { quantized: q.quantized.length, skipped: q.skipped.length });
     const opsetFrom = upgraded.from !== undefined ? { opsetFrom: upgraded.from } : {};
     if (q.quantized.length || level !== 'disabled') candidates.push({ label: 'int8', model: q.model, quantized: q.quantized, skipped: q.skipped, ...opsetFrom });
-    if (q.skipped.some((x) => x.op === 'Conv' && /not asked for/.test(x.reason))) {
+    if (q.skipped.some((x) => x.op === 'Conv' && x.why === 'NotAsked')) {
       const c = quantizeInt8(model, { conv: true });
       // A Conv that cannot take the ConvInteger form gets that reason in the report.
-      const why = new Map(c.skipped.filter((x) => x.op === 'Conv').map((x) => [x.node, x.reason]));
-      for (const x of q.skipped) if (x.op === 'Conv' && why.has(x.node)) x.reason = why.get(x.node)!;
+      const refused = new Map(c.skipped.filter((x) => x.op === 'Conv').map((x) => [x.node, x]));
+      for (const x of q.skipped) {
+        const r = x.op === 'Conv' ? refused.get(x.node) : undefined;
+        if (r) {
+          x.reason = r.reason;
+          x.why = r.why;
+        }
+      }
       if (c.quantized.some((x) => x.op === 'Conv')) candidates.push({ label: 'int8 with ConvInteger', model: c.model, quantized: c.quantized, skipped: c.skipped, ...opsetFrom });
     }
-    if (!candidates.length) return { nothing: { quantized: q.quantized, skipped: q.skipped, message: `no MatMul, Gemm or Conv weight could be quantised (${q.skipped.length} skipped)` } };
+    if (!candidates.length) return { nothing: { quantized: q.quantized, skipped: q.skipped.map(reportedSkip), message: `no MatMul, Gemm or Conv weight could be quantised (${q.skipped.length} skipped)` } };
     return { candidates };
   }
   if (opts.quantize === 'fp16') {
@@ -229,6 +235,11 @@ function makeCandidates(model: ModelProto, opts: OptimizeOptions, level: GraphOp
     }
   }
   return { candidates: [{ label: 'graph', model }] };
+}
+
+/** A node left in float as the report lists it: the reason in words (the optimiser decides on its code). */
+function reportedSkip({ node, op, reason }: SkippedOp): NonNullable<OptimizationReport['skipped']>[number] {
+  return { node, op, reason };
 }
 
 /** The gate's inputs: the samples file's requests, else generated ones (batches of 32 and 1 when the model batches). */
@@ -286,7 +297,7 @@ async function judge(candidate: Candidate, dir: string, files: string[], optimiz
   const report: OptimizationReport = {
     ...g.base,
     ...(candidate.quantized ? { quantized: candidate.quantized } : {}),
-    ...(candidate.skipped ? { skipped: candidate.skipped } : {}),
+    ...(candidate.skipped ? { skipped: candidate.skipped.map(reportedSkip) } : {}),
     ...(candidate.keptFp32 ? { keptFp32: candidate.keptFp32 } : {}),
     ...(candidate.opsetFrom !== undefined ? { opset: { from: candidate.opsetFrom, to: INT8_OPSET } } : {}),
     originalBytes: g.loaded.bytes,
@@ -316,7 +327,7 @@ function choose(evaluated: Evaluated[], dropped: string[]): Evaluated {
     const why = other.accuracyFailures.length
       ? `ConvInteger failed the accuracy gate (${other.accuracyFailures.join('; ')}); kept in float`
       : `ConvInteger measured slower here (${other.report.latency!.optimized.batch1Ms} ms vs ${chosen.report.latency!.optimized.batch1Ms} ms at batch 1); kept in float`;
-    chosen.report.skipped = chosen.report.skipped!.map((x) => (x.op === 'Conv' && /not asked for/.test(x.reason) ? { ...x, reason: why } : x));
+    chosen.report.skipped = chosen.candidate.skipped!.map((x) => reportedSkip(x.op === 'Conv' && x.why === 'NotAsked' ? { ...x, reason: why } : x));
   }
   if (dropped.length) chosen.report.droppedCandidates = dropped;
   return chosen;

@@ -12,7 +12,7 @@ import { InflightBytes } from './admission.js';
 import { ModelLoadError, ModelRunner, type LoadedModel } from './model-runner.js';
 import { Scheduler, type SchedulerObserver } from './scheduler.js';
 import type { InlineLane, InlineLaneDecision } from './inline-lane.js';
-import { createRuntimeServer } from './http/server.js';
+import { createRuntimeServer, type RuntimeServer, type RuntimeServerDeps } from './http/server.js';
 import { MODEL_VERSION, type ServedModel, type ServerState } from './core.js';
 import { ModelStatisticsRecorder } from './statistics.js';
 import { batchability, type ModelSignature } from './signature.js';
@@ -247,33 +247,82 @@ function schedulerObserver(model: string, metrics: RuntimeMetrics, statistics: M
   };
 }
 
+/** Starts listening at once and loads the model meanwhile; resolves when the listeners are up (`ready` says when the model is). */
 export function startRuntime(cfg: ServeConfig, version: string, logger: Logger = createLogger('runtime', cfg.logLevel)): Promise<RunningRuntime> {
-  let state: ServerState = 'loading';
-  let served: ServedModel | undefined;
-  const inflight = new InflightTracker();
-  const runners = Array.from({ length: cfg.instances }, () => new ModelRunner());
-  let inline: InlineLane | undefined;
-  let startFailed = false;
-  const modelName = cfg.name ?? defaultModelName(cfg.model);
-  const statistics = new ModelStatisticsRecorder(modelName, MODEL_VERSION);
-  const serverDeps = {
-    version,
-    maxBodyBytes: cfg.maxBodyBytes,
-    inflightBytes: new InflightBytes(cfg.maxInflightBytes),
-    bodyTimeoutSeconds: cfg.bodyTimeoutSeconds,
-    headersTimeoutSeconds: cfg.headersTimeoutSeconds,
-    requestTimeoutSeconds: cfg.requestTimeoutSeconds,
-    logger,
-    modelName,
-    model: () => served,
-    statistics,
-    state: () => state,
-    inflight,
-  };
-  const server = createRuntimeServer(serverDeps);
-  let grpc: GrpcRuntimeServer | undefined;
+  return new Runtime(cfg, version, logger).listen();
+}
 
-  const ready = (async () => {
+/** One runtime process's serving: its state, the model once loaded, the listeners, and the drain. */
+class Runtime {
+  private state: ServerState = 'loading';
+  private served: ServedModel | undefined;
+  private inline: InlineLane | undefined;
+  /** Set when a listener could not start: a load still under way stops there. */
+  private startFailed = false;
+  private grpc: GrpcRuntimeServer | undefined;
+  private draining: Promise<void> | undefined;
+  private readonly inflight = new InflightTracker();
+  private readonly runners: ModelRunner[];
+  private readonly modelName: string;
+  private readonly statistics: ModelStatisticsRecorder;
+  private readonly serverDeps: RuntimeServerDeps;
+  private readonly server: RuntimeServer;
+  /** Settles when the model is loaded and warmed up (RunningRuntime.ready). */
+  private readonly ready: Promise<void>;
+
+  constructor(private readonly cfg: ServeConfig, version: string, private readonly logger: Logger) {
+    this.runners = Array.from({ length: cfg.instances }, () => new ModelRunner());
+    this.modelName = cfg.name ?? defaultModelName(cfg.model);
+    this.statistics = new ModelStatisticsRecorder(this.modelName, MODEL_VERSION);
+    this.serverDeps = {
+      version,
+      maxBodyBytes: cfg.maxBodyBytes,
+      inflightBytes: new InflightBytes(cfg.maxInflightBytes),
+      bodyTimeoutSeconds: cfg.bodyTimeoutSeconds,
+      headersTimeoutSeconds: cfg.headersTimeoutSeconds,
+      requestTimeoutSeconds: cfg.requestTimeoutSeconds,
+      logger,
+      modelName: this.modelName,
+      model: () => this.served,
+      statistics: this.statistics,
+      state: () => this.state,
+      inflight: this.inflight,
+    };
+    this.server = createRuntimeServer(this.serverDeps);
+    this.ready = this.load();
+  }
+
+  /** The HTTP listener, then the gRPC one when asked for; a listener that cannot start fails the start. */
+  listen(): Promise<RunningRuntime> {
+    const { cfg, logger, server } = this;
+    return new Promise((resolve, reject) => {
+      server.once('error', (err) => void this.failStart(new FatalError('ListenFailed', `cannot listen on ${cfg.host}:${cfg.httpPort}: ${err.message}`)).catch(reject));
+      server.listen(cfg.httpPort, cfg.host, async () => {
+        const port = (server.address() as AddressInfo).port;
+        logger.info('listening', { host: cfg.host, port, model: this.modelName });
+        if (cfg.grpcPort > 0) {
+          try {
+            this.grpc = await startGrpcServer(this.serverDeps, cfg.host, cfg.grpcPort);
+          } catch (err) {
+            server.close();
+            await this.failStart(new FatalError('ListenFailed', `cannot listen on ${cfg.host}:${cfg.grpcPort} (gRPC): ${(err as Error).message}`)).catch(reject);
+            return;
+          }
+          logger.info('listening', { host: cfg.host, port: this.grpc.port, protocol: 'grpc', model: this.modelName });
+        }
+        resolve({ server, port, grpcPort: this.grpc?.port, ready: this.ready, drain: (windowSeconds?: number) => this.drain(windowSeconds) });
+      });
+    });
+  }
+
+  /** RunningRuntime.drain: the first call drains, later ones get the same promise. */
+  drain(windowSeconds = this.cfg.drainSeconds): Promise<void> {
+    return (this.draining ??= this.drainOnce(windowSeconds));
+  }
+
+  /** The model resolved, loaded into every instance, checked, warmed up and scheduled; then the server is ready. */
+  private async load(): Promise<void> {
+    const { cfg, logger, modelName, runners } = this;
     const started = performance.now();
     const original = await resolveModelFile(cfg, logger);
     // The optimised model when `modelplane optimize` wrote one that passed its gate, else the original.
@@ -281,19 +330,15 @@ export function startRuntime(cfg: ServeConfig, version: string, logger: Logger =
     if (optimization) logger.info(optimization.optimized ? 'serving the optimised model' : 'serving the original model', { file, ...optimization });
     const plan = instancePlan(cfg);
     const { providers, sig, nodesOnCpu } = await loadInstances(cfg, file, runners, plan, logger);
-    if (startFailed) throw new FatalError('ListenFailed', 'the server did not start');
+    if (this.startFailed) throw new FatalError('ListenFailed', 'the server did not start');
     const maxBatchSize = cfg.maxBatchSize;
     checkBatching(maxBatchSize, sig);
-    const metrics = new RuntimeMetrics(
-      modelName,
-      { inflight: () => inflight.count, queued: () => served?.scheduler.queued ?? 0, concurrencySeconds: () => inflight.concurrencySeconds(), codecHeldBytes: () => server.codecHeldBytes() },
-      cfg.grpcPort > 0 ? ['http', 'grpc'] : ['http'],
-    );
+    const metrics = this.modelMetrics();
     const { report: warmup, laneInputs } = await runWarmup(cfg, file, runners, sig, () => metrics.warmupFailures.inc({ model: modelName }), logger);
     const inlineDecision = await chooseInlineLane(cfg, file, providers, laneInputs, plan[0].intraOpThreads, logger);
-    inline = inlineDecision.lane;
+    const inline = (this.inline = inlineDecision.lane);
     for (const provider of providers) metrics.executionProvider.set({ model: modelName, provider }, 1);
-    const scheduler = new Scheduler(runners, sig, { maxBatchSize, maxQueueDelayUs: cfg.maxQueueDelayUs, maxQueueSize: cfg.maxQueueSize }, schedulerObserver(modelName, metrics, statistics, logger), inline);
+    const scheduler = new Scheduler(runners, sig, { maxBatchSize, maxQueueDelayUs: cfg.maxQueueDelayUs, maxQueueSize: cfg.maxQueueSize }, schedulerObserver(modelName, metrics, this.statistics, logger), inline);
     const loadSeconds = (performance.now() - started) / 1000;
     metrics.loadSeconds.set({ model: modelName }, loadSeconds);
     const parameters = {
@@ -301,43 +346,57 @@ export function startRuntime(cfg: ServeConfig, version: string, logger: Logger =
       ...(nodesOnCpu !== undefined ? { nodes_on_cpu: nodesOnCpu } : {}),
       ...(optimization ?? {}),
     };
-    served = { name: modelName, signature: sig, scheduler, metrics, maxBatchSize, parameters, warmup };
-    for (const runner of runners) {
-      runner.onFatal = (err) => {
-        logger.error('session worker died', { error: err.message });
-        writeTerminationMessage(`ModelLoadFailed: session worker died: ${err.message}`);
-        process.exit(70);
-      };
-    }
-    if (state === 'loading') state = 'ready';
-    grpc?.stateChanged();
+    this.served = { name: modelName, signature: sig, scheduler, metrics, maxBatchSize, parameters, warmup };
+    this.exitWhenAWorkerDies();
+    if (this.state === 'loading') this.state = 'ready';
+    this.grpc?.stateChanged();
     logger.info('model ready', {
       model: modelName, file, provider: providers.join(','), instances: runners.length, intraOpThreads: plan[0].intraOpThreads,
       loadSeconds: +loadSeconds.toFixed(3), maxBatchSize,
       inputs: sig.inputs.map((t) => `${t.name}:${t.datatype}[${t.shape.join(',')}]`),
       outputs: sig.outputs.map((t) => `${t.name}:${t.datatype}[${t.shape.join(',')}]`),
     });
-  })();
+  }
 
-  let draining: Promise<void> | undefined;
-  const drain = (windowSeconds = cfg.drainSeconds) => (draining ??= (async () => {
-    state = 'draining';
-    grpc?.stateChanged();
+  /** The model's metrics; the gauges (in flight, queued, concurrency, codec bytes) are read when scraped. */
+  private modelMetrics(): RuntimeMetrics {
+    const { inflight } = this;
+    return new RuntimeMetrics(
+      this.modelName,
+      { inflight: () => inflight.count, queued: () => this.served?.scheduler.queued ?? 0, concurrencySeconds: () => inflight.concurrencySeconds(), codecHeldBytes: () => this.server.codecHeldBytes() },
+      this.cfg.grpcPort > 0 ? ['http', 'grpc'] : ['http'],
+    );
+  }
+
+  /** A session worker that dies takes the process with it: the model can no longer be served. */
+  private exitWhenAWorkerDies(): void {
+    for (const runner of this.runners) {
+      runner.onFatal = (err) => {
+        this.logger.error('session worker died', { error: err.message });
+        writeTerminationMessage(`ModelLoadFailed: session worker died: ${err.message}`);
+        process.exit(70);
+      };
+    }
+  }
+
+  private setState(state: ServerState): void {
+    this.state = state;
+    this.grpc?.stateChanged();
+  }
+
+  private async drainOnce(windowSeconds: number): Promise<void> {
+    const { cfg, logger, server, inflight } = this;
+    this.setState('draining');
     // Endpoints and kube-proxy take a while to stop sending: keep serving new requests (and connections) meanwhile.
-    logger.info('draining', { inflight: inflight.count, queued: served?.scheduler.queued ?? 0, drainSeconds: windowSeconds });
+    logger.info('draining', { inflight: inflight.count, queued: this.served?.scheduler.queued ?? 0, drainSeconds: windowSeconds });
     if (windowSeconds > 0) await new Promise((r) => setTimeout(r, windowSeconds * 1000));
-    state = 'closed';
-    grpc?.stateChanged();
+    this.setState('closed');
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     server.closeIdleConnections();
     logger.info('listener closed', { inflight: inflight.count });
     const deadline = Date.now() + cfg.drainTimeoutSeconds * 1000;
-    await Promise.race([ready.catch(() => {}), new Promise((r) => setTimeout(r, cfg.drainTimeoutSeconds * 1000).unref())]);
-    while (inflight.count > 0 && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    if (inflight.count > 0) logger.warn('drain timed out', { inflight: inflight.count });
-    await grpc?.close(1000);
+    await this.finishAccepted(deadline);
+    await this.grpc?.close(1000);
     // Connections close after their last answer is flushed (it says Connection: close); past the deadline, now.
     if (inflight.count > 0) server.closeAllConnections();
     // A connection left idle without Connection: close would hold the close until its keep-alive timeout.
@@ -345,36 +404,33 @@ export function startRuntime(cfg: ServeConfig, version: string, logger: Logger =
     await closed;
     clearTimeout(lingering);
     server.closeCodec();
-    await Promise.all([...runners.map((r) => r.close()), inline?.release()]);
+    await Promise.all([...this.runners.map((r) => r.close()), this.inline?.release()]);
     logger.info('drained');
-  })());
+  }
+
+  /** Waits, until the deadline, for a load under way to settle and for every accepted request to be answered. */
+  private async finishAccepted(deadline: number): Promise<void> {
+    const { inflight } = this;
+    await this.loadSettled();
+    while (inflight.count > 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    if (inflight.count > 0) this.logger.warn('drain timed out', { inflight: inflight.count });
+  }
+
+  /** The load settled (either way), or --drain-timeout-seconds passed. */
+  private async loadSettled(): Promise<void> {
+    await Promise.race([this.ready.catch(() => {}), new Promise((r) => setTimeout(r, this.cfg.drainTimeoutSeconds * 1000).unref())]);
+  }
 
   // A start that fails (a port taken) lets the session workers finish loading, then stops them, before the caller
   // exits: exiting, or stopping a thread, while it is inside onnxruntime loading a model can abort the process.
-  const failStart = async (err: FatalError): Promise<never> => {
-    startFailed = true;
-    await Promise.race([ready.catch(() => {}), new Promise((r) => setTimeout(r, cfg.drainTimeoutSeconds * 1000).unref())]);
-    await Promise.all(runners.map((r) => r.close()));
+  private async failStart(err: FatalError): Promise<never> {
+    this.startFailed = true;
+    await this.loadSettled();
+    await Promise.all(this.runners.map((r) => r.close()));
     throw err;
-  };
-  return new Promise((resolve, reject) => {
-    server.once('error', (err) => void failStart(new FatalError('ListenFailed', `cannot listen on ${cfg.host}:${cfg.httpPort}: ${err.message}`)).catch(reject));
-    server.listen(cfg.httpPort, cfg.host, async () => {
-      const port = (server.address() as AddressInfo).port;
-      logger.info('listening', { host: cfg.host, port, model: modelName });
-      if (cfg.grpcPort > 0) {
-        try {
-          grpc = await startGrpcServer(serverDeps, cfg.host, cfg.grpcPort);
-        } catch (err) {
-          server.close();
-          await failStart(new FatalError('ListenFailed', `cannot listen on ${cfg.host}:${cfg.grpcPort} (gRPC): ${(err as Error).message}`)).catch(reject);
-          return;
-        }
-        logger.info('listening', { host: cfg.host, port: grpc.port, protocol: 'grpc', model: modelName });
-      }
-      resolve({ server, port, grpcPort: grpc?.port, ready, drain });
-    });
-  });
+  }
 }
 
 /** The CLI's entry: exits non-zero with the reason in the log and the termination message on fatal errors. */

@@ -1,6 +1,6 @@
 // The runtime Deployment of one ModelDeployment: what its pods run, where they may be scheduled, how they
 // are probed, drained and confined. Pure: the same spec and config always give the same object.
-import type { V1Container, V1Deployment, V1ResourceRequirements, V1SecurityContext, V1Toleration, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
+import type { V1Container, V1Deployment, V1EnvVar, V1PodSpec, V1ResourceRequirements, V1SecurityContext, V1Toleration, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
 import type { ModelDeployment, ModelDeploymentSpec } from '../api/schema.js';
 import type { ResolvedConfig } from './config.js';
 import { labelsFor, selectorLabels } from './labels.js';
@@ -235,14 +235,59 @@ export function nodeSelector(spec: ModelDeploymentSpec): Record<string, string> 
   return Object.keys(out).length ? out : undefined;
 }
 
+/** The runtime Deployment: the model's volumes, the fetch, sample and optimise init containers, the runtime, and the pod around them. */
 export function buildDeployment(md: ModelDeployment, cfg: ResolvedConfig): V1Deployment & { apiVersion: 'apps/v1'; kind: 'Deployment' } {
   const spec = md.spec;
   const image = runtimeImageFor(spec, cfg);
-  const labels = labelsFor(md, image);
   const plan = planModelSource(spec.model.uri, cfg.pvcRoot, spec.model.sha256);
-  const security = restrictedSecurityContext(cfg);
-  const env = [{ name: 'MODELPLANE_PVC_ROOT', value: cfg.pvcRoot }];
+  const common: ContainerCommon = { image, cfg, security: restrictedSecurityContext(cfg), env: [{ name: 'MODELPLANE_PVC_ROOT', value: cfg.pvcRoot }] };
+  const pod = modelVolumes(spec, plan);
+  const samples = addFetchSteps(pod, md, plan, common);
+  if (spec.optimization) addOptimizeStep(pod, md, plan, common);
+  const runtime = runtimeContainer(md, plan, common, pod.runtimeMounts);
+  const selector = selectorLabels(md);
+  const template = { labels: labelsFor(md, image), annotations: templateAnnotations(spec, plan, samples.volumes, samples.annotations) };
+  return deploymentOf(md, cfg, selector, template, podSpec(spec, cfg, pod, runtime, selector));
+}
 
+/** The Deployment around the pod template: replicas, and a rollout that never drops below them. */
+function deploymentOf(
+  md: ModelDeployment, cfg: ResolvedConfig, selector: Record<string, string>, template: { labels: Record<string, string>; annotations: Record<string, string> }, pod: V1PodSpec,
+): V1Deployment & { apiVersion: 'apps/v1'; kind: 'Deployment' } {
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: childMetadata(md, template.labels),
+    spec: {
+      replicas: md.spec.replicas,
+      selector: { matchLabels: selector },
+      revisionHistoryLimit: 3,
+      // Never drop below the wanted replicas during a rollout: a new GPU pod may wait minutes for a node.
+      strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: '25%', maxUnavailable: 0 } },
+      progressDeadlineSeconds: cfg.startupTimeoutSeconds + 300,
+      template: { metadata: template, spec: pod },
+    },
+  };
+}
+
+/** What every container of the pod has alike. */
+interface ContainerCommon {
+  image: string;
+  cfg: ResolvedConfig;
+  security: V1SecurityContext;
+  env: V1EnvVar[];
+}
+
+/** The pod's volumes and containers as the steps of buildDeployment add to them. */
+interface PodParts {
+  volumes: V1Volume[];
+  runtimeMounts: V1VolumeMount[];
+  fetchMounts: V1VolumeMount[];
+  initContainers: V1Container[];
+}
+
+/** The scratch volume and the model's volumes (the download cache and its credentials, or the claim), and who mounts them. */
+function modelVolumes(spec: ModelDeploymentSpec, plan: ModelSourcePlan): PodParts {
   const volumes: V1Volume[] = [{ name: 'tmp', emptyDir: {} }];
   const runtimeMounts: V1VolumeMount[] = [{ name: 'tmp', mountPath: '/tmp' }];
   const fetchMounts: V1VolumeMount[] = [{ name: 'tmp', mountPath: '/tmp' }];
@@ -261,48 +306,62 @@ export function buildDeployment(md: ModelDeployment, cfg: ResolvedConfig): V1Dep
     runtimeMounts.push(mount);
     fetchMounts.push({ ...mount });
   }
-  const initContainers: V1Container[] = [];
-  const fetchResourcesOf = fetchResources(spec, cfg);
-  const fetchBase = {
+  return { volumes, runtimeMounts, fetchMounts, initContainers: [] };
+}
+
+/** The model's fetch init container, then what the sample requests add to the pod; returns the latter. */
+function addFetchSteps(pod: PodParts, md: ModelDeployment, plan: ModelSourcePlan, common: ContainerCommon): ReturnType<typeof samplesInPod> {
+  const fetchBase = initContainerBase(md.spec, common);
+  if (plan.fetch) pod.initContainers.push({ name: FETCH_CONTAINER, ...structuredClone(fetchBase), args: fetchArgs(md, common.cfg), volumeMounts: pod.fetchMounts });
+  const samples = samplesInPod(md.spec, fetchBase, pod.fetchMounts, pod.volumes.some((v) => v.name === 'credentials'), common.cfg);
+  pod.volumes.push(...samples.volumes);
+  pod.runtimeMounts.push(...samples.mounts);
+  pod.initContainers.push(...samples.initContainers);
+  return samples;
+}
+
+/** What the fetch init containers (the model's and the samples') have alike: no GPU, no name, arguments or mounts yet. */
+function initContainerBase(spec: ModelDeploymentSpec, { image, cfg, security, env }: ContainerCommon): Omit<V1Container, 'name' | 'args' | 'volumeMounts'> {
+  const resources = fetchResources(spec, cfg);
+  return {
     image,
     imagePullPolicy: cfg.imagePullPolicy,
     command: ['modelplane'],
     env: env.map((e) => ({ ...e })),
-    ...(fetchResourcesOf ? { resources: fetchResourcesOf } : {}),
+    ...(resources ? { resources } : {}),
     securityContext: security,
     terminationMessagePolicy: 'FallbackToLogsOnError',
   };
-  if (plan.fetch) initContainers.push({ name: FETCH_CONTAINER, ...structuredClone(fetchBase), args: fetchArgs(md, cfg), volumeMounts: fetchMounts });
-  const samples = samplesInPod(spec, fetchBase, fetchMounts, volumes.some((v) => v.name === 'credentials'), cfg);
-  volumes.push(...samples.volumes);
-  runtimeMounts.push(...samples.mounts);
-  initContainers.push(...samples.initContainers);
+}
 
-  if (spec.optimization) {
-    // The optimise step measures on the hardware the runtime serves on, so it gets the runtime's resources (GPU included).
-    volumes.push({ name: 'optimized', emptyDir: {} });
-    runtimeMounts.push({ name: 'optimized', mountPath: OPTIMIZED_DIR, readOnly: true });
-    const optimizeResources = runtimeResources(spec, cfg);
-    initContainers.push({
-      name: OPTIMIZE_CONTAINER,
-      image,
-      imagePullPolicy: cfg.imagePullPolicy,
-      command: ['modelplane'],
-      args: optimizeArgs(md, plan, cfg),
-      env: env.map((e) => ({ ...e })),
-      ...(optimizeResources ? { resources: optimizeResources } : {}),
-      volumeMounts: [
-        ...runtimeMounts.filter((m) => m.name !== 'optimized').map((m) => ({ ...m })),
-        { name: 'optimized', mountPath: OPTIMIZED_DIR },
-      ],
-      securityContext: security,
-      terminationMessagePolicy: 'FallbackToLogsOnError',
-    });
-  }
+/** The optimise init container and its output volume, which the runtime mounts read-only. */
+function addOptimizeStep(pod: PodParts, md: ModelDeployment, plan: ModelSourcePlan, { image, cfg, security, env }: ContainerCommon): void {
+  // The optimise step measures on the hardware the runtime serves on, so it gets the runtime's resources (GPU included).
+  pod.volumes.push({ name: 'optimized', emptyDir: {} });
+  pod.runtimeMounts.push({ name: 'optimized', mountPath: OPTIMIZED_DIR, readOnly: true });
+  const resources = runtimeResources(md.spec, cfg);
+  pod.initContainers.push({
+    name: OPTIMIZE_CONTAINER,
+    image,
+    imagePullPolicy: cfg.imagePullPolicy,
+    command: ['modelplane'],
+    args: optimizeArgs(md, plan, cfg),
+    env: env.map((e) => ({ ...e })),
+    ...(resources ? { resources } : {}),
+    volumeMounts: [
+      ...pod.runtimeMounts.filter((m) => m.name !== 'optimized').map((m) => ({ ...m })),
+      { name: 'optimized', mountPath: OPTIMIZED_DIR },
+    ],
+    securityContext: security,
+    terminationMessagePolicy: 'FallbackToLogsOnError',
+  });
+}
 
-  const resources = runtimeResources(spec, cfg);
+/** The serving container: `modelplane serve`, its ports, probes and preStop drain. */
+function runtimeContainer(md: ModelDeployment, plan: ModelSourcePlan, { image, cfg, security, env }: ContainerCommon, volumeMounts: V1VolumeMount[]): V1Container {
+  const resources = runtimeResources(md.spec, cfg);
   const probe = (path: string) => ({ httpGet: { path, port: 'http', scheme: 'HTTP' } });
-  const runtime: V1Container = {
+  return {
     name: RUNTIME_CONTAINER,
     image,
     imagePullPolicy: cfg.imagePullPolicy,
@@ -319,78 +378,74 @@ export function buildDeployment(md: ModelDeployment, cfg: ResolvedConfig): V1Dep
     // Keep serving until the endpoints controller has removed the pod, then SIGTERM starts the drain. An exec of
     // the runtime's own binary works on every Kubernetes version (the sleep action needs 1.30) and every image.
     lifecycle: { preStop: { exec: { command: ['modelplane', 'sleep', String(cfg.preStopSleepSeconds)] } } },
-    volumeMounts: runtimeMounts,
+    volumeMounts,
     securityContext: security,
     terminationMessagePolicy: 'FallbackToLogsOnError',
   };
+}
 
-  const selector = selectorLabels(md);
+/** The pod template's annotations: Prometheus scraping, the default container, eviction, and the inline samples. */
+function templateAnnotations(spec: ModelDeploymentSpec, plan: ModelSourcePlan, sampleVolumes: V1Volume[], sampleAnnotations: Record<string, string>): Record<string, string> {
+  return {
+    'prometheus.io/scrape': 'true',
+    'prometheus.io/port': String(HTTP_PORT),
+    'prometheus.io/path': '/metrics',
+    'kubectl.kubernetes.io/default-container': RUNTIME_CONTAINER,
+    // The model cache is reproducible (fetched again on the next node) and the PodDisruptionBudget still
+    // bounds evictions, so an idle GPU node can be removed; the scratch volumes are named as well for
+    // autoscaler versions that read only the per-volume annotation.
+    'cluster-autoscaler.kubernetes.io/safe-to-evict': 'true',
+    'cluster-autoscaler.kubernetes.io/safe-to-evict-local-volumes': [plan.kind === 'download' ? 'models' : '', spec.optimization ? 'optimized' : '', sampleVolumes.some((v) => v.emptyDir) ? SAMPLES_VOLUME : '', 'tmp'].filter(Boolean).join(','),
+    ...sampleAnnotations,
+  };
+}
+
+/** The pod: its security, containers and volumes, then where it may run. */
+function podSpec(spec: ModelDeploymentSpec, cfg: ResolvedConfig, pod: PodParts, runtime: V1Container, selector: Record<string, string>): V1PodSpec {
+  const { initContainers, volumes } = pod;
+  return {
+    automountServiceAccountToken: false,
+    enableServiceLinks: false,
+    securityContext: {
+      runAsNonRoot: true,
+      runAsUser: cfg.runAsUser,
+      runAsGroup: cfg.runAsUser,
+      fsGroup: cfg.runAsUser,
+      // A chown of a large model volume on every start would delay it for minutes.
+      fsGroupChangePolicy: 'OnRootMismatch',
+      seccompProfile: { type: 'RuntimeDefault' },
+    },
+    terminationGracePeriodSeconds: cfg.terminationGracePeriodSeconds,
+    ...(initContainers.length ? { initContainers } : {}),
+    containers: [runtime],
+    volumes,
+    ...placement(spec, cfg, selector),
+    ...(cfg.imagePullSecrets.length ? { imagePullSecrets: cfg.imagePullSecrets.map((name) => ({ name })) } : {}),
+  };
+}
+
+/** Where the pod may run: node selection, tolerations, affinity, spread (one per node by default), priority and runtime class. */
+function placement(spec: ModelDeploymentSpec, cfg: ResolvedConfig, selector: Record<string, string>): Partial<V1PodSpec> & Pick<V1PodSpec, 'topologySpreadConstraints'> {
   const scheduling = spec.scheduling ?? {};
   const userSpread = scheduling.topologySpreadConstraints;
   const tol = tolerations(spec, cfg);
   const ns = nodeSelector(spec);
   return {
-    apiVersion: 'apps/v1',
-    kind: 'Deployment',
-    metadata: childMetadata(md, labels),
-    spec: {
-      replicas: spec.replicas,
-      selector: { matchLabels: selector },
-      revisionHistoryLimit: 3,
-      // Never drop below the wanted replicas during a rollout: a new GPU pod may wait minutes for a node.
-      strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: '25%', maxUnavailable: 0 } },
-      progressDeadlineSeconds: cfg.startupTimeoutSeconds + 300,
-      template: {
-        metadata: {
-          labels,
-          annotations: {
-            'prometheus.io/scrape': 'true',
-            'prometheus.io/port': String(HTTP_PORT),
-            'prometheus.io/path': '/metrics',
-            'kubectl.kubernetes.io/default-container': RUNTIME_CONTAINER,
-            // The model cache is reproducible (fetched again on the next node) and the PodDisruptionBudget still
-            // bounds evictions, so an idle GPU node can be removed; the scratch volumes are named as well for
-            // autoscaler versions that read only the per-volume annotation.
-            'cluster-autoscaler.kubernetes.io/safe-to-evict': 'true',
-            'cluster-autoscaler.kubernetes.io/safe-to-evict-local-volumes': [plan.kind === 'download' ? 'models' : '', spec.optimization ? 'optimized' : '', samples.volumes.some((v) => v.emptyDir) ? SAMPLES_VOLUME : '', 'tmp'].filter(Boolean).join(','),
-            ...samples.annotations,
+    ...(ns ? { nodeSelector: ns } : {}),
+    ...(tol ? { tolerations: tol } : {}),
+    ...(scheduling.affinity ? { affinity: scheduling.affinity } : {}),
+    topologySpreadConstraints: userSpread?.length
+      ? userSpread
+      : [
+          {
+            maxSkew: 1,
+            topologyKey: 'kubernetes.io/hostname',
+            whenUnsatisfiable: 'ScheduleAnyway',
+            labelSelector: { matchLabels: selector },
+            matchLabelKeys: ['pod-template-hash'],
           },
-        },
-        spec: {
-          automountServiceAccountToken: false,
-          enableServiceLinks: false,
-          securityContext: {
-            runAsNonRoot: true,
-            runAsUser: cfg.runAsUser,
-            runAsGroup: cfg.runAsUser,
-            fsGroup: cfg.runAsUser,
-            // A chown of a large model volume on every start would delay it for minutes.
-            fsGroupChangePolicy: 'OnRootMismatch',
-            seccompProfile: { type: 'RuntimeDefault' },
-          },
-          terminationGracePeriodSeconds: cfg.terminationGracePeriodSeconds,
-          ...(initContainers.length ? { initContainers } : {}),
-          containers: [runtime],
-          volumes,
-          ...(ns ? { nodeSelector: ns } : {}),
-          ...(tol ? { tolerations: tol } : {}),
-          ...(scheduling.affinity ? { affinity: scheduling.affinity } : {}),
-          topologySpreadConstraints: userSpread?.length
-            ? userSpread
-            : [
-                {
-                  maxSkew: 1,
-                  topologyKey: 'kubernetes.io/hostname',
-                  whenUnsatisfiable: 'ScheduleAnyway',
-                  labelSelector: { matchLabels: selector },
-                  matchLabelKeys: ['pod-template-hash'],
-                },
-              ],
-          ...(scheduling.priorityClassName ? { priorityClassName: scheduling.priorityClassName } : {}),
-          ...(scheduling.runtimeClassName ? { runtimeClassName: scheduling.runtimeClassName } : {}),
-          ...(cfg.imagePullSecrets.length ? { imagePullSecrets: cfg.imagePullSecrets.map((name) => ({ name })) } : {}),
-        },
-      },
-    },
+        ],
+    ...(scheduling.priorityClassName ? { priorityClassName: scheduling.priorityClassName } : {}),
+    ...(scheduling.runtimeClassName ? { runtimeClassName: scheduling.runtimeClassName } : {}),
   };
 }

@@ -44,17 +44,90 @@ const isDraining = (state: string) => state === 'draining' || state === 'closed'
 
 /** The service implementations and the hooks serve.ts drives, without a socket. */
 export function createGrpcHandlers(deps: GrpcServerDeps) {
-  const { logger } = deps;
-  const debug = logger.isLevelEnabled('debug');
   const health = createHealthService(deps.state);
-  const streams = new Set<OpenStream>();
+  const calls = new InferCalls(deps);
+  return {
+    inference: inferenceImplementation(deps, calls),
+    health: health.implementation,
+    stateChanged() {
+      health.notify();
+      calls.stateChanged();
+    },
+    /** Ends what is still open: health watchers and idle streams. */
+    closeStreams() {
+      health.close();
+      calls.closeStreams();
+    },
+  };
+}
 
-  // gRPC sends an empty version for "any"; HTTP leaves it out of the path.
-  const checkName = (name: string, version: string) => checkModelName(deps, name, version || undefined);
-  /** The served model for a name and version; UNAVAILABLE while it loads. */
-  const resolve = (name: string, version: string): ServedModel => lookupModel(deps, name, version || undefined);
+/** The served model for a name and version; UNAVAILABLE while it loads. gRPC sends an empty version for "any". */
+function resolveModel(deps: GrpcServerDeps, name: string, version: string): ServedModel {
+  return lookupModel(deps, name, version || undefined);
+}
 
-  async function infer(msg: ModelInferRequest): Promise<ModelInferResponse> {
+/** A unary handler: the result, or the error as a gRPC status. */
+function unary<Req>(logger: GrpcServerDeps['logger'], fn: (req: Req) => unknown | Promise<unknown>) {
+  return (call: ServerUnaryCall<Req, unknown>, callback: sendUnaryData<unknown>) => {
+    Promise.resolve().then(() => fn(call.request)).then(
+      (res) => callback(null, res),
+      (err) => {
+        const e = asRuntimeError(err);
+        if (e.reason === 'Internal') logger.error('grpc request failed', { path: call.getPath(), error: e.message });
+        callback(toServiceError(e));
+      },
+    );
+  };
+}
+
+/** inference.GRPCInferenceService: the protocol core's answers, and inference through `calls`. */
+function inferenceImplementation(deps: GrpcServerDeps, calls: InferCalls): UntypedServiceImplementation {
+  const { logger } = deps;
+  return {
+    ServerLive: unary(logger, () => ({ live: true })),
+    ServerReady: unary(logger, () => ({ ready: deps.state() === 'ready' })),
+    ServerMetadata: unary(logger, () => ({ name: SERVER_NAME, version: deps.version, extensions: EXTENSIONS })),
+    // Ready or not while the model loads (no error), as long as the name is known.
+    ModelReady: unary(logger, (r: { name: string; version: string }) => {
+      checkModelName(deps, r.name, r.version || undefined);
+      return { ready: deps.state() === 'ready' && deps.model() !== undefined };
+    }),
+    ModelMetadata: unary(logger, (r: { name: string; version: string }) => modelMetadata(resolveModel(deps, r.name, r.version))),
+    ModelConfig: unary(logger, (r: { name: string; version: string }) => ({ config: modelConfig(resolveModel(deps, r.name, r.version)) })),
+    ModelStatistics: unary(logger, async (r: { name: string; version: string }) => {
+      if (r.name !== '') resolveModel(deps, r.name, r.version);
+      else if (!deps.model()) return { model_stats: [] };
+      // resolveModel() has refused an unknown name or version; an empty name asks for every model.
+      return grpcStatistics(statisticsResponse([deps.statistics], { ...(r.name ? { name: r.name } : {}), ...(r.version ? { version: r.version } : {}) }).model_stats);
+    }),
+    ModelInfer: unary(logger, calls.infer),
+    ModelStreamInfer: (call: ServerDuplexStream<ModelInferRequest, unknown>) => calls.serveStream(call),
+  };
+}
+
+/** A stream's answer to a request that failed: the error in the message, the stream stays open. */
+function streamError(msg: ModelInferRequest, err: RuntimeError) {
+  return {
+    error_message: grpcMessage(err),
+    infer_response: { model_name: msg.model_name, model_version: msg.model_version, id: msg.id },
+  };
+}
+
+/** Inference calls, unary and streamed, and the streams open now (which a drain ends once their answers are sent). */
+class InferCalls {
+  private readonly logger: GrpcServerDeps['logger'];
+  // Winston builds and pipes a record even for a filtered level: decide once, off the hot path.
+  private readonly debug: boolean;
+  private readonly streams = new Set<OpenStream>();
+
+  constructor(private readonly deps: GrpcServerDeps) {
+    this.logger = deps.logger;
+    this.debug = deps.logger.isLevelEnabled('debug');
+  }
+
+  /** One request from its arrival to its answer, or the error refusing it. An arrow: unary() takes it as it is. */
+  readonly infer = async (msg: ModelInferRequest): Promise<ModelInferResponse> => {
+    const { deps, logger } = this;
     const started = performance.now();
     const requestId = msg.id || `g${++requestCounter}`;
     let m: ServedModel | undefined;
@@ -63,7 +136,7 @@ export function createGrpcHandlers(deps: GrpcServerDeps) {
     // The message arrived whole: its bytes are admitted at once, against the budget HTTP bodies draw on too.
     const reservation = new Reservation(deps.inflightBytes);
     try {
-      m = resolve(msg.model_name, msg.model_version);
+      m = resolveModel(deps, msg.model_name, msg.model_version);
       reservation.add(messageBytes(msg));
       const req = decodeInferRequest(msg, m.signature);
       const decoded = performance.now();
@@ -73,7 +146,7 @@ export function createGrpcHandlers(deps: GrpcServerDeps) {
       const response = encodeInferResponse(m.name, MODEL_VERSION, m.signature, req, outputs);
       const answered = performance.now();
       deps.statistics.answered(req, { arrived: started, decodeStarted: started, decoded, computed, answered }, m.maxBatchSize > 1);
-      if (debug) logger.debug('inference', { requestId, model: m.name, protocol: 'grpc', ms: +(performance.now() - started).toFixed(3) });
+      if (this.debug) logger.debug('inference', { requestId, model: m.name, protocol: 'grpc', ms: +(performance.now() - started).toFixed(3) });
       return response;
     } catch (err) {
       error = asRuntimeError(err);
@@ -88,101 +161,61 @@ export function createGrpcHandlers(deps: GrpcServerDeps) {
         m.metrics.requestSeconds.observe({ model: m.name, protocol: 'grpc' }, (performance.now() - started) / 1000);
       }
     }
-  }
+  };
 
-  /** A unary handler: the result, or the error as a gRPC status. */
-  function unary<Req>(fn: (req: Req) => unknown | Promise<unknown>) {
-    return (call: ServerUnaryCall<Req, unknown>, callback: sendUnaryData<unknown>) => {
-      Promise.resolve().then(() => fn(call.request)).then(
-        (res) => callback(null, res),
-        (err) => {
-          const e = asRuntimeError(err);
-          if (e.reason === 'Internal') logger.error('grpc request failed', { path: call.getPath(), error: e.message });
-          callback(toServiceError(e));
-        },
-      );
+  /** ModelStreamInfer: each request answered in the stream as it completes; a draining server refuses new ones. */
+  serveStream(call: ServerDuplexStream<ModelInferRequest, unknown>): void {
+    const s: OpenStream = { call, pending: 0, halfClosed: false, ended: false };
+    this.streams.add(s);
+    call.on('data', (msg: ModelInferRequest) => {
+      if (s.ended) return;
+      if (isDraining(this.deps.state())) {
+        call.write(streamError(msg, new RuntimeError('ShuttingDown', 'server is shutting down; retry on another replica')));
+        return;
+      }
+      s.pending++;
+      this.infer(msg).then(
+        (res) => ({ error_message: '', infer_response: res }),
+        (err) => streamError(msg, asRuntimeError(err)),
+      ).then((answer) => {
+        s.pending--;
+        if (!s.ended) call.write(answer);
+        this.endIfDone(s);
+      });
+    });
+    call.on('end', () => {
+      s.halfClosed = true;
+      this.endIfDone(s);
+    });
+    const forget = () => {
+      s.ended = true;
+      this.streams.delete(s);
     };
+    call.on('cancelled', forget);
+    call.on('error', forget);
   }
 
-  function endIfDone(s: OpenStream): void {
+  /** On draining, streams with nothing in flight end. */
+  stateChanged(): void {
+    if (isDraining(this.deps.state())) for (const s of [...this.streams]) this.endIfDone(s);
+  }
+
+  closeStreams(): void {
+    for (const s of [...this.streams]) {
+      s.ended = true;
+      s.call.end();
+    }
+    this.streams.clear();
+  }
+
+  /** Ends a stream with nothing in flight once the client has half-closed it or the server drains. */
+  private endIfDone(s: OpenStream): void {
     if (s.ended || s.pending > 0) return;
-    if (!s.halfClosed && !isDraining(deps.state())) return;
+    if (!s.halfClosed && !isDraining(this.deps.state())) return;
     s.ended = true;
-    streams.delete(s);
+    this.streams.delete(s);
     s.call.end();
   }
-
-  const inference: UntypedServiceImplementation = {
-    ServerLive: unary(() => ({ live: true })),
-    ServerReady: unary(() => ({ ready: deps.state() === 'ready' })),
-    ServerMetadata: unary(() => ({ name: SERVER_NAME, version: deps.version, extensions: EXTENSIONS })),
-    // Ready or not while the model loads (no error), as long as the name is known.
-    ModelReady: unary((r: { name: string; version: string }) => {
-      checkName(r.name, r.version);
-      return { ready: deps.state() === 'ready' && deps.model() !== undefined };
-    }),
-    ModelMetadata: unary((r: { name: string; version: string }) => modelMetadata(resolve(r.name, r.version))),
-    ModelConfig: unary((r: { name: string; version: string }) => ({ config: modelConfig(resolve(r.name, r.version)) })),
-    ModelStatistics: unary(async (r: { name: string; version: string }) => {
-      if (r.name !== '') resolve(r.name, r.version);
-      else if (!deps.model()) return { model_stats: [] };
-      // resolve() has refused an unknown name or version; an empty name asks for every model.
-      return grpcStatistics(statisticsResponse([deps.statistics], { ...(r.name ? { name: r.name } : {}), ...(r.version ? { version: r.version } : {}) }).model_stats);
-    }),
-    ModelInfer: unary(infer),
-    ModelStreamInfer(call: ServerDuplexStream<ModelInferRequest, unknown>) {
-      const s: OpenStream = { call, pending: 0, halfClosed: false, ended: false };
-      streams.add(s);
-      const answerError = (msg: ModelInferRequest, err: RuntimeError) => ({
-        error_message: grpcMessage(err),
-        infer_response: { model_name: msg.model_name, model_version: msg.model_version, id: msg.id },
-      });
-      call.on('data', (msg: ModelInferRequest) => {
-        if (s.ended) return;
-        if (isDraining(deps.state())) {
-          call.write(answerError(msg, new RuntimeError('ShuttingDown', 'server is shutting down; retry on another replica')));
-          return;
-        }
-        s.pending++;
-        infer(msg).then(
-          (res) => ({ error_message: '', infer_response: res }),
-          (err) => answerError(msg, asRuntimeError(err)),
-        ).then((answer) => {
-          s.pending--;
-          if (!s.ended) call.write(answer);
-          endIfDone(s);
-        });
-      });
-      call.on('end', () => {
-        s.halfClosed = true;
-        endIfDone(s);
-      });
-      const forget = () => {
-        s.ended = true;
-        streams.delete(s);
-      };
-      call.on('cancelled', forget);
-      call.on('error', forget);
-    },
-  };
-
-  return {
-    inference,
-    health: health.implementation,
-    stateChanged() {
-      health.notify();
-      if (isDraining(deps.state())) for (const s of [...streams]) endIfDone(s);
-    },
-    /** Ends what is still open: health watchers and idle streams. */
-    closeStreams() {
-      health.close();
-      for (const s of [...streams]) {
-        s.ended = true;
-        s.call.end();
-      }
-      streams.clear();
-    },
-  };
 }
 
 /**

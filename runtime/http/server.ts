@@ -106,56 +106,111 @@ const INFER_PATH = /^\/v2\/models\/([^/]+)(?:\/versions\/([^/]+))?\/infer$/;
 let requestCounter = 0;
 
 /** The dedicated handler for POST .../infer. */
-export function createInferHandler(deps: RuntimeServerDeps) {
-  const { logger, statistics } = deps;
-  // Winston builds and pipes a record even for a filtered level: decide once, off the hot path.
-  const debug = logger.isLevelEnabled('debug');
-  const budget = deps.inflightBytes;
-  const limits = { maxBytes: deps.maxBodyBytes, idleMs: deps.bodyTimeoutSeconds * 1000 };
-  let codec: Codec | undefined;
+export function createInferHandler(deps: RuntimeServerDeps): InferHandler {
+  return new InferHandler(deps);
+}
 
-  /**
-   * Reads and parses a request body. A long JSON body goes to the codec worker as it arrives, so the main thread
-   * never holds all of it; any other body is read here, then parsed here or on the worker.
-   */
-  async function receiveRequest(req: IncomingMessage, codec: Codec, reservation: Reservation, jsonLength: number | undefined): Promise<{ parsed: InferRequest; bodyRead: number }> {
-    const encoding = req.headers['content-encoding'];
-    const declared = admitBody(req, deps.maxBodyBytes, reservation);
-    if (declared !== undefined && (!encoding || encoding === 'identity') && codec.offloads(declared, jsonLength)) {
-      const incoming = codec.open(declared, jsonLength ?? 0);
-      try {
-        await receiveBody(req, limits, reservation, declared, (piece) => incoming.append(piece));
-      } catch (err) {
-        incoming.discard();
-        throw err;
-      }
-      return { bodyRead: performance.now(), parsed: await incoming.parse(jsonLength) };
-    }
-    const raw = await readBody(req, limits, reservation, declared, jsonLength);
-    const body = await decodeContent(raw, encoding, deps.maxBodyBytes, reservation);
-    const bodyRead = performance.now();
-    return { bodyRead, parsed: await codec.parse(body, jsonLength, body === raw && isExclusiveBody(body)) };
+/**
+ * The Inference-Header-Content-Length header: the byte length of the JSON before the binary data; undefined when
+ * absent (the body is JSON alone).
+ */
+function jsonHeaderLength(req: IncomingMessage): number | undefined {
+  const headerLength = req.headers['inference-header-content-length'];
+  if (headerLength === undefined) return undefined;
+  const jsonLength = Number(headerLength);
+  if (headerLength === '' || !Number.isInteger(jsonLength)) throw new RuntimeError('BinaryDataMismatch', `Inference-Header-Content-Length: ${JSON.stringify(headerLength)} is not an integer`);
+  if (jsonLength < 0) throw new RuntimeError('BinaryDataMismatch', `Inference-Header-Content-Length: ${jsonLength} is negative; it is the byte length of the JSON before the binary data`);
+  return jsonLength;
+}
+
+/**
+ * Writes a whole answer: a JSON-only answer in one piece, else the head's bytes and the binary chunks. Returns a
+ * promise only when held texts go out a piece at a time; a caller awaits nothing otherwise.
+ */
+function writeAnswer(res: ServerResponse, head: HeadPart[], chunks: Uint8Array[], closeAfter: boolean): Promise<void> | undefined {
+  const headers: Record<string, string | number> = {};
+  if (closeAfter) headers.Connection = 'close';
+  if (chunks.length === 0 && head.length === 1) {
+    const json = head[0] as string;
+    res.writeHead(200, { ...headers, 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(json) });
+    res.end(json);
+    return undefined;
+  }
+  const headBytes = head.map((p) => (typeof p === 'string' ? Buffer.from(p) : p));
+  const headLength = headBytes.reduce((n, c) => n + c.byteLength, 0);
+  const total = chunks.reduce((n, c) => n + c.byteLength, headLength);
+  res.writeHead(200, chunks.length === 0
+    ? { ...headers, 'Content-Type': 'application/json', 'Content-Length': total }
+    : { ...headers, 'Content-Type': 'application/octet-stream', 'Inference-Header-Content-Length': headLength, 'Content-Length': total });
+  if (headBytes.some((p) => p instanceof HeldText)) return writeInPieces(res, [...headBytes, ...chunks]);
+  res.cork();
+  for (const c of headBytes as Uint8Array[]) res.write(c);
+  for (const c of chunks) res.write(c);
+  res.end();
+  return undefined;
+}
+
+/** Answers inference requests: reads, schedules, encodes and writes each one, and counts how it ended. */
+class InferHandler {
+  private readonly logger: RuntimeServerDeps['logger'];
+  private readonly statistics: RuntimeServerDeps['statistics'];
+  // Winston builds and pipes a record even for a filtered level: decide once, off the hot path.
+  private readonly debug: boolean;
+  private readonly budget: RuntimeServerDeps['inflightBytes'];
+  private readonly limits: { maxBytes: number; idleMs: number };
+  /** Started with the first request, which knows the model's signature. */
+  private codec: Codec | undefined;
+
+  constructor(private readonly deps: RuntimeServerDeps) {
+    this.logger = deps.logger;
+    this.statistics = deps.statistics;
+    this.debug = deps.logger.isLevelEnabled('debug');
+    this.budget = deps.inflightBytes;
+    this.limits = { maxBytes: deps.maxBodyBytes, idleMs: deps.bodyTimeoutSeconds * 1000 };
   }
 
-  async function infer(req: IncomingMessage, res: ServerResponse, m: ServedModel): Promise<number> {
+  /** Whether this request is an inference request (then `handle` answers it). */
+  matches(method: string | undefined, path: string): RegExpExecArray | null {
+    return method === 'POST' ? INFER_PATH.exec(path) : null;
+  }
+
+  async handle(req: IncomingMessage, res: ServerResponse, match: RegExpExecArray): Promise<void> {
+    try {
+      const name = decodeSegment(match[1], 'model name');
+      const version = match[2] === undefined ? undefined : decodeSegment(match[2], 'model version');
+      const m = lookupModel(this.deps, name, version);
+      await this.infer(req, res, m);
+    } catch (err) {
+      const e = asRuntimeError(err);
+      if (e.status >= 500 && e.status !== 503) this.logger.error('request failed', { path: req.url, error: e.message });
+      // The body was not read: close rather than read it to find the next request.
+      res.setHeader('Connection', 'close');
+      if (!res.headersSent) sendError(res, e);
+      else res.destroy();
+    }
+  }
+
+  close(): void {
+    void this.codec?.close();
+  }
+
+  heldBytes(): number {
+    return this.codec?.heldBytes ?? 0;
+  }
+
+  /** One request from its arrival to its answer (or refusal); resolves with the HTTP status. */
+  private async infer(req: IncomingMessage, res: ServerResponse, m: ServedModel): Promise<number> {
     const started = performance.now();
     const headerRequestId = req.headers['x-request-id'];
     let requestId = typeof headerRequestId === 'string' ? headerRequestId : `r${++requestCounter}`;
-    deps.inflight.count++;
+    this.deps.inflight.count++;
     m.scheduler.arriving++;
     let arriving = true;
     let status = 200;
-    const reservation = new Reservation(budget);
+    const reservation = new Reservation(this.budget);
     try {
-      codec ??= new Codec(m.signature);
-      const headerLength = req.headers['inference-header-content-length'];
-      let jsonLength: number | undefined;
-      if (headerLength !== undefined) {
-        jsonLength = Number(headerLength);
-        if (headerLength === '' || !Number.isInteger(jsonLength)) throw new RuntimeError('BinaryDataMismatch', `Inference-Header-Content-Length: ${JSON.stringify(headerLength)} is not an integer`);
-        if (jsonLength < 0) throw new RuntimeError('BinaryDataMismatch', `Inference-Header-Content-Length: ${jsonLength} is negative; it is the byte length of the JSON before the binary data`);
-      }
-      const { parsed, bodyRead } = await receiveRequest(req, codec, reservation, jsonLength);
+      const codec = (this.codec ??= new Codec(m.signature));
+      const { parsed, bodyRead } = await this.receiveRequest(req, codec, reservation, jsonHeaderLength(req));
       const decoded = performance.now();
       if (parsed.id !== undefined) requestId = parsed.id;
       m.scheduler.arriving--;
@@ -165,80 +220,61 @@ export function createInferHandler(deps: RuntimeServerDeps) {
       // The body and its tensors are gone: a client slow to read its answer holds none of the in-flight budget.
       reservation.release();
       const { head, chunks } = await inferResponse(m, codec, parsed, outputs);
-      const headers: Record<string, string | number> = {};
-      if (deps.state() !== 'ready') headers.Connection = 'close';
       try {
-        if (chunks.length === 0 && head.length === 1) {
-          const json = head[0] as string;
-          res.writeHead(200, { ...headers, 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(json) });
-          res.end(json);
-        } else {
-          const headBytes = head.map((p) => (typeof p === 'string' ? Buffer.from(p) : p));
-          const headLength = headBytes.reduce((n, c) => n + c.byteLength, 0);
-          const total = chunks.reduce((n, c) => n + c.byteLength, headLength);
-          res.writeHead(200, chunks.length === 0
-            ? { ...headers, 'Content-Type': 'application/json', 'Content-Length': total }
-            : { ...headers, 'Content-Type': 'application/octet-stream', 'Inference-Header-Content-Length': headLength, 'Content-Length': total });
-          if (headBytes.some((p) => p instanceof HeldText)) await writeInPieces(res, [...headBytes, ...chunks]);
-          else {
-            res.cork();
-            for (const c of headBytes as Uint8Array[]) res.write(c);
-            for (const c of chunks) res.write(c);
-            res.end();
-          }
-        }
+        const writing = writeAnswer(res, head, chunks, this.deps.state() !== 'ready');
+        if (writing) await writing;
       } finally {
         dropHeld(head);
       }
       const answered = performance.now();
-      statistics.answered(parsed, { arrived: started, decodeStarted: bodyRead, decoded, computed, answered }, m.maxBatchSize > 1);
-      if (debug) logger.debug('inference', { requestId, model: m.name, status, ms: +(answered - started).toFixed(3) });
+      this.statistics.answered(parsed, { arrived: started, decodeStarted: bodyRead, decoded, computed, answered }, m.maxBatchSize > 1);
+      if (this.debug) this.logger.debug('inference', { requestId, model: m.name, status, ms: +(answered - started).toFixed(3) });
     } catch (err) {
       const e = asRuntimeError(err);
       status = e.status;
-      statistics.failed((performance.now() - started) / 1000);
-      // The rest of an unread body is not worth reading: answer and close.
-      if (e.reason === 'BodyTooLarge' || e.reason === 'RequestTimeout' || e.reason === 'InflightBytesExceeded' || !req.complete) res.setHeader('Connection', 'close');
-      if (!res.headersSent) sendError(res, e);
-      else res.destroy();
-      logger.log(status >= 500 && status !== 503 ? 'warn' : 'info', 'inference refused', { requestId, model: m.name, status, reason: e.reason, error: e.message });
+      this.refuse(req, res, m, e, started, requestId);
     } finally {
       reservation.release();
       if (arriving) m.scheduler.arriving--;
-      deps.inflight.count--;
+      this.deps.inflight.count--;
       m.metrics.requests.inc({ model: m.name, protocol: 'http', outcome: outcomeOf(status) });
       m.metrics.requestSeconds.observe({ model: m.name, protocol: 'http' }, (performance.now() - started) / 1000);
     }
     return status;
   }
 
-  return {
-    /** Whether this request is an inference request (then `handle` answers it). */
-    matches(method: string | undefined, path: string): RegExpExecArray | null {
-      return method === 'POST' ? INFER_PATH.exec(path) : null;
-    },
-    async handle(req: IncomingMessage, res: ServerResponse, match: RegExpExecArray): Promise<void> {
+  /**
+   * Reads and parses a request body. A long JSON body goes to the codec worker as it arrives, so the main thread
+   * never holds all of it; any other body is read here, then parsed here or on the worker.
+   */
+  private async receiveRequest(req: IncomingMessage, codec: Codec, reservation: Reservation, jsonLength: number | undefined): Promise<{ parsed: InferRequest; bodyRead: number }> {
+    const encoding = req.headers['content-encoding'];
+    const declared = admitBody(req, this.deps.maxBodyBytes, reservation);
+    if (declared !== undefined && (!encoding || encoding === 'identity') && codec.offloads(declared, jsonLength)) {
+      const incoming = codec.open(declared, jsonLength ?? 0);
       try {
-        const name = decodeSegment(match[1], 'model name');
-        const version = match[2] === undefined ? undefined : decodeSegment(match[2], 'model version');
-        const m = lookupModel(deps, name, version);
-        await infer(req, res, m);
+        await receiveBody(req, this.limits, reservation, declared, (piece) => incoming.append(piece));
       } catch (err) {
-        const e = asRuntimeError(err);
-        if (e.status >= 500 && e.status !== 503) logger.error('request failed', { path: req.url, error: e.message });
-        // The body was not read: close rather than read it to find the next request.
-        res.setHeader('Connection', 'close');
-        if (!res.headersSent) sendError(res, e);
-        else res.destroy();
+        incoming.discard();
+        throw err;
       }
-    },
-    close(): void {
-      void codec?.close();
-    },
-    heldBytes(): number {
-      return codec?.heldBytes ?? 0;
-    },
-  };
+      return { bodyRead: performance.now(), parsed: await incoming.parse(jsonLength) };
+    }
+    const raw = await readBody(req, this.limits, reservation, declared, jsonLength);
+    const body = await decodeContent(raw, encoding, this.deps.maxBodyBytes, reservation);
+    const bodyRead = performance.now();
+    return { bodyRead, parsed: await codec.parse(body, jsonLength, body === raw && isExclusiveBody(body)) };
+  }
+
+  /** The error's answer, or a cut connection when the answer had begun; logged as refused. */
+  private refuse(req: IncomingMessage, res: ServerResponse, m: ServedModel, e: RuntimeError, started: number, requestId: string): void {
+    this.statistics.failed((performance.now() - started) / 1000);
+    // The rest of an unread body is not worth reading: answer and close.
+    if (e.reason === 'BodyTooLarge' || e.reason === 'RequestTimeout' || e.reason === 'InflightBytesExceeded' || !req.complete) res.setHeader('Connection', 'close');
+    if (!res.headersSent) sendError(res, e);
+    else res.destroy();
+    this.logger.log(e.status >= 500 && e.status !== 503 ? 'warn' : 'info', 'inference refused', { requestId, model: m.name, status: e.status, reason: e.reason, error: e.message });
+  }
 }
 
 export interface RuntimeServer extends Server {
