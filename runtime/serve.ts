@@ -23,6 +23,7 @@ import type { WireTensor, WorkerInit } from './worker-protocol.js';
 import { isGpuProvider } from '../common/serve-contract.js';
 import { startGrpcServer, type GrpcRuntimeServer } from './grpc/server.js';
 import { chooseServedModel } from '../common/optimization-report.js';
+import { startGenerativeModel } from './generate/serve-generative.js';
 
 export class FatalError extends Error {
   constructor(readonly reason: string, message: string) {
@@ -253,6 +254,7 @@ export function startRuntime(cfg: ServeConfig, version: string, logger: Logger =
   const inflight = new InflightTracker();
   const runners = Array.from({ length: cfg.instances }, () => new ModelRunner());
   let inline: InlineLane | undefined;
+  let closeGeneration: (() => Promise<void>) | undefined;
   let startFailed = false;
   const modelName = cfg.name ?? defaultModelName(cfg.model);
   const statistics = new ModelStatisticsRecorder(modelName, MODEL_VERSION);
@@ -280,6 +282,16 @@ export function startRuntime(cfg: ServeConfig, version: string, logger: Logger =
     const { file, parameters: optimization } = chooseServedModel(original, cfg.optimizedModelDir);
     if (optimization) logger.info(optimization.optimized ? 'serving the optimised model' : 'serving the original model', { file, ...optimization });
     const plan = instancePlan(cfg);
+    // A decoder with its tokenizer beside it is served by the generation engine (runtime/generate).
+    const generative = await startGenerativeModel({ cfg, file, modelDir: dirname(original), name: modelName, session: plan[0], inflight, statistics, codecHeldBytes: () => server.codecHeldBytes(), logger });
+    if (generative) {
+      closeGeneration = generative.close;
+      if (startFailed) throw new FatalError('ListenFailed', 'the server did not start');
+      served = generative.served;
+      if (state === 'loading') state = 'ready';
+      grpc?.stateChanged();
+      return;
+    }
     const { providers, sig, nodesOnCpu } = await loadInstances(cfg, file, runners, plan, logger);
     if (startFailed) throw new FatalError('ListenFailed', 'the server did not start');
     const maxBatchSize = cfg.maxBatchSize;
@@ -345,7 +357,7 @@ export function startRuntime(cfg: ServeConfig, version: string, logger: Logger =
     await closed;
     clearTimeout(lingering);
     server.closeCodec();
-    await Promise.all([...runners.map((r) => r.close()), inline?.release()]);
+    await Promise.all([...runners.map((r) => r.close()), inline?.release(), closeGeneration?.()]);
     logger.info('drained');
   })());
 
@@ -354,7 +366,7 @@ export function startRuntime(cfg: ServeConfig, version: string, logger: Logger =
   const failStart = async (err: FatalError): Promise<never> => {
     startFailed = true;
     await Promise.race([ready.catch(() => {}), new Promise((r) => setTimeout(r, cfg.drainTimeoutSeconds * 1000).unref())]);
-    await Promise.all(runners.map((r) => r.close()));
+    await Promise.all([...runners.map((r) => r.close()), closeGeneration?.()]);
     throw err;
   };
   return new Promise((resolve, reject) => {
