@@ -1,0 +1,56 @@
+// Which models are generative: a decoder in the exported layout with config.json and tokenizer.json beside it. A model
+// directory with a tokenizer whose model is not such a decoder is served as an ordinary model; the generation flags
+// are serve flags with environment variables, refused naming the flag; a --max-model-len past the model's context
+// stops the start with the reason.
+import { copyFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { simpleModel, writeModel } from '../../../examples/onnx-models.js';
+import { infer, runCli, startRuntime, tempDir } from '../../support/runtime-process.js';
+import { decoderDir, postJson } from './support.js';
+
+const tmp = tempDir('modelplane-gen-detect-');
+afterAll(() => tmp.remove());
+
+test('a model with a tokenizer beside it that is not a decoder is served as an ordinary model', async () => {
+  const decoder = decoderDir(tmp.path, 'decoder');
+  const dir = join(tmp.path, 'encoder');
+  mkdirSync(dir);
+  writeModel(join(dir, 'model.onnx'), simpleModel());
+  for (const f of ['config.json', 'tokenizer.json', 'tokenizer_config.json']) copyFileSync(join(decoder.dir, f), join(dir, f));
+  const rt = await startRuntime(['--model', dir]);
+  try {
+    const meta = await (await fetch(`${rt.url}/v2/models/encoder`)).json();
+    expect(meta.generative).toBeUndefined();
+    const row = Array.from({ length: 16 }, (_, i) => i);
+    const r = await infer(rt.url, 'encoder', { inputs: ['INPUT0', 'INPUT1'].map((name) => ({ name, datatype: 'FP32', shape: [1, 16], data: row })) });
+    expect(r.status).toBe(200);
+    expect(await (await fetch(`${rt.url}/v1/models`)).json()).toEqual({ object: 'list', data: [] });
+    const completion = await postJson(`${rt.url}/v1/completions`, { model: 'encoder', prompt: 'x' });
+    expect(completion.status).toBe(400);
+    expect((await completion.json()).error).toMatchObject({ code: 'model_not_generative', param: 'model' });
+    const generate = await postJson(`${rt.url}/v2/models/encoder/generate`, { text_input: 'x' });
+    expect(generate.status).toBe(400);
+    expect((await generate.json()).error).toMatch(/not a generative model/);
+    const why = rt.logLines().find((l) => l.message === 'served as an ordinary model, not a generative one');
+    expect(why?.reason).toMatch(/it has no input input_ids/);
+  } finally {
+    await rt.stop();
+  }
+});
+
+test('the generation flags: in --help with their environment variables, refused naming the flag, checked against the model', async () => {
+  const help = await runCli(['serve', '--help']);
+  const text = help.stdout.replace(/\s+/g, ' ');
+  for (const [flag, env] of [['--max-num-seqs <n>', 'MODELPLANE_MAX_NUM_SEQS'], ['--max-model-len <n>', 'MODELPLANE_MAX_MODEL_LEN'], ['--max-kv-cache-bytes <n>', 'MODELPLANE_MAX_KV_CACHE_BYTES']]) {
+    expect(text).toContain(flag);
+    expect(text).toContain(`(env: ${env})`);
+  }
+  const zero = await runCli(['serve', '--model', 'm.onnx', '--max-num-seqs', '0']);
+  expect(zero.code).toBe(2);
+  expect(zero.stderr).toMatch(/--max-num-seqs: must be an integer from 1 to 4096, got "0"/);
+  const model = decoderDir(tmp.path, 'context');
+  const past = await runCli(['serve', '--model', model.dir, '--http-port', '0', '--host', '127.0.0.1', '--max-model-len', '4096'], { env: { ...process.env, NODE_OPTIONS: '', MODELPLANE_TERMINATION_LOG: '/nonexistent/termination-log' } });
+  expect(past.code).toBe(1);
+  expect(past.stdout).toMatch(/--max-model-len 4096 is more than the model's context length of 2048 tokens/);
+  expect(past.stdout).toMatch(/"reason":"InvalidConfig"/);
+});
