@@ -21,6 +21,11 @@ export interface DecoderSpec {
   kvDtype: 'float32' | 'float16';
   /** Whether position_ids is an input; without it the model counts positions from attention_mask itself. */
   positionIds: boolean;
+  /**
+   * Whether use_cache_branch is an input, as Optimum's merged decoders take it (true once there is a past): the past
+   * counts only when it is true (float32 caches only).
+   */
+  useCacheBranch?: boolean;
   /** Standard deviation of the logits, roughly: a larger one makes near-ties (and so greedy flips on rounding) rarer. */
   logitScale: number;
   seed: number;
@@ -123,6 +128,11 @@ export function decoderModel(spec: DecoderSpec): GraphSpec {
     { name: 'attention_mask', type: 'INT64', shape: ['batch_size', 'past_sequence_length + sequence_length'] },
   ];
   if (spec.positionIds) inputs.push({ name: 'position_ids', type: 'INT64', shape: ['batch_size', 'sequence_length'] });
+  if (spec.useCacheBranch) {
+    if (fp16) throw new Error('useCacheBranch: float32 caches only');
+    inputs.push({ name: 'use_cache_branch', type: 'BOOL', shape: [1] });
+    node('Cast', ['use_cache_branch'], ['use_cache_f'], { to: 1 });
+  }
   const outputs: ValueSpec[] = [{ name: 'logits', type: fp16 ? 'FLOAT16' : 'FLOAT', shape: ['batch_size', 'sequence_length', V] }];
 
   let h = 'h_0';
@@ -156,6 +166,10 @@ export function decoderModel(spec: DecoderSpec): GraphSpec {
         node('Cast', [p(`${kv}t`)], [p(`${kv}t16`)], { to: 10 });
         node('Concat', [past, p(`${kv}t16`)], [present], { axis: 2 });
         node('Cast', [present], [p(`${kv}_all`)], { to: 1 });
+      } else if (spec.useCacheBranch) {
+        node('Mul', [past, 'use_cache_f'], [p(`${kv}_past`)]);
+        node('Concat', [p(`${kv}_past`), p(`${kv}t`)], [present], { axis: 2 });
+        node('Identity', [present], [p(`${kv}_all`)]);
       } else {
         node('Concat', [past, p(`${kv}t`)], [present], { axis: 2 });
         node('Identity', [present], [p(`${kv}_all`)]);

@@ -1,7 +1,8 @@
 // Continuous batching changes nothing a client can see: 16 concurrent streams with prompts of different lengths (one
 // longer than a prefill chunk), different lengths to generate, fewer batch rows than streams (so sequences wait, join
 // the running batch and leave it at token boundaries) get exactly the greedy tokens of a plain single-sequence loop over
-// raw onnxruntime. For a float32 cache with position_ids, and a float16 cache whose model counts positions itself.
+// raw onnxruntime. For a float32 cache with position_ids, a float16 cache whose model counts positions itself, and
+// a merged decoder that uses its past only when told to (use_cache_branch).
 // End-of-sequence tokens end a sequence (finish_reason stop) unless ignore_eos says otherwise.
 import { metricValue, startRuntime, tempDir, type RuntimeProcess } from '../../support/runtime-process.js';
 import { decoderDir, postJson, readEvents, ReferenceDecoder, tokenPrompts } from './support.js';
@@ -44,6 +45,7 @@ async function streamTokens(url: string, model: string, prompt: number[], maxTok
 describe.each([
   ['float32 cache, position_ids given', {}],
   ['float16 cache, positions from the attention mask', { kvDtype: 'float16' as const, positionIds: false }],
+  ['a merged decoder taking use_cache_branch', { useCacheBranch: true }],
 ])('16 concurrent greedy streams (%s)', (name, opts) => {
   let rt: RuntimeProcess;
   let reference: ReferenceDecoder;

@@ -87,6 +87,7 @@ export class ReferenceDecoder {
         attention_mask: new ort.Tensor('int64', new BigInt64Array(done + input.length).fill(1n), [1, done + input.length]),
       };
       if (spec.positionIds) feeds.position_ids = new ort.Tensor('int64', BigInt64Array.from(input.map((_, i) => BigInt(done + i))), [1, input.length]);
+      if (spec.useCacheBranch) feeds.use_cache_branch = new ort.Tensor('bool', Uint8Array.from([done > 0 ? 1 : 0]), [1]);
       const r = await this.session.run(feeds);
       const logits = r.logits.data as Float32Array | Uint16Array;
       const V = spec.vocabSize;
