@@ -40,6 +40,11 @@ const SSE_HEADERS = { 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache
 
 export function createGenerateHandler(deps: GenerateDeps) {
   const { logger } = deps;
+  // Winston builds a record even for a filtered level: decide once, off the per-token path.
+  const debug = logger.isLevelEnabled('debug');
+  const answered = (path: string | undefined, done: Finished, arrived: number) => {
+    if (debug) logger.debug('generation', { path, promptTokens: done.promptTokens, completionTokens: done.completionTokens, finishReason: done.finishReason, ms: +(performance.now() - arrived).toFixed(3) });
+  };
   const limits = { maxBytes: deps.maxBodyBytes, idleMs: deps.bodyTimeoutSeconds * 1000 };
 
   async function readJson(req: IncomingMessage): Promise<unknown> {
@@ -131,6 +136,7 @@ export function createGenerateHandler(deps: GenerateDeps) {
     if (!f.stream) {
       const done = await run(res, g, ids, maxTokens, f, arrived).done;
       sendJson(res, 200, chat ? chatResponse(head, done, promptTokenIds) : completionResponse(head, done, promptTokenIds), closeHeader());
+      answered(req.url, done, arrived);
       return;
     }
     const chunk = (text: string, finish: Finished['finishReason'] | null, tokenIds?: number[]) => (chat
@@ -156,6 +162,7 @@ export function createGenerateHandler(deps: GenerateDeps) {
     if (f.includeUsage) event(res, usageChunk(head, chat ? 'chat.completion.chunk' : 'text_completion', done));
     event(res, '[DONE]');
     res.end();
+    answered(req.url, done, arrived);
   }
 
   /** Triton's generate extension: POST .../generate and .../generate_stream. */
@@ -170,6 +177,7 @@ export function createGenerateHandler(deps: GenerateDeps) {
     if (!streaming) {
       const done = await run(res, g, ids, maxTokens, f, arrived).done;
       sendJson(res, 200, { ...head, text_output: prefix + done.text, finish_reason: done.finishReason, ...(f.returnTokenIds ? { token_ids: done.tokenIds } : {}) }, closeHeader());
+      answered(req.url, done, arrived);
       return;
     }
     const running = run(res, g, ids, maxTokens, f, arrived, (d) => event(res, { ...head, text_output: d.text, ...(f.returnTokenIds ? { token_ids: d.tokenIds } : {}) }));
@@ -186,6 +194,7 @@ export function createGenerateHandler(deps: GenerateDeps) {
     }
     event(res, { ...head, text_output: '', finish_reason: done.finishReason });
     res.end();
+    answered(req.url, done, arrived);
   }
 
   /** Once the server drains, each answer tells the client not to send another request on its connection. */
