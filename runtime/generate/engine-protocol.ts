@@ -9,7 +9,7 @@ import type { SamplingParams } from './sampling.js';
 export interface EngineInit extends Omit<WorkerInit, 'modelPath'> {
   modelPath: string;
   channel: { requests: MessagePort; signal: Int32Array };
-  /** Written by the worker, read by /metrics: [KV-cache bytes held, rows decoding, sequences prefilling]. */
+  /** Written by the worker, read by /metrics: [KV-cache bytes held]. */
   stats: Float64Array;
   /** Most prompt tokens one prefill run takes (a longer prompt is prefilled in chunks between decode steps). */
   prefillChunkTokens: number;

@@ -14,8 +14,8 @@ export class EngineThread {
   private worker?: Worker;
   private requests?: MessagePort;
   private readonly signal = new Int32Array(new SharedArrayBuffer(4));
-  /** [KV-cache bytes held, rows decoding, sequences prefilling], written by the worker. */
-  readonly stats = new Float64Array(new SharedArrayBuffer(3 * 8));
+  /** [KV-cache bytes held], written by the worker. */
+  readonly stats = new Float64Array(new SharedArrayBuffer(8));
   private seq = 0;
   private closing = false;
   private readonly pending = new Map<number, { resolve: (r: RunResult) => void; reject: (e: Error) => void }>();

@@ -133,8 +133,6 @@ class DecodeLoop {
     let bytes = cacheBytes(this.geometry, this.seqs.length, this.length);
     for (const s of this.prefilling) if (s.partial) bytes += cacheBytes(this.geometry, 1, s.partial.length);
     init.stats[0] = bytes;
-    init.stats[1] = this.seqs.length;
-    init.stats[2] = this.prefilling.length;
     const e = this.events;
     if (e.ids.length === 0 && e.ends.length === 0) return;
     reply(e);

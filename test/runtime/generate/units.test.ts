@@ -212,7 +212,7 @@ describe('admission', () => {
   /** A stand-in for the worker thread: records what it is sent, lets the test play its step events. */
   function fakeThread() {
     const sent: EngineRequest[] = [];
-    const thread = { stats: new Float64Array(3), onStep: (_e: StepEvents) => {}, send: (m: EngineRequest) => sent.push(m) };
+    const thread = { stats: new Float64Array(1), onStep: (_e: StepEvents) => {}, send: (m: EngineRequest) => sent.push(m) };
     return { thread, sent, step: (e: Partial<StepEvents>) => thread.onStep({ type: 'step', ids: [], tokens: [], ends: [], decodeRows: 0, ...e }) };
   }
   const layout: DecoderLayout = { layers: 1, heads: 2, kvHeads: 1, headDim: 4, kvDtype: 'float32', logitsDtype: 'float32', vocabSize: 10, positionIds: true, useCacheBranch: false };
