@@ -94,6 +94,17 @@ export function createGenerateHandler(deps: GenerateDeps) {
     return maxTokens;
   }
 
+  /**
+   * Ends a stream. One whose headers went out before a drain began said nothing of closing: its connection is closed
+   * once it ends, so the drain does not wait on it.
+   */
+  const endStream = (res: ServerResponse) => {
+    // The response lets go of its socket as it finishes: hold on to it here.
+    const socket = res.socket;
+    if (deps.state() !== 'ready' && socket) res.once('finish', () => socket.end());
+    res.end();
+  };
+
   /** Writes one server-sent event. */
   const event = (res: ServerResponse, data: unknown) => {
     if (!res.destroyed) res.write(`data: ${typeof data === 'string' ? data : JSON.stringify(data)}\n\n`);
@@ -155,13 +166,13 @@ export function createGenerateHandler(deps: GenerateDeps) {
         event(res, e.body());
         event(res, '[DONE]');
       }
-      res.end();
+      endStream(res);
       throw e;
     }
     event(res, chunk('', done.finishReason));
     if (f.includeUsage) event(res, usageChunk(head, chat ? 'chat.completion.chunk' : 'text_completion', done));
     event(res, '[DONE]');
-    res.end();
+    endStream(res);
     answered(req.url, done, arrived);
   }
 
@@ -189,11 +200,11 @@ export function createGenerateHandler(deps: GenerateDeps) {
     } catch (err) {
       const e = asRuntimeError(err);
       if ((err as ApiError).status !== 499) event(res, { error: e.message });
-      res.end();
+      endStream(res);
       throw err;
     }
     event(res, { ...head, text_output: '', finish_reason: done.finishReason });
-    res.end();
+    endStream(res);
     answered(req.url, done, arrived);
   }
 

@@ -1,12 +1,12 @@
 // Which models are generative: a decoder in the exported layout with config.json and tokenizer.json beside it. A model
 // directory with a tokenizer whose model is not such a decoder is served as an ordinary model; the generation flags
 // are serve flags with environment variables, refused naming the flag; a --max-model-len past the model's context
-// stops the start with the reason.
+// stops the start with the reason; a stream running at SIGTERM is finished before the server exits.
 import { copyFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { simpleModel, writeModel } from '../../../examples/onnx-models.js';
 import { infer, runCli, startRuntime, tempDir } from '../../support/runtime-process.js';
-import { decoderDir, postJson } from './support.js';
+import { decoderDir, postJson, readEvents } from './support.js';
 
 const tmp = tempDir('modelplane-gen-detect-');
 afterAll(() => tmp.remove());
@@ -53,4 +53,22 @@ test('the generation flags: in --help with their environment variables, refused 
   expect(past.code).toBe(1);
   expect(past.stdout).toMatch(/--max-model-len 4096 is more than the model's context length of 2048 tokens/);
   expect(past.stdout).toMatch(/"reason":"InvalidConfig"/);
+});
+
+test('SIGTERM while a stream runs: the stream gets to its end, then the server exits 0', async () => {
+  const model = decoderDir(tmp.path, 'drain');
+  // A drain deadline past the test's own: a connection left open after the stream would hold the exit beyond it.
+  const rt = await startRuntime(['--model', model.dir, '--name', 'tiny', '--log-level', 'info', '--drain-timeout-seconds', '600']);
+  const res = await postJson(`${rt.url}/v1/completions`, { model: 'tiny', prompt: 'Hello', max_tokens: 300, temperature: 0, ignore_eos: true, stream: true, stream_options: { include_usage: true } });
+  let signalled = false;
+  const events = await readEvents(res, () => {
+    if (!signalled) {
+      signalled = true;
+      rt.proc.kill('SIGTERM');
+    }
+  });
+  expect(events[events.length - 1]).toBe('[DONE]');
+  expect(JSON.parse(events[events.length - 2]).usage.completion_tokens).toBe(300);
+  expect(await rt.exited).toBe(0);
+  expect(rt.logLines().find((l) => l.message === 'listener closed')?.inflight).toBe(1);
 });
