@@ -1,11 +1,11 @@
 // `modelplane serve`: flags (each also read from an environment variable) come from the serve contract; the
 // server lives in runtime/.
 import { Command, Option } from 'commander';
-import { SERVE_FLAGS } from '../common/serve-contract.js';
+import { GENERATION_FLAGS, SERVE_FLAGS } from '../common/serve-contract.js';
 
 /** Adds every `serve` flag of the contract to a command. */
 export function addServeOptions(cmd: Command): Command {
-  for (const f of Object.values(SERVE_FLAGS)) cmd.addOption(new Option(f.flags, f.help).env(f.env));
+  for (const f of [...Object.values(SERVE_FLAGS), ...Object.values(GENERATION_FLAGS)]) cmd.addOption(new Option(f.flags, f.help).env(f.env));
   return cmd;
 }
 

@@ -160,6 +160,41 @@ export const SERVE_FLAGS: { readonly [K in keyof Required<ServeSettings>]: Serve
   logLevel: { flags: '--log-level <level>', env: 'MODELPLANE_LOG_LEVEL', help: `${SERVE_LOG_LEVELS.join(' | ')} (default ${SERVE_DEFAULTS.logLevel})` },
 };
 
+/**
+ * The flags that bound a generative model's engine (a decoder with its tokenizer; see runtime/generate). They are
+ * `serve` flags like the others, kept in their own table because nothing renders them yet: a ModelDeployment has no
+ * field for them, so the operator and local mode start `serve` with their defaults.
+ */
+export interface GenerationSettings {
+  maxNumSeqs?: number;
+  maxModelLen?: number;
+  maxKvCacheBytes?: number;
+}
+
+export const GENERATION_DEFAULTS = {
+  maxNumSeqs: 32,
+  // 0: the model's own context length (config.json max_position_embeddings).
+  maxModelLen: 0,
+} satisfies Partial<Required<GenerationSettings>>;
+
+export const GENERATION_FLAGS: { readonly [K in keyof Required<GenerationSettings>]: ServeFlag } = {
+  maxNumSeqs: {
+    flags: '--max-num-seqs <n>',
+    env: 'MODELPLANE_MAX_NUM_SEQS',
+    help: `generative models: most sequences running at once (prefilling or decoding in one batch); more wait, up to --max-queue-size, then 503 with Retry-After (default ${GENERATION_DEFAULTS.maxNumSeqs})`,
+  },
+  maxModelLen: {
+    flags: '--max-model-len <n>',
+    env: 'MODELPLANE_MAX_MODEL_LEN',
+    help: 'generative models: most tokens of one sequence, prompt and completion together; a request asking for more is refused (400 naming the field); 0 = the model\'s context length from config.json (default 0)',
+  },
+  maxKvCacheBytes: {
+    flags: '--max-kv-cache-bytes <n>',
+    env: 'MODELPLANE_MAX_KV_CACHE_BYTES',
+    help: 'generative models: budget on the KV cache of the running batch, counted as every running sequence padded to the longest one may grow; sequences wait for room, and one that could never fit is refused (400) (default: a quarter of the container memory limit, else of the machine memory)',
+  },
+};
+
 /** The flag itself, without its placeholder: `--max-batch-size`. */
 export function flagName(key: keyof ServeSettings): string {
   return SERVE_FLAGS[key].flags.split(' ')[0];

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { availableParallelism, totalmem } from 'node:os';
 import { modelNameProblem } from '../common/model-name.js';
 import {
-  EXECUTION_PROVIDERS, GPU_EXECUTION_PROVIDERS, isGpuProvider, OPTIMIZATION_LEVELS, SERVE_DEFAULTS, SERVE_LOG_LEVELS,
+  EXECUTION_PROVIDERS, GENERATION_DEFAULTS, GPU_EXECUTION_PROVIDERS, isGpuProvider, OPTIMIZATION_LEVELS, SERVE_DEFAULTS, SERVE_LOG_LEVELS,
   type ExecutionProvider, type OptimizationLevel, type ServeLogLevel,
 } from '../common/serve-contract.js';
 
@@ -43,6 +43,12 @@ export interface ServeConfig {
   optimizedModelDir?: string;
   /** Sample requests every instance runs before the model is ready (a failure stops the start). */
   warmup?: string;
+  /** Generative models: sequences running at once. */
+  maxNumSeqs: number;
+  /** Generative models: most tokens of a sequence; 0 = the model's context length. */
+  maxModelLen: number;
+  /** Generative models: budget on the running batch's KV cache, bytes. */
+  maxKvCacheBytes: number;
 }
 
 /** Raw option values as commander hands them over (strings from flags or the environment; true for a bare switch). */
@@ -140,6 +146,9 @@ export function parseServeConfig(raw: RawServeOptions): ServeConfig {
     credentialsDir: o.credentialsDir || undefined,
     optimizedModelDir: o.optimizedModelDir || undefined,
     warmup: o.warmup || undefined,
+    maxNumSeqs: integer(o.maxNumSeqs, '--max-num-seqs', GENERATION_DEFAULTS.maxNumSeqs, 1, 4096),
+    maxModelLen: integer(o.maxModelLen, '--max-model-len', GENERATION_DEFAULTS.maxModelLen, 0, 10_000_000),
+    maxKvCacheBytes: integer(o.maxKvCacheBytes, '--max-kv-cache-bytes', defaultKvCacheBytes(), 1024),
   };
 }
 
@@ -174,6 +183,11 @@ export function defaultInflightBytes(memoryMax: string | undefined = readCgroupM
   const limit = Number(memoryMax?.trim());
   const memory = Number.isFinite(limit) && limit > 0 ? Math.min(limit, machine) : machine;
   return Math.max(64 * 1024 * 1024, Math.floor(memory * INFLIGHT_MEMORY_SHARE));
+}
+
+/** The default `--max-kv-cache-bytes`: a quarter of the container's (else the machine's) memory, as for request bodies. */
+export function defaultKvCacheBytes(memoryMax: string | undefined = readCgroupMemoryMax(), machine: number = totalmem()): number {
+  return defaultInflightBytes(memoryMax, machine);
 }
 
 function readCgroupMemoryMax(): string | undefined {

@@ -9,6 +9,7 @@ import type { Scheduler } from './scheduler.js';
 import type { ModelSignature } from './signature.js';
 import type { ModelStatisticsRecorder } from './statistics.js';
 import type { WarmupReport } from './warmup.js';
+import type { GenerativeModel } from './generate/model.js';
 
 export const SERVER_NAME = 'modelplane';
 export const EXTENSIONS = ['binary_tensor_data', 'statistics'];
@@ -27,6 +28,8 @@ export interface ServedModel {
   parameters?: Record<string, string | number | boolean>;
   /** What the warm-up ran and whether it failed (model metadata `warmup`). */
   warmup?: WarmupReport;
+  /** A generative model's engine and tokenizer (model metadata `generative` and `generation`). */
+  generation?: GenerativeModel;
 }
 
 /** Triton's wording, which its clients and examples match on. */
@@ -59,6 +62,7 @@ export function modelMetadata(m: ServedModel): Record<string, unknown> {
     outputs: m.signature.outputs.map((t) => ({ name: t.name, datatype: t.datatype, shape: t.shape })),
     ...(m.parameters ? { parameters: m.parameters } : {}),
     ...(m.warmup ? { warmup: m.warmup } : {}),
+    ...(m.generation ? { generative: true, generation: m.generation.describe() } : {}),
   };
 }
 

@@ -23,6 +23,7 @@ import type { WireTensor, WorkerInit } from './worker-protocol.js';
 import { isGpuProvider } from '../common/serve-contract.js';
 import { startGrpcServer, type GrpcRuntimeServer } from './grpc/server.js';
 import { chooseServedModel } from '../common/optimization-report.js';
+import { startGenerativeModel } from './generate/serve-generative.js';
 
 export class FatalError extends Error {
   constructor(readonly reason: string, message: string) {
@@ -261,6 +262,8 @@ class Runtime {
   private startFailed = false;
   private grpc: GrpcRuntimeServer | undefined;
   private draining: Promise<void> | undefined;
+  /** The generation engine's close, when the model is a decoder it serves (runtime/generate). */
+  private closeGeneration: (() => Promise<void>) | undefined;
   private readonly inflight = new InflightTracker();
   private readonly runners: ModelRunner[];
   private readonly modelName: string;
@@ -329,6 +332,16 @@ class Runtime {
     const { file, parameters: optimization } = chooseServedModel(original, cfg.optimizedModelDir);
     if (optimization) logger.info(optimization.optimized ? 'serving the optimised model' : 'serving the original model', { file, ...optimization });
     const plan = instancePlan(cfg);
+    // A decoder with its tokenizer beside it is served by the generation engine (runtime/generate).
+    const generative = await startGenerativeModel({ cfg, file, modelDir: dirname(original), name: modelName, session: plan[0], inflight: this.inflight, statistics: this.statistics, codecHeldBytes: () => this.server.codecHeldBytes(), logger });
+    if (generative) {
+      this.closeGeneration = generative.close;
+      if (this.startFailed) throw new FatalError('ListenFailed', 'the server did not start');
+      this.served = generative.served;
+      if (this.state === 'loading') this.state = 'ready';
+      this.grpc?.stateChanged();
+      return;
+    }
     const { providers, sig, nodesOnCpu } = await loadInstances(cfg, file, runners, plan, logger);
     if (this.startFailed) throw new FatalError('ListenFailed', 'the server did not start');
     const maxBatchSize = cfg.maxBatchSize;
@@ -404,7 +417,7 @@ class Runtime {
     await closed;
     clearTimeout(lingering);
     server.closeCodec();
-    await Promise.all([...this.runners.map((r) => r.close()), this.inline?.release()]);
+    await Promise.all([...this.runners.map((r) => r.close()), this.inline?.release(), this.closeGeneration?.()]);
     logger.info('drained');
   }
 
@@ -428,7 +441,7 @@ class Runtime {
   private async failStart(err: FatalError): Promise<never> {
     this.startFailed = true;
     await this.loadSettled();
-    await Promise.all(this.runners.map((r) => r.close()));
+    await Promise.all([...this.runners.map((r) => r.close()), this.closeGeneration?.()]);
     throw err;
   }
 }

@@ -12,6 +12,7 @@ import { Reservation } from '../admission.js';
 import { createControlApp } from './control.js';
 import { MODEL_VERSION, lookupModel, outcomeOf, type ServedModel, type TransportDeps } from '../core.js';
 import { decodeSegment, sendError } from './respond.js';
+import { createGenerateHandler } from '../generate/http.js';
 
 /** The HTTP transport's own limits besides what every transport gets. */
 export interface RuntimeServerDeps extends TransportDeps {
@@ -286,6 +287,7 @@ export interface RuntimeServer extends Server {
 
 export function createRuntimeServer(deps: RuntimeServerDeps): RuntimeServer {
   const inference = createInferHandler(deps);
+  const generation = createGenerateHandler(deps);
   const control = createControlApp(deps);
   const requestTimeout = deps.requestTimeoutSeconds * 1000;
   const headersTimeout = requestTimeout > 0 ? Math.min(deps.headersTimeoutSeconds * 1000, requestTimeout) : deps.headersTimeoutSeconds * 1000;
@@ -298,8 +300,12 @@ export function createRuntimeServer(deps: RuntimeServerDeps): RuntimeServer {
   }, (req, res) => {
     const url = req.url ?? '/';
     const q = url.indexOf('?');
-    const match = inference.matches(req.method, q === -1 ? url : url.slice(0, q));
+    const path = q === -1 ? url : url.slice(0, q);
+    const match = inference.matches(req.method, path);
+    // OpenAI's /v1 routes and Triton's generate extension (runtime/generate/http.ts).
+    const generate = match ? undefined : generation.matches(path);
     if (match) void inference.handle(req, res, match);
+    else if (generate) void generation.handle(req, res, generate);
     else {
       // Once the listener has closed, no connection should stay open for another request (probes, scrapes).
       if (deps.state() === 'closed') res.setHeader('Connection', 'close');

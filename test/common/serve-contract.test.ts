@@ -56,6 +56,10 @@ const defaults: ServeConfig = {
   credentialsDir: undefined,
   optimizedModelDir: undefined,
   warmup: undefined,
+  maxNumSeqs: 32,
+  maxModelLen: 0,
+  // A quarter of this machine's (or container's) memory.
+  maxKvCacheBytes: expect.any(Number) as unknown as number,
 };
 
 const SPECS: [string, Record<string, unknown>, Partial<ServeConfig>][] = [

@@ -1,0 +1,365 @@
+// A small decoder-only language model built in code, laid out as Optimum and transformers.js export one
+// (`text-generation-with-past`): input_ids, attention_mask, position_ids and past_key_values.{i}.key|value in;
+// logits and present.{i}.key|value out. The attention is real (grouped-query, causal, the attention mask applied to
+// padding), the weights deterministic random numbers, so its answers are gibberish but exactly reproducible. Beside it,
+// the files a model directory carries: config.json, generation_config.json, and a byte-level BPE tokenizer trained here
+// on a little text (tokenizer.json, tokenizer_config.json with a ChatML chat template).
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { encodeModel, randomFloats, type GraphSpec, type InitializerSpec, type NodeSpec, type ValueSpec } from './onnx-models.js';
+
+export interface DecoderSpec {
+  vocabSize: number;
+  hidden: number;
+  layers: number;
+  heads: number;
+  /** Key/value heads (grouped-query attention: heads is a multiple of it). */
+  kvHeads: number;
+  intermediate: number;
+  maxPositions: number;
+  /** The element type of past_key_values and present (float16: as an fp16 export keeps its cache), and of logits. */
+  kvDtype: 'float32' | 'float16';
+  /** Whether position_ids is an input; without it the model counts positions from attention_mask itself. */
+  positionIds: boolean;
+  /**
+   * Whether use_cache_branch is an input, as Optimum's merged decoders take it (true once there is a past): the past
+   * counts only when it is true (float32 caches only).
+   */
+  useCacheBranch?: boolean;
+  /** Standard deviation of the logits, roughly: a larger one makes near-ties (and so greedy flips on rounding) rarer. */
+  logitScale: number;
+  seed: number;
+}
+
+export const DEFAULT_DECODER: Omit<DecoderSpec, 'vocabSize'> = {
+  hidden: 64,
+  layers: 2,
+  heads: 4,
+  kvHeads: 2,
+  intermediate: 128,
+  maxPositions: 2048,
+  kvDtype: 'float32',
+  positionIds: true,
+  logitScale: 4,
+  seed: 4242,
+};
+
+const NEG = -1e9;
+
+/** The decoder graph: token and learned position embeddings, `layers` pre-norm blocks (attention, SiLU MLP), an LM head. */
+export function decoderModel(spec: DecoderSpec): GraphSpec {
+  const { vocabSize: V, hidden: D, layers: L, heads: H, kvHeads: KVH, intermediate: I, maxPositions: P } = spec;
+  if (D % H !== 0) throw new Error(`hidden ${D} is not a multiple of heads ${H}`);
+  if (H % KVH !== 0) throw new Error(`heads ${H} is not a multiple of kvHeads ${KVH}`);
+  const hd = D / H;
+  const G = H / KVH;
+  const fp16 = spec.kvDtype === 'float16';
+  const kvType = fp16 ? 'FLOAT16' : 'FLOAT';
+  const nodes: NodeSpec[] = [];
+  const inits: InitializerSpec[] = [];
+  let seed = spec.seed;
+  const weight = (name: string, dims: number[], scale: number) => inits.push({ name, dims, data: randomFloats(dims.reduce((a, b) => a * b, 1), seed++, scale) });
+  const ones = (name: string, n: number) => inits.push({ name, dims: [n], data: new Float32Array(n).fill(1) });
+  const zeros = (name: string, n: number) => inits.push({ name, dims: [n], data: new Float32Array(n) });
+  const i64 = (name: string, values: number[], dims: number[] = [values.length]) => inits.push({ name, dims, data: BigInt64Array.from(values.map(BigInt)) });
+  const f32 = (name: string, value: number) => inits.push({ name, dims: [], data: Float32Array.from([value]) });
+  const node = (op: string, inputs: string[], outputs: string[], attributes?: NodeSpec['attributes']) => nodes.push({ op, inputs, outputs, attributes });
+  // Uniform in [-s, s) has standard deviation s / sqrt(3).
+  const uniform = (std: number) => std * Math.sqrt(3);
+
+  i64('c_zero', [0], []);
+  i64('c_one', [1], []);
+  i64('c_one_1d', [1]);
+  i64('c_two_1d', [2]);
+  i64('c_axis1', [1]);
+  i64('c_axes123', [1, 2, 3]);
+  i64('c_axis2', [2]);
+  f32('c_onef', 1);
+  f32('c_neg', NEG);
+  f32('c_scale', 1 / Math.sqrt(hd));
+  i64('c_q_shape', [0, 0, H, hd]);
+  i64('c_kv_shape', [0, 0, KVH, hd]);
+  i64('c_q_groups', [0, KVH, G, -1, hd]);
+  i64('c_ctx_heads', [0, H, -1, hd]);
+  i64('c_ctx_flat', [0, 0, H * hd]);
+
+  // Sequence and total lengths, as scalars.
+  node('Shape', ['input_ids'], ['ids_shape']);
+  node('Slice', ['ids_shape', 'c_one_1d', 'c_two_1d'], ['seq_1d']);
+  node('Squeeze', ['seq_1d'], ['seq']);
+  node('Shape', ['attention_mask'], ['mask_shape']);
+  node('Slice', ['mask_shape', 'c_one_1d', 'c_two_1d'], ['total_1d']);
+  node('Squeeze', ['total_1d'], ['total']);
+
+  // Positions: given, or counted from the attention mask (padding counts nothing), as GPT-2's export does.
+  let positions = 'position_ids';
+  if (!spec.positionIds) {
+    i64('c_int_max', [2 ** 53 - 1]);
+    node('CumSum', ['attention_mask', 'c_one'], ['mask_cumsum']);
+    node('Sub', ['mask_cumsum', 'c_one'], ['mask_positions']);
+    node('Neg', ['seq_1d'], ['neg_seq_1d']);
+    node('Slice', ['mask_positions', 'neg_seq_1d', 'c_int_max', 'c_axis1'], ['last_positions']);
+    node('Max', ['last_positions', 'c_zero'], ['computed_positions']);
+    positions = 'computed_positions';
+  }
+
+  weight('embed_tokens', [V, D], 1);
+  weight('embed_positions', [P, D], 0.5);
+  node('Gather', ['embed_tokens', 'input_ids'], ['tok_emb'], { axis: 0 });
+  node('Gather', ['embed_positions', positions], ['pos_emb'], { axis: 0 });
+  node('Add', ['tok_emb', 'pos_emb'], ['h_0']);
+
+  // The additive mask [B,1,1,S,T]: -1e9 where the key is padding or lies after the query.
+  node('Range', ['c_zero', 'total', 'c_one'], ['key_index']);
+  node('Sub', ['total', 'seq'], ['query_start']);
+  node('Range', ['query_start', 'total', 'c_one'], ['query_index']);
+  node('Unsqueeze', ['query_index', 'c_axis1'], ['query_col']);
+  node('Greater', ['key_index', 'query_col'], ['future']);
+  node('Cast', ['future'], ['future_f'], { to: 1 });
+  node('Mul', ['future_f', 'c_neg'], ['causal_add']);
+  node('Cast', ['attention_mask'], ['mask_f'], { to: 1 });
+  node('Sub', ['c_onef', 'mask_f'], ['pad_f']);
+  node('Mul', ['pad_f', 'c_neg'], ['pad_add']);
+  node('Unsqueeze', ['pad_add', 'c_axes123'], ['pad_add5']);
+  node('Add', ['pad_add5', 'causal_add'], ['attn_mask']);
+
+  const inputs: ValueSpec[] = [
+    { name: 'input_ids', type: 'INT64', shape: ['batch_size', 'sequence_length'] },
+    { name: 'attention_mask', type: 'INT64', shape: ['batch_size', 'past_sequence_length + sequence_length'] },
+  ];
+  if (spec.positionIds) inputs.push({ name: 'position_ids', type: 'INT64', shape: ['batch_size', 'sequence_length'] });
+  if (spec.useCacheBranch) {
+    if (fp16) throw new Error('useCacheBranch: float32 caches only');
+    inputs.push({ name: 'use_cache_branch', type: 'BOOL', shape: [1] });
+    node('Cast', ['use_cache_branch'], ['use_cache_f'], { to: 1 });
+  }
+  const outputs: ValueSpec[] = [{ name: 'logits', type: fp16 ? 'FLOAT16' : 'FLOAT', shape: ['batch_size', 'sequence_length', V] }];
+
+  let h = 'h_0';
+  for (let l = 0; l < L; l++) {
+    const p = (s: string) => `l${l}_${s}`;
+    for (const kv of ['key', 'value']) {
+      inputs.push({ name: `past_key_values.${l}.${kv}`, type: kvType, shape: ['batch_size', KVH, 'past_sequence_length', hd] });
+      outputs.push({ name: `present.${l}.${kv}`, type: kvType, shape: ['batch_size', KVH, 'past_sequence_length + sequence_length', hd] });
+    }
+    ones(p('ln1_w'), D);
+    zeros(p('ln1_b'), D);
+    node('LayerNormalization', [h, p('ln1_w'), p('ln1_b')], [p('n1')], { axis: -1, epsilon: 1e-5 });
+    weight(p('wq'), [D, H * hd], uniform(1 / Math.sqrt(D)));
+    weight(p('wk'), [D, KVH * hd], uniform(1 / Math.sqrt(D)));
+    weight(p('wv'), [D, KVH * hd], uniform(1 / Math.sqrt(D)));
+    weight(p('wo'), [H * hd, D], uniform(1 / Math.sqrt(H * hd)));
+    node('MatMul', [p('n1'), p('wq')], [p('q')]);
+    node('MatMul', [p('n1'), p('wk')], [p('k')]);
+    node('MatMul', [p('n1'), p('wv')], [p('v')]);
+    node('Reshape', [p('q'), 'c_q_shape'], [p('q4')]);
+    node('Transpose', [p('q4')], [p('qt')], { perm: [0, 2, 1, 3] });
+    node('Reshape', [p('qt'), 'c_q_groups'], [p('q5')]);
+    for (const kv of ['k', 'v']) {
+      const past = `past_key_values.${l}.${kv === 'k' ? 'key' : 'value'}`;
+      const present = `present.${l}.${kv === 'k' ? 'key' : 'value'}`;
+      node('Reshape', [p(kv), 'c_kv_shape'], [p(`${kv}4`)]);
+      node('Transpose', [p(`${kv}4`)], [p(`${kv}t`)], { perm: [0, 2, 1, 3] });
+      if (fp16) {
+        // The cache holds halves: what attention reads back is what the cache keeps, whether it was just computed
+        // or computed by an earlier run (so a prompt prefilled in chunks attends as one prefilled whole).
+        node('Cast', [p(`${kv}t`)], [p(`${kv}t16`)], { to: 10 });
+        node('Concat', [past, p(`${kv}t16`)], [present], { axis: 2 });
+        node('Cast', [present], [p(`${kv}_all`)], { to: 1 });
+      } else if (spec.useCacheBranch) {
+        node('Mul', [past, 'use_cache_f'], [p(`${kv}_past`)]);
+        node('Concat', [p(`${kv}_past`), p(`${kv}t`)], [present], { axis: 2 });
+        node('Identity', [present], [p(`${kv}_all`)]);
+      } else {
+        node('Concat', [past, p(`${kv}t`)], [present], { axis: 2 });
+        node('Identity', [present], [p(`${kv}_all`)]);
+      }
+      node('Unsqueeze', [p(`${kv}_all`), 'c_axis2'], [p(`${kv}5`)]);
+    }
+    node('Transpose', [p('k5')], [p('k5t')], { perm: [0, 1, 2, 4, 3] });
+    node('MatMul', [p('q5'), p('k5t')], [p('scores')]);
+    node('Mul', [p('scores'), 'c_scale'], [p('scaled')]);
+    node('Add', [p('scaled'), 'attn_mask'], [p('masked')]);
+    node('Softmax', [p('masked')], [p('probs')], { axis: -1 });
+    node('MatMul', [p('probs'), p('v5')], [p('ctx')]);
+    node('Reshape', [p('ctx'), 'c_ctx_heads'], [p('ctx4')]);
+    node('Transpose', [p('ctx4')], [p('ctxt')], { perm: [0, 2, 1, 3] });
+    node('Reshape', [p('ctxt'), 'c_ctx_flat'], [p('ctx3')]);
+    node('MatMul', [p('ctx3'), p('wo')], [p('attn')]);
+    node('Add', [h, p('attn')], [p('h_attn')]);
+    ones(p('ln2_w'), D);
+    zeros(p('ln2_b'), D);
+    node('LayerNormalization', [p('h_attn'), p('ln2_w'), p('ln2_b')], [p('n2')], { axis: -1, epsilon: 1e-5 });
+    weight(p('w_up'), [D, I], uniform(1 / Math.sqrt(D)));
+    weight(p('w_down'), [I, D], uniform(1 / Math.sqrt(I)));
+    node('MatMul', [p('n2'), p('w_up')], [p('up')]);
+    node('Sigmoid', [p('up')], [p('gate')]);
+    node('Mul', [p('up'), p('gate')], [p('act')]);
+    node('MatMul', [p('act'), p('w_down')], [p('down')]);
+    node('Add', [p('h_attn'), p('down')], [`h_${l + 1}`]);
+    h = `h_${l + 1}`;
+  }
+  ones('ln_f_w', D);
+  zeros('ln_f_b', D);
+  node('LayerNormalization', [h, 'ln_f_w', 'ln_f_b'], ['h_final'], { axis: -1, epsilon: 1e-5 });
+  weight('lm_head', [D, V], uniform(spec.logitScale / Math.sqrt(D)));
+  if (fp16) {
+    node('MatMul', ['h_final', 'lm_head'], ['logits_f32']);
+    node('Cast', ['logits_f32'], ['logits'], { to: 10 });
+  } else node('MatMul', ['h_final', 'lm_head'], ['logits']);
+  return { name: 'tiny-decoder', inputs, outputs, nodes, initializers: inits, opset: 17 };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The tokenizer: byte-level BPE (GPT-2's byte alphabet), its merges learned here from a little text.
+
+/** GPT-2's map from bytes to printable characters, so that every byte string is a string of vocabulary symbols. */
+export function bytesToUnicode(): string[] {
+  const printable: number[] = [];
+  for (let b = 33; b <= 126; b++) printable.push(b);
+  for (let b = 161; b <= 172; b++) printable.push(b);
+  for (let b = 174; b <= 255; b++) printable.push(b);
+  const out: string[] = new Array(256);
+  let n = 0;
+  for (let b = 0; b < 256; b++) out[b] = String.fromCodePoint(printable.includes(b) ? b : 256 + n++);
+  return out;
+}
+
+const CORPUS = `
+Modelplane deploys models on Kubernetes. A user applies a model deployment; the operator reconciles it into runtime
+pods that serve the model, report readiness and metrics, and scale with load. The runtime loads one model and serves
+it over the open inference protocol. Generative models answer completions and chat completions: the server keeps the
+key and value cache between steps, batches the sequences that are running, and streams each token as it is made.
+Hello, how are you today? I am fine, thank you. What is the weather like? It is sunny and warm in the city.
+The quick brown fox jumps over the lazy dog. One, two, three, four, five, six, seven, eight, nine, ten.
+Tell me a story about a cat who lives in a small house near the sea, and the boat that brings fish every morning.
+`;
+
+/** GPT-2's pre-tokenisation pattern (the one the ByteLevel pre-tokenizer applies with use_regex). */
+const GPT2_SPLIT = /'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+/gu;
+
+export const SPECIAL_TOKENS = ['<|endoftext|>', '<|im_start|>', '<|im_end|>'] as const;
+
+export const CHATML_TEMPLATE =
+  "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n' }}{% endfor %}" +
+  "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
+
+/** A byte-level BPE tokenizer.json with `merges` merges learned from the text above, and the special tokens after them. */
+export function tokenizerJson(merges = 200): { json: Record<string, unknown>; vocab: Map<string, number> } {
+  const byteChar = bytesToUnicode();
+  const enc = new TextEncoder();
+  const words = new Map<string, number>();
+  for (const w of CORPUS.replace(/\n/g, ' ').match(GPT2_SPLIT) ?? []) {
+    const sym = [...enc.encode(w)].map((b) => byteChar[b]).join('\u0000');
+    words.set(sym, (words.get(sym) ?? 0) + 1);
+  }
+  let split = [...words].map(([w, n]) => ({ parts: w.split('\u0000'), n }));
+  const vocab = new Map<string, number>();
+  [...byteChar].sort((a, b) => a.codePointAt(0)! - b.codePointAt(0)!).forEach((c, i) => vocab.set(c, i));
+  const mergeList: string[] = [];
+  for (let m = 0; m < merges; m++) {
+    const pairs = new Map<string, number>();
+    for (const { parts, n } of split) for (let i = 0; i + 1 < parts.length; i++) {
+      const key = `${parts[i]} ${parts[i + 1]}`;
+      pairs.set(key, (pairs.get(key) ?? 0) + n);
+    }
+    const best = [...pairs].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))[0];
+    if (!best || best[1] < 2) break;
+    const [a, b] = best[0].split(' ');
+    mergeList.push(best[0]);
+    vocab.set(a + b, vocab.size);
+    split = split.map(({ parts, n }) => {
+      const out: string[] = [];
+      for (let i = 0; i < parts.length; i++) {
+        if (i + 1 < parts.length && parts[i] === a && parts[i + 1] === b) {
+          out.push(a + b);
+          i++;
+        } else out.push(parts[i]);
+      }
+      return { parts: out, n };
+    });
+  }
+  const added = SPECIAL_TOKENS.map((content) => {
+    const id = vocab.size;
+    vocab.set(content, id);
+    return { id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true };
+  });
+  const byteLevel = { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true };
+  return {
+    vocab,
+    json: {
+      version: '1.0',
+      truncation: null,
+      padding: null,
+      added_tokens: added,
+      normalizer: null,
+      pre_tokenizer: byteLevel,
+      post_processor: byteLevel,
+      decoder: byteLevel,
+      model: {
+        type: 'BPE', dropout: null, unk_token: null, continuing_subword_prefix: null, end_of_word_suffix: null,
+        fuse_unk: false, byte_fallback: false, ignore_merges: false, vocab: Object.fromEntries(vocab), merges: mergeList,
+      },
+    },
+  };
+}
+
+export interface DecoderDirOptions extends Partial<Omit<DecoderSpec, 'vocabSize'>> {
+  /** BPE merges learned (the vocabulary is 256 bytes, the merges, and 3 special tokens). */
+  merges?: number;
+  /** generation_config.json's eos_token_id (default: <|endoftext|> and <|im_end|>). */
+  eosTokenIds?: number[];
+  /** Extra keys for generation_config.json (sampling defaults such as temperature). */
+  generationConfig?: Record<string, unknown>;
+}
+
+export interface DecoderDir {
+  dir: string;
+  spec: DecoderSpec;
+  vocab: Map<string, number>;
+  eosTokenIds: number[];
+}
+
+/** Writes a model directory (model.onnx, config.json, generation_config.json, tokenizer.json, tokenizer_config.json). */
+export function writeDecoderModelDir(dir: string, opts: DecoderDirOptions = {}): DecoderDir {
+  const { json, vocab } = tokenizerJson(opts.merges);
+  const spec: DecoderSpec = { ...DEFAULT_DECODER, ...opts, vocabSize: vocab.size };
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'model.onnx'), encodeModel(decoderModel(spec)));
+  writeFileSync(join(dir, 'tokenizer.json'), JSON.stringify(json));
+  const id = (t: string) => vocab.get(t)!;
+  const eosTokenIds = opts.eosTokenIds ?? [id('<|endoftext|>'), id('<|im_end|>')];
+  writeFileSync(join(dir, 'tokenizer_config.json'), JSON.stringify({
+    tokenizer_class: 'PreTrainedTokenizerFast',
+    bos_token: null,
+    eos_token: '<|im_end|>',
+    pad_token: '<|endoftext|>',
+    model_max_length: spec.maxPositions,
+    clean_up_tokenization_spaces: false,
+    chat_template: CHATML_TEMPLATE,
+    added_tokens_decoder: Object.fromEntries(SPECIAL_TOKENS.map((t) => [String(id(t)), { content: t, lstrip: false, normalized: false, rstrip: false, single_word: false, special: true }])),
+  }, null, 2));
+  const headDim = spec.hidden / spec.heads;
+  writeFileSync(join(dir, 'config.json'), JSON.stringify({
+    architectures: ['TinyDecoderForCausalLM'],
+    model_type: 'tiny-decoder',
+    vocab_size: spec.vocabSize,
+    hidden_size: spec.hidden,
+    num_hidden_layers: spec.layers,
+    num_attention_heads: spec.heads,
+    num_key_value_heads: spec.kvHeads,
+    head_dim: headDim,
+    intermediate_size: spec.intermediate,
+    max_position_embeddings: spec.maxPositions,
+    bos_token_id: null,
+    eos_token_id: id('<|endoftext|>'),
+    pad_token_id: id('<|endoftext|>'),
+    torch_dtype: spec.kvDtype,
+  }, null, 2));
+  writeFileSync(join(dir, 'generation_config.json'), JSON.stringify({
+    eos_token_id: eosTokenIds.length === 1 ? eosTokenIds[0] : eosTokenIds,
+    pad_token_id: id('<|endoftext|>'),
+    ...opts.generationConfig,
+  }, null, 2));
+  return { dir, spec, vocab, eosTokenIds };
+}
