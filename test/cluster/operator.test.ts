@@ -6,7 +6,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AppsV1Api, CoordinationV1Api, CoreV1Api, CustomObjectsApi, PatchStrategy, PolicyV1Api, setHeaderOptions, type V1Pod } from '@kubernetes/client-node';
+import OpenAI from 'openai';
 import { mlpModel, simpleModel, writeModel } from '../../examples/onnx-models.js';
+import { writeDecoderModelDir } from '../../examples/decoder-model.js';
 import { kubectl } from '../support/helm.js';
 import { installChart, startOperator, cleanUpInstall, type ChartInstall, type RunningOperator } from '../support/kube/chart-operator.js';
 import { NodeSimulator } from '../support/kube/node-simulator.js';
@@ -31,6 +33,7 @@ describeOnRealCluster('the operator as the chart runs it', (cluster) => {
   const k = (...args: string[]) => kubectl(['--kubeconfig', cluster.kubeconfig, ...args], 60_000);
   const models = mkdtempSync(join(tmpdir(), 'modelplane-cluster-models-'));
   const tiny = writeModel(join(models, 'tiny.onnx'), simpleModel(16));
+  const chat = writeDecoderModelDir(join(models, 'chat')).dir;
   let ns: string;
   let quotaNs: string;
   let install: ChartInstall;
@@ -231,4 +234,23 @@ describeOnRealCluster('the operator as the chart runs it', (cluster) => {
     await create('after', { model: { uri: `file://${tiny}` } });
     await until('after', (x) => expect(condition(x, 'Ready')?.status).toBe('True'), 90_000);
   }, 150_000);
+
+  it('serves a generative ModelDeployment: Ready, and the openai client streams from its pod', async () => {
+    await create('chat', { model: { uri: `file://${chat}/model.onnx` } });
+    await until('chat', (x) => expect(condition(x, 'Ready')).toMatchObject({ status: 'True', reason: 'Ready' }), 90_000);
+    const [pod] = await podsOf('chat');
+    const client = new OpenAI({ baseURL: `http://${pod.status!.podIP}:8080/v1`, apiKey: 'unused', maxRetries: 0 });
+    const stream = await client.completions.create({ model: 'chat', prompt: 'the cluster', max_tokens: 6, temperature: 0, stream: true });
+    let text = '';
+    let chunks = 0;
+    for await (const chunk of stream) {
+      text += chunk.choices[0]?.text ?? '';
+      chunks++;
+    }
+    expect(chunks).toBeGreaterThan(1);
+    const whole = await client.completions.create({ model: 'chat', prompt: 'the cluster', max_tokens: 6, temperature: 0 });
+    expect(whole.choices[0].text).toBe(text);
+    expect(whole.usage!.completion_tokens).toBeGreaterThan(0);
+    await custom.deleteNamespacedCustomObject({ ...MD, namespace: ns, name: 'chat' });
+  }, 120_000);
 });
