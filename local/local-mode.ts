@@ -37,12 +37,49 @@ export interface LocalModeOptions {
   table: boolean;
 }
 
+/** A document refused (invalid, or clashing with another), with every field and reason. */
+export interface Refused {
+  source: string;
+  name?: string;
+  errors: FieldError[];
+}
+
+/** A document of another kind, skipped. */
+export interface Skipped {
+  source: string;
+  note: string;
+}
+
+type DeploymentEntry = Extract<ManifestEntry, { kind: 'deployment' }>;
+type InvalidEntry = Extract<ManifestEntry, { kind: 'invalid' }>;
+type SkippedEntry = Extract<ManifestEntry, { kind: 'skipped' }>;
+
+export interface ManifestPlan {
+  /** ModelDeployments in the files: started when new, given their spec when running. */
+  run: DeploymentEntry[];
+  /** Running ModelDeployments no longer in the files, in the order they were started. */
+  remove: string[];
+  /** Refused documents, each with the line that says so. */
+  refused: { entry: InvalidEntry; line: string }[];
+  skips: SkippedEntry[];
+  /** What LocalMode.invalid() and the dashboard show. */
+  invalid: Refused[];
+  skipped: Skipped[];
+}
+
+/** A -f path as given, resolved, and whether it is a directory (watched itself) or a file (watched through its directory). */
+interface WatchedPath {
+  given: string;
+  path: string;
+  isDir: boolean;
+}
+
 export interface LocalMode {
   url: string;
   port: number;
   deployments(): LocalDeployment[];
   /** Documents refused (invalid, or clashing with another), with every field and reason. */
-  invalid(): { source: string; name?: string; errors: FieldError[] }[];
+  invalid(): Refused[];
   /** Settles when every ModelDeployment read at start has a ready replica (or failed for good: never). */
   allReady(): Promise<void>;
   /** Stop accepting, finish in-flight requests, drain and stop every replica. */
@@ -83,24 +120,55 @@ export function currentFailure(d: Pick<LocalDeployment, 'status'>): string | und
   return f.message.startsWith(`${f.reason}: `) ? f.message : `${f.reason}: ${f.message}`;
 }
 
-function describeProblem(e: { source: string; name?: string; errors: FieldError[] }): string {
+function describeProblem(e: Refused): string {
   return `${e.name ? `ModelDeployment ${e.name}` : 'a document'} in ${e.source} is invalid and does not run: ${formatErrors(e.errors)}`;
 }
 
-export async function startLocalMode(opts: LocalModeOptions): Promise<LocalMode> {
-  if (!opts.paths.length) throw new LocalModeError('NoManifests', '-f, --filename: name at least one manifest file or directory');
-  // Every path must be there and readable at start (a typo is not a directory being filled later).
+/** The paths to watch, each there and readable at start (a typo is not a directory being filled later). */
+function watchedPaths(paths: readonly string[]): WatchedPath[] {
+  if (!paths.length) throw new LocalModeError('NoManifests', '-f, --filename: name at least one manifest file or directory');
   try {
-    manifestFiles(opts.paths);
+    manifestFiles(paths);
   } catch (err) {
     if (err instanceof ManifestPathError) throw new LocalModeError('NotFound', err.message);
     throw err;
   }
-  const watched = opts.paths.map((p) => ({ given: p, path: resolve(p), isDir: statSync(resolve(p)).isDirectory() }));
+  return paths.map((p) => ({ given: p, path: resolve(p), isDir: statSync(resolve(p)).isDirectory() }));
+}
+
+/** The router's address as a person can paste it: a wildcard host reads 127.0.0.1, an IPv6 one is bracketed. */
+export function routerUrl(host: string, port: number): string {
+  const shownHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
+  return `http://${shownHost}:${port}`;
+}
+
+/**
+ * What the documents read mean for the ModelDeployments running (named by `running`): which run (started when new,
+ * given the new spec otherwise), which are removed from the files, which documents are refused and which skipped.
+ * A running ModelDeployment whose new spec is refused keeps its previous spec.
+ */
+export function planManifests(entries: readonly ManifestEntry[], running: Iterable<string>): ManifestPlan {
+  const names = new Set(running);
+  const run = entries.filter((e): e is DeploymentEntry => e.kind === 'deployment');
+  const bad = entries.filter((e): e is InvalidEntry => e.kind === 'invalid');
+  const skips = entries.filter((e): e is SkippedEntry => e.kind === 'skipped');
+  const keep = new Set([...run.map((e) => e.md.metadata.name!), ...bad.filter((e) => e.name && names.has(e.name)).map((e) => e.name!)]);
+  return {
+    run,
+    remove: [...names].filter((name) => !keep.has(name)),
+    refused: bad.map((entry) => ({ entry, line: `${describeProblem(entry)}${entry.name && names.has(entry.name) ? ' (the previous spec keeps running)' : ''}` })),
+    skips,
+    invalid: bad.map(({ source, name, errors }) => ({ source, ...(name ? { name } : {}), errors })),
+    skipped: skips.map(({ source, note }) => ({ source, note })),
+  };
+}
+
+export async function startLocalMode(opts: LocalModeOptions): Promise<LocalMode> {
+  const watched = watchedPaths(opts.paths);
   const deployments = new Map<string, LocalDeployment>();
   const byModel = new Map<string, LocalDeployment>();
-  let invalid: { source: string; name?: string; errors: FieldError[] }[] = [];
-  let skipped: { source: string; note: string }[] = [];
+  let invalid: Refused[] = [];
+  let skipped: Skipped[] = [];
   const reported = new Set<string>();
   const inflight = { count: 0 };
   const runDir = mkdtempSync(join(tmpdir(), 'modelplane-local-'));
@@ -124,8 +192,7 @@ export async function startLocalMode(opts: LocalModeOptions): Promise<LocalMode>
     }
   });
   const port = await listen(server, opts.port, opts.host);
-  const shownHost = opts.host === '0.0.0.0' || opts.host === '::' ? '127.0.0.1' : opts.host.includes(':') ? `[${opts.host}]` : opts.host;
-  url = `http://${shownHost}:${port}`;
+  url = routerUrl(opts.host, port);
 
   let statusTimer: NodeJS.Timeout | undefined;
   let lastTable = '';
@@ -159,34 +226,30 @@ export async function startLocalMode(opts: LocalModeOptions): Promise<LocalMode>
   };
 
   const apply = async (entries: ManifestEntry[]) => {
-    const valid = entries.filter((e): e is Extract<ManifestEntry, { kind: 'deployment' }> => e.kind === 'deployment');
-    const bad = entries.filter((e): e is Extract<ManifestEntry, { kind: 'invalid' }> => e.kind === 'invalid');
-    invalid = bad.map(({ source, name, errors }) => ({ source, ...(name ? { name } : {}), errors }));
-    const skips = entries.filter((e): e is Extract<ManifestEntry, { kind: 'skipped' }> => e.kind === 'skipped');
-    skipped = skips.map(({ source, note }) => ({ source, note }));
-    for (const e of bad) {
-      const text = `${describeProblem(e)}${e.name && deployments.has(e.name) ? ' (the previous spec keeps running)' : ''}`;
-      if (reported.has(text)) continue;
-      reported.add(text);
+    const plan = planManifests(entries, deployments.keys());
+    invalid = plan.invalid;
+    skipped = plan.skipped;
+    for (const { entry: e, line } of plan.refused) {
+      if (reported.has(line)) continue;
+      reported.add(line);
       opts.logger.info('invalid ModelDeployment', { source: e.source, name: e.name, errors: e.errors });
-      opts.print(`error: ${text}`);
+      opts.print(`error: ${line}`);
     }
     // Other kinds are expected beside ModelDeployments (a Secret, a ConfigMap): said at info level, once each.
-    for (const e of skips) {
+    for (const e of plan.skips) {
       const key = `${e.source}: ${e.note}`;
       if (reported.has(key)) continue;
       reported.add(key);
       opts.logger.info('skipped a document that is not a ModelDeployment', { source: e.source, ...e.document });
     }
-    const keep = new Set([...valid.map((e) => e.md.metadata.name!), ...bad.filter((e) => e.name && deployments.has(e.name)).map((e) => e.name!)]);
     const work: Promise<unknown>[] = [];
-    for (const [name, d] of deployments) {
-      if (keep.has(name)) continue;
+    for (const name of plan.remove) {
+      const d = deployments.get(name)!;
       deployments.delete(name);
       opts.print(`ModelDeployment ${name} was removed from the files: draining its replicas`);
       work.push(d.remove().then(() => opts.print(`ModelDeployment ${name} stopped`)));
     }
-    for (const e of valid) {
+    for (const e of plan.run) {
       const name = e.md.metadata.name!;
       const existing = deployments.get(name);
       if (existing) work.push(existing.update(e.md, e.source));
