@@ -163,6 +163,40 @@ export function planManifests(entries: readonly ManifestEntry[], running: Iterab
   };
 }
 
+/** What a person reads as the deployments change: each one's first ready replica, each new failure, the table. */
+class ConsoleReport {
+  private readonly announced = new Set<string>();
+  /** The failure last printed for each deployment, until it is ready again. */
+  private readonly failurePrinted = new Map<string, string>();
+  private lastTable = '';
+
+  constructor(private readonly print: (text: string) => void) {}
+
+  /** "ready" once, with a request to try; "failing" with each failure not printed since it was last ready. */
+  deployment(d: LocalDeployment, url: string): void {
+    if (!this.announced.has(d.name) && d.readyCount() > 0) {
+      this.announced.add(d.name);
+      this.print(`ready: ${d.name} serves model "${d.model}": curl -s ${url}/v2/models/${encodeURIComponent(d.model)}`);
+    }
+    const failure = currentFailure(d);
+    if (!failure) {
+      if (d.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')) this.failurePrinted.delete(d.name);
+    } else if (this.failurePrinted.get(d.name) !== failure) {
+      this.failurePrinted.set(d.name, failure);
+      this.print(`failing: ${d.name}: ${failure}`);
+    }
+  }
+
+  /** The status table, when what it shows changed. */
+  table(deployments: LocalDeployment[], now: Date): void {
+    const rows = deployments.map((d) => rowFor(d.toObject()));
+    const key = tableKey(rows);
+    if (key === this.lastTable) return;
+    this.lastTable = key;
+    this.print(`\n${renderTable(rows, now.getTime())}\n`);
+  }
+}
+
 export async function startLocalMode(opts: LocalModeOptions): Promise<LocalMode> {
   const watched = watchedPaths(opts.paths);
   const deployments = new Map<string, LocalDeployment>();
@@ -195,10 +229,7 @@ export async function startLocalMode(opts: LocalModeOptions): Promise<LocalMode>
   url = routerUrl(opts.host, port);
 
   let statusTimer: NodeJS.Timeout | undefined;
-  let lastTable = '';
-  const announced = new Set<string>();
-  /** The failure last printed for each deployment, until it is ready again. */
-  const failurePrinted = new Map<string, string>();
+  const report = new ConsoleReport(opts.print);
   let tickSoon: NodeJS.Timeout | undefined;
   // A replica's change recomputes status (and the table) soon, without waiting for the next period.
   const onChange = () => {
@@ -268,26 +299,9 @@ export async function startLocalMode(opts: LocalModeOptions): Promise<LocalMode>
     const now = new Date();
     for (const d of deployments.values()) {
       d.refreshStatus(now);
-      if (!announced.has(d.name) && d.readyCount() > 0) {
-        announced.add(d.name);
-        opts.print(`ready: ${d.name} serves model "${d.model}": curl -s ${url}/v2/models/${encodeURIComponent(d.model)}`);
-      }
-      const failure = currentFailure(d);
-      if (!failure) {
-        if (d.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')) failurePrinted.delete(d.name);
-      } else if (failurePrinted.get(d.name) !== failure) {
-        failurePrinted.set(d.name, failure);
-        opts.print(`failing: ${d.name}: ${failure}`);
-      }
+      report.deployment(d, url);
     }
-    if (opts.table && !stopping) {
-      const rows = [...deployments.values()].map((d) => rowFor(d.toObject()));
-      const key = tableKey(rows);
-      if (key !== lastTable) {
-        lastTable = key;
-        opts.print(`\n${renderTable(rows, now.getTime())}\n`);
-      }
-    }
+    if (opts.table && !stopping) report.table([...deployments.values()], now);
   };
 
   const autoscaleTimer = setInterval(() => {
