@@ -50,46 +50,47 @@ function scrapeTargets(view: LocalModeView): ScrapeTarget[] {
     .map((r) => ({ modelDeployment: d.name, model: d.model, replica: r.id, pid: r.pid!, port: r.port! })));
 }
 
-export function createApp(view: LocalModeView): Express {
-  const app = express();
-  const replicaMetrics = new ReplicaMetrics();
-  app.disable('x-powered-by');
-  app.set('etag', false);
+/** What the dashboard shows of one deployment: its state, its replicas, its last events and its load over five minutes. */
+function dashboardDeployment(d: LocalDeployment, now: number) {
+  const s = d.meter.summary(10, now);
+  return {
+    name: d.name,
+    model: d.model,
+    uri: d.md.spec.model.uri,
+    source: d.source,
+    generation: d.md.metadata.generation,
+    desiredReplicas: d.desired,
+    readyReplicas: d.readyCount(),
+    conditions: d.status.conditions ?? [],
+    autoscaler: d.autoscalerStatus() ?? null,
+    inflight: d.meter.inflight,
+    rate: s.rate,
+    p50: s.p50 ?? null,
+    p99: s.p99 ?? null,
+    replicas: d.replicas.map((r) => ({ id: r.id, phase: r.phase, pid: r.pid ?? null, port: r.port ?? null, inflight: r.inflight, restarts: r.restarts, current: r.template === d.template })),
+    events: d.events.slice(-10),
+    history: d.meter.history(300, now),
+  };
+}
 
+/** The dashboard's page and the data it polls. */
+function dashboardRoutes(app: Express, view: LocalModeView): void {
   app.get('/', (_req, res) => {
     res.type('html').set('Cache-Control', 'no-store').send(DASHBOARD_HTML);
   });
-
   app.get('/api/local', (_req, res) => {
     const now = Date.now();
     res.set('Cache-Control', 'no-store').json({
       router: view.url(),
-      deployments: view.deployments().map((d) => {
-        const s = d.meter.summary(10, now);
-        return {
-          name: d.name,
-          model: d.model,
-          uri: d.md.spec.model.uri,
-          source: d.source,
-          generation: d.md.metadata.generation,
-          desiredReplicas: d.desired,
-          readyReplicas: d.readyCount(),
-          conditions: d.status.conditions ?? [],
-          autoscaler: d.autoscalerStatus() ?? null,
-          inflight: d.meter.inflight,
-          rate: s.rate,
-          p50: s.p50 ?? null,
-          p99: s.p99 ?? null,
-          replicas: d.replicas.map((r) => ({ id: r.id, phase: r.phase, pid: r.pid ?? null, port: r.port ?? null, inflight: r.inflight, restarts: r.restarts, current: r.template === d.template })),
-          events: d.events.slice(-10),
-          history: d.meter.history(300, now),
-        };
-      }),
+      deployments: view.deployments().map((d) => dashboardDeployment(d, now)),
       invalid: view.invalid(),
       skipped: view.skipped(),
     });
   });
+}
 
+/** The ModelDeployments as the API server lists and gets them, for programs (and kubectl-like tools). */
+function modelDeploymentRoutes(app: Express, view: LocalModeView): void {
   const list = (_req: express.Request, res: express.Response) => {
     res.json({ apiVersion: API_VERSION, kind: `${KIND}List`, metadata: {}, items: view.deployments().map((d) => d.toObject()) });
   };
@@ -105,7 +106,10 @@ export function createApp(view: LocalModeView): Express {
     }
     res.json(d.toObject());
   });
+}
 
+/** The Open Inference Protocol's routes that are not about one model: Triton's repository index, health, server metadata. */
+function serverRoutes(app: Express, view: LocalModeView): void {
   app.post('/v2/repository/index', (_req, res) => {
     res.json(view.deployments().map((d) => ({ name: d.model, version: '1', ...modelState(d) })));
   });
@@ -119,6 +123,16 @@ export function createApp(view: LocalModeView): Express {
   app.get('/v2', (_req, res) => {
     res.json({ name: 'modelplane', version: view.version, extensions: EXTENSIONS });
   });
+}
+
+export function createApp(view: LocalModeView): Express {
+  const app = express();
+  const replicaMetrics = new ReplicaMetrics();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  dashboardRoutes(app, view);
+  modelDeploymentRoutes(app, view);
+  serverRoutes(app, view);
   app.get('/metrics', async (_req, res) => {
     const replicas = await replicaMetrics.collect(scrapeTargets(view));
     res.type('text/plain; version=0.0.4').send(metricsText(view) + replicas);

@@ -3,6 +3,7 @@
 // decision fed with the router's measurements, and its status computed as the operator computes it.
 import { createHash } from 'node:crypto';
 import type { Logger } from '../common/logger.js';
+import { isoSeconds } from '../common/time.js';
 import type { ModelDeployment, ModelDeploymentStatus } from '../operator/api/schema.js';
 import { decide, initialState, policyFor, type AutoscalerPolicy, type AutoscalerState, type Decision, type PolicyTuning } from '../operator/autoscaler/decision.js';
 import { selectorFor } from '../operator/resources/labels.js';
@@ -80,7 +81,7 @@ export class LocalDeployment {
   private rolling = false;
 
   constructor(md: ModelDeployment, source: string, private readonly ctx: DeploymentContext) {
-    this.md = { ...md, metadata: { namespace: 'default', ...md.metadata, generation: 1, creationTimestamp: new Date().toISOString().replace(/\.\d+Z$/, 'Z') as unknown as Date } };
+    this.md = { ...md, metadata: { namespace: 'default', ...md.metadata, generation: 1, creationTimestamp: isoSeconds(Date.now()) as unknown as Date } };
     this.source = source;
     this.desired = md.spec.replicas;
     this.configureAutoscaler(undefined);
@@ -252,7 +253,7 @@ export class LocalDeployment {
     if (decision.desired !== this.desired) {
       const from = this.desired;
       this.desired = decision.desired;
-      as.lastScaleTime = new Date(now).toISOString().replace(/\.\d+Z$/, 'Z');
+      as.lastScaleTime = isoSeconds(now);
       this.event(decision.desired > from ? 'ScaledUp' : 'ScaledDown', `${this.name}: ${from} -> ${count(decision.desired, 'replica')} (${decision.reason})`);
       this.reconcile();
       this.ctx.onChange();

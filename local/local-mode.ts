@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { Logger } from '../common/logger.js';
-import type { AutoscalerTuning } from './deployment.js';
+import type { AutoscalerTuning, DeploymentContext } from './deployment.js';
 import { formatErrors, type FieldError } from '../operator/api/validate.js';
 import { createApp } from './app.js';
 import { LocalDeployment } from './deployment.js';
@@ -37,12 +37,49 @@ export interface LocalModeOptions {
   table: boolean;
 }
 
+/** A document refused (invalid, or clashing with another), with every field and reason. */
+export interface Refused {
+  source: string;
+  name?: string;
+  errors: FieldError[];
+}
+
+/** A document of another kind, skipped. */
+export interface Skipped {
+  source: string;
+  note: string;
+}
+
+type DeploymentEntry = Extract<ManifestEntry, { kind: 'deployment' }>;
+type InvalidEntry = Extract<ManifestEntry, { kind: 'invalid' }>;
+type SkippedEntry = Extract<ManifestEntry, { kind: 'skipped' }>;
+
+export interface ManifestPlan {
+  /** ModelDeployments in the files: started when new, given their spec when running. */
+  run: DeploymentEntry[];
+  /** Running ModelDeployments no longer in the files, in the order they were started. */
+  remove: string[];
+  /** Refused documents, each with the line that says so. */
+  refused: { entry: InvalidEntry; line: string }[];
+  skips: SkippedEntry[];
+  /** What LocalMode.invalid() and the dashboard show. */
+  invalid: Refused[];
+  skipped: Skipped[];
+}
+
+/** A -f path as given, resolved, and whether it is a directory (watched itself) or a file (watched through its directory). */
+interface WatchedPath {
+  given: string;
+  path: string;
+  isDir: boolean;
+}
+
 export interface LocalMode {
   url: string;
   port: number;
   deployments(): LocalDeployment[];
   /** Documents refused (invalid, or clashing with another), with every field and reason. */
-  invalid(): { source: string; name?: string; errors: FieldError[] }[];
+  invalid(): Refused[];
   /** Settles when every ModelDeployment read at start has a ready replica (or failed for good: never). */
   allReady(): Promise<void>;
   /** Stop accepting, finish in-flight requests, drain and stop every replica. */
@@ -54,7 +91,8 @@ export interface LocalMode {
 const WATCH_DEBOUNCE_MS = 250;
 const STATUS_PERIOD_MS = 500;
 
-function listen(server: Server, port: number, host: string): Promise<number> {
+/** Listens; a port in use or one that needs privileges is said in words with what to do. */
+function listenOn(server: Server, port: number, host: string): Promise<number> {
   return new Promise((res, rej) => {
     const onError = (err: NodeJS.ErrnoException) => {
       server.off('listening', onListening);
@@ -83,234 +121,353 @@ export function currentFailure(d: Pick<LocalDeployment, 'status'>): string | und
   return f.message.startsWith(`${f.reason}: `) ? f.message : `${f.reason}: ${f.message}`;
 }
 
-function describeProblem(e: { source: string; name?: string; errors: FieldError[] }): string {
+function describeProblem(e: Refused): string {
   return `${e.name ? `ModelDeployment ${e.name}` : 'a document'} in ${e.source} is invalid and does not run: ${formatErrors(e.errors)}`;
 }
 
-export async function startLocalMode(opts: LocalModeOptions): Promise<LocalMode> {
-  if (!opts.paths.length) throw new LocalModeError('NoManifests', '-f, --filename: name at least one manifest file or directory');
-  // Every path must be there and readable at start (a typo is not a directory being filled later).
+/** The paths to watch, each there and readable at start (a typo is not a directory being filled later). */
+function watchedPaths(paths: readonly string[]): WatchedPath[] {
+  if (!paths.length) throw new LocalModeError('NoManifests', '-f, --filename: name at least one manifest file or directory');
   try {
-    manifestFiles(opts.paths);
+    manifestFiles(paths);
   } catch (err) {
     if (err instanceof ManifestPathError) throw new LocalModeError('NotFound', err.message);
     throw err;
   }
-  const watched = opts.paths.map((p) => ({ given: p, path: resolve(p), isDir: statSync(resolve(p)).isDirectory() }));
-  const deployments = new Map<string, LocalDeployment>();
-  const byModel = new Map<string, LocalDeployment>();
-  let invalid: { source: string; name?: string; errors: FieldError[] }[] = [];
-  let skipped: { source: string; note: string }[] = [];
-  const reported = new Set<string>();
-  const inflight = { count: 0 };
-  const runDir = mkdtempSync(join(tmpdir(), 'modelplane-local-'));
-  let url = '';
-  let stopping = false;
+  return paths.map((p) => ({ given: p, path: resolve(p), isDir: statSync(resolve(p)).isDirectory() }));
+}
 
-  const proxy = createProxy({ lookup: (m) => byModel.get(m), maxBodyBytes: opts.maxBodyBytes, upstreamTimeoutMs: 300_000, inflight });
-  const app = createApp({
-    url: () => url,
-    deployments: () => [...deployments.values()],
-    invalid: () => invalid,
-    skipped: () => skipped,
-    version: opts.version,
-  });
-  const server = createServer({ keepAliveTimeout: 65_000, requestTimeout: 300_000 }, (req, res) => {
-    if (req.url?.startsWith('/v2/models/')) proxy(req, res);
-    else {
-      inflight.count++;
-      res.once('close', () => inflight.count--);
-      app(req, res);
-    }
-  });
-  const port = await listen(server, opts.port, opts.host);
-  const shownHost = opts.host === '0.0.0.0' || opts.host === '::' ? '127.0.0.1' : opts.host.includes(':') ? `[${opts.host}]` : opts.host;
-  url = `http://${shownHost}:${port}`;
+/** The router's address as a person can paste it: a wildcard host reads 127.0.0.1, an IPv6 one is bracketed. */
+export function routerUrl(host: string, port: number): string {
+  const shownHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
+  return `http://${shownHost}:${port}`;
+}
 
-  let statusTimer: NodeJS.Timeout | undefined;
-  let lastTable = '';
-  const announced = new Set<string>();
+/**
+ * What the documents read mean for the ModelDeployments running (named by `running`): which run (started when new,
+ * given the new spec otherwise), which are removed from the files, which documents are refused and which skipped.
+ * A running ModelDeployment whose new spec is refused keeps its previous spec.
+ */
+export function planManifests(entries: readonly ManifestEntry[], running: Iterable<string>): ManifestPlan {
+  const names = new Set(running);
+  const run = entries.filter((e): e is DeploymentEntry => e.kind === 'deployment');
+  const bad = entries.filter((e): e is InvalidEntry => e.kind === 'invalid');
+  const skips = entries.filter((e): e is SkippedEntry => e.kind === 'skipped');
+  const keep = new Set([...run.map((e) => e.md.metadata.name!), ...bad.filter((e) => e.name && names.has(e.name)).map((e) => e.name!)]);
+  return {
+    run,
+    remove: [...names].filter((name) => !keep.has(name)),
+    refused: bad.map((entry) => ({ entry, line: `${describeProblem(entry)}${entry.name && names.has(entry.name) ? ' (the previous spec keeps running)' : ''}` })),
+    skips,
+    invalid: bad.map(({ source, name, errors }) => ({ source, ...(name ? { name } : {}), errors })),
+    skipped: skips.map(({ source, note }) => ({ source, note })),
+  };
+}
+
+/** What a person reads as the deployments change: each one's first ready replica, each new failure, the table. */
+class ConsoleReport {
+  private readonly announced = new Set<string>();
   /** The failure last printed for each deployment, until it is ready again. */
-  const failurePrinted = new Map<string, string>();
-  let tickSoon: NodeJS.Timeout | undefined;
-  // A replica's change recomputes status (and the table) soon, without waiting for the next period.
-  const onChange = () => {
-    if (tickSoon || stopping) return;
-    tickSoon = setTimeout(() => {
-      tickSoon = undefined;
-      tick();
-    }, 20);
-  };
-  const ctx = {
-    cacheDir: opts.cacheDir,
-    runDir,
-    logger: opts.logger,
-    command: opts.command,
-    cliPath: opts.cliPath,
-    routerUrl: () => url,
-    onChange,
-    tuning: opts.tuning,
-    drainMs: opts.drainMs,
-  };
+  private readonly failurePrinted = new Map<string, string>();
+  private lastTable = '';
 
-  const rebuildIndex = () => {
-    byModel.clear();
-    for (const d of deployments.values()) byModel.set(d.model, d);
-  };
+  constructor(private readonly print: (text: string) => void) {}
 
-  const apply = async (entries: ManifestEntry[]) => {
-    const valid = entries.filter((e): e is Extract<ManifestEntry, { kind: 'deployment' }> => e.kind === 'deployment');
-    const bad = entries.filter((e): e is Extract<ManifestEntry, { kind: 'invalid' }> => e.kind === 'invalid');
-    invalid = bad.map(({ source, name, errors }) => ({ source, ...(name ? { name } : {}), errors }));
-    const skips = entries.filter((e): e is Extract<ManifestEntry, { kind: 'skipped' }> => e.kind === 'skipped');
-    skipped = skips.map(({ source, note }) => ({ source, note }));
-    for (const e of bad) {
-      const text = `${describeProblem(e)}${e.name && deployments.has(e.name) ? ' (the previous spec keeps running)' : ''}`;
-      if (reported.has(text)) continue;
-      reported.add(text);
-      opts.logger.info('invalid ModelDeployment', { source: e.source, name: e.name, errors: e.errors });
-      opts.print(`error: ${text}`);
+  /** "ready" once, with a request to try; "failing" with each failure not printed since it was last ready. */
+  deployment(d: LocalDeployment, url: string): void {
+    if (!this.announced.has(d.name) && d.readyCount() > 0) {
+      this.announced.add(d.name);
+      this.print(`ready: ${d.name} serves model "${d.model}": curl -s ${url}/v2/models/${encodeURIComponent(d.model)}`);
     }
-    // Other kinds are expected beside ModelDeployments (a Secret, a ConfigMap): said at info level, once each.
-    for (const e of skips) {
-      const key = `${e.source}: ${e.note}`;
-      if (reported.has(key)) continue;
-      reported.add(key);
-      opts.logger.info('skipped a document that is not a ModelDeployment', { source: e.source, ...e.document });
-    }
-    const keep = new Set([...valid.map((e) => e.md.metadata.name!), ...bad.filter((e) => e.name && deployments.has(e.name)).map((e) => e.name!)]);
-    const work: Promise<unknown>[] = [];
-    for (const [name, d] of deployments) {
-      if (keep.has(name)) continue;
-      deployments.delete(name);
-      opts.print(`ModelDeployment ${name} was removed from the files: draining its replicas`);
-      work.push(d.remove().then(() => opts.print(`ModelDeployment ${name} stopped`)));
-    }
-    for (const e of valid) {
-      const name = e.md.metadata.name!;
-      const existing = deployments.get(name);
-      if (existing) work.push(existing.update(e.md, e.source));
-      else {
-        const d = new LocalDeployment(e.md, e.source, ctx);
-        deployments.set(name, d);
-        work.push(d.prepare());
-      }
-    }
-    rebuildIndex();
-    await Promise.all(work);
-    rebuildIndex();
-  };
-
-  const tick = () => {
-    const now = new Date();
-    for (const d of deployments.values()) {
-      d.refreshStatus(now);
-      if (!announced.has(d.name) && d.readyCount() > 0) {
-        announced.add(d.name);
-        opts.print(`ready: ${d.name} serves model "${d.model}": curl -s ${url}/v2/models/${encodeURIComponent(d.model)}`);
-      }
-      const failure = currentFailure(d);
-      if (!failure) {
-        if (d.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')) failurePrinted.delete(d.name);
-      } else if (failurePrinted.get(d.name) !== failure) {
-        failurePrinted.set(d.name, failure);
-        opts.print(`failing: ${d.name}: ${failure}`);
-      }
-    }
-    if (opts.table && !stopping) {
-      const rows = [...deployments.values()].map((d) => rowFor(d.toObject()));
-      const key = tableKey(rows);
-      if (key !== lastTable) {
-        lastTable = key;
-        opts.print(`\n${renderTable(rows, now.getTime())}\n`);
-      }
-    }
-  };
-
-  const autoscaleTimer = setInterval(() => {
-    for (const d of deployments.values()) d.autoscale();
-  }, opts.autoscaleIntervalMs);
-  statusTimer = setInterval(tick, STATUS_PERIOD_MS);
-
-  // Watch: each directory itself, or a file's directory filtered to the file (editors replace files on save).
-  let reloadTimer: NodeJS.Timeout | undefined;
-  let reloading: Promise<void> = Promise.resolve();
-  const reload = () => {
-    reloading = reloading.then(async () => {
-      if (stopping) return;
-      const gone = watched.filter((w) => !existsSync(w.path));
-      if (gone.length) {
-        for (const w of gone) opts.print(`warning: ${w.given} is gone; keeping what runs until it is back`);
-        return;
-      }
-      try {
-        await apply(readManifests(watched.map((w) => w.path)));
-      } catch (err) {
-        opts.logger.error('reload failed', { error: (err as Error).message });
-      }
-    });
-  };
-  const watchers: FSWatcher[] = [];
-  for (const w of watched) {
-    try {
-      watchers.push(watch(w.isDir ? w.path : dirname(w.path), (_event, file) => {
-        if (!w.isDir && file && file !== basename(w.path)) return;
-        clearTimeout(reloadTimer);
-        reloadTimer = setTimeout(reload, WATCH_DEBOUNCE_MS);
-      }));
-    } catch (err) {
-      opts.print(`warning: cannot watch ${w.given} for changes: ${(err as Error).message}`);
+    const failure = currentFailure(d);
+    if (!failure) {
+      if (d.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')) this.failurePrinted.delete(d.name);
+    } else if (this.failurePrinted.get(d.name) !== failure) {
+      this.failurePrinted.set(d.name, failure);
+      this.print(`failing: ${d.name}: ${failure}`);
     }
   }
 
-  opts.print(`modelplane local: router on ${url}  dashboard ${url}/  status ${url}/apis/serving.modelplane.io/v1alpha1/modeldeployments`);
-  const initial = readManifests(watched.map((w) => w.path));
-  const ready = apply(initial).then(async () => {
-    for (;;) {
-      const deps = [...deployments.values()];
-      if (deps.every((d) => d.readyCount() >= d.desired)) return;
-      await new Promise((r) => setTimeout(r, 100));
-      if (stopping) return;
-    }
-  });
-  tick();
+  /** The status table, when what it shows changed. */
+  table(deployments: LocalDeployment[], now: Date): void {
+    const rows = deployments.map((d) => rowFor(d.toObject()));
+    const key = tableKey(rows);
+    if (key === this.lastTable) return;
+    this.lastTable = key;
+    this.print(`\n${renderTable(rows, now.getTime())}\n`);
+  }
+}
 
-  const closeServer = async () => {
-    await new Promise<void>((res) => {
+/** The router listens first (a port in use fails the start before anything runs); then the files are read and watched. */
+export async function startLocalMode(opts: LocalModeOptions): Promise<LocalMode> {
+  const supervisor = new Supervisor(opts, watchedPaths(opts.paths));
+  await supervisor.listen();
+  return supervisor.start();
+}
+
+/**
+ * Local mode while it runs: the ModelDeployments from the files (by name, and by model for the router), the documents
+ * that do not run, the router in front of them, the watch on the files, and the timers that keep status current.
+ */
+class Supervisor {
+  private readonly deployments = new Map<string, LocalDeployment>();
+  /** The router's lookup by served model name, rebuilt whenever the deployments change. */
+  private readonly byModel = new Map<string, LocalDeployment>();
+  private invalid: Refused[] = [];
+  private skipped: Skipped[] = [];
+  /** Problems and skips already said: each is said once. */
+  private readonly reported = new Set<string>();
+  /** Requests the router is answering (inference ones counted by the proxy): a stop waits for them. */
+  private readonly inflight = { count: 0 };
+  private readonly runDir: string;
+  private readonly server: Server;
+  private readonly report: ConsoleReport;
+  private readonly context: DeploymentContext;
+  private readonly watchers: FSWatcher[] = [];
+  private url = '';
+  private port = 0;
+  private stopping = false;
+  private autoscaleTimer: NodeJS.Timeout | undefined;
+  private statusTimer: NodeJS.Timeout | undefined;
+  private tickSoon: NodeJS.Timeout | undefined;
+  private reloadTimer: NodeJS.Timeout | undefined;
+  private reloading: Promise<void> = Promise.resolve();
+
+  constructor(private readonly opts: LocalModeOptions, private readonly watched: readonly WatchedPath[]) {
+    this.runDir = mkdtempSync(join(tmpdir(), 'modelplane-local-'));
+    this.server = this.createRouter();
+    this.report = new ConsoleReport(opts.print);
+    this.context = {
+      cacheDir: opts.cacheDir,
+      runDir: this.runDir,
+      logger: opts.logger,
+      command: opts.command,
+      cliPath: opts.cliPath,
+      routerUrl: () => this.url,
+      onChange: () => this.tickSoonAfterChange(),
+      tuning: opts.tuning,
+      drainMs: opts.drainMs,
+    };
+  }
+
+  /** The router: inference to the proxy (by model, to a replica), everything else to the app; both counted. */
+  private createRouter(): Server {
+    const { opts, byModel, inflight } = this;
+    const proxy = createProxy({ lookup: (m) => byModel.get(m), maxBodyBytes: opts.maxBodyBytes, upstreamTimeoutMs: 300_000, inflight });
+    const app = createApp({
+      url: () => this.url,
+      deployments: () => this.list(),
+      invalid: () => this.invalid,
+      skipped: () => this.skipped,
+      version: opts.version,
+    });
+    return createServer({ keepAliveTimeout: 65_000, requestTimeout: 300_000 }, (req, res) => {
+      if (req.url?.startsWith('/v2/models/')) proxy(req, res);
+      else {
+        inflight.count++;
+        res.once('close', () => inflight.count--);
+        app(req, res);
+      }
+    });
+  }
+
+  async listen(): Promise<void> {
+    this.port = await listenOn(this.server, this.opts.port, this.opts.host);
+    this.url = routerUrl(this.opts.host, this.port);
+  }
+
+  /** The timers and the watch start, the files are read and applied; returns what the caller holds. */
+  start(): LocalMode {
+    const { opts, url } = this;
+    this.autoscaleTimer = setInterval(() => this.autoscale(), opts.autoscaleIntervalMs);
+    this.statusTimer = setInterval(() => this.tick(), STATUS_PERIOD_MS);
+    this.watch();
+    opts.print(`modelplane local: router on ${url}  dashboard ${url}/  status ${url}/apis/serving.modelplane.io/v1alpha1/modeldeployments`);
+    const ready = this.apply(this.readFiles()).then(() => this.untilAllReady());
+    this.tick();
+    return {
+      url,
+      port: this.port,
+      deployments: () => this.list(),
+      invalid: () => this.invalid,
+      allReady: () => ready,
+      stop: () => this.stop(),
+      kill: () => this.kill(),
+    };
+  }
+
+  private list(): LocalDeployment[] {
+    return [...this.deployments.values()];
+  }
+
+  private readFiles(): ManifestEntry[] {
+    return readManifests(this.watched.map((w) => w.path));
+  }
+
+  /** Brings what runs in line with the documents read (planManifests), and settles when every change has. */
+  private async apply(entries: ManifestEntry[]): Promise<void> {
+    const plan = planManifests(entries, this.deployments.keys());
+    this.invalid = plan.invalid;
+    this.skipped = plan.skipped;
+    this.reportDocuments(plan);
+    const work = [...this.removeAll(plan.remove), ...this.runAll(plan.run)];
+    this.rebuildIndex();
+    await Promise.all(work);
+    this.rebuildIndex();
+  }
+
+  /** Each refused document printed once; other kinds (a Secret, a ConfigMap) are expected: logged at info, once each. */
+  private reportDocuments(plan: ManifestPlan): void {
+    const { logger } = this.opts;
+    for (const { entry: e, line } of plan.refused) {
+      if (!this.firstReport(line)) continue;
+      logger.info('invalid ModelDeployment', { source: e.source, name: e.name, errors: e.errors });
+      this.opts.print(`error: ${line}`);
+    }
+    for (const e of plan.skips) {
+      if (!this.firstReport(`${e.source}: ${e.note}`)) continue;
+      logger.info('skipped a document that is not a ModelDeployment', { source: e.source, ...e.document });
+    }
+  }
+
+  /** True the first time `key` is reported, false after. */
+  private firstReport(key: string): boolean {
+    if (this.reported.has(key)) return false;
+    this.reported.add(key);
+    return true;
+  }
+
+  /** The ModelDeployments removed from the files leave the router at once, then drain their replicas and stop. */
+  private removeAll(names: readonly string[]): Promise<unknown>[] {
+    const { opts } = this;
+    return names.map((name) => {
+      const d = this.deployments.get(name)!;
+      this.deployments.delete(name);
+      opts.print(`ModelDeployment ${name} was removed from the files: draining its replicas`);
+      return d.remove().then(() => opts.print(`ModelDeployment ${name} stopped`));
+    });
+  }
+
+  /** New ModelDeployments get their model and replicas; running ones are given their spec. */
+  private runAll(entries: readonly DeploymentEntry[]): Promise<unknown>[] {
+    return entries.map((e) => {
+      const name = e.md.metadata.name!;
+      const existing = this.deployments.get(name);
+      if (existing) return existing.update(e.md, e.source);
+      const d = new LocalDeployment(e.md, e.source, this.context);
+      this.deployments.set(name, d);
+      return d.prepare();
+    });
+  }
+
+  private rebuildIndex(): void {
+    this.byModel.clear();
+    for (const d of this.deployments.values()) this.byModel.set(d.model, d);
+  }
+
+  /** Settles once every ModelDeployment has the ready replicas it wants, or local mode stops. */
+  private async untilAllReady(): Promise<void> {
+    for (;;) {
+      if (this.list().every((d) => d.readyCount() >= d.desired)) return;
+      await new Promise((r) => setTimeout(r, 100));
+      if (this.stopping) return;
+    }
+  }
+
+  private autoscale(): void {
+    for (const d of this.deployments.values()) d.autoscale();
+  }
+
+  /** A replica's change recomputes status (and the table) soon, without waiting for the next period. */
+  private tickSoonAfterChange(): void {
+    if (this.tickSoon || this.stopping) return;
+    this.tickSoon = setTimeout(() => {
+      this.tickSoon = undefined;
+      this.tick();
+    }, 20);
+  }
+
+  /** Status recomputed for every deployment, and what a person reads about it. */
+  private tick(): void {
+    const now = new Date();
+    for (const d of this.deployments.values()) {
+      d.refreshStatus(now);
+      this.report.deployment(d, this.url);
+    }
+    if (this.opts.table && !this.stopping) this.report.table(this.list(), now);
+  }
+
+  /** Each directory itself, or a file's directory filtered to the file (editors replace files on save). */
+  private watch(): void {
+    for (const w of this.watched) {
+      try {
+        this.watchers.push(watch(w.isDir ? w.path : dirname(w.path), (_event, file) => {
+          if (!w.isDir && file && file !== basename(w.path)) return;
+          clearTimeout(this.reloadTimer);
+          this.reloadTimer = setTimeout(() => this.reload(), WATCH_DEBOUNCE_MS);
+        }));
+      } catch (err) {
+        this.opts.print(`warning: cannot watch ${w.given} for changes: ${(err as Error).message}`);
+      }
+    }
+  }
+
+  /** The files read and applied again, after any reload under way. */
+  private reload(): void {
+    this.reloading = this.reloading.then(() => this.reloadOnce());
+  }
+
+  /** A watched path that is gone keeps what runs (a directory being replaced, a file saved by rename). */
+  private async reloadOnce(): Promise<void> {
+    if (this.stopping) return;
+    const gone = this.watched.filter((w) => !existsSync(w.path));
+    if (gone.length) {
+      for (const w of gone) this.opts.print(`warning: ${w.given} is gone; keeping what runs until it is back`);
+      return;
+    }
+    try {
+      await this.apply(this.readFiles());
+    } catch (err) {
+      this.opts.logger.error('reload failed', { error: (err as Error).message });
+    }
+  }
+
+  /** LocalMode.stop: the router stops accepting and finishes what it accepted, then every replica drains. */
+  private async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    for (const w of this.watchers) w.close();
+    clearTimeout(this.reloadTimer);
+    const closed = this.closeRouter();
+    await this.finishInflight(Date.now() + this.opts.drainMs);
+    await this.reloading;
+    await Promise.all(this.list().map((d) => d.remove()));
+    clearInterval(this.autoscaleTimer);
+    clearInterval(this.statusTimer);
+    clearTimeout(this.tickSoon);
+    this.server.closeAllConnections();
+    await closed;
+    rmSync(this.runDir, { recursive: true, force: true });
+  }
+
+  /** Settles when the listener has closed: idle connections at once, keep-alive ones as their requests finish. */
+  private closeRouter(): Promise<void> {
+    const { server } = this;
+    return new Promise<void>((res) => {
       server.close(() => res());
       server.closeIdleConnections();
-      // Keep-alive connections close as their requests finish; idle ones at once.
       const sweep = setInterval(() => server.closeIdleConnections(), 50);
       server.once('close', () => clearInterval(sweep));
     });
-  };
+  }
 
-  return {
-    url,
-    port,
-    deployments: () => [...deployments.values()],
-    invalid: () => invalid,
-    allReady: () => ready,
-    async stop() {
-      if (stopping) return;
-      stopping = true;
-      for (const w of watchers) w.close();
-      clearTimeout(reloadTimer);
-      const closed = closeServer();
-      const deadline = Date.now() + opts.drainMs;
-      while (inflight.count > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-      await reloading;
-      await Promise.all([...deployments.values()].map((d) => d.remove()));
-      clearInterval(autoscaleTimer);
-      clearInterval(statusTimer);
-      clearTimeout(tickSoon);
-      server.closeAllConnections();
-      await closed;
-      rmSync(runDir, { recursive: true, force: true });
-    },
-    kill() {
-      for (const d of deployments.values()) d.kill();
-      rmSync(runDir, { recursive: true, force: true });
-    },
-  };
+  private async finishInflight(deadline: number): Promise<void> {
+    while (this.inflight.count > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  }
+
+  /** LocalMode.kill: every replica process ends at once. */
+  private kill(): void {
+    for (const d of this.deployments.values()) d.kill();
+    rmSync(this.runDir, { recursive: true, force: true });
+  }
 }

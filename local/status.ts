@@ -2,6 +2,7 @@
 // (a crashed runtime waiting to restart reads as CrashLoopBackOff, its termination message as the container's),
 // a failed model fetch stands in for the fetch init container.
 import type { V1ContainerStatus, V1Deployment, V1Pod } from '@kubernetes/client-node';
+import { isoSeconds } from '../common/time.js';
 import type { ModelDeploymentStatus } from '../operator/api/schema.js';
 import { computeStatus } from '../operator/controller/status.js';
 import { FETCH_CONTAINER, OPTIMIZE_CONTAINER, RUNTIME_CONTAINER } from '../operator/resources/deployment.js';
@@ -36,7 +37,8 @@ export interface LocalObservation {
   now: Date;
 }
 
-const iso = (d: Date) => d.toISOString().replace(/\.\d+Z$/, 'Z') as unknown as Date;
+// The client's types say Date; the API server (and so the operator's status code) holds the string.
+const iso = (d: Date) => isoSeconds(d) as unknown as Date;
 
 export function podFor(r: ReplicaObservation): V1Pod {
   const terminated = r.lastTermination
