@@ -105,9 +105,32 @@ export async function fetchModelWith(opts: FetchModelOptions, tuning: Partial<Fe
   const archive = archiveOfUri(opts.uri);
   const ctx: FetchContext = { opts, t, expected, label, limits: archiveLimits(t) };
   if (source.kind === 'pvc' || source.kind === 'file') {
-    return archive ? fetchLocalArchive(ctx, source, archive) : useInPlace(ctx, source);
+    if (!archive) return useInPlace(ctx, source);
+    const dest = await prepareDest(opts.dest);
+    return oneAtATime(dest, () => fetchLocalArchive(ctx, dest, source, archive));
   }
   const dest = await prepareDest(opts.dest);
+  return oneAtATime(dest, () => fetchRemote(ctx, dest, source, archive));
+}
+
+const inFlight = new Map<string, Promise<unknown>>();
+
+/**
+ * Runs fetches into one destination one after the other within this process (local mode may ask twice for the same
+ * model): the second finds the first's manifest and reuses its files instead of racing it for the same names.
+ */
+async function oneAtATime<T>(dest: string, work: () => Promise<T>): Promise<T> {
+  const run = (inFlight.get(dest) ?? Promise.resolve()).catch(() => undefined).then(work);
+  inFlight.set(dest, run);
+  try {
+    return await run;
+  } finally {
+    if (inFlight.get(dest) === run) inFlight.delete(dest);
+  }
+}
+
+async function fetchRemote(ctx: FetchContext, dest: string, source: Extract<ModelSource, { kind: 'http' | 's3' }>, archive: ArchiveLanding | undefined): Promise<FetchModelResult> {
+  const { opts, t, label, expected } = ctx;
   const manifest = await readManifest(dest);
   if (manifest?.source === label && (await manifestStillHolds(dest, manifest, expected))) {
     const modelPath = manifest.modelPath === '.' ? dest : join(dest, ...manifest.modelPath.split('/'));
@@ -171,13 +194,12 @@ async function useInPlace(ctx: FetchContext, source: Extract<ModelSource, { kind
 }
 
 /** An archive on a claim or on disk: read in place, verified, unpacked into the destination (or reused from it). */
-async function fetchLocalArchive(ctx: FetchContext, source: Extract<ModelSource, { kind: 'pvc' | 'file' }>, archive: ArchiveLanding): Promise<FetchModelResult> {
-  const { opts, label, logger } = { ...ctx, logger: ctx.opts.logger };
+async function fetchLocalArchive(ctx: FetchContext, dest: string, source: Extract<ModelSource, { kind: 'pvc' | 'file' }>, archive: ArchiveLanding): Promise<FetchModelResult> {
+  const { label, logger } = { ...ctx, logger: ctx.opts.logger };
   const local = await resolveInPlace(source, ctx.t.env);
   if (local.modelPath !== local.modelFile) throw new FetchError('NotFound', `${local.modelPath} is a directory, not a .${archive.archive} archive`);
   const actual = await sha256File(local.modelFile);
   if (ctx.expected !== undefined && actual !== ctx.expected) throw checksumMismatch(local.modelFile, ctx.expected, actual);
-  const dest = await prepareDest(opts.dest);
   const manifest = await readManifest(dest);
   // The archive's own digest decides: the same path with new contents is unpacked again.
   if (manifest?.source === label && manifest.archive?.sha256 === actual && (await manifestStillHolds(dest, manifest))) {
