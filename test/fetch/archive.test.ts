@@ -112,9 +112,11 @@ describe('archives made by tar and zip, over HTTP', () => {
     expect(http.seen.length).toBe(requests);
   });
 
-  test('long names (GNU and pax headers), symbolic and hard links within the model are kept', async () => {
+  test('long names (GNU and pax headers), a pax global header, symbolic and hard links within the model are kept', async () => {
     const long = `${'d'.repeat(120)}/${'f'.repeat(130)}.json`;
     const tar = rawTar([
+      // What `git archive` puts first.
+      { name: 'pax_global_header', type: 'g', data: paxRecord('comment', 'a'.repeat(40)) },
       { name: 'gpt2/model.onnx', data: MODEL },
       { name: 'gpt2/weights.bin', data: WEIGHTS },
       { name: 'gpt2/model.onnx_data', type: '1', linkname: 'gpt2/weights.bin' },
