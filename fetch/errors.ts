@@ -15,6 +15,11 @@ export const FETCH_REASONS = {
   NetworkError: { exitCode: 9, retryable: true },
   TooManyRedirects: { exitCode: 10, retryable: false },
   IoError: { exitCode: 11, retryable: false },
+  // An archive refused before anything of it is used: not readable as its format, or hostile.
+  ArchiveInvalid: { exitCode: 12, retryable: false },
+  ArchiveTooLarge: { exitCode: 12, retryable: false },
+  ArchiveSpecialFile: { exitCode: 12, retryable: false },
+  ArchiveDuplicateEntry: { exitCode: 12, retryable: false },
 } as const;
 
 export type FetchReason = keyof typeof FETCH_REASONS;

@@ -1,9 +1,12 @@
 // `fetchModel`: bring a model from its URI to a local path that the runtime can load, verified.
-// http(s) and s3 are downloaded into `dest`; pvc and file are checked and used in place.
+// http(s) and s3 are downloaded into `dest`; pvc and file are checked and used in place; an archive (.tar.gz, .tgz,
+// .tar, .zip) from any of them is verified and unpacked into a folder of `dest` (archive.ts).
 import { mkdir, stat } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
 import type { Logger } from '../common/logger.js';
-import { loadCredentials } from './credentials.js';
+import { loadCredentials, type SourceCredentials } from './credentials.js';
+import { DEFAULT_ARCHIVE_LIMITS, type ArchiveLimits } from './archive-entries.js';
+import { installArchive } from './archive.js';
 import { FetchError } from './errors.js';
 import { httpSource } from './http.js';
 import {
@@ -12,11 +15,11 @@ import {
 } from './integrity.js';
 import { MODEL_FILE, resolveInPlace } from './local.js';
 import { isInside } from '../common/paths.js';
-import { downloadLanding, type DownloadLanding } from '../common/download-names.js';
+import { archiveOfUri, downloadLanding, type ArchiveLanding, type DownloadLanding } from '../common/download-names.js';
 import { DEFAULT_RETRY, type RetryHooks, type RetryPolicy } from './retry.js';
 import type { S3ObjectInfo } from './s3.js';
 import { downloadToTemp, type RangeSource, type TransferSettings } from './transfer.js';
-import { parseModelUri, redactUri } from './uri.js';
+import { parseModelUri, redactUri, type ModelSource } from './uri.js';
 
 export { FetchError, exitCodeFor, FETCH_REASONS, type FetchReason } from './errors.js';
 export { isModelUri, isRemoteUri, parseModelUri, redactUri } from './uri.js';
@@ -26,7 +29,7 @@ export interface FetchModelOptions {
   uri: string;
   /** Directory downloads go to (created if missing); unused for pvc:// and file://. */
   dest: string;
-  /** Expected digest of the single file, or of model.onnx for a prefix. */
+  /** Expected digest of the single file, of model.onnx for a prefix or directory, or of the archive's bytes. */
   sha256?: string;
   /** A mounted Secret: see credentials.ts for the file names. */
   credentialsDir?: string;
@@ -34,7 +37,7 @@ export interface FetchModelOptions {
 }
 
 export interface FetchModelResult {
-  /** The file to load, or the directory holding model.onnx. */
+  /** The file to load, or the directory holding model.onnx (and the files beside it: tokenizer, config, weights). */
   modelPath: string;
   /** False when the model was used in place or an already verified copy was reused. */
   downloaded: boolean;
@@ -50,6 +53,8 @@ export interface FetchTuning {
   idleTimeoutMs: number;
   progressIntervalMs: number;
   maxRedirects: number;
+  /** What an archive may unpack to (zip and gzip bombs are refused by these). */
+  archiveLimits: ArchiveLimits;
   env: NodeJS.ProcessEnv;
 }
 
@@ -60,6 +65,7 @@ export const DEFAULT_TUNING: FetchTuning = {
   idleTimeoutMs: 60_000,
   progressIntervalMs: 5_000,
   maxRedirects: 10,
+  archiveLimits: DEFAULT_ARCHIVE_LIMITS,
   env: process.env,
 };
 
@@ -93,39 +99,46 @@ export function fileNameForUrl(url: URL): string {
 
 export async function fetchModelWith(opts: FetchModelOptions, tuning: Partial<FetchTuning>): Promise<FetchModelResult> {
   const t: FetchTuning = { ...DEFAULT_TUNING, ...tuning };
-  const { logger } = opts;
   const source = parseModelUri(opts.uri);
   const expected = opts.sha256 === undefined || opts.sha256 === '' ? undefined : parseSha256(opts.sha256);
   const label = redactUri(opts.uri);
-
+  const archive = archiveOfUri(opts.uri);
+  const ctx: FetchContext = { opts, t, expected, label, limits: archiveLimits(t) };
   if (source.kind === 'pvc' || source.kind === 'file') {
-    const local = await resolveInPlace(source, t.env);
-    if (expected !== undefined) {
-      const actual = await sha256File(local.modelFile);
-      // Not ours to delete: the file stays, the fetch fails.
-      if (actual !== expected) throw checksumMismatch(local.modelFile, expected, actual);
-    }
-    logger.info('model used in place', { source: label, modelPath: local.modelPath, verified: expected !== undefined });
-    return { modelPath: local.modelPath, downloaded: false };
+    if (!archive) return useInPlace(ctx, source);
+    const dest = await prepareDest(opts.dest);
+    return oneAtATime(dest, () => fetchLocalArchive(ctx, dest, source, archive));
   }
+  const dest = await prepareDest(opts.dest);
+  return oneAtATime(dest, () => fetchRemote(ctx, dest, source, archive));
+}
 
-  if (typeof opts.dest !== 'string' || opts.dest === '') throw new FetchError('InvalidArgument', 'a destination directory is required for a remote model');
-  const dest = resolve(opts.dest);
+const inFlight = new Map<string, Promise<unknown>>();
+
+/**
+ * Runs fetches into one destination one after the other within this process (local mode may ask twice for the same
+ * model): the second finds the first's manifest and reuses its files instead of racing it for the same names.
+ */
+async function oneAtATime<T>(dest: string, work: () => Promise<T>): Promise<T> {
+  const run = (inFlight.get(dest) ?? Promise.resolve()).catch(() => undefined).then(work);
+  inFlight.set(dest, run);
   try {
-    await mkdir(dest, { recursive: true });
-  } catch (err) {
-    throw new FetchError('IoError', `cannot create the destination ${dest}: ${(err as NodeJS.ErrnoException).code ?? err}`);
+    return await run;
+  } finally {
+    if (inFlight.get(dest) === run) inFlight.delete(dest);
   }
+}
 
+async function fetchRemote(ctx: FetchContext, dest: string, source: Extract<ModelSource, { kind: 'http' | 's3' }>, archive: ArchiveLanding | undefined): Promise<FetchModelResult> {
+  const { opts, t, label, expected } = ctx;
   const manifest = await readManifest(dest);
   if (manifest?.source === label && (await manifestStillHolds(dest, manifest, expected))) {
     const modelPath = manifest.modelPath === '.' ? dest : join(dest, ...manifest.modelPath.split('/'));
-    logger.info('reusing the verified model already in the destination', { source: label, modelPath });
+    opts.logger.info('reusing the verified model already in the destination', { source: label, modelPath });
     return { modelPath, downloaded: false };
   }
   // From here the destination changes; a manifest describing older contents must not outlive that.
   await removeQuietly(join(dest, MANIFEST_NAME));
-
   const creds = loadCredentials(opts.credentialsDir, t.env);
   const settings: TransferSettings = {
     retry: t.retry,
@@ -133,23 +146,88 @@ export async function fetchModelWith(opts: FetchModelOptions, tuning: Partial<Fe
     progressIntervalMs: t.progressIntervalMs,
     ...(t.retryHooks !== undefined ? { retryHooks: t.retryHooks } : {}),
   };
-  const job = new Download(dest, label, expected, logger, settings);
-  logger.info('fetching model', { source: label, dest, sha256: expected ?? null });
+  const job = new Download(dest, label, expected, opts.logger, settings, ctx.limits);
+  opts.logger.info('fetching model', { source: label, dest, sha256: expected ?? null });
+  if (source.kind === 'http') return fetchHttp(job, source.url, creds, t, archive);
+  return fetchS3(job, source, opts.uri, creds, t, archive);
+}
 
-  if (source.kind === 'http') {
-    const name = fileNameForUrl(source.url);
-    const reused = await job.reuseVerifiedFile(name);
-    if (reused) return reused;
-    const src = httpSource(source.url, {
-      connectTimeoutMs: t.connectTimeoutMs,
-      responseTimeoutMs: t.responseTimeoutMs,
-      maxRedirects: t.maxRedirects,
-      ...(creds.authorization !== undefined ? { authorization: creds.authorization } : {}),
-      ...(creds.ca !== undefined ? { ca: creds.ca } : {}),
-    });
-    return job.single(src, name);
+interface FetchContext {
+  opts: FetchModelOptions;
+  t: FetchTuning;
+  expected: string | undefined;
+  label: string;
+  limits: ArchiveLimits;
+}
+
+/** The archive limits, with MODELPLANE_MAX_UNPACKED_BYTES in place of the absolute one when it is set. */
+export function archiveLimits(t: Pick<FetchTuning, 'archiveLimits' | 'env'>): ArchiveLimits {
+  const raw = t.env.MODELPLANE_MAX_UNPACKED_BYTES;
+  if (raw === undefined || raw === '') return t.archiveLimits;
+  if (!/^[1-9][0-9]*$/.test(raw.trim()) || !Number.isSafeInteger(Number(raw))) {
+    throw new FetchError('InvalidArgument', `MODELPLANE_MAX_UNPACKED_BYTES must be a positive whole number of bytes, got '${raw}'`);
   }
+  return { ...t.archiveLimits, maxBytes: Number(raw) };
+}
 
+async function prepareDest(given: string): Promise<string> {
+  if (typeof given !== 'string' || given === '') throw new FetchError('InvalidArgument', 'a destination directory is required for a remote model or an archive');
+  const dest = resolve(given);
+  try {
+    await mkdir(dest, { recursive: true });
+  } catch (err) {
+    throw new FetchError('IoError', `cannot create the destination ${dest}: ${(err as NodeJS.ErrnoException).code ?? err}`);
+  }
+  return dest;
+}
+
+/** pvc:// and file:// models are checked and used where they lie. */
+async function useInPlace(ctx: FetchContext, source: Extract<ModelSource, { kind: 'pvc' | 'file' }>): Promise<FetchModelResult> {
+  const local = await resolveInPlace(source, ctx.t.env);
+  if (ctx.expected !== undefined) {
+    const actual = await sha256File(local.modelFile);
+    // Not ours to delete: the file stays, the fetch fails.
+    if (actual !== ctx.expected) throw checksumMismatch(local.modelFile, ctx.expected, actual);
+  }
+  ctx.opts.logger.info('model used in place', { source: ctx.label, modelPath: local.modelPath, verified: ctx.expected !== undefined });
+  return { modelPath: local.modelPath, downloaded: false };
+}
+
+/** An archive on a claim or on disk: read in place, verified, unpacked into the destination (or reused from it). */
+async function fetchLocalArchive(ctx: FetchContext, dest: string, source: Extract<ModelSource, { kind: 'pvc' | 'file' }>, archive: ArchiveLanding): Promise<FetchModelResult> {
+  const { label, logger } = { ...ctx, logger: ctx.opts.logger };
+  const local = await resolveInPlace(source, ctx.t.env);
+  if (local.modelPath !== local.modelFile) throw new FetchError('NotFound', `${local.modelPath} is a directory, not a .${archive.archive} archive`);
+  const actual = await sha256File(local.modelFile);
+  if (ctx.expected !== undefined && actual !== ctx.expected) throw checksumMismatch(local.modelFile, ctx.expected, actual);
+  const manifest = await readManifest(dest);
+  // The archive's own digest decides: the same path with new contents is unpacked again.
+  if (manifest?.source === label && manifest.archive?.sha256 === actual && (await manifestStillHolds(dest, manifest))) {
+    const modelPath = join(dest, ...manifest.modelPath.split('/'));
+    logger.info('reusing the verified model already in the destination', { source: label, modelPath });
+    return { modelPath, downloaded: false };
+  }
+  await removeQuietly(join(dest, MANIFEST_NAME));
+  const modelPath = await installArchive({ archive: local.modelFile, format: archive.archive, dest, dir: archive.dir, label, archiveSha256: actual, limits: ctx.limits, logger });
+  return { modelPath, downloaded: true };
+}
+
+async function fetchHttp(job: Download, url: URL, creds: SourceCredentials, t: FetchTuning, archive: ArchiveLanding | undefined): Promise<FetchModelResult> {
+  const src = httpSource(url, {
+    connectTimeoutMs: t.connectTimeoutMs,
+    responseTimeoutMs: t.responseTimeoutMs,
+    maxRedirects: t.maxRedirects,
+    ...(creds.authorization !== undefined ? { authorization: creds.authorization } : {}),
+    ...(creds.ca !== undefined ? { ca: creds.ca } : {}),
+  });
+  if (archive) return job.archive(src, archive);
+  const name = fileNameForUrl(url);
+  return (await job.reuseVerifiedFile(name)) ?? job.single(src, name);
+}
+
+async function fetchS3(
+  job: Download, source: Extract<ModelSource, { kind: 's3' }>, uri: string, creds: SourceCredentials, t: FetchTuning, archive: ArchiveLanding | undefined,
+): Promise<FetchModelResult> {
   // The AWS SDK is large; http(s) fetches never load it.
   const { createS3Client, headObject, listObjects, s3ObjectSource } = await import('./s3.js');
   const client = createS3Client({
@@ -162,8 +240,12 @@ export async function fetchModelWith(opts: FetchModelOptions, tuning: Partial<Fe
     const { bucket, key } = source;
     let prefix = key;
     if (key !== '' && !key.endsWith('/')) {
+      if (archive) {
+        if (!(await headObject(client, bucket, key))) throw new FetchError('NotFound', `no object '${key}' in bucket ${bucket}`);
+        return await job.archive(s3ObjectSource(client, bucket, key), archive);
+      }
       // A key named .onnx lands under its name; any other single object fills the directory as model.onnx.
-      const landing = downloadLanding(opts.uri);
+      const landing = downloadLanding(uri);
       const name = safeRelativePath('file' in landing ? landing.file : MODEL_FILE);
       const reused = await job.reuseVerifiedFile(name);
       if (reused) return reused;
@@ -195,6 +277,7 @@ class Download {
     private readonly expected: string | undefined,
     private readonly logger: Logger,
     private readonly settings: TransferSettings,
+    private readonly limits: ArchiveLimits,
   ) {}
 
   private finalPath(rel: string): string {
@@ -225,6 +308,21 @@ class Download {
     await this.record(rel, [staged]);
     this.logger.info('model ready', { source: this.label, modelPath: staged.final, files: 1 });
     return { modelPath: staged.final, downloaded: true };
+  }
+
+  /** Downloads the archive beside the destination, verifies it, unpacks it into its folder, and drops it. */
+  async archive(src: RangeSource, landing: ArchiveLanding): Promise<FetchModelResult> {
+    const temp = join(this.dest, `.${landing.dir}.${landing.archive}.partial`);
+    const result = await downloadToTemp(src, temp, this.logger, this.settings);
+    try {
+      if (this.expected !== undefined && result.sha256 !== this.expected) throw checksumMismatch(src.label, this.expected, result.sha256);
+      const modelPath = await installArchive({
+        archive: temp, format: landing.archive, dest: this.dest, dir: landing.dir, label: this.label, archiveSha256: result.sha256, limits: this.limits, logger: this.logger,
+      });
+      return { modelPath, downloaded: true };
+    } finally {
+      await removeQuietly(temp);
+    }
   }
 
   async prefix<T extends S3ObjectInfo>(objects: T[], prefix: string, sourceFor: (o: T) => RangeSource): Promise<FetchModelResult> {

@@ -64,8 +64,10 @@ export interface ManifestFile {
 export interface Manifest {
   /** The URI with secrets redacted: presigned URLs for the same object still match. */
   source: string;
-  /** Relative path of what to load: a file, or '.' for the destination directory. */
+  /** Relative path of what to load: a file, '.' for the destination directory, or an archive's folder. */
   modelPath: string;
+  /** For an unpacked archive: the archive's digest and size (what a sha256 applies to). */
+  archive?: { sha256: string; bytes: number };
   files: ManifestFile[];
 }
 
@@ -87,15 +89,15 @@ export async function writeManifest(dest: string, manifest: Manifest): Promise<v
 
 /**
  * True when every file the manifest lists is still there with its recorded size and digest, and the
- * model file matches `expectedSha256` when one is asked for. Every byte is re-hashed: cheaper than a
+ * model file (or the archive it was unpacked from) matches `expectedSha256` when one is asked for. Every byte is re-hashed: cheaper than a
  * download, and a truncated or tampered file must never be served.
  */
 export async function manifestStillHolds(dest: string, manifest: Manifest, expectedSha256?: string): Promise<boolean> {
   const modelFile = manifest.modelPath === '.' ? MODEL_FILE : manifest.modelPath;
   if (manifest.files.length === 0) return false;
   if (expectedSha256 !== undefined) {
-    const entry = manifest.files.find((f) => f.path === modelFile);
-    if (entry?.sha256 !== expectedSha256) return false;
+    const digest = manifest.archive !== undefined ? manifest.archive.sha256 : manifest.files.find((f) => f.path === modelFile)?.sha256;
+    if (digest !== expectedSha256) return false;
   }
   for (const file of manifest.files) {
     const path = join(dest, ...file.path.split('/'));

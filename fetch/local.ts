@@ -1,6 +1,6 @@
 // pvc:// and file:// sources are used where they lie, never copied: a PersistentVolumeClaim is mounted
 // into the pod at <MODELPLANE_PVC_ROOT>/<claim> (default /mnt/pvc/<claim>), a file:// path is local.
-import { realpath, stat } from 'node:fs/promises';
+import { readdir, realpath, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FetchError } from './errors.js';
 import { isInside } from '../common/paths.js';
@@ -20,6 +20,13 @@ export function pvcMountPath(claim: string, env: NodeJS.ProcessEnv = process.env
   return join(pvcRoot(env), claim);
 }
 
+
+/** A few of a directory's entries, folders marked with '/', for a message saying what is there instead. */
+async function listing(dir: string): Promise<string> {
+  const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+  const shown = entries.sort((a, b) => (a.name < b.name ? -1 : 1)).slice(0, 8).map((e) => (e.isDirectory() ? `${e.name}/` : e.name));
+  return shown.length === 0 ? 'nothing' : `${shown.join(', ')}${entries.length > 8 ? ', ...' : ''}`;
+}
 
 export interface InPlaceModel {
   /** What to load: the file, or the directory holding model.onnx. */
@@ -68,7 +75,7 @@ export async function resolveInPlace(source: Extract<ModelSource, { kind: 'pvc' 
     if (!(await stat(modelFile)).isFile()) throw Object.assign(new Error('not a file'), { code: 'ENOENT' });
   } catch (err) {
     const e = statError(err, modelFile);
-    throw e.reason === 'NotFound' ? new FetchError('NotFound', `directory ${path} holds no ${MODEL_FILE}`) : e;
+    throw e.reason === 'NotFound' ? new FetchError('NotFound', `directory ${path} holds no ${MODEL_FILE} at its top (found: ${await listing(path)})`) : e;
   }
   if (root !== undefined) {
     const real = await realpath(modelFile).catch((err: unknown) => { throw statError(err, modelFile); });

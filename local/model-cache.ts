@@ -1,12 +1,14 @@
 // Brings a ModelDeployment's model onto this machine with the runtime's own fetch code: file:// is verified and
 // used in place; https, http and s3 are downloaded into the cache directory under a key made of the URI and the
-// expected digest, so a verified copy is reused by later replicas and later runs.
+// expected digest, so a verified copy is reused by later replicas and later runs; an archive (.tar.gz, .tgz, .tar,
+// .zip), wherever it lies, is unpacked there into a folder named for it, which is what serve loads.
 import { createHash } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from '../common/logger.js';
 import { fetchModel, isRemoteUri } from '../fetch/index.js';
+import { failureLine } from '../fetch/command.js';
 import type { ModelDeployment } from '../operator/api/schema.js';
 import { inlineRequestBody, type SampleSource } from '../operator/resources/samples.js';
 
@@ -25,7 +27,7 @@ export class LocalModeError extends Error {
   }
 }
 
-/** The local path (file, or directory holding model.onnx) that `modelplane serve --model` gets. */
+/** The local path (file, or directory holding model.onnx and its tokenizer and config) that `modelplane serve --model` gets. */
 export async function cacheModel(md: ModelDeployment, cacheDir: string, logger: Logger): Promise<string> {
   const { uri, sha256, credentialsSecret } = md.spec.model;
   if (uri.startsWith('pvc://')) {
@@ -39,7 +41,8 @@ export async function cacheModel(md: ModelDeployment, cacheDir: string, logger: 
     const { modelPath } = await fetchModel({ uri, dest, sha256, logger });
     return modelPath;
   } catch (err) {
-    throw new LocalModeError('ModelFetchFailed', `fetch ${uri} failed: ${(err as Error).message}`);
+    // The line the init container would write: the URI without its secrets, the reason code, the cause.
+    throw new LocalModeError('ModelFetchFailed', failureLine(uri, err));
   }
 }
 
@@ -62,6 +65,6 @@ export async function cacheSamples(source: SampleSource, cacheDir: string, logge
     const { modelPath } = await fetchModel({ uri, dest: join(dir, cacheKey(uri)), logger });
     return modelPath;
   } catch (err) {
-    throw new LocalModeError('ModelFetchFailed', `fetch ${uri} failed: ${(err as Error).message}`);
+    throw new LocalModeError('ModelFetchFailed', failureLine(uri, err));
   }
 }

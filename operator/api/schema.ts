@@ -49,7 +49,9 @@ const ModelSource = Type.Object(
       maxLength: 2048,
       description:
         'Where the model is: https://host/path, http://host/path, s3://bucket/key, pvc://<claim>/<path> (read in place from a ' +
-        'PersistentVolumeClaim), or file:///absolute/path (local mode). A directory holds model.onnx and its external-data files.',
+        'PersistentVolumeClaim), or file:///absolute/path (local mode). A directory (or an S3 prefix ending in /) holds model.onnx ' +
+        'and the files beside it (external data, config.json, tokenizer.json); a name ending .tar.gz, .tgz, .tar or .zip is an ' +
+        'archive, unpacked by the fetch step, with model.onnx at its top or in a single top-level folder.',
       ...cel({
         rule:
           "self.matches(r'^https?://[^/?#\\s]+[^\\s]*$') || self.matches(r'^s3://[a-z0-9][a-z0-9.-]*[a-z0-9]/[^\\s]+$') || " +
@@ -63,7 +65,7 @@ const ModelSource = Type.Object(
     sha256: Type.Optional(
       Type.String({
         maxLength: 64,
-        description: 'Expected SHA-256 of the model file, or of model.onnx for a folder (64 lower-case hex digits); checked before serving, a mismatch is never served.',
+        description: 'Expected SHA-256 of the model file, of model.onnx for a folder, or of the archive (64 lower-case hex digits); checked before serving, a mismatch is never served.',
         ...cel({ rule: "self.matches(r'^[0-9a-f]{64}$')", message: 'sha256 must be 64 lower-case hexadecimal digits', reason: 'FieldValueInvalid' }),
       }),
     ),

@@ -1,10 +1,12 @@
 // The real `modelplane fetch` process, as the init container runs it (needs `tsc` output in dist/).
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
-import { open, readFile, stat, writeFile } from 'node:fs/promises';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { mkdir, open, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { serveBody, startHttpServer, type TestServer } from './support/servers.js';
-import { tempDir } from './support/helpers.js';
+import { memoryLogger, sha256, tempDir } from './support/helpers.js';
+import { rawTar, systemTar } from './support/archives.js';
+import { fetchModelWith } from '../../fetch/index.js';
 
 const BIN = resolve('bin/modelplane.js');
 // sha256 of 2^30 zero bytes, the content of the sparse file below.
@@ -114,3 +116,52 @@ test('1 GiB streams through with flat memory; flags come from the environment', 
   expect(run.peakRssBytes).toBeLessThan(200 * 1024 * 1024);
   process.stdout.write(`fetch of 1 GiB: peak RSS ${(run.peakRssBytes / 1024 / 1024).toFixed(1)} MiB\n`);
 }, 150_000);
+
+test('an archive unpacks into its folder with exit 0; a hostile one exits 12 with one line giving the reason', async () => {
+  const good = rawTar([{ name: 'gpt2/model.onnx', data: 'onnx' }, { name: 'gpt2/tokenizer.json', data: '{}' }]);
+  const evil = rawTar([{ name: 'model.onnx', data: 'onnx' }, { name: 'dev', type: '3' }]);
+  server = await startHttpServer((req, res) => serveBody(req, res, req.url === '/gpt2.tar.gz' ? good : evil));
+  const dest = join(dir.path, 'dest');
+  const env = { MODELPLANE_TERMINATION_LOG: join(dir.path, 't') };
+  const ok = await runCli(['fetch', '--uri', `${server.url}/gpt2.tar.gz`, '--dest', dest, '--sha256', sha256(good)], env, 30_000);
+  expect({ code: ok.code, stderr: ok.stderr }).toEqual({ code: 0, stderr: '' });
+  expect(await readdir(join(dest, 'gpt2'))).toEqual(['model.onnx', 'tokenizer.json']);
+  expect(jsonLines(ok.stdout).find((l) => l.message === 'model ready')).toMatchObject({ modelPath: join(dest, 'gpt2'), files: 2 });
+  const bad = await runCli(['fetch', '--uri', `${server.url}/evil.tar.gz`, '--dest', join(dir.path, 'other')], env, 30_000);
+  expect(bad.code).toBe(12);
+  expect(bad.stderr).toBe(`fetch ${server.url}/evil.tar.gz failed: ArchiveSpecialFile: archive entry 'dev' is a character device; only files, folders and links within the model are unpacked\n`);
+});
+
+test('a fetch killed while it unpacks leaves no model folder and no manifest; the next one cleans up and unpacks afresh', async () => {
+  // A 512 MiB archive (a sparse file of zeros, plain tar so that it is not refused as a bomb) takes a while to write.
+  const src = join(dir.path, 'src', 'big');
+  await mkdir(src, { recursive: true });
+  await writeFile(join(src, 'model.onnx'), 'onnx');
+  const weights = await open(join(src, 'model.onnx_data'), 'w');
+  await weights.truncate(512 * 1024 * 1024);
+  await weights.close();
+  const archive = join(dir.path, 'big.tar');
+  systemTar(join(dir.path, 'src'), ['-cf', archive, 'big']);
+  const dest = join(dir.path, 'dest');
+  const child = spawn(process.execPath, [BIN, 'fetch', '--uri', `file://${archive}`, '--dest', dest], { env: { PATH: process.env.PATH, MODELPLANE_TERMINATION_LOG: join(dir.path, 't') }, stdio: 'ignore' });
+  const exited = new Promise<NodeJS.Signals | null>((res) => child.on('exit', (_code, signal) => res(signal)));
+  // Killed once the weights are part-written inside the staging folder.
+  const partWritten = () => {
+    const staging = existsSync(dest) ? readdirSync(dest).find((n) => n.startsWith('.unpack-')) : undefined;
+    const file = staging && join(dest, staging, 'big', 'model.onnx_data');
+    return Boolean(file && existsSync(file) && statSync(file).size > 0);
+  };
+  const deadline = Date.now() + 60_000;
+  while (!partWritten() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 2));
+  child.kill('SIGKILL');
+  expect(await exited).toBe('SIGKILL');
+  const left = await readdir(dest);
+  expect(left.filter((n) => !n.startsWith('.unpack-') && !n.endsWith('.partial'))).toEqual([]);
+  expect(left.some((n) => n.startsWith('.unpack-'))).toBe(true);
+
+  const { logger } = memoryLogger();
+  const again = await fetchModelWith({ uri: `file://${archive}`, dest, logger }, {});
+  expect(again).toEqual({ modelPath: join(dest, 'big'), downloaded: true });
+  expect((await readdir(dest)).sort()).toEqual(['.modelplane-fetch.json', 'big']);
+  expect((await stat(join(dest, 'big', 'model.onnx_data'))).size).toBe(512 * 1024 * 1024);
+}, 120_000);

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { mkdir, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FetchError, fetchModelWith } from '../../fetch/index.js';
@@ -74,6 +75,28 @@ describe('pvc:// and file:// sources are used in place', () => {
     const err = await localFailure(uri);
     expect(err.reason).toBe(reason);
     expect(err.message).toContain(text);
+  });
+
+  test('a model directory (model.onnx, external weights, config and tokenizer beside it) is used in place with its files', async () => {
+    const files = ['model.onnx', 'model.onnx_data', 'config.json', 'generation_config.json', 'tokenizer.json', 'tokenizer_config.json'];
+    const model = join(dir.path, 'gpt2');
+    await mkdir(model);
+    for (const f of files) await writeFile(join(model, f), f === 'model.onnx' ? MODEL : f);
+    const result = await fetchLocal(`file://${model}`, sha256(MODEL));
+    expect(result).toEqual({ modelPath: model, downloaded: false });
+    // Nothing was copied: the destination was never made.
+    expect(existsSync(join(dir.path, 'unused'))).toBe(false);
+    await writeFile(join(pvcRoot, 'models', 'resnet', 'tokenizer.json'), '{}');
+    expect(await fetchLocal('pvc://models/resnet')).toEqual({ modelPath: join(pvcRoot, 'models', 'resnet'), downloaded: false });
+  });
+
+  test('a directory without model.onnx at its top is refused, naming what it holds', async () => {
+    await mkdir(join(pvcRoot, 'models', 'outer', 'gpt2'), { recursive: true });
+    await writeFile(join(pvcRoot, 'models', 'outer', 'gpt2', 'model.onnx'), MODEL);
+    await writeFile(join(pvcRoot, 'models', 'outer', 'README.md'), 'x');
+    const err = await localFailure('pvc://models/outer');
+    expect(err.reason).toBe('NotFound');
+    expect(err.message).toBe(`directory ${join(pvcRoot, 'models', 'outer')} holds no model.onnx at its top (found: README.md, gpt2/)`);
   });
 
   test('a symlink inside the claim that points outside it is refused', async () => {

@@ -7,6 +7,7 @@ import { FetchError, fetchModelWith } from '../../fetch/index.js';
 import { downloadedModelPath, MODELS_DIR } from '../../operator/resources/model-source.js';
 import { FAST, memoryLogger, randomModel, sha256, tempDir } from './support/helpers.js';
 import { serveBody, startHttpServer, type TestServer } from './support/servers.js';
+import { rawTar, rawZip } from './support/archives.js';
 
 // The SDK's notice about future Node versions is noise in test output.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
@@ -14,6 +15,9 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 const MODEL = randomModel(64 * 1024);
 const WEIGHTS = randomModel(300 * 1024);
 const EXTRA = randomModel(1000);
+// A model folder as archives: tar.gz with a single top-level folder, zip with the files at its top.
+const TAR_GZ = rawTar([{ name: 'gpt2/', type: '5' }, { name: 'gpt2/model.onnx', data: MODEL }, { name: 'gpt2/model.onnx_data', data: WEIGHTS }, { name: 'gpt2/tokenizer.json', data: '{}' }]);
+const ZIP = rawZip([{ name: 'model.onnx', data: MODEL, deflate: true }, { name: 'model.onnx_data', data: WEIGHTS, deflate: true }, { name: 'config.json', data: '{}' }]);
 
 let work: { path: string; cleanup: () => Promise<void> };
 let s3rver: S3rver;
@@ -46,6 +50,9 @@ beforeAll(async () => {
   await put('resnet/sub/extra.bin', EXTRA);
   await put('nomodel/weights.bin', WEIGHTS);
   await put('raw/resnet', MODEL);
+  await put('archives/gpt2.tar.gz', TAR_GZ);
+  await put('archives/gpt2.zip', ZIP);
+  await put('archives/evil.tar.gz', rawTar([{ name: 'model.onnx', data: MODEL }, { name: '../../evil.bin', data: 'x' }]));
   client.destroy();
   creds = await writeCreds(join(work.path, 'creds'), {
     AWS_ACCESS_KEY_ID: 'S3RVER',
@@ -124,6 +131,33 @@ describe('s3 source (s3rver, custom endpoint, path-style)', () => {
     const err = await s3Failure('s3://models/nomodel/');
     expect(err.reason).toBe('NotFound');
     expect(err.message).toContain('weights.bin');
+  });
+
+  test.each([
+    ['s3://models/archives/gpt2.tar.gz', TAR_GZ, ['model.onnx', 'model.onnx_data', 'tokenizer.json']],
+    ['s3://models/archives/gpt2.zip', ZIP, ['config.json', 'model.onnx', 'model.onnx_data']],
+  ])('an archive object %s is verified and unpacked into <dest>/gpt2, where the operator points the runtime', async (uri, archive, files) => {
+    const { result } = await fetchS3(uri, { sha256: sha256(archive) });
+    expect(result).toEqual({ modelPath: join(dest, 'gpt2'), downloaded: true });
+    expect((await readdir(result.modelPath)).sort()).toEqual(files);
+    expect(sha256(await readFile(join(result.modelPath, 'model.onnx_data')))).toBe(sha256(WEIGHTS));
+    expect((await readdir(dest)).sort()).toEqual(['.modelplane-fetch.json', 'gpt2']);
+    expect(downloadedModelPath(uri)).toBe(`${MODELS_DIR}/gpt2`);
+    const { result: again } = await fetchS3(uri, { sha256: sha256(archive) });
+    expect(again).toEqual({ modelPath: join(dest, 'gpt2'), downloaded: false });
+  });
+
+  test('an archive object with a wrong sha256, a hostile entry, or no such key is refused and leaves nothing', async () => {
+    const mismatch = await s3Failure('s3://models/archives/gpt2.tar.gz', { sha256: 'c'.repeat(64) });
+    expect(mismatch.reason).toBe('ChecksumMismatch');
+    expect(await readdir(dest)).toEqual([]);
+    const hostile = await s3Failure('s3://models/archives/evil.tar.gz');
+    expect(hostile.reason).toBe('PathEscape');
+    expect(await readdir(dest)).toEqual([]);
+    expect(existsSync(join(work.path, 'evil.bin'))).toBe(false);
+    const missing = await s3Failure('s3://models/archives/none.tar.gz');
+    expect(missing.reason).toBe('NotFound');
+    expect(missing.message).toContain("no object 'archives/none.tar.gz' in bucket models");
   });
 
   test('a wrong access key fails with AccessDenied', async () => {
