@@ -30,6 +30,8 @@ export interface CompletionBody extends GenerationFields {
 export interface ChatBody extends GenerationFields {
   model: string;
   messages: ChatMessage[];
+  /** The field max_tokens came from: max_tokens, or max_completion_tokens (OpenAI's newer name). */
+  maxTokensField: 'max_tokens' | 'max_completion_tokens';
 }
 
 export interface GenerateBody extends GenerationFields {
@@ -45,6 +47,15 @@ const show = (v: unknown) => {
 };
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** A request body as JSON. */
+export function parseJsonBody(body: Buffer): unknown {
+  try {
+    return JSON.parse(body.toString('utf8'));
+  } catch (err) {
+    throw new ApiError(400, `the request body is not valid JSON: ${(err as Error).message}`, null, 'invalid_json');
+  }
+}
 
 /** A JSON object's fields, read once each with their type checked; `null` is taken as absent, as OpenAI does. */
 class Fields {
@@ -230,7 +241,7 @@ export function parseChat(body: unknown): ChatBody {
     if (content === undefined) throw badField(`${at}.content`, 'is required');
     return { role, content: messageContent(content, `${at}.content`), ...(name !== undefined ? { name } : {}) };
   });
-  return { ...common, messages };
+  return { ...common, messages, maxTokensField: maxKey };
 }
 
 /** Sampling fields of Triton's generate extension, at the top of the body or in `parameters`. */
