@@ -1,6 +1,7 @@
 // Tensor contents between the wire (JSON `data`, binary chunks) and onnxruntime's layout.
 import { fromHalf, toHalf, typeInfo, type Datatype, type NumericArray, type TensorData } from './datatypes.js';
 import { fail } from './errors.js';
+import { loneSurrogateAt } from './unicode.js';
 
 /**
  * Numeric tensors travel as little-endian bytes; BYTES tensors as strings. `exclusive`: the bytes lie in an
@@ -120,10 +121,8 @@ const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 /** onnxruntime-node ends a string tensor element at its first NUL: refuse rather than truncate. */
 const NUL_REFUSAL = 'contains a NUL byte, which onnxruntime-node string tensors cut the element short at';
 
-const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
-
 function isWellFormed(s: string): boolean {
-  return !LONE_SURROGATE.test(s);
+  return loneSurrogateAt(s) === -1;
 }
 
 /** Decodes one binary chunk: raw little-endian elements, or length-prefixed strings for BYTES. */
