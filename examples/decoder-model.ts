@@ -311,6 +311,44 @@ export interface DecoderDirOptions extends Partial<Omit<DecoderSpec, 'vocabSize'
   eosTokenIds?: number[];
   /** Extra keys for generation_config.json (sampling defaults such as temperature). */
   generationConfig?: Record<string, unknown>;
+  /**
+   * Store the weights as ONNX external data in `model.onnx_data` beside model.onnx, as Optimum and transformers
+   * export models past protobuf's 2 GiB: each initializer of at least 1 KiB, at a 64-byte aligned offset.
+   */
+  externalData?: boolean;
+}
+
+/** The external-data file name Optimum and transformers.js exports use. */
+export const DECODER_DATA_FILE = 'model.onnx_data';
+
+/** Initializers this size or larger go to the external-data file; the small constants stay in the model. */
+const EXTERNAL_MIN_BYTES = 1024;
+
+/**
+ * The graph with its large initializers moved to `location` (ONNX external data: location, offset, length), and the
+ * bytes that file holds.
+ */
+export function withExternalData(g: GraphSpec, location: string): { graph: GraphSpec; data: Uint8Array } {
+  let end = 0;
+  const initializers = (g.initializers ?? []).map((init): InitializerSpec => {
+    if (init.data.byteLength < EXTERNAL_MIN_BYTES) return init;
+    const offset = Math.ceil(end / 64) * 64;
+    end = offset + init.data.byteLength;
+    return { ...init, external: { location, offset } };
+  });
+  const data = new Uint8Array(end);
+  for (const init of initializers) {
+    if (init.external) data.set(new Uint8Array(init.data.buffer, init.data.byteOffset, init.data.byteLength), init.external.offset);
+  }
+  return { graph: { ...g, initializers }, data };
+}
+
+/** model.onnx, and with external data model.onnx_data beside it. */
+function writeModelFiles(dir: string, g: GraphSpec, externalData: boolean): void {
+  if (!externalData) return writeFileSync(join(dir, 'model.onnx'), encodeModel(g));
+  const { graph, data } = withExternalData(g, DECODER_DATA_FILE);
+  writeFileSync(join(dir, DECODER_DATA_FILE), data);
+  writeFileSync(join(dir, 'model.onnx'), encodeModel(graph));
 }
 
 export interface DecoderDir {
@@ -320,12 +358,15 @@ export interface DecoderDir {
   eosTokenIds: number[];
 }
 
-/** Writes a model directory (model.onnx, config.json, generation_config.json, tokenizer.json, tokenizer_config.json). */
+/**
+ * Writes a model directory (model.onnx, with externalData its weights in model.onnx_data, config.json,
+ * generation_config.json, tokenizer.json, tokenizer_config.json).
+ */
 export function writeDecoderModelDir(dir: string, opts: DecoderDirOptions = {}): DecoderDir {
   const { json, vocab } = tokenizerJson(opts.merges);
   const spec: DecoderSpec = { ...DEFAULT_DECODER, ...opts, vocabSize: vocab.size };
   mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'model.onnx'), encodeModel(decoderModel(spec)));
+  writeModelFiles(dir, decoderModel(spec), opts.externalData === true);
   writeFileSync(join(dir, 'tokenizer.json'), JSON.stringify(json));
   const id = (t: string) => vocab.get(t)!;
   const eosTokenIds = opts.eosTokenIds ?? [id('<|endoftext|>'), id('<|im_end|>')];

@@ -339,7 +339,8 @@ class Runtime {
     if (generative) {
       this.closeGeneration = generative.close;
       if (this.startFailed) throw new FatalError('ListenFailed', 'the server did not start');
-      this.served = generative.served;
+      // The model metadata says which file is served, as it does for any model.
+      this.served = { ...generative.served, parameters: { ...generative.served.parameters, ...(optimization ?? {}) } };
       if (this.state === 'loading') this.state = 'ready';
       this.grpc?.stateChanged();
       return;
