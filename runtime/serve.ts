@@ -4,6 +4,7 @@ import { existsSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
+import { MODEL_FILE } from '../common/download-names.js';
 import { createLogger, type Logger } from '../common/logger.js';
 import { writeTerminationMessage } from '../common/termination.js';
 import { cpuLimit, type ServeConfig } from './config.js';
@@ -49,7 +50,8 @@ export interface RunningRuntime {
 /** The model name: --name, else the file name without `.onnx` (the directory name for model directories). */
 export function defaultModelName(modelPath: string): string {
   const base = basename(modelPath.replace(/\/+$/, ''));
-  const name = base === 'model.onnx' ? basename(modelPath.replace(/\/model\.onnx$/, '')) : base.replace(/\.onnx$/, '');
+  const inDir = `/${MODEL_FILE}`;
+  const name = base === MODEL_FILE ? basename(modelPath.endsWith(inDir) ? modelPath.slice(0, -inDir.length) : modelPath) : base.replace(/\.onnx$/, '');
   return name.replace(/[^A-Za-z0-9_.-]/g, '-') || 'model';
 }
 
@@ -73,7 +75,7 @@ async function resolveModelFile(cfg: ServeConfig, logger: Logger): Promise<strin
   return file;
 }
 
-/** The ONNX file a local --model path names: the file, a directory's model.onnx, or what fetch recorded there. */
+/** The ONNX file a local --model path names: the file, a directory's MODEL_FILE, or what fetch recorded there. */
 async function localModelFile(path: string): Promise<string> {
   if (!existsSync(path)) {
     const fetched = await fetchedModel(dirname(path));
@@ -81,16 +83,16 @@ async function localModelFile(path: string): Promise<string> {
     throw new FatalError('ModelLoadFailed', `model not found: ${path} does not exist`);
   }
   if (statSync(path).isDirectory()) {
-    const file = join(path, 'model.onnx');
+    const file = join(path, MODEL_FILE);
     if (existsSync(file)) return file;
     const fetched = await fetchedModel(path);
     if (fetched) return fetched;
-    throw new FatalError('ModelLoadFailed', `model not found: directory ${path} has no model.onnx`);
+    throw new FatalError('ModelLoadFailed', `model not found: directory ${path} has no ${MODEL_FILE}`);
   }
   return path;
 }
 
-/** --sha256 for a model on disk: the digest of the file loaded (model.onnx of a directory), as fetch checks it. */
+/** --sha256 for a model on disk: the digest of the file loaded (MODEL_FILE of a directory), as fetch checks it. */
 async function verifyLocalModel(file: string, expected: string): Promise<void> {
   const actual = await sha256File(file);
   if (actual !== expected.toLowerCase()) {
@@ -108,7 +110,7 @@ async function fetchedModel(dir: string): Promise<string | undefined> {
   try {
     const target = resolve(dir, manifest.modelPath);
     if (target !== dir && !target.startsWith(`${dir}/`)) return undefined;
-    const file = statSync(target).isDirectory() ? join(target, 'model.onnx') : target;
+    const file = statSync(target).isDirectory() ? join(target, MODEL_FILE) : target;
     return existsSync(file) ? file : undefined;
   } catch {
     return undefined;
@@ -337,7 +339,8 @@ class Runtime {
     if (generative) {
       this.closeGeneration = generative.close;
       if (this.startFailed) throw new FatalError('ListenFailed', 'the server did not start');
-      this.served = generative.served;
+      // The model metadata says which file is served, as it does for any model.
+      this.served = { ...generative.served, parameters: { ...generative.served.parameters, ...(optimization ?? {}) } };
       if (this.state === 'loading') this.state = 'ready';
       this.grpc?.stateChanged();
       return;

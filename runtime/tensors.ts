@@ -1,6 +1,7 @@
 // Tensor contents between the wire (JSON `data`, binary chunks) and onnxruntime's layout.
 import { fromHalf, toHalf, typeInfo, type Datatype, type NumericArray, type TensorData } from './datatypes.js';
 import { fail } from './errors.js';
+import { loneSurrogateAt } from './unicode.js';
 
 /**
  * Numeric tensors travel as little-endian bytes; BYTES tensors as strings. `exclusive`: the bytes lie in an
@@ -47,71 +48,89 @@ export function decodeJsonData(datatype: Datatype, shape: readonly number[], dat
     fail('DataMismatch', `${field}.data: has ${flat.length} elements but shape [${shape.join(',')}] needs ${count}`);
   }
   const info = typeInfo(datatype);
-  if (info.json === 'string') {
-    for (let i = 0; i < count; i++) {
-      const v = flat[i];
-      if (typeof v !== 'string') fail('DataMismatch', `${field}.data[${i}]: BYTES elements must be strings`);
-      // A lone surrogate has no UTF-8 form: onnxruntime would store U+FFFD in its place.
-      if (!isWellFormed(v)) fail('DataMismatch', `${field}.data[${i}]: BYTES element has a lone UTF-16 surrogate, which has no UTF-8 form; send the bytes as valid UTF-8`);
-      if (v.includes('\0')) fail('DataMismatch', `${field}.data[${i}]: ${NUL_REFUSAL}`);
-    }
-    return { strings: flat as string[] };
-  }
+  if (info.json === 'string') return { strings: checkStrings(flat, field) };
   const arr = new info.array!(count);
   const bad = (i: number, what: string): never => fail('DataMismatch', `${field}.data[${i}]: ${what} for ${datatype}`);
   switch (info.json) {
     case 'boolean':
-      for (let i = 0; i < count; i++) {
-        const v = flat[i];
-        if (typeof v !== 'boolean') bad(i, 'expected true or false');
-        arr[i] = v ? 1 : 0;
-      }
+      fillBooleans(flat, arr as Uint8Array, bad);
       break;
     case 'half':
-      for (let i = 0; i < count; i++) {
-        const v = flat[i];
-        if (typeof v !== 'number') bad(i, 'expected a number');
-        const h = toHalf(v as number);
-        if (!Number.isFinite(fromHalf(h))) bad(i, `${v} is outside the range`);
-        arr[i] = h;
-      }
+      fillHalves(flat, arr as Uint16Array, bad);
       break;
-    case 'bigint': {
-      const [lo, hi] = INT_RANGE[datatype]!;
-      const big = arr as BigInt64Array | BigUint64Array;
-      for (let i = 0; i < count; i++) {
-        const v = flat[i];
-        if (typeof v !== 'number' || !Number.isInteger(v)) bad(i, 'expected an integer');
-        if ((v as number) < lo || (v as number) > hi) bad(i, `${v} is out of range`);
-        big[i] = BigInt(v as number);
-      }
+    case 'bigint':
+      fillBigInts(flat, arr as BigInt64Array | BigUint64Array, INT_RANGE[datatype]!, bad);
       break;
-    }
     default: {
-      const range = INT_RANGE[datatype];
       const num = arr as Exclude<NumericArray, BigInt64Array | BigUint64Array>;
-      if (range) {
-        const [lo, hi] = range;
-        for (let i = 0; i < count; i++) {
-          const v = flat[i];
-          if (typeof v !== 'number' || !Number.isInteger(v)) bad(i, 'expected an integer');
-          if ((v as number) < lo || (v as number) > hi) bad(i, `${v} is out of range`);
-          num[i] = v as number;
-        }
-      } else {
-        // JSON has no infinity: a number too large for the datatype is a mistake, not a value to round to infinity.
-        // FP32: from 2^128 - 2^103 on, a double rounds to infinity. FP64: JSON.parse turns 1e999 into infinity.
-        const limit = datatype === 'FP32' ? FP32_OVERFLOW : Infinity;
-        for (let i = 0; i < count; i++) {
-          const v = flat[i];
-          if (typeof v !== 'number') bad(i, 'expected a number');
-          if (!((v as number) < limit && (v as number) > -limit)) bad(i, `${v} is outside the range`);
-          num[i] = v as number;
-        }
-      }
+      const range = INT_RANGE[datatype];
+      if (range) fillInts(flat, num, range, bad);
+      // JSON has no infinity: a number too large for the datatype is a mistake, not a value to round to infinity.
+      // FP32: from 2^128 - 2^103 on, a double rounds to infinity. FP64: JSON.parse turns 1e999 into infinity.
+      else fillFloats(flat, num, datatype === 'FP32' ? FP32_OVERFLOW : Infinity, bad);
     }
   }
   return { bytes: new Uint8Array(arr.buffer, arr.byteOffset, arr.byteLength), exclusive: true };
+}
+
+/** Refuses an element of a JSON tensor, naming it and why. */
+type Refuse = (i: number, what: string) => never;
+
+/** BYTES elements: strings that have a UTF-8 form and no NUL. */
+function checkStrings(flat: unknown[], field: string): string[] {
+  for (let i = 0; i < flat.length; i++) {
+    const v = flat[i];
+    if (typeof v !== 'string') fail('DataMismatch', `${field}.data[${i}]: BYTES elements must be strings`);
+    // A lone surrogate has no UTF-8 form: onnxruntime would store U+FFFD in its place.
+    if (!isWellFormed(v)) fail('DataMismatch', `${field}.data[${i}]: BYTES element has a lone UTF-16 surrogate, which has no UTF-8 form; send the bytes as valid UTF-8`);
+    if (v.includes('\0')) fail('DataMismatch', `${field}.data[${i}]: ${NUL_REFUSAL}`);
+  }
+  return flat as string[];
+}
+
+function fillBooleans(flat: unknown[], arr: Uint8Array, bad: Refuse): void {
+  for (let i = 0; i < flat.length; i++) {
+    const v = flat[i];
+    if (typeof v !== 'boolean') bad(i, 'expected true or false');
+    arr[i] = v ? 1 : 0;
+  }
+}
+
+function fillHalves(flat: unknown[], arr: Uint16Array, bad: Refuse): void {
+  for (let i = 0; i < flat.length; i++) {
+    const v = flat[i];
+    if (typeof v !== 'number') bad(i, 'expected a number');
+    const h = toHalf(v as number);
+    if (!Number.isFinite(fromHalf(h))) bad(i, `${v} is outside the range`);
+    arr[i] = h;
+  }
+}
+
+function fillBigInts(flat: unknown[], big: BigInt64Array | BigUint64Array, [lo, hi]: [number, number], bad: Refuse): void {
+  for (let i = 0; i < flat.length; i++) {
+    const v = flat[i];
+    if (typeof v !== 'number' || !Number.isInteger(v)) bad(i, 'expected an integer');
+    if ((v as number) < lo || (v as number) > hi) bad(i, `${v} is out of range`);
+    big[i] = BigInt(v as number);
+  }
+}
+
+function fillInts(flat: unknown[], num: Exclude<NumericArray, BigInt64Array | BigUint64Array>, [lo, hi]: [number, number], bad: Refuse): void {
+  for (let i = 0; i < flat.length; i++) {
+    const v = flat[i];
+    if (typeof v !== 'number' || !Number.isInteger(v)) bad(i, 'expected an integer');
+    if ((v as number) < lo || (v as number) > hi) bad(i, `${v} is out of range`);
+    num[i] = v as number;
+  }
+}
+
+function fillFloats(flat: unknown[], num: Exclude<NumericArray, BigInt64Array | BigUint64Array>, limit: number, bad: Refuse): void {
+  for (let i = 0; i < flat.length; i++) {
+    const v = flat[i];
+    if (typeof v !== 'number') bad(i, 'expected a number');
+    if (!((v as number) < limit && (v as number) > -limit)) bad(i, `${v} is outside the range`);
+    num[i] = v as number;
+  }
 }
 
 /** Refuses malformed UTF-8 instead of replacing it, and keeps a leading byte-order mark as data. */
@@ -120,10 +139,8 @@ const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 /** onnxruntime-node ends a string tensor element at its first NUL: refuse rather than truncate. */
 const NUL_REFUSAL = 'contains a NUL byte, which onnxruntime-node string tensors cut the element short at';
 
-const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
-
 function isWellFormed(s: string): boolean {
-  return !LONE_SURROGATE.test(s);
+  return loneSurrogateAt(s) === -1;
 }
 
 /** Decodes one binary chunk: raw little-endian elements, or length-prefixed strings for BYTES. */

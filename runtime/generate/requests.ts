@@ -1,6 +1,8 @@
 // The bodies of the generation APIs, checked field by field: OpenAI's completions and chat completions, and Triton's
 // generate extension. A wrong field is refused naming it; a field asking for what this server does not do (n > 1,
 // logprobs, penalties, tools) is refused too, never ignored, so no answer pretends to honour it.
+import { isUtf8 } from 'node:buffer';
+import { firstInvalidUtf8, loneSurrogateAt, surrogateEscape } from '../unicode.js';
 import type { ChatMessage } from './tokenizer.js';
 import { ApiError, badField, unsupported } from './errors.js';
 
@@ -30,6 +32,8 @@ export interface CompletionBody extends GenerationFields {
 export interface ChatBody extends GenerationFields {
   model: string;
   messages: ChatMessage[];
+  /** The field max_tokens came from: max_tokens, or max_completion_tokens (OpenAI's newer name). */
+  maxTokensField: 'max_tokens' | 'max_completion_tokens';
 }
 
 export interface GenerateBody extends GenerationFields {
@@ -40,11 +44,38 @@ export interface GenerateBody extends GenerationFields {
 }
 
 const show = (v: unknown) => {
+  if (typeof v === 'number' && !Number.isFinite(v)) return String(v);
   const s = JSON.stringify(v);
   return s === undefined ? String(v) : s.length > 60 ? `${s.slice(0, 57)}...` : s;
 };
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** max_tokens may be any integer from 1 here: one past what the model can run is refused naming its context length. */
+const ANY = Number.MAX_VALUE;
+
+/**
+ * A request body as JSON. Bytes that are not UTF-8 are refused rather than read as U+FFFD, which would tokenize as
+ * text the client never sent.
+ */
+export function parseJsonBody(body: Buffer): unknown {
+  if (!isUtf8(body)) {
+    const at = firstInvalidUtf8(body);
+    throw new ApiError(400, `the request body is not valid UTF-8: byte 0x${body[at].toString(16).padStart(2, '0')} at offset ${at} does not begin or continue a character; send JSON as UTF-8`, null, 'invalid_utf8');
+  }
+  try {
+    return JSON.parse(body.toString('utf8'));
+  } catch (err) {
+    throw new ApiError(400, `the request body is not valid JSON: ${(err as Error).message}`, null, 'invalid_json');
+  }
+}
+
+/** Text as a tokenizer takes it: a lone UTF-16 surrogate (JSON's "\ud800" on its own) is not text, and is refused. */
+function wellFormed(s: string, at: string): string {
+  const i = loneSurrogateAt(s);
+  if (i !== -1) throw badField(at, `has a lone UTF-16 surrogate (${surrogateEscape(s, i)} at character ${i}), which is not Unicode text; send well-formed text`, 'invalid_text');
+  return s;
+}
 
 /** A JSON object's fields, read once each with their type checked; `null` is taken as absent, as OpenAI does. */
 class Fields {
@@ -75,14 +106,14 @@ class Fields {
       return undefined;
     }
     if (typeof v !== 'string') throw badField(this.name(key), `must be a string, got ${show(v)}`);
-    return v;
+    return wellFormed(v, this.name(key));
   }
 
   number(key: string, min: number, max: number, opts: { integer?: boolean; above?: boolean } = {}): number | undefined {
     const v = this.value(key);
     if (v === undefined) return undefined;
     const kind = opts.integer ? 'an integer' : 'a number';
-    const range = `${opts.above ? 'above' : 'from'} ${min}${max === Number.MAX_SAFE_INTEGER ? '' : ` ${opts.above ? 'up ' : ''}to ${max}`}`;
+    const range = `${opts.above ? 'above' : 'from'} ${min}${max >= Number.MAX_SAFE_INTEGER ? '' : ` ${opts.above ? 'up ' : ''}to ${max}`}`;
     if (typeof v !== 'number' || !Number.isFinite(v) || (opts.integer && !Number.isInteger(v)) || (opts.above ? v <= min : v < min) || v > max) {
       throw badField(this.name(key), `must be ${kind} ${range}, got ${show(v)}`);
     }
@@ -110,7 +141,7 @@ function stopStrings(f: Fields, key: string): string[] {
   if (!Array.isArray(list) || !list.every((s) => typeof s === 'string')) throw badField(f.name(key), `must be a string or a list of strings, got ${show(v)}`);
   if (list.length > 4) throw badField(f.name(key), `at most 4 stop sequences, got ${list.length}`);
   if (list.some((s) => s === '')) throw badField(f.name(key), 'a stop sequence must not be empty');
-  return list as string[];
+  return (list as string[]).map((s, i) => wellFormed(s, typeof v === 'string' ? f.name(key) : `${f.name(key)}[${i}]`));
 }
 
 /** The fields every OpenAI generation request shares. */
@@ -142,7 +173,7 @@ function openAiFields(f: Fields, maxTokensKey = 'max_tokens'): GenerationFields 
   }
   return {
     model,
-    maxTokens: f.number(maxTokensKey, 1, Number.MAX_SAFE_INTEGER, { integer: true }),
+    maxTokens: f.number(maxTokensKey, 1, ANY, { integer: true }),
     temperature: f.number('temperature', 0, 2),
     topP: f.number('top_p', 0, 1, { above: true }),
     topK: f.number('top_k', -1, Number.MAX_SAFE_INTEGER, { integer: true }),
@@ -174,9 +205,10 @@ export function parseCompletion(body: unknown): CompletionBody {
   if (raw === undefined) throw badField('prompt', 'is required');
   let prompt: string | number[];
   const tokens = (v: unknown) => Array.isArray(v) && v.length > 0 && v.every((t) => typeof t === 'number' && Number.isInteger(t) && t >= 0);
-  if (typeof raw === 'string') prompt = raw;
+  if (typeof raw === 'string') prompt = wellFormed(raw, 'prompt');
   else if (tokens(raw)) prompt = raw as number[];
-  else if (Array.isArray(raw) && raw.length === 1 && (typeof raw[0] === 'string' || tokens(raw[0]))) prompt = raw[0] as string | number[];
+  else if (Array.isArray(raw) && raw.length === 1 && typeof raw[0] === 'string') prompt = wellFormed(raw[0], 'prompt');
+  else if (Array.isArray(raw) && raw.length === 1 && tokens(raw[0])) prompt = raw[0] as number[];
   else if (Array.isArray(raw) && raw.length > 1 && raw.every((p) => typeof p === 'string' || tokens(p))) {
     throw new ApiError(400, `prompt: one prompt per request is supported, got a batch of ${raw.length}`, 'prompt', 'unsupported_parameter');
   } else throw badField('prompt', `must be a string, a list of token ids, or a list of one of either, got ${show(raw)}`);
@@ -186,7 +218,7 @@ export function parseCompletion(body: unknown): CompletionBody {
 const ROLES = ['system', 'developer', 'user', 'assistant', 'tool'];
 
 function messageContent(v: unknown, at: string): string {
-  if (typeof v === 'string') return v;
+  if (typeof v === 'string') return wellFormed(v, at);
   if (!Array.isArray(v)) throw badField(at, `must be a string or a list of text parts, got ${show(v)}`);
   return v.map((part, j) => {
     if (!isObject(part)) throw badField(`${at}[${j}]`, `must be an object, got ${show(part)}`);
@@ -230,7 +262,7 @@ export function parseChat(body: unknown): ChatBody {
     if (content === undefined) throw badField(`${at}.content`, 'is required');
     return { role, content: messageContent(content, `${at}.content`), ...(name !== undefined ? { name } : {}) };
   });
-  return { ...common, messages };
+  return { ...common, messages, maxTokensField: maxKey };
 }
 
 /** Sampling fields of Triton's generate extension, at the top of the body or in `parameters`. */
@@ -258,7 +290,7 @@ export function parseGenerate(body: unknown, streaming: boolean): GenerateBody {
   return {
     textInput,
     id,
-    maxTokens: from('max_tokens').number('max_tokens', 1, Number.MAX_SAFE_INTEGER, { integer: true }),
+    maxTokens: from('max_tokens').number('max_tokens', 1, ANY, { integer: true }),
     temperature: from('temperature').number('temperature', 0, 2),
     topP: from('top_p').number('top_p', 0, 1, { above: true }),
     topK: from('top_k').number('top_k', -1, Number.MAX_SAFE_INTEGER, { integer: true }),

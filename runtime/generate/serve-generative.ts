@@ -90,17 +90,68 @@ export async function startGenerativeModel(s: GenerativeStart): Promise<ServingG
   }
 }
 
+/** The model's end-of-sequence tokens and the token that pads a batch's shorter rows. */
+interface SpecialTokens {
+  eos: number[];
+  pad: number;
+}
+
+/** The engine, its metrics and the scheduler for plain infer requests on the same session. */
+interface EngineParts {
+  engine: GenerationEngine;
+  metrics: RuntimeMetrics;
+  generationMetrics: GenerationMetrics;
+}
+
 async function startEngine(s: GenerativeStart, files: ModelFiles, thread: EngineThread, provider: string, signature: ServedModel['signature'], layout: DecoderLayout): Promise<ServingGenerative> {
   const { cfg, logger, name } = s;
-  let tokenizer: TextTokenizer;
+  const tokenizer = loadTokenizer(files);
+  const special = specialTokens(files, tokenizer, logger);
+  const limits = engineLimits(cfg, files, layout);
+  warnUnapplied(cfg, logger);
+  thread.configure({ type: 'configure', layout, eosTokenIds: special.eos, padTokenId: special.pad });
+  const started = performance.now();
+  const infer: { scheduler?: Scheduler } = {};
+  const { engine, metrics, generationMetrics } = engineParts(s, thread, layout, limits, infer);
+  await warmUp(engine, special.eos[0] ?? 0);
+  // The warm-up's sequence is not a request: metrics begin after it.
+  engine.observe(generationMetrics);
+  metrics.warmupFailures.inc({ model: name }, 0);
+  metrics.executionProvider.set({ model: name, provider }, 1);
+  const scheduler = (infer.scheduler = inferScheduler(s, thread, signature, metrics));
+  metrics.loadSeconds.set({ model: name }, (performance.now() - started) / 1000);
+  exitWhenTheWorkerDies(thread, logger);
+  const generation = new GenerativeModel(engine, tokenizer, samplingDefaults(files, logger), Math.floor(Date.now() / 1000));
+  logger.info('generative model ready', {
+    model: name, provider, ...generation.describe(), kvBytesPerToken: kvBytesPerToken(layout), eosTokenIds: special.eos, prefillChunkTokens: PREFILL_CHUNK_TOKENS,
+  });
+  return {
+    served: {
+      name, signature, scheduler, metrics, maxBatchSize: 1, generation,
+      parameters: { execution_provider: provider, instances: 1, generative: true },
+    },
+    close: () => thread.close(),
+  };
+}
+
+function loadTokenizer(files: ModelFiles): TextTokenizer {
   try {
-    tokenizer = new TextTokenizer(files.tokenizer, files.tokenizerConfig);
+    return new TextTokenizer(files.tokenizer, files.tokenizerConfig);
   } catch (err) {
     throw new GenerativeStartError('ModelLoadFailed', `${files.dir}/tokenizer.json did not load: ${(err as Error).message}`);
   }
+}
+
+/** End-of-sequence tokens (generation_config.json, config.json, the tokenizer's eos_token) and the padding token. */
+function specialTokens(files: ModelFiles, tokenizer: TextTokenizer, logger: Logger): SpecialTokens {
   const eos = eosTokenIds(files, (t) => tokenizer.tokenId(t), tokenizer.specialToken('eos_token'));
   if (eos.length === 0) logger.warn('the model names no end-of-sequence token: sequences end at max_tokens or a stop string', { dir: files.dir });
   const pad = [files.generationConfig.pad_token_id, files.config.pad_token_id].find((v): v is number => typeof v === 'number' && v >= 0) ?? eos[0] ?? 0;
+  return { eos, pad };
+}
+
+/** The engine's bounds from the serve flags and the model's context length; a start that could not serve is refused. */
+function engineLimits(cfg: Pick<ServeConfig, 'maxModelLen' | 'maxKvCacheBytes' | 'maxNumSeqs' | 'maxQueueSize'>, files: ModelFiles, layout: DecoderLayout): GenerationLimits {
   const context = modelContextLength(files);
   if (cfg.maxModelLen > 0 && context !== undefined && cfg.maxModelLen > context) {
     throw new GenerativeStartError('InvalidConfig', `--max-model-len ${cfg.maxModelLen} is more than the model's context length of ${context} tokens (config.json max_position_embeddings)`);
@@ -111,17 +162,26 @@ async function startEngine(s: GenerativeStart, files: ModelFiles, thread: Engine
   if (bytesPerToken * 2 > cfg.maxKvCacheBytes) {
     throw new GenerativeStartError('InvalidConfig', `--max-kv-cache-bytes ${cfg.maxKvCacheBytes} does not hold a sequence of two tokens (${bytesPerToken} bytes of KV cache per token)`);
   }
+  return { maxNumSeqs: cfg.maxNumSeqs, maxModelLen, maxKvCacheBytes: cfg.maxKvCacheBytes, maxQueueSize: cfg.maxQueueSize };
+}
+
+/** Serve flags a generative model does not apply: said at start rather than ignored in silence. */
+function warnUnapplied(cfg: ServeConfig, logger: Logger): void {
   if (cfg.instances > 1) logger.warn('a generative model runs one session: --instances is not applied', { instances: cfg.instances });
   if (cfg.maxBatchSize > 1) logger.warn('infer requests to a generative model run one at a time between decode steps: --max-batch-size is not applied', { maxBatchSize: cfg.maxBatchSize });
   if (cfg.warmup) logger.warn('a generative model warms up with a short generation: --warmup is not applied', { warmup: cfg.warmup });
-  const limits: GenerationLimits = { maxNumSeqs: cfg.maxNumSeqs, maxModelLen, maxKvCacheBytes: cfg.maxKvCacheBytes, maxQueueSize: cfg.maxQueueSize };
-  thread.configure({ type: 'configure', layout, eosTokenIds: eos, padTokenId: pad });
+}
 
-  let scheduler: Scheduler | undefined;
+/**
+ * The engine and its metrics: the runtime's (requests, queue, load) and the generation's (tokens, sequences, cache).
+ * The gauges are read when scraped: `infer.scheduler` is there once the model is ready.
+ */
+function engineParts(s: GenerativeStart, thread: EngineThread, layout: DecoderLayout, limits: GenerationLimits, infer: { scheduler?: Scheduler }): EngineParts {
+  const { name } = s;
   const metrics = new RuntimeMetrics(
     name,
-    { inflight: () => s.inflight.count, queued: () => scheduler?.queued ?? 0, concurrencySeconds: () => s.inflight.concurrencySeconds(), codecHeldBytes: s.codecHeldBytes },
-    cfg.grpcPort > 0 ? ['http', 'grpc'] : ['http'],
+    { inflight: () => s.inflight.count, queued: () => infer.scheduler?.queued ?? 0, concurrencySeconds: () => s.inflight.concurrencySeconds(), codecHeldBytes: s.codecHeldBytes },
+    s.cfg.grpcPort > 0 ? ['http', 'grpc'] : ['http'],
   );
   let engine: GenerationEngine | undefined;
   const generationMetrics = new GenerationMetrics(name, metrics.registry, {
@@ -130,40 +190,32 @@ async function startEngine(s: GenerativeStart, files: ModelFiles, thread: Engine
     kvCacheBytes: () => engine?.kvCacheBytes ?? 0,
   }, limits.maxKvCacheBytes);
   engine = new GenerationEngine(thread, layout, limits);
-  const started = performance.now();
-  await warmUp(engine, eos[0] ?? 0);
-  // The warm-up's sequence is not a request: metrics begin after it.
-  engine.observe(generationMetrics);
-  metrics.warmupFailures.inc({ model: name }, 0);
-  metrics.executionProvider.set({ model: name, provider }, 1);
-  scheduler = new Scheduler([{ run: (inputs) => thread.run(inputs) }], signature, { maxBatchSize: 1, maxQueueDelayUs: cfg.maxQueueDelayUs, maxQueueSize: cfg.maxQueueSize }, {
+  return { engine, metrics, generationMetrics };
+}
+
+/** Plain infer requests (the Open Inference Protocol) on the generation worker's session, one at a time. */
+function inferScheduler(s: GenerativeStart, thread: EngineThread, signature: ServedModel['signature'], metrics: RuntimeMetrics): Scheduler {
+  const { name, statistics } = s;
+  return new Scheduler([{ run: (inputs) => thread.run(inputs) }], signature, { maxBatchSize: 1, maxQueueDelayUs: s.cfg.maxQueueDelayUs, maxQueueSize: s.cfg.maxQueueSize }, {
     queueSeconds: (sec, req) => {
       metrics.queueSeconds.observe({ model: name }, sec);
-      s.statistics.dequeued(req, sec);
+      statistics.dequeued(req, sec);
     },
     batch: (rows, sec, place) => {
       metrics.batchSize.observe({ model: name }, rows);
       metrics.computeSeconds.observe({ model: name }, sec);
       metrics.runs.inc({ model: name, place });
-      s.statistics.executed(rows, sec);
+      statistics.executed(rows, sec);
     },
   });
-  metrics.loadSeconds.set({ model: name }, (performance.now() - started) / 1000);
+}
+
+/** A generation worker that dies takes the process with it: the model can no longer be served. */
+function exitWhenTheWorkerDies(thread: EngineThread, logger: Logger): void {
   thread.onFatal = (err) => {
     logger.error('generation worker died', { error: err.message });
     writeTerminationMessage(`ModelLoadFailed: generation worker died: ${err.message}`);
     process.exit(70);
-  };
-  const generation = new GenerativeModel(engine, tokenizer, samplingDefaults(files, logger), Math.floor(Date.now() / 1000));
-  logger.info('generative model ready', {
-    model: name, provider, ...generation.describe(), kvBytesPerToken: bytesPerToken, eosTokenIds: eos, prefillChunkTokens: PREFILL_CHUNK_TOKENS,
-  });
-  return {
-    served: {
-      name, signature, scheduler, metrics, maxBatchSize: 1, generation,
-      parameters: { execution_provider: provider, instances: 1, generative: true },
-    },
-    close: () => thread.close(),
   };
 }
 

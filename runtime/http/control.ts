@@ -20,7 +20,18 @@ export function createControlApp(deps: TransportDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
+  serverRoutes(app, deps);
+  statisticsRoutes(app, deps);
+  modelRoutes(app, deps);
+  app.use((req: Request, _res: Response, next: NextFunction) => {
+    next(new RuntimeError('NotFound', `no route for ${req.method} ${req.path}`));
+  });
+  app.use(errorHandler(deps));
+  return app;
+}
 
+/** Liveness, readiness, server metadata and Prometheus metrics. */
+function serverRoutes(app: express.Express, deps: TransportDeps): void {
   app.route('/v2/health/live')
     .get((_req, res) => sendJson(res, 200, { live: true }))
     .all(methodNotAllowed('GET'));
@@ -46,8 +57,10 @@ export function createControlApp(deps: TransportDeps): express.Express {
       res.end(text);
     })
     .all(methodNotAllowed('GET'));
+}
 
-  // The statistics extension: every model, then one model, optionally at one version.
+/** The statistics extension: every model, then one model, optionally at one version. */
+function statisticsRoutes(app: express.Express, deps: TransportDeps): void {
   app.route('/v2/models/stats')
     .get((_req, res) => sendJson(res, 200, statisticsResponse([deps.statistics])))
     .all(methodNotAllowed('GET'));
@@ -61,7 +74,10 @@ export function createControlApp(deps: TransportDeps): express.Express {
       sendJson(res, 200, statisticsResponse([deps.statistics], { name: p.name, version: p.version }));
     })
     .all(methodNotAllowed('GET'));
+}
 
+/** A model's readiness, configuration and metadata; any method but POST on its infer route. */
+function modelRoutes(app: express.Express, deps: TransportDeps): void {
   app.route('/v2/models/:name{/versions/:version}/ready')
     .get((req, res) => {
       const m = model(deps, req);
@@ -80,30 +96,30 @@ export function createControlApp(deps: TransportDeps): express.Express {
   app.route('/v2/models/:name{/versions/:version}')
     .get((req, res) => sendJson(res, 200, modelMetadata(model(deps, req))))
     .all(methodNotAllowed('GET'));
+}
 
-  app.use((req: Request, _res: Response, next: NextFunction) => {
-    next(new RuntimeError('NotFound', `no route for ${req.method} ${req.path}`));
-  });
-
-  app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
+/** Every refusal in the protocol's error shape; a path that does not percent-decode names its segment. */
+function errorHandler(deps: TransportDeps) {
+  return (err: unknown, req: Request, res: Response, _next: NextFunction) => {
     let e: RuntimeError;
     if (err instanceof RuntimeError) e = err;
-    else if (err instanceof URIError || (err as { status?: number }).status === 400) {
-      // The router could not percent-decode a path parameter: say which segment.
-      const bad = req.path.split('/').find((s) => { try { decodeURIComponent(s); return false; } catch { return true; } }) ?? req.path;
-      try {
-        decodeSegment(bad, 'segment');
-        e = new RuntimeError('InvalidRequest', `request path: ${(err as Error).message}`);
-      } catch (refusal) {
-        e = refusal as RuntimeError;
-      }
-    } else {
+    else if (err instanceof URIError || (err as { status?: number }).status === 400) e = pathError(req, err as Error);
+    else {
       e = new RuntimeError('Internal', `internal error: ${(err as Error).message}`);
       deps.logger.error('request failed', { path: req.path, error: (err as Error).message });
     }
     if (res.headersSent) res.destroy();
     else sendError(res, e);
-  });
+  };
+}
 
-  return app;
+/** The router could not percent-decode a path parameter: say which segment. */
+function pathError(req: Request, err: Error): RuntimeError {
+  const bad = req.path.split('/').find((s) => { try { decodeURIComponent(s); return false; } catch { return true; } }) ?? req.path;
+  try {
+    decodeSegment(bad, 'segment');
+    return new RuntimeError('InvalidRequest', `request path: ${err.message}`);
+  } catch (refusal) {
+    return refusal as RuntimeError;
+  }
 }
