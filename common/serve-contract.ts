@@ -162,8 +162,9 @@ export const SERVE_FLAGS: { readonly [K in Exclude<keyof ServeSettings, keyof Ge
 
 /**
  * The flags that bound a generative model's engine (a decoder with its tokenizer; see runtime/generate and
- * docs/generation.md). They are `serve` flags like the others, rendered from spec.runtime.generation; their own table
- * keeps them apart in `--help` and docs/runtime.md, which describe the engine on a page of its own.
+ * docs/generation.md). They are `serve` flags like the others, rendered from spec.runtime.generation (serveArgv takes
+ * ALL_SERVE_FLAGS); their own table lists them after the general flags in `--help`, and the manual describes them with
+ * the engine, in docs/generation.md rather than docs/runtime.md.
  */
 export interface GenerationSettings {
   maxNumSeqs?: number;
