@@ -26,8 +26,8 @@ export type OptimizationLevel = (typeof OPTIMIZATION_LEVELS)[number];
 export const SERVE_LOG_LEVELS = ['error', 'warn', 'info', 'debug'] as const;
 export type ServeLogLevel = (typeof SERVE_LOG_LEVELS)[number];
 
-/** What `modelplane serve` is told. Omitted settings take the runtime's defaults (SERVE_DEFAULTS). */
-export interface ServeSettings {
+/** What `modelplane serve` is told. Omitted settings take the runtime's defaults (SERVE_DEFAULTS, GENERATION_DEFAULTS). */
+export interface ServeSettings extends GenerationSettings {
   model: string;
   name?: string;
   host?: string;
@@ -97,7 +97,7 @@ export interface ServeFlag {
  * Every flag, keyed by its setting (which is also the attribute commander parses it into). The order here is
  * the order of `--help` and of rendered argv.
  */
-export const SERVE_FLAGS: { readonly [K in keyof Required<ServeSettings>]: ServeFlag } = {
+export const SERVE_FLAGS: { readonly [K in Exclude<keyof ServeSettings, keyof GenerationSettings>]-?: ServeFlag } = {
   model: { flags: '--model <path|uri>', env: 'MODELPLANE_MODEL', help: 'ONNX file, directory holding model.onnx (+ external data), or a model URI (https://, s3://, pvc://, file://)' },
   name: { flags: '--name <name>', env: 'MODELPLANE_MODEL_NAME', help: 'model name in /v2/models/{name} (default: file name without .onnx)' },
   httpPort: { flags: '--http-port <port>', env: 'MODELPLANE_HTTP_PORT', help: `HTTP port (default ${SERVE_DEFAULTS.httpPort})` },
@@ -161,9 +161,10 @@ export const SERVE_FLAGS: { readonly [K in keyof Required<ServeSettings>]: Serve
 };
 
 /**
- * The flags that bound a generative model's engine (a decoder with its tokenizer; see runtime/generate). They are
- * `serve` flags like the others, kept in their own table because nothing renders them yet: a ModelDeployment has no
- * field for them, so the operator and local mode start `serve` with their defaults.
+ * The flags that bound a generative model's engine (a decoder with its tokenizer; see runtime/generate and
+ * docs/generation.md). They are `serve` flags like the others, rendered from spec.runtime.generation (serveArgv takes
+ * ALL_SERVE_FLAGS); their own table lists them after the general flags in `--help`, and the manual describes them with
+ * the engine, in docs/generation.md rather than docs/runtime.md.
  */
 export interface GenerationSettings {
   maxNumSeqs?: number;
@@ -176,6 +177,17 @@ export const GENERATION_DEFAULTS = {
   // 0: the model's own context length (config.json max_position_embeddings).
   maxModelLen: 0,
 } satisfies Partial<Required<GenerationSettings>>;
+
+/**
+ * The range of each generation setting a ModelDeployment may ask for (spec.runtime.generation): inside what
+ * `serve` accepts, so that a spec the API server admits never renders flags the runtime refuses.
+ */
+export const GENERATION_LIMITS = {
+  maxNumSeqs: { min: 1, max: 4096 },
+  maxModelLen: { min: 0, max: 10_000_000 },
+  // 16 TiB: far beyond any node's memory, well inside a safe integer.
+  maxKvCacheBytes: { min: 1024, max: 2 ** 44 },
+} as const satisfies { [K in keyof GenerationSettings]-?: { min: number; max: number } };
 
 export const GENERATION_FLAGS: { readonly [K in keyof Required<GenerationSettings>]: ServeFlag } = {
   maxNumSeqs: {
@@ -195,15 +207,18 @@ export const GENERATION_FLAGS: { readonly [K in keyof Required<GenerationSetting
   },
 };
 
+/** Every `serve` flag, the general ones then the generation engine's: the order of rendered argv. */
+export const ALL_SERVE_FLAGS: { readonly [K in keyof ServeSettings]-?: ServeFlag } = { ...SERVE_FLAGS, ...GENERATION_FLAGS };
+
 /** The flag itself, without its placeholder: `--max-batch-size`. */
 export function flagName(key: keyof ServeSettings): string {
-  return SERVE_FLAGS[key].flags.split(' ')[0];
+  return ALL_SERVE_FLAGS[key].flags.split(' ')[0];
 }
 
-/** `modelplane serve` argv (after the program name) for the settings: every setting given, in SERVE_FLAGS order. */
+/** `modelplane serve` argv (after the program name) for the settings: every setting given, in ALL_SERVE_FLAGS order. */
 export function serveArgv(settings: ServeSettings): string[] {
   const argv = ['serve'];
-  for (const key of Object.keys(SERVE_FLAGS) as (keyof ServeSettings)[]) {
+  for (const key of Object.keys(ALL_SERVE_FLAGS) as (keyof ServeSettings)[]) {
     const value = settings[key];
     if (value === undefined) continue;
     if (typeof value === 'boolean') {

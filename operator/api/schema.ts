@@ -3,7 +3,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { V1Affinity, V1Condition, V1ObjectMeta, V1ResourceRequirements, V1Toleration, V1TopologySpreadConstraint } from '@kubernetes/client-node';
 import { StringEnum, StringMap, upstream } from './upstream.js';
-import { OPTIMIZATION_LEVELS, type ExecutionProvider } from '../../common/serve-contract.js';
+import { GENERATION_DEFAULTS, GENERATION_LIMITS, OPTIMIZATION_LEVELS, type ExecutionProvider } from '../../common/serve-contract.js';
 import { QUANTIZE_MODES } from '../../common/optimization-report.js';
 import { MODEL_NAME_MAX_LENGTH, MODEL_NAME_PATTERN, MODEL_NAME_RULE } from '../../common/model-name.js';
 
@@ -98,7 +98,9 @@ const ModelSource = Type.Object(
 );
 
 export const AUTOSCALING_MODES = ['builtin', 'hpa', 'keda', 'none'] as const;
-export const AUTOSCALING_METRICS = ['concurrency', 'cpu'] as const;
+export const AUTOSCALING_METRICS = ['concurrency', 'sequences', 'cpu'] as const;
+/** targetSequences by default: three quarters of the default maxNumSeqs, so replicas come before sequences wait. */
+export const DEFAULT_TARGET_SEQUENCES = Math.floor(GENERATION_DEFAULTS.maxNumSeqs * 0.75);
 
 const Autoscaling = Type.Object(
   {
@@ -112,7 +114,10 @@ const Autoscaling = Type.Object(
     metric: StringEnum(AUTOSCALING_METRICS, {
       default: 'concurrency',
       maxLength: 16,
-      description: 'What mode hpa scales on: concurrency (the runtime concurrency metric, as a Pods metric) or cpu (average CPU utilization).',
+      description:
+        'What to scale on: concurrency (in-flight plus queued requests per replica, against targetConcurrency), sequences ' +
+        '(generative models: sequences running or waiting for room per replica, against targetSequences), or cpu (average ' +
+        'CPU utilization, mode hpa only).',
     }),
     minReplicas: Type.Integer({
       minimum: 0,
@@ -127,7 +132,16 @@ const Autoscaling = Type.Object(
       }),
     }),
     maxReplicas: Type.Integer({ minimum: 1, maximum: 10000, format: 'int32', description: 'Most replicas.' }),
-    targetConcurrency: Type.Integer({ minimum: 1, maximum: 100000, default: 4, format: 'int32', description: 'In-flight plus queued requests per replica to aim for.' }),
+    targetConcurrency: Type.Integer({ minimum: 1, maximum: 100000, default: 4, format: 'int32', description: 'With metric concurrency: in-flight plus queued requests per replica to aim for.' }),
+    targetSequences: Type.Integer({
+      minimum: 1,
+      maximum: GENERATION_LIMITS.maxNumSeqs.max,
+      default: DEFAULT_TARGET_SEQUENCES,
+      format: 'int32',
+      description:
+        'With metric sequences: sequences per replica, running or waiting for room in the generation engine, to aim for; at ' +
+        'most runtime.generation.maxNumSeqs (a replica runs no more at once).',
+    }),
     targetCPUUtilizationPercent: Type.Integer({
       minimum: 1,
       maximum: 100,
@@ -143,7 +157,7 @@ const Autoscaling = Type.Object(
       'owns spec.replicas: a manual kubectl scale is corrected at its next decision, as with an HPA.',
     ...cel(
       { rule: 'self.minReplicas <= self.maxReplicas', message: 'minReplicas must not exceed maxReplicas', reason: 'FieldValueInvalid', fieldPath: '.minReplicas' },
-      { rule: "self.metric == 'concurrency' || self.mode == 'hpa'", message: 'metric cpu applies only to mode hpa', reason: 'FieldValueInvalid', fieldPath: '.metric' },
+      { rule: "self.metric != 'cpu' || self.mode == 'hpa'", message: 'metric cpu applies only to mode hpa', reason: 'FieldValueInvalid', fieldPath: '.metric' },
     ),
   },
 );
@@ -217,6 +231,44 @@ const Batching = Type.Object(
     }),
   },
   { description: 'Dynamic batching along the first dimension, as Triton\'s max_batch_size: opt-in, omitted means off (max batch size 1).' },
+);
+
+const Generation = Type.Object(
+  {
+    maxNumSeqs: Type.Integer({
+      minimum: GENERATION_LIMITS.maxNumSeqs.min,
+      maximum: GENERATION_LIMITS.maxNumSeqs.max,
+      default: GENERATION_DEFAULTS.maxNumSeqs,
+      format: 'int32',
+      description:
+        'Most sequences running at once in one replica (prefilling or decoding in one batch, `serve --max-num-seqs`); more ' +
+        'wait, up to maxQueueSize, and beyond that the runtime answers 503 with Retry-After.',
+    }),
+    maxModelLen: Type.Integer({
+      minimum: GENERATION_LIMITS.maxModelLen.min,
+      maximum: GENERATION_LIMITS.maxModelLen.max,
+      default: GENERATION_DEFAULTS.maxModelLen,
+      format: 'int32',
+      description:
+        'Most tokens of one sequence, prompt and completion together (`serve --max-model-len`); a request asking for more is ' +
+        "refused with 400. 0 takes the model's context length (config.json max_position_embeddings).",
+    }),
+    maxKvCacheBytes: Type.Optional(Type.Integer({
+      minimum: GENERATION_LIMITS.maxKvCacheBytes.min,
+      maximum: GENERATION_LIMITS.maxKvCacheBytes.max,
+      format: 'int64',
+      description:
+        'Budget on the KV cache of the running batch, bytes (`serve --max-kv-cache-bytes`), counted as if every running ' +
+        'sequence were padded to the longest and grew to its limit; sequences wait for room, one that could never fit is ' +
+        'refused with 400. The cache lives in host memory, so it may not exceed resources.limits.memory (the operator ' +
+        'refuses the spec). Default: a quarter of the container memory limit, else of the node memory.',
+    })),
+  },
+  {
+    description:
+      'Bounds of the generation engine, for generative models (a decoder with its tokenizer; see docs/generation.md). ' +
+      'Ignored by other models.',
+  },
 );
 
 /** Datatypes an inline sample input may have: numbers in `data` (BOOL and BYTES samples come in a file, by uri). */
@@ -297,6 +349,7 @@ const RuntimeFields = {
         "Model instances per replica, as Triton's instance_group count: each its own onnxruntime session on its own thread, " +
         'and a batch goes to whichever is idle. With spec.gpu, instances per GPU (one GPU per instance for gpu.count > 1).',
     }),
+    generation: Type.Optional(Generation),
     warmup: Type.Optional(SampleRequests(
       "Sample requests every model instance runs before the pod is ready (`serve --warmup`, as Triton's model_warmup); a sample " +
         "that fails stops the pod with ModelLoadFailed and onnxruntime's message. Without them the runtime warms up on generated " +
@@ -396,6 +449,15 @@ export const ModelDeploymentSpecSchema = Type.Object(
         reason: 'FieldValueForbidden',
         fieldPath: '.optimization.quantize',
       },
+      // Running sequences never exceed maxNumSeqs: a target above it would be met only by sequences that wait.
+      {
+        rule:
+          "!has(self.autoscaling) || self.autoscaling.metric != 'sequences' || self.autoscaling.targetSequences <= " +
+          `(has(self.runtime) && has(self.runtime.generation) ? self.runtime.generation.maxNumSeqs : ${GENERATION_DEFAULTS.maxNumSeqs})`,
+        message: 'autoscaling.targetSequences must not exceed runtime.generation.maxNumSeqs: a replica runs no more sequences at once',
+        reason: 'FieldValueInvalid',
+        fieldPath: '.autoscaling.targetSequences',
+      },
       // A pod that holds a GPU serves on it or fails; it never quietly computes on CPU.
       {
         rule: "!has(self.gpu) || !has(self.runtime) || !has(self.runtime.executionProviders) || self.runtime.executionProviders.exists(p, p != 'cpu')",
@@ -445,7 +507,8 @@ export const ModelDeploymentStatusSchema = Type.Object(
       Type.Object(
         {
           mode: StringEnum(AUTOSCALING_MODES, { description: 'spec.autoscaling.mode in effect.' }),
-          averageConcurrency: Type.Optional(Type.Number({ minimum: 0, description: 'Total in-flight plus queued requests over the stable window (builtin).' })),
+          averageConcurrency: Type.Optional(Type.Number({ minimum: 0, description: 'Total in-flight plus queued requests over the stable window (builtin, metric concurrency).' })),
+          averageSequences: Type.Optional(Type.Number({ minimum: 0, description: 'Total sequences running or waiting over the stable window (builtin, metric sequences).' })),
           desiredReplicas: Type.Optional(Type.Integer({ minimum: 0, format: 'int32', description: 'Replicas the last decision asked for (builtin).' })),
           lastScaleTime: Type.Optional(Type.String({ format: 'date-time', description: 'When the autoscaler last wrote spec.replicas.' })),
           reason: Type.Optional(Type.String({ maxLength: 1024, description: 'Why: the last decision, or what the HPA or ScaledObject is.' })),

@@ -5,6 +5,7 @@ import { ValueErrorType, type ValueError } from '@sinclair/typebox/errors';
 import { API_VERSION, KIND, ModelDeploymentSpecSchema, type ModelDeployment, type ModelDeploymentSpec } from './schema.js';
 import { celViolations } from './cel.js';
 import { didYouMean, quoteHint } from './hints.js';
+import { quantityValue } from '../../common/quantity.js';
 
 export interface FieldError {
   /** Dotted path with indices, e.g. `spec.scheduling.tolerations[0].effect`. */
@@ -86,6 +87,23 @@ function unknownFields(schema: Node, value: unknown, path: string): FieldError[]
   return out;
 }
 
+/**
+ * Checks the API server cannot make, since CEL in Kubernetes 1.28 reads no resource quantities: the operator (and
+ * render, and local mode) refuses what they find, and kubectl apply does not. The KV cache lives in host memory,
+ * next to the model's weights, so a budget above the container's memory limit could only end in an OOM kill.
+ */
+function quantityViolations(spec: ModelDeploymentSpec): FieldError[] {
+  const budget = spec.runtime.generation?.maxKvCacheBytes;
+  const limit = spec.resources?.limits?.memory;
+  const bytes = quantityValue(limit);
+  if (budget === undefined || bytes === undefined || budget <= bytes) return [];
+  return [{
+    field: 'spec.runtime.generation.maxKvCacheBytes',
+    message: `Invalid value ${budget}: the KV cache is held in host memory, and ${budget} bytes exceed resources.limits.memory ${JSON.stringify(limit)} (${bytes} bytes); lower it or raise the limit`,
+    reason: 'FieldValueInvalid',
+  }];
+}
+
 /** The spec with schema defaults applied (a copy; the input is not changed). */
 export function withDefaults(spec: unknown): ModelDeploymentSpec {
   // A JSON copy (a spec is JSON data): structuredClone makes arrays of the host realm, which the CEL library
@@ -139,6 +157,7 @@ export function validateModelDeployment(obj: unknown): ValidationResult {
     for (const v of celViolations(ModelDeploymentSpecSchema as unknown as Node, spec, 'spec')) {
       errors.push({ field: v.field, message: v.message, reason: v.reason });
     }
+    errors.push(...quantityViolations(spec));
   }
   if (errors.length) return { ok: false, errors };
   return { ok: true, value: { ...(input as unknown as ModelDeployment), spec } };

@@ -11,9 +11,9 @@ import { API_VERSION, GROUP, KIND, PLURAL, VERSION, type ModelDeployment } from 
 import { validateModelDeployment } from '../api/validate.js';
 import { RUNTIME_CONTAINER } from '../resources/deployment.js';
 import { selectorLabels } from '../resources/labels.js';
-import { decide, initialState, policyFor, round1, type AutoscalerState, type PolicyTuning } from './decision.js';
+import { decide, initialState, loadSignal, policyFor, round1, type AutoscalerState, type LoadSignal, type PolicyTuning } from './decision.js';
 import type { AutoscalerStatus } from './scalers.js';
-import { loadSample, nextBaseline, parseRuntimeMetrics, type PodScrape } from './signal.js';
+import { loadSample, nextBaseline, parseRuntimeMetrics, RUNNING_SEQUENCES_SERIES, sequencesSample, type PodScrape } from './signal.js';
 import type { LeaderLoop } from '../kube/leader-loop.js';
 import { isoSeconds } from '../../common/time.js';
 
@@ -65,6 +65,8 @@ interface Tracked {
   written?: { status: AutoscalerStatus; at: number };
   /** Since when ready pods have existed and none of their metrics could be read (undefined while reads succeed). */
   unscrapedSince?: number;
+  /** When the last step decided: a gauge sample (metric sequences) weighs the time since. */
+  lastStep?: number;
 }
 
 const isReady = (p: V1Pod) => !p.metadata?.deletionTimestamp && !!p.status?.podIP && !!p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
@@ -174,7 +176,7 @@ export class BuiltinAutoscaler {
       const pods = this.source.pods(md.metadata.namespace!, selectorLabels(md)).filter((p) => !p.metadata?.deletionTimestamp);
       return { key, md, ready: pods.filter(isReady) };
     });
-    const tasks = perMd.flatMap(({ key, ready }) => ready.map((pod) => async () => ({ key, scrape: await this.scrape(pod) })));
+    const tasks = perMd.flatMap(({ key, md, ready }) => ready.map((pod) => async () => ({ key, scrape: await this.scrape(pod, loadSignal(md.spec.autoscaling!)) })));
     const byKey = new Map<string, PodScrape[]>();
     for (const r of await bounded(this.opts.parallelism, tasks)) if (r.scrape) byKey.set(r.key, [...(byKey.get(r.key) ?? []), r.scrape]);
     for (const { key, md, ready } of perMd) {
@@ -184,17 +186,17 @@ export class BuiltinAutoscaler {
     }
   }
 
-  private async scrape(pod: V1Pod): Promise<PodScrape | undefined> {
+  private async scrape(pod: V1Pod, signal: LoadSignal): Promise<PodScrape | undefined> {
     const url = metricsUrl(pod);
     if (!url) return undefined;
     let why: string;
     try {
       const counters = parseRuntimeMetrics(await this.read(url, this.opts.scrapeTimeoutMs));
-      if (counters) {
+      if (counters && (signal === 'concurrency' || counters.sequences !== undefined)) {
         if (this.failing.delete(podKey(pod))) this.log.info('pod metrics answer again', { pod: pod.metadata?.name, url });
         return { pod: podKey(pod), time: this.now(), ...counters };
       }
-      why = 'its metrics lack the concurrency counter';
+      why = counters ? `its metrics lack ${RUNNING_SEQUENCES_SERIES} (metric sequences needs a generative model)` : 'its metrics lack the concurrency counter';
     } catch (err) {
       why = `its metrics did not answer: ${(err as Error).message}`;
     }
@@ -225,10 +227,13 @@ export class BuiltinAutoscaler {
       t = { uid, state: initialState(now), baseline: new Map() };
       this.tracked.set(key, t);
     }
-    const sample = loadSample(t.baseline, scrapes, ready.length, now);
-    t.baseline = nextBaseline(t.baseline, scrapes, new Set(ready.map(podKey)));
-    const current = md.spec.replicas;
     const policy = policyFor(md.spec.autoscaling!, this.opts.tuning);
+    const sample = policy.signal === 'sequences'
+      ? sequencesSample(t.baseline, scrapes, ready.length, now, (now - (t.lastStep ?? now - this.opts.intervalMs)) / 1000)
+      : loadSample(t.baseline, scrapes, ready.length, now);
+    t.baseline = nextBaseline(t.baseline, scrapes, new Set(ready.map(podKey)));
+    t.lastStep = now;
+    const current = md.spec.replicas;
     const { decision, state } = decide(policy, t.state, { now, current, ready: ready.length, notReady: Math.max(0, current - ready.length), sample });
     t.state = state;
     // Leadership may have ended while this step scraped: a former leader writes nothing.
@@ -243,9 +248,10 @@ export class BuiltinAutoscaler {
     const blind = this.blind(t, ready, scrapes, now, policy.stableWindowSeconds);
     const why = blind ? `no ready runtime pod's metrics could be read for ${Math.round((now - t.unscrapedSince!) / 1000)} s (${ready.map((p) => this.failing.get(podKey(p))).filter(Boolean).join('; ')})` : '';
     if (blind && !md.status?.autoscaler?.unscrapedSince && !t.written?.status.unscrapedSince) this.writer.event(md, 'NoMetrics', why.slice(0, 1024), 'Warning');
+    const average = policy.signal === 'sequences' ? 'averageSequences' : 'averageConcurrency';
     const status: AutoscalerStatus = {
       mode: 'builtin',
-      ...(decision.stableConcurrency !== undefined ? { averageConcurrency: round1(decision.stableConcurrency) } : {}),
+      ...(decision.stableConcurrency !== undefined ? { [average]: round1(decision.stableConcurrency) } : {}),
       desiredReplicas: decision.desired,
       ...(t.lastScaleTime ?? md.status?.autoscaler?.lastScaleTime ? { lastScaleTime: t.lastScaleTime ?? md.status!.autoscaler!.lastScaleTime } : {}),
       reason: (blind ? why : decision.reason).slice(0, 1024),
@@ -277,7 +283,7 @@ export function scaleWriter(custom: CustomObjectsApi, events: Record<'normal' | 
     },
     async writeStatus(md, autoscaler) {
       // A merge patch keeps keys it does not name: name the ones this status lacks, as null.
-      const body = { averageConcurrency: null, desiredReplicas: null, lastScaleTime: null, reason: null, unscrapedSince: null, ...autoscaler };
+      const body = { averageConcurrency: null, averageSequences: null, desiredReplicas: null, lastScaleTime: null, reason: null, unscrapedSince: null, ...autoscaler };
       await custom.patchNamespacedCustomObjectStatus({ ...at(md), body: { status: { autoscaler: body } } }, MERGE);
     },
     event(md, reason, message, type = 'Normal') {

@@ -5,12 +5,20 @@ import type { ModelDeploymentSpec } from '../api/schema.js';
 
 type AutoscalingSpec = NonNullable<ModelDeploymentSpec['autoscaling']>;
 
+/** What the built-in autoscaler measures: requests in flight plus queued, or a generative model's sequences. */
+export type LoadSignal = 'concurrency' | 'sequences';
+
 /** What the user asked for (spec.autoscaling) plus the tuning knobs, all in seconds and ratios. */
 export interface AutoscalerPolicy {
   minReplicas: number;
   maxReplicas: number;
-  /** Average in-flight plus queued requests per replica to aim for. */
+  /**
+   * The load per replica to aim for, in the signal's unit: in-flight plus queued requests (signal concurrency), or
+   * sequences running or waiting (signal sequences).
+   */
   targetConcurrency: number;
+  /** What the load counts, for the reasons the decider gives; default concurrency. */
+  signal?: LoadSignal;
   /** Desired counts are remembered this long; a scale-down goes no lower than their maximum. */
   scaleDownDelaySeconds: number;
   stableWindowSeconds: number;
@@ -41,15 +49,25 @@ export const DEFAULT_POLICY_TUNING: Readonly<PolicyTuning> = {
   tolerance: 0.1,
 };
 
-/** The policy for a spec.autoscaling block (its defaults already applied: they are the schema's). */
+/** The signal a spec.autoscaling block scales on with the built-in autoscaler. */
+export function loadSignal(a: Partial<Pick<AutoscalingSpec, 'metric'>>): LoadSignal {
+  return a.metric === 'sequences' ? 'sequences' : 'concurrency';
+}
+
+/**
+ * The policy for a spec.autoscaling block (its defaults already applied: they are the schema's). With metric
+ * sequences the target is targetSequences, and the load fed to decide() must count sequences.
+ */
 export function policyFor(
-  a: Pick<AutoscalingSpec, 'minReplicas' | 'maxReplicas' | 'targetConcurrency' | 'scaleDownDelaySeconds'>,
+  a: Pick<AutoscalingSpec, 'minReplicas' | 'maxReplicas' | 'targetConcurrency' | 'scaleDownDelaySeconds'> & Partial<Pick<AutoscalingSpec, 'metric' | 'targetSequences'>>,
   tuning: Partial<PolicyTuning> = {},
 ): AutoscalerPolicy {
+  const signal = loadSignal(a);
   return {
     minReplicas: a.minReplicas,
     maxReplicas: a.maxReplicas,
-    targetConcurrency: a.targetConcurrency,
+    targetConcurrency: signal === 'sequences' && a.targetSequences !== undefined ? a.targetSequences : a.targetConcurrency,
+    signal,
     scaleDownDelaySeconds: a.scaleDownDelaySeconds,
     ...DEFAULT_POLICY_TUNING,
     ...tuning,
@@ -58,9 +76,10 @@ export function policyFor(
 
 /**
  * One observation of a deployment's load over an interval that ended at `time`.
- * `concurrency` is the total average concurrency (in flight plus queued) over the interval, summed over the
- * replicas that were measured and extrapolated to every ready replica; `rejectedConcurrency` is the demand that
- * was turned away (queue full), expressed as the concurrency it would have added (Little's law).
+ * `concurrency` is the total load in the policy's signal, summed over the replicas that were measured and
+ * extrapolated to every ready replica: average concurrency (in flight plus queued) over the interval, or the sequences
+ * running and waiting at `time`; `rejectedConcurrency` is the demand that was turned away (queue full), expressed as
+ * the load it would have added (Little's law).
  */
 export interface LoadSample {
   time: number;
@@ -144,6 +163,7 @@ export function decide(policy: AutoscalerPolicy, state: AutoscalerState, input: 
   }
 
   const target = policy.targetConcurrency;
+  const unit = policy.signal === 'sequences' ? 'sequences' : 'concurrency';
   let stableDesired = Math.ceil(stable / target - 1e-9);
   const panicDesired = Math.ceil(panic / target - 1e-9);
   const tolerance = policy.tolerance ?? 0;
@@ -171,10 +191,10 @@ export function decide(policy: AutoscalerPolicy, state: AutoscalerState, input: 
     // Scale up at once to the larger of the windows; never down while panicking.
     desired = Math.max(panicDesired, stableDesired, next.panicDesired ?? 0, current);
     next.panicDesired = desired;
-    why = `panic: concurrency over ${policy.panicWindowSeconds}s ${round1(panic)}, target ${target}`;
+    why = `panic: ${unit} over ${policy.panicWindowSeconds}s ${round1(panic)}, target ${target}`;
   } else {
     desired = stableDesired;
-    why = `average concurrency ${round1(stable)}, target ${target}`;
+    why = `average ${unit} ${round1(stable)}, target ${target}`;
   }
   if (rejecting) why += `; ${input.sample!.rejected} requests rejected (queue full)`;
 

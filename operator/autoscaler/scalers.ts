@@ -8,7 +8,7 @@ import {
 } from '@kubernetes/client-node';
 import type { ModelDeployment, ModelDeploymentStatus } from '../api/schema.js';
 import { appliedScaler, type OperatorConfig } from '../resources/index.js';
-import { CONCURRENCY_METRIC } from '../resources/hpa.js';
+import { CONCURRENCY_METRIC, SEQUENCES_METRIC } from '../resources/hpa.js';
 import { SCALED_OBJECTS } from '../resources/scaledobject.js';
 import { isControlledBy } from '../resources/owner.js';
 import { makeApiClient, orAbsent, type ApiClientOptions } from '../kube/api-client.js';
@@ -57,8 +57,15 @@ function describeScaler(md: ModelDeployment, kind: ScalerKind): string {
   const a = md.spec.autoscaling!;
   const where = `${kind} ${md.metadata.namespace}/${md.metadata.name}`;
   if (a.metric === 'cpu') return `${where} scales on CPU utilization, target ${a.targetCPUUtilizationPercent}%`;
-  const metric = kind === 'HorizontalPodAutoscaler' ? `the Pods metric ${CONCURRENCY_METRIC}` : 'Prometheus concurrency';
-  return `${where} scales on ${metric}, target ${a.targetConcurrency} per replica`;
+  const sequences = a.metric === 'sequences';
+  const metric = kind === 'HorizontalPodAutoscaler' ? `the Pods metric ${sequences ? SEQUENCES_METRIC : CONCURRENCY_METRIC}` : `Prometheus ${sequences ? 'sequences' : 'concurrency'}`;
+  return `${where} scales on ${metric}, target ${sequences ? a.targetSequences : a.targetConcurrency} per replica`;
+}
+
+/** What the built-in autoscaler scales on, for the Autoscaling condition. */
+function describeBuiltin(a: NonNullable<ModelDeployment['spec']['autoscaling']>): string {
+  const on = a.metric === 'sequences' ? `average sequences (running or waiting), target ${a.targetSequences}` : `average concurrency, target ${a.targetConcurrency}`;
+  return `the operator scales on ${on} per replica, within [${a.minReplicas}, ${a.maxReplicas}]`;
 }
 
 /** What the operator's caches offer the scalers. */
@@ -112,7 +119,7 @@ export class ExternalScalers {
         return { condition: { status: 'False', reason: 'NoMetrics', message: `the built-in autoscaler cannot scale: ${autoscaler.reason ?? 'no metrics'}` }, autoscaler };
       }
       return {
-        condition: { status: 'True', reason: 'Builtin', message: `the operator scales on average concurrency, target ${a.targetConcurrency} per replica, within [${a.minReplicas}, ${a.maxReplicas}]` },
+        condition: { status: 'True', reason: 'Builtin', message: describeBuiltin(a) },
         autoscaler,
       };
     }

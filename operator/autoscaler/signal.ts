@@ -1,6 +1,7 @@
 // From two successive scrapes of each runtime pod's /metrics to one LoadSample for the decider. Pure: the
 // scraper hands in what it read; rates come from counter differences, so they are exact averages over the
-// interval, whatever the scrape timing.
+// interval, whatever the scrape timing. With metric sequences the load is the generation engine's gauges instead,
+// read at each scrape.
 import { parsePrometheusText } from '../../common/prometheus-text.js';
 import type { LoadSample } from './decision.js';
 
@@ -8,6 +9,9 @@ import type { LoadSample } from './decision.js';
 export const CONCURRENCY_SERIES = 'modelplane_request_concurrency_seconds_total';
 export const REQUESTS_SERIES = 'modelplane_inference_requests_total';
 export const DURATION_SERIES = 'modelplane_inference_request_duration_seconds';
+/** The generation engine's gauges (generative models only): sequences running, and waiting for room. */
+export const RUNNING_SEQUENCES_SERIES = 'modelplane_generation_running_sequences';
+export const WAITING_SEQUENCES_SERIES = 'modelplane_generation_waiting_sequences';
 
 /** The counters of one runtime at one instant (summed over models). */
 export interface RuntimeCounters {
@@ -15,6 +19,8 @@ export interface RuntimeCounters {
   rejected: number;
   durationSum: number;
   durationCount: number;
+  /** Sequences running or waiting now (a gauge); absent when the runtime serves no generative model. */
+  sequences?: number;
 }
 
 /** One pod's counters, read at `time` (ms). `pod` identifies the pod incarnation (name and uid). */
@@ -45,6 +51,10 @@ export function parseRuntimeMetrics(text: string): RuntimeCounters | undefined {
         break;
       case `${DURATION_SERIES}_count`:
         c.durationCount += value;
+        break;
+      case RUNNING_SEQUENCES_SERIES:
+      case WAITING_SEQUENCES_SERIES:
+        c.sequences = (c.sequences ?? 0) + value;
         break;
     }
   }
@@ -111,6 +121,22 @@ export function loadSample(previous: ReadonlyMap<string, PodScrape>, current: Po
     rejectedConcurrency: rejectedConcurrency * scale,
     rejected: Math.round(rejected * scale),
   };
+}
+
+/**
+ * The deployment's sequences now (metric sequences): the running and waiting gauges summed over the pods that export
+ * them and extrapolated to every ready pod, as loadSample does. A gauge needs no earlier scrape; the refusals still
+ * come from counter differences (each refused request is a sequence turned away, so Little's law converts them into
+ * sequences as it does into concurrency). `seconds` weighs the sample: the time since the previous step. Undefined when
+ * no pod exports the gauges.
+ */
+export function sequencesSample(previous: ReadonlyMap<string, PodScrape>, current: PodScrape[], readyPods: number, now: number, seconds: number): LoadSample | undefined {
+  const measured = current.filter((c) => c.sequences !== undefined);
+  if (measured.length === 0) return undefined;
+  const scale = Math.max(readyPods, measured.length) / measured.length;
+  const sequences = measured.reduce((sum, c) => sum + c.sequences!, 0) * scale;
+  const rates = loadSample(previous, measured, readyPods, now);
+  return { time: now, seconds: rates?.seconds ?? seconds, concurrency: sequences, rejectedConcurrency: rates?.rejectedConcurrency ?? 0, rejected: rates?.rejected ?? 0 };
 }
 
 function averageLatency(rates: PodRates[]): number | undefined {

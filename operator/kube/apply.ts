@@ -7,6 +7,7 @@ import {
 } from '@kubernetes/client-node';
 import { APPLIED_HASH_ANNOTATION } from './applied-hash.js';
 import { makeApiClient, orAbsent, type ApiClientOptions } from './api-client.js';
+import { quantityValue } from '../../common/quantity.js';
 
 export { APPLIED_HASH_ANNOTATION, withAppliedHash } from './applied-hash.js';
 export const FIELD_MANAGER = 'modelplane';
@@ -16,17 +17,6 @@ const JSON_PATCH = setHeaderOptions('Content-Type', PatchStrategy.JsonPatch);
 
 export function childKey(obj: KubernetesObject): string {
   return `${obj.apiVersion}/${obj.kind}/${obj.metadata?.namespace ?? ''}/${obj.metadata?.name ?? ''}`;
-}
-
-const QUANTITY = /^([+-]?\d+(?:\.\d+)?)(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$/;
-const SUFFIX: Record<string, number> = { m: 1e-3, k: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15, E: 1e18, Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, Pi: 2 ** 50, Ei: 2 ** 60 };
-
-/** A resource quantity's value, so `1000m` and `1` (as an API server canonicalizes them) compare equal. */
-function quantityValue(v: unknown): number | undefined {
-  if (typeof v === 'number') return v;
-  if (typeof v !== 'string') return undefined;
-  const m = QUANTITY.exec(v);
-  return m ? Number(m[1]) * (m[2] ? SUFFIX[m[2]] : 1) : undefined;
 }
 
 /** True when every field of `desired` has the same value in `live` (which may hold more: defaults, status). */

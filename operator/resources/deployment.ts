@@ -7,7 +7,7 @@ import { labelsFor, selectorLabels } from './labels.js';
 import { CREDENTIALS_DIR, MODELS_DIR, planModelSource, type ModelSourcePlan } from './model-source.js';
 import { childMetadata } from './owner.js';
 import { INLINE_SAMPLES_DIR, INLINE_SAMPLES_VOLUME, podSamplePlans, SAMPLE_FETCH_CONTAINERS, SAMPLES_DIR, SAMPLES_VOLUME, type SamplePlan } from './samples.js';
-import { DEFAULT_HTTP_PORT, POD_GRPC_PORT, SERVE_DEFAULTS, serveArgv, type ExecutionProvider, type ServeSettings } from '../../common/serve-contract.js';
+import { DEFAULT_HTTP_PORT, POD_GRPC_PORT, SERVE_DEFAULTS, serveArgv, type ExecutionProvider, type GenerationSettings, type ServeSettings } from '../../common/serve-contract.js';
 
 export const HTTP_PORT = DEFAULT_HTTP_PORT;
 export const GRPC_PORT = POD_GRPC_PORT;
@@ -88,7 +88,15 @@ export function serveSettings(md: ModelDeployment, plan: ModelSourcePlan, cfg: R
     ...(spec.optimization ? { optimizedModelDir: OPTIMIZED_DIR } : {}),
     ...(spec.runtime.warmup ? { warmup: podSamplePlans(spec).warmup!.path } : {}),
     logLevel: cfg.logLevel,
+    ...generationSettings(spec),
   };
+}
+
+/** The generation engine's bounds (spec.runtime.generation), when the spec sets them; else the runtime's defaults hold. */
+export function generationSettings(spec: ModelDeploymentSpec): GenerationSettings {
+  const g = spec.runtime.generation;
+  if (!g) return {};
+  return { maxNumSeqs: g.maxNumSeqs, maxModelLen: g.maxModelLen, ...(g.maxKvCacheBytes !== undefined ? { maxKvCacheBytes: g.maxKvCacheBytes } : {}) };
 }
 
 /** `modelplane serve` arguments rendered from the spec (the Deployment's and local mode's). */

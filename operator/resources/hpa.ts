@@ -12,6 +12,11 @@ import { childMetadata } from './owner.js';
  * the average in-flight plus queued requests of each pod (docs/autoscaling.md, shows a prometheus-adapter rule).
  */
 export const CONCURRENCY_METRIC = 'modelplane_request_concurrency';
+/**
+ * The per-pod metric for metric sequences: modelplane_generation_running_sequences plus
+ * modelplane_generation_waiting_sequences of each pod (docs/autoscaling.md shows the prometheus-adapter rule).
+ */
+export const SEQUENCES_METRIC = 'modelplane_generation_sequences';
 
 export type HorizontalPodAutoscaler = V2HorizontalPodAutoscaler & { apiVersion: 'autoscaling/v2'; kind: 'HorizontalPodAutoscaler' };
 
@@ -31,9 +36,10 @@ export function scaleDownStabilizationSeconds(md: ModelDeployment): number {
 
 export function buildHorizontalPodAutoscaler(md: ModelDeployment, cfg: ResolvedConfig): HorizontalPodAutoscaler {
   const a = md.spec.autoscaling!;
+  const pods = (name: string, target: number): V2MetricSpec => ({ type: 'Pods', pods: { metric: { name }, target: { type: 'AverageValue', averageValue: String(target) as never } } });
   const metric: V2MetricSpec = a.metric === 'cpu'
     ? { type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: a.targetCPUUtilizationPercent } } }
-    : { type: 'Pods', pods: { metric: { name: CONCURRENCY_METRIC }, target: { type: 'AverageValue', averageValue: String(a.targetConcurrency) as never } } };
+    : a.metric === 'sequences' ? pods(SEQUENCES_METRIC, a.targetSequences) : pods(CONCURRENCY_METRIC, a.targetConcurrency);
   return {
     apiVersion: 'autoscaling/v2',
     kind: 'HorizontalPodAutoscaler',

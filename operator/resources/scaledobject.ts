@@ -36,9 +36,20 @@ const escapeLabel = (v: string) => v.replace(/\\/g, '\\\\').replace(/"/g, '\\"')
  * <name>-<pod-template-hash>-<suffix>, neither part holding a dash, so the anchored pattern matches its pods only.
  */
 export function concurrencyQuery(md: ModelDeployment): string {
+  return `sum(rate(modelplane_request_concurrency_seconds_total{${podMatchers(md)}}[1m]))`;
+}
+
+/** The PromQL for one ModelDeployment's sequences: those running plus those waiting for room, over its pods. */
+export function sequencesQuery(md: ModelDeployment): string {
+  const m = podMatchers(md);
+  return `sum(modelplane_generation_running_sequences{${m}}) + sum(modelplane_generation_waiting_sequences{${m}})`;
+}
+
+/** The label matchers that select one ModelDeployment's runtime pods. */
+function podMatchers(md: ModelDeployment): string {
   const ns = escapeLabel(md.metadata.namespace ?? 'default');
   const pods = escapeLabel(`${md.metadata.name!.replace(/[.]/g, '\\.')}-[a-z0-9]+-[a-z0-9]+`);
-  return `sum(rate(modelplane_request_concurrency_seconds_total{namespace="${ns}",pod=~"${pods}"}[1m]))`;
+  return `namespace="${ns}",pod=~"${pods}"`;
 }
 
 export function buildScaledObject(md: ModelDeployment, cfg: ResolvedConfig): ScaledObject {
@@ -54,12 +65,10 @@ export function buildScaledObject(md: ModelDeployment, cfg: ResolvedConfig): Sca
       pollingInterval: 15,
       advanced: { horizontalPodAutoscalerConfig: { behavior: { scaleDown: { stabilizationWindowSeconds: scaleDownStabilizationSeconds(md) } } } },
       triggers: [
-        {
-          type: 'prometheus',
-          name: 'concurrency',
+        a.metric === 'sequences'
+          ? { type: 'prometheus', name: 'sequences', metadata: { serverAddress: cfg.prometheusAddress, query: sequencesQuery(md), threshold: String(a.targetSequences) } }
           // threshold is per replica: KEDA divides the query's value by it (an AverageValue target).
-          metadata: { serverAddress: cfg.prometheusAddress, query: concurrencyQuery(md), threshold: String(a.targetConcurrency) },
-        },
+          : { type: 'prometheus', name: 'concurrency', metadata: { serverAddress: cfg.prometheusAddress, query: concurrencyQuery(md), threshold: String(a.targetConcurrency) } },
       ],
     },
   };

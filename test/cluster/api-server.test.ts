@@ -63,6 +63,12 @@ const INVALID: Array<[string, Record<string, unknown>, string[]]> = [
   ['a sha256 too long', { model: { ...URI, sha256: 'a'.repeat(65) } }, ['spec.model.sha256: Too long: may not be longer than 64', NOT_CHECKED]],
   ['a node selector value that is no string', { model: URI, scheduling: { nodeSelector: { pool: 1 } } },
     ['spec.scheduling.nodeSelector.pool: Invalid value: "integer": spec.scheduling.nodeSelector.pool in body must be of type string: "integer"', NOT_CHECKED]],
+  ['generation bounds out of range', { model: URI, runtime: { generation: { maxNumSeqs: 0, maxKvCacheBytes: 100 } } }, [
+    'spec.runtime.generation.maxNumSeqs: Invalid value: 0: spec.runtime.generation.maxNumSeqs in body should be greater than or equal to 1',
+    'spec.runtime.generation.maxKvCacheBytes: Invalid value: 100: spec.runtime.generation.maxKvCacheBytes in body should be greater than or equal to 1024',
+  ]],
+  ['a sequences target above maxNumSeqs', { model: URI, autoscaling: { metric: 'sequences', maxReplicas: 2, targetSequences: 12 }, runtime: { generation: { maxNumSeqs: 8 } } },
+    ['spec.autoscaling.targetSequences: Invalid value: "object": autoscaling.targetSequences must not exceed runtime.generation.maxNumSeqs: a replica runs no more sequences at once']],
   ['a negative error bound', { model: URI, optimization: { quantize: 'int8', maxAbsError: -1 } },
     ['spec.optimization.maxAbsError: Invalid value: -1: spec.optimization.maxAbsError in body should be greater than or equal to 0']],
 ];
@@ -104,6 +110,15 @@ describe.each(apiServersUnderTest())('the %s API server', (_name, start) => {
     const patched = await server.request('PATCH', `${MDS}/namespaces/${ns}/modeldeployments/pruned/status`, { status: { replicas: 1, bogus: 1, optimization: { applied: true, reason: 'Applied', nested: 1 } } }, 'application/merge-patch+json');
     expect(patched.status).toBe(200);
     expect(patched.json().status).toEqual({ replicas: 1, optimization: { applied: true, reason: 'Applied' } });
+  });
+
+  it('admits a KV cache budget above the memory limit, which CEL in v1.28 cannot compare; the operator refuses it', async () => {
+    const spec = { model: URI, resources: { limits: { memory: '1Gi' } }, runtime: { generation: { maxKvCacheBytes: 2 * 2 ** 30 } } };
+    const created = await server.request('POST', `${MDS}/namespaces/${ns}/modeldeployments`, md('kv-over', spec));
+    expect(created.status).toBe(201);
+    expect(created.json().spec.runtime.generation).toEqual({ maxNumSeqs: 32, maxModelLen: 0, maxKvCacheBytes: 2 * 2 ** 30 });
+    const verdict = validateModelDeployment(created.json());
+    expect(verdict.ok ? [] : verdict.errors.map((e) => e.field)).toEqual(['spec.runtime.generation.maxKvCacheBytes']);
   });
 
   it('validates the whole object on a status write: a spec a looser CRD let in blocks every status once the rules are back', async () => {

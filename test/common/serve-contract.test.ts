@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseServeOptions } from '../../cli/serve.js';
-import { flagName, SERVE_DEFAULTS, SERVE_FLAGS, serveArgv, type ServeSettings } from '../../common/serve-contract.js';
+import { ALL_SERVE_FLAGS, flagName, GENERATION_DEFAULTS, GENERATION_FLAGS, GENERATION_LIMITS, SERVE_DEFAULTS, SERVE_FLAGS, serveArgv, type GenerationSettings, type ServeSettings } from '../../common/serve-contract.js';
 import { resolveConfig } from '../../operator/resources/config.js';
 import { serveArgs } from '../../operator/resources/deployment.js';
 import { planModelSource } from '../../operator/resources/model-source.js';
@@ -80,6 +80,9 @@ const SPECS: [string, Record<string, unknown>, Partial<ServeConfig>][] = [
     model: { uri: 's3://models/resnet.onnx' }, runtime: { warmup: { inputs: [{ name: 'x', datatype: 'FP32', shape: [1], data: [0.5] }] } },
   }, { warmup: '/etc/modelplane/samples/warmup.json' }],
   ['a remote warm-up file: read where its fetch init container left it', { model: { uri: 's3://models/resnet.onnx' }, runtime: { warmup: { uri: 'https://h/samples/warmup.json' } } }, { warmup: '/samples/warmup/warmup.json' }],
+  ['a generative model with the engine\'s bounds', {
+    model: { uri: 'pvc://store/llm/model.onnx' }, resources: { limits: { memory: '8Gi' } }, runtime: { generation: { maxNumSeqs: 8, maxModelLen: 2048, maxKvCacheBytes: 2 ** 31 } },
+  }, { model: '/mnt/pvc/store/llm/model.onnx', maxNumSeqs: 8, maxModelLen: 2048, maxKvCacheBytes: 2 ** 31 }],
   ['two GPUs, two instances on each', { model: { uri: 's3://models/resnet.onnx' }, gpu: { count: 2 }, runtime: { instances: 2, executionProviders: ['cuda'] } }, {
     executionProviders: ['cuda'], requireGpu: true, instances: 4, devices: [0, 1],
   }],
@@ -98,12 +101,25 @@ test('every setting survives serveArgv and the CLI parser, and an omitted one ta
     graphOptimizationLevel: 'extended', intraOpThreads: 5, inlineRunMaxUs: 150, drainTimeoutSeconds: 7, cacheDir: '/cache',
     maxInflightBytes: 1 << 20, headersTimeoutSeconds: 11, bodyTimeoutSeconds: 12, requestTimeoutSeconds: 13, drainSeconds: 2,
     sha256: 'a'.repeat(64), credentialsDir: '/creds', optimizedModelDir: '/optimized', warmup: '/samples/warmup.json', logLevel: 'debug',
+    maxNumSeqs: 7, maxModelLen: 300, maxKvCacheBytes: 1 << 24,
   };
-  expect(Object.keys(all).sort()).toEqual(Object.keys(SERVE_FLAGS).sort());
+  expect(Object.keys(all).sort()).toEqual(Object.keys(ALL_SERVE_FLAGS).sort());
   const parsed = parsedArgv(serveArgv(all));
   for (const key of Object.keys(all) as (keyof ServeSettings)[]) expect({ key, value: parsed[key] }).toEqual({ key, value: all[key] });
   const bare = parsedArgv(serveArgv({ model: 'm.onnx' }));
-  for (const [key, value] of Object.entries(SERVE_DEFAULTS)) expect({ key, value: bare[key as keyof ServeConfig] }).toEqual({ key, value });
+  for (const [key, value] of Object.entries({ ...SERVE_DEFAULTS, ...GENERATION_DEFAULTS })) expect({ key, value: bare[key as keyof ServeConfig] }).toEqual({ key, value });
+});
+
+describe('the range a ModelDeployment may ask of each generation setting is one serve accepts', () => {
+  const keys = Object.keys(GENERATION_LIMITS) as (keyof GenerationSettings)[];
+  test.each(keys)('%s', (key) => {
+    const { min, max } = GENERATION_LIMITS[key];
+    const parse = (n: number) => parseServeConfig(parseServeOptions(['--model', 'm.onnx', flagName(key), String(n)]))[key];
+    expect([parse(min), parse(max)]).toEqual([min, max]);
+  });
+  test('every generation flag has a range', () => {
+    expect(keys.sort()).toEqual(Object.keys(GENERATION_FLAGS).sort());
+  });
 });
 
 test('the runtime page of the manual (docs/runtime.md) documents every serve flag', () => {

@@ -4,8 +4,10 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import yaml from 'js-yaml';
 import { operatorCommand } from '../../cli/operator.js';
-import { CONCURRENCY_METRIC } from '../../operator/resources/hpa.js';
-import { CONCURRENCY_SERIES } from '../../operator/autoscaler/signal.js';
+import { CONCURRENCY_METRIC, SEQUENCES_METRIC } from '../../operator/resources/hpa.js';
+import { CONCURRENCY_SERIES, RUNNING_SEQUENCES_SERIES, WAITING_SEQUENCES_SERIES } from '../../operator/autoscaler/signal.js';
+import { sequencesQuery } from '../../operator/resources/scaledobject.js';
+import { md } from '../operator/resources/fixtures.js';
 import { REPO } from '../support/runtime-process.js';
 
 const doc = (page: string) => readFileSync(join(REPO, 'docs', page), 'utf8');
@@ -22,6 +24,19 @@ test('the prometheus-adapter rule turns the runtime counter into the Pods metric
   expect(rule.name.as).toBe(CONCURRENCY_METRIC);
   expect(rule.metricsQuery).toMatch(/rate\(<<\.Series>>\{<<\.LabelMatchers>>\}\[1m\]\)/);
   expect(rule.resources.overrides).toEqual({ namespace: { resource: 'namespace' }, pod: { resource: 'pod' } });
+});
+
+test('the sequences rule turns the running and waiting gauges into the Pods metric the HPA asks for', () => {
+  const section = autoscaling.slice(autoscaling.indexOf('**mode hpa with the sequences metric**'));
+  const block = /```yaml\n([\s\S]*?)```/.exec(section)![1];
+  const { rules: [rule] } = yaml.load(block) as { rules: Array<{ seriesQuery: string; name: { matches: string; as: string }; metricsQuery: string }> };
+  expect(rule.seriesQuery.startsWith(`${RUNNING_SEQUENCES_SERIES}{`)).toBe(true);
+  expect(new RegExp(rule.name.matches).test(RUNNING_SEQUENCES_SERIES)).toBe(true);
+  expect(rule.name.as).toBe(SEQUENCES_METRIC);
+  expect(rule.metricsQuery).toBe(`sum(${RUNNING_SEQUENCES_SERIES}{<<.LabelMatchers>>} + ${WAITING_SEQUENCES_SERIES}{<<.LabelMatchers>>}) by (<<.GroupBy>>)`);
+  // The KEDA query the page quotes is the one the ScaledObject carries, its pod matchers elided.
+  expect(sequencesQuery(md({ model: { uri: 's3://m/m.onnx' } })).replace(/\{[^}]*\}/g, '{...}')).toBe(`sum(${RUNNING_SEQUENCES_SERIES}{...}) + sum(${WAITING_SEQUENCES_SERIES}{...})`);
+  expect(autoscaling).toContain(`\`sum(${RUNNING_SEQUENCES_SERIES}{...}) + sum(${WAITING_SEQUENCES_SERIES}{...})\``);
 });
 
 test('npm run bench:autoscale exists and the benchmarks page shows its figures', () => {

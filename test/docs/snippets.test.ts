@@ -11,48 +11,11 @@ import { validateModelDeployment } from '../../operator/api/validate.js';
 import { helm } from '../support/helm.js';
 import { parseManifests } from '../chart/kube-schemas.js';
 import { REPO, runCli } from '../support/runtime-process.js';
-import { blocks, DOCS } from '../support/docs.js';
+import { blocks, DOCS, shellCommands } from '../support/docs.js';
 
 const LANGUAGES = new Set(['sh', 'yaml', 'python', 'text', 'mermaid']);
 
 const ALL = DOCS.flatMap(blocks);
-
-/** Shell words of each command: comments dropped, continuations joined, quotes honoured. */
-export function shellCommands(text: string): string[][] {
-  const commands: string[][] = [];
-  let words: string[] = [];
-  let word: string | undefined;
-  const end = () => {
-    if (word !== undefined) words.push(word);
-    word = undefined;
-  };
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i];
-    if (c === "'" || c === '"') {
-      const close = text.indexOf(c, i + 1);
-      if (close < 0) throw new Error(`unterminated ${c} in: ${text}`);
-      word = (word ?? '') + text.slice(i + 1, close);
-      i = close;
-    } else if (c === '\\' && text[i + 1] === '\n') {
-      end();
-      i++;
-    } else if (c === '#' && word === undefined) {
-      while (i < text.length && text[i] !== '\n') i++;
-      i--;
-    } else if (c === '\n' || c === ';') {
-      end();
-      if (words.length) commands.push(words);
-      words = [];
-    } else if (c === ' ' || c === '\t') {
-      end();
-    } else {
-      word = (word ?? '') + c;
-    }
-  }
-  end();
-  if (words.length) commands.push(words);
-  return commands;
-}
 
 const exampleModelDeployments = new Set(
   readdirSync(join(REPO, 'examples')).filter((f) => f.endsWith('.yaml'))
@@ -61,7 +24,7 @@ const exampleModelDeployments = new Set(
     .map((o) => o.metadata.name),
 );
 const CREDENTIAL_KEYS = new Set(['authorization', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AWS_REGION', 'AWS_ENDPOINT_URL', 'S3_FORCE_PATH_STYLE', 'ca.crt']);
-const RUNTIME_ROUTE = /^\/(metrics|v2(\/health\/(live|ready))?|v2\/models\/[a-z0-9-]+(\/versions\/\d+)?(\/(ready|infer|config))?)$/;
+const RUNTIME_ROUTE = /^\/(metrics|v2(\/health\/(live|ready))?|v2\/models\/[a-z0-9-]+(\/versions\/\d+)?(\/(ready|infer|config|generate|generate_stream))?|v1\/(models|completions|chat\/completions))$/;
 /** What local mode's router adds: the repository index and ModelDeployments with their status. */
 const LOCAL_ROUTE = /^\/(v2\/repository\/index|apis\/serving\.modelplane\.io\/v1alpha1\/modeldeployments)$/;
 const chartObjects: string[] = [];

@@ -18,6 +18,7 @@ test.each([
   ['defaults', { model: { uri: 'https://models.example.com/resnet.onnx' } }],
   ['batching, threads from the CPU limit, queue size', { model: { uri: 'file:///m/r.onnx', servedName: 'resnet-v2' }, resources: { limits: { cpu: '3' } }, runtime: { batching: { maxBatchSize: 8, maxQueueDelayMicroseconds: 500 }, maxQueueSize: 64, graphOptimizationLevel: 'basic' } }],
   ['a GPU', { model: { uri: 's3://bucket/r.onnx' }, gpu: { count: 1 } }],
+  ['a generative model with the engine\'s bounds', { model: { uri: 'file:///m/llm/model.onnx' }, runtime: { generation: { maxNumSeqs: 4, maxModelLen: 512, maxKvCacheBytes: 1 << 28 } } }],
 ])('%s: the container args with a local model, port 0 and the loopback host', (_what, spec) => {
   const m = md(spec);
   const container = flags(buildDeployment(m, LOCAL_CONFIG).spec!.template.spec!.containers[0].args!);
@@ -35,4 +36,6 @@ test.each([
     container.delete(f);
   }
   expect(local).toEqual(container);
+  const g = m.spec.runtime.generation;
+  if (g) expect([local.get('--max-num-seqs'), local.get('--max-model-len'), local.get('--max-kv-cache-bytes')]).toEqual([g.maxNumSeqs, g.maxModelLen, g.maxKvCacheBytes].map(String));
 });

@@ -16,3 +16,40 @@ export function blocks(file: string): Block[] {
   for (let m = fence.exec(text); m; m = fence.exec(text)) out.push({ file, line: text.slice(0, m.index).split('\n').length, lang: m[1], text: m[2] });
   return out;
 }
+
+/** Shell words of each command: comments dropped, continuations joined, quotes honoured. */
+export function shellCommands(text: string): string[][] {
+  const commands: string[][] = [];
+  let words: string[] = [];
+  let word: string | undefined;
+  const end = () => {
+    if (word !== undefined) words.push(word);
+    word = undefined;
+  };
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === "'" || c === '"') {
+      const close = text.indexOf(c, i + 1);
+      if (close < 0) throw new Error(`unterminated ${c} in: ${text}`);
+      word = (word ?? '') + text.slice(i + 1, close);
+      i = close;
+    } else if (c === '\\' && text[i + 1] === '\n') {
+      end();
+      i++;
+    } else if (c === '#' && word === undefined) {
+      while (i < text.length && text[i] !== '\n') i++;
+      i--;
+    } else if (c === '\n' || c === ';') {
+      end();
+      if (words.length) commands.push(words);
+      words = [];
+    } else if (c === ' ' || c === '\t') {
+      end();
+    } else {
+      word = (word ?? '') + c;
+    }
+  }
+  end();
+  if (words.length) commands.push(words);
+  return commands;
+}

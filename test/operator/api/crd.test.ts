@@ -116,6 +116,14 @@ describe('the ModelDeployment CRD', () => {
     expect(spec.runtime.properties.graphOptimizationLevel).toMatchObject({ default: 'all', enum: ['disabled', 'basic', 'extended', 'all'] });
     expect(spec.gpu.properties.resource.default).toBe('nvidia.com/gpu');
     expect(spec.autoscaling.properties.minReplicas.default).toBe(1);
+    expect(spec.autoscaling.properties.targetSequences).toMatchObject({ default: 24, minimum: 1, maximum: 4096 });
+    // generation is optional and has no default of its own: its fields' defaults apply once it is given.
+    const generation = spec.runtime.properties.generation;
+    expect(generation.default).toBeUndefined();
+    expect(generation.properties.maxNumSeqs).toMatchObject({ type: 'integer', default: 32, minimum: 1, maximum: 4096 });
+    expect(generation.properties.maxModelLen).toMatchObject({ type: 'integer', default: 0, minimum: 0 });
+    expect(generation.properties.maxKvCacheBytes).toMatchObject({ type: 'integer', format: 'int64', minimum: 1024 });
+    expect(generation.properties.maxKvCacheBytes.default).toBeUndefined();
   });
 
   it('has only defaults that pass their own schema as written, nested defaults not filled in (as the API server checks a CRD)', () => {

@@ -16,7 +16,7 @@ describe('validateModelDeployment', () => {
       model: { uri: 's3://models/resnet.onnx' },
       replicas: 1,
       gpu: { count: 1, resource: 'nvidia.com/gpu' },
-      autoscaling: { mode: 'builtin', metric: 'concurrency', minReplicas: 1, maxReplicas: 4, targetConcurrency: 4, targetCPUUtilizationPercent: 80, scaleDownDelaySeconds: 300 },
+      autoscaling: { mode: 'builtin', metric: 'concurrency', minReplicas: 1, maxReplicas: 4, targetConcurrency: 4, targetSequences: 24, targetCPUUtilizationPercent: 80, scaleDownDelaySeconds: 300 },
       runtime: { graphOptimizationLevel: 'all', intraOpThreads: 0, maxQueueSize: 512, instances: 1, batching: { maxBatchSize: 16, maxQueueDelayMicroseconds: 1000 } },
     });
   });
@@ -81,6 +81,18 @@ describe('validateModelDeployment', () => {
     ['zero instances', md({ model: { uri: 's3://bucket/k.onnx' }, runtime: { instances: 0 } }), [{ field: 'spec.runtime.instances', reason: 'FieldValueInvalid' }]],
     ['the removed GPU memory cap', md({ model: { uri: 's3://bucket/k.onnx' }, runtime: { gpuMemoryLimitBytes: 1024 } }), [{ field: 'spec.runtime.gpuMemoryLimitBytes', reason: 'FieldValueUnknown' }]],
     ['a queue smaller than a batch', md({ model: { uri: 's3://bucket/k.onnx' }, runtime: { maxQueueSize: 4, batching: { maxBatchSize: 8 } } }), [{ field: 'spec.runtime.maxQueueSize', reason: 'FieldValueInvalid' }]],
+    ['zero running sequences', md({ model: { uri: 'pvc://models/llm/model.onnx' }, runtime: { generation: { maxNumSeqs: 0 } } }), [{ field: 'spec.runtime.generation.maxNumSeqs', reason: 'FieldValueInvalid', message: /greater or equal to 1$/ }]],
+    ['a negative model length', md({ model: { uri: 'pvc://models/llm/model.onnx' }, runtime: { generation: { maxModelLen: -1 } } }), [{ field: 'spec.runtime.generation.maxModelLen', reason: 'FieldValueInvalid', message: /greater or equal to 0$/ }]],
+    ['a KV cache budget of a few bytes', md({ model: { uri: 'pvc://models/llm/model.onnx' }, runtime: { generation: { maxKvCacheBytes: 100 } } }), [{ field: 'spec.runtime.generation.maxKvCacheBytes', reason: 'FieldValueInvalid', message: /greater or equal to 1024/ }]],
+    ['a KV cache budget as a quantity string', md({ model: { uri: 'pvc://models/llm/model.onnx' }, runtime: { generation: { maxKvCacheBytes: '2Gi' } } }), [{ field: 'spec.runtime.generation.maxKvCacheBytes', reason: 'FieldValueTypeInvalid' }]],
+    ['a KV cache budget above the memory limit', md({ model: { uri: 'pvc://models/llm/model.onnx' }, resources: { limits: { memory: '2Gi' } }, runtime: { generation: { maxKvCacheBytes: 3 * 2 ** 30 } } }), [
+      { field: 'spec.runtime.generation.maxKvCacheBytes', reason: 'FieldValueInvalid', message: /3221225472 bytes exceed resources\.limits\.memory "2Gi" \(2147483648 bytes\)/ },
+    ]],
+    ['a misspelt generation field', md({ model: { uri: 'pvc://models/llm/model.onnx' }, runtime: { generation: { maxNumSeq: 8 } } }), [{ field: 'spec.runtime.generation.maxNumSeq', reason: 'FieldValueUnknown', message: /did you mean maxNumSeqs\?/ }]],
+    ['a sequences target above maxNumSeqs', md({ model: { uri: 'pvc://models/llm/model.onnx' }, autoscaling: { metric: 'sequences', maxReplicas: 4, targetSequences: 12 }, runtime: { generation: { maxNumSeqs: 8 } } }), [
+      { field: 'spec.autoscaling.targetSequences', reason: 'FieldValueInvalid', message: /must not exceed runtime\.generation\.maxNumSeqs/ },
+    ]],
+    ['a sequences target above the default maxNumSeqs', md({ model: { uri: 'pvc://models/llm/model.onnx' }, autoscaling: { metric: 'sequences', maxReplicas: 4, targetSequences: 33 } }), [{ field: 'spec.autoscaling.targetSequences', reason: 'FieldValueInvalid' }]],
     ['a misspelt field', md({ model: { uri: 's3://bucket/k.onnx' }, replica: 3 }), [{ field: 'spec.replica', reason: 'FieldValueUnknown' }]],
     ['an unknown field in an upstream type', md({ model: { uri: 's3://bucket/k.onnx' }, scheduling: { tolerations: [{ key: 'k', effct: 'NoSchedule' }] } }), [{ field: 'spec.scheduling.tolerations[0].effct', reason: 'FieldValueUnknown' }]],
     ['a non-object', 'resnet', [{ field: '', reason: 'FieldValueTypeInvalid' }]],
@@ -97,6 +109,21 @@ describe('validateModelDeployment', () => {
     expected.forEach((e, i) => {
       if (e.message) expect(errors[i].message).toMatch(e.message);
     });
+  });
+
+  it('accepts generation bounds, a KV cache budget within the memory limit, and scaling on sequences in every mode', () => {
+    for (const mode of ['builtin', 'hpa', 'keda']) {
+      const r = validateModelDeployment(md({
+        model: { uri: 'pvc://models/llm/model.onnx' },
+        resources: { limits: { memory: '8Gi' } },
+        autoscaling: { mode, metric: 'sequences', maxReplicas: 4, targetSequences: 16 },
+        runtime: { generation: { maxNumSeqs: 16, maxKvCacheBytes: 2 * 2 ** 30 } },
+      }));
+      expect(r.ok ? [] : r.errors).toEqual([]);
+      if (r.ok) expect(r.value.spec.runtime.generation).toEqual({ maxNumSeqs: 16, maxModelLen: 0, maxKvCacheBytes: 2 * 2 ** 30 });
+    }
+    // Without a memory limit there is nothing to compare the budget with: the runtime's own memory is the bound.
+    expect(validateModelDeployment(md({ model: { uri: 'pvc://models/llm/model.onnx' }, runtime: { generation: { maxKvCacheBytes: 2 ** 40 } } })).ok).toBe(true);
   });
 
   it('runs the CEL rules beside other schema errors, but not after a missing, mistyped or oversized field, and says so (as a v1.28 API server)', () => {

@@ -78,6 +78,37 @@ test('scales up from two successive scrapes, writes once with an Event and a sta
   expect(statuses.at(-1)).toEqual({ mode: 'builtin', averageConcurrency: 24, desiredReplicas: 6, lastScaleTime: '1970-01-01T00:00:02Z', reason: 'panic: concurrency over 6s 24, target 4' });
 });
 
+test('metric sequences: scales on the generation gauges from the first scrape, and reports average sequences', async () => {
+  const sequences = new Map([['10.0.0.1', 14], ['10.0.0.2', 10]]);
+  const { a, scales, statuses, events } = setup(
+    [md({ replicas: 2, autoscaling: { metric: 'sequences', maxReplicas: 10, targetSequences: 8 }, runtime: { generation: { maxNumSeqs: 16 } } })],
+    [pod(1), pod(2)],
+    async (url) => {
+      const ip = new URL(url).hostname;
+      const running = Math.min(sequences.get(ip)!, 12);
+      return `${metrics(0)}modelplane_generation_running_sequences{model="m"} ${running}\nmodelplane_generation_waiting_sequences{model="m"} ${sequences.get(ip)! - running}\n`;
+    },
+  );
+  await a.step();
+  // 24 sequences running or waiting on 2 replicas, 8 each wanted: 3 replicas at once, no earlier scrape needed.
+  expect(scales).toEqual([3]);
+  expect(events).toEqual(['Scaled: scaled 2 -> 3: average sequences 24, target 8']);
+  expect(statuses.at(-1)).toEqual({ mode: 'builtin', averageSequences: 24, desiredReplicas: 3, lastScaleTime: '1970-01-01T00:00:00Z', reason: 'average sequences 24, target 8' });
+});
+
+test('metric sequences on a runtime without the generation gauges: the pod is skipped, saying why', async () => {
+  const { log: logger, entries } = memoryLogger('autoscaler');
+  const writer: ScaleWriter = { scale: async () => {}, writeStatus: async () => {}, event: () => {} };
+  const a = new BuiltinAutoscaler(
+    { modelDeployments: () => [md({ replicas: 1, autoscaling: { metric: 'sequences', maxReplicas: 4 } })], pods: () => [pod(1)] },
+    writer, logger, DEFAULT_BUILTIN_OPTIONS, async () => metrics(5), () => 0,
+  );
+  await a.step();
+  expect(entries.filter((l) => l.message === 'pod skipped by the autoscaler').map((l) => l.error)).toEqual([
+    'its metrics lack modelplane_generation_running_sequences (metric sequences needs a generative model)',
+  ]);
+});
+
 test('nothing is written for a ModelDeployment in another mode, an invalid one, or one without autoscaling', async () => {
   const reads: string[] = [];
   const { a, scales, statuses } = setup(

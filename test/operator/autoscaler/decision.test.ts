@@ -20,6 +20,17 @@ function simulate(load: (t: number) => number, seconds: number, start = 1, p = p
 }
 
 describe('autoscaler decision', () => {
+  test('policyFor takes targetSequences for metric sequences, and says sequences in its reasons', () => {
+    const spec = { minReplicas: 1, maxReplicas: 10, targetConcurrency: 4, targetSequences: 16, scaleDownDelaySeconds: 30 };
+    expect(policyFor({ ...spec, metric: 'concurrency' })).toMatchObject({ targetConcurrency: 4, signal: 'concurrency' });
+    const sequences = policyFor({ ...spec, metric: 'sequences' });
+    expect(sequences).toMatchObject({ targetConcurrency: 16, signal: 'sequences' });
+    // 48 sequences on 2 replicas at 16 each: 3 replicas, from the stable window (1.5x the ready replicas is no panic).
+    const { history } = simulate(() => 48, 120, 2, sequences);
+    expect(history[0]).toMatchObject({ desired: 3 });
+    expect(history[0].reason).toMatch(/^average sequences 48, target 16/);
+  });
+
   test('steady load at the target keeps the count and writes nothing', () => {
     const { current, history } = simulate(() => 8, 600, 2);
     expect(current).toBe(2);

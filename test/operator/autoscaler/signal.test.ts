@@ -1,4 +1,4 @@
-import { loadSample, nextBaseline, parseRuntimeMetrics, podRates, type PodScrape } from '../../../operator/autoscaler/signal.js';
+import { loadSample, nextBaseline, parseRuntimeMetrics, podRates, sequencesSample, type PodScrape } from '../../../operator/autoscaler/signal.js';
 
 const scrape = (pod: string, time: number, c: Partial<PodScrape> = {}): PodScrape => ({ pod, time, concurrencySeconds: 0, rejected: 0, durationSum: 0, durationCount: 0, ...c });
 
@@ -26,6 +26,39 @@ describe('parseRuntimeMetrics', () => {
     expect(parseRuntimeMetrics('modelplane_inference_requests_total{outcome="rejected"} 3\n')).toBeUndefined();
     expect(parseRuntimeMetrics('<html>not metrics</html>')).toBeUndefined();
     expect(parseRuntimeMetrics('')).toBeUndefined();
+  });
+});
+
+describe('the generation gauges', () => {
+  const base = 'modelplane_request_concurrency_seconds_total{model="llm"} 3\n';
+  test('running and waiting sequences are summed into sequences, over models', () => {
+    const text = `${base}modelplane_generation_running_sequences{model="llm"} 5\nmodelplane_generation_waiting_sequences{model="llm"} 2\nmodelplane_generation_kv_cache_bytes{model="llm"} 999\n`;
+    expect(parseRuntimeMetrics(text)).toEqual({ concurrencySeconds: 3, rejected: 0, durationSum: 0, durationCount: 0, sequences: 7 });
+  });
+  test('a runtime serving no generative model has no sequences (not zero)', () => {
+    expect(parseRuntimeMetrics(base)!.sequences).toBeUndefined();
+  });
+  test('sequences at zero are zero', () => {
+    expect(parseRuntimeMetrics(`${base}modelplane_generation_running_sequences{model="llm"} 0\nmodelplane_generation_waiting_sequences{model="llm"} 0\n`)!.sequences).toBe(0);
+  });
+});
+
+describe('sequencesSample', () => {
+  test('sums the gauges, extrapolates to every ready pod, and needs no earlier scrape', () => {
+    const now = 10_000;
+    const current = [scrape('a', now, { sequences: 6 }), scrape('b', now, { sequences: 2 })];
+    expect(sequencesSample(new Map(), current, 4, now, 2)).toEqual({ time: now, seconds: 2, concurrency: 16, rejectedConcurrency: 0, rejected: 0 });
+  });
+  test('pods without the gauges are left out; none at all gives no sample', () => {
+    const now = 1000;
+    expect(sequencesSample(new Map(), [scrape('a', now, { sequences: 3 }), scrape('b', now)], 2, now, 2)!.concurrency).toBe(6);
+    expect(sequencesSample(new Map(), [scrape('a', now)], 1, now, 2)).toBeUndefined();
+  });
+  test('refusals between two scrapes become sequences by Little\'s law, as they become concurrency', () => {
+    const previous = new Map([['a', scrape('a', 0, { sequences: 4 })]]);
+    const current = [scrape('a', 2000, { sequences: 4, rejected: 10, durationSum: 8, durationCount: 14 })];
+    // 10 refused in 2 s, served sequences last 2 s each: 10 sequences turned away.
+    expect(sequencesSample(previous, current, 1, 2000, 2)).toEqual({ time: 2000, seconds: 2, concurrency: 4, rejectedConcurrency: 10, rejected: 10 });
   });
 });
 

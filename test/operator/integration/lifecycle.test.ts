@@ -92,6 +92,13 @@ describe('a ModelDeployment', () => {
     expect(events.items.some((e) => e.reason === 'InvalidSpec' && e.type === 'Warning' && e.involvedObject.name === 'broken')).toBe(true);
   });
 
+  it('admits a KV cache budget above the memory limit (CEL cannot compare quantities) and reports it InvalidSpec, naming the field; no children', async () => {
+    await h.create(NS, modelDeployment('kv-over', { resources: { limits: { memory: '1Gi' } }, runtime: { generation: { maxKvCacheBytes: 2 * 2 ** 30 } } }));
+    const md = await h.until(NS, 'kv-over', (m) => expect(condition(m, 'Ready')?.reason).toBe('InvalidSpec'));
+    expect(condition(md, 'Ready')?.message).toContain('spec.runtime.generation.maxKvCacheBytes: Invalid value 2147483648: the KV cache is held in host memory');
+    expect(h.server.store.get(findDeployment(), NS, 'kv-over')).toBeUndefined();
+  });
+
   it('reports unschedulable pods with the scheduler message', async () => {
     await h.create(NS, modelDeployment('gpu', { gpu: { count: 1 } }));
     await eventually(async () => h.apps.readNamespacedDeployment({ name: 'gpu', namespace: NS }));

@@ -116,6 +116,17 @@ describe('buildDeployment', () => {
       .toEqual(['1', false, false, '1', false]);
   });
 
+  it('renders the generation engine\'s bounds after the other flags, only when spec.runtime.generation is set', () => {
+    const llm = { model: { uri: 'pvc://models/llm/model.onnx' }, resources: { limits: { memory: '8Gi' } } };
+    const full = runtime(build({ ...llm, runtime: { generation: { maxNumSeqs: 8, maxModelLen: 1024, maxKvCacheBytes: 2 * 2 ** 30 } } })).args!;
+    expect(full.slice(-6)).toEqual(['--max-num-seqs', '8', '--max-model-len', '1024', '--max-kv-cache-bytes', '2147483648']);
+    // The schema's defaults fill what is left out; the KV cache budget has none (the runtime derives it from memory).
+    const partial = runtime(build({ ...llm, runtime: { generation: {} } })).args!;
+    expect([flag(partial, '--max-num-seqs'), flag(partial, '--max-model-len'), partial.includes('--max-kv-cache-bytes')]).toEqual(['32', '0', false]);
+    const none = runtime(build(llm)).args!;
+    expect(none.filter((a) => /^--max-(num-seqs|model-len|kv-cache-bytes)$/.test(a))).toEqual([]);
+  });
+
   it('requests GPUs as limits with the matching NoSchedule toleration and product selector', () => {
     const d = build(CASES[6][1]);
     expect(runtime(d).resources).toEqual({ requests: { cpu: '4', memory: '16Gi' }, limits: { memory: '16Gi', 'nvidia.com/gpu': '2' } });

@@ -2,7 +2,7 @@
 // ScaledObject (mode keda), both aimed at the ModelDeployment's scale subresource.
 import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler';
 import { desiredChildren, desiredScaler } from '../../../operator/resources/index.js';
-import { concurrencyQuery } from '../../../operator/resources/scaledobject.js';
+import { concurrencyQuery, sequencesQuery } from '../../../operator/resources/scaledobject.js';
 import { renderModelDeployments } from '../../../operator/resources/render.js';
 import { CFG, md } from './fixtures.js';
 
@@ -29,6 +29,12 @@ describe('desiredScaler', () => {
       { mode: 'hpa', minReplicas: 2, maxReplicas: 8, targetConcurrency: 6, scaleDownDelaySeconds: 120 },
       { type: 'Pods', pods: { metric: { name: 'modelplane_request_concurrency' }, target: { type: 'AverageValue', averageValue: '6' } } },
       120,
+    ],
+    [
+      'sequences (running plus waiting) as a Pods metric',
+      { mode: 'hpa', metric: 'sequences', maxReplicas: 6, targetSequences: 12 },
+      { type: 'Pods', pods: { metric: { name: 'modelplane_generation_sequences' }, target: { type: 'AverageValue', averageValue: '12' } } },
+      300,
     ],
     [
       'cpu as a Resource metric',
@@ -68,6 +74,21 @@ describe('desiredScaler', () => {
     // What KEDA's CRD requires (keda.sh/v1alpha1 ScaledObject): scaleTargetRef.name, triggers[].type and metadata as strings.
     expect(typeof so.spec.scaleTargetRef.name).toBe('string');
     for (const t of so.spec.triggers) for (const v of Object.values(t.metadata)) expect(typeof v).toBe('string');
+  });
+
+  test('KEDA ScaledObject on sequences: the running and waiting gauges of its pods, summed, against targetSequences', () => {
+    const so = desiredScaler(md({ ...base, autoscaling: { mode: 'keda', metric: 'sequences', maxReplicas: 5, targetSequences: 20 } }), CFG) as Record<string, any>;
+    const pods = 'namespace="ml",pod=~"resnet-[a-z0-9]+-[a-z0-9]+"';
+    expect(so.spec.triggers).toEqual([{
+      type: 'prometheus',
+      name: 'sequences',
+      metadata: {
+        serverAddress: 'http://prometheus-operated.monitoring.svc:9090',
+        query: `sum(modelplane_generation_running_sequences{${pods}}) + sum(modelplane_generation_waiting_sequences{${pods}})`,
+        threshold: '20',
+      },
+    }]);
+    expect(sequencesQuery(md(base, { name: 'llm.v2' }))).toContain('pod=~"llm\\\\.v2-[a-z0-9]+-[a-z0-9]+"');
   });
 
   test('the default Prometheus address, and a pod pattern that escapes dots in the name', () => {
