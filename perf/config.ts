@@ -1,5 +1,6 @@
 // `modelplane perf` flags -> a checked configuration. Every refusal names the flag and the reason.
 import { invalid } from './errors.js';
+import type { GenerateEndpoint } from './prompts.js';
 
 export type Protocol = 'http' | 'grpc';
 
@@ -7,6 +8,17 @@ export type Protocol = 'http' | 'grpc';
 export type LoadLevel = { concurrency: number } | { rate: number };
 
 export type InputData = { kind: 'random' } | { kind: 'zero' } | { kind: 'file'; path: string };
+
+/** --generate: streamed generations through the model's OpenAI-compatible API instead of inference requests. */
+export interface GenerateConfig {
+  endpoint: GenerateEndpoint;
+  /** Prompt tokens of every request, as the server counts them. */
+  promptTokens: number;
+  /** max_tokens of every request (with ignore_eos, the tokens each generates). */
+  outputTokens: number;
+  /** The model directory (or tokenizer.json) the prompts are made with. */
+  tokenizer: string;
+}
 
 export interface PerfConfig {
   url: string;
@@ -37,6 +49,7 @@ export interface PerfConfig {
   grpcProto?: string;
   quiet: boolean;
   seed: number;
+  generate?: GenerateConfig;
 }
 
 export interface PerfFlags {
@@ -63,6 +76,36 @@ export interface PerfFlags {
   grpcProto?: string;
   quiet?: boolean;
   seed?: string;
+  generate?: boolean;
+  endpoint?: string;
+  promptTokens?: string;
+  outputTokens?: string;
+  tokenizer?: string;
+}
+
+/** Flags of inference requests that mean nothing for generations, and flags of generations that need --generate. */
+const INFERENCE_ONLY: [keyof PerfFlags, string][] = [['binary', '--binary'], ['shape', '--shape'], ['batchSize', '--batch-size'], ['inputData', '--input-data'], ['modelVersion', '--model-version'], ['grpcProto', '--grpc-proto'], ['soak', '--soak']];
+const GENERATE_ONLY: [keyof PerfFlags, string][] = [['endpoint', '--endpoint'], ['promptTokens', '--prompt-tokens'], ['outputTokens', '--output-tokens'], ['tokenizer', '--tokenizer']];
+
+/** The --generate settings, or undefined without --generate; flags of the other mode are refused naming them. */
+export function parseGenerate(f: PerfFlags): GenerateConfig | undefined {
+  if (!f.generate) {
+    const stray = GENERATE_ONLY.find(([k]) => f[k] !== undefined);
+    if (stray) invalid(`${stray[1]}: needs --generate`);
+    return undefined;
+  }
+  const stray = INFERENCE_ONLY.find(([k]) => f[k] !== undefined && f[k] !== false);
+  if (stray) invalid(`${stray[1]}: does not apply to --generate`);
+  if ((f.protocol ?? 'http') !== 'http') invalid(`--protocol: --generate speaks OpenAI's API over HTTP, not ${f.protocol}`);
+  const endpoint = f.endpoint ?? 'completions';
+  if (endpoint !== 'completions' && endpoint !== 'chat') invalid(`--endpoint: "${f.endpoint}" is not completions or chat`);
+  if (!f.tokenizer) invalid('--tokenizer: is required with --generate (the model directory holding tokenizer.json, or the file), to make prompts of exactly --prompt-tokens tokens');
+  return {
+    endpoint,
+    promptTokens: f.promptTokens !== undefined ? positiveInt(f.promptTokens, '--prompt-tokens', 1_000_000) : 128,
+    outputTokens: f.outputTokens !== undefined ? positiveInt(f.outputTokens, '--output-tokens', 1_000_000) : 128,
+    tokenizer: f.tokenizer,
+  };
 }
 
 const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
@@ -148,6 +191,7 @@ export function parsePerfConfig(f: PerfFlags): PerfConfig {
   if (!f.url) invalid(`--url: is required (e.g. --url ${protocol === 'grpc' ? 'grpc://localhost:9000' : 'http://localhost:8080'})`);
   const url = protocol === 'grpc' ? f.url.replace(/\/+$/, '') : parseUrl(f.url, '--url');
   if (!f.model) invalid('--model: is required (the model name, as in /v2/models/{name})');
+  const generate = parseGenerate(f);
   if (f.concurrency !== undefined && f.rate !== undefined) invalid('--concurrency and --rate: give one (closed loop or open loop), not both');
   let levels: LoadLevel[];
   if (f.rate !== undefined) levels = list(f.rate, '--rate', (s) => positiveNumber(s, '--rate')).map((rate) => ({ rate }));
@@ -192,6 +236,7 @@ export function parsePerfConfig(f: PerfFlags): PerfConfig {
     grpcProto: f.grpcProto,
     quiet: f.quiet === true,
     seed: f.seed !== undefined ? positiveInt(f.seed, '--seed', 2 ** 31 - 1) : 1,
+    ...(generate ? { generate } : {}),
   };
 }
 

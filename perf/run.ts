@@ -4,14 +4,16 @@ import { accessSync, constants, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { levelLabel, type LoadLevel, type PerfConfig } from './config.js';
 import { PerfError } from './errors.js';
-import { LatencyHistogram } from './histogram.js';
 import { buildSamples, resolveShapes, type RequestSample } from './inputs.js';
 import { runClosedLoop, runOpenLoop, type LoadResult, type LoadState, type OnResult } from './load.js';
 import { clientCpuWarning, cpuShare, progressLine, summaryTable } from './progress.js';
 import { renderReport } from './report.js';
 import { percentChange, toCsv, verdict, withDrift, type PerfResults, type SoakInterval, type SoakResult, type StepResult } from './results.js';
-import { hasServerHistograms, scrapeMetrics, serverBreakdown, type ServerSnapshot } from './server-metrics.js';
-import type { Transport } from './transport.js';
+import { Recorder, type Outcome } from './recorder.js';
+import { generationBreakdown, hasServerHistograms, scrapeMetrics, serverBreakdown, type ServerSnapshot } from './server-metrics.js';
+import type { Target, Transport } from './transport.js';
+
+export { Recorder } from './recorder.js';
 
 export interface PerfIo {
   stdout: (text: string) => void;
@@ -21,25 +23,6 @@ export interface PerfIo {
   version: string;
   /** Set to end the run early; what was measured so far is still reported. */
   stopRequested?: () => boolean;
-}
-
-/** Outcomes of the requests of one step (or one soak interval). */
-export class Recorder {
-  readonly latency = new LatencyHistogram();
-  readonly errors: Record<string, number> = {};
-  errorCount = 0;
-
-  readonly record: OnResult = (ms, err) => {
-    if (err === undefined) this.latency.record(ms);
-    else {
-      this.errors[err] = (this.errors[err] ?? 0) + 1;
-      this.errorCount++;
-    }
-  };
-
-  get requests(): number {
-    return this.latency.count + this.errorCount;
-  }
 }
 
 export async function createTransport(cfg: PerfConfig): Promise<Transport> {
@@ -66,6 +49,7 @@ function stepResult(level: LoadLevel, rec: Recorder, load: LoadResult, server: S
     server,
     clientCpu,
     ...(load.maxBacklog !== undefined ? { backlog: { max: load.maxBacklog, unsent: load.unsent ?? 0 } } : {}),
+    ...(rec.generation ? { generation: rec.generation.figures(seconds) } : {}),
   };
 }
 
@@ -82,33 +66,51 @@ export function prepareOutDir(dir: string): void {
 export async function runPerf(cfg: PerfConfig, io: PerfIo): Promise<PerfResults> {
   const startedAt = new Date().toISOString();
   if (cfg.outDir) prepareOutDir(cfg.outDir);
-  const transport = await createTransport(cfg);
+  const ctx = runContext(cfg, io);
+  const target = await openTarget(cfg, ctx.warn);
   try {
-    return await measure(cfg, io, transport, startedAt);
+    return await measure(ctx, target, startedAt);
   } finally {
-    transport.close();
+    target.close();
   }
 }
 
-/** What the steps of one run share: the settings, the output, the load and the server's metrics. */
+/** The requests a run sends, built and tried once: generations with --generate, else inference requests. */
+async function openTarget(cfg: PerfConfig, warn: (w: string) => void): Promise<Target> {
+  if (cfg.generate) {
+    const { generationTarget } = await import('./generate-target.js');
+    return generationTarget(cfg, cfg.generate, warn);
+  }
+  const transport = await createTransport(cfg);
+  try {
+    const samples = await prepareRequests(cfg, transport);
+    await probeServer(cfg, transport);
+    const inputs = samples[0].map((t) => ({ name: t.name, datatype: t.datatype, shape: t.shape }));
+    return { description: { url: cfg.url, model: cfg.model, protocol: cfg.protocol, binary: cfg.binary, inputs }, send: (i) => transport.infer(i), close: () => transport.close() };
+  } catch (err) {
+    transport.close();
+    throw err;
+  }
+}
+
+/** What the steps of one run share: the settings, the output, the server's metrics, and what recorders count. */
 interface RunContext {
   cfg: PerfConfig;
   io: PerfIo;
   stop: () => boolean;
   warnings: string[];
   warn: (w: string) => void;
-  load: LoadDriver;
   metrics: MetricsScraper;
+  newRecorder: () => Recorder;
+  breakdown: typeof serverBreakdown;
 }
 
-async function measure(cfg: PerfConfig, io: PerfIo, transport: Transport, startedAt: string): Promise<PerfResults> {
-  const samples = await prepareRequests(cfg, transport);
-  await probeServer(cfg, transport);
-  const ctx = runContext(cfg, io, transport);
-  await warmUp(ctx);
-  const { steps, soak } = await runLevels(ctx);
+async function measure(ctx: RunContext, target: Target, startedAt: string): Promise<PerfResults> {
+  const load = new LoadDriver(target, ctx.cfg.maxInflight, ctx.stop);
+  await warmUp(ctx, load);
+  const { steps, soak } = await runLevels(ctx, load);
   if (ctx.stop()) ctx.warn('stopped early: the figures cover the part of the run that completed');
-  const results = assembleResults(ctx, startedAt, samples, steps, soak);
+  const results = assembleResults(ctx, startedAt, target, steps, soak);
   reportResults(ctx, results);
   return results;
 }
@@ -133,26 +135,32 @@ async function probeServer(cfg: PerfConfig, transport: Transport): Promise<void>
   }
 }
 
-function runContext(cfg: PerfConfig, io: PerfIo, transport: Transport): RunContext {
+function runContext(cfg: PerfConfig, io: PerfIo): RunContext {
   const warnings: string[] = [];
   const warn = (w: string) => {
     warnings.push(w);
     io.stderr(`modelplane perf: warning: ${w}\n`);
   };
   const stop = io.stopRequested ?? (() => false);
-  return { cfg, io, stop, warnings, warn, load: new LoadDriver(cfg, transport, stop), metrics: new MetricsScraper(cfg, warn) };
+  const generate = cfg.generate;
+  return {
+    cfg, io, stop, warnings, warn,
+    metrics: new MetricsScraper(cfg, warn),
+    newRecorder: () => new Recorder(generate),
+    breakdown: generate ? generationBreakdown : serverBreakdown,
+  };
 }
 
 /** Applies one load level; request numbers run on across steps, so each step starts where the last one stopped. */
 class LoadDriver {
   private counter = 1;
 
-  constructor(private readonly cfg: PerfConfig, private readonly transport: Transport, private readonly stop: () => boolean) {}
+  constructor(private readonly target: Target, private readonly maxInflight: number, private readonly stop: () => boolean) {}
 
-  async apply(level: LoadLevel, durationMs: number, onResult: OnResult, state: LoadState): Promise<LoadResult> {
-    const send = (i: number) => this.transport.infer(i + this.counter);
+  async apply(level: LoadLevel, durationMs: number, onResult: OnResult<Outcome>, state: LoadState): Promise<LoadResult> {
+    const send = (i: number) => this.target.send(i + this.counter);
     const o = { durationMs, send, onResult, state, shouldStop: this.stop };
-    const r = 'concurrency' in level ? await runClosedLoop(level.concurrency, o) : await runOpenLoop(level.rate, this.cfg.maxInflight, o);
+    const r = 'concurrency' in level ? await runClosedLoop(level.concurrency, o) : await runOpenLoop(level.rate, this.maxInflight, o);
     this.counter += r.sent;
     return r;
   }
@@ -167,13 +175,14 @@ class MetricsScraper {
   }
 
   async scrape(): Promise<ServerSnapshot | undefined> {
-    const { metricsUrl, model } = this.cfg;
+    const { metricsUrl, model, generate } = this.cfg;
     if (!metricsUrl) return undefined;
     const s = await scrapeMetrics(metricsUrl, model);
     if (this.note !== null) return s;
     if (!s) this.noted(`could not read ${metricsUrl}: no server-side breakdown`);
-    else if (!hasServerHistograms(s)) {
-      this.noted(`${metricsUrl} exports no modelplane_inference_* histograms for model ${model} (a router's or another server's metrics): no server-side breakdown; point --metrics-url at the runtime's own /metrics`);
+    else if (!hasServerHistograms(s, generate !== undefined)) {
+      const kind = generate ? 'modelplane_generation_*' : 'modelplane_inference_*';
+      this.noted(`${metricsUrl} exports no ${kind} histograms for model ${model} (a router's or another server's metrics): no server-side breakdown; point --metrics-url at the runtime's own /metrics`);
     }
     return s;
   }
@@ -202,44 +211,44 @@ function startTicker(io: PerfIo, label: string, totalMs: number, rec: () => Reco
 }
 
 /** Load at the first level for --warmup, its figures discarded. */
-async function warmUp(ctx: RunContext): Promise<void> {
+async function warmUp(ctx: RunContext, load: LoadDriver): Promise<void> {
   const first = ctx.cfg.levels[0];
   if (ctx.cfg.warmupMs <= 0 || ctx.stop()) return;
   const state = { inflight: 0, backlog: 0 };
-  const rec = new Recorder();
+  const rec = ctx.newRecorder();
   const done = startTicker(ctx.io, `warm-up ${levelLabel(first)}`, ctx.cfg.warmupMs, () => rec, state);
-  await ctx.load.apply(first, ctx.cfg.warmupMs, rec.record, state);
+  await load.apply(first, ctx.cfg.warmupMs, rec.record, state);
   done();
 }
 
 /** Every load level in turn, or the soak at the first one. */
-async function runLevels(ctx: RunContext): Promise<{ steps: StepResult[]; soak?: SoakResult }> {
+async function runLevels(ctx: RunContext, load: LoadDriver): Promise<{ steps: StepResult[]; soak?: SoakResult }> {
   const { cfg } = ctx;
   const steps: StepResult[] = [];
   if (cfg.soakMs === undefined) {
     for (const level of cfg.levels) {
       if (ctx.stop()) break;
-      steps.push(await runStep(ctx, level, cfg.durationMs));
+      steps.push(await runStep(ctx, load, level, cfg.durationMs));
     }
     return { steps };
   }
   if (ctx.stop()) return { steps };
-  const soak = await runSoak(ctx, cfg.levels[0], cfg.soakMs, cfg.soakIntervalMs!);
+  const soak = await runSoak(ctx, load, cfg.levels[0], cfg.soakMs, cfg.soakIntervalMs!);
   return { steps: [soak.totals], soak };
 }
 
-async function runStep(ctx: RunContext, level: LoadLevel, durationMs: number): Promise<StepResult> {
+async function runStep(ctx: RunContext, driver: LoadDriver, level: LoadLevel, durationMs: number): Promise<StepResult> {
   const state = { inflight: 0, backlog: 0 };
-  const rec = new Recorder();
+  const rec = ctx.newRecorder();
   const before = await ctx.metrics.scrape();
   const done = startTicker(ctx.io, levelLabel(level), durationMs, () => rec, state);
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
-  const load = await ctx.load.apply(level, durationMs, rec.record, state);
+  const load = await driver.apply(level, durationMs, rec.record, state);
   const clientCpu = cpuShare(cpu0, process.cpuUsage(), performance.now() - t0);
   done();
   const after = await ctx.metrics.scrape();
-  const step = stepResult(level, rec, load, serverBreakdown(before, after), clientCpu);
+  const step = stepResult(level, rec, load, ctx.breakdown(before, after), clientCpu);
   const w = clientCpuWarning(levelLabel(level), clientCpu);
   if (w) ctx.warn(w);
   if (step.backlog && step.backlog.unsent > 0) ctx.warn(`${levelLabel(level)}: ${step.backlog.unsent} requests came due but were never sent (${ctx.cfg.maxInflight} in flight, --max-inflight): the server cannot sustain this rate`);
@@ -256,17 +265,20 @@ interface ClosedInterval {
 
 /** Splits a soak's requests into intervals on a timer; the last one closes when the load has drained. */
 class SoakIntervals {
-  readonly total = new Recorder();
+  readonly total: Recorder;
   readonly closed: ClosedInterval[] = [];
-  private current = new Recorder();
+  private current: Recorder;
   private startS = 0;
   private timer?: NodeJS.Timeout;
 
-  constructor(private readonly metrics: MetricsScraper, private readonly t0: number) {}
+  constructor(private readonly ctx: RunContext, private readonly t0: number) {
+    this.total = ctx.newRecorder();
+    this.current = ctx.newRecorder();
+  }
 
-  readonly record: OnResult = (ms, err) => {
-    this.total.record(ms, err);
-    this.current.record(ms, err);
+  readonly record: OnResult<Outcome> = (ms, outcome, startedAt) => {
+    this.total.record(ms, outcome, startedAt);
+    this.current.record(ms, outcome, startedAt);
   };
 
   /** Closes intervals every intervalMs, leaving the last one to close() so no sliver of an interval is left. */
@@ -284,27 +296,27 @@ class SoakIntervals {
 
   private rotate(): void {
     const endS = (performance.now() - this.t0) / 1000;
-    this.closed.push({ rec: this.current, startS: this.startS, endS, snap: this.metrics.scrape() });
+    this.closed.push({ rec: this.current, startS: this.startS, endS, snap: this.ctx.metrics.scrape() });
     this.startS = endS;
-    this.current = new Recorder();
+    this.current = this.ctx.newRecorder();
   }
 }
 
-async function runSoak(ctx: RunContext, level: LoadLevel, soakMs: number, intervalMs: number): Promise<SoakResult> {
+async function runSoak(ctx: RunContext, driver: LoadDriver, level: LoadLevel, soakMs: number, intervalMs: number): Promise<SoakResult> {
   const state = { inflight: 0, backlog: 0 };
   const snap0 = await ctx.metrics.scrape();
   const t0 = performance.now();
-  const parts = new SoakIntervals(ctx.metrics, t0);
+  const parts = new SoakIntervals(ctx, t0);
   const done = startTicker(ctx.io, `soak ${levelLabel(level)}`, soakMs, () => parts.total, state);
   parts.start(soakMs, intervalMs);
   const cpu0 = process.cpuUsage();
-  const load = await ctx.load.apply(level, soakMs, parts.record, state);
+  const load = await driver.apply(level, soakMs, parts.record, state);
   const clientCpu = cpuShare(cpu0, process.cpuUsage(), performance.now() - t0);
   done();
   parts.close();
   const snaps = [snap0, ...(await Promise.all(parts.closed.map((c) => c.snap)))];
   const intervals = withDrift(parts.closed.map((c, i) => soakInterval(c, snaps[i], snaps[i + 1])));
-  const totals = stepResult(level, parts.total, load, serverBreakdown(snaps[0], snaps[snaps.length - 1]), clientCpu);
+  const totals = stepResult(level, parts.total, load, ctx.breakdown(snaps[0], snaps[snaps.length - 1]), clientCpu);
   const w = clientCpuWarning(`the soak`, clientCpu);
   if (w) ctx.warn(w);
   return soakResult(level, intervalMs, intervals, totals, snaps[0], snaps[snaps.length - 1]);
@@ -340,20 +352,22 @@ function soakResult(level: LoadLevel, intervalMs: number, intervals: SoakInterva
   };
 }
 
-function assembleResults(ctx: RunContext, startedAt: string, samples: RequestSample[], steps: StepResult[], soak: SoakResult | undefined): PerfResults {
+function assembleResults(ctx: RunContext, startedAt: string, target: Target, steps: StepResult[], soak: SoakResult | undefined): PerfResults {
   const { cfg } = ctx;
+  const g = cfg.generate;
   const results: PerfResults = {
     tool: 'modelplane perf',
     version: ctx.io.version,
     startedAt,
-    target: { url: cfg.url, model: cfg.model, protocol: cfg.protocol, binary: cfg.binary, inputs: samples[0].map((t) => ({ name: t.name, datatype: t.datatype, shape: t.shape })) },
+    target: target.description,
     settings: {
       mode: 'rate' in cfg.levels[0] ? 'rate' : 'concurrency',
       durationS: cfg.durationMs / 1000,
       warmupS: cfg.warmupMs / 1000,
-      inputData: cfg.inputData.kind === 'file' ? cfg.inputData.path : cfg.inputData.kind,
+      inputData: g ? 'prompts' : cfg.inputData.kind === 'file' ? cfg.inputData.path : cfg.inputData.kind,
       maxErrorRate: cfg.maxErrorRate,
       maxDriftPct: cfg.maxDriftPct,
+      ...(g ? { generate: { endpoint: g.endpoint, promptTokens: g.promptTokens, outputTokens: g.outputTokens, tokenizer: g.tokenizer } } : {}),
     },
     steps,
     ...(soak ? { soak } : {}),
