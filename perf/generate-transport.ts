@@ -3,19 +3,11 @@
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { PerfError } from './errors.js';
+import type { GenerationOutcome } from './generation.js';
 import type { GenerateEndpoint } from './prompts.js';
 import { networkErrorKey, UNREACHABLE_CODES } from './transport.js';
 
-/** One streamed generation: the error key when it failed, else when its first token came and what the server counted. */
-export interface GenerationOutcome {
-  error?: string;
-  /** performance.now() when the first chunk with text arrived. */
-  firstTokenAt?: number;
-  /** usage.prompt_tokens, when the server sent usage. */
-  promptTokens?: number;
-  /** usage.completion_tokens, or without usage the chunks that carried text. */
-  outputTokens: number;
-}
+export type { GenerationOutcome };
 
 export interface GenerateTransportOptions {
   url: string;

@@ -1,8 +1,18 @@
 // The figures of a generation step, as genai-perf reports them: time to first token, inter-token latency (per
 // request, the time between its first and last token over the tokens in between), output tokens per second and
 // requests per second, all measured on the client.
-import type { GenerationOutcome } from './generate-transport.js';
 import { LatencyHistogram } from './histogram.js';
+
+/** One streamed generation: the error key when it failed, else when its first token came and what the server counted. */
+export interface GenerationOutcome {
+  error?: string;
+  /** performance.now() when the first chunk with text arrived. */
+  firstTokenAt?: number;
+  /** usage.prompt_tokens, when the server sent usage. */
+  promptTokens?: number;
+  /** usage.completion_tokens, or without usage the chunks that carried text. */
+  outputTokens: number;
+}
 
 export interface GenerationFigures {
   /** From the send (closed loop) or the time the request was due (open loop) to its first token, ms. */

@@ -1,7 +1,6 @@
 // Outcomes of the requests of one step (or one soak interval): latency of the answers, errors by key, and for
 // generations the tokens' figures.
-import type { GenerationOutcome } from './generate-transport.js';
-import { GenerationTally } from './generation.js';
+import { GenerationTally, type GenerationOutcome } from './generation.js';
 import { LatencyHistogram } from './histogram.js';
 import type { OnResult } from './load.js';
 
