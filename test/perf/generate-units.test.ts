@@ -33,7 +33,7 @@ test.each<[string, object, RegExp]>([
   ['--input-data does not apply', { ...gen, inputData: 'zero' }, /^--input-data: does not apply to --generate$/],
   ['gRPC', { ...gen, protocol: 'grpc' }, /^--protocol: --generate speaks OpenAI's API over HTTP, not grpc$/],
   ['a bad endpoint', { ...gen, endpoint: 'x' }, /^--endpoint: "x" is not completions or chat$/],
-  ['prompt tokens not a number', { ...gen, promptTokens: 'many' }, /^--prompt-tokens: "many"/],
+  ['prompt tokens not a number', { ...gen, promptTokens: 'many' }, /^--prompt-tokens: must be an integer from 1 to 1000000, got "many"$/],
 ])('%s', (_name, flags, message) => {
   let err: unknown;
   try {

@@ -97,7 +97,7 @@ test.each<[string, string[], number, RegExp]>([
   ['no tokenizer where it is asked', ['--tokenizer', '/nonexistent/dir'], 2, /InvalidArgument: --tokenizer: \/nonexistent\/dir does not exist/],
   ['an inference-only flag', ['--binary'], 2, /InvalidArgument: --binary: does not apply to --generate/],
   ['a bad endpoint', ['--endpoint', 'embeddings'], 2, /InvalidArgument: --endpoint: "embeddings" is not completions or chat/],
-  ['a bad token count', ['--output-tokens', '0'], 2, /InvalidArgument: --output-tokens: "0" is not an integer between 1 and/],
+  ['a bad token count', ['--output-tokens', '0'], 2, /InvalidArgument: --output-tokens: must be an integer from 1 to 1000000, got "0"/],
 ])('refused: %s', async (_name, extra, code, message) => {
   const run = await runPerfCli([...generate(['--duration', '1s']), ...extra]);
   expect(run.stderr).toMatch(message);
