@@ -3,19 +3,11 @@
 import { Command, Option } from 'commander';
 import { fileURLToPath } from 'node:url';
 import { LOG_LEVELS } from '../common/logger.js';
+import { parseDuration, parseInteger } from '../common/parse.js';
 import type { AutoscalerTuning } from '../local/deployment.js';
 
-function integer(value: string, flag: string, min: number, max: number): number {
-  const n = Number(value);
-  if (!/^\d+$/.test(value.trim()) || n < min || n > max) throw new Error(`${flag}: ${JSON.stringify(value)} is not an integer in [${min}, ${max}]`);
-  return n;
-}
-
-function seconds(value: string, flag: string): number {
-  const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0 || n > 86400) throw new Error(`${flag}: ${JSON.stringify(value)} is not a number of seconds in (0, 86400]`);
-  return n;
-}
+/** A number of seconds up to a day (`2`, `0.5`, or a duration such as `1m30s`), in milliseconds. */
+const secondsMs = (value: string, flag: string): number => parseDuration(value, flag, { maxMs: 86_400_000 });
 
 /** The parsed flags of `modelplane local`. */
 export interface LocalCliOptions {
@@ -49,16 +41,16 @@ export function localSettings(o: LocalCliOptions): LocalSettings {
   if (!(LOG_LEVELS as readonly string[]).includes(o.logLevel)) throw new Error(`--log-level: ${JSON.stringify(o.logLevel)} is not one of ${LOG_LEVELS.join(', ')}`);
   return {
     paths: o.filename,
-    port: integer(String(o.port), '--port', 0, 65535),
+    port: parseInteger(String(o.port), '--port', { min: 0, max: 65535 }),
     host: o.host,
     ...(o.cacheDir ? { cacheDir: o.cacheDir } : {}),
     logLevel: o.logLevel,
     table: o.table !== false,
-    autoscaleIntervalMs: seconds(String(o.autoscaleInterval), '--autoscale-interval') * 1000,
-    drainMs: seconds(String(o.drainTimeout), '--drain-timeout') * 1000,
+    autoscaleIntervalMs: secondsMs(String(o.autoscaleInterval), '--autoscale-interval'),
+    drainMs: secondsMs(String(o.drainTimeout), '--drain-timeout'),
     tuning: {
-      ...(o.autoscaleStableWindow ? { stableWindowSeconds: seconds(o.autoscaleStableWindow, '--autoscale-stable-window') } : {}),
-      ...(o.autoscalePanicWindow ? { panicWindowSeconds: seconds(o.autoscalePanicWindow, '--autoscale-panic-window') } : {}),
+      ...(o.autoscaleStableWindow ? { stableWindowSeconds: secondsMs(o.autoscaleStableWindow, '--autoscale-stable-window') / 1000 } : {}),
+      ...(o.autoscalePanicWindow ? { panicWindowSeconds: secondsMs(o.autoscalePanicWindow, '--autoscale-panic-window') / 1000 } : {}),
     },
   };
 }

@@ -5,6 +5,7 @@ import type { OperatorSettings } from '../operator/settings.js';
 
 export type { OperatorSettings };
 import { checkLeaderElectionTimings } from '../operator/kube/leader-election-timings.js';
+import { durationArg } from './arg-parsers.js';
 import { addRuntimeConfigOptions, collect, int, runtimeConfigFrom, type RuntimeConfigFlags } from './runtime-config.js';
 
 const bool = (value: string | boolean): boolean => {
@@ -14,18 +15,8 @@ const bool = (value: string | boolean): boolean => {
   throw new InvalidArgumentError('must be true or false');
 };
 
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-
 /** A duration in milliseconds from `15` (seconds), `15s`, `1.5s`, `500ms`, `2m` or `1m30s`, as Go writes them. */
-export const duration = (name: string, minMs: number) => (value: string): number => {
-  const text = value.trim();
-  let ms: number;
-  if (/^\d+(\.\d+)?$/.test(text)) ms = Number(text) * 1000;
-  else if (/^(\d+(\.\d+)?(ms|s|m|h))+$/.test(text)) ms = [...text.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)].reduce((sum, m) => sum + Number(m[1]) * UNIT_MS[m[2]], 0);
-  else throw new InvalidArgumentError(`${name} must be a duration such as 15s, 500ms or 1m30s`);
-  if (ms < minMs) throw new InvalidArgumentError(`${name} must be at least ${minMs} ms`);
-  return Math.round(ms);
-};
+export const duration = (name: string, minMs: number) => durationArg(name, { minMs });
 
 /** The parsed flags of `modelplane operator`. */
 export interface OperatorCliOptions extends RuntimeConfigFlags {

@@ -1,15 +1,11 @@
 // `modelplane optimize`: flag definitions; the work lives in optimize/.
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
 import { LOG_LEVELS } from '../common/logger.js';
+import { numberArg } from './arg-parsers.js';
 import { DEFAULT_MIN_COSINE, DEFAULT_MIN_SPEEDUP } from '../common/optimization-report.js';
 
-function number(flag: string) {
-  return (raw: string): number => {
-    const n = Number(raw);
-    if (raw.trim() === '' || !Number.isFinite(n)) throw new InvalidArgumentError(`${flag} must be a number, got ${JSON.stringify(raw)}`);
-    return n;
-  };
-}
+/** A number flag (commander's argument parser). */
+const number = (flag: string) => numberArg(flag);
 
 export function registerOptimize(program: Command): void {
   program

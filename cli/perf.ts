@@ -6,7 +6,7 @@ const collect = (value: string, previous: string[] = []) => [...previous, value]
 export function registerPerf(program: Command, version: string): void {
   program
     .command('perf')
-    .description('Load and soak test an Open Inference Protocol endpoint: latency, throughput, errors, the server\'s queue and compute time, and an HTML report')
+    .description('Load and soak test an Open Inference Protocol endpoint (or, with --generate, a generative model\'s OpenAI API): latency, throughput, errors, the server\'s queue and compute time, and an HTML report')
     .addOption(new Option('--url <url>', 'server base URL, e.g. http://localhost:8080 (for gRPC host:port or grpc://host:port)'))
     .addOption(new Option('--model <name>', 'model name, as in /v2/models/{name}'))
     .addOption(new Option('--model-version <v>', 'model version (default: the server\'s default)'))
@@ -29,6 +29,11 @@ export function registerPerf(program: Command, version: string): void {
     .addOption(new Option('--metrics-url <url>', 'Prometheus metrics for the server-side breakdown; for gRPC give the runtime\'s HTTP metrics, e.g. http://localhost:8080/metrics; none to skip (default URL/metrics for HTTP)'))
     .addOption(new Option('--grpc-proto <path>', 'gRPC: a .proto file, or a directory of them, defining inference.GRPCInferenceService').env('MODELPLANE_GRPC_PROTO'))
     .addOption(new Option('--seed <n>', 'seed of the random input data (default 1)'))
+    .addOption(new Option('--generate', 'load a generative model through its OpenAI-compatible API (streamed): time to first token, inter-token latency, tokens/s'))
+    .addOption(new Option('--endpoint <kind>', '--generate: completions (/v1/completions) | chat (/v1/chat/completions) (default completions)'))
+    .addOption(new Option('--prompt-tokens <n>', '--generate: prompt tokens of every request, exact by --tokenizer (default 128)'))
+    .addOption(new Option('--output-tokens <n>', '--generate: max_tokens of every request, with ignore_eos (default 128)'))
+    .addOption(new Option('--tokenizer <path>', '--generate: the model directory holding tokenizer.json (or the file) the prompts are made with'))
     .addOption(new Option('--quiet', 'no progress lines'))
     .action(async (flags: Record<string, unknown>) => {
       const { runPerfCommand } = await import('../perf/command.js');

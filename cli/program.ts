@@ -50,6 +50,7 @@ export const EXAMPLES: Record<string, readonly (readonly [string, string])[]> = 
     ['a latency-throughput sweep with an HTML report', 'modelplane perf --url http://localhost:8080 --model simple \\\n      --concurrency 1,2,4,8 --duration 5s --out perf-results'],
     ['open loop over gRPC, the breakdown from the HTTP metrics', 'modelplane perf --url grpc://localhost:9000 --protocol grpc --model simple \\\n      --rate 100,200 --metrics-url http://localhost:8080/metrics'],
     ['a two-hour soak at 8 callers', 'modelplane perf --url http://localhost:8080 --model simple \\\n      --concurrency 8 --soak 2h'],
+    ['a generative model: time to first token, inter-token latency, tokens/s', 'modelplane perf --generate --url http://localhost:8080 --model tiny \\\n      --tokenizer models/tiny --prompt-tokens 128 --output-tokens 64 \\\n      --concurrency 1,4,8'],
   ],
 };
 

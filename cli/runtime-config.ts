@@ -1,7 +1,8 @@
 // The flags (and MODELPLANE_* environment variables) that decide what the operator builds for every
 // ModelDeployment: one definition shared by `modelplane operator` and `modelplane render`, so render prints
 // what an operator with the same settings applies. Parsing is pure and names the flag in every error.
-import { InvalidArgumentError, Option, type Command } from 'commander';
+import { Option, type Command } from 'commander';
+import { integerArg } from './arg-parsers.js';
 import type { V1ResourceRequirements, V1Toleration } from '@kubernetes/client-node';
 import { resolveConfig, type OperatorConfig } from '../operator/resources/config.js';
 import { minimumGracePeriodSeconds } from '../operator/resources/deployment.js';
@@ -23,13 +24,8 @@ export interface RuntimeConfigFlags {
   prometheusAddress?: string;
 }
 
-export const int = (name: string, min: number, max = Number.MAX_SAFE_INTEGER) => (value: string): number => {
-  const n = Number(value);
-  if (value.trim() === '' || !Number.isInteger(n) || n < min || n > max) {
-    throw new InvalidArgumentError(`${name} must be an integer >= ${min}${max < Number.MAX_SAFE_INTEGER ? ` and <= ${max}` : ''}`);
-  }
-  return n;
-};
+/** An integer flag from min to max (commander's argument parser). */
+export const int = (name: string, min: number, max = Number.MAX_SAFE_INTEGER) => integerArg(name, { min, max });
 
 export const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), ...value.split(',').map((s) => s.trim()).filter(Boolean)];
 

@@ -1,5 +1,7 @@
 // `modelplane perf` flags -> a checked configuration. Every refusal names the flag and the reason.
+import { parseDuration, parseInteger, parseNumber, ParseError } from '../common/parse.js';
 import { invalid } from './errors.js';
+import type { GenerateEndpoint } from './prompts.js';
 
 export type Protocol = 'http' | 'grpc';
 
@@ -7,6 +9,17 @@ export type Protocol = 'http' | 'grpc';
 export type LoadLevel = { concurrency: number } | { rate: number };
 
 export type InputData = { kind: 'random' } | { kind: 'zero' } | { kind: 'file'; path: string };
+
+/** --generate: streamed generations through the model's OpenAI-compatible API instead of inference requests. */
+export interface GenerateConfig {
+  endpoint: GenerateEndpoint;
+  /** Prompt tokens of every request, as the server counts them. */
+  promptTokens: number;
+  /** max_tokens of every request (with ignore_eos, the tokens each generates). */
+  outputTokens: number;
+  /** The model directory (or tokenizer.json) the prompts are made with. */
+  tokenizer: string;
+}
 
 export interface PerfConfig {
   url: string;
@@ -37,6 +50,7 @@ export interface PerfConfig {
   grpcProto?: string;
   quiet: boolean;
   seed: number;
+  generate?: GenerateConfig;
 }
 
 export interface PerfFlags {
@@ -63,24 +77,57 @@ export interface PerfFlags {
   grpcProto?: string;
   quiet?: boolean;
   seed?: string;
+  generate?: boolean;
+  endpoint?: string;
+  promptTokens?: string;
+  outputTokens?: string;
+  tokenizer?: string;
 }
 
-const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+/** Flags of inference requests that mean nothing for generations, and flags of generations that need --generate. */
+const INFERENCE_ONLY: [keyof PerfFlags, string][] = [['binary', '--binary'], ['shape', '--shape'], ['batchSize', '--batch-size'], ['inputData', '--input-data'], ['modelVersion', '--model-version'], ['grpcProto', '--grpc-proto'], ['soak', '--soak']];
+const GENERATE_ONLY: [keyof PerfFlags, string][] = [['endpoint', '--endpoint'], ['promptTokens', '--prompt-tokens'], ['outputTokens', '--output-tokens'], ['tokenizer', '--tokenizer']];
 
-/** "500ms", "10s", "1.5m", "2h", or a bare number of seconds -> milliseconds. */
-export function parseDuration(text: string, flag: string, opts: { allowZero?: boolean } = {}): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim());
-  if (!m) invalid(`${flag}: "${text}" is not a duration (use e.g. 500ms, 10s, 5m, 2h)`);
-  const ms = Number(m[1]) * UNITS[m[2] ?? 's'];
-  if (ms === 0 && !opts.allowZero) invalid(`${flag}: must be greater than 0`);
-  if (ms > 30 * 24 * 3_600_000) invalid(`${flag}: "${text}" is longer than 30 days`);
-  return Math.round(ms);
+/** The --generate settings, or undefined without --generate; flags of the other mode are refused naming them. */
+export function parseGenerate(f: PerfFlags): GenerateConfig | undefined {
+  if (!f.generate) {
+    const stray = GENERATE_ONLY.find(([k]) => f[k] !== undefined);
+    if (stray) invalid(`${stray[1]}: needs --generate`);
+    return undefined;
+  }
+  const stray = INFERENCE_ONLY.find(([k]) => f[k] !== undefined && f[k] !== false);
+  if (stray) invalid(`${stray[1]}: does not apply to --generate`);
+  if ((f.protocol ?? 'http') !== 'http') invalid(`--protocol: --generate speaks OpenAI's API over HTTP, not ${f.protocol}`);
+  const endpoint = f.endpoint ?? 'completions';
+  if (endpoint !== 'completions' && endpoint !== 'chat') invalid(`--endpoint: "${f.endpoint}" is not completions or chat`);
+  if (!f.tokenizer) invalid('--tokenizer: is required with --generate (the model directory holding tokenizer.json, or the file), to make prompts of exactly --prompt-tokens tokens');
+  return {
+    endpoint,
+    promptTokens: f.promptTokens !== undefined ? positiveInt(f.promptTokens, '--prompt-tokens', 1_000_000) : 128,
+    outputTokens: f.outputTokens !== undefined ? positiveInt(f.outputTokens, '--output-tokens', 1_000_000) : 128,
+    tokenizer: f.tokenizer,
+  };
+}
+
+/** A common parser's refusal as perf's InvalidArgument, its message naming the flag. */
+function parsed<T>(parse: () => T): T {
+  try {
+    return parse();
+  } catch (err) {
+    if (err instanceof ParseError) invalid(err.message);
+    throw err;
+  }
+}
+
+const MAX_DURATION_MS = 30 * 24 * 3_600_000;
+
+/** "500ms", "10s", "1m30s", "2h", or a bare number of seconds -> milliseconds, at most 30 days. */
+function duration(text: string, flag: string, opts: { allowZero?: boolean } = {}): number {
+  return parsed(() => parseDuration(text, flag, { maxMs: MAX_DURATION_MS, ...opts }));
 }
 
 function positiveInt(text: string, flag: string, max = 1_000_000): number {
-  const n = Number(text.trim());
-  if (!/^\d+$/.test(text.trim()) || n < 1 || n > max) invalid(`${flag}: "${text}" is not an integer between 1 and ${max}`);
-  return n;
+  return parsed(() => parseInteger(text, flag, { min: 1, max }));
 }
 
 function list(text: string, flag: string, parse: (s: string) => number): number[] {
@@ -89,11 +136,9 @@ function list(text: string, flag: string, parse: (s: string) => number): number[
   return parts.map(parse);
 }
 
+/** Requests per second: more than 0, at most a million. */
 function positiveNumber(text: string, flag: string): number {
-  const n = Number(text);
-  if (!Number.isFinite(n) || n <= 0 || text.trim() === '') invalid(`${flag}: "${text}" is not a number greater than 0`);
-  if (n > 1_000_000) invalid(`${flag}: ${n} exceeds 1000000 requests/s`);
-  return n;
+  return parsed(() => parseNumber(text, flag, { min: 0, above: true, max: 1_000_000 }));
 }
 
 /** "0.01" or "1%" -> 0.01. */
@@ -148,15 +193,16 @@ export function parsePerfConfig(f: PerfFlags): PerfConfig {
   if (!f.url) invalid(`--url: is required (e.g. --url ${protocol === 'grpc' ? 'grpc://localhost:9000' : 'http://localhost:8080'})`);
   const url = protocol === 'grpc' ? f.url.replace(/\/+$/, '') : parseUrl(f.url, '--url');
   if (!f.model) invalid('--model: is required (the model name, as in /v2/models/{name})');
+  const generate = parseGenerate(f);
   if (f.concurrency !== undefined && f.rate !== undefined) invalid('--concurrency and --rate: give one (closed loop or open loop), not both');
   let levels: LoadLevel[];
   if (f.rate !== undefined) levels = list(f.rate, '--rate', (s) => positiveNumber(s, '--rate')).map((rate) => ({ rate }));
   else levels = list(f.concurrency ?? '1', '--concurrency', (s) => positiveInt(s, '--concurrency', 10_000)).map((concurrency) => ({ concurrency }));
-  const soakMs = f.soak !== undefined ? parseDuration(f.soak, '--soak') : undefined;
+  const soakMs = f.soak !== undefined ? duration(f.soak, '--soak') : undefined;
   if (soakMs !== undefined && levels.length !== 1) invalid('--soak: holds one load level; give a single --concurrency or --rate value');
   let soakIntervalMs: number | undefined;
   if (soakMs !== undefined) {
-    soakIntervalMs = f.soakInterval !== undefined ? parseDuration(f.soakInterval, '--soak-interval') : Math.max(1000, Math.round(soakMs / 20));
+    soakIntervalMs = f.soakInterval !== undefined ? duration(f.soakInterval, '--soak-interval') : Math.max(1000, Math.round(soakMs / 20));
     if (soakIntervalMs > soakMs) invalid(`--soak-interval: ${f.soakInterval} is longer than --soak ${f.soak}`);
     if (soakMs / soakIntervalMs > 100_000) invalid('--soak-interval: more than 100000 intervals; use a longer interval');
     if (f.duration !== undefined) invalid('--duration: does not apply to a soak, whose length is --soak');
@@ -176,8 +222,8 @@ export function parsePerfConfig(f: PerfFlags): PerfConfig {
     protocol,
     binary: f.binary === true,
     levels,
-    durationMs: parseDuration(f.duration ?? '10s', '--duration'),
-    warmupMs: parseDuration(f.warmup ?? '2s', '--warmup', { allowZero: true }),
+    durationMs: duration(f.duration ?? '10s', '--duration'),
+    warmupMs: duration(f.warmup ?? '2s', '--warmup', { allowZero: true }),
     shapes: parseShapes(f.shape),
     batchSize: f.batchSize !== undefined ? positiveInt(f.batchSize, '--batch-size', 2 ** 31 - 1) : 1,
     inputData,
@@ -186,12 +232,13 @@ export function parsePerfConfig(f: PerfFlags): PerfConfig {
     soakIntervalMs,
     maxErrorRate: f.maxErrorRate !== undefined ? fraction(f.maxErrorRate, '--max-error-rate') : 0,
     maxDriftPct: f.maxDrift !== undefined ? percent(f.maxDrift, '--max-drift') : 50,
-    timeoutMs: parseDuration(f.timeout ?? '30s', '--timeout'),
+    timeoutMs: duration(f.timeout ?? '30s', '--timeout'),
     maxInflight: f.maxInflight !== undefined ? positiveInt(f.maxInflight, '--max-inflight', 100_000) : 1024,
     metricsUrl,
     grpcProto: f.grpcProto,
     quiet: f.quiet === true,
     seed: f.seed !== undefined ? positiveInt(f.seed, '--seed', 2 ** 31 - 1) : 1,
+    ...(generate ? { generate } : {}),
   };
 }
 

@@ -3,10 +3,13 @@
 // ones have answered; latency runs from the time a request was due, not from when it could be sent, so a
 // server that falls behind cannot hide its queue by slowing the client down (coordinated omission corrected).
 
-/** Sends request i; resolves undefined on success or an error key. */
-export type Send = (i: number) => Promise<string | undefined>;
-/** One finished request: its latency in ms and its error key when it failed. */
-export type OnResult = (latencyMs: number, error: string | undefined) => void;
+/** Sends request i; resolves its outcome: for inference undefined on success or an error key. */
+export type Send<R = string | undefined> = (i: number) => Promise<R>;
+/**
+ * One finished request: its latency in ms, its outcome, and when it started (performance.now(): the send in closed
+ * loop, the time it was due in open loop), so that times within the answer are measured from the same start.
+ */
+export type OnResult<R = string | undefined> = (latencyMs: number, outcome: R, startedAt: number) => void;
 
 export interface LoadResult {
   /** From the first send to the last answer, ms. */
@@ -24,17 +27,17 @@ export interface LoadState {
   backlog: number;
 }
 
-export interface LoadOptions {
+export interface LoadOptions<R = string | undefined> {
   durationMs: number;
-  send: Send;
-  onResult: OnResult;
+  send: Send<R>;
+  onResult: OnResult<R>;
   state?: LoadState;
   /** Ends the step early (Ctrl-C): no new request is sent, those in flight finish. */
   shouldStop?: () => boolean;
   now?: () => number;
 }
 
-export async function runClosedLoop(concurrency: number, o: LoadOptions): Promise<LoadResult> {
+export async function runClosedLoop<R>(concurrency: number, o: LoadOptions<R>): Promise<LoadResult> {
   const now = o.now ?? (() => performance.now());
   const state = o.state ?? { inflight: 0, backlog: 0 };
   const start = now();
@@ -49,7 +52,7 @@ export async function runClosedLoop(concurrency: number, o: LoadOptions): Promis
       const err = await o.send(i);
       state.inflight--;
       last = now();
-      o.onResult(last - t0, err);
+      o.onResult(last - t0, err, t0);
     }
   };
   await Promise.all(Array.from({ length: concurrency }, caller));
@@ -66,7 +69,7 @@ export function requestsDue(durationMs: number, rate: number): number {
   return Math.ceil((durationMs * rate) / 1000 - 1e-9);
 }
 
-export function runOpenLoop(rate: number, maxInflight: number, o: LoadOptions): Promise<LoadResult> {
+export function runOpenLoop<R>(rate: number, maxInflight: number, o: LoadOptions<R>): Promise<LoadResult> {
   const now = o.now ?? (() => performance.now());
   const state = o.state ?? { inflight: 0, backlog: 0 };
   const total = requestsDue(o.durationMs, rate);
@@ -87,7 +90,7 @@ export function runOpenLoop(rate: number, maxInflight: number, o: LoadOptions): 
       void o.send(i).then((err) => {
         state.inflight--;
         last = now();
-        o.onResult(last - intended, err);
+        o.onResult(last - intended, err, intended);
         if (!stopped) pump();
         else if (state.inflight === 0) finish();
       });

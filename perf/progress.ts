@@ -35,14 +35,31 @@ export function clientCpuWarning(label: string, share: number): string | undefin
   return `the load generator used ${Math.round(share * 100)}% of a CPU core during ${label}: the client may be the bottleneck and the figures a floor; run perf on another machine or with fewer callers`;
 }
 
-/** The summary table on stdout, one row per step (perf_analyzer's columns, plus the server's). */
+const f = (v: number | null | undefined, d = 3) => (v === null || v === undefined ? '-' : v.toFixed(d));
+const loadLabel = (s: StepResult) => (s.concurrency !== undefined ? `concurrency ${s.concurrency}` : `rate ${s.rate}/s`);
+
+/** The summary table on stdout, one row per step (perf_analyzer's columns, plus the server's; genai-perf's for --generate). */
 export function summaryTable(steps: StepResult[]): string {
+  if (steps.some((s) => s.generation)) return table(GENERATION_HEAD, steps.map(generationRow));
   const head = ['load', 'req/s', 'p50 ms', 'p90 ms', 'p95 ms', 'p99 ms', 'max ms', 'errors', 'srv queue ms', 'srv compute ms', 'batch'];
-  const f = (v: number | null | undefined, d = 3) => (v === null || v === undefined ? '-' : v.toFixed(d));
   const rows = steps.map((s) => [
-    s.concurrency !== undefined ? `concurrency ${s.concurrency}` : `rate ${s.rate}/s`, f(s.throughput, 1), f(s.latencyMs.p50), f(s.latencyMs.p90), f(s.latencyMs.p95), f(s.latencyMs.p99), f(s.latencyMs.max),
+    loadLabel(s), f(s.throughput, 1), f(s.latencyMs.p50), f(s.latencyMs.p90), f(s.latencyMs.p95), f(s.latencyMs.p99), f(s.latencyMs.max),
     String(s.errorCount), f(s.server?.queueMs), f(s.server?.computeMs), f(s.server?.batchSize, 2),
   ]);
+  return table(head, rows);
+}
+
+const GENERATION_HEAD = ['load', 'req/s', 'out tok/s', 'TTFT p50', 'TTFT p90', 'TTFT p99', 'ITL p50', 'ITL p99', 'e2e p50', 'e2e p99', 'errors', 'srv queue ms', 'srv TTFT ms', 'srv ITL ms', 'batch'];
+
+function generationRow(s: StepResult): string[] {
+  const g = s.generation;
+  return [
+    loadLabel(s), f(g?.requestsPerS, 1), f(g?.outputTokensPerS, 1), f(g?.ttftMs.p50), f(g?.ttftMs.p90), f(g?.ttftMs.p99), f(g?.itlMs.p50), f(g?.itlMs.p99),
+    f(s.latencyMs.p50), f(s.latencyMs.p99), String(s.errorCount), f(s.server?.queueMs), f(s.server?.ttftMs), f(s.server?.itlMs), f(s.server?.batchSize, 2),
+  ];
+}
+
+function table(head: string[], rows: string[][]): string {
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const line = (r: string[]) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
   return [line(head), ...rows.map(line)].join('\n') + '\n';

@@ -18,6 +18,39 @@ function stepsTable(steps: StepResult[]): string {
   return `<table class="steps"><thead><tr>${head.map((h) => `<th>${h}</th>`).join('')}</tr></thead><tbody>${rows.map((r) => `<tr>${r.map((c) => `<td>${c}</td>`).join('')}</tr>`).join('')}</tbody></table>`;
 }
 
+/** --generate: genai-perf's figures per step, with the server's view beside them. */
+function generationTable(steps: StepResult[]): string {
+  const head = ['load', 'requests', 'req/s', 'output tokens', 'output tok/s', 'TTFT p50 ms', 'TTFT p90 ms', 'TTFT p99 ms', 'ITL p50 ms', 'ITL p99 ms', 'prompt tokens (asked / counted)', 'errors', 'server queue ms', 'server TTFT ms', 'server ITL ms', 'decode batch'];
+  const rows = steps.map((s) => {
+    const g = s.generation!;
+    return [stepLabel(s), String(s.requests), num(g.requestsPerS, 1), String(g.outputTokens), num(g.outputTokensPerS, 1), num(g.ttftMs.p50), num(g.ttftMs.p90), num(g.ttftMs.p99), num(g.itlMs.p50), num(g.itlMs.p99),
+      `${g.promptTokens.asked} / ${num(g.promptTokens.counted, 1)}`, errorsText(s.errors), num(s.server?.queueMs), num(s.server?.ttftMs), num(s.server?.itlMs), num(s.server?.batchSize, 2)];
+  });
+  return `<table class="generation"><thead><tr>${head.map((h) => `<th>${h}</th>`).join('')}</tr></thead><tbody>${rows.map((r) => `<tr>${r.map((c) => `<td>${c}</td>`).join('')}</tr>`).join('')}</tbody></table>`;
+}
+
+function generationCharts(steps: StepResult[]): string[] {
+  const gen = steps.filter((s) => s.generation);
+  if (!gen.length) return [];
+  return [
+    lineChart({
+      id: 'ttft-throughput',
+      title: 'Time to first token against output tokens per second',
+      xLabel: 'output tokens/s',
+      yLabel: 'time to first token (ms)',
+      series: (['p50', 'p90', 'p99'] as const).map((p) => ({ name: `TTFT ${p}`, points: gen.map((s) => ({ x: s.generation!.outputTokensPerS, y: s.generation!.ttftMs[p], label: stepLabel(s) })) })),
+    }),
+    lineChart({
+      id: 'inter-token-latency',
+      title: 'Inter-token latency per step',
+      xLabel: 'step',
+      yLabel: 'inter-token latency (ms)',
+      categories: gen.map(stepLabel),
+      series: (['p50', 'p99'] as const).map((p) => ({ name: `ITL ${p}`, points: gen.map((s, i) => ({ x: i, y: s.generation!.itlMs[p] })) })),
+    }),
+  ];
+}
+
 function stepCharts(steps: StepResult[]): string[] {
   const charts: string[] = [];
   const percentiles = ['p50', 'p90', 'p99'] as const;
@@ -88,6 +121,16 @@ ${throughput}
 </section>`;
 }
 
+function generationSection(r: PerfResults): string {
+  const g = r.settings.generate;
+  if (!g) return '';
+  return `<p>Generations through ${esc(r.target.endpoint ?? g.endpoint)}, streamed: prompts of ${g.promptTokens} tokens (made with ${esc(g.tokenizer)}), max_tokens ${g.outputTokens} with ignore_eos.
+Time to first token runs to the first chunk with text; inter-token latency is each request's time from its first token to its last over the tokens between (genai-perf's figures); the latency columns below are end to end.</p>
+${generationCharts(r.steps).join('\n')}
+${generationTable(r.steps)}
+`;
+}
+
 export function renderReport(r: PerfResults): string {
   const t = r.target;
   const verdict = r.verdict.ok ? '<p class="ok">Passed: errors and drift within their limits.</p>' : `<ul class="failed">${r.verdict.reasons.map((x) => `<li>${esc(x)}</li>`).join('')}</ul>`;
@@ -95,7 +138,7 @@ export function renderReport(r: PerfResults): string {
   const steps = r.steps.length && !r.soak
     ? `<section id="steps"><h2>${r.settings.mode === 'rate' ? 'Open-loop rate sweep' : 'Concurrency sweep'}</h2>
 <p>${r.steps.length} step(s) of ${r.settings.durationS} s after ${r.settings.warmupS} s of warm-up. Latency is measured on the client${r.settings.mode === 'rate' ? ' from the time each request was due, so time spent waiting to be sent counts' : ' from the send of each request to its answer'}; server queue time is per request and compute time per model run, from the server's /metrics.</p>
-${r.serverMetrics?.note ? `<p class="note" id="server-note">${esc(r.serverMetrics.note)}</p>\n` : ''}${stepCharts(r.steps).join('\n')}
+${r.serverMetrics?.note ? `<p class="note" id="server-note">${esc(r.serverMetrics.note)}</p>\n` : ''}${generationSection(r)}${stepCharts(r.steps).join('\n')}
 ${stepsTable(r.steps)}
 </section>`
     : '';
@@ -118,7 +161,7 @@ dl { display: grid; grid-template-columns: max-content auto; gap: 2px 12px; } dt
 <h1>modelplane perf: ${esc(t.model)}</h1>
 <dl>
 <dt>Endpoint</dt><dd>${esc(t.url)} (${esc(t.protocol)}${t.binary ? ', binary tensors' : ', JSON tensors'})</dd>
-<dt>Inputs</dt><dd>${t.inputs.map((i) => `${esc(i.name)} ${esc(i.datatype)} [${i.shape.join(',')}]`).join(', ')} (${esc(r.settings.inputData)} data)</dd>
+${r.settings.generate ? `<dt>Requests</dt><dd>POST ${esc(t.endpoint ?? '')}: ${r.settings.generate.promptTokens} prompt tokens, ${r.settings.generate.outputTokens} output tokens</dd>` : `<dt>Inputs</dt><dd>${t.inputs.map((i) => `${esc(i.name)} ${esc(i.datatype)} [${i.shape.join(',')}]`).join(', ')} (${esc(r.settings.inputData)} data)</dd>`}
 <dt>Started</dt><dd>${esc(r.startedAt)}</dd>
 <dt>modelplane</dt><dd>${esc(r.version)}</dd>
 </dl>

@@ -1,4 +1,5 @@
 // The results of a run as data (results.json), as a table (results.csv), and the verdict on them.
+import type { GenerationFigures } from './generation.js';
 import type { LatencySummary } from './histogram.js';
 import type { ServerBreakdown } from './server-metrics.js';
 
@@ -21,6 +22,8 @@ export interface StepResult extends Measured {
   clientCpu: number;
   /** Open loop: most requests due and not yet sent at once, and those never sent. */
   backlog?: { max: number; unsent: number };
+  /** --generate: time to first token, inter-token latency, tokens and requests per second. */
+  generation?: GenerationFigures;
 }
 
 export interface SoakInterval extends Measured {
@@ -59,6 +62,8 @@ export interface PerfResults {
     protocol: string;
     binary: boolean;
     inputs: { name: string; datatype: string; shape: number[] }[];
+    /** --generate: the OpenAI route the generations went to, e.g. /v1/completions. */
+    endpoint?: string;
   };
   settings: {
     mode: 'concurrency' | 'rate';
@@ -67,6 +72,7 @@ export interface PerfResults {
     inputData: string;
     maxErrorRate: number;
     maxDriftPct: number;
+    generate?: { endpoint: string; promptTokens: number; outputTokens: number; tokenizer: string };
   };
   steps: StepResult[];
   soak?: SoakResult;
@@ -124,7 +130,15 @@ function csvField(v: unknown): string {
 export const CSV_COLUMNS = [
   'phase', 'concurrency', 'rate', 'start_s', 'duration_s', 'requests', 'throughput', 'p50_ms', 'p90_ms', 'p95_ms', 'p99_ms', 'max_ms', 'mean_ms',
   'errors', 'errors_by_reason', 'server_queue_ms', 'server_compute_ms', 'server_batch_size', 'client_cpu', 'resident_bytes',
+  'ttft_p50_ms', 'ttft_p90_ms', 'ttft_p99_ms', 'itl_p50_ms', 'itl_p99_ms', 'output_tokens', 'output_tokens_per_s', 'server_ttft_ms', 'server_itl_ms',
 ] as const;
+
+/** A step's generation columns; empty for inference. */
+function generationColumns(s: StepResult): unknown[] {
+  const g = s.generation;
+  if (!g) return ['', '', '', '', '', '', '', '', ''];
+  return [g.ttftMs.p50, g.ttftMs.p90, g.ttftMs.p99, g.itlMs.p50, g.itlMs.p99, g.outputTokens, g.outputTokensPerS, s.server?.ttftMs, s.server?.itlMs];
+}
 
 /** One row per step, then one per soak interval. */
 export function toCsv(r: PerfResults): string {
@@ -132,11 +146,11 @@ export function toCsv(r: PerfResults): string {
   const rows: unknown[][] = [[...CSV_COLUMNS]];
   for (const s of r.steps) {
     rows.push(['step', s.concurrency, s.rate, '', s.durationS, s.requests, s.throughput, s.latencyMs.p50, s.latencyMs.p90, s.latencyMs.p95, s.latencyMs.p99, s.latencyMs.max, s.latencyMs.mean,
-      s.errorCount, reasons(s.errors), s.server?.queueMs, s.server?.computeMs, s.server?.batchSize, s.clientCpu, '']);
+      s.errorCount, reasons(s.errors), s.server?.queueMs, s.server?.computeMs, s.server?.batchSize, s.clientCpu, '', ...generationColumns(s)]);
   }
   for (const iv of r.soak?.intervals ?? []) {
     rows.push(['soak', r.soak!.concurrency, r.soak!.rate, iv.startS, +(iv.endS - iv.startS).toFixed(3), iv.requests, iv.throughput, iv.latencyMs.p50, iv.latencyMs.p90, iv.latencyMs.p95, iv.latencyMs.p99, iv.latencyMs.max, iv.latencyMs.mean,
-      iv.errorCount, reasons(iv.errors), iv.server?.queueMs, iv.server?.computeMs, iv.server?.batchSize, '', iv.residentBytes]);
+      iv.errorCount, reasons(iv.errors), iv.server?.queueMs, iv.server?.computeMs, iv.server?.batchSize, '', iv.residentBytes, '', '', '', '', '', '', '', '', '']);
   }
   return rows.map((row) => row.map(csvField).join(',')).join('\n') + '\n';
 }

@@ -11,6 +11,14 @@ export const SERVER_HISTOGRAMS = {
   batch: 'modelplane_inference_batch_size',
 } as const;
 
+/** What the runtime's generation engine exports: the breakdown of a --generate step. */
+export const GENERATION_HISTOGRAMS = {
+  queue: 'modelplane_generation_queue_duration_seconds',
+  ttft: 'modelplane_generation_time_to_first_token_seconds',
+  itl: 'modelplane_generation_inter_token_latency_seconds',
+  batch: 'modelplane_generation_batch_size',
+} as const;
+
 export interface SumCount {
   sum: number;
   count: number;
@@ -20,6 +28,7 @@ export interface ServerSnapshot {
   queue?: SumCount;
   compute?: SumCount;
   batch?: SumCount;
+  generation?: { queue?: SumCount; ttft?: SumCount; itl?: SumCount; batch?: SumCount };
   residentBytes?: number;
 }
 
@@ -51,16 +60,24 @@ function residentBytes(samples: PromSample[], model: string): number | undefined
 
 export function serverSnapshot(text: string, model: string): ServerSnapshot {
   const samples = parsePrometheusText(text);
+  const generation = {
+    queue: sumCount(samples, GENERATION_HISTOGRAMS.queue, model),
+    ttft: sumCount(samples, GENERATION_HISTOGRAMS.ttft, model),
+    itl: sumCount(samples, GENERATION_HISTOGRAMS.itl, model),
+    batch: sumCount(samples, GENERATION_HISTOGRAMS.batch, model),
+  };
   return {
     queue: sumCount(samples, SERVER_HISTOGRAMS.queue, model),
     compute: sumCount(samples, SERVER_HISTOGRAMS.compute, model),
     batch: sumCount(samples, SERVER_HISTOGRAMS.batch, model),
+    ...(Object.values(generation).some((h) => h !== undefined) ? { generation } : {}),
     residentBytes: residentBytes(samples, model),
   };
 }
 
-/** Whether the snapshot holds any of a modelplane runtime's inference histograms for the model. */
-export function hasServerHistograms(s: ServerSnapshot): boolean {
+/** Whether the snapshot holds any of a modelplane runtime's inference (or generation) histograms for the model. */
+export function hasServerHistograms(s: ServerSnapshot, generation = false): boolean {
+  if (generation) return Object.values(s.generation ?? {}).some((h) => h !== undefined);
   return s.queue !== undefined || s.compute !== undefined || s.batch !== undefined;
 }
 
@@ -69,8 +86,11 @@ export interface ServerBreakdown {
   queueMs: number | null;
   /** Mean time of one model run (one batch), ms. */
   computeMs: number | null;
-  /** Mean rows per model run. */
+  /** Mean rows per model run (for generation, sequences per decode step). */
   batchSize: number | null;
+  /** Generation: mean time to first token and between tokens, as the server saw them, ms. */
+  ttftMs?: number | null;
+  itlMs?: number | null;
 }
 
 function meanDelta(a: SumCount | undefined, b: SumCount | undefined, scale: number): number | null {
@@ -85,6 +105,15 @@ export function serverBreakdown(before: ServerSnapshot | undefined, after: Serve
   if (!before || !after) return null;
   const r = { queueMs: meanDelta(before.queue, after.queue, 1000), computeMs: meanDelta(before.compute, after.compute, 1000), batchSize: meanDelta(before.batch, after.batch, 1) };
   return r.queueMs === null && r.computeMs === null && r.batchSize === null ? null : r;
+}
+
+/** A generation step's server figures: queue wait before a sequence started, TTFT, inter-token latency, decode batch. */
+export function generationBreakdown(before: ServerSnapshot | undefined, after: ServerSnapshot | undefined): ServerBreakdown | null {
+  const a = before?.generation;
+  const b = after?.generation;
+  if (!a || !b) return null;
+  const r = { queueMs: meanDelta(a.queue, b.queue, 1000), computeMs: null, batchSize: meanDelta(a.batch, b.batch, 1), ttftMs: meanDelta(a.ttft, b.ttft, 1000), itlMs: meanDelta(a.itl, b.itl, 1000) };
+  return r.queueMs === null && r.batchSize === null && r.ttftMs === null && r.itlMs === null ? null : r;
 }
 
 /** GETs /metrics with a deadline; undefined when it cannot (the breakdown is then left out, with a warning). */

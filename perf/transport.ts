@@ -2,6 +2,8 @@
 // sends them; each answer comes back as undefined (success) or an error key: "<status> <reason>" for an
 // answer from the server ("503 QueueFull"), a network code ("ECONNRESET") or "timeout" for none.
 import type { ModelMetadata, RequestSample } from './inputs.js';
+import type { Outcome } from './recorder.js';
+import type { PerfResults } from './results.js';
 
 export interface Transport {
   /** The model's metadata; throws PerfError Unreachable or ModelUnavailable. */
@@ -32,3 +34,11 @@ export function networkErrorKey(err: unknown): string {
 
 /** Connection failures that mean "nothing listens there" rather than "the server failed". */
 export const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'timeout', 'ECONNRESET']);
+
+/** What a run drives, ready to send: inference requests built from the model's metadata, or generations. */
+export interface Target {
+  /** The target as results.json describes it. */
+  description: PerfResults['target'];
+  send(i: number): Promise<Outcome>;
+  close(): void;
+}

@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { availableParallelism, totalmem } from 'node:os';
 import { modelNameProblem } from '../common/model-name.js';
+import { parseInteger, ParseError } from '../common/parse.js';
 import {
   EXECUTION_PROVIDERS, GENERATION_DEFAULTS, GPU_EXECUTION_PROVIDERS, isGpuProvider, OPTIMIZATION_LEVELS, SERVE_DEFAULTS, SERVE_LOG_LEVELS,
   type ExecutionProvider, type OptimizationLevel, type ServeLogLevel,
@@ -62,11 +63,12 @@ function text(raw: string | boolean | undefined): string | undefined {
 
 function integer(raw: string | undefined, flag: string, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
   if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < min || n > max) {
-    throw new ConfigError(`${flag}: must be an integer from ${min} to ${max}, got ${JSON.stringify(raw)}`);
+  try {
+    return parseInteger(raw, flag, { min, max });
+  } catch (err) {
+    if (err instanceof ParseError) throw new ConfigError(err.message);
+    throw err;
   }
-  return n;
 }
 
 function oneOf<T extends string>(raw: string | undefined, flag: string, allowed: readonly T[], fallback: T): T {

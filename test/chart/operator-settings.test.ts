@@ -195,7 +195,7 @@ describe('operator settings', () => {
 
   it.each<[string[], RegExp]>([
     [['--runtime-image-pull-policy=Sometimes'], /Allowed choices are Always, IfNotPresent, Never/],
-    [['--runtime-run-as-user=0'], /--runtime-run-as-user must be an integer >= 1/],
+    [['--runtime-run-as-user=0'], /--runtime-run-as-user: must be an integer from 1 to 2147483647, got "0"/],
     [['--runtime-resources={'], /--runtime-resources: invalid JSON/],
     [['--runtime-gpu-tolerations={"key":"k"}'], /--runtime-gpu-tolerations: must be a JSON list/],
     [['--runtime-gpu-tolerations=[{"key":"k","operator":"Maybe"}]'], /--runtime-gpu-tolerations\[0\]\.operator: must be Exists or Equal/],
@@ -204,8 +204,8 @@ describe('operator settings', () => {
     [['--runtime-prestop-sleep-seconds=60'], /--runtime-termination-grace-period-seconds: must be at least 71 with a preStop sleep of 60 s/],
     [['--leader-elect-renew-deadline=20s'], /--leader-elect-lease-duration must be longer than --leader-elect-renew-deadline/],
     [['--leader-elect-retry-period=11s'], /--leader-elect-renew-deadline must be longer than --leader-elect-retry-period/],
-    [['--api-timeout=soon'], /--api-timeout must be a duration/],
-    [['--autoscale-interval=50ms'], /--autoscale-interval must be at least 100 ms/],
+    [['--api-timeout=soon'], /--api-timeout: must be a duration such as 500ms, 10s, 5m or 1m30s, got "soon"/],
+    [['--autoscale-interval=50ms'], /--autoscale-interval: must be at least 100 ms, got "50ms"/],
     [['--autoscale-panic-window=90s'], /--autoscale-panic-window must not be longer than --autoscale-stable-window/],
     [['--prometheus-address=prometheus:9090'], /--prometheus-address: must be an http:\/\/ or https:\/\/ URL/],
     [['--prometheus-address=not a url'], /--prometheus-address: not a URL/],

@@ -97,7 +97,7 @@ describe('help', () => {
 
   test('a bad example would be caught: unknown flags and bad values do not parse', async () => {
     await expect(parse(['local', '-f', 'x.yaml', '--file', 'y.yaml'])).rejects.toThrow(/unknown option '--file'/);
-    await expect(parse(['operator', '--workers', 'many'])).rejects.toThrow(/--workers must be an integer/);
+    await expect(parse(['operator', '--workers', 'many'])).rejects.toThrow(/--workers: must be an integer from 1 to 1000, got "many"/);
     await expect(parse(['optimize', '--model', 'm.onnx', '--out', 'o', '--quantize', 'int4'])).rejects.toThrow(/Allowed choices are int8, fp16/);
   });
 });

@@ -65,3 +65,37 @@ test('the perf sweep runs against the example model and writes its report', asyn
     dir.remove();
   }
 });
+
+test('the --generate sweep runs against the example decoder, its prompts exact by its tokenizer', async () => {
+  const { writeDecoderModelDir } = await import('../../examples/decoder-model.js');
+  const { startRuntime, tempDir } = await import('../support/runtime-process.js');
+  const dir = tempDir('modelplane-docs-perf-generate-');
+  const model = writeDecoderModelDir(join(dir.path, 'tiny'));
+  const rt = await startRuntime(['--model', model.dir, '--log-level', 'warn']);
+  try {
+    const line = /^npx modelplane perf (--generate .+)$/m.exec(page);
+    expect(line).not.toBeNull();
+    const swap: Record<string, string> = { 'http://localhost:8080': rt.url, 'models/tiny': model.dir, 'perf-generate': join(dir.path, 'perf-generate') };
+    const args = line![1].split(/\s+/).map((a) => swap[a] ?? a);
+    // As written, its steps shortened (a later flag wins).
+    const proc = spawn(process.execPath, [join(REPO, 'bin/modelplane.js'), 'perf', ...args, '--duration', '500ms', '--warmup', '100ms', '--quiet'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    proc.stderr!.on('data', (c) => (err += c));
+    const code = await new Promise<number | null>((r) => proc.once('exit', r));
+    const { withoutClientCpuWarnings } = await import('../perf/perf-cli.js');
+    expect(withoutClientCpuWarnings(err)).toBe('');
+    expect(code).toBe(0);
+    const results = JSON.parse(readFileSync(join(dir.path, 'perf-generate', 'results.json'), 'utf8'));
+    expect(results.settings.generate).toEqual({ endpoint: 'completions', promptTokens: 128, outputTokens: 64, tokenizer: model.dir });
+    expect(results.steps.map((s: { concurrency: number }) => s.concurrency)).toEqual([1, 4, 8]);
+    for (const s of results.steps) {
+      expect(s.errorCount).toBe(0);
+      expect(s.generation).toMatchObject({ outputTokens: s.requests * 64, promptTokens: { asked: 128, counted: 128 } });
+      expect(s.generation.ttftMs.p50).toBeLessThanOrEqual(s.latencyMs.p50);
+      expect(s.server).toMatchObject({ ttftMs: expect.any(Number), itlMs: expect.any(Number) });
+    }
+  } finally {
+    await rt.stop();
+    dir.remove();
+  }
+}, 120_000);

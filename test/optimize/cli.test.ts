@@ -76,7 +76,7 @@ test('--min-speedup: a model not that much faster exits 8 (SpeedGateFailed); wit
   expect(warned).toMatchObject({ message: 'optimised model not written', reason: 'SpeedGateFailed', detail: expect.stringMatching(/^speed gate failed: /) });
   const bad = await run(['--model', model, '--out', join(dir, 'x'), '--min-speedup', 'fast']);
   expect(bad.code).not.toBe(0);
-  expect(bad.stderr).toMatch(/--min-speedup must be a number, got "fast"/);
+  expect(bad.stderr).toMatch(/--min-speedup: must be a number, got "fast"/);
 });
 
 test('flags are checked before any work: a bad --quantize names the choices', async () => {

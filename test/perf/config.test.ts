@@ -1,4 +1,4 @@
-import { parseDuration, parsePerfConfig, parseShapes } from '../../perf/config.js';
+import { parsePerfConfig, parseShapes } from '../../perf/config.js';
 import { PerfError } from '../../perf/errors.js';
 
 const base = { url: 'http://localhost:8080', model: 'simple' };
@@ -11,8 +11,8 @@ test('defaults', () => {
 });
 
 test.each([
-  ['500ms', 500], ['10s', 10_000], ['1.5m', 90_000], ['2h', 7_200_000], ['3', 3000],
-])('duration %s is %d ms', (text, ms) => expect(parseDuration(text, '--duration')).toBe(ms));
+  ['500ms', 500], ['10s', 10_000], ['1.5m', 90_000], ['1m30s', 90_000], ['2h', 7_200_000], ['3', 3000],
+])('--duration %s is %d ms', (text, ms) => expect(parsePerfConfig({ ...base, duration: text }).durationMs).toBe(ms));
 
 test.each([
   [{ concurrency: '1,2,4,8' }, { levels: [{ concurrency: 1 }, { concurrency: 2 }, { concurrency: 4 }, { concurrency: 8 }] }],
@@ -38,13 +38,13 @@ test.each([
   [{ model: undefined }, '--model: is required'],
   [{ protocol: 'udp' }, '--protocol: "udp" is not http or grpc'],
   [{ concurrency: '1,2', rate: '10' }, '--concurrency and --rate: give one'],
-  [{ concurrency: '0' }, '--concurrency: "0" is not an integer between 1 and 10000'],
+  [{ concurrency: '0' }, '--concurrency: must be an integer from 1 to 10000, got "0"'],
   [{ concurrency: '1,,2' }, '--concurrency: "1,,2" has an empty entry'],
-  [{ concurrency: '2.5' }, '--concurrency: "2.5" is not an integer'],
-  [{ rate: '-1' }, '--rate: "-1" is not a number greater than 0'],
-  [{ duration: '10 parsecs' }, '--duration: "10 parsecs" is not a duration'],
-  [{ duration: '0s' }, '--duration: must be greater than 0'],
-  [{ warmup: 'x' }, '--warmup: "x" is not a duration'],
+  [{ concurrency: '2.5' }, '--concurrency: must be an integer from 1 to 10000, got "2.5"'],
+  [{ rate: '-1' }, '--rate: must be a number greater than 0 and at most 1000000, got "-1"'],
+  [{ duration: '10 parsecs' }, '--duration: must be a duration such as 500ms, 10s, 5m or 1m30s, got "10 parsecs"'],
+  [{ duration: '0s' }, '--duration: must be longer than 0, got "0s"'],
+  [{ warmup: 'x' }, '--warmup: must be a duration such as 500ms, 10s, 5m or 1m30s, got "x"'],
   [{ soak: '1h', concurrency: '1,2' }, '--soak: holds one load level'],
   [{ soakInterval: '1s' }, '--soak-interval: needs --soak'],
   [{ maxDrift: '10' }, '--max-drift: needs --soak'],
@@ -55,8 +55,11 @@ test.each([
   [{ shape: ['INPUT0'] }, '--shape: "INPUT0" is not INPUT:d0,d1,...'],
   [{ shape: ['INPUT0:1,x'] }, '--shape: INPUT0: "x" is not a non-negative integer dimension'],
   [{ shape: ['A:1', 'A:2'] }, '--shape: input A is given more than once'],
-  [{ batchSize: '0' }, '--batch-size: "0" is not an integer'],
-  [{ maxInflight: 'many' }, '--max-inflight: "many" is not an integer'],
+  [{ batchSize: '0' }, '--batch-size: must be an integer from 1 to 2147483647, got "0"'],
+  [{ duration: '31d' }, '--duration: must be a duration such as'],
+  [{ soak: '800h' }, '--soak: must be at most 30 days, got "800h"'],
+  [{ rate: '2000000' }, '--rate: must be a number greater than 0 and at most 1000000, got "2000000"'],
+  [{ maxInflight: 'many' }, '--max-inflight: must be an integer from 1 to 100000, got "many"'],
 ])('refuses %j', (flags, message) => {
   let err: unknown;
   try {

@@ -242,7 +242,7 @@ describe('failures are clear, with their own exit codes', () => {
   test('a bad flag: exit 2 naming it', async () => {
     const run = await runPerfCli(['--url', simple.url, '--model', 'simple', '--duration', 'soon']);
     expect(run.code).toBe(2);
-    expect(run.stderr).toMatch(/--duration: "soon" is not a duration/);
+    expect(run.stderr).toMatch(/--duration: must be a duration such as 500ms, 10s, 5m or 1m30s, got "soon"/);
     expect(existsSync(join(dir.path, 'never'))).toBe(false);
   });
 });

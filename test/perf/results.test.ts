@@ -28,6 +28,17 @@ test('CSV: a row per step and per soak interval, fields quoted where needed', ()
   } as unknown as PerfResults;
   const lines = toCsv(r).trim().split('\n');
   expect(lines).toHaveLength(3);
-  expect(lines[1]).toBe('step,1,,,1,100,100,2,3,4,5,9,2,3,503 QueueFull=2; ECONNRESET=1,0.5,1.25,2,0.2,');
-  expect(lines[2]).toBe('soak,1,,0,1,10,10,2,3,4,5,9,2,0,,,,,,1000');
+  // Inference rows leave the generation columns empty.
+  expect(lines[1]).toBe('step,1,,,1,100,100,2,3,4,5,9,2,3,503 QueueFull=2; ECONNRESET=1,0.5,1.25,2,0.2,,,,,,,,,,');
+  expect(lines[2]).toBe('soak,1,,0,1,10,10,2,3,4,5,9,2,0,,,,,,1000,,,,,,,,,');
+});
+
+test('CSV: a generation step fills the ttft, itl, token and server columns', () => {
+  const generation = { ttftMs: { p50: 10, p90: 20, p99: 30 }, itlMs: { p50: 1.5, p99: 2.5 }, outputTokens: 640, outputTokensPerS: 320, requestsPerS: 5, promptTokens: { asked: 128, counted: 128 } };
+  const r = { steps: [step({ rate: 5, concurrency: undefined, generation, server: { queueMs: 0.1, computeMs: null, batchSize: 3, ttftMs: 8, itlMs: 1.2 } })] } as unknown as PerfResults;
+  const [head, row] = toCsv(r).trim().split('\n').map((l) => l.split(','));
+  const cell = (name: string) => row[head.indexOf(name)];
+  expect(head.slice(-9)).toEqual(['ttft_p50_ms', 'ttft_p90_ms', 'ttft_p99_ms', 'itl_p50_ms', 'itl_p99_ms', 'output_tokens', 'output_tokens_per_s', 'server_ttft_ms', 'server_itl_ms']);
+  expect(row.slice(-9)).toEqual(['10', '20', '30', '1.5', '2.5', '640', '320', '8', '1.2']);
+  expect([cell('rate'), cell('server_compute_ms'), cell('server_batch_size')]).toEqual(['5', '', '3']);
 });

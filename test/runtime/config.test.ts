@@ -24,7 +24,7 @@ test('defaults and flags for timeouts, the budget and draining', () => {
 
 test.each([
   [{ drainSeconds: '-1' }, /^--drain-seconds: must be an integer from 0 to 3600, got "-1"/],
-  [{ maxInflightBytes: 'lots' }, /^--max-inflight-bytes: must be an integer from 1024/],
+  [{ maxInflightBytes: 'lots' }, /^--max-inflight-bytes: must be an integer of at least 1024, got "lots"/],
   [{ headersTimeoutSeconds: '0' }, /^--headers-timeout-seconds: must be an integer from 1 to 3600/],
   [{ bodyTimeoutSeconds: '1.5' }, /^--body-timeout-seconds: must be an integer/],
   [{ requestTimeoutSeconds: 'x' }, /^--request-timeout-seconds: must be an integer/],

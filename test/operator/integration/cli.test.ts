@@ -71,7 +71,7 @@ it('rejects bad flags with a clear error', async () => {
   run.stderr!.on('data', (d: Buffer) => (err += d.toString()));
   const code = await new Promise<number | null>((resolve) => run.once('exit', resolve));
   expect(code).not.toBe(0);
-  expect(err).toContain('--workers must be an integer >= 1');
+  expect(err).toContain('--workers: must be an integer from 1 to 1000, got "0"');
 });
 
 it('exits 1 at once when a hung lease renewal outlasts the renew deadline, so the pod restarts as a candidate', async () => {
