@@ -8,7 +8,7 @@
 import { createServer, type Server } from 'node:http';
 import { KubeConfig } from '@kubernetes/client-node';
 import { createLogger } from '../common/logger.js';
-import { seededRandom } from '../perf/inputs.js';
+import { seededRandom } from '../common/seeded-random.js';
 import { decide, initialState, policyFor, type AutoscalerPolicy, type LoadSample } from '../operator/autoscaler/decision.js';
 import { builtinAutoscalerLoop } from '../operator/autoscaler/builtin.js';
 import { Operator } from '../operator/controller/operator.js';

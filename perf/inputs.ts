@@ -6,6 +6,7 @@ import { RuntimeError } from '../runtime/errors.js';
 import { decodeJsonData, elementCount, type TensorPayload } from '../runtime/tensors.js';
 import type { InputData } from './config.js';
 import { invalid, PerfError } from './errors.js';
+import { seededRandom } from '../common/seeded-random.js';
 
 export interface TensorMetadata {
   name: string;
@@ -83,18 +84,6 @@ export function resolveShapes(inputs: TensorMetadata[], given: Record<string, nu
     });
   }
   return out;
-}
-
-/** mulberry32: a small seeded generator, so a run's inputs can be repeated. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function generated(dt: Datatype, shape: number[], rand: (() => number) | undefined): TensorPayload {

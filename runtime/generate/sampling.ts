@@ -1,6 +1,10 @@
 // Choosing the next token from a row of logits: greedy (temperature 0), or sampling with temperature, top-k and top-p
 // (in that order, as transformers applies them) from a random stream of the sequence's own, so a seed gives the same
 // tokens whatever else shares the batch.
+import { seededRandom } from '../../common/seeded-random.js';
+
+/** A sequence's random stream from its seed (mulberry32). */
+export const createRng = seededRandom;
 
 export interface SamplingParams {
   /** 0: greedy. */
@@ -11,18 +15,6 @@ export interface SamplingParams {
   topK: number;
   /** The random stream's seed (32 bits). */
   seed: number;
-}
-
-/** mulberry32: a small, fast generator of uniform numbers in [0, 1), reproducible from its 32-bit seed. */
-export function createRng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** The index of the largest value, the first among equals. */

@@ -1,5 +1,5 @@
 import { bucketHigh, bucketOf, LatencyHistogram } from '../../perf/histogram.js';
-import { seededRandom } from '../../perf/inputs.js';
+import { seededRandom } from '../../common/seeded-random.js';
 
 /** Nearest-rank percentile over a sorted copy: the reference the histogram must match. */
 function exact(values: number[], p: number): number {
