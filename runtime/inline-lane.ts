@@ -9,7 +9,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import ort from 'onnxruntime-node';
 import { allTensors, externalFile, onnx, type GraphProto } from '../common/onnx-model.js';
-import type { RunResult } from './model-runner.js';
+import type { RunResult } from './worker-handle.js';
 import type { InferRequest } from './request.js';
 import type { InlineRunner } from './scheduler.js';
 import { fromOrtTensor, toOrtTensor } from './ort-tensors.js';

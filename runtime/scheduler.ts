@@ -2,7 +2,8 @@
 // while every instance is busy, and never waiting when waiting cannot help.
 import { batchKey, concatInputs, planBatch, splitOutputs, type OutputTensor } from './batching.js';
 import { RuntimeError } from './errors.js';
-import type { ModelRunner, RunResult } from './model-runner.js';
+import type { ModelRunner } from './model-runner.js';
+import type { RunResult } from './worker-handle.js';
 import type { InferRequest } from './request.js';
 import type { ModelSignature } from './signature.js';
 

@@ -66,8 +66,8 @@ async function main(): Promise<void> {
       Atomics.wait(signal, 0, seen);
       continue;
     }
-    const msg = received.message as WorkerRequest | { close: true };
-    if ('close' in msg) break;
+    const msg = received.message as WorkerRequest | { type: 'close' };
+    if (msg.type === 'close') break;
     await runOne(session, msg);
   }
   await session.release();

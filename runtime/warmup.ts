@@ -10,7 +10,7 @@ import type { SampleRequest } from './samples.js';
 import { warmupShape, type ModelSignature } from './signature.js';
 import { elementCount } from './tensors.js';
 import type { WireTensor } from './worker-protocol.js';
-import type { RunResult } from './model-runner.js';
+import type { RunResult } from './worker-handle.js';
 
 /** What the warm-up did, as the model metadata shows it (`warmup`). */
 export interface WarmupReport {

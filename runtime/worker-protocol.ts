@@ -35,7 +35,9 @@ export interface WireTensor {
   strings?: string[];
 }
 
+/** A run of the model's inputs; the generation worker takes the same message beside its own. */
 export interface WorkerRequest {
+  type: 'run';
   seq: number;
   inputs: WireTensor[];
 }
