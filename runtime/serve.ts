@@ -4,13 +4,14 @@ import { existsSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
-import { MODEL_FILE } from '../common/download-names.js';
+import { MODEL_FILE, archiveOfUri } from '../common/download-names.js';
 import { createLogger, type Logger } from '../common/logger.js';
 import { writeTerminationMessage } from '../common/termination.js';
 import { cpuLimit, type ServeConfig } from './config.js';
 import { InflightTracker, RuntimeMetrics } from './metrics.js';
 import { InflightBytes } from './admission.js';
-import { ModelLoadError, ModelRunner, type LoadedModel } from './model-runner.js';
+import { ModelRunner, type LoadedModel } from './model-runner.js';
+import { ModelLoadError } from './worker-handle.js';
 import { Scheduler, type SchedulerObserver } from './scheduler.js';
 import type { InlineLane, InlineLaneDecision } from './inline-lane.js';
 import { createRuntimeServer, type RuntimeServer, type RuntimeServerDeps } from './http/server.js';
@@ -61,8 +62,9 @@ async function resolveModelFile(cfg: ServeConfig, logger: Logger): Promise<strin
   const uri = /^[a-z][a-z0-9+.-]*:\/\//i.test(path);
   if (uri) {
     const { fetchModel, isRemoteUri } = await import('../fetch/index.js');
-    // Each remote URI gets its own cache directory, so a verified copy is reused across restarts.
-    const dest = isRemoteUri(path) ? join(cfg.cacheDir, createHash('sha256').update(path).digest('hex').slice(0, 32)) : cfg.cacheDir;
+    // Each remote URI, and each archive (which unpacks into the cache wherever it is), gets its own cache directory,
+    // so a verified copy is reused across restarts.
+    const dest = isRemoteUri(path) || archiveOfUri(path) ? join(cfg.cacheDir, createHash('sha256').update(path).digest('hex').slice(0, 32)) : cfg.cacheDir;
     try {
       path = (await fetchModel({ uri: path, dest, sha256: cfg.sha256, credentialsDir: cfg.credentialsDir, logger })).modelPath;
     } catch (err) {
