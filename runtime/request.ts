@@ -1,10 +1,12 @@
 // Parses and validates an inference request (JSON, optionally followed by binary tensor chunks) against a
 // model's signature. Every refusal names the field and the reason; nothing is allocated for a tensor before
 // its shape has been checked against the data actually sent.
+import { isUtf8 } from 'node:buffer';
 import { isDatatype, isSupportedByRuntime, type Datatype } from './datatypes.js';
 import { fail } from './errors.js';
 import type { ModelSignature, TensorSpec } from './signature.js';
 import { decodeBinaryData, decodeJsonData, type TensorPayload } from './tensors.js';
+import { firstInvalidUtf8 } from './unicode.js';
 
 export interface DecodedInput {
   name: string;
@@ -56,6 +58,11 @@ function checkShape(v: unknown, spec: TensorSpec, field: string): number[] {
 }
 
 function parseHeader(text: Buffer): Record<string, unknown> {
+  // Bytes that are not UTF-8 would be read as U+FFFD: a BYTES element the client never sent.
+  if (!isUtf8(text)) {
+    const at = firstInvalidUtf8(text);
+    fail('MalformedJson', `request body is not valid UTF-8: byte 0x${text[at].toString(16).padStart(2, '0')} at offset ${at} does not begin or continue a character; send JSON as UTF-8`);
+  }
   let parsed: unknown;
   try {
     parsed = JSON.parse(text.toString('utf8'));

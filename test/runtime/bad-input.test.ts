@@ -79,6 +79,15 @@ describe('refusals name the field and the reason', () => {
     expect(JSON.parse(r.body)).toMatchObject({ reason: 'MalformedJson', error: expect.stringMatching(/^request body is not valid JSON/) });
   });
 
+  test('JSON whose bytes are not UTF-8 is refused, not read as U+FFFD', async () => {
+    const json = Buffer.from(JSON.stringify(good()));
+    // A string value holding 0xff: as text it would become U+FFFD.
+    const body = Buffer.concat([Buffer.from('{"id":"a'), Buffer.from([0xff]), Buffer.from('",'), json.subarray(1)]);
+    const r = await rawPost(rt.url, '/v2/models/simple/infer', body);
+    expect(r.status).toBe(400);
+    expect(JSON.parse(r.body)).toEqual({ reason: 'MalformedJson', error: 'request body is not valid UTF-8: byte 0xff at offset 8 does not begin or continue a character; send JSON as UTF-8' });
+  });
+
   test('out-of-range integers', async () => {
     const r = await infer(types.url, 'types', { inputs: [{ name: 'in_UINT8', datatype: 'UINT8', shape: [1, 1], data: [300] }] });
     expect(r.status).toBe(400);
