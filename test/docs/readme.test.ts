@@ -2,6 +2,8 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import yaml from 'js-yaml';
+import { blocks } from '../support/docs.js';
 import { REPO } from '../support/runtime-process.js';
 
 const readme = readFileSync(join(REPO, 'README.md'), 'utf8');
@@ -34,6 +36,12 @@ async function sseEvents(res: Response): Promise<string[]> {
   return events;
 }
 
+test('the chat ModelDeployment shown in docs/local-mode.md is examples/local/chat.yaml', () => {
+  const example = yaml.load(readFileSync(join(REPO, 'examples/local/chat.yaml'), 'utf8')) as { metadata: object; spec: object };
+  const shown = blocks('docs/local-mode.md').filter((b) => b.lang === 'yaml').map((b) => yaml.load(b.text) as { metadata?: { name?: string } }).find((o) => o?.metadata?.name === 'chat');
+  expect(shown).toMatchObject({ metadata: example.metadata, spec: { model: (example.spec as { model: object }).model, replicas: 1 } });
+});
+
 test('npm start runs local mode on examples/local/, prints URLs on the chosen port, and its curls get a prediction and stream a chat reply', async () => {
   const proc = spawn(process.execPath, [join(REPO, 'dist/examples/quickstart.js'), '--port', '0'], {
     env: { ...process.env, MODELPLANE_TERMINATION_LOG: '/nonexistent/termination-log' },
@@ -63,6 +71,8 @@ test('npm start runs local mode on examples/local/, prints URLs on the chosen po
     expect(chat).not.toBeNull();
     expect(chat![1]).toBe(`${router[1]}/v1/chat/completions`);
     expect(JSON.parse(chat![2])).toEqual({ model: 'chat', messages: [{ role: 'user', content: 'hi' }], stream: true, max_tokens: 16 });
+    // The manual's chat curls send the body npm start prints.
+    for (const page of ['docs/getting-started.md', 'docs/local-mode.md']) expect({ page, has: readFileSync(join(REPO, page), 'utf8').includes(`/v1/chat/completions -H 'Content-Type: application/json' -d '${chat![2]}'`) }).toEqual({ page, has: true });
     const streamed = await fetch(chat![1], { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: chat![2] });
     expect(streamed.status).toBe(200);
     expect(streamed.headers.get('content-type')).toMatch(/^text\/event-stream/);

@@ -61,7 +61,7 @@ const exampleModelDeployments = new Set(
     .map((o) => o.metadata.name),
 );
 const CREDENTIAL_KEYS = new Set(['authorization', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AWS_REGION', 'AWS_ENDPOINT_URL', 'S3_FORCE_PATH_STYLE', 'ca.crt']);
-const RUNTIME_ROUTE = /^\/(metrics|v2(\/health\/(live|ready))?|v2\/models\/[a-z0-9-]+(\/versions\/\d+)?(\/(ready|infer|config))?)$/;
+const RUNTIME_ROUTE = /^\/(metrics|v2(\/health\/(live|ready))?|v2\/models\/[a-z0-9-]+(\/versions\/\d+)?(\/(ready|infer|config|generate|generate_stream))?|v1\/(models|completions|chat\/completions))$/;
 /** What local mode's router adds: the repository index and ModelDeployments with their status. */
 const LOCAL_ROUTE = /^\/(v2\/repository\/index|apis\/serving\.modelplane\.io\/v1alpha1\/modeldeployments)$/;
 const chartObjects: string[] = [];
