@@ -115,7 +115,7 @@ export class GenerationMeter {
 /** The generation meters of every deployment whose replicas generate, refreshed by scraping them. */
 export class GenerationStats {
   private readonly meters = new Map<string, GenerationMeter>();
-  private lastScrape = 0;
+  private lastScrape = -Infinity;
   private scraping: Promise<void> | undefined;
 
   constructor(private readonly read: (url: string, timeoutMs: number) => Promise<string> = fetchMetricsText) {}
