@@ -67,7 +67,7 @@ async function readEvents(reader: ReadableStreamDefaultReader<Uint8Array>, until
 
 const hasContent = (data: string) => data !== '[DONE]' && !!JSON.parse(data).choices?.[0]?.delta?.content;
 
-const LONG = { model: 'chat', messages: [{ role: 'user', content: 'Tell me a long story.' }], stream: true, max_tokens: 900, ignore_eos: true };
+const LONG = { model: 'chat', messages: [{ role: 'user', content: 'Tell me a long story.' }], stream: true, max_tokens: 3000, ignore_eos: true };
 
 describe('modelplane local: a generative ModelDeployment beside a plain one', () => {
   const tmp = tempDir('modelplane-local-gen-');
@@ -82,7 +82,8 @@ describe('modelplane local: a generative ModelDeployment beside a plain one', ()
     mkdirSync(manifests, { recursive: true });
     mkdirSync(models, { recursive: true });
     modelFile(models, 'simple', simpleModel());
-    writeDecoderModelDir(join(models, 'chat'), { maxPositions: 1024 });
+    // A context long enough for streams that run for seconds.
+    writeDecoderModelDir(join(models, 'chat'), { maxPositions: 4096 });
     writeFileSync(join(manifests, 'models.yaml'), `apiVersion: serving.modelplane.io/v1alpha1
 kind: ModelDeployment
 metadata: { name: chat }
@@ -118,7 +119,7 @@ spec:
   test('the openai client through the router: the model list, chat and completions whole and streamed; the plain model answers infer', async () => {
     const list = await client.models.list();
     // Only the generative model: simple answers /v2/models/simple/infer, not completions.
-    expect(list.data).toEqual([{ id: 'chat', object: 'model', created: expect.any(Number), owned_by: 'modelplane', max_model_len: 1024 }]);
+    expect(list.data).toEqual([{ id: 'chat', object: 'model', created: expect.any(Number), owned_by: 'modelplane', max_model_len: 4096 }]);
     expect((await client.models.retrieve('chat')).id).toBe('chat');
     const messages: OpenAI.ChatCompletionMessageParam[] = [{ role: 'user', content: 'hi' }];
     const whole = await client.chat.completions.create({ model: 'chat', messages, max_tokens: 12, temperature: 0 });
@@ -205,7 +206,7 @@ spec:
     });
   });
 
-  test('/api/local carries tokens per second, time to first token and running sequences for the generative deployment only', async () => {
+  test('/api/local carries tokens per second, time to first token and running sequences for the generative deployment only; /metrics sums the generation metrics', async () => {
     await deployments(url);
     await client.completions.create({ model: 'chat', prompt: 'Once upon a time', max_tokens: 64, temperature: 0, ignore_eos: true } as OpenAI.CompletionCreateParamsNonStreaming);
     await sleep(600);
@@ -214,6 +215,10 @@ spec:
     expect(chat.textGeneration).toMatchObject({ runningSequences: 0, waitingSequences: 0, windowSeconds: 10 });
     expect(chat.textGeneration!.tokensPerSecond).toBeGreaterThan(0);
     expect(chat.textGeneration!.timeToFirstTokenSeconds).toBeGreaterThan(0);
+    // The router's /metrics sums the replicas' generation counters and histograms, as for inference.
+    const metrics = await (await fetch(`${url}/metrics`)).text();
+    expect(metricValue(metrics, 'modelplane_generation_tokens_total', 'model="chat"')).toBeGreaterThan(64);
+    expect(metricValue(metrics, 'modelplane_generation_time_to_first_token_seconds_count', 'model="chat"')).toBeGreaterThan(0);
     // A stream under way is a running sequence.
     const abort = new AbortController();
     const res = await fetch(`${url}/v1/chat/completions`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(LONG), signal: abort.signal });
@@ -236,7 +241,8 @@ spec:
     try {
       const page = await browser.newPage();
       await page.goto(`${url}/`);
-      await page.waitForSelector('section.deployment[data-name="chat"] .generation b.tokens');
+      // Drawn once the page has polled /api/local; the streams of earlier tests are over by now.
+      await page.waitForFunction(() => document.querySelector('section.deployment[data-name="chat"] .generation b.running')?.textContent === '0');
       const figures = await page.$eval('section.deployment[data-name="chat"] .generation', (e) => ({
         tokens: e.querySelector('b.tokens')?.textContent,
         ttft: e.querySelector('b.ttft')?.textContent,
