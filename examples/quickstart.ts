@@ -1,12 +1,12 @@
-// `npm start`: builds the example models, then runs local mode on examples/local/ (two ModelDeployments, one of
-// them autoscaled) and, once they are ready, prints the router URL, a curl that gets a prediction and the
-// dashboard URL. Flags: --port (default 8080; 0 picks a free one), --host, --cache-dir, --log-level.
+// `npm start`: builds the example models, then runs local mode on examples/local/ (three ModelDeployments: simple,
+// mlp autoscaled, and chat, a generative model) and, once they are ready, prints the router URL, a curl that gets a
+// prediction, one that streams a chat reply, and the dashboard URL. Flags: --port (default 8080; 0 picks a free one), --host, --cache-dir, --log-level.
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { readFileSync } from 'node:fs';
 import { createLogger } from '../common/logger.js';
 import { runLocal } from '../local/run.js';
-import { buildExampleModels } from './build-models.js';
+import { buildChatModel, buildExampleModels } from './build-models.js';
 
 /** Where examples/local/*.yaml point (file:///tmp/modelplane-examples/...). */
 export const LOCAL_MODELS_DIR = '/tmp/modelplane-examples';
@@ -30,6 +30,8 @@ const log = createLogger('quickstart', values['log-level']);
 try {
   for (const dir of [repo('examples/models'), LOCAL_MODELS_DIR]) {
     for (const m of buildExampleModels(dir)) log.info('wrote example model', { path: m.path, sha256: m.sha256 });
+    const chat = buildChatModel(dir);
+    log.info('wrote example model directory', { path: chat.path, sha256: chat.sha256 });
   }
 } catch (err) {
   process.stderr.write(`npm start: could not write the example models: ${(err as Error).message}\n`);
@@ -42,6 +44,8 @@ const body = JSON.stringify({
     { name: 'INPUT1', shape: [1, 16], datatype: 'FP32', data: Array(16).fill(1) },
   ],
 });
+/** The chat request the quickstart prints: streamed, as server-sent events. */
+const CHAT_BODY = JSON.stringify({ model: 'chat', messages: [{ role: 'user', content: 'hi' }], stream: true, max_tokens: 16 });
 const version = (JSON.parse(readFileSync(repo('package.json'), 'utf8')) as { version: string }).version;
 
 await runLocal({
@@ -61,6 +65,8 @@ await runLocal({
       `\nModelplane local is up: the router is ${mode.url}\n\n` +
         `Get a prediction from "simple" (OUTPUT0 = INPUT0 + INPUT1):\n\n` +
         `  curl -s ${mode.url}/v2/models/simple/infer -H 'Content-Type: application/json' -d '${body}'\n\n` +
+        `Stream a reply from "chat" (a tiny generative model, OpenAI's API):\n\n` +
+        `  curl -N ${mode.url}/v1/chat/completions -H 'Content-Type: application/json' -d '${CHAT_BODY}'\n\n` +
         `Dashboard:       ${mode.url}/\n` +
         `Status (as the operator writes it): curl -s ${mode.url}/apis/serving.modelplane.io/v1alpha1/modeldeployments\n` +
         `Edit examples/local/*.yaml to roll or scale; Ctrl-C drains and stops.\n\n`,

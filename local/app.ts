@@ -1,11 +1,14 @@
-// Everything on the router that is not inference, as an express app: the dashboard and its data, the
-// ModelDeploymentList for programs, Triton's repository index, health, and on /metrics the router's own gauges with
-// the runtime's counters and histograms summed over the replicas (replica-metrics.ts).
+// Everything on the router that is not inference, as an express app: the dashboard and its data (with the generation
+// figures of generative deployments, generation-meter.ts), the ModelDeploymentList for programs, Triton's repository
+// index, OpenAI's model list, health, and on /metrics the router's own gauges with the runtime's counters and
+// histograms summed over the replicas (replica-metrics.ts).
 import express, { type Express } from 'express';
 import { API_VERSION, GROUP, KIND, PLURAL, VERSION } from '../operator/api/schema.js';
 import type { FieldError } from '../operator/api/validate.js';
 import { DASHBOARD_HTML } from './dashboard.js';
 import type { LocalDeployment } from './deployment.js';
+import { GenerationStats, type GenerationSummary } from './generation-meter.js';
+import { openAiCode } from './proxy.js';
 import { ReplicaMetrics, type ScrapeTarget } from './replica-metrics.js';
 
 export interface LocalModeView {
@@ -50,8 +53,11 @@ function scrapeTargets(view: LocalModeView): ScrapeTarget[] {
     .map((r) => ({ modelDeployment: d.name, model: d.model, replica: r.id, pid: r.pid!, port: r.port! })));
 }
 
-/** What the dashboard shows of one deployment: its state, its replicas, its last events and its load over five minutes. */
-function dashboardDeployment(d: LocalDeployment, now: number) {
+/**
+ * What the dashboard shows of one deployment: its state, its replicas, its last events, its load over five minutes and,
+ * for a generative model, its tokens per second, time to first token and sequences running.
+ */
+function dashboardDeployment(d: LocalDeployment, now: number, generation: GenerationSummary | null) {
   const s = d.meter.summary(10, now);
   return {
     name: d.name,
@@ -70,19 +76,22 @@ function dashboardDeployment(d: LocalDeployment, now: number) {
     replicas: d.replicas.map((r) => ({ id: r.id, phase: r.phase, pid: r.pid ?? null, port: r.port ?? null, inflight: r.inflight, restarts: r.restarts, current: r.template === d.template })),
     events: d.events.slice(-10),
     history: d.meter.history(300, now),
+    textGeneration: generation,
   };
 }
 
 /** The dashboard's page and the data it polls. */
 function dashboardRoutes(app: Express, view: LocalModeView): void {
+  const generation = new GenerationStats();
   app.get('/', (_req, res) => {
     res.type('html').set('Cache-Control', 'no-store').send(DASHBOARD_HTML);
   });
-  app.get('/api/local', (_req, res) => {
+  app.get('/api/local', async (_req, res) => {
+    await generation.refresh(scrapeTargets(view));
     const now = Date.now();
     res.set('Cache-Control', 'no-store').json({
       router: view.url(),
-      deployments: view.deployments().map((d) => dashboardDeployment(d, now)),
+      deployments: view.deployments().map((d) => dashboardDeployment(d, now, generation.summary(d.name, now))),
       invalid: view.invalid(),
       skipped: view.skipped(),
     });
@@ -125,6 +134,42 @@ function serverRoutes(app: Express, view: LocalModeView): void {
   });
 }
 
+const MODEL_LIST_TIMEOUT_MS = 2000;
+
+/** The model object one ready replica of `d` gives on GET /v1/models, or undefined (not generative, no ready replica). */
+async function openAiModel(d: LocalDeployment): Promise<Record<string, unknown> | undefined> {
+  const replica = d.replicas.find((r) => r.phase === 'ready' && r.port !== undefined);
+  if (!replica) return undefined;
+  try {
+    const r = await fetch(`http://127.0.0.1:${replica.port}/v1/models`, { signal: AbortSignal.timeout(MODEL_LIST_TIMEOUT_MS) });
+    const list = (await r.json()) as { data?: { id?: unknown }[] };
+    return list.data?.find((m) => m.id === d.model);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * OpenAI's GET /v1/models and /v1/models/{id}: the generative models behind the router, each as a ready replica of its
+ * deployment describes it. A model that only answers /v2/models/{m}/infer is not listed: OpenAI's clients read the list
+ * as the models they can ask for completions, which it cannot give (POST /v2/repository/index lists every model).
+ */
+function openAiRoutes(app: Express, view: LocalModeView): void {
+  app.get('/v1/models', async (_req, res) => {
+    const models = await Promise.all(view.deployments().map(openAiModel));
+    res.json({ object: 'list', data: models.filter((m) => m !== undefined) });
+  });
+  app.get('/v1/models/:id', async (req, res) => {
+    const d = view.deployments().find((x) => x.model === req.params.id);
+    const model = d && (await openAiModel(d));
+    if (!model) {
+      res.status(404).json({ error: { message: `The model '${req.params.id}' does not exist`, type: 'not_found_error', param: 'model', code: openAiCode('ModelNotFound') } });
+      return;
+    }
+    res.json(model);
+  });
+}
+
 export function createApp(view: LocalModeView): Express {
   const app = express();
   const replicaMetrics = new ReplicaMetrics();
@@ -133,6 +178,7 @@ export function createApp(view: LocalModeView): Express {
   dashboardRoutes(app, view);
   modelDeploymentRoutes(app, view);
   serverRoutes(app, view);
+  openAiRoutes(app, view);
   app.get('/metrics', async (_req, res) => {
     const replicas = await replicaMetrics.collect(scrapeTargets(view));
     res.type('text/plain; version=0.0.4').send(metricsText(view) + replicas);

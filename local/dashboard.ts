@@ -1,6 +1,7 @@
 // The dashboard page: one self-contained HTML document (no network beyond this router) that polls
 // /api/local every second and draws, per ModelDeployment, its replicas, request rate, p50/p99 latency, the
-// autoscaler's last decision, recent scale events and an SVG chart of the last five minutes.
+// autoscaler's last decision, recent scale events and an SVG chart of the last five minutes; for a generative model,
+// also tokens per second, the mean time to first token and the sequences running.
 
 export const DASHBOARD_HTML = `<!doctype html>
 <html lang="en">
@@ -55,6 +56,16 @@ function chart(history) {
     '<text x="' + (W - 6) + '" y="14" font-size="11" fill="#16a34a" text-anchor="end">' + count(maxRep, 'replica') + '</text></svg>';
 }
 
+function generationStats(g) {
+  if (!g) return '';
+  return '<div class="stats generation" title="over the last ' + g.windowSeconds + ' s">' +
+    '<div><b class="tokens">' + g.tokensPerSecond.toFixed(1) + '</b>tokens/s</div>' +
+    '<div><b class="ttft">' + ms(g.timeToFirstTokenSeconds) + '</b>time to first token</div>' +
+    '<div><b class="running">' + g.runningSequences + '</b>running sequences</div>' +
+    (g.waitingSequences ? '<div><b class="waiting">' + g.waitingSequences + '</b>waiting</div>' : '') +
+  '</div>';
+}
+
 function card(d) {
   const ready = d.conditions.find((c) => c.type === 'Ready') || {};
   const rows = d.replicas.map((r) => '<tr><td>' + esc(r.id) + '</td><td>' + esc(r.phase) + (r.current ? '' : ' (old)') + '</td><td>' + esc(r.pid) + '</td><td>' + esc(r.port) + '</td><td>' + r.inflight + '</td><td>' + r.restarts + '</td></tr>').join('');
@@ -70,7 +81,7 @@ function card(d) {
       '<div><b class="p50">' + ms(d.p50) + '</b>p50</div>' +
       '<div><b class="p99">' + ms(d.p99) + '</b>p99</div>' +
       '<div><b>' + d.inflight + '</b>in flight</div>' +
-    '</div>' + as +
+    '</div>' + generationStats(d.textGeneration) + as +
     chart(d.history) +
     '<div class="legend"><span style="color:#2563eb">— requests/s</span><span style="color:#16a34a">- - ready replicas</span><span class="muted">last ' + Math.round(d.history.length / 60) + ' min</span></div>' +
     '<table><thead><tr><th>replica</th><th>phase</th><th>pid</th><th>port</th><th>in flight</th><th>restarts</th></tr></thead><tbody>' + rows + '</tbody></table>' +

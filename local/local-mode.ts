@@ -13,7 +13,7 @@ import { createApp } from './app.js';
 import { LocalDeployment } from './deployment.js';
 import { ManifestPathError, manifestFiles, readManifests, type ManifestEntry } from './manifests.js';
 import { LocalModeError } from './model-cache.js';
-import { createProxy } from './proxy.js';
+import { createOpenAiProxy, createProxy, isOpenAiInference } from './proxy.js';
 import { renderTable, rowFor, tableKey } from './table.js';
 
 export interface LocalModeOptions {
@@ -250,10 +250,15 @@ class Supervisor {
     };
   }
 
-  /** The router: inference to the proxy (by model, to a replica), everything else to the app; both counted. */
+  /**
+   * The router: inference to the proxy (by the model in the path, or in the body for OpenAI's routes, to a replica),
+   * everything else to the app; both counted.
+   */
   private createRouter(): Server {
     const { opts, byModel, inflight } = this;
-    const proxy = createProxy({ lookup: (m) => byModel.get(m), maxBodyBytes: opts.maxBodyBytes, upstreamTimeoutMs: 300_000, inflight });
+    const proxyOptions = { lookup: (m: string) => byModel.get(m), maxBodyBytes: opts.maxBodyBytes, upstreamTimeoutMs: 300_000, inflight };
+    const proxy = createProxy(proxyOptions);
+    const openAiProxy = createOpenAiProxy(proxyOptions);
     const app = createApp({
       url: () => this.url,
       deployments: () => this.list(),
@@ -262,7 +267,9 @@ class Supervisor {
       version: opts.version,
     });
     return createServer({ keepAliveTimeout: 65_000, requestTimeout: 300_000 }, (req, res) => {
-      if (req.url?.startsWith('/v2/models/')) proxy(req, res);
+      const url = req.url ?? '';
+      if (url.startsWith('/v2/models/')) proxy(req, res);
+      else if (isOpenAiInference(url)) openAiProxy(req, res);
       else {
         inflight.count++;
         res.once('close', () => inflight.count--);

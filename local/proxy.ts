@@ -5,11 +5,19 @@
 // little: a replica starts computing only once it has the whole body, so only the loopback copy would overlap, and a
 // body that arrives in one chunk, the usual case, is passed on without a copy.
 //
+// OpenAI's POST /v1/completions and /v1/chat/completions name their model in the JSON body, not the path: for those the
+// body, read whole anyway, is parsed once for its `model` before a deployment is chosen, and every error the router
+// itself gives is in OpenAI's shape. Answers, server-sent event streams included, are written to the client chunk by
+// chunk as the replica writes them; a stream is in flight (for the replica's count and the meter) until its last
+// byte, and a client that goes away mid-stream takes the upstream connection with it, so the replica stops the
+// sequence.
+//
 // This runs once per inference request, so it is written for the CPU it costs: one object per request and the
 // listeners it needs (no promises, no stream pipes, `on` where an event comes once anyway, since `once` wraps each
 // listener), header lists passed on as raw arrays (no header objects built), the model name cut from the path
 // without a regular expression. bench:local holds it against a minimal node:http proxy on the same load.
 import { request, type ClientRequest, type IncomingMessage, type ServerResponse } from 'node:http';
+import { ApiError } from '../runtime/generate/errors.js';
 import type { LocalDeployment } from './deployment.js';
 import type { Outcome } from './load-meter.js';
 import type { Replica } from './replica.js';
@@ -24,12 +32,24 @@ export interface ProxyOptions {
   inflight: { count: number };
 }
 
-function sendError(res: ServerResponse, status: number, reason: string, message: string, extra?: string[]): void {
+/** How the router's own errors read: the Open Inference Protocol's {error, reason}, or OpenAI's {error: {message, type, param, code}}. */
+type ErrorShape = 'oip' | 'openai';
+
+/** OpenAI's error code for one of the router's reasons: ModelNotFound -> model_not_found. */
+export function openAiCode(reason: string): string {
+  return reason.replace(/[A-Z]/g, (c, i: number) => `${i ? '_' : ''}${c.toLowerCase()}`);
+}
+
+function errorBody(shape: ErrorShape, status: number, reason: string, message: string, param: string | null = null): Record<string, unknown> {
+  return shape === 'oip' ? { error: message, reason } : new ApiError(status, message, param, openAiCode(reason)).body();
+}
+
+function sendError(res: ServerResponse, status: number, reason: string, message: string, extra?: string[], shape: ErrorShape = 'oip', param: string | null = null): void {
   if (res.headersSent) {
     res.destroy();
     return;
   }
-  const body = JSON.stringify({ error: message, reason });
+  const body = JSON.stringify(errorBody(shape, status, reason, message, param));
   const headers = ['Content-Type', 'application/json', 'Content-Length', String(Buffer.byteLength(body))];
   if (extra) headers.push(...extra);
   res.writeHead(status, headers);
@@ -109,15 +129,16 @@ export const READY_REASON_HEADER = 'Modelplane-Ready-Reason';
  * 503 NoReadyReplica, saying why: the deployment's Ready condition (its reason and message) in the body and the reason
  * in a header, so a client sees ModelLoadFailed and onnxruntime's words rather than only "not ready".
  */
-function noReadyReplica(res: ServerResponse, dep: Pick<LocalDeployment, 'name' | 'status'>): void {
+function noReadyReplica(res: ServerResponse, dep: Pick<LocalDeployment, 'name' | 'status'>, shape: ErrorShape): void {
   // Before its first status (just read from the files), a deployment has no Ready condition yet.
   const ready = dep.status?.conditions?.find((c) => c.type === 'Ready');
   if (!ready || ready.status === 'True') {
-    sendError(res, 503, 'NoReadyReplica', `no replica of ${dep.name} is ready yet`, ['Retry-After', '1']);
+    sendError(res, 503, 'NoReadyReplica', `no replica of ${dep.name} is ready yet`, ['Retry-After', '1'], shape);
     return;
   }
   const why = ready.message.startsWith(`${ready.reason}: `) ? ready.message : `${ready.reason}: ${ready.message}`;
-  const body = JSON.stringify({ error: `no replica of ${dep.name} is ready: ${why}`, reason: 'NoReadyReplica', status: { reason: ready.reason, message: ready.message } });
+  const message = `no replica of ${dep.name} is ready: ${why}`;
+  const body = JSON.stringify(shape === 'oip' ? { error: message, reason: 'NoReadyReplica', status: { reason: ready.reason, message: ready.message } } : errorBody(shape, 503, 'NoReadyReplica', message));
   if (res.headersSent) {
     res.destroy();
     return;
@@ -139,12 +160,62 @@ export function createProxy(opts: ProxyOptions): (req: IncomingMessage, res: Ser
       sendError(res, 404, 'ModelNotFound', `model ${JSON.stringify(model ?? '')} is not served here; POST /v2/repository/index lists the models`);
       return;
     }
-    new Exchange(req, res, dep, opts).readBody();
+    new Exchange(req, res, dep, opts, 'oip').readBody();
   };
+}
+
+const OPENAI_PATHS = ['/v1/completions', '/v1/chat/completions'];
+
+/** Whether a request goes to OpenAI's inference routes (/v1/completions, /v1/chat/completions), a trailing / or query allowed. */
+export function isOpenAiInference(url: string): boolean {
+  if (!url.startsWith('/v1/')) return false;
+  let end = url.indexOf('?');
+  if (end < 0) end = url.length;
+  if (url.charCodeAt(end - 1) === 47 /* / */) end--;
+  const path = url.slice(0, end);
+  return OPENAI_PATHS.includes(path);
+}
+
+/**
+ * OpenAI's inference routes: the deployment is the one serving the body's `model`. A body that is not JSON, or has no
+ * model, is 400; a model not served here 404, in OpenAI's shape, as the runtime words them.
+ */
+export function createOpenAiProxy(opts: ProxyOptions): (req: IncomingMessage, res: ServerResponse) => void {
+  return (req, res) => {
+    if (req.method !== 'POST') {
+      req.resume();
+      sendError(res, 405, 'MethodNotAllowed', `${req.method} ${req.url}: use POST`, undefined, 'openai');
+      return;
+    }
+    const encoding = req.headers['content-encoding'];
+    if (encoding !== undefined && encoding !== 'identity') {
+      req.resume();
+      res.setHeader('Connection', 'close');
+      sendError(res, 415, 'UnsupportedEncoding', `Content-Encoding ${encoding}: the router reads the model from the JSON body; send it uncompressed`, undefined, 'openai');
+      return;
+    }
+    new Exchange(req, res, undefined, opts, 'openai').readBody();
+  };
+}
+
+/** The model a JSON request body names, or the error to answer with (400 naming the field). */
+export function modelOfBody(body: Buffer): { model: string } | { error: string; reason: string } {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body.toString('utf8'));
+  } catch (err) {
+    return { error: `the request body is not valid JSON: ${(err as Error).message}`, reason: 'InvalidJson' };
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return { error: 'the request body must be a JSON object', reason: 'InvalidRequest' };
+  const model = (parsed as { model?: unknown }).model;
+  if (typeof model !== 'string' || model === '') return { error: 'model: is required: the name of a model served here (GET /v1/models lists them)', reason: 'MissingModel' };
+  return { model };
 }
 
 /** One inference request through the router: its body, then one try, or two when the first replica failed before answering. */
 class Exchange {
+  /** Known from the path, or (OpenAI's routes) once the body is read. */
+  private dep: LocalDeployment | undefined;
   private chunks: Buffer[] = [];
   private size = 0;
   private body: Buffer = Buffer.alloc(0);
@@ -163,9 +234,11 @@ class Exchange {
   constructor(
     private readonly req: IncomingMessage,
     private readonly res: ServerResponse,
-    private readonly dep: LocalDeployment,
+    dep: LocalDeployment | undefined,
     private readonly opts: ProxyOptions,
+    private readonly shape: ErrorShape,
   ) {
+    this.dep = dep;
     opts.inflight.count++;
     res.on('close', this.onClientClose);
   }
@@ -183,7 +256,7 @@ class Exchange {
 
   private tooLarge(): void {
     this.res.setHeader('Connection', 'close');
-    sendError(this.res, 413, 'BodyTooLarge', `request body exceeds the limit of ${this.opts.maxBodyBytes} bytes`);
+    sendError(this.res, 413, 'BodyTooLarge', `request body exceeds the limit of ${this.opts.maxBodyBytes} bytes`, undefined, this.shape);
   }
 
   private readonly onBodyData = (c: Buffer): void => {
@@ -203,12 +276,28 @@ class Exchange {
     const chunks = this.chunks;
     this.body = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, this.size);
     this.chunks = [];
+    if (this.dep === undefined && !this.chooseByBody()) return;
     this.started = performance.now();
-    this.dep.meter.begin();
+    this.dep!.meter.begin();
     this.metered = true;
-    this.replica = this.dep.pick();
+    this.replica = this.dep!.pick();
     this.next();
   };
+
+  /** OpenAI's routes: the deployment serving the body's model; false when the answer is an error, already sent. */
+  private chooseByBody(): boolean {
+    const named = modelOfBody(this.body);
+    if ('error' in named) {
+      sendError(this.res, 400, named.reason, named.error, undefined, 'openai', named.reason === 'MissingModel' ? 'model' : null);
+      return false;
+    }
+    this.dep = this.opts.lookup(named.model);
+    if (this.dep === undefined) {
+      sendError(this.res, 404, 'ModelNotFound', `The model '${named.model}' does not exist`, undefined, 'openai', 'model');
+      return false;
+    }
+    return true;
+  }
 
   private readonly onBodyError = (): void => {
     this.res.destroy();
@@ -231,7 +320,7 @@ class Exchange {
     const replica = this.replica;
     if (!replica) {
       this.outcome = 'rejected';
-      noReadyReplica(this.res, this.dep);
+      noReadyReplica(this.res, this.dep!, this.shape);
       this.finish();
       return;
     }
@@ -264,7 +353,7 @@ class Exchange {
   private finish(): void {
     if (!this.metered) return;
     this.metered = false;
-    this.dep.meter.end(this.outcome, (performance.now() - this.started) / 1000);
+    this.dep!.meter.end(this.outcome, (performance.now() - this.started) / 1000);
   }
 
   private answered(): void {
@@ -286,7 +375,7 @@ class Exchange {
       return;
     }
     const failed = this.replica!.id;
-    this.retryOrGiveUp(() => sendError(this.res, 502, 'ReplicaUnavailable', `replica ${failed} of ${this.dep.name} failed before answering (${err.message}) and no other replica could take the request`));
+    this.retryOrGiveUp(() => sendError(this.res, 502, 'ReplicaUnavailable', `replica ${failed} of ${this.dep!.name} failed before answering (${err.message}) and no other replica could take the request`, undefined, this.shape));
   };
 
   /** The try failed before any answer reached the client: once more on another replica, or `giveUp`. */
@@ -299,7 +388,7 @@ class Exchange {
     failed.removeListener('error', this.onUpstreamError);
     failed.on('error', ignore);
     const tried = this.replica;
-    this.replica = this.dep.pick(tried);
+    this.replica = this.dep!.pick(tried);
     if (this.replica && this.attempt === 0 && !this.res.destroyed) {
       this.attempt++;
       this.next();

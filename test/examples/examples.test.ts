@@ -1,14 +1,16 @@
 // The examples users copy: every ModelDeployment passes the API's validation (schema + CEL rules, which
 // `modelplane render` applies before it renders) and renders through the real CLI into objects that match
 // the upstream Kubernetes schemas; every other object in examples/ matches its schema too; the model script writes real models
-// whose sha256 equals the one the examples pin.
+// (and the chat example's model directory) whose sha256 equals the one the examples, examples/local/ included, pin.
 import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import yaml from 'js-yaml';
 import { type KubeObject, parseManifests, validateObject } from '../chart/kube-schemas.js';
 import { helm } from '../support/helm.js';
+import { validateModelDeployment } from '../../operator/api/validate.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const EXAMPLES = join(ROOT, 'examples');
@@ -27,6 +29,9 @@ function run(args: string[], stdin?: string): Promise<{ code: number; stdout: st
 const files = readdirSync(EXAMPLES).filter((f) => f.endsWith('.yaml')).sort();
 const manifests = new Map(files.map((f) => [f, parseManifests(readFileSync(join(EXAMPLES, f), 'utf8'))]));
 const modelDeployments = files.flatMap((f) => manifests.get(f)!.filter((o) => o.kind === 'ModelDeployment').map((md) => ({ file: f, md })));
+/** What `npm start` runs (examples/local/). */
+const localFiles = readdirSync(join(EXAMPLES, 'local')).filter((f) => f.endsWith('.yaml')).sort();
+const localModelDeployments = localFiles.flatMap((f) => parseManifests(readFileSync(join(EXAMPLES, 'local', f), 'utf8')).filter((o) => o.kind === 'ModelDeployment').map((md) => ({ file: `local/${f}`, md })));
 
 type Spec = {
   model: { uri: string; sha256?: string; credentialsSecret?: string };
@@ -97,6 +102,16 @@ describe('examples', () => {
     });
   });
 
+  test('examples/local (what npm start runs) holds valid ModelDeployments: simple, mlp autoscaled, and chat, a generative model directory', () => {
+    for (const { file, md } of localModelDeployments) {
+      const r = validateModelDeployment(md);
+      expect({ file, errors: r.ok ? [] : r.errors }).toEqual({ file, errors: [] });
+    }
+    expect(localModelDeployments.map(({ md }) => md.metadata.name).sort()).toEqual(['chat', 'mlp', 'simple']);
+    const chat = localModelDeployments.find(({ md }) => md.metadata.name === 'chat')!.md;
+    expect(spec(chat).model.uri).toBe('file:///tmp/modelplane-examples/chat');
+  });
+
   test('render validates what it renders: a broken example is refused with the field and reason', async () => {
     const pvc = modelDeployments.find(({ md }) => spec(md).model.uri.startsWith('pvc://'))!.md;
     const broken = structuredClone(pvc);
@@ -112,21 +127,26 @@ describe('examples', () => {
     try {
       const r = await run([join(ROOT, 'dist', 'examples', 'build-models.js'), dir]);
       expect(r.code).toBe(0);
-      const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { message: string; path: string; bytes: number; sha256: string });
+      const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { message: string; path: string; bytes: number; sha256: string; files?: string[] });
       const written = new Map(lines.map((l) => [l.path.slice(dir.length + 1), l]));
-      expect([...written.keys()].sort()).toEqual(['image.onnx', 'mlp.onnx', 'simple.onnx']);
-      for (const [name, line] of written) {
-        expect(line.message).toBe('wrote example model');
-        expect(readFileSync(join(dir, name)).length).toBe(line.bytes);
-      }
-      // The in-cluster model store is a ConfigMap, which holds at most 1 MiB.
-      expect(lines.reduce((n, l) => n + l.bytes, 0)).toBeLessThan(768 * 1024);
-      for (const { md } of modelDeployments) {
+      expect([...written.keys()].sort()).toEqual(['chat', 'image.onnx', 'mlp.onnx', 'simple.onnx']);
+      const files = lines.filter((l) => l.message === 'wrote example model');
+      for (const line of files) expect(readFileSync(line.path).length).toBe(line.bytes);
+      // The chat example is a model directory: a decoder and its tokenizer; its sha256 is model.onnx's.
+      const chat = written.get('chat')!;
+      expect(chat).toMatchObject({ message: 'wrote example model directory', files: ['config.json', 'generation_config.json', 'model.onnx', 'tokenizer.json', 'tokenizer_config.json'] });
+      expect(createHash('sha256').update(readFileSync(join(dir, 'chat', 'model.onnx'))).digest('hex')).toBe(chat.sha256);
+      // The in-cluster model store is a ConfigMap, which holds at most 1 MiB (kubectl's --from-file takes a directory's
+      // files, not its subdirectories: chat/ stays out).
+      expect(files.reduce((n, l) => n + l.bytes, 0)).toBeLessThan(768 * 1024);
+      for (const { md } of [...modelDeployments, ...localModelDeployments]) {
         const { uri, sha256 } = spec(md).model;
         const file = uri.split('/').pop()!;
         if (sha256 && written.has(file)) expect({ uri, sha256 }).toEqual({ uri, sha256: written.get(file)!.sha256 });
       }
       expect(modelDeployments.filter(({ md }) => spec(md).model.sha256 && written.has(spec(md).model.uri.split('/').pop()!)).length).toBeGreaterThan(0);
+      // Every example local mode runs is pinned.
+      expect(localModelDeployments.filter(({ md }) => spec(md).model.sha256 && written.has(spec(md).model.uri.split('/').pop()!)).map(({ md }) => md.metadata.name).sort()).toEqual(['chat', 'mlp', 'simple']);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -98,8 +98,8 @@ spec:
 test('SIGTERM to `npm start` stops local mode and every replica', async () => {
   const npm = start('npm', ['start', '--silent', '--', '--port', '0', '--cache-dir', join(tmp.path, 'npm-cache')], REPO);
   leftovers.push(npm.proc.pid!);
-  // examples/local: simple with two replicas, mlp with one.
-  const { pids } = await readyReplicas(npm, 3);
+  // examples/local: simple with two replicas, mlp and chat with one each.
+  const { pids } = await readyReplicas(npm, 4);
   leftovers.push(...pids);
   const localPid = parentOf(pids[0]);
   leftovers.push(localPid);

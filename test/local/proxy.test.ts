@@ -5,7 +5,7 @@ import { Agent, createServer, request, type IncomingMessage, type Server, type S
 import type { AddressInfo } from 'node:net';
 import type { LocalDeployment } from '../../local/deployment.js';
 import { LoadMeter } from '../../local/load-meter.js';
-import { createProxy, modelOfPath } from '../../local/proxy.js';
+import { createOpenAiProxy, createProxy, isOpenAiInference, modelOfBody, modelOfPath, openAiCode } from '../../local/proxy.js';
 import type { Replica } from '../../local/replica.js';
 
 type Handler = (req: IncomingMessage, res: ServerResponse, body: Buffer) => void;
@@ -53,14 +53,16 @@ function deployment(replicas: Replica[]): LocalDeployment {
 
 async function router(deps: Record<string, LocalDeployment>, maxBodyBytes = 1 << 20) {
   const inflight = { count: 0 };
-  const proxy = createProxy({ lookup: (m) => deps[m], maxBodyBytes, upstreamTimeoutMs: 300_000, inflight });
-  const port = await listen(createServer(proxy));
+  const opts = { lookup: (m: string) => deps[m], maxBodyBytes, upstreamTimeoutMs: 300_000, inflight };
+  const proxy = createProxy(opts);
+  const openAi = createOpenAiProxy(opts);
+  const port = await listen(createServer((req, res) => (isOpenAiInference(req.url ?? '') ? openAi(req, res) : proxy(req, res))));
   return { port, inflight };
 }
 
-function send(port: number, path: string, body: Buffer | undefined, headers: Record<string, string> = {}): Promise<{ status: number; headers: IncomingMessage['headers']; body: Buffer }> {
+function send(port: number, path: string, body: Buffer | undefined, headers: Record<string, string> = {}, method = 'POST'): Promise<{ status: number; headers: IncomingMessage['headers']; body: Buffer }> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, method: 'POST', path, headers, agent: false }, (res) => {
+    const req = request({ host: '127.0.0.1', port, method, path, headers, agent: false }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
@@ -293,4 +295,113 @@ test('a client that goes away while the replica computes: the try is dropped, no
   // Counted as the client's doing, like the 499 of other proxies, not as a failure of the deployment.
   expect(dep.meter.summary()).toMatchObject({ failed: 0, rejected: 0, rate: 1 });
   answerLater?.();
+});
+
+test.each([
+  ['/v1/completions', true],
+  ['/v1/chat/completions', true],
+  ['/v1/chat/completions/', true],
+  ['/v1/completions?x=1', true],
+  ['/v1/models', false],
+  ['/v1/chat', false],
+  ['/v1/completionsx', false],
+  ['/v2/models/m/generate', false],
+])('isOpenAiInference(%s) is %s', (url, yes) => {
+  expect(isOpenAiInference(url)).toBe(yes);
+});
+
+test.each([
+  ['{"model":"chat","messages":[]}', { model: 'chat' }],
+  ['{"messages":[]}', { reason: 'MissingModel' }],
+  ['{"model":""}', { reason: 'MissingModel' }],
+  ['{"model":7}', { reason: 'MissingModel' }],
+  ['[1]', { reason: 'InvalidRequest' }],
+  ['{"model": ', { reason: 'InvalidJson' }],
+])('modelOfBody(%s)', (body, expected) => {
+  expect(modelOfBody(Buffer.from(body))).toMatchObject(expected);
+});
+
+test('openAiCode is the reason in snake case, as the runtime names its codes', () => {
+  expect(['ModelNotFound', 'NoReadyReplica', 'BodyTooLarge', 'InvalidJson'].map(openAiCode)).toEqual(['model_not_found', 'no_ready_replica', 'body_too_large', 'invalid_json']);
+});
+
+/** A replica stand-in that streams server-sent events: one now, the rest when `finish` is called. */
+async function sseUpstream(id: string) {
+  let finish: (() => void) | undefined;
+  let closed = false;
+  const u = await upstream(id, (_req, res, body) => {
+    res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache' });
+    res.write(`data: ${JSON.stringify({ first: JSON.parse(body.toString()).model })}\n\n`);
+    res.on('close', () => (closed = true));
+    finish = () => {
+      res.write('data: {"last":true}\n\n');
+      res.end('data: [DONE]\n\n');
+    };
+  });
+  return { ...u, finish: () => finish?.(), closed: () => closed, started: () => finish !== undefined };
+}
+
+test('OpenAI\'s routes go to the deployment the body names; a stream\'s first event comes through before the replica ends it, and it is in flight until then', async () => {
+  const chat = await sseUpstream('chat-0');
+  const other = await upstream('other-0', (_req, res) => json(res, 200, { other: true }));
+  const dep = deployment([chat.replica]);
+  const r = await router({ chat: dep, other: deployment([other.replica]) });
+  const events: string[] = [];
+  let ended = false;
+  const req = request({ host: '127.0.0.1', port: r.port, method: 'POST', path: '/v1/chat/completions', agent: false, headers: { 'Content-Type': 'application/json' } }, (res) => {
+    res.setEncoding('utf8');
+    res.on('data', (c: string) => events.push(c));
+    res.on('end', () => (ended = true));
+  });
+  req.end(JSON.stringify({ model: 'chat', messages: [], stream: true }));
+  for (let i = 0; i < 500 && events.length === 0; i++) await new Promise((res) => setTimeout(res, 10));
+  expect(events.join('')).toBe('data: {"first":"chat"}\n\n');
+  expect(ended).toBe(false);
+  // In flight for the replica choice and the autoscaler while it streams.
+  expect([chat.replica.inflight, dep.meter.inflight, r.inflight.count]).toEqual([1, 1, 1]);
+  chat.finish();
+  for (let i = 0; i < 500 && !ended; i++) await new Promise((res) => setTimeout(res, 10));
+  expect(events.join('')).toBe('data: {"first":"chat"}\n\ndata: {"last":true}\n\ndata: [DONE]\n\n');
+  expect(chat.seen[0].url).toBe('/v1/chat/completions');
+  expect(other.seen).toHaveLength(0);
+  await settled(r.inflight, chat.replica, dep.meter);
+  expect([chat.replica.inflight, dep.meter.inflight, r.inflight.count]).toEqual([0, 0, 0]);
+  expect(dep.meter.summary()).toMatchObject({ failed: 0, rejected: 0 });
+});
+
+test('a client that goes away mid-stream: the router closes the replica\'s connection, and the counts go back to zero', async () => {
+  const chat = await sseUpstream('chat-0');
+  const dep = deployment([chat.replica]);
+  const r = await router({ chat: dep });
+  let got = '';
+  const req = request({ host: '127.0.0.1', port: r.port, method: 'POST', path: '/v1/completions', agent: false }, (res) => res.on('data', (c) => (got += c)));
+  req.on('error', () => undefined);
+  req.end(JSON.stringify({ model: 'chat', prompt: 'x', stream: true }));
+  for (let i = 0; i < 500 && got === ''; i++) await new Promise((res) => setTimeout(res, 10));
+  expect(got).toContain('first');
+  req.destroy();
+  for (let i = 0; i < 500 && !chat.closed(); i++) await new Promise((res) => setTimeout(res, 10));
+  expect(chat.closed()).toBe(true);
+  await settled(r.inflight, chat.replica, dep.meter);
+  expect([chat.replica.inflight, dep.meter.inflight, r.inflight.count]).toEqual([0, 0, 0]);
+});
+
+test('OpenAI\'s routes answer the router\'s own errors in OpenAI\'s shape', async () => {
+  const r = await router({ idle: deployment([]) }, 1000);
+  const error = async (path: string, body: string | Buffer, headers: Record<string, string> = {}, method = 'POST') => {
+    const ans = await send(r.port, path, Buffer.from(body), headers, method);
+    return { status: ans.status, body: JSON.parse(ans.body.toString()) };
+  };
+  expect(await error('/v1/chat/completions', '{"model":"nope","messages":[]}')).toEqual({ status: 404, body: { error: { message: "The model 'nope' does not exist", type: 'not_found_error', param: 'model', code: 'model_not_found' } } });
+  expect(await error('/v1/completions', '{"prompt":"x"}')).toMatchObject({ status: 400, body: { error: { type: 'invalid_request_error', param: 'model', code: 'missing_model' } } });
+  expect(await error('/v1/completions', 'not json')).toMatchObject({ status: 400, body: { error: { code: 'invalid_json' } } });
+  expect(await error('/v1/completions', Buffer.alloc(2000))).toMatchObject({ status: 413, body: { error: { code: 'body_too_large' } } });
+  expect(await error('/v1/completions', '{}', { 'Content-Encoding': 'gzip' })).toMatchObject({ status: 415, body: { error: { code: 'unsupported_encoding', message: expect.stringContaining('Content-Encoding gzip') } } });
+  expect(await error('/v1/completions', '', {}, 'GET')).toMatchObject({ status: 405, body: { error: { code: 'method_not_allowed' } } });
+  const none = await send(r.port, '/v1/completions', Buffer.from('{"model":"idle","prompt":"x"}'));
+  expect(none.status).toBe(503);
+  expect(none.headers['retry-after']).toBe('1');
+  expect(JSON.parse(none.body.toString())).toEqual({ error: { message: 'no replica of simple is ready yet', type: 'server_error', param: null, code: 'no_ready_replica' } });
+  await settled(r.inflight);
+  expect(r.inflight.count).toBe(0);
 });
