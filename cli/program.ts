@@ -22,6 +22,7 @@ export const EXAMPLES: Record<string, readonly (readonly [string, string])[]> = 
   fetch: [
     ['download and check a model, as a runtime pod\'s init container does', 'modelplane fetch --uri https://example.com/resnet50.onnx --dest /models'],
     ['an S3 prefix, with the credentials of a mounted Secret', 'modelplane fetch --uri s3://models/resnet50/ --dest /models \\\n      --credentials-dir /var/run/secrets/model-store'],
+    ['an archive of a model directory, checked, then unpacked into /models/gpt2', 'modelplane fetch --uri https://example.com/llm/gpt2.tar.gz --dest /models \\\n      --sha256 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08'],
   ],
   crd: [
     ['install the CustomResourceDefinition', 'modelplane crd | kubectl apply --server-side -f -'],
