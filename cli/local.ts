@@ -4,7 +4,7 @@ import { Command, Option } from 'commander';
 import { fileURLToPath } from 'node:url';
 import { LOG_LEVELS } from '../common/logger.js';
 import { parseDuration, parseInteger } from '../common/parse.js';
-import type { AutoscalerTuning } from '../local/deployment.js';
+import type { LocalSettings } from '../local/run.js';
 
 /** A number of seconds up to a day (`2`, `0.5`, or a duration such as `1m30s`), in milliseconds. */
 const secondsMs = (value: string, flag: string): number => parseDuration(value, flag, { maxMs: 86_400_000 });
@@ -21,18 +21,6 @@ export interface LocalCliOptions {
   autoscaleStableWindow?: string;
   autoscalePanicWindow?: string;
   drainTimeout: string;
-}
-
-export interface LocalSettings {
-  paths: string[];
-  port: number;
-  host: string;
-  cacheDir?: string;
-  logLevel: string;
-  table: boolean;
-  autoscaleIntervalMs: number;
-  tuning: AutoscalerTuning;
-  drainMs: number;
 }
 
 /** What local mode runs with, decided from the flags alone; an Error naming the flag for a bad value. */
@@ -81,7 +69,7 @@ export function registerLocal(program: Command, version: string): void {
       const { runLocal } = await import('../local/run.js');
       await runLocal({
         ...settings,
-        path: settings.paths,
+        paths: settings.paths,
         version,
         cliPath: fileURLToPath(new URL('../../bin/modelplane.js', import.meta.url)),
       });

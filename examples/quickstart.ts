@@ -49,7 +49,7 @@ const CHAT_BODY = JSON.stringify({ model: 'chat', messages: [{ role: 'user', con
 const version = (JSON.parse(readFileSync(repo('package.json'), 'utf8')) as { version: string }).version;
 
 await runLocal({
-  path: repo('examples/local'),
+  paths: [repo('examples/local')],
   port,
   host: values.host!,
   ...(values['cache-dir'] ? { cacheDir: values['cache-dir'] } : {}),

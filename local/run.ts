@@ -6,9 +6,10 @@ import { startLocalMode, type LocalMode } from './local-mode.js';
 import { defaultCacheDir, LocalModeError } from './model-cache.js';
 import { count } from './words.js';
 
-export interface RunLocalOptions {
-  /** Manifest files and directories (-f, --filename); one string for one path. */
-  path: string | readonly string[];
+/** What local mode runs with, as its flags decide it. */
+export interface LocalSettings {
+  /** Manifest files and directories (-f, --filename). */
+  paths: readonly string[];
   port: number;
   host: string;
   cacheDir?: string;
@@ -17,6 +18,9 @@ export interface RunLocalOptions {
   autoscaleIntervalMs: number;
   tuning: AutoscalerTuning;
   drainMs: number;
+}
+
+export interface RunLocalOptions extends LocalSettings {
   version: string;
   cliPath: string;
   /** Called once every ModelDeployment read at start has a ready replica. */
@@ -32,7 +36,7 @@ export async function runLocal(o: RunLocalOptions): Promise<void> {
   let mode: LocalMode;
   try {
     mode = await startLocalMode({
-      paths: typeof o.path === 'string' ? [o.path] : o.path,
+      paths: o.paths,
       port: o.port,
       host: o.host,
       cacheDir: o.cacheDir ?? defaultCacheDir(),

@@ -5,6 +5,7 @@ import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { PerfError } from './errors.js';
 import type { GenerationOutcome } from './generation.js';
 import type { GenerateEndpoint } from './prompts.js';
+import { readText } from './http-transport.js';
 import { networkErrorKey, UNREACHABLE_CODES } from './transport.js';
 
 export type { GenerationOutcome };
@@ -86,18 +87,6 @@ export class ChunkReader {
     if (this.outcome.promptTokens === undefined) this.outcome.outputTokens = this.textChunks;
     return this.outcome;
   }
-}
-
-function readText(res: IncomingMessage, limit = 65_536): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let text = '';
-    res.setEncoding('utf8');
-    res.on('data', (c: string) => {
-      if (text.length < limit) text += c;
-    });
-    res.on('end', () => resolve(text));
-    res.on('error', reject);
-  });
 }
 
 export class GenerateTransport {

@@ -54,7 +54,8 @@ export function httpErrorKey(status: number, body: string): string {
   return String(status);
 }
 
-function readText(res: IncomingMessage, limit = 65_536): Promise<string> {
+/** A response body as text, at most `limit` characters of it kept (an error's body, for its reason). */
+export function readText(res: IncomingMessage, limit = 65_536): Promise<string> {
   return new Promise((resolve, reject) => {
     let text = '';
     res.setEncoding('utf8');

@@ -5,6 +5,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { TextTokenizer } from '../runtime/generate/tokenizer.js';
 import { invalid } from './errors.js';
+import { seededRandom } from '../common/seeded-random.js';
 
 export type GenerateEndpoint = 'completions' | 'chat';
 
@@ -50,14 +51,7 @@ export function promptCounter(tokenizer: TextTokenizer, endpoint: GenerateEndpoi
 
 /** Seeded words, enough of them to give at least `tokens` tokens. */
 function wordsText(seed: number, tokens: number): string {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = seededRandom(seed);
   return Array.from({ length: tokens + 16 }, () => WORDS[Math.floor(next() * WORDS.length)]).join(' ');
 }
 

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import ort from 'onnxruntime-node';
 import { writeDecoderModelDir, type DecoderDir, type DecoderDirOptions } from '../../../examples/decoder-model.js';
 import { metricValue } from '../../support/runtime-process.js';
+import { seededRandom } from '../../../common/seeded-random.js';
 
 export function decoderDir(parent: string, name: string, opts: DecoderDirOptions = {}): DecoderDir {
   return writeDecoderModelDir(join(parent, name), opts);
@@ -117,13 +118,6 @@ export class ReferenceDecoder {
 
 /** Deterministic token-id prompts of the given lengths, special tokens left out. */
 export function tokenPrompts(lengths: readonly number[], vocab: number, seed = 1): number[][] {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = seededRandom(seed);
   return lengths.map((n) => Array.from({ length: n }, () => Math.floor(next() * vocab)));
 }
