@@ -52,80 +52,106 @@ function contentLength(res: http.IncomingMessage): number | undefined {
   return v !== undefined && /^\d+$/.test(v) ? Number(v) : undefined;
 }
 
-export function httpSource(url: URL, opts: HttpSourceOptions): RangeSource {
-  const label = redactUri(url.toString());
-  if (opts.authorization !== undefined && /[\r\n]/.test(opts.authorization)) {
+/** Sends one GET and resolves with the response headers, under the connect and response timeouts. */
+function sendGet(target: URL, headers: http.OutgoingHttpHeaders, ca: string[] | undefined, opts: HttpSourceOptions): Promise<http.IncomingMessage> {
+  return new Promise((resolve, reject) => {
+    const secure = target.protocol === 'https:';
+    const lib = secure ? https : http;
+    const req = lib.request(target, { method: 'GET', headers, agent: false, ...(ca && secure ? { ca } : {}) });
+    const fail = (err: Error) => req.destroy(err);
+    const connectTimer = setTimeout(() => fail(new FetchError('Timeout', `connect to ${target.host} timed out after ${opts.connectTimeoutMs} ms`)), opts.connectTimeoutMs);
+    req.on('socket', (socket) => {
+      socket.once(secure ? 'secureConnect' : 'connect', () => {
+        clearTimeout(connectTimer);
+        req.setTimeout(opts.responseTimeoutMs, () => fail(new FetchError('Timeout', `no response from ${target.host} within ${opts.responseTimeoutMs} ms`)));
+      });
+    });
+    req.on('response', (res) => {
+      clearTimeout(connectTimer);
+      req.setTimeout(0);
+      resolve(res);
+    });
+    req.on('error', (err) => {
+      clearTimeout(connectTimer);
+      reject(err);
+    });
+    req.end();
+  });
+}
+
+/** Pure: the headers of a GET from `offset`, resuming only the same version when a validator is known. */
+function requestHeaders(authorization: string | undefined, offset: number, validator: string | undefined): http.OutgoingHttpHeaders {
+  const headers: http.OutgoingHttpHeaders = { 'user-agent': 'modelplane-fetch', 'accept-encoding': 'identity' };
+  if (authorization !== undefined) headers.authorization = authorization;
+  if (offset > 0) {
+    headers.range = `bytes=${offset}-`;
+    if (validator !== undefined) headers['if-range'] = validator;
+  }
+  return headers;
+}
+
+interface Hop {
+  target: URL;
+  authorization: string | undefined;
+}
+
+/** Pure: where a redirect leads, and whether the credentials still go along. */
+function nextHop(location: string, from: Hop, origin: string): Hop {
+  const target = new URL(location, from.target);
+  if (target.protocol !== 'http:' && target.protocol !== 'https:') {
+    throw new FetchError('RequestRejected', `redirect to unsupported scheme ${target.protocol}`);
+  }
+  // Like curl: credentials meant for one origin are not handed to another (e.g. a presigned store URL).
+  return { target, authorization: target.origin === origin ? from.authorization : undefined };
+}
+
+/** The body a final (non-redirect) response offers, 'restart' when only a fresh start makes sense, or its error. */
+function bodyFromResponse(res: http.IncomingMessage, offset: number, validator: string | undefined): OpenedBody | 'restart' {
+  const status = res.statusCode ?? 0;
+  if (status === 200) {
+    const total = contentLength(res);
+    return { body: res, start: 0, ...(total !== undefined ? { total } : {}), ...optional('validator', rangeValidator(res.headers)) };
+  }
+  if (status === 206) {
+    const range = parseContentRange(res.headers['content-range']);
+    if (range.start === undefined) {
+      res.resume();
+      throw new FetchError('NetworkError', `HTTP 206 without a usable Content-Range (${res.headers['content-range'] ?? 'none'})`);
+    }
+    return { body: res, start: range.start, ...optional('total', range.total), ...optional('validator', rangeValidator(res.headers) ?? validator) };
+  }
+  res.resume();
+  if (status === 416 && offset > 0) {
+    // Everything may already be on disk; otherwise the object shrank and only a fresh start makes sense.
+    const { total } = parseContentRange(res.headers['content-range']);
+    return total === offset ? { body: Readable.from([]), start: offset, total } : 'restart';
+  }
+  throw httpStatusError(status, res.statusMessage);
+}
+
+function checkAuthorization(authorization: string | undefined): void {
+  if (authorization !== undefined && /[\r\n]/.test(authorization)) {
     throw new FetchError('InvalidCredentials', 'credentials: authorization must be a single line');
   }
+}
+
+export function httpSource(url: URL, opts: HttpSourceOptions): RangeSource {
+  const label = redactUri(url.toString());
+  checkAuthorization(opts.authorization);
   const ca = opts.ca === undefined ? undefined : [...rootCertificates, opts.ca];
 
-  const get = (target: URL, headers: http.OutgoingHttpHeaders): Promise<http.IncomingMessage> =>
-    new Promise((resolve, reject) => {
-      const lib = target.protocol === 'https:' ? https : http;
-      const req = lib.request(target, { method: 'GET', headers, agent: false, ...(ca && target.protocol === 'https:' ? { ca } : {}) });
-      const fail = (err: Error) => req.destroy(err);
-      const connectTimer = setTimeout(() => fail(new FetchError('Timeout', `connect to ${target.host} timed out after ${opts.connectTimeoutMs} ms`)), opts.connectTimeoutMs);
-      req.on('socket', (socket) => {
-        socket.once(target.protocol === 'https:' ? 'secureConnect' : 'connect', () => {
-          clearTimeout(connectTimer);
-          req.setTimeout(opts.responseTimeoutMs, () => fail(new FetchError('Timeout', `no response from ${target.host} within ${opts.responseTimeoutMs} ms`)));
-        });
-      });
-      req.on('response', (res) => {
-        clearTimeout(connectTimer);
-        req.setTimeout(0);
-        resolve(res);
-      });
-      req.on('error', (err) => {
-        clearTimeout(connectTimer);
-        reject(err);
-      });
-      req.end();
-    });
-
   const open = async (offset: number, validator: string | undefined): Promise<OpenedBody> => {
-    let target = url;
-    let authorization = opts.authorization;
-    for (let hop = 0; hop <= opts.maxRedirects; hop++) {
-      const headers: http.OutgoingHttpHeaders = { 'user-agent': 'modelplane-fetch', 'accept-encoding': 'identity' };
-      if (authorization !== undefined) headers.authorization = authorization;
-      if (offset > 0) {
-        headers.range = `bytes=${offset}-`;
-        if (validator !== undefined) headers['if-range'] = validator;
-      }
-      const res = await get(target, headers);
-      const status = res.statusCode ?? 0;
-      if (REDIRECTS.has(status) && res.headers.location) {
+    let hop: Hop = { target: url, authorization: opts.authorization };
+    for (let n = 0; n <= opts.maxRedirects; n++) {
+      const res = await sendGet(hop.target, requestHeaders(hop.authorization, offset, validator), ca, opts);
+      const location = res.headers.location;
+      if (REDIRECTS.has(res.statusCode ?? 0) && location) {
         res.resume();
-        const next = new URL(res.headers.location, target);
-        if (next.protocol !== 'http:' && next.protocol !== 'https:') {
-          throw new FetchError('RequestRejected', `redirect to unsupported scheme ${next.protocol}`);
-        }
-        // Like curl: credentials meant for one origin are not handed to another (e.g. a presigned store URL).
-        if (next.origin !== url.origin) authorization = undefined;
-        target = next;
+        hop = nextHop(location, hop, url.origin);
         continue;
       }
-      if (status === 200) {
-        const total = contentLength(res);
-        return { body: res, start: 0, ...(total !== undefined ? { total } : {}), ...optional('validator', rangeValidator(res.headers)) };
-      }
-      if (status === 206) {
-        const range = parseContentRange(res.headers['content-range']);
-        if (range.start === undefined) {
-          res.resume();
-          throw new FetchError('NetworkError', `HTTP 206 without a usable Content-Range (${res.headers['content-range'] ?? 'none'})`);
-        }
-        return { body: res, start: range.start, ...optional('total', range.total), ...optional('validator', rangeValidator(res.headers) ?? validator) };
-      }
-      res.resume();
-      if (status === 416 && offset > 0) {
-        // Everything may already be on disk; otherwise the object shrank and only a fresh start makes sense.
-        const { total } = parseContentRange(res.headers['content-range']);
-        if (total === offset) return { body: Readable.from([]), start: offset, total };
-        return open(0, undefined);
-      }
-      throw httpStatusError(status, res.statusMessage);
+      const answer = bodyFromResponse(res, offset, validator);
+      return answer === 'restart' ? open(0, undefined) : answer;
     }
     throw new FetchError('TooManyRedirects', `more than ${opts.maxRedirects} redirects`);
   };
