@@ -399,11 +399,8 @@ export async function optimizeModel(opts: OptimizeOptions): Promise<Optimization
   }
 }
 
-async function optimize(opts: OptimizeOptions): Promise<OptimizationReport> {
-  checkOptions(opts);
-  const started = performance.now();
-  const providers = opts.executionProviders ?? ['cpu'];
-  const level = opts.graphOptimization ?? 'disabled';
+/** 0. The output directory, resolved, created and cleared of earlier outputs; never the model's own directory. */
+async function prepareOutput(opts: OptimizeOptions): Promise<{ out: string; modelPath: string }> {
   const out = resolve(opts.out);
   const modelPath = await resolveModelPath(opts.model);
   const modelDir = existsSync(modelPath) && statSync(modelPath).isDirectory() ? resolve(modelPath) : dirname(resolve(modelPath));
@@ -416,7 +413,12 @@ async function optimize(opts: OptimizeOptions): Promise<OptimizationReport> {
   } catch (err) {
     throw ioError(`--out: cannot prepare ${out}`, err);
   }
-  const base: OptimizationReport = {
+  return { out, modelPath };
+}
+
+/** What every report says: what was asked for, of which model, under which thresholds. */
+function baseReport(opts: OptimizeOptions, level: GraphOptimizationLevel): OptimizationReport {
+  return {
     applied: false,
     reason: 'NothingToOptimize',
     message: '',
@@ -426,24 +428,31 @@ async function optimize(opts: OptimizeOptions): Promise<OptimizationReport> {
     files: [],
     thresholds: thresholdsOf(opts),
   };
-  const finish = (r: OptimizationReport): OptimizationReport => {
-    r.seconds = Math.round((performance.now() - started) / 10) / 100;
-    try {
-      writeReport(out, r, opts.report);
-    } catch (err) {
-      throw ioError(`cannot write the report into ${out}`, err);
-    }
-    return r;
-  };
+}
 
-  const loaded = readModel(modelPath);
-  base.originalBytes = loaded.bytes;
-  if (!opts.quantize && level === 'disabled') {
-    return finish({ ...base, message: 'neither --quantize nor --graph-optimization was asked for' });
+/** 5. The report, with the seconds taken since `started`, written into `out`. */
+function finishReport(r: OptimizationReport, out: string, opts: OptimizeOptions, started: number): OptimizationReport {
+  r.seconds = Math.round((performance.now() - started) / 10) / 100;
+  try {
+    writeReport(out, r, opts.report);
+  } catch (err) {
+    throw ioError(`cannot write the report into ${out}`, err);
   }
-  const made = makeCandidates(loaded.model, opts, level);
-  if ('nothing' in made) return finish({ ...base, ...made.nothing });
+  return r;
+}
 
+/**
+ * 2-4 in a temporary directory under `out`: open the original model, evaluate every candidate against it, choose
+ * one, install it when it passed the gates, and `finish` the report. The session and the directory are released
+ * whatever happens.
+ */
+async function gateCandidates(
+  candidates: Candidate[],
+  out: string,
+  g: Omit<GateContext, 'original' | 'samples'>,
+  finish: (r: OptimizationReport) => OptimizationReport,
+): Promise<OptimizationReport> {
+  const { opts, base, loaded, level } = g;
   let tmp: string;
   try {
     tmp = mkdtempSync(join(out, TEMP_PREFIX));
@@ -453,13 +462,13 @@ async function optimize(opts: OptimizeOptions): Promise<OptimizationReport> {
   let original: OpenedSession | undefined;
   try {
     try {
-      original = await openSession(loaded.path, providers);
+      original = await openSession(loaded.path, opts.executionProviders ?? ['cpu']);
     } catch (err) {
       throw new OptimizeError('InvalidModel', `${loaded.path} does not load in onnxruntime: ${(err as Error).message}`);
     }
     base.executionProvider = original.provider;
-    const g: GateContext = { opts, base, loaded, level, original, samples: gateSamples(opts, original.signature) };
-    const { evaluated, dropped } = await evaluateAll(made.candidates, tmp, g);
+    const context: GateContext = { opts, base, loaded, level, original, samples: gateSamples(opts, original.signature) };
+    const { evaluated, dropped } = await evaluateAll(candidates, tmp, context);
     const chosen = choose(evaluated, dropped);
     const report = outcome(chosen, level);
     if (report.applied) install(chosen, out);
@@ -468,4 +477,23 @@ async function optimize(opts: OptimizeOptions): Promise<OptimizationReport> {
     await original?.session.release().catch(() => {});
     rmSync(tmp, { recursive: true, force: true });
   }
+}
+
+/** Steps: check the options, prepare the output, read the model, make the candidates, gate them, write the report. */
+async function optimize(opts: OptimizeOptions): Promise<OptimizationReport> {
+  checkOptions(opts);
+  const started = performance.now();
+  const level = opts.graphOptimization ?? 'disabled';
+  const { out, modelPath } = await prepareOutput(opts);
+  const base = baseReport(opts, level);
+  const finish = (r: OptimizationReport) => finishReport(r, out, opts, started);
+
+  const loaded = readModel(modelPath);
+  base.originalBytes = loaded.bytes;
+  if (!opts.quantize && level === 'disabled') {
+    return finish({ ...base, message: 'neither --quantize nor --graph-optimization was asked for' });
+  }
+  const made = makeCandidates(loaded.model, opts, level);
+  if ('nothing' in made) return finish({ ...base, ...made.nothing });
+  return gateCandidates(made.candidates, out, { opts, base, loaded, level }, finish);
 }

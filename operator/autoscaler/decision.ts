@@ -144,39 +144,54 @@ function windowAverage(samples: LoadSample[], from: number): number | undefined 
   return seconds > 0 ? weighted / seconds : undefined;
 }
 
-/** Decide the next replica count. Pure: the same policy, state and input always give the same result. */
-export function decide(policy: AutoscalerPolicy, state: AutoscalerState, input: DecisionInput): { decision: Decision; state: AutoscalerState } {
-  const { now, current, ready, notReady } = input;
-  const lo = policy.minReplicas;
-  const hi = Math.max(policy.minReplicas, policy.maxReplicas);
-  const stableFrom = now - policy.stableWindowSeconds * 1000;
+/** The replica bounds a policy allows: maxReplicas never below minReplicas. */
+function bounds(policy: AutoscalerPolicy): { lo: number; hi: number } {
+  return { lo: policy.minReplicas, hi: Math.max(policy.minReplicas, policy.maxReplicas) };
+}
+
+/** Adds this step's sample, forgets samples older than the stable window, and averages both windows. */
+function observeWindows(policy: AutoscalerPolicy, state: AutoscalerState, input: DecisionInput): { next: AutoscalerState; stable?: number; panic?: number } {
+  const stableFrom = input.now - policy.stableWindowSeconds * 1000;
   const samples = [...state.samples, ...(input.sample ? [input.sample] : [])].filter((s) => s.time > stableFrom);
-  const next: AutoscalerState = { ...state, samples };
-
   const stable = windowAverage(samples, stableFrom);
-  const panic = windowAverage(samples, now - policy.panicWindowSeconds * 1000);
-  const bounded = clamp(current, lo, hi);
-  if (stable === undefined || panic === undefined) {
-    // Nothing measured lately (no ready replica answered, or only new ones): hold, except to honour the bounds.
-    const reason = bounded !== current ? `replicas ${current} outside [${lo}, ${hi}]` : 'no load observed yet; holding';
-    return { decision: { desired: bounded, panicking: false, reason }, state: next };
-  }
+  const panic = windowAverage(samples, input.now - policy.panicWindowSeconds * 1000);
+  return { next: { ...state, samples }, stable, panic };
+}
 
+/** Nothing measured lately (no ready replica answered, or only new ones): hold, except to honour the bounds. */
+function holdWithoutLoad(policy: AutoscalerPolicy, current: number): Decision {
+  const { lo, hi } = bounds(policy);
+  const bounded = clamp(current, lo, hi);
+  const reason = bounded !== current ? `replicas ${current} outside [${lo}, ${hi}]` : 'no load observed yet; holding';
+  return { desired: bounded, panicking: false, reason };
+}
+
+/**
+ * The replicas each window asks for. The stable count keeps the current one within the tolerance, and a replica
+ * that turns requests away is saturated, whatever its capped in-flight count says: add one unless capacity is
+ * already on its way.
+ */
+function windowDesired(policy: AutoscalerPolicy, input: DecisionInput, stable: number, panic: number): { stableDesired: number; panicDesired: number; rejecting: boolean } {
+  const { current, notReady } = input;
   const target = policy.targetConcurrency;
-  const unit = policy.signal === 'sequences' ? 'sequences' : 'concurrency';
   let stableDesired = Math.ceil(stable / target - 1e-9);
   const panicDesired = Math.ceil(panic / target - 1e-9);
   const tolerance = policy.tolerance ?? 0;
   if (tolerance > 0 && current > 0 && Math.abs(stable / (current * target) - 1) <= tolerance) stableDesired = current;
-  // A replica that turns requests away is saturated, whatever its capped in-flight count says. Add one unless
-  // capacity is already on its way.
   const rejecting = (input.sample?.rejected ?? 0) > 0;
   if (rejecting && notReady === 0) stableDesired = Math.max(stableDesired, current + 1);
+  return { stableDesired, panicDesired, rejecting };
+}
 
-  // Panic: the short window asks for at least panicThreshold x the ready replicas.
-  const base = Math.max(ready, 1);
+/**
+ * Panic: the short window asks for at least panicThreshold x the ready replicas; panic lasts a stable window.
+ * Returns whether the step panics and the state with the panic's deadline (cleared, with its count, when calm).
+ */
+function updatePanic(policy: AutoscalerPolicy, state: AutoscalerState, input: DecisionInput, panicDesired: number): { panicking: boolean; next: AutoscalerState } {
+  const { now, current } = input;
+  const next = { ...state };
   let panicking = next.panicUntil !== undefined && now < next.panicUntil;
-  if (panicDesired / base >= policy.panicThreshold && panicDesired > current) {
+  if (panicDesired / Math.max(input.ready, 1) >= policy.panicThreshold && panicDesired > current) {
     panicking = true;
     next.panicUntil = now + policy.stableWindowSeconds * 1000;
   }
@@ -184,32 +199,58 @@ export function decide(policy: AutoscalerPolicy, state: AutoscalerState, input: 
     next.panicUntil = undefined;
     next.panicDesired = undefined;
   }
+  return { panicking, next };
+}
 
+/** The count the windows recommend, with its reason: in panic scale up at once to the larger of the windows, never down. */
+function recommend(
+  policy: AutoscalerPolicy,
+  state: AutoscalerState,
+  input: DecisionInput,
+  w: { stable: number; panic: number; stableDesired: number; panicDesired: number; panicking: boolean; rejecting: boolean },
+): { desired: number; why: string; next: AutoscalerState } {
+  const target = policy.targetConcurrency;
+  const unit = policy.signal === 'sequences' ? 'sequences' : 'concurrency';
   let desired: number;
   let why: string;
-  if (panicking) {
-    // Scale up at once to the larger of the windows; never down while panicking.
-    desired = Math.max(panicDesired, stableDesired, next.panicDesired ?? 0, current);
-    next.panicDesired = desired;
-    why = `panic: ${unit} over ${policy.panicWindowSeconds}s ${round1(panic)}, target ${target}`;
+  let next = state;
+  if (w.panicking) {
+    desired = Math.max(w.panicDesired, w.stableDesired, state.panicDesired ?? 0, input.current);
+    next = { ...state, panicDesired: desired };
+    why = `panic: ${unit} over ${policy.panicWindowSeconds}s ${round1(w.panic)}, target ${target}`;
   } else {
-    desired = stableDesired;
-    why = `average ${unit} ${round1(stable)}, target ${target}`;
+    desired = w.stableDesired;
+    why = `average ${unit} ${round1(w.stable)}, target ${target}`;
   }
-  if (rejecting) why += `; ${input.sample!.rejected} requests rejected (queue full)`;
+  if (w.rejecting) why += `; ${input.sample!.rejected} requests rejected (queue full)`;
+  return { desired, why, next };
+}
 
-  // Rate limits, against the replicas that serve now (fresh pods must not trigger a knee-jerk scale-down).
-  const upLimit = Math.ceil(base * policy.maxScaleUpRate);
-  const downLimit = Math.floor(current / policy.maxScaleDownRate);
-  desired = clamp(desired, Math.min(current, downLimit), Math.max(current, upLimit));
-  desired = clamp(desired, lo, hi);
+/** Rate limits, against the replicas that serve now (fresh pods must not trigger a knee-jerk scale-down), then the bounds. */
+function rateLimit(policy: AutoscalerPolicy, input: DecisionInput, desired: number): number {
+  const { lo, hi } = bounds(policy);
+  const upLimit = Math.ceil(Math.max(input.ready, 1) * policy.maxScaleUpRate);
+  const downLimit = Math.floor(input.current / policy.maxScaleDownRate);
+  return clamp(clamp(desired, Math.min(input.current, downLimit), Math.max(input.current, upLimit)), lo, hi);
+}
 
-  // Scale-down delay: go no lower than the most any recommendation asked for during the delay, and only once a
-  // full delay window has been observed.
+/**
+ * Scale-down delay: go no lower than the most any recommendation asked for during the delay, and only once a full
+ * delay window has been observed. `state` is the state before this step (its start and recommendations).
+ */
+function delayScaleDown(
+  policy: AutoscalerPolicy,
+  state: AutoscalerState,
+  input: DecisionInput,
+  desired: number,
+  why: string,
+): { desired: number; why: string; recommendations: AutoscalerState['recommendations'] } {
+  const { now, current } = input;
+  const { lo, hi } = bounds(policy);
   const delayFrom = now - policy.scaleDownDelaySeconds * 1000;
-  next.recommendations = [...state.recommendations.filter((r) => r.time > delayFrom), { time: now, desired }];
+  const recommendations = [...state.recommendations.filter((r) => r.time > delayFrom), { time: now, desired }];
   if (desired < current) {
-    const windowMax = Math.max(...next.recommendations.map((r) => r.desired));
+    const windowMax = Math.max(...recommendations.map((r) => r.desired));
     if (state.since > delayFrom && current <= hi) {
       desired = current;
       why += `; scale-down waits for ${policy.scaleDownDelaySeconds}s of observation`;
@@ -218,6 +259,24 @@ export function decide(policy: AutoscalerPolicy, state: AutoscalerState, input: 
       if (desired === current) why += `; scale-down delayed (${policy.scaleDownDelaySeconds}s)`;
     }
   }
-  desired = clamp(desired, lo, hi);
-  return { decision: { desired, stableConcurrency: stable, panicConcurrency: panic, panicking, reason: why }, state: next };
+  return { desired: clamp(desired, lo, hi), why, recommendations };
+}
+
+/**
+ * Decide the next replica count. Pure: the same policy, state and input always give the same result.
+ * Steps: observe the windows, the count each window asks for, panic, the recommendation, rate limits, the
+ * scale-down delay.
+ */
+export function decide(policy: AutoscalerPolicy, state: AutoscalerState, input: DecisionInput): { decision: Decision; state: AutoscalerState } {
+  const observed = observeWindows(policy, state, input);
+  const { stable, panic } = observed;
+  if (stable === undefined || panic === undefined) return { decision: holdWithoutLoad(policy, input.current), state: observed.next };
+
+  const wanted = windowDesired(policy, input, stable, panic);
+  const { panicking, next: panicState } = updatePanic(policy, observed.next, input, wanted.panicDesired);
+  const recommended = recommend(policy, panicState, input, { stable, panic, ...wanted, panicking });
+  const limited = rateLimit(policy, input, recommended.desired);
+  const delayed = delayScaleDown(policy, state, input, limited, recommended.why);
+  const next: AutoscalerState = { ...recommended.next, recommendations: delayed.recommendations };
+  return { decision: { desired: delayed.desired, stableConcurrency: stable, panicConcurrency: panic, panicking, reason: delayed.why }, state: next };
 }

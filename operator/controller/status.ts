@@ -106,7 +106,21 @@ export function worstPodFailure(pods: V1Pod[]): Failure | undefined {
 }
 
 
-export function computeStatus(o: Observation): ModelDeploymentStatus {
+/** What the Deployment's status says of the rollout, and the failure that explains a ModelDeployment not ready. */
+interface Rollout {
+  desired: number;
+  replicas: number;
+  readyReplicas: number;
+  available: number;
+  upToDate: boolean;
+  ready: boolean;
+  failure?: Failure;
+}
+
+/** Builds one condition of this observation, keeping the previous transition time where the status holds. */
+type CondFn = (type: string, status: 'True' | 'False', reason: string, message: string) => V1Condition;
+
+function observeRollout(o: Observation): Rollout {
   const desired = o.desiredReplicas;
   const ds = o.deployment?.status ?? {};
   const replicas = ds.replicas ?? 0;
@@ -122,57 +136,84 @@ export function computeStatus(o: Observation): ModelDeploymentStatus {
     : o.conflict
       ? { reason: 'ChildConflict', message: o.conflict }
       : ready ? undefined : worstPodFailure(o.pods) ?? rejectedPods(o.deployment);
-  const prev = o.previous?.conditions as V1Condition[] | undefined;
-  const cond = (type: string, status: 'True' | 'False', reason: string, message: string) => condition(type, status, reason, message, o.generation, prev, o.now);
-  const counts = `${readyReplicas}/${desired} replicas ready`;
+  return { desired, replicas, readyReplicas, available, upToDate, ready, failure };
+}
 
-  let readyCond: V1Condition;
-  if (ready) readyCond = cond('Ready', 'True', desired === 0 ? 'ScaledToZero' : 'Ready', counts);
-  else if (failure) readyCond = cond('Ready', 'False', failure.reason, failure.message);
-  else if (!o.deployment) readyCond = cond('Ready', 'False', 'Creating', 'waiting for the Deployment to be created');
-  else readyCond = cond('Ready', 'False', upToDate ? 'ReplicasNotReady' : 'RollingOut', counts);
+const replicaCounts = (r: Rollout) => `${r.readyReplicas}/${r.desired} replicas ready`;
 
-  const availableCond = desired === 0 && !o.invalid
+function readyCondition(o: Observation, r: Rollout, cond: CondFn): V1Condition {
+  if (r.ready) return cond('Ready', 'True', r.desired === 0 ? 'ScaledToZero' : 'Ready', replicaCounts(r));
+  if (r.failure) return cond('Ready', 'False', r.failure.reason, r.failure.message);
+  if (!o.deployment) return cond('Ready', 'False', 'Creating', 'waiting for the Deployment to be created');
+  return cond('Ready', 'False', r.upToDate ? 'ReplicasNotReady' : 'RollingOut', replicaCounts(r));
+}
+
+function availableCondition(o: Observation, r: Rollout, cond: CondFn): V1Condition {
+  const { available, failure } = r;
+  return r.desired === 0 && !o.invalid
     ? cond('Available', 'True', 'ScaledToZero', 'no replicas requested')
     : available > 0
       ? cond('Available', 'True', 'MinimumReplicasAvailable', `${available} replica${available === 1 ? '' : 's'} serving`)
       : cond('Available', 'False', failure?.reason ?? 'NoReplicasAvailable', failure?.message ?? 'no replica is serving yet');
+}
 
+function progressingCondition(o: Observation, r: Rollout, cond: CondFn): V1Condition {
+  const counts = replicaCounts(r);
   const stalled = o.deployment?.status?.conditions?.find((c) => c.type === 'Progressing' && c.status === 'False');
-  const progressingCond = o.invalid
+  return o.invalid
     ? cond('Progressing', 'False', 'InvalidSpec', o.invalid)
     : o.conflict
       ? cond('Progressing', 'False', 'ChildConflict', o.conflict)
-      : ready
+      : r.ready
       ? cond('Progressing', 'False', 'RolloutComplete', counts)
       : stalled
         ? cond('Progressing', 'False', stalled.reason ?? 'ProgressDeadlineExceeded', stalled.message ?? 'the rollout made no progress in time')
-        : cond('Progressing', 'True', failure?.reason ?? (o.deployment ? 'RollingOut' : 'Creating'), failure?.message ?? counts);
+        : cond('Progressing', 'True', r.failure?.reason ?? (o.deployment ? 'RollingOut' : 'Creating'), r.failure?.message ?? counts);
+}
 
-  // The runtime turns ready only after loading and warming up its model, so a ready pod proves a load.
+/** The runtime turns ready only after loading and warming up its model, so a ready pod proves a load. */
+function modelLoadedCondition(o: Observation, r: Rollout, cond: CondFn): V1Condition {
+  const { failure, readyReplicas } = r;
   const loadFailure = failure && (failure.reason === 'ModelFetchFailed' || failure.reason === 'ModelOptimizationFailed' || failure.reason === 'ModelLoadFailed') ? failure : undefined;
   const loadedBy = `loaded by ${readyReplicas} replica${readyReplicas === 1 ? '' : 's'}`;
   const warmups = o.warmupFailures ?? [];
-  const modelLoadedCond = readyReplicas > 0
+  const prev = o.previous?.conditions as V1Condition[] | undefined;
+  return readyReplicas > 0
     ? warmups.length
       ? cond('ModelLoaded', 'True', 'WarmUpFailed', `${loadedBy}; the warm-up on generated inputs failed on ${warmups.map((w) => w.pod).join(', ')} and the model is served all the same (spec.runtime.warmup gives it inputs it takes): ${warmups[0].message}`.slice(0, 4096))
       : cond('ModelLoaded', 'True', 'ModelLoaded', loadedBy)
     : loadFailure
       ? cond('ModelLoaded', 'False', loadFailure.reason, loadFailure.message)
       : condition('ModelLoaded', 'Unknown', 'Pending', 'no replica has loaded the model yet', o.generation, prev, o.now);
+}
 
-  let lastFailure = o.previous?.lastFailure;
+/** The previous lastFailure, replaced (with this time) when a different failure shows now. */
+function nextLastFailure(o: Observation, failure: Failure | undefined): ModelDeploymentStatus['lastFailure'] {
+  const lastFailure = o.previous?.lastFailure;
   if (failure && !(lastFailure && lastFailure.reason === failure.reason && lastFailure.message === failure.message)) {
-    lastFailure = { reason: failure.reason, message: failure.message, time: isoSeconds(o.now) };
+    return { reason: failure.reason, message: failure.message, time: isoSeconds(o.now) };
   }
+  return lastFailure;
+}
+
+/**
+ * The status for an observation. Steps: observe the rollout, the Ready, Available, Progressing and ModelLoaded
+ * conditions, the last failure, the optimisation summary.
+ */
+export function computeStatus(o: Observation): ModelDeploymentStatus {
+  const r = observeRollout(o);
+  const prev = o.previous?.conditions as V1Condition[] | undefined;
+  const cond: CondFn = (type, status, reason, message) => condition(type, status, reason, message, o.generation, prev, o.now);
+  const conditions = [readyCondition(o, r, cond), availableCondition(o, r, cond), progressingCondition(o, r, cond), modelLoadedCondition(o, r, cond)];
+  const lastFailure = nextLastFailure(o, r.failure);
   return {
     observedGeneration: o.generation,
-    replicas,
-    readyReplicas,
-    availableReplicas: available,
+    replicas: r.replicas,
+    readyReplicas: r.readyReplicas,
+    availableReplicas: r.available,
     selector: o.selector,
     ...(o.url ? { url: o.url } : {}),
-    conditions: [readyCond, availableCond, progressingCond, modelLoadedCond] as ModelDeploymentStatus['conditions'],
+    conditions: conditions as ModelDeploymentStatus['conditions'],
     ...(lastFailure ? { lastFailure } : {}),
     ...optimizationField(o),
   };
