@@ -18,6 +18,8 @@ export interface ReplicaOptions {
   command: string;
   cliPath: string;
   argv: string[];
+  /** The model it serves, whose metadata says how its warm-up went. */
+  model: string;
   runDir: string;
   logger: Logger;
   onChange: () => void;
@@ -52,6 +54,8 @@ export class Replica {
   inflight = 0;
   lastTermination?: Termination;
   readySince?: number;
+  /** Its warm-up on generated inputs failed (the model is served all the same): the runtime's message. */
+  warmupFailure?: string;
   readonly agent = new Agent({ keepAlive: true, maxSockets: 256, keepAliveMsecs: 1000, timeout: 300_000 });
   private child?: ChildProcess;
   private exited?: Promise<void>;
@@ -77,6 +81,7 @@ export class Replica {
     writeFileSync(this.terminationLog, '');
     this.phase = 'starting';
     this.port = undefined;
+    this.warmupFailure = undefined;
     this.lastError = undefined;
     this.probeFailures = 0;
     const child = spawn(this.opts.command, [this.opts.cliPath, ...this.opts.argv], {
@@ -176,6 +181,7 @@ export class Replica {
         this.readySince = Date.now();
         this.opts.logger.info('replica ready', { replica: this.id, port: this.port, pid: this.pid });
         this.opts.onChange();
+        void this.readWarmup(this.port);
       }
     } else if (this.phase === 'ready' && ++this.probeFailures >= 2) {
       this.phase = 'starting';
@@ -184,6 +190,23 @@ export class Replica {
       this.opts.onChange();
     }
     this.schedule(this.phase === 'ready' ? (this.opts.probePeriodMs ?? 1000) : STARTING_PROBE_MS);
+  }
+
+  /**
+   * How the warm-up went, from the model's metadata, once ready (as the operator asks a ready pod): a failure on
+   * generated inputs becomes the status' WarmUpFailed note. A replica that cannot say is taken at its word.
+   */
+  private async readWarmup(port: number): Promise<void> {
+    if (this.warmupFailure !== undefined) return;
+    try {
+      const r = await fetch(`http://127.0.0.1:${port}/v2/models/${encodeURIComponent(this.opts.model)}`, { signal: AbortSignal.timeout(PROBE_TIMEOUT_MS) });
+      const warmup = r.ok ? ((await r.json()) as { warmup?: { status?: string; message?: string } }).warmup : undefined;
+      if (warmup?.status !== 'failed' || this.port !== port) return;
+      this.warmupFailure = warmup.message ?? 'no message';
+      this.opts.onChange();
+    } catch {
+      // not answering: nothing to report
+    }
   }
 
   /** Draining or stopped: no longer probed or routed to. */

@@ -14,6 +14,8 @@ export interface ReplicaObservation {
   current: boolean;
   restarts: number;
   lastTermination?: Termination;
+  /** The runtime's message when its warm-up on generated inputs failed. */
+  warmupFailure?: string;
   createdAt: Date;
 }
 
@@ -98,6 +100,7 @@ export function localStatus(o: LocalObservation): ModelDeploymentStatus {
     deployment,
     pods,
     selector: o.selector,
+    warmupFailures: live.filter((r) => r.phase === 'ready' && r.warmupFailure).map((r) => ({ pod: r.id, message: r.warmupFailure! })),
     ...(o.url ? { url: o.url } : {}),
     ...(o.previous ? { previous: o.previous } : {}),
     ...(o.optimizationRequested !== undefined ? { optimizationRequested: o.optimizationRequested } : {}),

@@ -4,7 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runInNewContext } from 'node:vm';
-import { simpleModel } from '../../examples/onnx-models.js';
+import { reflectPadModel, simpleModel } from '../../examples/onnx-models.js';
 import { DASHBOARD_HTML } from '../../local/dashboard.js';
 import { READY_REASON_HEADER } from '../../local/proxy.js';
 import { readySummary } from '../../local/run.js';
@@ -136,5 +136,24 @@ spec:
       return (s.deployments.find((d) => d.name === 'broken')?.replicas[0]?.restarts ?? 0) >= 2;
     });
     expect(out.match(/^failing: broken: /gm)).toHaveLength(1);
+  });
+
+  test('a model whose warm-up on generated inputs fails is served, and its status says so (ModelLoaded: WarmUpFailed)', async () => {
+    modelFile(models, 'pad', reflectPadModel());
+    writeFileSync(join(manifests, 'pad.yaml'), `apiVersion: serving.modelplane.io/v1alpha1
+kind: ModelDeployment
+metadata: { name: pad }
+spec:
+  model: { uri: "file://${models}/pad.onnx" }
+`);
+    const loaded = await until('the warm-up note in the status', async () => {
+      const s = await (await fetch(`${url}/api/local`)).json() as { deployments: { name: string; conditions: { type: string; status: string; reason: string; message: string }[] }[] };
+      const c = s.deployments.find((d) => d.name === 'pad')?.conditions.find((x) => x.type === 'ModelLoaded');
+      return c?.reason === 'WarmUpFailed' && c;
+    });
+    expect(loaded.status).toBe('True');
+    expect(loaded.message).toMatch(/^.*the warm-up on generated inputs failed on pad-[^ ,]+ and the model is served all the same .*Pad/);
+    const ready = await (await fetch(`${url}/v2/models/pad/ready`)).status;
+    expect(ready).toBe(200);
   });
 });

@@ -21,6 +21,12 @@ test.each<[string, Partial<LocalObservation>, Record<string, [string, string]>, 
   if (message) expect(cond(s, 'Ready').message).toMatch(message);
 });
 
+test('a ready replica whose warm-up on generated inputs failed: the model is loaded, and ModelLoaded says so with the runtime\'s words', () => {
+  const s = localStatus(obs({ desiredReplicas: 1, replicas: [rep('a', 'ready', { warmupFailure: 'Pad reflect: pads too large' }), rep('b', 'draining', { warmupFailure: 'old' })] }));
+  expect(cond(s, 'Ready')).toMatchObject({ status: 'True', reason: 'Ready' });
+  expect(cond(s, 'ModelLoaded')).toMatchObject({ status: 'True', reason: 'WarmUpFailed', message: expect.stringMatching(/failed on a and the model is served all the same .*: Pad reflect: pads too large$/) });
+});
+
 test('draining replicas are not counted', () => {
   const s = localStatus(obs({ desiredReplicas: 1, replicas: [rep('a', 'ready'), rep('b', 'draining')] }));
   expect(s).toMatchObject({ replicas: 1, readyReplicas: 1 });
