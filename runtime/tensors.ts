@@ -174,21 +174,29 @@ export function decodeBinaryData(datatype: Datatype, shape: readonly number[], c
   return { strings };
 }
 
+/** A float as JSON writes it: null where JSON has no number (NaN, infinities), and -0 with its sign, as it came. */
+function jsonFloat(v: number): string {
+  if (!Number.isFinite(v)) return 'null';
+  return v === 0 && 1 / v < 0 ? '-0' : String(v);
+}
+
 function finiteOrNull(arr: Float32Array | Float64Array): string {
   for (let i = 0; i < arr.length; i++) {
-    if (!Number.isFinite(arr[i])) return Array.from(arr, (v) => (Number.isFinite(v) ? String(v) : 'null')).join(',');
+    const v = arr[i];
+    // The plain join writes every finite value but -0, which it writes as 0.
+    if (!Number.isFinite(v) || (v === 0 && 1 / v < 0)) return Array.from(arr, jsonFloat).join(',');
   }
   return arr.join(',');
 }
 
-/** The JSON text of a tensor's `data` array (flat, row-major). Non-finite floats have no JSON form: null. */
+/** The JSON text of a tensor's `data` array (flat, row-major). Non-finite floats have no JSON form: null; -0 keeps its sign. */
 export function encodeJsonData(datatype: Datatype, data: TensorData): string {
   if (Array.isArray(data)) return JSON.stringify(data);
   switch (datatype) {
     case 'BOOL':
       return `[${Array.from(data as Uint8Array, (v) => (v ? 'true' : 'false')).join(',')}]`;
     case 'FP16':
-      return `[${Array.from(data as Uint16Array, (v) => { const f = fromHalf(v); return Number.isFinite(f) ? String(f) : 'null'; }).join(',')}]`;
+      return `[${Array.from(data as Uint16Array, (v) => jsonFloat(fromHalf(v))).join(',')}]`;
     case 'FP32':
     case 'FP64':
       return `[${finiteOrNull(data as Float32Array | Float64Array)}]`;
@@ -197,7 +205,6 @@ export function encodeJsonData(datatype: Datatype, data: TensorData): string {
   }
 }
 
-/** The binary layout of a tensor: a view on its bytes, or length-prefixed UTF-8 strings for BYTES. */
 /** BYTES elements in the binary form: each preceded by its length as a 4-byte little-endian integer. */
 export function lengthPrefixed(items: readonly Uint8Array[]): Uint8Array {
   const out = Buffer.allocUnsafe(items.reduce((n, b) => n + 4 + b.byteLength, 0));

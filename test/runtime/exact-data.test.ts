@@ -193,6 +193,18 @@ describe('numbers outside the datatype are refused, not turned into infinity', (
     expect(r.json.outputs[0].data).toEqual([3.4028234663852886e38, -3.4028234663852886e38]);
     expect(r.json.outputs[1].data).toEqual([65504, -65504]);
   });
+
+  test('-0 keeps its sign over JSON, in and out, for FP32, FP16 and FP64', async () => {
+    // Written by hand: JSON.stringify writes -0 as 0.
+    const body = Buffer.from(`{"inputs":[${[['in_FLOAT', 'FP32'], ['in_FLOAT16', 'FP16'], ['in_DOUBLE', 'FP64']]
+      .map(([name, datatype]) => `{"name":"${name}","datatype":"${datatype}","shape":[1,3],"data":[-0,0,-1.5]}`).join(',')}]}`);
+    const r = await rawPost(floats.url, '/v2/models/floats/infer', body, { 'Content-Type': 'application/json' });
+    expect(r.status).toBe(200);
+    for (const name of ['out_FLOAT', 'out_FLOAT16', 'out_DOUBLE']) {
+      const data = r.json.outputs.find((o: { name: string }) => o.name === name).data as number[];
+      expect([name, data.map((v) => (Object.is(v, -0) ? '-0' : String(v)))]).toEqual([name, ['-0', '0', '-1.5']]);
+    }
+  });
 });
 
 describe('malformed request framing is a 400 naming what is wrong', () => {
