@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import type { Logger } from '../common/logger.js';
 import { isoSeconds } from '../common/time.js';
 import type { ModelDeployment, ModelDeploymentStatus } from '../operator/api/schema.js';
-import { decide, initialState, policyFor, type AutoscalerPolicy, type AutoscalerState, type Decision, type PolicyTuning } from '../operator/autoscaler/decision.js';
+import { averageField, decide, initialState, policyFor, type AutoscalerPolicy, type AutoscalerState, type Decision, type PolicyTuning } from '../operator/autoscaler/decision.js';
 import { selectorFor } from '../operator/resources/labels.js';
 import { LoadMeter } from './load-meter.js';
 import { servedName } from './manifests.js';
@@ -267,7 +267,8 @@ export class LocalDeployment {
     return {
       mode: 'builtin',
       desiredReplicas: this.desired,
-      ...(as.last?.stableConcurrency !== undefined ? { averageConcurrency: round2(as.last.stableConcurrency) } : {}),
+      // For metric sequences the router's requests in flight stand in for sequences: one request is one sequence.
+      ...(as.last?.stableConcurrency !== undefined ? { [averageField(as.policy)]: round2(as.last.stableConcurrency) } : {}),
       ...(as.last?.panicConcurrency !== undefined ? { panicConcurrency: round2(as.last.panicConcurrency) } : {}),
       panicking: as.last?.panicking ?? false,
       reason: as.last?.reason ?? 'no decision yet',

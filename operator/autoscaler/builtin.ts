@@ -11,7 +11,7 @@ import { API_VERSION, GROUP, KIND, PLURAL, VERSION, type ModelDeployment } from 
 import { validateModelDeployment } from '../api/validate.js';
 import { RUNTIME_CONTAINER } from '../resources/deployment.js';
 import { selectorLabels } from '../resources/labels.js';
-import { decide, initialState, loadSignal, policyFor, round1, type AutoscalerState, type LoadSignal, type PolicyTuning } from './decision.js';
+import { averageField, decide, initialState, loadSignal, policyFor, round1, type AutoscalerState, type LoadSignal, type PolicyTuning } from './decision.js';
 import type { AutoscalerStatus } from './scalers.js';
 import { loadSample, nextBaseline, parseRuntimeMetrics, RUNNING_SEQUENCES_SERIES, sequencesSample, type PodScrape } from './signal.js';
 import type { LeaderLoop } from '../kube/leader-loop.js';
@@ -248,7 +248,7 @@ export class BuiltinAutoscaler {
     const blind = this.blind(t, ready, scrapes, now, policy.stableWindowSeconds);
     const why = blind ? `no ready runtime pod's metrics could be read for ${Math.round((now - t.unscrapedSince!) / 1000)} s (${ready.map((p) => this.failing.get(podKey(p))).filter(Boolean).join('; ')})` : '';
     if (blind && !md.status?.autoscaler?.unscrapedSince && !t.written?.status.unscrapedSince) this.writer.event(md, 'NoMetrics', why.slice(0, 1024), 'Warning');
-    const average = policy.signal === 'sequences' ? 'averageSequences' : 'averageConcurrency';
+    const average = averageField(policy);
     const status: AutoscalerStatus = {
       mode: 'builtin',
       ...(decision.stableConcurrency !== undefined ? { [average]: round1(decision.stableConcurrency) } : {}),

@@ -54,6 +54,11 @@ export function loadSignal(a: Partial<Pick<AutoscalingSpec, 'metric'>>): LoadSig
   return a.metric === 'sequences' ? 'sequences' : 'concurrency';
 }
 
+/** The status.autoscaler field that carries the stable window's average load: it names the policy's signal. */
+export function averageField(policy: Pick<AutoscalerPolicy, 'signal'>): 'averageSequences' | 'averageConcurrency' {
+  return policy.signal === 'sequences' ? 'averageSequences' : 'averageConcurrency';
+}
+
 /**
  * The policy for a spec.autoscaling block (its defaults already applied: they are the schema's). With metric
  * sequences the target is targetSequences, and the load fed to decide() must count sequences.
