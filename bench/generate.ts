@@ -4,12 +4,12 @@
 // loop's, and time to first token at 8 streams. Each figure is a ratio or a difference of two measurements taken here,
 // the loop and the server each a process of its own, in alternating rounds (the medians are reported).
 import { fork, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import ort from 'onnxruntime-node';
 import { writeDecoderModelDir, type DecoderDir } from '../examples/decoder-model.js';
+import { freePort, processCpuSeconds, Targets } from './support.js';
 
 const CLI = new URL('../../bin/modelplane.js', import.meta.url).pathname;
 const quick = process.env.BENCH_QUICK === '1';
@@ -18,29 +18,8 @@ const NEW_TOKENS = quick ? 32 : 48;
 /** Prompts there are; a level runs two sequences a stream, at most these. */
 const SEQUENCES = 32;
 const THREADS = Number(process.env.BENCH_INTRA_OP_THREADS ?? 1);
-const results: { name: string; figure: string; target: string; pass: boolean }[] = [];
-
-function report(name: string, figure: string, target: string, pass: boolean): void {
-  results.push({ name, figure, target, pass });
-  console.log(`${pass ? 'PASS' : 'FAIL'}  ${name}: ${figure}  (target ${target})`);
-}
-
-function freePort(): Promise<number> {
-  return new Promise((res) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => res(port));
-    });
-  });
-}
-
-/** CPU seconds used so far (utime + stime) by a process, all its threads. */
-function processCpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
+const targets = new Targets();
+const report = targets.report.bind(targets);
 
 async function startServer(model: string, args: string[]): Promise<{ url: string; proc: ChildProcess; stop(): Promise<void> }> {
   const port = await freePort();
@@ -238,9 +217,7 @@ async function main(): Promise<void> {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-  const failed = results.filter((r) => !r.pass);
-  console.log(`\n${results.length - failed.length} of ${results.length} targets met`);
-  process.exitCode = failed.length ? 1 : 0;
+  targets.summarize();
 }
 
 (process.argv[2] === '--raw-loop' ? rawLoopProcess(process.argv[3], JSON.parse(process.argv[4])) : main()).catch((err) => {

@@ -4,33 +4,19 @@ import autocannon from 'autocannon';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { Agent, request } from 'node:http';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import ort from 'onnxruntime-node';
 import { credentials, makeGenericClientConstructor, type Client, type ServiceError } from '@grpc/grpc-js';
 import { inferenceService } from '../runtime/grpc/proto.js';
 import { convNetModel, mlpModel, simpleModel, smallCnnModel, writeModel } from '../examples/onnx-models.js';
+import { cpuSeconds, freePort, processCpuSeconds, Targets } from './support.js';
 
 const CLI = new URL('../../bin/modelplane.js', import.meta.url).pathname;
 const quick = process.env.BENCH_QUICK === '1';
 const seconds = quick ? 3 : 8;
-const results: { name: string; figure: string; target: string; pass: boolean }[] = [];
-
-function report(name: string, figure: string, target: string, pass: boolean): void {
-  results.push({ name, figure, target, pass });
-  console.log(`${pass ? 'PASS' : 'FAIL'}  ${name}: ${figure}  (target ${target})`);
-}
-
-function freePort(): Promise<number> {
-  return new Promise((res) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => res(port));
-    });
-  });
-}
+const targets = new Targets();
+const report = targets.report.bind(targets);
 
 interface Server {
   url: string;
@@ -295,15 +281,6 @@ async function grpcBench(dir: string): Promise<void> {
   console.log(`      gRPC server CPU per request vs HTTP binary: ${median(cpuVsHttp).toFixed(2)}x (no target)`);
 }
 
-/** CPU seconds used so far (utime + stime) from a /proc stat file: a process's (all threads) or one thread's. */
-function cpuSeconds(statPath: string): number {
-  const stat = readFileSync(statPath, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  // Fields 14 and 15 of stat(5); the slice starts at field 3.
-  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
-}
-const CLOCK_TICKS = 100;
-const processCpuSeconds = (pid: number) => cpuSeconds(`/proc/${pid}/stat`);
 /** The main thread's share: the HTTP server, protocol parsing and the scheduler run there. */
 const mainThreadCpuSeconds = (pid: number) => cpuSeconds(`/proc/${pid}/task/${pid}/stat`);
 
@@ -423,9 +400,7 @@ async function main(): Promise<void> {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-  const failed = results.filter((r) => !r.pass);
-  console.log(`\n${results.length - failed.length} of ${results.length} targets met`);
-  process.exitCode = failed.length ? 1 : 0;
+  targets.summarize();
 }
 
 main().catch((err) => {
