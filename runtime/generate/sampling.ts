@@ -2,6 +2,7 @@
 // (in that order, as transformers applies them) from a random stream of the sequence's own, so a seed gives the same
 // tokens whatever else shares the batch.
 import { seededRandom } from '../../common/seeded-random.js';
+import { fromHalf } from '../datatypes.js';
 
 /** A sequence's random stream from its seed (mulberry32). */
 export const createRng = seededRandom;
@@ -123,12 +124,7 @@ let halfTable: Float32Array | undefined;
 export function halfsToFloats(src: Uint16Array, out: Float32Array = new Float32Array(src.length)): Float32Array {
   if (!halfTable) {
     halfTable = new Float32Array(65536);
-    for (let h = 0; h < 65536; h++) {
-      const s = h & 0x8000 ? -1 : 1;
-      const e = (h >> 10) & 0x1f;
-      const f = h & 0x3ff;
-      halfTable[h] = e === 0 ? s * f * 2 ** -24 : e === 31 ? (f ? NaN : s * Infinity) : s * (1 + f / 1024) * 2 ** (e - 15);
-    }
+    for (let h = 0; h < 65536; h++) halfTable[h] = fromHalf(h);
   }
   for (let i = 0; i < src.length; i++) out[i] = halfTable[src[i]];
   return out;
