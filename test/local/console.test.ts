@@ -10,23 +10,11 @@ import { READY_REASON_HEADER } from '../../local/proxy.js';
 import { readySummary } from '../../local/run.js';
 import { count } from '../../local/words.js';
 import { CLI, modelFile, tempDir } from '../support/runtime-process.js';
+import { waitFor } from '../support/wait-for.js';
+import { terminate } from '../support/processes.js';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until<T>(what: string, check: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const v = await check();
-      if (v) return v;
-    } catch (err) {
-      last = err;
-    }
-    await sleep(100);
-  }
-  throw new Error(`timed out waiting for ${what}${last ? ` (${String(last)})` : ''}`);
-}
+/** Polls every 100 ms, for up to a minute. */
+const until = <T>(what: string, check: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 60_000) => waitFor(what, check, timeoutMs, 100);
 
 describe('words', () => {
   test('one replica, two replicas', () => {
@@ -94,11 +82,7 @@ spec:
   });
 
   afterAll(async () => {
-    if (proc && proc.exitCode === null) {
-      const exited = new Promise((r) => proc.once('exit', r));
-      proc.kill('SIGTERM');
-      await exited;
-    }
+    if (proc) await terminate(proc, 15_000);
     tmp.remove();
   });
 

@@ -10,8 +10,8 @@ import { chromium } from 'playwright-core';
 import { writeDecoderModelDir } from '../../examples/decoder-model.js';
 import { simpleModel } from '../../examples/onnx-models.js';
 import { CLI, metricValue, modelFile, tempDir } from '../support/runtime-process.js';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+import { sleep, waitFor } from '../support/wait-for.js';
+import { terminate } from '../support/processes.js';
 
 interface ReplicaInfo { id: string; phase: string; pid: number; port: number; inflight: number }
 interface Generation { tokensPerSecond: number; timeToFirstTokenSeconds: number | null; runningSequences: number; waitingSequences: number; windowSeconds: number }
@@ -23,22 +23,6 @@ async function deployments(url: string): Promise<DeploymentInfo[]> {
 
 async function deployment(url: string, name: string): Promise<DeploymentInfo> {
   return (await deployments(url)).find((d) => d.name === name)!;
-}
-
-async function waitFor<T>(what: string, check: () => Promise<T | undefined | false>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const v = await check();
-      if (v) return v;
-      last = v;
-    } catch (err) {
-      last = err;
-    }
-    await sleep(50);
-  }
-  throw new Error(`timed out waiting for ${what} (last: ${last instanceof Error ? last.message : JSON.stringify(last)})`);
 }
 
 /** A replica's own metric, read from the replica (not through the router). */
@@ -108,11 +92,7 @@ spec:
   }, 90_000);
 
   afterAll(async () => {
-    if (proc && proc.exitCode === null) {
-      const exited = new Promise((r) => proc.once('exit', r));
-      proc.kill('SIGTERM');
-      await exited;
-    }
+    if (proc) await terminate(proc, 15_000);
     tmp.remove();
   });
 

@@ -8,8 +8,10 @@ import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import { mlpModel, sampleRateModel, simpleModel } from '../../examples/onnx-models.js';
 import { CLI, modelFile, tempDir } from '../support/runtime-process.js';
+import { sleep, waitFor as pollFor } from '../support/wait-for.js';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Polls every 100 ms, for up to `timeoutMs`. */
+const waitFor = <T>(what: string, check: () => Promise<T | undefined | false>, timeoutMs = 30_000) => pollFor(what, check, timeoutMs, 100);
 
 interface Local {
   proc: ChildProcess;
@@ -46,22 +48,6 @@ async function state(url: string): Promise<{ deployments: DeploymentInfo[]; inva
 
 async function deployment(url: string, name: string): Promise<DeploymentInfo | undefined> {
   return (await state(url)).deployments.find((d) => d.name === name);
-}
-
-async function waitFor<T>(what: string, check: () => Promise<T | undefined | false>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const v = await check();
-      if (v) return v;
-      last = v;
-    } catch (err) {
-      last = err;
-    }
-    await sleep(100);
-  }
-  throw new Error(`timed out waiting for ${what} (last: ${JSON.stringify(last)})`);
 }
 
 const allReady = (d: DeploymentInfo | undefined, n: number) => !!d && d.readyReplicas === n && d.replicas.length === n && d.replicas.every((r) => r.phase === 'ready' && r.current);

@@ -8,18 +8,10 @@ import { Tokenizer } from '@huggingface/tokenizers';
 import { Template } from '@huggingface/jinja';
 import { writeDecoderModelDir, type DecoderDir } from '../../../examples/decoder-model.js';
 import { tempDir } from '../../support/runtime-process.js';
+import { halfToFloat } from './support.js';
 
 const tmp = tempDir('modelplane-decoder-');
 afterAll(() => tmp.remove());
-
-const halfToFloat = (h: number): number => {
-  const s = h & 0x8000 ? -1 : 1;
-  const e = (h >> 10) & 0x1f;
-  const f = h & 0x3ff;
-  if (e === 0) return s * f * 2 ** -24;
-  if (e === 31) return f ? NaN : s * Infinity;
-  return s * (1 + f / 1024) * 2 ** (e - 15);
-};
 
 interface Loaded {
   model: DecoderDir;

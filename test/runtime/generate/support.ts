@@ -50,7 +50,8 @@ export async function waitForMetric(url: string, name: string, check: (v: number
   throw new Error(`${name}${labels ? `{${labels}}` : ''} never satisfied the condition`);
 }
 
-const halfToFloat = (h: number): number => {
+/** A float16's value, written here apart from the runtime's conversion (the reference decoder reads float16 logits). */
+export const halfToFloat = (h: number): number => {
   const s = h & 0x8000 ? -1 : 1;
   const e = (h >> 10) & 0x1f;
   const f = h & 0x3ff;
