@@ -1,0 +1,71 @@
+// What the gateway routes to, the same in both homes: a Directory of Targets (one per ModelDeployment, found by the
+// model it serves), each with the ready Upstreams (pods from EndpointSlices in a cluster, replica processes in local
+// mode) and a way to ask for a first replica when it is scaled to zero. The cluster and local mode each implement
+// it; the proxy, the hold queue, keys and metrics see only this.
+import type { Agent } from 'node:http';
+
+/** How an exchange ended, for meters: answered 2xx/3xx, a 4xx, turned away (503), or failed (5xx, no answer). */
+export type Outcome = 'success' | 'client_error' | 'rejected' | 'failed';
+
+/** One ready replica the gateway may send requests to. */
+export interface Upstream {
+  /** Names it in errors and logs: a pod name, or a local replica's id. */
+  readonly id: string;
+  readonly host: string;
+  /** HTTP port (the Open Inference Protocol's REST routes, OpenAI's routes). */
+  readonly port: number;
+  /** gRPC port (inference.GRPCInferenceService); undefined when the replica serves no gRPC. */
+  readonly grpcPort?: number;
+  /** Requests the gateway has sent here that have not finished: least in-flight first. */
+  inflight: number;
+  /** Keep-alive connections to it. */
+  readonly agent: Agent;
+}
+
+/** The Ready condition of a target's ModelDeployment, for the words of a 503. */
+export interface ReadyCondition {
+  status: string;
+  reason: string;
+  message: string;
+}
+
+/** Hears of every exchange on a target (local mode's load meter: the autoscaler's concurrency). */
+export interface ExchangeObserver {
+  begin(): void;
+  end(outcome: Outcome, seconds: number): void;
+}
+
+/** A ModelDeployment as the gateway sees it. */
+export interface Target {
+  readonly namespace: string;
+  /** The ModelDeployment's name. */
+  readonly name: string;
+  /** The model name clients ask for (/v2/models/{model}, OpenAI's `model`). */
+  readonly model: string;
+  /** The replicas ready to take requests now. */
+  upstreams(): readonly Upstream[];
+  /** Replicas wanted now (spec.replicas): 0 when scaled to zero. */
+  desiredReplicas(): number;
+  /** The Ready condition, when there is one yet. */
+  readyCondition(): ReadyCondition | undefined;
+  /**
+   * Asks for a first replica of a target scaled to zero (the cluster patches /scale to 1; local mode starts a process).
+   * Called once per held request's arrival at zero; idempotent.
+   */
+  activate(): void;
+  readonly observer?: ExchangeObserver;
+}
+
+/** Every target behind a gateway, by the model it serves. */
+export interface Directory {
+  lookup(model: string): Target | undefined;
+  list(): readonly Target[];
+  /** `listener` is called whenever a target's upstreams or Ready condition change (held requests are released then). */
+  subscribe(listener: (target: Target) => void): void;
+}
+
+/**
+ * Ready reasons that say a deployment fails: waiting will not make it ready, so held requests are answered at once.
+ * Unschedulable is not one of them: a pod waiting for the cluster autoscaler's new GPU node is worth waiting for.
+ */
+export const FAILING_REASONS: ReadonlySet<string> = new Set(['ModelLoadFailed', 'ModelFetchFailed', 'ModelOptimizationFailed', 'CrashLoop', 'InvalidSpec', 'ImagePullFailed', 'PodsRejected', 'ChildConflict', 'ProgressDeadlineExceeded']);
