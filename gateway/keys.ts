@@ -200,13 +200,17 @@ function sourcesDigest(sources: readonly KeySource[]): string {
   return hash.digest('hex');
 }
 
-/**
- * The key a request sends: `Authorization: Bearer <key>` (the scheme in any case) or `x-api-key: <key>`. No regex:
- * this runs on every request.
- */
+/** `Bearer ` in any case, by character codes: no regex and no lower-cased copy on every request. */
+function isBearer(auth: string): boolean {
+  if (auth.length <= 7 || auth.charCodeAt(6) !== 32) return false;
+  for (let i = 0; i < 6; i++) if ((auth.charCodeAt(i) | 0x20) !== 'bearer'.charCodeAt(i)) return false;
+  return true;
+}
+
+/** The key a request sends: `Authorization: Bearer <key>` (the scheme in any case) or `x-api-key: <key>`. */
 export function apiKeyFromHeaders(headers: IncomingHttpHeaders): string | undefined {
   const auth = headers.authorization;
-  if (auth !== undefined && auth.length > 7 && auth.charCodeAt(6) === 32 && auth.slice(0, 6).toLowerCase() === 'bearer') {
+  if (auth !== undefined && isBearer(auth)) {
     const key = auth.slice(7).trim();
     if (key) return key;
   }
@@ -273,9 +277,10 @@ export interface WatchOptions {
 export type ReloadResult = 'unchanged' | 'reloaded' | 'failed';
 
 /**
- * The clients and their rate buckets, looked up by key digest. A Map lookup by digest needs no constant-time compare:
- * what a timing difference could leak is about the digest (a hash of the key), and a key sent in guessing learns nothing
- * about the digests of keys it is not.
+ * The clients and their rate buckets, looked up by the SHA-256 digest of the key a request sends. The lookup is a
+ * Map's (by hash), not a constant-time compare: whatever its timing could tell is about digests, and learning a digest
+ * bit by bit does not help to find a key that hashes to it. Storing digests also means the process holds no plaintext
+ * key once the file is read.
  */
 export class KeyStore {
   private byDigest = new Map<string, Entry>();
@@ -405,7 +410,10 @@ export class KeyStore {
     const dir = statSync(path).isDirectory() ? path : dirname(path);
     try {
       this.watcher = watch(dir, schedule);
-      this.watcher.on('error', () => this.stopWatcher());
+      this.watcher.on('error', (err: NodeJS.ErrnoException) => {
+        this.source?.log.warn('API keys: the watch on changes failed, polling only', { path: dir, error: err.code ?? err.message });
+        this.stopWatcher();
+      });
     } catch (err) {
       this.source?.log.warn('API keys: cannot watch for changes, polling only', { path: dir, error: (err as NodeJS.ErrnoException).code });
     }
