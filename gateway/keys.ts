@@ -323,6 +323,16 @@ export class KeyStore {
     return entry.granted;
   }
 
+  /** The models `headers`'s key may see in a list (every one for "*"), or why it may see none; no token is taken. */
+  visible(headers: IncomingHttpHeaders): ((model: string) => boolean) | Denied {
+    const key = apiKeyFromHeaders(headers);
+    if (key === undefined) return MISSING_KEY;
+    const entry = this.byDigest.get(keyDigest(key));
+    if (!entry) return INVALID_KEY;
+    const models = entry.client.models;
+    return models ? (model) => models.has(model) : () => true;
+  }
+
   /** Uses `clients` from now on. A client that stays keeps its bucket's tokens (a new rate applies to them). */
   replace(clients: readonly ApiKeyClient[], nowMs: number = performance.now()): void {
     const buckets = new Map<string, TokenBucket>();
