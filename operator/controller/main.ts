@@ -34,6 +34,8 @@ export async function runOperator(opts: OperatorSettings): Promise<void> {
   const ownNamespace = process.env.POD_NAMESPACE || inClusterNamespace() || contextNamespace || 'default';
   const leaseNamespace = (le && le.leaseNamespace) || ownNamespace;
   const gateway = opts.autoscaler.gateway && { selector: opts.autoscaler.gateway.selector, namespace: opts.autoscaler.gateway.namespace ?? ownNamespace };
+  if (gateway) log.info('the built-in autoscaler reads the gateway pods', gateway);
+  else log.info('the built-in autoscaler reads the runtime pods alone (no --gateway-selector)');
   const operator = new Operator({
     kubeConfig: kc,
     namespaces: opts.namespaces,

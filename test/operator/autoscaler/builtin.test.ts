@@ -2,10 +2,12 @@
 // writer that records. The real client-node and HTTP paths are covered by test/operator/integration/autoscaling.
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { V1Pod } from '@kubernetes/client-node';
+import { CoreV1Api, KubeConfig, type V1Pod } from '@kubernetes/client-node';
 import { createLogger } from '../../../common/logger.js';
 import type { ModelDeployment } from '../../../operator/api/schema.js';
-import { BuiltinAutoscaler, DEFAULT_BUILTIN_OPTIONS, builtinAutoscalerLoop, gatewayMetricsUrl, metricsUrl, type ScaleWriter } from '../../../operator/autoscaler/builtin.js';
+import { BuiltinAutoscaler, DEFAULT_BUILTIN_OPTIONS, builtinAutoscalerLoop, gatewayMetricsUrl, gatewayPodLister, metricsUrl, type ScaleWriter } from '../../../operator/autoscaler/builtin.js';
+import { makeApiClient } from '../../../operator/kube/api-client.js';
+import { startFakeApiServer } from '../../support/fake-apiserver/index.js';
 import type { AutoscalerStatus } from '../../../operator/autoscaler/scalers.js';
 import { memoryLogger } from '../../support/memory-logger.js';
 
@@ -338,4 +340,23 @@ describe('with the gateway', () => {
     expect(warned).toHaveLength(1);
     expect(warned[0].error).toMatch(/cannot list resource "pods"/);
   });
+});
+
+test('gatewayPodLister lists the selected pods in the gateway namespace through the API server, and gives up at its deadline', async () => {
+  const server = await startFakeApiServer();
+  try {
+    const kc = new KubeConfig();
+    kc.loadFromString(server.kubeconfigYaml());
+    const core = kc.makeApiClient(CoreV1Api);
+    const pods: Array<[string, string, string]> = [['edge', 'gw-1', 'gw'], ['edge', 'other', 'x'], ['ml', 'gw-elsewhere', 'gw']];
+    for (const [namespace, name, app] of pods) {
+      await core.createNamespacedPod({ namespace, body: { metadata: { name, labels: { app } }, spec: { containers: [{ name: 'c', image: 'i' }] } } });
+    }
+    const list = gatewayPodLister(makeApiClient(kc, CoreV1Api, { timeoutMs: 300 }), { namespace: 'edge', selector: 'app=gw' });
+    expect((await list()).map((p) => p.metadata?.name)).toEqual(['gw-1']);
+    server.hangNext(1);
+    await expect(list()).rejects.toThrow(/no complete answer within 300 ms/);
+  } finally {
+    await server.stop();
+  }
 });
