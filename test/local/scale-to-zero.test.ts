@@ -7,6 +7,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { chromium, type Page } from 'playwright-core';
 import { simpleModel } from '../../examples/onnx-models.js';
 import { CLI, modelFile, tempDir } from '../support/runtime-process.js';
 import { sleep, waitFor } from '../support/wait-for.js';
@@ -86,6 +87,16 @@ async function infer(url: string, k: number, headers: Record<string, string> = {
   return { status: r.status, body: j, headers: r.headers };
 }
 
+/** The dashboard's card of simple, as headless Chromium renders it. */
+async function card(page: Page, url: string): Promise<{ scaledToZero: string | null; coldStarts: string | null }> {
+  await page.goto(`${url}/`);
+  await page.waitForSelector('section.deployment[data-name="simple"] b.cold-starts');
+  return page.$eval('section.deployment[data-name="simple"]', (e) => ({
+    scaledToZero: e.querySelector('.scaled-to-zero')?.textContent ?? null,
+    coldStarts: e.querySelector('b.cold-starts')?.textContent ?? null,
+  }));
+}
+
 const scaledToZero = async (url: string) => {
   const d = await simple(url);
   return d.desiredReplicas === 0 && d.replicas.length === 0 && d;
@@ -100,8 +111,17 @@ test('an idle deployment scales to zero; 20 concurrent requests on it then are a
   const index = await (await fetch(`${local.url}/v2/repository/index`, { method: 'POST' })).json();
   expect(index).toEqual([{ name: 'simple', version: '1', state: 'UNAVAILABLE', reason: expect.stringContaining('scaled to zero') }]);
 
-  const answers = await Promise.all(Array.from({ length: 20 }, (_, k) => infer(local.url, k)));
-  expect(answers.map((a) => a.status)).toEqual(Array(20).fill(200));
+  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox', '--disable-gpu', '--no-first-run'] });
+  try {
+    const page = await browser.newPage();
+    expect(await card(page, local.url)).toEqual({ scaledToZero: 'scaled to zero: the next request starts a replica', coldStarts: '0' });
+
+    const answers = await Promise.all(Array.from({ length: 20 }, (_, k) => infer(local.url, k)));
+    expect(answers.map((a) => a.status)).toEqual(Array(20).fill(200));
+    expect(await card(page, local.url)).toEqual({ scaledToZero: null, coldStarts: '1' });
+  } finally {
+    await browser.close();
+  }
   expect(local.out()).toMatch(/cold start: simple is scaled to zero; starting a replica/);
   expect(local.out()).toMatch(/cold start: simple answered \d+ waiting requests after \d+\.\d\d s/);
   const after = await simple(local.url);
