@@ -1,0 +1,291 @@
+// The gateway's gRPC path on real `modelplane serve` processes over real HTTP/2 on loopback, driven by a grpc-js
+// client: calls routed by model to the least-loaded replica and answered as the replica answers them, the stream,
+// the calls the gateway answers itself, its refusals with their status codes and reason trailers, the retry on
+// another replica when the first cannot be reached, the message size limit and the exchange meters.
+import { Agent } from 'node:http';
+import { Metadata, status, type ServiceError } from '@grpc/grpc-js';
+import { simpleModel } from '../../examples/onnx-models.js';
+import type { Acquired, UpstreamWaiter } from '../../gateway/balance.js';
+import { pickUpstream } from '../../gateway/balance.js';
+import type { Directory, Outcome, Target, Upstream } from '../../gateway/directory.js';
+import { createGrpcGateway, type GrpcGateway, type GrpcGatewayOptions } from '../../gateway/grpc-proxy.js';
+import { grpcClient, grpcError, type GrpcClient, type Message } from '../support/grpc-client.js';
+import { memoryLogger } from '../support/memory-logger.js';
+import { freePort, modelFile, startRuntime, tempDir, type RuntimeProcess } from '../support/runtime-process.js';
+
+const dir = tempDir();
+
+interface Replica {
+  rt: RuntimeProcess;
+  upstream: Upstream;
+  client: GrpcClient;
+}
+
+async function startReplica(id: string, modelPath: string): Promise<Replica> {
+  const grpcPort = await freePort();
+  const rt = await startRuntime(['--model', modelPath, '--grpc-port', String(grpcPort), '--log-level', 'warn']);
+  const upstream: Upstream = { id, host: '127.0.0.1', port: rt.port, grpcPort, inflight: 0, agent: new Agent({ keepAlive: true }) };
+  return { rt, upstream, client: grpcClient(grpcPort) };
+}
+
+/** A target with a fixed list of replicas, and the exchanges its observer heard of. */
+function target(model: string, upstreams: Upstream[], desiredReplicas = upstreams.length): Target & { ended: Outcome[]; begun: number } {
+  const t = {
+    namespace: 'default',
+    name: `${model}-deployment`,
+    model,
+    ended: [] as Outcome[],
+    begun: 0,
+    upstreams: () => upstreams,
+    desiredReplicas: () => desiredReplicas,
+    readyCondition: () => undefined,
+    activate() {},
+    observer: {
+      begin: () => void t.begun++,
+      end: (outcome: Outcome) => void t.ended.push(outcome),
+    },
+  };
+  return t;
+}
+
+function directory(...targets: Target[]): Directory {
+  return {
+    lookup: (model) => targets.find((t) => t.model === model),
+    list: () => targets,
+    subscribe() {},
+  };
+}
+
+/** A waiter that never holds: the least-loaded ready replica, or 503 ActivationTimeout. */
+const waiter: UpstreamWaiter = {
+  acquire(t, done: (r: Acquired) => void) {
+    const upstream = pickUpstream(t);
+    done(upstream ? { upstream } : { status: 503, reason: 'ActivationTimeout', message: `no replica of ${t.model} became ready`, retryAfterSeconds: 2 });
+    return { cancel() {} };
+  },
+};
+
+const gateways: GrpcGateway[] = [];
+const clients: GrpcClient[] = [];
+
+async function gateway(dirOf: Directory, opts: Partial<GrpcGatewayOptions> = {}): Promise<GrpcClient> {
+  const g = createGrpcGateway({ directory: dirOf, waiter, version: '9.9.9', ...opts });
+  gateways.push(g);
+  const client = grpcClient(await g.listen(0, '127.0.0.1'));
+  clients.push(client);
+  return client;
+}
+
+let a: Replica;
+let b: Replica;
+/** The gRPC port of a runtime that was started and then killed: nothing listens there. */
+let deadPort: number;
+let simple: ReturnType<typeof target>;
+let exchanges: { model: string; outcome: Outcome; upstream?: string }[];
+let gw: GrpcClient;
+
+beforeAll(async () => {
+  const path = modelFile(dir.path, 'simple', simpleModel());
+  const [ra, rb, dead] = await Promise.all([startReplica('replica-a', path), startReplica('replica-b', path), startReplica('replica-dead', path)]);
+  [a, b] = [ra, rb];
+  dead.client.close();
+  await dead.rt.stop('SIGKILL');
+  deadPort = dead.upstream.grpcPort!;
+  simple = target('simple', [a.upstream, b.upstream]);
+  exchanges = [];
+  gw = await gateway(directory(simple, target('idle', [], 0)), {
+    onExchange: (t, outcome, _s, u) => void exchanges.push({ model: t.model, outcome, upstream: u?.id }),
+  });
+});
+
+afterAll(async () => {
+  for (const c of [...clients, a?.client, b?.client]) c?.close();
+  await Promise.all(gateways.map((g) => g.close()));
+  await Promise.all([a?.rt.stop(), b?.rt.stop()]);
+  dir.remove();
+});
+
+const f32 = (xs: ArrayLike<number>) => Buffer.from(new Float32Array(xs).buffer);
+
+function simpleRequest(seed: number, id: string): Message {
+  const x = Array.from({ length: 16 }, (_, i) => seed + i * 0.25);
+  const y = Array.from({ length: 16 }, (_, i) => i - seed);
+  return {
+    model_name: 'simple',
+    id,
+    inputs: [{ name: 'INPUT0', datatype: 'FP32', shape: [1, 16] }, { name: 'INPUT1', datatype: 'FP32', shape: [1, 16] }],
+    raw_input_contents: [f32(x), f32(y)],
+  };
+}
+
+function callWith(client: GrpcClient, method: string, request: Message, metadata: Record<string, string>): Promise<Message> {
+  const md = new Metadata();
+  for (const [k, v] of Object.entries(metadata)) md.set(k, v);
+  return new Promise((resolve, reject) => {
+    client.raw[method](request, md, { deadline: Date.now() + 20_000 }, (err: ServiceError | null, res: Message) => (err ? reject(err) : resolve(res)));
+  });
+}
+
+describe('routed by model', () => {
+  test('ModelInfer from concurrent callers answers each exactly as a replica does directly', async () => {
+    const seeds = [1, 2, 3, 4, 5, 6, 7, 8];
+    const [through, direct] = await Promise.all([
+      Promise.all(seeds.map((s) => gw.call('ModelInfer', simpleRequest(s, `r${s}`)))),
+      Promise.all(seeds.map((s) => a.client.call('ModelInfer', simpleRequest(s, `r${s}`)))),
+    ]);
+    expect(through.map((r) => r.id)).toEqual(seeds.map((s) => `r${s}`));
+    expect(through).toEqual(direct);
+    expect(new Set(through.map((r) => Buffer.concat(r.raw_output_contents).toString('hex'))).size).toBe(seeds.length);
+  });
+
+  test('ModelStreamInfer passes every request and answer of a stream', async () => {
+    const stream = gw.stream();
+    const answers: Message[] = [];
+    const ended = new Promise<void>((resolve, reject) => {
+      stream.on('data', (m: Message) => answers.push(m));
+      stream.on('error', reject);
+      stream.on('end', resolve);
+    });
+    for (const s of [10, 11, 12]) stream.write(simpleRequest(s, `s${s}`));
+    stream.end();
+    await ended;
+    const direct = await Promise.all([10, 11, 12].map((s) => a.client.call('ModelInfer', simpleRequest(s, `s${s}`))));
+    expect(answers.map((m) => m.error_message)).toEqual(['', '', '']);
+    expect(answers.map((m) => m.infer_response)).toEqual(direct);
+  });
+
+  test('ModelMetadata, ModelReady, ModelConfig and a named ModelStatistics are the replica\'s answers', async () => {
+    for (const [method, req] of [['ModelMetadata', { name: 'simple' }], ['ModelReady', { name: 'simple', version: '1' }], ['ModelConfig', { name: 'simple' }]] as const) {
+      expect(await gw.call(method, req)).toEqual(await a.client.call(method, req));
+    }
+    const stats = await gw.call('ModelStatistics', { name: 'simple' });
+    expect(stats.model_stats.map((m: Message) => m.name)).toEqual(['simple']);
+  });
+
+  test('a replica\'s own error passes through with its code and reason', async () => {
+    const err = await grpcError(gw.call('ModelMetadata', { name: 'simple', version: '7' }));
+    expect(err.code).toBe(status.NOT_FOUND);
+    expect(err.metadata.get('modelplane-reason')).toEqual(['VersionNotFound']);
+  });
+
+  test('load spreads over both replicas, and in-flight counts return to zero', async () => {
+    const before = await Promise.all([a, b].map(async (r) => Number((await r.client.call('ModelStatistics', { name: 'simple' })).model_stats[0].inference_count)));
+    exchanges.length = 0;
+    await Promise.all(Array.from({ length: 12 }, (_, i) => gw.call('ModelInfer', simpleRequest(i, `l${i}`))));
+    const after = await Promise.all([a, b].map(async (r) => Number((await r.client.call('ModelStatistics', { name: 'simple' })).model_stats[0].inference_count)));
+    expect(after[0] - before[0]).toBeGreaterThan(0);
+    expect(after[1] - before[1]).toBeGreaterThan(0);
+    expect(after[0] - before[0] + after[1] - before[1]).toBe(12);
+    expect(new Set(exchanges.map((e) => e.upstream))).toEqual(new Set(['replica-a', 'replica-b']));
+    expect(exchanges.every((e) => e.model === 'simple' && e.outcome === 'success')).toBe(true);
+    expect([a.upstream.inflight, b.upstream.inflight]).toEqual([0, 0]);
+    expect(simple.begun).toBe(simple.ended.length);
+  });
+});
+
+describe('answered by the gateway', () => {
+  test('ServerLive, ServerReady, ServerMetadata and the health check', async () => {
+    expect(await gw.call('ServerLive')).toEqual({ live: true });
+    expect(await gw.call('ServerReady')).toEqual({ ready: true });
+    expect(await gw.call('ServerMetadata')).toEqual({ name: 'modelplane', version: '9.9.9', extensions: ['binary_tensor_data', 'statistics'] });
+    expect(await gw.check('')).toBe('SERVING');
+    expect(await gw.check('inference.GRPCInferenceService')).toBe('SERVING');
+    expect((await grpcError(gw.check('other.Service'))).code).toBe(status.NOT_FOUND);
+  });
+
+  test('ServerReady is false while a deployment that wants replicas has none ready', async () => {
+    const c = await gateway(directory(simple, target('cold', [], 1)));
+    expect(await c.call('ServerReady')).toEqual({ ready: false });
+  });
+
+  test('an unknown model is NOT_FOUND, naming it; ModelStatistics of every model is refused', async () => {
+    exchanges.length = 0;
+    const err = await grpcError(gw.call('ModelInfer', { ...simpleRequest(1, 'x'), model_name: 'nonesuch' }));
+    expect(err.code).toBe(status.NOT_FOUND);
+    expect(err.details).toContain('"nonesuch"');
+    expect(err.metadata.get('modelplane-reason')).toEqual(['ModelNotFound']);
+    expect((await grpcError(gw.call('ModelReady', { name: 'nonesuch' }))).code).toBe(status.NOT_FOUND);
+    const all = await grpcError(gw.call('ModelStatistics', {}));
+    expect(all.code).toBe(status.INVALID_ARGUMENT);
+    expect(all.metadata.get('modelplane-reason')).toEqual(['ModelNameRequired']);
+    expect(exchanges).toEqual([]);
+  });
+});
+
+describe('refusals and failures', () => {
+  test('the waiter\'s error is UNAVAILABLE with its reason and retry advice in the trailers', async () => {
+    const cold = target('cold', [], 1);
+    const c = await gateway(directory(cold));
+    const err = await grpcError(c.call('ModelInfer', { ...simpleRequest(1, 'c'), model_name: 'cold' }));
+    expect(err.code).toBe(status.UNAVAILABLE);
+    expect(err.details).toBe('no replica of cold became ready');
+    expect(err.metadata.get('modelplane-reason')).toEqual(['ActivationTimeout']);
+    expect(err.metadata.get('grpc-retry-pushback-ms')).toEqual(['2000']);
+    expect(cold.ended).toEqual(['rejected']);
+  });
+
+  test('the authorization hook\'s refusals are UNAUTHENTICATED and PERMISSION_DENIED; an accepted key is routed', async () => {
+    const seen: { model: string; key: unknown }[] = [];
+    const c = await gateway(directory(simple), {
+      authorize: (headers, model) => {
+        seen.push({ model, key: headers['x-api-key'] ?? headers.authorization });
+        if (headers.authorization === 'Bearer good' || headers['x-api-key'] === 'good') return { ok: true };
+        return headers.authorization || headers['x-api-key']
+          ? { status: 403, reason: 'KeyNotAllowed', message: `this key may not use model ${model}` }
+          : { status: 401, reason: 'KeyRequired', message: 'an API key is required' };
+      },
+    });
+    const none = await grpcError(c.call('ModelReady', { name: 'simple' }));
+    expect(none.code).toBe(status.UNAUTHENTICATED);
+    expect(none.metadata.get('modelplane-reason')).toEqual(['KeyRequired']);
+    const wrong = await grpcError(callWith(c, 'ModelInfer', simpleRequest(1, 'w'), { authorization: 'Bearer bad' }));
+    expect(wrong.code).toBe(status.PERMISSION_DENIED);
+    expect(wrong.details).toBe('this key may not use model simple');
+    expect(await callWith(c, 'ModelReady', { name: 'simple' }, { 'x-api-key': 'good' })).toEqual({ ready: true });
+    expect(await callWith(c, 'ModelReady', { name: 'simple' }, { authorization: 'Bearer good' })).toEqual({ ready: true });
+    expect(seen).toEqual([
+      { model: 'simple', key: undefined },
+      { model: 'simple', key: 'Bearer bad' },
+      { model: 'simple', key: 'good' },
+      { model: 'simple', key: 'Bearer good' },
+    ]);
+  });
+
+  test('a call whose replica refuses the connection is sent to the other replica', async () => {
+    const dead: Upstream = { id: 'replica-dead', host: '127.0.0.1', port: 1, grpcPort: deadPort, inflight: 0, agent: new Agent() };
+    const live = { ...a.upstream, inflight: 0 };
+    const t = target('simple', [dead, live]);
+    const { log, entries } = memoryLogger('gateway');
+    const used: (string | undefined)[] = [];
+    const c = await gateway(directory(t), { logger: log, onExchange: (_t, _o, _s, u) => void used.push(u?.id) });
+    const answers = [];
+    for (let i = 0; i < 4; i++) answers.push(await c.call('ModelInfer', simpleRequest(i, `d${i}`)));
+    expect(answers.map((r) => r.id)).toEqual(['d0', 'd1', 'd2', 'd3']);
+    expect(used).toEqual(Array(4).fill('replica-a'));
+    const retries = entries.filter((e) => e.message === 'grpc call sent to another replica');
+    expect(retries.length).toBeGreaterThan(0);
+    expect(retries[0]).toMatchObject({ failed: 'replica-dead', to: 'replica-a' });
+    expect([dead.inflight, live.inflight]).toEqual([0, 0]);
+  });
+
+  test('with no other replica, an unreachable one is UNAVAILABLE naming it', async () => {
+    const dead: Upstream = { id: 'replica-dead', host: '127.0.0.1', port: 1, grpcPort: deadPort, inflight: 0, agent: new Agent() };
+    const t = target('simple', [dead]);
+    const c = await gateway(directory(t));
+    const err = await grpcError(c.call('ModelInfer', simpleRequest(1, 'u')));
+    expect(err.code).toBe(status.UNAVAILABLE);
+    expect(err.details).toContain('replica-dead');
+    expect(err.metadata.get('modelplane-reason')).toEqual(['UpstreamUnreachable']);
+    expect(dead.inflight).toBe(0);
+    expect(t.ended).toEqual(['rejected']);
+  });
+
+  test('a message over maxMessageBytes is RESOURCE_EXHAUSTED naming the limit', async () => {
+    const c = await gateway(directory(simple), { maxMessageBytes: 100 });
+    const err = await grpcError(c.call('ModelInfer', simpleRequest(1, 'big')));
+    expect(err.code).toBe(status.RESOURCE_EXHAUSTED);
+    expect(err.details).toContain('limit of 100 bytes');
+    expect(err.metadata.get('modelplane-reason')).toEqual(['MessageTooLarge']);
+    expect(await c.call('ModelReady', { name: 'simple' })).toEqual({ ready: true });
+  });
+});
