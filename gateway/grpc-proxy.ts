@@ -208,6 +208,11 @@ class GrpcCall {
     }
   }
 
+  /** The client's stream is closed or being destroyed: nothing more can be sent on it. */
+  private get gone(): boolean {
+    return this.stream.closed || this.stream.destroyed;
+  }
+
   private get routedByModel(): boolean {
     return this.service === INFERENCE_SERVICE && ROUTED_METHODS.has(this.method);
   }
@@ -307,7 +312,7 @@ class GrpcCall {
 
   private acquired(result: Acquired): void {
     this.waiting = undefined;
-    if (this.code !== undefined || this.stream.closed) return;
+    if (this.code !== undefined || this.gone) return;
     if ('upstream' in result) this.forward(result.upstream);
     else this.refuse(result);
   }
@@ -342,7 +347,7 @@ class GrpcCall {
   }
 
   private onResponse(h: IncomingHttpHeaders): void {
-    if (this.code !== undefined || this.stream.closed) return;
+    if (this.code !== undefined || this.gone) return;
     const headers = { ...passOn(h), ':status': h[':status'] ?? 200 };
     if (h['grpc-status'] !== undefined) {
       // Trailers-only: the replica's status without messages.
@@ -354,7 +359,7 @@ class GrpcCall {
   }
 
   private onUpstreamEnd(): void {
-    if (this.code !== undefined || this.stream.closed) return;
+    if (this.code !== undefined || this.gone) return;
     if (!this.stream.headersSent) return this.onUpstreamFailed(this.upstreamCall!, 'ended without answering');
     if (!this.trailers || this.trailers['grpc-status'] === undefined) {
       this.trailers = statusTrailers(GrpcCode.INTERNAL, 'UpstreamFailed', `replica ${this.upstream!.id} ended the call without a status`);
@@ -365,7 +370,7 @@ class GrpcCall {
 
   /** The replica's stream failed: once more elsewhere when nothing reached it, else the client hears of it. */
   private onUpstreamFailed(call: ReturnType<UpstreamSession['session']['request']>, why: string): void {
-    if (call !== this.upstreamCall || this.code !== undefined || this.stream.closed) return;
+    if (call !== this.upstreamCall || this.code !== undefined || this.gone) return;
     const failed = this.upstream!;
     this.upstreamCall = undefined;
     if (!this.session!.connected && this.held && !this.retried) {
@@ -412,7 +417,7 @@ class GrpcCall {
 
   /** Ends the call with `code`: as a trailers-only answer, or in the trailers after what was passed on. */
   private fail(code: number, reason: string, message: string, retryAfterSeconds?: number): void {
-    if (this.code !== undefined || this.stream.closed) return;
+    if (this.code !== undefined || this.gone) return;
     this.code = code;
     this.upstreamCall?.close(h2.NGHTTP2_CANCEL);
     this.upstreamCall = undefined;

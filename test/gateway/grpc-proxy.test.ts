@@ -11,6 +11,7 @@ import type { Directory, Outcome, Target, Upstream } from '../../gateway/directo
 import { createGrpcGateway, type GrpcGateway, type GrpcGatewayOptions } from '../../gateway/grpc-proxy.js';
 import { grpcClient, grpcError, type GrpcClient, type Message } from '../support/grpc-client.js';
 import { memoryLogger } from '../support/memory-logger.js';
+import { waitFor } from '../support/wait-for.js';
 import { freePort, modelFile, startRuntime, tempDir, type RuntimeProcess } from '../support/runtime-process.js';
 
 const dir = tempDir();
@@ -288,4 +289,17 @@ describe('refusals and failures', () => {
     expect(err.metadata.get('modelplane-reason')).toEqual(['MessageTooLarge']);
     expect(await c.call('ModelReady', { name: 'simple' })).toEqual({ ready: true });
   });
+});
+
+test('a client that gives up while its call is held cancels the wait, and the exchange counts as the client\'s', async () => {
+  const cancelled: string[] = [];
+  const holding: UpstreamWaiter = { acquire: (t) => ({ cancel: () => void cancelled.push(t.model) }) };
+  const held = target('simple', [a.upstream]);
+  const c = await gateway(directory(held), { waiter: holding });
+  const err = await grpcError(c.call('ModelInfer', simpleRequest(1, 'h'), { deadlineMs: 300 }));
+  expect(err.code).toBe(status.DEADLINE_EXCEEDED);
+  await waitFor('the wait to be cancelled', () => cancelled.length > 0);
+  expect(cancelled).toEqual(['simple']);
+  expect(held.ended).toEqual(['client_error']);
+  expect(a.upstream.inflight).toBe(0);
 });
