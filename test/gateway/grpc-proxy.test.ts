@@ -68,11 +68,14 @@ const waiter: UpstreamWaiter = {
 
 const gateways: GrpcGateway[] = [];
 const clients: GrpcClient[] = [];
+const portOf = new Map<GrpcClient, number>();
 
 async function gateway(dirOf: Directory, opts: Partial<GrpcGatewayOptions> = {}): Promise<GrpcClient> {
   const g = createGrpcGateway({ directory: dirOf, waiter, version: '9.9.9', ...opts });
   gateways.push(g);
-  const client = grpcClient(await g.listen(0, '127.0.0.1'));
+  const port = await g.listen(0, '127.0.0.1');
+  const client = grpcClient(port);
+  portOf.set(client, port);
   clients.push(client);
   return client;
 }
@@ -108,13 +111,13 @@ afterAll(async () => {
 
 const f32 = (xs: ArrayLike<number>) => Buffer.from(new Float32Array(xs).buffer);
 
-function simpleRequest(seed: number, id: string): Message {
-  const x = Array.from({ length: 16 }, (_, i) => seed + i * 0.25);
-  const y = Array.from({ length: 16 }, (_, i) => i - seed);
+function simpleRequest(seed: number, id: string, rows = 1): Message {
+  const x = Array.from({ length: 16 * rows }, (_, i) => seed + i * 0.25);
+  const y = Array.from({ length: 16 * rows }, (_, i) => (i % 50) - seed);
   return {
     model_name: 'simple',
     id,
-    inputs: [{ name: 'INPUT0', datatype: 'FP32', shape: [1, 16] }, { name: 'INPUT1', datatype: 'FP32', shape: [1, 16] }],
+    inputs: [{ name: 'INPUT0', datatype: 'FP32', shape: [rows, 16] }, { name: 'INPUT1', datatype: 'FP32', shape: [rows, 16] }],
     raw_input_contents: [f32(x), f32(y)],
   };
 }
@@ -137,6 +140,23 @@ describe('routed by model', () => {
     expect(through.map((r) => r.id)).toEqual(seeds.map((s) => `r${s}`));
     expect(through).toEqual(direct);
     expect(new Set(through.map((r) => Buffer.concat(r.raw_output_contents).toString('hex'))).size).toBe(seeds.length);
+  });
+
+  test('messages of megabytes pass both ways, gzip-compressed ones too', async () => {
+    const rows = 40_000;
+    const gzip = grpcClient(portOf.get(gw)!, { 'grpc.default_compression_algorithm': 2 });
+    clients.push(gzip);
+    const [plain, compressed, direct] = await Promise.all([
+      gw.call('ModelInfer', simpleRequest(3, 'big', rows)),
+      gzip.call('ModelInfer', simpleRequest(3, 'big', rows)),
+      a.client.call('ModelInfer', simpleRequest(3, 'big', rows)),
+    ]);
+    // Compared as one string each: jest compares a Buffer byte by byte, slowly.
+    const outputs = (r: Message) => r.raw_output_contents.map((b: Buffer) => b.toString('base64'));
+    expect(plain.raw_output_contents[0].length).toBe(rows * 16 * 4);
+    expect(outputs(plain)).toEqual(outputs(direct));
+    expect(outputs(compressed)).toEqual(outputs(direct));
+    expect({ ...plain, raw_output_contents: [] }).toEqual({ ...direct, raw_output_contents: [] });
   });
 
   test('ModelStreamInfer passes every request and answer of a stream', async () => {
