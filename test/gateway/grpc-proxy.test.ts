@@ -3,6 +3,7 @@
 // the calls the gateway answers itself, its refusals with their status codes and reason trailers, the retry on
 // another replica when the first cannot be reached, the message size limit and the exchange meters.
 import { Agent } from 'node:http';
+import { readFileSync } from 'node:fs';
 import { Metadata, status, type ServiceError } from '@grpc/grpc-js';
 import { simpleModel } from '../../examples/onnx-models.js';
 import type { Acquired, UpstreamWaiter } from '../../gateway/balance.js';
@@ -322,4 +323,29 @@ test('a client that gives up while its call is held cancels the wait, and the ex
   expect(cancelled).toEqual(['simple']);
   expect(held.ended).toEqual(['client_error']);
   expect(a.upstream.inflight).toBe(0);
+});
+
+/** Established TCP connections accepted on `port` of this machine's IPv4 loopback (the server side's sockets). */
+function connectionsTo(port: number): number {
+  const hex = port.toString(16).toUpperCase().padStart(4, '0');
+  return readFileSync('/proc/net/tcp', 'utf8').split('\n').slice(1).filter((line) => {
+    const [, local, , state] = line.trim().split(/\s+/);
+    return state === '01' && local?.endsWith(`:${hex}`);
+  }).length;
+}
+
+test('one connection per replica carries every call; a replica that leaves the directory has it closed', async () => {
+  const ups = [a.upstream, b.upstream];
+  const t = target('simple', ups);
+  let changed: ((t: Target) => void) | undefined;
+  const c = await gateway({ ...directory(t), subscribe: (listener) => void (changed = listener) });
+  const before = [connectionsTo(a.upstream.grpcPort!), connectionsTo(b.upstream.grpcPort!)];
+  await Promise.all(Array.from({ length: 10 }, (_, i) => c.call('ModelInfer', simpleRequest(i, `k${i}`))));
+  for (let i = 0; i < 6; i++) await c.call('ModelReady', { name: 'simple' });
+  expect([connectionsTo(a.upstream.grpcPort!), connectionsTo(b.upstream.grpcPort!)]).toEqual([before[0] + 1, before[1] + 1]);
+  ups.pop();
+  changed!(t);
+  await waitFor('the connection to the replica that left to close', () => connectionsTo(b.upstream.grpcPort!) === before[1]);
+  expect(await c.call('ModelReady', { name: 'simple' })).toEqual({ ready: true });
+  expect(connectionsTo(a.upstream.grpcPort!)).toBe(before[0] + 1);
 });
