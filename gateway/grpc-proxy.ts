@@ -147,7 +147,7 @@ function grpcKeys(directory: Directory): Set<string> {
   return keys;
 }
 
-/** Where a call goes, from its path: routed by model, answered here, or unknown. */
+/** A gRPC call is handled by a GrpcCall; anything else is refused as gRPC servers refuse it. */
 function handleStream(settings: Settings, stream: ServerHttp2Stream, headers: IncomingHttpHeaders): void {
   stream.on('error', () => {});
   const contentType = String(headers['content-type'] ?? '');
@@ -159,13 +159,15 @@ function handleStream(settings: Settings, stream: ServerHttp2Stream, headers: In
   new GrpcCall(settings, stream, headers);
 }
 
-/** Headers that stay on their hop: pseudo-headers and the date. */
-function passOn(headers: IncomingHttpHeaders, skip: ReadonlySet<string> = HOP_HEADERS): OutgoingHttpHeaders {
+/**
+ * The headers (metadata) passed to the next hop: all but pseudo-headers and the date, which each hop writes for
+ * itself. Credentials pass on too: a replica may have its own checks.
+ */
+function passOn(headers: IncomingHttpHeaders): OutgoingHttpHeaders {
   const out: OutgoingHttpHeaders = {};
-  for (const name of Object.keys(headers)) if (name[0] !== ':' && !skip.has(name)) out[name] = headers[name];
+  for (const name of Object.keys(headers)) if (name[0] !== ':' && name !== 'date') out[name] = headers[name];
   return out;
 }
-const HOP_HEADERS: ReadonlySet<string> = new Set(['date']);
 
 /**
  * One call from its headers to its end: reads up to the model name, asks for a replica, then passes frames both

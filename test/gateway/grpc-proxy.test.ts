@@ -215,6 +215,14 @@ describe('answered by the gateway', () => {
     expect((await grpcError(gw.check('other.Service'))).code).toBe(status.NOT_FOUND);
   });
 
+  test.each(['/inference.GRPCInferenceService/RepositoryIndex', '/grpc.health.v1.Health/Watch', '/other.Service/Call'])('%s is UNIMPLEMENTED', async (path) => {
+    const err = await grpcError(new Promise((resolve, reject) => {
+      const same = (b: Buffer) => b;
+      gw.raw.makeUnaryRequest(path, same, same, Buffer.alloc(0), (e: ServiceError | null, r?: Buffer) => (e ? reject(e) : resolve(r)));
+    }));
+    expect(err.code).toBe(status.UNIMPLEMENTED);
+  });
+
   test('ServerReady is false while a deployment that wants replicas has none ready', async () => {
     const c = await gateway(directory(simple, target('cold', [], 1)));
     expect(await c.call('ServerReady')).toEqual({ ready: false });
