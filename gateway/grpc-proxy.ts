@@ -1,6 +1,8 @@
 // The gateway's gRPC path: inference.GRPCInferenceService calls routed by model name to a ready replica's gRPC port,
 // least in-flight first, over one reused HTTP/2 session per replica; grpc.health.v1 and the server-level calls
-// answered here.
+// answered here. As on the HTTP path (proxy.ts), the key check comes once the model is known, a call with no ready
+// replica is held by the waiter (the hold queue), and the same per-model counts hear of every exchange; the gateway's
+// refusals carry the reason code in a `modelplane-reason` trailer, as the runtime's do.
 //
 // It is a plain node:http2 (h2c) stream handler, not a grpc-js server with pass-through (de)serializers: grpc-js
 // would gather every message whole, hand it over and frame it again on both hops, and it hides whether a failed
@@ -11,15 +13,15 @@
 // is the client's to see. ModelStatistics with no name (every model) is refused: replicas are per model, and an
 // answer merged from some of them would be a partial truth.
 import { createServer, constants as h2, type Http2Server, type IncomingHttpHeaders, type OutgoingHttpHeaders, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
-import type { IncomingHttpHeaders as HttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { gunzipSync, inflateSync } from 'node:zlib';
 import type { Logger } from '../common/logger.js';
 import { SERVE_DEFAULTS } from '../common/serve-contract.js';
 import { EXTENSIONS, SERVER_NAME } from '../runtime/core.js';
 import { pickUpstream, type Acquired, type UpstreamWaiter } from './balance.js';
-import type { Directory, Outcome, Target, Upstream } from './directory.js';
-import { GrpcCode, encodeGrpcMessage, frameMessage, grpcCodeOfHttp, outcomeOfGrpc, readStringField, stringField, varintField, MessageScanner } from './grpc-wire.js';
+import type { Directory, Outcome, ReadyCondition, Target, Upstream } from './directory.js';
+import { GrpcCode, encodeGrpcMessage, frameMessage, grpcCodeOfHttp, httpStatusOfGrpc, outcomeOfGrpc, readStringField, stringField, varintField, MessageScanner } from './grpc-wire.js';
+import { noReadyReplica, type Authorize, type ExchangeStats, type Refusal } from './proxy.js';
 import { MAX_SESSION_MEMORY_MB, SESSION_WINDOW_BYTES, STREAM_WINDOW_BYTES, UpstreamSessions, sessionKey, type UpstreamSession } from './grpc-sessions.js';
 
 export const INFERENCE_SERVICE = 'inference.GRPCInferenceService';
@@ -28,33 +30,30 @@ export const HEALTH_SERVICE = 'grpc.health.v1.Health';
 export const ROUTED_METHODS: ReadonlySet<string> = new Set(['ModelInfer', 'ModelStreamInfer', 'ModelMetadata', 'ModelReady', 'ModelConfig', 'ModelStatistics']);
 /** Trailer with the stable reason code of the gateway's own refusals, as the runtime's. */
 export const REASON_KEY = 'modelplane-reason';
+/** Trailer with the reason of the deployment's Ready condition when no replica is ready (HTTP's Modelplane-Ready-Reason). */
+export const READY_REASON_KEY = 'modelplane-ready-reason';
 export const RETRY_PUSHBACK_KEY = 'grpc-retry-pushback-ms';
-
-/** A refusal: an HTTP status (mapped to a gRPC code), a stable reason code and the words for the client. */
-export interface Refusal {
-  status: number;
-  reason: string;
-  message: string;
-  retryAfterSeconds?: number;
-}
-
-/** Decides whether a caller may use `model`, from its headers (gRPC metadata: authorization, x-api-key). */
-export type Authorize = (headers: HttpHeaders, model: string) => { ok: true } | Refusal;
 
 export interface GrpcGatewayOptions {
   directory: Directory;
-  /** Finds a replica for each call; default: `immediateWaiter` (a ready one now, or UNAVAILABLE). */
+  /** Finds a replica when none is ready now (the hold queue); default: `refuseWaiter` (UNAVAILABLE at once). */
   waiter?: UpstreamWaiter;
-  /** Called once the model is known, before a replica is sought. */
+  /** The key check, as the HTTP path's (metadata arrive as headers: authorization, x-api-key); once the model is known. */
   authorize?: Authorize;
   /** Largest request message; a larger one is answered RESOURCE_EXHAUSTED. Default: the runtime's --max-body-bytes default. */
   maxMessageBytes?: number;
   /** Longest wait for a connection to a replica; default 5000. */
   connectTimeoutMs?: number;
+  /** Longest wait for a replica's status on a unary call (a stream may last as long as its client wants); default none. */
+  upstreamTimeoutMs?: number;
   /** ServerMetadata's version. */
   version?: string;
-  /** Hears of every exchange routed to a target (after authorization), for the gateway's metrics. */
+  /** The gateway's per-model counts, shared with the HTTP path; gRPC statuses are counted as the HTTP status they stand for. */
+  stats?: ExchangeStats;
+  /** Hears of every exchange on a target (after the key check), with the replica that took it, if one did. */
   onExchange?: (target: Target, outcome: Outcome, seconds: number, upstream?: Upstream) => void;
+  /** Counts calls being handled, for a graceful stop (the HTTP path's counter may be shared). */
+  inflight?: { count: number };
   logger?: Logger;
 }
 
@@ -69,11 +68,10 @@ export interface GrpcGateway {
   close(): Promise<void>;
 }
 
-/** A waiter that never holds: a ready replica now, or 503 NoReadyReplica. */
-export const immediateWaiter: UpstreamWaiter = {
+/** A waiter that never holds: 503 NoReadyReplica with the deployment's Ready condition, at once. */
+export const refuseWaiter: UpstreamWaiter = {
   acquire(target, done) {
-    const upstream = pickUpstream(target);
-    done(upstream ? { upstream } : { status: 503, reason: 'NoReadyReplica', message: `model ${target.model} (deployment ${target.namespace}/${target.name}) has no ready replica; retry later` });
+    done(noReadyReplica(target));
     return { cancel() {} };
   },
 };
@@ -83,28 +81,23 @@ export function directoryReady(directory: Directory): boolean {
   return directory.list().every((t) => t.upstreams().length > 0 || t.desiredReplicas() === 0);
 }
 
-interface Settings {
-  directory: Directory;
+type Settings = Omit<GrpcGatewayOptions, 'waiter' | 'maxMessageBytes' | 'version' | 'inflight'> & {
   waiter: UpstreamWaiter;
-  authorize?: Authorize;
   maxMessageBytes: number;
   version: string;
-  onExchange?: GrpcGatewayOptions['onExchange'];
+  inflight: { count: number };
   sessions: UpstreamSessions;
-  logger?: Logger;
-}
+};
 
 export function createGrpcGateway(options: GrpcGatewayOptions): GrpcGateway {
   const sessions = new UpstreamSessions(options.connectTimeoutMs ?? 5000, options.logger);
   const settings: Settings = {
-    directory: options.directory,
-    waiter: options.waiter ?? immediateWaiter,
-    authorize: options.authorize,
+    ...options,
+    waiter: options.waiter ?? refuseWaiter,
     maxMessageBytes: options.maxMessageBytes ?? SERVE_DEFAULTS.maxBodyBytes,
     version: options.version ?? '',
-    onExchange: options.onExchange,
+    inflight: options.inflight ?? { count: 0 },
     sessions,
-    logger: options.logger,
   };
   let closed = false;
   // Sessions to replicas that left (scaled in, replaced) are closed once their calls finish.
@@ -192,6 +185,9 @@ class GrpcCall {
   /** The status the client was given, once it was. */
   private code?: number;
   private trailers?: OutgoingHttpHeaders;
+  /** When the call was first sent to a replica. */
+  private sentAt?: number;
+  private timer?: NodeJS.Timeout;
 
   constructor(private readonly s: Settings, private readonly stream: ServerHttp2Stream, private readonly headers: IncomingHttpHeaders) {
     const path = String(headers[':path'] ?? '');
@@ -199,6 +195,7 @@ class GrpcCall {
     this.service = path.slice(1, slash);
     this.method = path.slice(slash + 1);
     this.scanner = new MessageScanner(s.maxMessageBytes);
+    s.inflight.count++;
     stream.on('data', (chunk: Buffer) => this.onData(chunk));
     stream.on('end', () => this.onEnd());
     stream.on('close', () => this.finish());
@@ -266,12 +263,15 @@ class GrpcCall {
     }
     const target = this.s.directory.lookup(name);
     if (!target) return this.fail(GrpcCode.NOT_FOUND, 'ModelNotFound', `model "${name}" is not served by this gateway`);
-    const verdict = this.s.authorize?.(this.headers, name);
-    if (verdict && !('ok' in verdict)) return this.refuse(verdict);
+    const refusal = this.s.authorize?.(this.headers, name);
+    if (refusal) return this.refuse(refusal);
     this.target = target;
     this.started = performance.now();
     target.observer?.begin();
-    // Further messages wait in the client's flow-control window while a replica is sought.
+    this.s.stats?.begin(target);
+    const upstream = pickUpstream(target);
+    if (upstream) return this.forward(upstream);
+    // Further messages wait in the client's flow-control window while the call is held.
     this.stream.pause();
     this.waiting = this.s.waiter.acquire(target, (result) => this.acquired(result));
   }
@@ -308,8 +308,8 @@ class GrpcCall {
     return { error: `grpc-encoding "${encoding}" is not one the gateway reads (gzip, deflate)` };
   }
 
-  private refuse(r: Refusal): void {
-    this.fail(grpcCodeOfHttp(r.status), r.reason, r.message, r.retryAfterSeconds);
+  private refuse(r: Refusal & { ready?: ReadyCondition }): void {
+    this.fail(grpcCodeOfHttp(r.status), r.reason, r.message, r.retryAfterSeconds, r.ready?.reason);
   }
 
   private acquired(result: Acquired): void {
@@ -328,6 +328,10 @@ class GrpcCall {
     }
     const session = this.s.sessions.get(upstream as Upstream & { grpcPort: number });
     this.session = session;
+    if (this.sentAt === undefined) {
+      this.sentAt = performance.now();
+      this.startTimer();
+    }
     const headers: OutgoingHttpHeaders = { ...passOn(this.headers), ':method': 'POST', ':scheme': 'http', ':path': this.headers[':path'], ':authority': session.key };
     const call = session.session.request(headers);
     this.upstreamCall = call;
@@ -346,6 +350,15 @@ class GrpcCall {
     call.on('end', () => this.onUpstreamEnd());
     call.on('error', (err) => this.onUpstreamFailed(call, err.message));
     call.on('close', () => this.onUpstreamFailed(call, `stream reset (HTTP/2 code ${call.rstCode})`));
+  }
+
+  /** A unary call's deadline at the gateway: streams last as long as their clients want. */
+  private startTimer(): void {
+    const ms = this.s.upstreamTimeoutMs;
+    if (!ms || this.method === 'ModelStreamInfer') return;
+    this.timer = setTimeout(() => {
+      this.fail(GrpcCode.DEADLINE_EXCEEDED, 'UpstreamTimeout', `replica ${this.upstream?.id} of model ${this.target!.model} gave no answer within ${ms} ms`);
+    }, ms);
   }
 
   private onResponse(h: IncomingHttpHeaders): void {
@@ -418,13 +431,14 @@ class GrpcCall {
   }
 
   /** Ends the call with `code`: as a trailers-only answer, or in the trailers after what was passed on. */
-  private fail(code: number, reason: string, message: string, retryAfterSeconds?: number): void {
+  private fail(code: number, reason: string, message: string, retryAfterSeconds?: number, readyReason?: string): void {
     if (this.code !== undefined || this.gone) return;
     this.code = code;
     this.upstreamCall?.close(h2.NGHTTP2_CANCEL);
     this.upstreamCall = undefined;
     this.held = undefined;
     const trailers = statusTrailers(code, reason, message, retryAfterSeconds);
+    if (readyReason) trailers[READY_REASON_KEY] = readyReason;
     // Whatever else the client sends is read and dropped.
     this.stream.resume();
     if (this.stream.headersSent) {
@@ -437,6 +451,8 @@ class GrpcCall {
 
   /** The stream closed: the exchange is over, however it ended. */
   private finish(): void {
+    this.s.inflight.count--;
+    clearTimeout(this.timer);
     this.waiting?.cancel();
     this.waiting = undefined;
     this.upstreamCall?.close(h2.NGHTTP2_CANCEL);
@@ -444,9 +460,12 @@ class GrpcCall {
     if (this.upstream) this.upstream.inflight--;
     if (!this.target) return;
     // A client that went away before its status was sent cancelled the call.
-    const outcome = outcomeOfGrpc(this.code ?? GrpcCode.CANCELLED);
-    const seconds = (performance.now() - this.started) / 1000;
+    const code = this.code ?? GrpcCode.CANCELLED;
+    const outcome = outcomeOfGrpc(code);
+    const now = performance.now();
+    const seconds = (now - this.started) / 1000;
     this.target.observer?.end(outcome, seconds);
+    this.s.stats?.end(this.target, httpStatusOfGrpc(code), outcome, this.sentAt === undefined ? undefined : (now - this.sentAt) / 1000);
     this.s.onExchange?.(this.target, outcome, seconds, this.upstream);
   }
 }

@@ -39,6 +39,27 @@ export function grpcCodeOfHttp(status: number): number {
   }
 }
 
+/**
+ * The HTTP status a gRPC status stands for in the gateway's per-model counts (shared with the HTTP path), as
+ * grpc-gateway maps them; 499 for a call the client cancelled, as for an HTTP client that went away.
+ */
+export function httpStatusOfGrpc(code: number): number {
+  switch (code) {
+    case GrpcCode.OK: return 200;
+    case GrpcCode.CANCELLED: return 499;
+    case GrpcCode.INVALID_ARGUMENT: case GrpcCode.FAILED_PRECONDITION: case GrpcCode.OUT_OF_RANGE: return 400;
+    case GrpcCode.DEADLINE_EXCEEDED: return 504;
+    case GrpcCode.NOT_FOUND: return 404;
+    case GrpcCode.ALREADY_EXISTS: case GrpcCode.ABORTED: return 409;
+    case GrpcCode.PERMISSION_DENIED: return 403;
+    case GrpcCode.UNAUTHENTICATED: return 401;
+    case GrpcCode.RESOURCE_EXHAUSTED: return 429;
+    case GrpcCode.UNIMPLEMENTED: return 501;
+    case GrpcCode.UNAVAILABLE: return 503;
+    default: return 500;
+  }
+}
+
 const CLIENT_CODES: ReadonlySet<number> = new Set([
   GrpcCode.CANCELLED, GrpcCode.INVALID_ARGUMENT, GrpcCode.NOT_FOUND, GrpcCode.ALREADY_EXISTS, GrpcCode.PERMISSION_DENIED,
   GrpcCode.RESOURCE_EXHAUSTED, GrpcCode.FAILED_PRECONDITION, GrpcCode.OUT_OF_RANGE, GrpcCode.UNAUTHENTICATED,

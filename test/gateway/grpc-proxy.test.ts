@@ -4,10 +4,11 @@
 // another replica when the first cannot be reached, the message size limit and the exchange meters.
 import { Agent } from 'node:http';
 import { readFileSync } from 'node:fs';
+import { createServer, type ServerHttp2Session } from 'node:http2';
+import type { AddressInfo } from 'node:net';
 import { Metadata, status, type ServiceError } from '@grpc/grpc-js';
 import { simpleModel } from '../../examples/onnx-models.js';
 import type { Acquired, UpstreamWaiter } from '../../gateway/balance.js';
-import { pickUpstream } from '../../gateway/balance.js';
 import type { Directory, Outcome, Target, Upstream } from '../../gateway/directory.js';
 import { createGrpcGateway, type GrpcGateway, type GrpcGatewayOptions } from '../../gateway/grpc-proxy.js';
 import { grpcClient, grpcError, type GrpcClient, type Message } from '../support/grpc-client.js';
@@ -58,11 +59,10 @@ function directory(...targets: Target[]): Directory {
   };
 }
 
-/** A waiter that never holds: the least-loaded ready replica, or 503 ActivationTimeout. */
+/** A waiter that gives up at once, as the hold queue does when its activation timeout passes. */
 const waiter: UpstreamWaiter = {
   acquire(t, done: (r: Acquired) => void) {
-    const upstream = pickUpstream(t);
-    done(upstream ? { upstream } : { status: 503, reason: 'ActivationTimeout', message: `no replica of ${t.model} became ready`, retryAfterSeconds: 2 });
+    done({ status: 503, reason: 'ActivationTimeout', message: `no replica of ${t.model} became ready`, retryAfterSeconds: 2 });
     return { cancel() {} };
   },
 };
@@ -259,7 +259,7 @@ describe('refusals and failures', () => {
     const c = await gateway(directory(simple), {
       authorize: (headers, model) => {
         seen.push({ model, key: headers['x-api-key'] ?? headers.authorization });
-        if (headers.authorization === 'Bearer good' || headers['x-api-key'] === 'good') return { ok: true };
+        if (headers.authorization === 'Bearer good' || headers['x-api-key'] === 'good') return undefined;
         return headers.authorization || headers['x-api-key']
           ? { status: 403, reason: 'KeyNotAllowed', message: `this key may not use model ${model}` }
           : { status: 401, reason: 'KeyRequired', message: 'an API key is required' };
@@ -323,14 +323,13 @@ describe('refusals and failures', () => {
 test('a client that gives up while its call is held cancels the wait, and the exchange counts as the client\'s', async () => {
   const cancelled: string[] = [];
   const holding: UpstreamWaiter = { acquire: (t) => ({ cancel: () => void cancelled.push(t.model) }) };
-  const held = target('simple', [a.upstream]);
+  const held = target('simple', [], 0);
   const c = await gateway(directory(held), { waiter: holding });
   const err = await grpcError(c.call('ModelInfer', simpleRequest(1, 'h'), { deadlineMs: 300 }));
   expect(err.code).toBe(status.DEADLINE_EXCEEDED);
   await waitFor('the wait to be cancelled', () => cancelled.length > 0);
   expect(cancelled).toEqual(['simple']);
   expect(held.ended).toEqual(['client_error']);
-  expect(a.upstream.inflight).toBe(0);
 });
 
 /** Established TCP connections accepted on `port` of this machine's IPv4 loopback (the server side's sockets). */
@@ -356,4 +355,46 @@ test('one connection per replica carries every call; a replica that leaves the d
   await waitFor('the connection to the replica that left to close', () => connectionsTo(b.upstream.grpcPort!) === before[1]);
   expect(await c.call('ModelReady', { name: 'simple' })).toEqual({ ready: true });
   expect(connectionsTo(a.upstream.grpcPort!)).toBe(before[0] + 1);
+});
+
+test('without a waiter, a deployment with no ready replica is UNAVAILABLE with the reason of its Ready condition', async () => {
+  const failing = { ...target('broken', [], 1), readyCondition: () => ({ status: 'False', reason: 'ModelLoadFailed', message: 'ModelLoadFailed: the model file is not ONNX' }) };
+  const g = createGrpcGateway({ directory: directory(failing) });
+  gateways.push(g);
+  const c = grpcClient(await g.listen(0, '127.0.0.1'));
+  clients.push(c);
+  const err = await grpcError(c.call('ModelReady', { name: 'broken' }));
+  expect(err.code).toBe(status.UNAVAILABLE);
+  expect(err.details).toBe('no replica of broken-deployment is ready: ModelLoadFailed: the model file is not ONNX');
+  expect(err.metadata.get('modelplane-reason')).toEqual(['NoReadyReplica']);
+  expect(err.metadata.get('modelplane-ready-reason')).toEqual(['ModelLoadFailed']);
+});
+
+test('a unary call a replica never answers ends DEADLINE_EXCEEDED at upstreamTimeoutMs; the gateway\'s counts see every exchange', async () => {
+  // A replica that takes calls and never answers them.
+  const silent = createServer();
+  const sessions: ServerHttp2Session[] = [];
+  silent.on('session', (session) => void sessions.push(session));
+  silent.on('stream', () => {});
+  const silentPort = await new Promise<number>((resolve) => silent.listen(0, '127.0.0.1', () => resolve((silent.address() as AddressInfo).port)));
+  const stuck: Upstream = { id: 'replica-silent', host: '127.0.0.1', port: 1, grpcPort: silentPort, inflight: 0, agent: new Agent() };
+  const counted: { model: string; status: number; outcome: Outcome; upstream: boolean }[] = [];
+  let begun = 0;
+  const stats = {
+    begin: () => void begun++,
+    end: (t: Target, code: number, outcome: Outcome, seconds?: number) => void counted.push({ model: t.model, status: code, outcome, upstream: seconds !== undefined }),
+  };
+  const inflight = { count: 0 };
+  const c = await gateway(directory(target('simple', [stuck])), { upstreamTimeoutMs: 300, stats, inflight });
+  const err = await grpcError(c.call('ModelInfer', simpleRequest(1, 't')));
+  expect(err.code).toBe(status.DEADLINE_EXCEEDED);
+  expect(err.details).toBe('replica replica-silent of model simple gave no answer within 300 ms');
+  expect(err.metadata.get('modelplane-reason')).toEqual(['UpstreamTimeout']);
+  await grpcError(c.call('ModelReady', { name: 'nonesuch' }));
+  await waitFor('the calls to end at the gateway', () => inflight.count === 0);
+  expect(begun).toBe(1);
+  expect(counted).toEqual([{ model: 'simple', status: 504, outcome: 'failed', upstream: true }]);
+  expect(stuck.inflight).toBe(0);
+  for (const session of sessions) session.destroy();
+  await new Promise((resolve) => silent.close(resolve));
 });
