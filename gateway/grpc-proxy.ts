@@ -374,10 +374,11 @@ class GrpcCall {
   }
 
   private onUpstreamEnd(): void {
-    if (this.code !== undefined || this.gone) return;
-    if (!this.stream.headersSent) return this.onUpstreamFailed(this.upstreamCall!, 'ended without answering');
-    if (!this.trailers || this.trailers['grpc-status'] === undefined) {
-      this.trailers = statusTrailers(GrpcCode.INTERNAL, 'UpstreamFailed', `replica ${this.upstream!.id} ended the call without a status`);
+    const call = this.upstreamCall;
+    if (!call || this.code !== undefined || this.gone) return;
+    // A stream reset by the replica ends too, without trailers.
+    if (this.trailers?.['grpc-status'] === undefined) {
+      return this.onUpstreamFailed(call, call.rstCode ? `stream reset (HTTP/2 code ${call.rstCode})` : 'the call ended without a status');
     }
     this.code = Number(this.trailers['grpc-status']);
     this.stream.end();

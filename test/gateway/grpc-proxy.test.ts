@@ -4,7 +4,7 @@
 // another replica when the first cannot be reached, the message size limit and the exchange meters.
 import { Agent } from 'node:http';
 import { readFileSync } from 'node:fs';
-import { createServer, type ServerHttp2Session } from 'node:http2';
+import { constants as h2, createServer, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { Metadata, status, type ServiceError } from '@grpc/grpc-js';
 import { simpleModel } from '../../examples/onnx-models.js';
@@ -372,12 +372,8 @@ test('without a waiter, a deployment with no ready replica is UNAVAILABLE with t
 
 test('a unary call a replica never answers ends DEADLINE_EXCEEDED at upstreamTimeoutMs; the gateway\'s counts see every exchange', async () => {
   // A replica that takes calls and never answers them.
-  const silent = createServer();
-  const sessions: ServerHttp2Session[] = [];
-  silent.on('session', (session) => void sessions.push(session));
-  silent.on('stream', () => {});
-  const silentPort = await new Promise<number>((resolve) => silent.listen(0, '127.0.0.1', () => resolve((silent.address() as AddressInfo).port)));
-  const stuck: Upstream = { id: 'replica-silent', host: '127.0.0.1', port: 1, grpcPort: silentPort, inflight: 0, agent: new Agent() };
+  const silent = await fakeReplica(() => {});
+  const stuck: Upstream = { id: 'replica-silent', host: '127.0.0.1', port: 1, grpcPort: silent.port, inflight: 0, agent: new Agent() };
   const counted: { model: string; status: number; outcome: Outcome; upstream: boolean }[] = [];
   let begun = 0;
   const stats = {
@@ -395,6 +391,40 @@ test('a unary call a replica never answers ends DEADLINE_EXCEEDED at upstreamTim
   expect(begun).toBe(1);
   expect(counted).toEqual([{ model: 'simple', status: 504, outcome: 'failed', upstream: true }]);
   expect(stuck.inflight).toBe(0);
-  for (const session of sessions) session.destroy();
-  await new Promise((resolve) => silent.close(resolve));
+  await silent.close();
+});
+
+/** An HTTP/2 server on a free loopback port standing in for a replica that misbehaves. */
+async function fakeReplica(onStream: (stream: ServerHttp2Stream) => void): Promise<{ port: number; close: () => Promise<void> }> {
+  const server = createServer();
+  const sessions: ServerHttp2Session[] = [];
+  server.on('session', (session) => void sessions.push(session));
+  server.on('stream', onStream);
+  const port = await new Promise<number>((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port)));
+  return {
+    port,
+    close: () => new Promise((resolve) => {
+      for (const session of sessions) session.destroy();
+      server.close(() => resolve());
+    }),
+  };
+}
+
+test('a replica that fails a call after answering its headers: the client gets UNAVAILABLE naming it', async () => {
+  const failing = await fakeReplica((stream) => {
+    stream.on('error', () => {});
+    stream.respond({ ':status': 200, 'content-type': 'application/grpc' });
+    stream.on('data', () => stream.close(h2.NGHTTP2_INTERNAL_ERROR));
+  });
+  const broken: Upstream = { id: 'replica-broken', host: '127.0.0.1', port: 1, grpcPort: failing.port, inflight: 0, agent: new Agent() };
+  const t = target('simple', [broken]);
+  const c = await gateway(directory(t));
+  const err = await grpcError(c.call('ModelInfer', simpleRequest(1, 'f')));
+  expect(err.code).toBe(status.UNAVAILABLE);
+  expect(err.details).toContain('replica replica-broken of model simple failed');
+  expect(err.metadata.get('modelplane-reason')).toEqual(['UpstreamFailed']);
+  await waitFor('the exchange to end', () => t.ended.length > 0);
+  expect(t.ended).toEqual(['rejected']);
+  expect(broken.inflight).toBe(0);
+  await failing.close();
 });
