@@ -154,11 +154,14 @@ function handleStream(settings: Settings, stream: ServerHttp2Stream, headers: In
 
 /**
  * The headers (metadata) passed to the next hop: all but pseudo-headers and the date, which each hop writes for
- * itself. Credentials pass on too: a replica may have its own checks.
+ * itself, and, with `stripKeys` (API keys on), the key headers: a key stays at the gateway.
  */
-function passOn(headers: IncomingHttpHeaders): OutgoingHttpHeaders {
+function passOn(headers: IncomingHttpHeaders, stripKeys = false): OutgoingHttpHeaders {
   const out: OutgoingHttpHeaders = {};
-  for (const name of Object.keys(headers)) if (name[0] !== ':' && name !== 'date') out[name] = headers[name];
+  for (const name of Object.keys(headers)) {
+    if (name[0] === ':' || name === 'date' || (stripKeys && (name === 'authorization' || name === 'x-api-key'))) continue;
+    out[name] = headers[name];
+  }
   return out;
 }
 
@@ -332,7 +335,7 @@ class GrpcCall {
       this.sentAt = performance.now();
       this.startTimer();
     }
-    const headers: OutgoingHttpHeaders = { ...passOn(this.headers), ':method': 'POST', ':scheme': 'http', ':path': this.headers[':path'], ':authority': session.key };
+    const headers: OutgoingHttpHeaders = { ...passOn(this.headers, this.s.authorize !== undefined), ':method': 'POST', ':scheme': 'http', ':path': this.headers[':path'], ':authority': session.key };
     const call = session.session.request(headers);
     this.upstreamCall = call;
     for (const chunk of this.held!) call.write(chunk);
