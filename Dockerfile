@@ -25,6 +25,7 @@ COPY operator ./operator
 COPY runtime ./runtime
 COPY fetch ./fetch
 COPY local ./local
+COPY gateway ./gateway
 COPY optimize ./optimize
 COPY perf ./perf
 COPY examples ./examples
@@ -58,7 +59,7 @@ ENTRYPOINT ["modelplane"]
 # ---- operator: the controller (`modelplane operator`) ------------------------------------------------
 FROM base AS operator
 LABEL org.opencontainers.image.title="modelplane-operator" \
-      org.opencontainers.image.description="Modelplane operator: reconciles ModelDeployments into runtime Deployments"
+      org.opencontainers.image.description="Modelplane operator: reconciles ModelDeployments into runtime Deployments; the same image runs the gateway (modelplane gateway)"
 USER 65532:65532
 EXPOSE 8081
 CMD ["operator"]
