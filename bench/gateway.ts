@@ -66,12 +66,16 @@ interface Measured {
   requests: number;
 }
 
-/** Alternating rounds over `sides`: sequential p50 (those with `latency`), then an autocannon round each with its CPU. */
+/**
+ * Alternating rounds over `sides`: sequential p50 (those with `latency`), then an autocannon round each with its CPU;
+ * each round starts with the next side, so that none is always measured first or last.
+ */
 async function measureRounds(sides: Measured[], latency: (m: Measured) => boolean): Promise<void> {
   const body = inferBody(0, 1);
   for (let round = 0; round < ROUNDS; round++) {
-    for (const m of sides.filter(latency)) m.p50.push(await sequentialP50({ url: m.url, path: INFER, body, headers: m.headers }, LATENCY_REQUESTS));
-    for (const m of sides) {
+    const order = [...sides.slice(round % sides.length), ...sides.slice(0, round % sides.length)];
+    for (const m of order.filter(latency)) m.p50.push(await sequentialP50({ url: m.url, path: INFER, body, headers: m.headers }, LATENCY_REQUESTS));
+    for (const m of order) {
       const r = await roundWithCpu(m.pid, { url: m.url, path: INFER, body, headers: m.headers } satisfies BenchRequest, CONNECTIONS, SECONDS);
       m.cpuSeconds += r.cpuSeconds;
       m.requests += r.total;
