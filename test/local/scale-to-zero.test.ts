@@ -135,7 +135,8 @@ test('an idle deployment scales to zero; 20 concurrent requests on it then are a
 });
 
 test('a request that waits longer than --activation-timeout is answered 503 naming the deployment; the replica still comes up', async () => {
-  const local = await startLocal(['-f', manifests(1), '--autoscale-interval', '0.5', '--activation-timeout', '50ms']);
+  // A delay long enough for the replica started by the request to come up before an idle deployment goes back to zero.
+  const local = await startLocal(['-f', manifests(8), '--autoscale-interval', '0.5', '--activation-timeout', '50ms']);
   await waitFor('scaled to zero', () => scaledToZero(local.url), 60_000);
   const late = await infer(local.url, 1);
   expect(late.status).toBe(503);
