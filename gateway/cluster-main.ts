@@ -1,0 +1,140 @@
+// The `modelplane gateway` process in a cluster: the cluster Directory (informers over ModelDeployments and
+// EndpointSlices), the data path on --port, health and metrics on --health-port (/healthz, /readyz: both informers
+// listed, /metrics: the directory's and the gateway's), JSON logs. SIGTERM or SIGINT drains: /readyz turns 503 so the
+// Service stops sending, listeners stop accepting, requests in flight finish (within the drain timeout), then it exits.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Registry, collectDefaultMetrics } from 'prom-client';
+import { createLogger, type Logger } from '../common/logger.js';
+import { HealthServer } from '../operator/kube/health.js';
+import { DEFAULT_INFORMER_OPTIONS } from '../operator/kube/informer.js';
+import { loadKubeConfig } from '../operator/kube/kubeconfig.js';
+import { ClusterDirectory } from './cluster-directory.js';
+
+/** Everything `modelplane gateway` runs with, decided from its flags (cli/gateway.ts). */
+export interface GatewaySettings {
+  kubeconfig?: string;
+  /** Watch one namespace; undefined: all. */
+  namespace?: string;
+  host: string;
+  port: number;
+  /** 0: no gRPC listener. */
+  grpcPort: number;
+  healthPort: number;
+  activationTimeoutMs: number;
+  maxHeldRequests: number;
+  maxBodyBytes: number;
+  upstreamTimeoutMs: number;
+  /** A file, or a directory of files (a mounted Secret), of API keys; undefined: no keys checked. */
+  apiKeys?: string;
+  requestTimeoutMs: number;
+  watchTimeoutSeconds: number;
+  drainTimeoutMs: number;
+  logLevel: string;
+}
+
+/** What the data path needs of the gateway built on the directory. */
+interface DataPath {
+  handle(req: IncomingMessage, res: ServerResponse): void;
+  metricsText(): string;
+  readonly inflight: { count: number };
+  close(): void;
+}
+
+/**
+ * TODO(gateway/server.ts): replace with createGateway({ directory, maxBodyBytes, upstreamTimeoutMs,
+ * activationTimeoutMs, maxHeldRequests, keys, version }) once the proxy and hold queue are merged; until then every
+ * request is answered 503 naming the reason.
+ */
+function buildDataPath(_directory: ClusterDirectory, _s: GatewaySettings, _version: string): DataPath {
+  const inflight = { count: 0 };
+  return {
+    inflight,
+    handle(_req, res) {
+      const body = JSON.stringify({ error: 'the data path is not built into this gateway yet', reason: 'NotImplemented' });
+      res.writeHead(503, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
+      res.end(body);
+    },
+    metricsText: () => '',
+    close() {},
+  };
+}
+
+/** A running gateway: its bound ports, and a drain for tests and signals. */
+export interface RunningGateway {
+  port: number;
+  healthPort: number;
+  directory: ClusterDirectory;
+  /** Stops accepting, waits for requests in flight (at most the drain timeout), closes everything. */
+  drain(): Promise<void>;
+}
+
+function listen(server: Server, port: number, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve((server.address() as AddressInfo).port));
+  });
+}
+
+/** Starts the gateway: health first (so probes answer while the informers list), then the directory, then data. */
+export async function startClusterGateway(s: GatewaySettings, version: string, log: Logger): Promise<RunningGateway> {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'modelplane_gateway_' });
+  const directory = new ClusterDirectory({
+    kubeConfig: loadKubeConfig(s.kubeconfig),
+    namespace: s.namespace,
+    requestTimeoutMs: s.requestTimeoutMs,
+    informer: { ...DEFAULT_INFORMER_OPTIONS, watchTimeoutSeconds: s.watchTimeoutSeconds },
+    logger: log,
+    registry,
+  });
+  const data = buildDataPath(directory, s, version);
+  let draining = false;
+  const metrics = { contentType: registry.contentType, metrics: async () => `${await registry.metrics()}${data.metricsText()}` };
+  const health = new HealthServer({ live: () => true, ready: () => directory.synced && !draining }, metrics as unknown as Registry);
+  const healthPort = await health.listen(s.healthPort, s.host);
+  log.info('health and metrics listening', { port: healthPort });
+  await directory.start();
+  log.info('directory synced', { namespace: s.namespace ?? '(all)', targets: directory.list().length });
+  const server = createServer((req, res) => data.handle(req, res));
+  server.keepAliveTimeout = 65_000;
+  const port = await listen(server, s.port, s.host);
+  log.info('gateway listening', { port });
+  if (s.grpcPort > 0) log.warn('gRPC is not served by this build of the gateway', { grpcPort: s.grpcPort }); // TODO(gateway/grpc-proxy.ts)
+  const drain = async () => {
+    draining = true;
+    server.close();
+    server.closeIdleConnections();
+    const deadline = Date.now() + s.drainTimeoutMs;
+    while (data.inflight.count > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    data.close();
+    server.closeAllConnections();
+    await directory.stop();
+    await health.close();
+  };
+  return { port, healthPort, directory, drain };
+}
+
+/** The process: start, then run until SIGTERM or SIGINT, drain, exit 0. */
+export async function runClusterGateway(s: GatewaySettings, version: string): Promise<void> {
+  const log = createLogger('gateway', s.logLevel);
+  let gw: RunningGateway;
+  try {
+    gw = await startClusterGateway(s, version, log);
+  } catch (err) {
+    log.error('gateway failed to start', { error: (err as Error).message });
+    process.exit(1);
+  }
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info('draining', { signal, drainTimeoutMs: s.drainTimeoutMs });
+    gw.drain().then(() => process.exit(0), (err: unknown) => {
+      log.error('drain failed', { error: (err as Error).message });
+      process.exit(1);
+    });
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+}
