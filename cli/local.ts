@@ -5,12 +5,13 @@ import { fileURLToPath } from 'node:url';
 import { LOG_LEVELS } from '../common/logger.js';
 import { parseDuration, parseInteger } from '../common/parse.js';
 import type { LocalSettings } from '../local/run.js';
+import { gatewayOptions, gatewaySettings, type GatewayCliOptions } from './gateway-flags.js';
 
 /** A number of seconds up to a day (`2`, `0.5`, or a duration such as `1m30s`), in milliseconds. */
 const secondsMs = (value: string, flag: string): number => parseDuration(value, flag, { maxMs: 86_400_000 });
 
 /** The parsed flags of `modelplane local`. */
-export interface LocalCliOptions {
+export interface LocalCliOptions extends GatewayCliOptions {
   filename: string[];
   port: string;
   host: string;
@@ -36,6 +37,7 @@ export function localSettings(o: LocalCliOptions): LocalSettings {
     table: o.table !== false,
     autoscaleIntervalMs: secondsMs(String(o.autoscaleInterval), '--autoscale-interval'),
     drainMs: secondsMs(String(o.drainTimeout), '--drain-timeout'),
+    ...gatewaySettings(o),
     tuning: {
       ...(o.autoscaleStableWindow ? { stableWindowSeconds: secondsMs(o.autoscaleStableWindow, '--autoscale-stable-window') / 1000 } : {}),
       ...(o.autoscalePanicWindow ? { panicWindowSeconds: secondsMs(o.autoscalePanicWindow, '--autoscale-panic-window') / 1000 } : {}),
@@ -44,7 +46,7 @@ export function localSettings(o: LocalCliOptions): LocalSettings {
 }
 
 export function registerLocal(program: Command, version: string): void {
-  program
+  const local = program
     .command('local')
     .description('Run ModelDeployments on this machine: replicas as processes behind one router, the operator\'s validation, status and autoscaler, a live dashboard')
     .requiredOption('-f, --filename <path...>', 'ModelDeployment manifests: files (multi-document YAML or JSON) and directories (every .yaml, .yml and .json file in them); other kinds are skipped; watched for changes')
@@ -52,7 +54,9 @@ export function registerLocal(program: Command, version: string): void {
     .addOption(new Option('--host <address>', 'router address').default('127.0.0.1').env('MODELPLANE_LOCAL_HOST'))
     .addOption(new Option('--cache-dir <dir>', 'where downloaded models are kept, keyed by URI and sha256').env('MODELPLANE_CACHE_DIR').default(undefined, '~/.cache/modelplane/models'))
     .addOption(new Option('--log-level <level>', 'level of the JSON log lines').choices(LOG_LEVELS).default('warn').env('MODELPLANE_LOG_LEVEL'))
-    .addOption(new Option('--no-table', 'do not print the status table when it changes'))
+    .addOption(new Option('--no-table', 'do not print the status table when it changes'));
+  for (const option of gatewayOptions()) local.addOption(option);
+  local
     // Tuning for tests and demos: the autoscaler's period and windows (the operator's defaults otherwise).
     .addOption(new Option('--autoscale-interval <seconds>').default('2').hideHelp())
     .addOption(new Option('--autoscale-stable-window <seconds>').hideHelp())

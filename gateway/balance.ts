@@ -1,6 +1,6 @@
 // Which replica takes the next request: the ready one with the fewest requests in flight from this gateway, round
 // robin among equals (so that an idle deployment's replicas share the requests instead of the first one taking all).
-import type { Target, Upstream } from './directory.js';
+import type { ReadyCondition, Target, Upstream } from './directory.js';
 
 let turn = 0;
 
@@ -22,7 +22,7 @@ export function pickUpstream(target: Target, not?: Upstream): Upstream | undefin
 /** What a request waiting for a replica is told in the end: a replica to send to, or the error to answer with. */
 export type Acquired =
   | { upstream: Upstream }
-  | { status: number; reason: string; message: string; retryAfterSeconds?: number };
+  | { status: number; reason: string; message: string; retryAfterSeconds?: number; ready?: ReadyCondition };
 
 /**
  * Finds a replica for one request: at once when one is ready, else (a target scaled to zero, or one coming up from

@@ -1,14 +1,13 @@
-// Everything on the router that is not inference, as an express app: the dashboard and its data (with the generation
-// figures of generative deployments, generation-meter.ts), the ModelDeploymentList for programs, Triton's repository
-// index, OpenAI's model list, health, and on /metrics the router's own gauges with the runtime's counters and
-// histograms summed over the replicas (replica-metrics.ts).
+// Everything on the router that is neither inference nor a list of the models (the gateway's, gateway/server.ts), as an
+// express app: the dashboard and its data (with the generation figures of generative deployments, generation-meter.ts,
+// and the gateway's cold starts), the ModelDeploymentList for programs, health, and on /metrics local mode's gauges, the
+// gateway's per-model metrics, and the runtime's counters and histograms summed over the replicas (replica-metrics.ts).
 import express, { type Express } from 'express';
 import { API_VERSION, GROUP, KIND, PLURAL, VERSION } from '../operator/api/schema.js';
 import type { FieldError } from '../operator/api/validate.js';
 import { DASHBOARD_HTML } from './dashboard.js';
 import type { LocalDeployment } from './deployment.js';
 import { GenerationStats, type GenerationSummary } from './generation-meter.js';
-import { openAiCode } from './proxy.js';
 import { ReplicaMetrics, type ScrapeTarget } from './replica-metrics.js';
 
 export interface LocalModeView {
@@ -17,18 +16,13 @@ export interface LocalModeView {
   invalid(): { source: string; name?: string; errors: FieldError[] }[];
   skipped(): { source: string; note: string }[];
   version: string;
+  /** The gateway's per-model metrics, as Prometheus text. */
+  gatewayMetrics(): string;
+  /** A deployment's cold starts (from zero, with requests held) and the mean wait of their first request. */
+  coldStarts(d: LocalDeployment): { count: number; meanSeconds?: number };
 }
 
 const EXTENSIONS = ['binary_tensor_data'];
-
-/** Triton's model states: READY, UNAVAILABLE (with a reason), LOADING. */
-function modelState(d: LocalDeployment): { state: string; reason: string } {
-  const ready = d.status.conditions?.find((c) => c.type === 'Ready');
-  if (d.readyCount() > 0) return { state: 'READY', reason: '' };
-  if (ready && ['ModelLoadFailed', 'ModelFetchFailed', 'CrashLoop', 'InvalidSpec'].includes(ready.reason)) return { state: 'UNAVAILABLE', reason: `${ready.reason}: ${ready.message}` };
-  if (d.desired === 0) return { state: 'UNAVAILABLE', reason: 'scaled to zero' };
-  return { state: 'LOADING', reason: ready?.message ?? '' };
-}
 
 function metricsText(view: LocalModeView): string {
   const lines: string[] = [];
@@ -57,7 +51,7 @@ function scrapeTargets(view: LocalModeView): ScrapeTarget[] {
  * What the dashboard shows of one deployment: its state, its replicas, its last events, its load over five minutes and,
  * for a generative model, its tokens per second, time to first token and sequences running.
  */
-function dashboardDeployment(d: LocalDeployment, now: number, generation: GenerationSummary | null) {
+function dashboardDeployment(view: LocalModeView, d: LocalDeployment, now: number, generation: GenerationSummary | null) {
   const s = d.meter.summary(10, now);
   return {
     name: d.name,
@@ -77,6 +71,8 @@ function dashboardDeployment(d: LocalDeployment, now: number, generation: Genera
     events: d.events.slice(-10),
     history: d.meter.history(300, now),
     textGeneration: generation,
+    scaledToZero: d.desired === 0,
+    coldStarts: view.coldStarts(d),
   };
 }
 
@@ -91,7 +87,7 @@ function dashboardRoutes(app: Express, view: LocalModeView): void {
     const now = Date.now();
     res.set('Cache-Control', 'no-store').json({
       router: view.url(),
-      deployments: view.deployments().map((d) => dashboardDeployment(d, now, generation.summary(d.name, now))),
+      deployments: view.deployments().map((d) => dashboardDeployment(view, d, now, generation.summary(d.name, now))),
       invalid: view.invalid(),
       skipped: view.skipped(),
     });
@@ -117,11 +113,8 @@ function modelDeploymentRoutes(app: Express, view: LocalModeView): void {
   });
 }
 
-/** The Open Inference Protocol's routes that are not about one model: Triton's repository index, health, server metadata. */
+/** The Open Inference Protocol's routes that are not about models: health, server metadata. */
 function serverRoutes(app: Express, view: LocalModeView): void {
-  app.post('/v2/repository/index', (_req, res) => {
-    res.json(view.deployments().map((d) => ({ name: d.model, version: '1', ...modelState(d) })));
-  });
   app.get('/v2/health/live', (_req, res) => {
     res.status(200).end();
   });
@@ -134,42 +127,6 @@ function serverRoutes(app: Express, view: LocalModeView): void {
   });
 }
 
-const MODEL_LIST_TIMEOUT_MS = 2000;
-
-/** The model object one ready replica of `d` gives on GET /v1/models, or undefined (not generative, no ready replica). */
-async function openAiModel(d: LocalDeployment): Promise<Record<string, unknown> | undefined> {
-  const replica = d.replicas.find((r) => r.phase === 'ready' && r.port !== undefined);
-  if (!replica) return undefined;
-  try {
-    const r = await fetch(`http://127.0.0.1:${replica.port}/v1/models`, { signal: AbortSignal.timeout(MODEL_LIST_TIMEOUT_MS) });
-    const list = (await r.json()) as { data?: { id?: unknown }[] };
-    return list.data?.find((m) => m.id === d.model);
-  } catch {
-    return undefined;
-  }
-}
-
-/**
- * OpenAI's GET /v1/models and /v1/models/{id}: the generative models behind the router, each as a ready replica of its
- * deployment describes it. A model that only answers /v2/models/{m}/infer is not listed: OpenAI's clients read the list
- * as the models they can ask for completions, which it cannot give (POST /v2/repository/index lists every model).
- */
-function openAiRoutes(app: Express, view: LocalModeView): void {
-  app.get('/v1/models', async (_req, res) => {
-    const models = await Promise.all(view.deployments().map(openAiModel));
-    res.json({ object: 'list', data: models.filter((m) => m !== undefined) });
-  });
-  app.get('/v1/models/:id', async (req, res) => {
-    const d = view.deployments().find((x) => x.model === req.params.id);
-    const model = d && (await openAiModel(d));
-    if (!model) {
-      res.status(404).json({ error: { message: `The model '${req.params.id}' does not exist`, type: 'not_found_error', param: 'model', code: openAiCode('ModelNotFound') } });
-      return;
-    }
-    res.json(model);
-  });
-}
-
 export function createApp(view: LocalModeView): Express {
   const app = express();
   const replicaMetrics = new ReplicaMetrics();
@@ -178,10 +135,9 @@ export function createApp(view: LocalModeView): Express {
   dashboardRoutes(app, view);
   modelDeploymentRoutes(app, view);
   serverRoutes(app, view);
-  openAiRoutes(app, view);
   app.get('/metrics', async (_req, res) => {
     const replicas = await replicaMetrics.collect(scrapeTargets(view));
-    res.type('text/plain; version=0.0.4').send(metricsText(view) + replicas);
+    res.type('text/plain; version=0.0.4').send(metricsText(view) + view.gatewayMetrics() + replicas);
   });
   app.use((req, res) => {
     res.status(404).json({ error: `no route for ${req.method} ${req.path}`, reason: 'NotFound' });

@@ -3,6 +3,7 @@
 // decision fed with the router's measurements, and its status computed as the operator computes it.
 import { createHash } from 'node:crypto';
 import type { Logger } from '../common/logger.js';
+import type { ReadyCondition, Target, Upstream } from '../gateway/directory.js';
 import { isoSeconds } from '../common/time.js';
 import type { ModelDeployment, ModelDeploymentStatus } from '../operator/api/schema.js';
 import { averageField, decide, initialState, policyFor, type AutoscalerPolicy, type AutoscalerState, type Decision, type PolicyTuning } from '../operator/autoscaler/decision.js';
@@ -30,7 +31,8 @@ export interface DeploymentContext {
   cliPath: string;
   /** The router's base URL, for status.url. */
   routerUrl: () => string;
-  onChange: () => void;
+  /** Something about `deployment` changed (a replica's phase, the desired count): the gateway and status hear of it. */
+  onChange: (deployment: LocalDeployment) => void;
   tuning: AutoscalerTuning;
   /** Longest wait for in-flight requests before a drained replica gets SIGTERM. */
   drainMs: number;
@@ -38,7 +40,7 @@ export interface DeploymentContext {
 
 export interface DeploymentEvent {
   time: string;
-  type: 'ScaledUp' | 'ScaledDown' | 'RollingUpdate' | 'RolloutComplete' | 'ModelFetchFailed' | 'ModelOptimized' | 'ModelNotOptimized' | 'SpecUpdated';
+  type: 'ScaledUp' | 'ScaledDown' | 'ScaledToZero' | 'ColdStart' | 'RollingUpdate' | 'RolloutComplete' | 'ModelFetchFailed' | 'ModelOptimized' | 'ModelNotOptimized' | 'SpecUpdated';
   message: string;
 }
 
@@ -58,7 +60,7 @@ function templateOf(argv: string[], md: ModelDeployment): string {
   return createHash('sha256').update(JSON.stringify([argv, md.spec.model])).digest('hex').slice(0, 8);
 }
 
-export class LocalDeployment {
+export class LocalDeployment implements Target {
   md: ModelDeployment;
   source: string;
   readonly meter = new LoadMeter();
@@ -95,6 +97,40 @@ export class LocalDeployment {
     return servedName(this.md);
   }
 
+  get namespace(): string {
+    return this.md.metadata.namespace ?? 'default';
+  }
+
+  /** The router's meter hears of every exchange (the autoscaler's concurrency, held requests included). */
+  get observer(): LoadMeter {
+    return this.meter;
+  }
+
+  /** The ready replicas, as the gateway routes to them: recomputed when a replica changes, not per request. */
+  private ready: Upstream[] = [];
+
+  upstreams(): readonly Upstream[] {
+    return this.ready;
+  }
+
+  desiredReplicas(): number {
+    return this.desired;
+  }
+
+  readyCondition(): ReadyCondition | undefined {
+    return this.status.conditions?.find((c) => c.type === 'Ready');
+  }
+
+  /** A request is held at zero: one replica starts now (the autoscaler takes it from there, held requests as its load). */
+  activate(): void {
+    if (this.desired > 0 || this.removed) return;
+    this.desired = 1;
+    if (this.autoscaler) this.autoscaler.lastScaleTime = isoSeconds(Date.now());
+    this.event('ColdStart', `${this.name}: 0 -> 1 replica (a request is waiting)`);
+    this.reconcile();
+    this.ctx.onChange(this);
+  }
+
   private configureAutoscaler(previousSpec: ModelDeployment['spec'] | undefined): void {
     const a = this.md.spec.autoscaling;
     if (!a) {
@@ -120,7 +156,7 @@ export class LocalDeployment {
     const seq = ++this.prepareSeq;
     clearTimeout(this.fetchRetry);
     this.fetching = true;
-    this.ctx.onChange();
+    this.ctx.onChange(this);
     try {
       const path = await cacheModel(this.md, this.ctx.cacheDir, this.ctx.logger);
       if (seq !== this.prepareSeq || this.removed) return;
@@ -191,8 +227,9 @@ export class LocalDeployment {
   }
 
   private onReplicaChange(): void {
+    this.ready = this.replicas.filter((r) => r.phase === 'ready' && r.port !== undefined) as Upstream[];
     this.reconcile();
-    this.ctx.onChange();
+    this.ctx.onChange(this);
   }
 
   /** Starts and drains replicas toward the wanted count and template. */
@@ -223,20 +260,6 @@ export class LocalDeployment {
     this.onReplicaChange();
   }
 
-  /** The ready replica with the fewest requests in flight, round robin among equals; `not` excluded. */
-  private rr = 0;
-  pick(not?: Replica): Replica | undefined {
-    let best: Replica | undefined;
-    const n = this.replicas.length;
-    const start = this.rr++ % Math.max(1, n);
-    for (let k = 0; k < n; k++) {
-      const r = this.replicas[(start + k) % n];
-      if (r.phase !== 'ready' || r === not || r.port === undefined) continue;
-      if (!best || r.inflight < best.inflight) best = r;
-    }
-    return best;
-  }
-
   readyCount(): number {
     return this.replicas.filter((r) => r.phase === 'ready').length;
   }
@@ -255,9 +278,10 @@ export class LocalDeployment {
       const from = this.desired;
       this.desired = decision.desired;
       as.lastScaleTime = isoSeconds(now);
-      this.event(decision.desired > from ? 'ScaledUp' : 'ScaledDown', `${this.name}: ${from} -> ${count(decision.desired, 'replica')} (${decision.reason})`);
+      const type = decision.desired > from ? 'ScaledUp' : decision.desired === 0 ? 'ScaledToZero' : 'ScaledDown';
+      this.event(type, `${this.name}: ${from} -> ${count(decision.desired, 'replica')} (${decision.reason})`);
       this.reconcile();
-      this.ctx.onChange();
+      this.ctx.onChange(this);
     }
   }
 
@@ -311,6 +335,7 @@ export class LocalDeployment {
   async remove(): Promise<void> {
     this.removed = true;
     clearTimeout(this.fetchRetry);
+    this.ready = [];
     await Promise.all(this.replicas.map((r) => r.stop(this.ctx.drainMs)));
     this.replicas = [];
   }

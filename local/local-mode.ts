@@ -7,13 +7,14 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { Logger } from '../common/logger.js';
+import type { Directory, Target } from '../gateway/directory.js';
+import { createGateway, type Gatekeeper, type Gateway } from '../gateway/server.js';
 import type { AutoscalerTuning, DeploymentContext } from './deployment.js';
 import { formatErrors, type FieldError } from '../operator/api/validate.js';
 import { createApp } from './app.js';
 import { LocalDeployment } from './deployment.js';
 import { ManifestPathError, manifestFiles, readManifests, type ManifestEntry } from './manifests.js';
 import { LocalModeError } from './model-cache.js';
-import { createOpenAiProxy, createProxy, isOpenAiInference } from './proxy.js';
 import { renderTable, rowFor, tableKey } from './table.js';
 
 export interface LocalModeOptions {
@@ -33,6 +34,12 @@ export interface LocalModeOptions {
   tuning: AutoscalerTuning;
   drainMs: number;
   maxBodyBytes: number;
+  /** Longest a request waits for a replica of a deployment coming up from zero. */
+  activationTimeoutMs: number;
+  /** Requests held at once, over every deployment. */
+  maxHeldRequests: number;
+  /** API keys (--api-keys): callers must present one. */
+  keys?: Gatekeeper;
   /** Print the status table when it changes. */
   table: boolean;
 }
@@ -206,10 +213,11 @@ export async function startLocalMode(opts: LocalModeOptions): Promise<LocalMode>
 }
 
 /**
- * Local mode while it runs: the ModelDeployments from the files (by name, and by model for the router), the documents
- * that do not run, the router in front of them, the watch on the files, and the timers that keep status current.
+ * Local mode while it runs: the ModelDeployments from the files (by name, and by model for the gateway: it is the
+ * gateway's Directory), the documents that do not run, the gateway in front of them, the watch on the files, and the
+ * timers that keep status current.
  */
-class Supervisor {
+class Supervisor implements Directory {
   private readonly deployments = new Map<string, LocalDeployment>();
   /** The router's lookup by served model name, rebuilt whenever the deployments change. */
   private readonly byModel = new Map<string, LocalDeployment>();
@@ -217,9 +225,9 @@ class Supervisor {
   private skipped: Skipped[] = [];
   /** Problems and skips already said: each is said once. */
   private readonly reported = new Set<string>();
-  /** Requests the router is answering (inference ones counted by the proxy): a stop waits for them. */
-  private readonly inflight = { count: 0 };
+  private readonly listeners: ((target: Target) => void)[] = [];
   private readonly runDir: string;
+  private readonly gateway: Gateway;
   private readonly server: Server;
   private readonly report: ConsoleReport;
   private readonly context: DeploymentContext;
@@ -235,7 +243,8 @@ class Supervisor {
 
   constructor(private readonly opts: LocalModeOptions, private readonly watched: readonly WatchedPath[]) {
     this.runDir = mkdtempSync(join(tmpdir(), 'modelplane-local-'));
-    this.server = this.createRouter();
+    this.gateway = this.createGateway();
+    this.server = createServer({ keepAliveTimeout: 65_000, requestTimeout: 300_000 }, this.gateway.handle);
     this.report = new ConsoleReport(opts.print);
     this.context = {
       cacheDir: opts.cacheDir,
@@ -244,38 +253,50 @@ class Supervisor {
       command: opts.command,
       cliPath: opts.cliPath,
       routerUrl: () => this.url,
-      onChange: () => this.tickSoonAfterChange(),
+      onChange: (d) => {
+        for (const l of this.listeners) l(d);
+        this.tickSoonAfterChange();
+      },
       tuning: opts.tuning,
       drainMs: opts.drainMs,
     };
   }
 
-  /**
-   * The router: inference to the proxy (by the model in the path, or in the body for OpenAI's routes, to a replica),
-   * everything else to the app; both counted.
-   */
-  private createRouter(): Server {
-    const { opts, byModel, inflight } = this;
-    const proxyOptions = { lookup: (m: string) => byModel.get(m), maxBodyBytes: opts.maxBodyBytes, upstreamTimeoutMs: 300_000, inflight };
-    const proxy = createProxy(proxyOptions);
-    const openAiProxy = createOpenAiProxy(proxyOptions);
+  /** The gateway, with this supervisor as its directory and local mode's app for the routes that are not the gateway's. */
+  private createGateway(): Gateway {
+    const { opts } = this;
     const app = createApp({
       url: () => this.url,
       deployments: () => this.list(),
       invalid: () => this.invalid,
       skipped: () => this.skipped,
       version: opts.version,
+      gatewayMetrics: () => this.gateway.metricsText(),
+      coldStarts: (d) => this.gateway.stats.coldStarts(d),
     });
-    return createServer({ keepAliveTimeout: 65_000, requestTimeout: 300_000 }, (req, res) => {
-      const url = req.url ?? '';
-      if (url.startsWith('/v2/models/')) proxy(req, res);
-      else if (isOpenAiInference(url)) openAiProxy(req, res);
-      else {
-        inflight.count++;
-        res.once('close', () => inflight.count--);
-        app(req, res);
-      }
+    return createGateway({
+      directory: this,
+      maxBodyBytes: opts.maxBodyBytes,
+      upstreamTimeoutMs: 300_000,
+      activationTimeoutMs: opts.activationTimeoutMs,
+      maxHeldRequests: opts.maxHeldRequests,
+      ...(opts.keys ? { keys: opts.keys } : {}),
+      version: opts.version,
+      onActivation: (target, event) => {
+        if (event.kind === 'held') opts.print(`cold start: ${target.name} is scaled to zero; starting a replica for a waiting request`);
+        else if (event.kind === 'released') opts.print(`cold start: ${target.name} answered ${event.count === 1 ? 'its waiting request' : `${event.count} waiting requests`} after ${(event.waitedMs / 1000).toFixed(2)} s`);
+        else opts.print(`cold start: ${target.name}: a request waited ${Math.round(opts.activationTimeoutMs / 1000)} s (--activation-timeout) with no replica ready and was answered 503`);
+      },
+      fallback: app,
     });
+  }
+
+  lookup(model: string): Target | undefined {
+    return this.byModel.get(model);
+  }
+
+  subscribe(listener: (target: Target) => void): void {
+    this.listeners.push(listener);
   }
 
   async listen(): Promise<void> {
@@ -303,7 +324,7 @@ class Supervisor {
     };
   }
 
-  private list(): LocalDeployment[] {
+  list(): LocalDeployment[] {
     return [...this.deployments.values()];
   }
 
@@ -400,6 +421,8 @@ class Supervisor {
     for (const d of this.deployments.values()) {
       d.refreshStatus(now);
       this.report.deployment(d, this.url);
+      // Held requests of a deployment whose status now says it fails are answered.
+      if (this.gateway.hold.heldFor(d) > 0) this.gateway.hold.release(d);
     }
     if (this.opts.table && !this.stopping) this.report.table(this.list(), now);
   }
@@ -446,6 +469,7 @@ class Supervisor {
     for (const w of this.watchers) w.close();
     clearTimeout(this.reloadTimer);
     const closed = this.closeRouter();
+    this.gateway.close();
     await this.finishInflight(Date.now() + this.opts.drainMs);
     await this.reloading;
     await Promise.all(this.list().map((d) => d.remove()));
@@ -469,7 +493,7 @@ class Supervisor {
   }
 
   private async finishInflight(deadline: number): Promise<void> {
-    while (this.inflight.count > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    while (this.gateway.inflight.count > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
   }
 
   /** LocalMode.kill: every replica process ends at once. */

@@ -7,6 +7,7 @@ import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { constants as osConstants } from 'node:os';
 import type { Logger } from '../common/logger.js';
+import type { Upstream } from '../gateway/directory.js';
 
 export type ReplicaPhase = 'starting' | 'ready' | 'backoff' | 'draining' | 'stopped';
 
@@ -42,8 +43,10 @@ const STARTING_PROBE_MS = 100;
 /** A replica that stayed ready this long has its crash backoff reset (the kubelet uses 10 minutes). */
 const BACKOFF_RESET_MS = 60_000;
 
-export class Replica {
+/** A replica process; once ready (with its port known) it is one of its deployment's gateway upstreams. */
+export class Replica implements Partial<Upstream> {
   readonly id: string;
+  readonly host = '127.0.0.1';
   readonly template: string;
   readonly createdAt = new Date();
   phase: ReplicaPhase = 'starting';

@@ -1,6 +1,7 @@
 // The process around local mode: logging, what a person reads, signals (the first Ctrl-C or SIGTERM drains and
 // exits 0, a second one ends the replicas at once), and a clear line and exit code when it cannot start.
 import { createLogger } from '../common/logger.js';
+import { DEFAULT_HOLD } from '../gateway/hold.js';
 import type { AutoscalerTuning } from './deployment.js';
 import { startLocalMode, type LocalMode } from './local-mode.js';
 import { defaultCacheDir, LocalModeError } from './model-cache.js';
@@ -18,6 +19,10 @@ export interface LocalSettings {
   autoscaleIntervalMs: number;
   tuning: AutoscalerTuning;
   drainMs: number;
+  /** --activation-timeout and --max-held-requests; the gateway's defaults when not given. */
+  activationTimeoutMs?: number;
+  maxHeldRequests?: number;
+  apiKeysPath?: string;
 }
 
 export interface RunLocalOptions extends LocalSettings {
@@ -49,6 +54,8 @@ export async function runLocal(o: RunLocalOptions): Promise<void> {
       tuning: o.tuning,
       drainMs: o.drainMs,
       maxBodyBytes: MAX_BODY_BYTES,
+      activationTimeoutMs: o.activationTimeoutMs ?? DEFAULT_HOLD.activationTimeoutMs,
+      maxHeldRequests: o.maxHeldRequests ?? DEFAULT_HOLD.maxHeldRequests,
       table: o.table,
     });
   } catch (err) {

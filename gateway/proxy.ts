@@ -1,35 +1,63 @@
-// The inference path: every /v2/models/{name}/... request goes to the least-loaded ready replica of the
-// ModelDeployment serving {name}, over keep-alive connections. Replica answers other than a 503 stream back as they
-// arrive. The request body is read whole first, capped by maxBodyBytes, so that a request whose replica dies before
-// answering can be sent once more to another replica (inference is idempotent). Streaming it instead would save
-// little: a replica starts computing only once it has the whole body, so only the loopback copy would overlap, and a
-// body that arrives in one chunk, the usual case, is passed on without a copy.
+// The gateway's HTTP inference path, the same in a cluster and in local mode: every /v2/models/{name}/... request
+// goes to the ready replica with the fewest requests in flight of the ModelDeployment serving {name} (a Target of the
+// Directory), over keep-alive connections. Replica answers other than a 503 stream back as they arrive. The request
+// body is read whole first, capped by maxBodyBytes, so that a request whose replica dies before answering can be sent
+// once more to another replica (inference is idempotent). Streaming it instead would save little: a replica starts
+// computing only once it has the whole body, so only the loopback copy would overlap, and a body that arrives in one
+// chunk, the usual case, is passed on without a copy.
+//
+// A request for a deployment with no ready replica is handed to the waiter (hold.ts): held while the deployment
+// comes up (from zero too), answered 503 at once when it fails. API keys are checked once the model is known, before
+// the body is read where the path names it.
 //
 // OpenAI's POST /v1/completions and /v1/chat/completions name their model in the JSON body, not the path: for those the
-// body, read whole anyway, is parsed once for its `model` before a deployment is chosen, and every error the router
+// body, read whole anyway, is parsed once for its `model` before a deployment is chosen, and every error the gateway
 // itself gives is in OpenAI's shape. Answers, server-sent event streams included, are written to the client chunk by
-// chunk as the replica writes them; a stream is in flight (for the replica's count and the meter) until its last
+// chunk as the replica writes them; a stream is in flight (for the replica's count and the meters) until its last
 // byte, and a client that goes away mid-stream takes the upstream connection with it, so the replica stops the
 // sequence.
 //
 // This runs once per inference request, so it is written for the CPU it costs: one object per request and the
 // listeners it needs (no promises, no stream pipes, `on` where an event comes once anyway, since `once` wraps each
 // listener), header lists passed on as raw arrays (no header objects built), the model name cut from the path
-// without a regular expression. bench:local holds it against a minimal node:http proxy on the same load.
-import { request, type ClientRequest, type IncomingMessage, type ServerResponse } from 'node:http';
+// without a regular expression. bench:gateway holds it against a minimal node:http proxy on the same load.
+import { request, type ClientRequest, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import { ApiError } from '../runtime/generate/errors.js';
-import type { LocalDeployment } from './deployment.js';
-import type { Outcome } from './load-meter.js';
-import type { Replica } from './replica.js';
+import { pickUpstream, type Acquired, type UpstreamWaiter } from './balance.js';
+import type { Outcome, ReadyCondition, Target, Upstream } from './directory.js';
+
+/** A refusal by the key check: 401, 403 or 429, with its reason and, for 429, when to come back. */
+export interface Refusal {
+  status: number;
+  reason: string;
+  message: string;
+  retryAfterSeconds?: number;
+  /** Extra response headers (WWW-Authenticate). */
+  headers?: string[];
+}
+
+/** Checks the caller of one request for `model`: undefined lets it through. */
+export type Authorize = (headers: IncomingHttpHeaders, model: string) => Refusal | undefined;
+
+/** Hears of every exchange, for the gateway's per-model metrics. */
+export interface ExchangeStats {
+  begin(target: Target): void;
+  /** `upstreamSeconds`: from sending to the replica to its last byte; undefined when no replica answered. */
+  end(target: Target, status: number, outcome: Outcome, upstreamSeconds: number | undefined): void;
+}
 
 export interface ProxyOptions {
   /** The deployment serving a model name. */
-  lookup: (model: string) => LocalDeployment | undefined;
+  lookup: (model: string) => Target | undefined;
   maxBodyBytes: number;
   /** Longest wait for a replica's answer. */
   upstreamTimeoutMs: number;
-  /** Counts requests the router is handling, for a graceful stop. */
+  /** Counts requests the gateway is handling, for a graceful stop. */
   inflight: { count: number };
+  /** Finds a replica when none is ready now: holds the request, or says why not. */
+  waiter: UpstreamWaiter;
+  authorize?: Authorize;
+  stats?: ExchangeStats;
 }
 
 /** How the router's own errors read: the Open Inference Protocol's {error, reason}, or OpenAI's {error: {message, type, param, code}}. */
@@ -125,25 +153,33 @@ export function modelOfPath(url: string): string | undefined {
 /** Header of a 503 NoReadyReplica: the reason of the deployment's Ready condition (ModelLoadFailed, CrashLoop, ...). */
 export const READY_REASON_HEADER = 'Modelplane-Ready-Reason';
 
-/**
- * 503 NoReadyReplica, saying why: the deployment's Ready condition (its reason and message) in the body and the reason
- * in a header, so a client sees ModelLoadFailed and onnxruntime's words rather than only "not ready".
- */
-function noReadyReplica(res: ServerResponse, dep: Pick<LocalDeployment, 'name' | 'status'>, shape: ErrorShape): void {
+/** The 503 for a deployment with no ready replica that is not worth waiting for, saying why (its Ready condition). */
+export function noReadyReplica(target: Pick<Target, 'name' | 'readyCondition'>): Acquired & { status: number } {
+  const ready = target.readyCondition();
   // Before its first status (just read from the files), a deployment has no Ready condition yet.
-  const ready = dep.status?.conditions?.find((c) => c.type === 'Ready');
-  if (!ready || ready.status === 'True') {
-    sendError(res, 503, 'NoReadyReplica', `no replica of ${dep.name} is ready yet`, ['Retry-After', '1'], shape);
-    return;
-  }
+  if (!ready || ready.status === 'True') return { status: 503, reason: 'NoReadyReplica', message: `no replica of ${target.name} is ready yet`, retryAfterSeconds: 1 };
   const why = ready.message.startsWith(`${ready.reason}: `) ? ready.message : `${ready.reason}: ${ready.message}`;
-  const message = `no replica of ${dep.name} is ready: ${why}`;
-  const body = JSON.stringify(shape === 'oip' ? { error: message, reason: 'NoReadyReplica', status: { reason: ready.reason, message: ready.message } } : errorBody(shape, 503, 'NoReadyReplica', message));
+  return { status: 503, reason: 'NoReadyReplica', message: `no replica of ${target.name} is ready: ${why}`, retryAfterSeconds: 1, ready };
+}
+
+/**
+ * The answer to a request that got no replica: the waiter's error, with Retry-After, and for NoReadyReplica the
+ * deployment's Ready condition (its reason and message) in the body and the reason in a header, so a client sees
+ * ModelLoadFailed and onnxruntime's words rather than only "not ready".
+ */
+function sendRefusal(res: ServerResponse, r: Refusal & { ready?: ReadyCondition }, shape: ErrorShape): void {
   if (res.headersSent) {
     res.destroy();
     return;
   }
-  res.writeHead(503, ['Content-Type', 'application/json', 'Content-Length', String(Buffer.byteLength(body)), 'Retry-After', '1', READY_REASON_HEADER, ready.reason]);
+  const fields = errorBody(shape, r.status, r.reason, r.message);
+  if (r.ready && shape === 'oip') fields.status = { reason: r.ready.reason, message: r.ready.message };
+  const body = JSON.stringify(fields);
+  const headers = ['Content-Type', 'application/json', 'Content-Length', String(Buffer.byteLength(body))];
+  if (r.retryAfterSeconds !== undefined) headers.push('Retry-After', String(r.retryAfterSeconds));
+  if (r.ready) headers.push(READY_REASON_HEADER, r.ready.reason);
+  if (r.headers) headers.push(...r.headers);
+  res.writeHead(r.status, headers);
   res.end(body);
 }
 
@@ -155,12 +191,19 @@ const ignore = (): void => undefined;
 export function createProxy(opts: ProxyOptions): (req: IncomingMessage, res: ServerResponse) => void {
   return (req, res) => {
     const model = modelOfPath(req.url ?? '');
-    const dep = model === undefined ? undefined : opts.lookup(model);
-    if (!dep) {
+    const target = model === undefined ? undefined : opts.lookup(model);
+    if (!target) {
+      req.resume();
       sendError(res, 404, 'ModelNotFound', `model ${JSON.stringify(model ?? '')} is not served here; POST /v2/repository/index lists the models`);
       return;
     }
-    new Exchange(req, res, dep, opts, 'oip').readBody();
+    const refused = opts.authorize?.(req.headers, target.model);
+    if (refused) {
+      req.resume();
+      sendRefusal(res, refused, 'oip');
+      return;
+    }
+    new Exchange(req, res, target, opts, 'oip').readBody();
   };
 }
 
@@ -212,17 +255,19 @@ export function modelOfBody(body: Buffer): { model: string } | { error: string; 
   return { model };
 }
 
-/** One inference request through the router: its body, then one try, or two when the first replica failed before answering. */
+/** One inference request through the gateway: its body, a replica (at once, or after a hold), then one try, or two when the first replica failed before answering. */
 class Exchange {
   /** Known from the path, or (OpenAI's routes) once the body is read. */
-  private dep: LocalDeployment | undefined;
+  private target: Target | undefined;
   private chunks: Buffer[] = [];
   private size = 0;
   private body: Buffer = Buffer.alloc(0);
   private started = 0;
+  private sentAt = 0;
+  private upstreamSeconds: number | undefined;
   private metered = false;
   private outcome: Outcome = 'failed';
-  private replica: Replica | undefined;
+  private upstream: Upstream | undefined;
   private attempt = 0;
   private up: ClientRequest | undefined;
   /** The current try has ended: answered, or failed and handed on. */
@@ -230,15 +275,17 @@ class Exchange {
   /** A 503 of the current try, read whole to tell a full queue from a replica that stopped serving. */
   private rejection: Buffer[] | undefined;
   private upstreamResponse: IncomingMessage | undefined;
+  /** A hold while no replica is ready: cancelled when the client goes away. */
+  private held: { cancel(): void } | undefined;
 
   constructor(
     private readonly req: IncomingMessage,
     private readonly res: ServerResponse,
-    dep: LocalDeployment | undefined,
+    target: Target | undefined,
     private readonly opts: ProxyOptions,
     private readonly shape: ErrorShape,
   ) {
-    this.dep = dep;
+    this.target = target;
     opts.inflight.count++;
     res.on('close', this.onClientClose);
   }
@@ -276,12 +323,27 @@ class Exchange {
     const chunks = this.chunks;
     this.body = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, this.size);
     this.chunks = [];
-    if (this.dep === undefined && !this.chooseByBody()) return;
+    if (this.target === undefined && !this.chooseByBody()) return;
+    const target = this.target!;
     this.started = performance.now();
-    this.dep!.meter.begin();
+    target.observer?.begin();
+    this.opts.stats?.begin(target);
     this.metered = true;
-    this.replica = this.dep!.pick();
-    this.next();
+    this.upstream = pickUpstream(target);
+    if (this.upstream) this.next();
+    else this.held = this.opts.waiter.acquire(target, this.onAcquired);
+  };
+
+  private readonly onAcquired = (result: Acquired): void => {
+    this.held = undefined;
+    if ('upstream' in result) {
+      this.upstream = result.upstream;
+      this.next();
+      return;
+    }
+    this.outcome = result.status === 503 ? 'rejected' : result.status < 500 ? 'client_error' : 'failed';
+    sendRefusal(this.res, result, this.shape);
+    this.finish();
   };
 
   /** OpenAI's routes: the deployment serving the body's model; false when the answer is an error, already sent. */
@@ -291,9 +353,14 @@ class Exchange {
       sendError(this.res, 400, named.reason, named.error, undefined, 'openai', named.reason === 'MissingModel' ? 'model' : null);
       return false;
     }
-    this.dep = this.opts.lookup(named.model);
-    if (this.dep === undefined) {
+    this.target = this.opts.lookup(named.model);
+    if (this.target === undefined) {
       sendError(this.res, 404, 'ModelNotFound', `The model '${named.model}' does not exist`, undefined, 'openai', 'model');
+      return false;
+    }
+    const refused = this.opts.authorize?.(this.req.headers, this.target.model);
+    if (refused) {
+      sendRefusal(this.res, refused, 'openai');
       return false;
     }
     return true;
@@ -305,6 +372,11 @@ class Exchange {
 
   private readonly onClientClose = (): void => {
     this.opts.inflight.count--;
+    if (this.held) {
+      this.held.cancel();
+      this.held = undefined;
+      this.outcome = 'client_error';
+    }
     if (!this.attemptDone && !this.res.writableFinished) this.up?.destroy();
     // A client gone mid-answer ends the exchange here, as a client error (a 499 in other proxies' logs); the upstream
     // error that follows finds attemptDone and is not retried.
@@ -315,24 +387,19 @@ class Exchange {
     this.finish();
   };
 
-  /** Sends the body to the current replica, or answers for it when there is none. */
+  /** Sends the body to the current replica. */
   private next(): void {
-    const replica = this.replica;
-    if (!replica) {
-      this.outcome = 'rejected';
-      noReadyReplica(this.res, this.dep!, this.shape);
-      this.finish();
-      return;
-    }
-    replica.inflight++;
+    const upstream = this.upstream!;
+    upstream.inflight++;
     this.attemptDone = false;
+    this.sentAt = performance.now();
     const up = request({
-      host: '127.0.0.1',
-      port: replica.port,
+      host: upstream.host,
+      port: upstream.port,
       method: this.req.method,
       path: this.req.url,
       headers: endToEnd(this.req.rawHeaders, String(this.body.length)),
-      agent: replica.agent,
+      agent: upstream.agent,
       timeout: this.opts.upstreamTimeoutMs,
     });
     this.up = up;
@@ -346,19 +413,22 @@ class Exchange {
   private settle(): void {
     if (this.attemptDone) return;
     this.attemptDone = true;
-    this.replica!.inflight--;
+    this.upstream!.inflight--;
   }
 
-  /** The exchange is over: the meter learns its outcome once. */
+  /** The exchange is over: the meters learn its outcome once. */
   private finish(): void {
     if (!this.metered) return;
     this.metered = false;
-    this.dep!.meter.end(this.outcome, (performance.now() - this.started) / 1000);
+    const target = this.target!;
+    target.observer?.end(this.outcome, (performance.now() - this.started) / 1000);
+    this.opts.stats?.end(target, this.res.headersSent ? this.res.statusCode : 499, this.outcome, this.upstreamSeconds);
   }
 
   private answered(): void {
     const status = this.res.statusCode;
     this.outcome = status < 400 ? 'success' : status === 503 ? 'rejected' : status < 500 ? 'client_error' : 'failed';
+    this.upstreamSeconds = (performance.now() - this.sentAt) / 1000;
     this.settle();
     this.finish();
   }
@@ -374,8 +444,8 @@ class Exchange {
       this.answered();
       return;
     }
-    const failed = this.replica!.id;
-    this.retryOrGiveUp(() => sendError(this.res, 502, 'ReplicaUnavailable', `replica ${failed} of ${this.dep!.name} failed before answering (${err.message}) and no other replica could take the request`, undefined, this.shape));
+    const failed = this.upstream!.id;
+    this.retryOrGiveUp(() => sendError(this.res, 502, 'ReplicaUnavailable', `replica ${failed} of ${this.target!.name} failed before answering (${err.message}) and no other replica could take the request`, undefined, this.shape));
   };
 
   /** The try failed before any answer reached the client: once more on another replica, or `giveUp`. */
@@ -387,9 +457,9 @@ class Exchange {
     failed.removeListener('response', this.onUpstreamResponse);
     failed.removeListener('error', this.onUpstreamError);
     failed.on('error', ignore);
-    const tried = this.replica;
-    this.replica = this.dep!.pick(tried);
-    if (this.replica && this.attempt === 0 && !this.res.destroyed) {
+    const tried = this.upstream;
+    this.upstream = pickUpstream(this.target!, tried);
+    if (this.upstream && this.attempt === 0 && !this.res.destroyed) {
       this.attempt++;
       this.next();
       return;
