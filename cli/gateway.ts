@@ -3,22 +3,20 @@
 import { Command, Option } from 'commander';
 import { LOG_LEVELS } from '../common/logger.js';
 import { SERVE_DEFAULTS } from '../common/serve-contract.js';
-import type { GatewaySettings } from '../gateway/cluster-main.js';
+import type { ClusterGatewaySettings } from '../gateway/cluster-main.js';
+import { gatewayOptions, gatewaySettings, type GatewayCliOptions } from './gateway-flags.js';
 import { durationArg, integerArg } from './arg-parsers.js';
 
-/** The parsed flags of `modelplane gateway`. */
-export interface GatewayCliOptions {
+/** The parsed flags of `modelplane gateway` (the hold queue's and the keys' from the table local mode shares). */
+export interface ClusterGatewayCliOptions extends GatewayCliOptions {
   kubeconfig?: string;
   namespace?: string;
   host: string;
   port: number;
   grpcPort: number;
   healthPort: number;
-  activationTimeout: number;
-  maxHeldRequests: number;
   maxBodyBytes: number;
   upstreamTimeout: number;
-  apiKeys?: string;
   apiTimeout: number;
   watchTimeoutSeconds: number;
   drainTimeout: number;
@@ -26,12 +24,13 @@ export interface GatewayCliOptions {
 }
 
 /** What the gateway runs with, from its flags alone; an Error naming the flag for a bad combination. */
-export function gatewaySettings(o: GatewayCliOptions): GatewaySettings {
+export function clusterGatewaySettings(o: ClusterGatewayCliOptions): ClusterGatewaySettings {
   const ports = [['--port', o.port], ['--grpc-port', o.grpcPort], ['--health-port', o.healthPort]] as const;
   for (const [i, [flag, port]] of ports.entries()) {
     const same = ports.slice(i + 1).find(([, other]) => port !== 0 && other === port);
     if (same) throw new Error(`${flag} and ${same[0]}: both ${port}; each listener needs its own port`);
   }
+  const shared = gatewaySettings(o);
   return {
     ...(o.kubeconfig ? { kubeconfig: o.kubeconfig } : {}),
     ...(o.namespace ? { namespace: o.namespace } : {}),
@@ -39,11 +38,11 @@ export function gatewaySettings(o: GatewayCliOptions): GatewaySettings {
     port: o.port,
     grpcPort: o.grpcPort,
     healthPort: o.healthPort,
-    activationTimeoutMs: o.activationTimeout,
-    maxHeldRequests: o.maxHeldRequests,
+    activationTimeoutMs: shared.activationTimeoutMs,
+    maxHeldRequests: shared.maxHeldRequests,
     maxBodyBytes: o.maxBodyBytes,
     upstreamTimeoutMs: o.upstreamTimeout,
-    ...(o.apiKeys ? { apiKeys: o.apiKeys } : {}),
+    ...(shared.apiKeysPath ? { apiKeys: shared.apiKeysPath } : {}),
     requestTimeoutMs: o.apiTimeout,
     watchTimeoutSeconds: o.watchTimeoutSeconds,
     drainTimeoutMs: o.drainTimeout,
@@ -54,7 +53,7 @@ export function gatewaySettings(o: GatewayCliOptions): GatewaySettings {
 const port = (flag: string, min = 0) => integerArg(flag, { min, max: 65535 });
 
 export function gatewayCommand(): Command {
-  return new Command('gateway')
+  const cmd = new Command('gateway')
     .description('Route Open Inference Protocol and OpenAI requests by model name to ready runtime pods, hold them while a deployment scales from zero, check API keys')
     .addOption(new Option('--kubeconfig <file>', 'kubeconfig file (default: $KUBECONFIG, ~/.kube/config, then in-cluster)').env('MODELPLANE_KUBECONFIG'))
     .addOption(new Option('-n, --namespace <namespace>', 'route to the ModelDeployments of this namespace only (default: all namespaces)').env('MODELPLANE_NAMESPACE'))
@@ -62,23 +61,22 @@ export function gatewayCommand(): Command {
     .addOption(new Option('--port <port>', 'HTTP port of the data path (0: any free port)').env('MODELPLANE_GATEWAY_PORT').argParser(port('--port')).default(8080))
     .addOption(new Option('--grpc-port <port>', 'gRPC port of the data path (0: no gRPC)').env('MODELPLANE_GATEWAY_GRPC_PORT').argParser(port('--grpc-port')).default(8081))
     .addOption(new Option('--health-port <port>', 'port of /healthz, /readyz and /metrics, unauthenticated (0: any free port)').env('MODELPLANE_GATEWAY_HEALTH_PORT').argParser(port('--health-port')).default(9090))
-    .addOption(new Option('--activation-timeout <duration>', 'longest a request is held for a deployment scaled to zero to get a ready replica').env('MODELPLANE_ACTIVATION_TIMEOUT').argParser(durationArg('--activation-timeout', { minMs: 100 })).default(300_000, '300s'))
-    .addOption(new Option('--max-held-requests <n>', 'requests held at once across all deployments; more are answered 503').env('MODELPLANE_MAX_HELD_REQUESTS').argParser(integerArg('--max-held-requests', { min: 0, max: 1_000_000 })).default(1000))
     .addOption(new Option('--max-body-bytes <n>', 'largest request body; larger answers 413').env('MODELPLANE_MAX_BODY_BYTES').argParser(integerArg('--max-body-bytes', { min: 1 })).default(SERVE_DEFAULTS.maxBodyBytes))
     .addOption(new Option('--upstream-timeout <duration>', 'longest wait for a replica\'s answer to one request').env('MODELPLANE_UPSTREAM_TIMEOUT').argParser(durationArg('--upstream-timeout', { minMs: 100 })).default(300_000, '300s'))
-    .addOption(new Option('--api-keys <path>', 'API keys: a file, or a directory with a file per key (a mounted Secret); without it no key is asked for').env('MODELPLANE_API_KEYS'))
     .addOption(new Option('--api-timeout <duration>', 'deadline of every Kubernetes API request').env('MODELPLANE_API_TIMEOUT').argParser(durationArg('--api-timeout', { minMs: 100 })).default(30_000, '30s'))
     .addOption(new Option('--watch-timeout-seconds <s>', 'server-side timeout of each watch; a watch silent for longer (plus a minute) is restarted').env('MODELPLANE_WATCH_TIMEOUT_SECONDS').argParser(integerArg('--watch-timeout-seconds', { min: 1, max: 3600 })).default(300))
     .addOption(new Option('--drain-timeout <duration>', 'on SIGTERM, longest wait for requests in flight before exiting').env('MODELPLANE_DRAIN_TIMEOUT').argParser(durationArg('--drain-timeout', { minMs: 0 })).default(30_000, '30s'))
     .addOption(new Option('--log-level <level>', 'level of the JSON log lines').choices(LOG_LEVELS).env('MODELPLANE_LOG_LEVEL').default('info'));
+  for (const option of gatewayOptions()) cmd.addOption(option);
+  return cmd;
 }
 
 export function registerGateway(program: Command, version: string): void {
   program.addCommand(
-    gatewayCommand().action(async (o: GatewayCliOptions) => {
-      let settings: GatewaySettings;
+    gatewayCommand().action(async (o: ClusterGatewayCliOptions) => {
+      let settings: ClusterGatewaySettings;
       try {
-        settings = gatewaySettings(o);
+        settings = clusterGatewaySettings(o);
       } catch (err) {
         process.stderr.write(`modelplane gateway: ${(err as Error).message}\n`);
         process.exit(2);

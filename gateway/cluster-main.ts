@@ -2,7 +2,7 @@
 // EndpointSlices), the data path on --port, health and metrics on --health-port (/healthz, /readyz: both informers
 // listed, /metrics: the directory's and the gateway's), JSON logs. SIGTERM or SIGINT drains: /readyz turns 503 so the
 // Service stops sending, listeners stop accepting, requests in flight finish (within the drain timeout), then it exits.
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import { createLogger, type Logger } from '../common/logger.js';
@@ -10,9 +10,12 @@ import { HealthServer } from '../operator/kube/health.js';
 import { DEFAULT_INFORMER_OPTIONS } from '../operator/kube/informer.js';
 import { loadKubeConfig } from '../operator/kube/kubeconfig.js';
 import { ClusterDirectory } from './cluster-directory.js';
+import { gatekeeperOf } from './gatekeeper.js';
+import { KeyStore } from './keys.js';
+import { createGateway } from './server.js';
 
 /** Everything `modelplane gateway` runs with, decided from its flags (cli/gateway.ts). */
-export interface GatewaySettings {
+export interface ClusterGatewaySettings {
   kubeconfig?: string;
   /** Watch one namespace; undefined: all. */
   namespace?: string;
@@ -33,33 +36,6 @@ export interface GatewaySettings {
   logLevel: string;
 }
 
-/** What the data path needs of the gateway built on the directory. */
-interface DataPath {
-  handle(req: IncomingMessage, res: ServerResponse): void;
-  metricsText(): string;
-  readonly inflight: { count: number };
-  close(): void;
-}
-
-/**
- * TODO(gateway/server.ts): replace with createGateway({ directory, maxBodyBytes, upstreamTimeoutMs,
- * activationTimeoutMs, maxHeldRequests, keys, version }) once the proxy and hold queue are merged; until then every
- * request is answered 503 naming the reason.
- */
-function buildDataPath(_directory: ClusterDirectory, _s: GatewaySettings, _version: string): DataPath {
-  const inflight = { count: 0 };
-  return {
-    inflight,
-    handle(_req, res) {
-      const body = JSON.stringify({ error: 'the data path is not built into this gateway yet', reason: 'NotImplemented' });
-      res.writeHead(503, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
-      res.end(body);
-    },
-    metricsText: () => '',
-    close() {},
-  };
-}
-
 /** A running gateway: its bound ports, and a drain for tests and signals. */
 export interface RunningGateway {
   port: number;
@@ -77,7 +53,7 @@ function listen(server: Server, port: number, host: string): Promise<number> {
 }
 
 /** Starts the gateway: health first (so probes answer while the informers list), then the directory, then data. */
-export async function startClusterGateway(s: GatewaySettings, version: string, log: Logger): Promise<RunningGateway> {
+export async function startClusterGateway(s: ClusterGatewaySettings, version: string, log: Logger): Promise<RunningGateway> {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'modelplane_gateway_' });
   const directory = new ClusterDirectory({
@@ -88,7 +64,18 @@ export async function startClusterGateway(s: GatewaySettings, version: string, l
     logger: log,
     registry,
   });
-  const data = buildDataPath(directory, s, version);
+  // Invalid keys stop the start: a gateway that should check keys never runs without them.
+  const keys = s.apiKeys ? KeyStore.watch(s.apiKeys, { log }) : undefined;
+  const data = createGateway({
+    directory,
+    maxBodyBytes: s.maxBodyBytes,
+    upstreamTimeoutMs: s.upstreamTimeoutMs,
+    activationTimeoutMs: s.activationTimeoutMs,
+    maxHeldRequests: s.maxHeldRequests,
+    ...(keys ? { keys: gatekeeperOf(keys) } : {}),
+    version,
+    onActivation: (target, event) => log.info('activation', { namespace: target.namespace, name: target.name, model: target.model, ...event }),
+  });
   let draining = false;
   const metrics = { contentType: registry.contentType, metrics: async () => `${await registry.metrics()}${data.metricsText()}` };
   const health = new HealthServer({ live: () => true, ready: () => directory.synced && !draining }, metrics as unknown as Registry);
@@ -108,6 +95,7 @@ export async function startClusterGateway(s: GatewaySettings, version: string, l
     const deadline = Date.now() + s.drainTimeoutMs;
     while (data.inflight.count > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     data.close();
+    keys?.close();
     server.closeAllConnections();
     await directory.stop();
     await health.close();
@@ -116,7 +104,7 @@ export async function startClusterGateway(s: GatewaySettings, version: string, l
 }
 
 /** The process: start, then run until SIGTERM or SIGINT, drain, exit 0. */
-export async function runClusterGateway(s: GatewaySettings, version: string): Promise<void> {
+export async function runClusterGateway(s: ClusterGatewaySettings, version: string): Promise<void> {
   const log = createLogger('gateway', s.logLevel);
   let gw: RunningGateway;
   try {

@@ -323,6 +323,13 @@ export class KeyStore {
     return entry.granted;
   }
 
+  /** The client whose key `headers` send, without taking a token (for the model lists), or why there is none. */
+  clientOf(headers: IncomingHttpHeaders): ApiKeyClient | Denied {
+    const key = apiKeyFromHeaders(headers);
+    if (key === undefined) return MISSING_KEY;
+    return this.byDigest.get(keyDigest(key))?.client ?? INVALID_KEY;
+  }
+
   /** Uses `clients` from now on. A client that stays keeps its bucket's tokens (a new rate applies to them). */
   replace(clients: readonly ApiKeyClient[], nowMs: number = performance.now()): void {
     const buckets = new Map<string, TokenBucket>();

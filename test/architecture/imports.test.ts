@@ -22,8 +22,8 @@ const MAY_IMPORT: Record<string, string[]> = {
   'operator/autoscaler': ['common', 'operator/api', 'operator/kube', 'operator/resources'],
   operator: ['common', 'operator/resources'],
   'operator/controller': ['common', 'operator', 'operator/api', 'operator/kube', 'operator/resources', 'operator/autoscaler'],
-  // Local mode runs the operator's own status and autoscaler decisions on processes instead of pods.
-  local: ['common', 'fetch', 'runtime', 'optimize', 'perf', 'operator/api', 'operator/resources', 'operator/autoscaler', 'operator/controller'],
+  // Local mode runs the operator's own status and autoscaler decisions on processes instead of pods, behind the gateway.
+  local: ['common', 'fetch', 'runtime', 'optimize', 'perf', 'operator/api', 'operator/resources', 'operator/autoscaler', 'operator/controller', 'gateway'],
   gateway: ['common', 'runtime', 'operator/api', 'operator/kube'],
   cli: ['common', 'fetch', 'runtime', 'optimize', 'perf', 'operator', 'operator/api', 'operator/kube', 'operator/resources', 'operator/autoscaler', 'operator/controller', 'local', 'gateway'],
   // The quick start runs local mode on the example models.

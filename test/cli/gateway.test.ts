@@ -1,13 +1,13 @@
 // `modelplane gateway`'s flags: the defaults the chart relies on, durations and sizes parsed by the common parsers,
 // and the refusals that name the flag.
 import { describe, expect, it } from '@jest/globals';
-import { gatewayCommand, gatewaySettings, type GatewayCliOptions } from '../../cli/gateway.js';
+import { clusterGatewaySettings, gatewayCommand, type ClusterGatewayCliOptions } from '../../cli/gateway.js';
 import { SERVE_DEFAULTS } from '../../common/serve-contract.js';
 
 function settingsOf(argv: string[]) {
   const cmd = gatewayCommand().exitOverride().configureOutput({ writeOut: () => undefined, writeErr: () => undefined });
   cmd.parse(argv, { from: 'user' });
-  return gatewaySettings(cmd.opts() as GatewayCliOptions);
+  return clusterGatewaySettings(cmd.opts() as ClusterGatewayCliOptions);
 }
 
 describe('modelplane gateway flags', () => {
@@ -26,7 +26,7 @@ describe('modelplane gateway flags', () => {
   it.each([
     [['--port', '70000'], /--port: must be an integer from 0 to 65535/],
     [['--activation-timeout', 'soon'], /--activation-timeout/],
-    [['--max-held-requests', '-1'], /--max-held-requests/],
+    [['--max-held-requests', '0'], /--max-held-requests/],
     [['--port', '9090'], /--port and --health-port: both 9090/],
   ])('refuses %j', (argv, message) => {
     expect(() => settingsOf(argv)).toThrow(message);
