@@ -1,20 +1,17 @@
 // The gateway's cluster home end to end on the in-repo fake API server: the real operator writes each
 // ModelDeployment's Deployment and Service, stand-ins for kube-controller-manager and the scheduler give it pods and
-// EndpointSlices, the node simulator runs real `modelplane serve` processes on loopback pod IPs, and the cluster
-// Directory routes to them: requests sent to its upstreams reach the runtimes, a deployment at zero gets its first
-// replica through /scale, and a replica whose process is killed leaves the directory.
+// EndpointSlices, the node simulator runs real `modelplane serve` processes on loopback pod IPs, and the gateway as
+// `modelplane gateway` runs it (startClusterGateway) routes to them: requests reach the runtimes and spread over the
+// replicas, a deployment at zero gets its first replica through /scale while the first request is held, and a replica
+// killed mid-load costs only the requests it had in flight.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { KubeConfig } from '@kubernetes/client-node';
-import { request } from 'node:http';
 import { join } from 'node:path';
 import { simpleModel, writeModel } from '../../examples/onnx-models.js';
-import { pickUpstream } from '../../gateway/balance.js';
-import { ClusterDirectory } from '../../gateway/cluster-directory.js';
-import type { Target, Upstream } from '../../gateway/directory.js';
+import { startClusterGateway, type RunningGateway } from '../../gateway/cluster-main.js';
 import { FakeControllers } from '../support/kube/fake-controllers.js';
 import { NodeSimulator } from '../support/kube/node-simulator.js';
 import { memoryLogger } from '../support/memory-logger.js';
-import { tempDir } from '../support/runtime-process.js';
+import { metricValue, tempDir } from '../support/runtime-process.js';
 import { waitFor } from '../support/wait-for.js';
 import { Harness, condition, modelDeployment } from '../operator/integration/harness.js';
 
@@ -22,28 +19,28 @@ const NS = 'gw';
 const NODES = ['node-a', 'node-b'];
 const tmp = tempDir('modelplane-gateway-cluster-');
 const model = writeModel(join(tmp.path, 'simple.onnx'), simpleModel(16));
+const logs = memoryLogger('gateway', 'info');
 let h: Harness;
 let controllers: FakeControllers;
 let sim: NodeSimulator;
-let dir: ClusterDirectory;
+let gw: RunningGateway;
 
 const body = JSON.stringify({ inputs: ['INPUT0', 'INPUT1'].map((name) => ({ name, datatype: 'FP32', shape: [1, 16], data: Array.from({ length: 16 }, (_, i) => i) })) });
 
-/** One inference sent to an upstream over its own keep-alive agent, counted in flight as the gateway counts it. */
-function inferVia(u: Upstream, served: string): Promise<{ status: number; text: string }> {
-  u.inflight++;
-  return new Promise<{ status: number; text: string }>((resolve, reject) => {
-    const req = request({ host: u.host, port: u.port, agent: u.agent, method: 'POST', path: `/v2/models/${served}/infer`, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (text += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end(body);
-  }).finally(() => u.inflight--);
+/** One inference through the gateway: its status, and the reason of an error answer. */
+async function infer(served: string): Promise<{ status: number; reason?: string; sum3?: number }> {
+  const r = await fetch(`http://127.0.0.1:${gw.port}/v2/models/${served}/infer`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+  const json = (await r.json()) as { outputs?: Array<{ data: number[] }>; reason?: string };
+  return { status: r.status, ...(json.reason ? { reason: json.reason } : {}), ...(json.outputs ? { sum3: json.outputs[0].data[3] } : {}) };
 }
+
+/** Inference requests a runtime pod answered, from its own /metrics. */
+async function answeredBy(podIP: string, served: string): Promise<number> {
+  const text = await (await fetch(`http://${podIP}:8080/metrics`)).text();
+  return metricValue(text, 'modelplane_inference_requests_total', `model="${served}",outcome="success"`) || 0;
+}
+
+const podsOf = async (name: string) => (await h.core.listNamespacedPod({ namespace: NS, labelSelector: `app.kubernetes.io/instance=${name}` })).items;
 
 beforeAll(async () => {
   h = await Harness.start();
@@ -51,70 +48,92 @@ beforeAll(async () => {
   sim = await new NodeSimulator(h.kc, { runRuntimes: true, nodes: NODES.map((name) => ({ name })), probeMs: 100 }).start();
   await h.operator({ namespaces: [NS] }).start();
   await h.operators[0].waitUntilSynced();
-  const kc = new KubeConfig();
-  kc.loadFromString(h.server.kubeconfigYaml());
-  const log = memoryLogger('gateway', 'warn').log;
-  dir = new ClusterDirectory({ kubeConfig: kc, namespace: NS, requestTimeoutMs: 5000, informer: { watchTimeoutSeconds: 5, backoffBaseMs: 20, backoffMaxMs: 200 }, logger: log });
-  await dir.start();
+  gw = await startClusterGateway({
+    kubeconfig: h.server.writeKubeconfig(), namespace: NS, host: '127.0.0.1', port: 0, grpcPort: 0, healthPort: 0,
+    activationTimeoutMs: 60_000, maxHeldRequests: 100, maxBodyBytes: 1 << 20, upstreamTimeoutMs: 30_000,
+    requestTimeoutMs: 5000, watchTimeoutSeconds: 5, drainTimeoutMs: 5000, logLevel: 'info',
+  }, '1.2.3', logs.log);
 }, 60_000);
 
 afterAll(async () => {
-  await dir?.stop();
+  await gw?.drain();
   await sim?.stop();
   controllers?.stop();
   await h?.stop();
   tmp.remove();
 }, 60_000);
 
-describe('the cluster directory behind the operator', () => {
-  it('a ModelDeployment with two replicas becomes Ready; its pods are the upstreams and answer inferences, least in-flight spreading them', async () => {
+describe('modelplane gateway in front of the operator\'s deployments', () => {
+  it('is ready once its informers listed, and says so on the health port with its metrics', async () => {
+    expect((await fetch(`http://127.0.0.1:${gw.healthPort}/readyz`)).status).toBe(200);
+    expect((await fetch(`http://127.0.0.1:${gw.healthPort}/healthz`)).status).toBe(200);
+    const metrics = await (await fetch(`http://127.0.0.1:${gw.healthPort}/metrics`)).text();
+    expect(metrics).toContain('modelplane_gateway_shadowed_models 0');
+  });
+
+  it('a ModelDeployment with two replicas becomes Ready; requests through the gateway reach both runtime processes', async () => {
     await h.create(NS, modelDeployment('simple', { model: { uri: `file://${model}`, servedName: 'adder' }, replicas: 2 }));
     await h.until(NS, 'simple', (md) => expect(condition(md, 'Ready')?.status).toBe('True'), 60_000);
-    const target = await waitFor('two upstreams', () => dir.lookup('adder')?.upstreams().length === 2 && dir.lookup('adder'), 30_000);
-    const pods = (await h.core.listNamespacedPod({ namespace: NS, labelSelector: 'app.kubernetes.io/instance=simple' })).items;
-    expect(target.upstreams().map((u) => u.host).sort()).toEqual(pods.map((p) => p.status!.podIP!).sort());
-    expect(target.upstreams().every((u) => u.port === 8080 && u.grpcPort === 9000)).toBe(true);
-    expect(target.readyCondition()?.status).toBe('True');
-
-    // Eight concurrent callers, each picking the least-loaded upstream: both replicas take requests.
-    const used = new Map<string, number>();
-    const results = await Promise.all(Array.from({ length: 32 }, async () => {
-      const u = pickUpstream(target)!;
-      used.set(u.id, (used.get(u.id) ?? 0) + 1);
-      return inferVia(u, 'adder');
-    }));
-    expect(results.every((r) => r.status === 200)).toBe(true);
-    expect(JSON.parse(results[0].text).outputs[0].data[3]).toBe(6);
-    expect([...used.keys()].sort()).toEqual(target.upstreams().map((u) => u.id).sort());
+    await waitFor('two upstreams', () => gw.directory.lookup('adder')?.upstreams().length === 2, 30_000);
+    // Eight concurrent callers, four requests each.
+    const results = (await Promise.all(Array.from({ length: 8 }, async () => {
+      const mine = [];
+      for (let i = 0; i < 4; i++) mine.push(await infer('adder'));
+      return mine;
+    }))).flat();
+    expect(results).toEqual(Array(32).fill({ status: 200, sum3: 6 }));
+    const pods = await podsOf('simple');
+    const counts = await Promise.all(pods.map((p) => answeredBy(p.status!.podIP!, 'adder')));
+    expect(counts.reduce((a, b) => a + b, 0)).toBe(32);
+    expect(counts.every((c) => c > 0)).toBe(true);
   }, 90_000);
 
-  it('a deployment at zero replicas: activate() patches /scale to one, and the new pod becomes its upstream', async () => {
+  it('a deployment at zero: the first request is held, the gateway patches /scale to one, and the request is answered once the pod is ready', async () => {
     await h.create(NS, modelDeployment('cold', { model: { uri: `file://${model}` }, replicas: 0 }));
-    const target: Target = await waitFor('the target at zero', () => dir.lookup('cold'), 30_000);
-    expect(target.desiredReplicas()).toBe(0);
-    expect(target.upstreams()).toEqual([]);
-    let released = 0;
-    dir.subscribe((t) => {
-      if (t === target && t.upstreams().length > 0) released++;
-    });
-    target.activate();
-    await waitFor('one ready upstream', () => target.upstreams().length === 1, 60_000);
-    expect(released).toBeGreaterThan(0);
+    await waitFor('the target at zero', () => gw.directory.lookup('cold'), 30_000);
+    expect(await podsOf('cold')).toEqual([]);
+    const answer = await infer('cold');
+    expect(answer).toEqual({ status: 200, sum3: 6 });
     expect((await h.read(NS, 'cold')).spec.replicas).toBe(1);
-    expect((await inferVia(target.upstreams()[0], 'cold')).status).toBe(200);
+    const patches = h.server.requests.filter((r) => r.method === 'PATCH' && r.path.endsWith(`/namespaces/${NS}/modeldeployments/cold/scale`));
+    expect(patches.map((r) => [r.status, r.userAgent])).toEqual([[200, 'modelplane-gateway']]);
+    expect(logs.entries.some((e) => e.message === 'activation' && e.name === 'cold' && e.kind === 'released')).toBe(true);
   }, 90_000);
 
-  it('a replica whose process is killed mid-load leaves the upstreams; requests to the other replica keep being answered', async () => {
-    const target = dir.lookup('adder')!;
-    const [victim, survivor] = target.upstreams();
-    const pod = (await h.core.readNamespacedPod({ name: victim.id, namespace: NS }));
-    expect(pod.status!.podIP).toBe(victim.host);
-    const running = sim.running().find((k) => k === `${NS}/${victim.id}`);
-    expect(running).toBeDefined();
-    sim.kill(`${NS}/${victim.id}`);
-    await waitFor('the killed replica gone from the upstreams', () => !target.upstreams().includes(victim), 30_000);
-    expect(target.upstreams()).toEqual([survivor]);
-    const results = await Promise.all(Array.from({ length: 8 }, () => inferVia(pickUpstream(target)!, 'adder')));
-    expect(results.map((r) => r.status)).toEqual(Array(8).fill(200));
+  it('a replica killed mid-load: every request is answered, 200 or, only for those in flight on it, a clear error', async () => {
+    const [victim] = await podsOf('simple');
+    let stop = false;
+    let sent = 0;
+    const callers = Array.from({ length: 8 }, async () => {
+      const mine: Array<{ status: number; reason?: string }> = [];
+      while (!stop) {
+        sent++;
+        mine.push(await infer('adder'));
+      }
+      return mine;
+    });
+    await waitFor('load under way', () => sent >= 40, 30_000, 5);
+    sim.kill(`${NS}/${victim.metadata!.name}`);
+    await waitFor('the killed replica gone from the upstreams', () => gw.directory.lookup('adder')!.upstreams().every((u) => u.id !== victim.metadata!.name), 30_000);
+    const after = sent;
+    await waitFor('load after the kill', () => sent >= after + 40, 30_000, 5);
+    stop = true;
+    const results = (await Promise.all(callers)).flat();
+    expect(results.length).toBe(sent);
+    const failed = results.filter((r) => r.status !== 200);
+    // At most the eight callers' requests could have been in flight on the killed replica; each says why.
+    expect(failed.length).toBeLessThanOrEqual(8);
+    for (const f of failed) expect(f.status === 502 || f.status === 503 || f.status === 504 ? f.reason : f).toEqual(expect.any(String));
+    expect(results.filter((r) => r.status === 200).length).toBeGreaterThanOrEqual(results.length - 8);
   }, 90_000);
+
+  it('a drain (SIGTERM) closes the listeners once nothing is in flight: new connections are refused', async () => {
+    const healthPort = gw.healthPort;
+    const readyBefore = (await fetch(`http://127.0.0.1:${healthPort}/readyz`)).status;
+    const drained = gw.drain();
+    await drained;
+    expect(readyBefore).toBe(200);
+    await expect(fetch(`http://127.0.0.1:${gw.port}/v2/models/adder/infer`, { method: 'POST', body })).rejects.toThrow();
+    gw = undefined as unknown as RunningGateway;
+  }, 30_000);
 });
