@@ -6,11 +6,12 @@ import { SERVE_DEFAULTS } from '../common/serve-contract.js';
 import type { ClusterGatewaySettings } from '../gateway/cluster-main.js';
 import { gatewayOptions, gatewaySettings, type GatewayCliOptions } from './gateway-flags.js';
 import { durationArg, integerArg } from './arg-parsers.js';
+import { collect } from './runtime-config.js';
 
 /** The parsed flags of `modelplane gateway` (the hold queue's and the keys' from the table local mode shares). */
 export interface ClusterGatewayCliOptions extends GatewayCliOptions {
   kubeconfig?: string;
-  namespace?: string;
+  namespace?: string[];
   host: string;
   port: number;
   grpcPort: number;
@@ -33,7 +34,7 @@ export function clusterGatewaySettings(o: ClusterGatewayCliOptions): ClusterGate
   const shared = gatewaySettings(o);
   return {
     ...(o.kubeconfig ? { kubeconfig: o.kubeconfig } : {}),
-    ...(o.namespace ? { namespace: o.namespace } : {}),
+    namespaces: [...new Set(o.namespace ?? [])],
     host: o.host,
     port: o.port,
     grpcPort: o.grpcPort,
@@ -56,7 +57,7 @@ export function gatewayCommand(): Command {
   const cmd = new Command('gateway')
     .description('Route Open Inference Protocol and OpenAI requests by model name to ready runtime pods, hold them while a deployment scales from zero, check API keys')
     .addOption(new Option('--kubeconfig <file>', 'kubeconfig file (default: $KUBECONFIG, ~/.kube/config, then in-cluster)').env('MODELPLANE_KUBECONFIG'))
-    .addOption(new Option('-n, --namespace <namespace>', 'route to the ModelDeployments of this namespace only (default: all namespaces)').env('MODELPLANE_NAMESPACE'))
+    .addOption(new Option('-n, --namespace <namespace>', 'route to the ModelDeployments of this namespace; repeat or comma-separate for several (default: all namespaces)').env('MODELPLANE_NAMESPACE').argParser(collect))
     .addOption(new Option('--host <address>', 'address the listeners bind').env('MODELPLANE_GATEWAY_HOST').default('0.0.0.0'))
     .addOption(new Option('--port <port>', 'HTTP port of the data path (0: any free port)').env('MODELPLANE_GATEWAY_PORT').argParser(port('--port')).default(8080))
     .addOption(new Option('--grpc-port <port>', 'gRPC port of the data path (0: no gRPC)').env('MODELPLANE_GATEWAY_GRPC_PORT').argParser(port('--grpc-port')).default(8081))

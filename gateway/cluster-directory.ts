@@ -1,5 +1,5 @@
 // The gateway's Directory in a cluster: informers over ModelDeployments and the EndpointSlices of their Services
-// (one namespace, or all). A Target per ModelDeployment under the model name it serves; its Upstreams are the ready,
+// (in the namespaces given, or all). A Target per ModelDeployment under the model name it serves; its Upstreams are the ready,
 // not terminating endpoints, each with keep-alive connections of its own, and stay the same objects while their
 // endpoint stays (so a request's in-flight count survives an update). activate() asks for a first replica by a
 // merge patch on the ModelDeployment's /scale subresource, only while spec.replicas is 0, one patch at a time.
@@ -25,8 +25,8 @@ export interface ModelDeploymentObject extends KubernetesObject {
 
 export interface ClusterDirectoryOptions {
   kubeConfig: KubeConfig;
-  /** Watch this namespace only; undefined: all namespaces. */
-  namespace?: string;
+  /** Watch these namespaces only; undefined or empty: all namespaces. */
+  namespaces?: readonly string[];
   /** Deadline of every API request (lists and the /scale patch). */
   requestTimeoutMs: number;
   informer?: Partial<InformerOptions>;
@@ -151,8 +151,9 @@ const keyOf = (o: KubernetesObject) => `${o.metadata?.namespace ?? ''}/${o.metad
 
 /** Every ModelDeployment of the watched namespaces as a Target, from informers. */
 export class ClusterDirectory implements Directory {
-  private readonly mds: ResilientInformer<ModelDeploymentObject>;
-  private readonly slices: ResilientInformer<EndpointSlice>;
+  /** One informer of each kind per watched namespace (or one for all), by namespace ('' for all). */
+  private readonly mds = new Map<string, ResilientInformer<ModelDeploymentObject>>();
+  private readonly slices = new Map<string, ResilientInformer<EndpointSlice>>();
   private readonly targets = new Map<string, ClusterTarget>();
   private byModel = new Map<string, ClusterTarget>();
   private shadowed: ShadowedModel[] = [];
@@ -161,42 +162,46 @@ export class ClusterDirectory implements Directory {
   private readonly scale: ScalePatcher;
 
   constructor(private readonly opts: ClusterDirectoryOptions) {
-    const { kubeConfig: kc, namespace: ns, logger: log } = opts;
+    const { kubeConfig: kc, logger: log } = opts;
     const client = { timeoutMs: opts.requestTimeoutMs, userAgent: 'modelplane-gateway' };
     const custom = makeApiClient(kc, CustomObjectsApi, client);
     const discovery = makeApiClient(kc, DiscoveryV1Api, client);
     const iopts: InformerOptions = { ...DEFAULT_INFORMER_OPTIONS, ...opts.informer };
     this.metrics = createDirectoryMetrics(opts.registry);
     const restarts = (informer: string) => (reason: string) => this.metrics.informerRestarts.inc({ informer, reason: reason.split(':')[0] });
-    const at = (path: string) => (ns ? path.replace(/\/([^/]+)$/, `/namespaces/${ns}/$1`) : path);
     const md = { group: GROUP, version: VERSION, plural: PLURAL };
-    this.mds = new ResilientInformer<ModelDeploymentObject>(kc, 'modeldeployments', at(`/apis/${GROUP}/${VERSION}/${PLURAL}`),
-      () => (ns ? custom.listNamespacedCustomObject({ ...md, namespace: ns }) : custom.listClusterCustomObject(md)) as Promise<KubernetesListObject<ModelDeploymentObject>>,
-      undefined, iopts, log, restarts('modeldeployments'));
-    // Every slice a Service controller wrote; those of Services that are no ModelDeployment's are skipped when read.
-    this.slices = new ResilientInformer<EndpointSlice>(kc, 'endpointslices', at('/apis/discovery.k8s.io/v1/endpointslices'),
-      () => (ns ? discovery.listNamespacedEndpointSlice({ namespace: ns, labelSelector: SERVICE_NAME_LABEL }) : discovery.listEndpointSliceForAllNamespaces({ labelSelector: SERVICE_NAME_LABEL })) as Promise<KubernetesListObject<EndpointSlice>>,
-      SERVICE_NAME_LABEL, iopts, log, restarts('endpointslices'));
+    for (const ns of opts.namespaces?.length ? [...new Set(opts.namespaces)] : ['']) {
+      const at = (path: string) => (ns ? path.replace(/\/([^/]+)$/, `/namespaces/${ns}/$1`) : path);
+      const mds = new ResilientInformer<ModelDeploymentObject>(kc, 'modeldeployments', at(`/apis/${GROUP}/${VERSION}/${PLURAL}`),
+        () => (ns ? custom.listNamespacedCustomObject({ ...md, namespace: ns }) : custom.listClusterCustomObject(md)) as Promise<KubernetesListObject<ModelDeploymentObject>>,
+        undefined, iopts, log, restarts('modeldeployments'));
+      // Every slice a Service controller wrote; those of Services that are no ModelDeployment's are skipped when read.
+      const slices = new ResilientInformer<EndpointSlice>(kc, 'endpointslices', at('/apis/discovery.k8s.io/v1/endpointslices'),
+        () => (ns ? discovery.listNamespacedEndpointSlice({ namespace: ns, labelSelector: SERVICE_NAME_LABEL }) : discovery.listEndpointSliceForAllNamespaces({ labelSelector: SERVICE_NAME_LABEL })) as Promise<KubernetesListObject<EndpointSlice>>,
+        SERVICE_NAME_LABEL, iopts, log, restarts('endpointslices'));
+      for (const ev of ['add', 'update'] as const) mds.on(ev, (o) => this.upsert(o));
+      mds.on('delete', (o) => this.remove(o));
+      for (const ev of ['add', 'update', 'delete'] as const) slices.on(ev, (s) => this.sliceChanged(s));
+      this.mds.set(ns, mds);
+      this.slices.set(ns, slices);
+    }
     this.scale = async (namespace, name, replicas) => {
       await custom.patchNamespacedCustomObjectScale({ ...md, namespace, name, body: { spec: { replicas } } }, MERGE);
     };
-    for (const ev of ['add', 'update'] as const) this.mds.on(ev, (o) => this.upsert(o));
-    this.mds.on('delete', (o) => this.remove(o));
-    for (const ev of ['add', 'update', 'delete'] as const) this.slices.on(ev, (s) => this.sliceChanged(s));
   }
 
-  /** Starts both informers; resolves once both listed (or when stopped first). */
+  /** Starts the informers; resolves once each listed (or when stopped first). */
   async start(): Promise<void> {
-    await Promise.all([this.mds.start(), this.slices.start()]);
+    await Promise.all([...this.mds.values(), ...this.slices.values()].map((i) => i.start()));
   }
 
-  /** Both informers have listed once: the directory knows every target (the gateway's readiness). */
+  /** Every informer has listed once: the directory knows every target (the gateway's readiness). */
   get synced(): boolean {
-    return this.mds.hasSynced && this.slices.hasSynced;
+    return [...this.mds.values(), ...this.slices.values()].every((i) => i.hasSynced);
   }
 
   async stop(): Promise<void> {
-    await Promise.all([this.mds.stop(), this.slices.stop()]);
+    await Promise.all([...this.mds.values(), ...this.slices.values()].map((i) => i.stop()));
     for (const t of this.targets.values()) t.close();
   }
 
@@ -253,7 +258,8 @@ export class ClusterDirectory implements Directory {
   /** Reads the target's Service's slices again; true when its upstreams changed. */
   private refreshEndpoints(target: ClusterTarget): boolean {
     const service = serviceName({ metadata: { name: target.name } });
-    const slices = this.slices.list(target.namespace).filter((s) => s.metadata?.labels?.[SERVICE_NAME_LABEL] === service);
+    const informer = this.slices.get(target.namespace) ?? this.slices.get('');
+    const slices = (informer?.list(target.namespace) ?? []).filter((s) => s.metadata?.labels?.[SERVICE_NAME_LABEL] === service);
     return target.setEndpoints(readyEndpoints(slices));
   }
 

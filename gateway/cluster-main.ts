@@ -17,8 +17,8 @@ import { createGateway } from './server.js';
 /** Everything `modelplane gateway` runs with, decided from its flags (cli/gateway.ts). */
 export interface ClusterGatewaySettings {
   kubeconfig?: string;
-  /** Watch one namespace; undefined: all. */
-  namespace?: string;
+  /** Watch these namespaces; empty: all. */
+  namespaces: string[];
   host: string;
   port: number;
   /** 0: no gRPC listener. */
@@ -58,7 +58,7 @@ export async function startClusterGateway(s: ClusterGatewaySettings, version: st
   collectDefaultMetrics({ register: registry, prefix: 'modelplane_gateway_' });
   const directory = new ClusterDirectory({
     kubeConfig: loadKubeConfig(s.kubeconfig),
-    namespace: s.namespace,
+    namespaces: s.namespaces,
     requestTimeoutMs: s.requestTimeoutMs,
     informer: { ...DEFAULT_INFORMER_OPTIONS, watchTimeoutSeconds: s.watchTimeoutSeconds },
     logger: log,
@@ -82,7 +82,7 @@ export async function startClusterGateway(s: ClusterGatewaySettings, version: st
   const healthPort = await health.listen(s.healthPort, s.host);
   log.info('health and metrics listening', { port: healthPort });
   await directory.start();
-  log.info('directory synced', { namespace: s.namespace ?? '(all)', targets: directory.list().length });
+  log.info('directory synced', { namespaces: s.namespaces.length ? s.namespaces : '(all)', targets: directory.list().length });
   const server = createServer((req, res) => data.handle(req, res));
   server.keepAliveTimeout = 65_000;
   const port = await listen(server, s.port, s.host);

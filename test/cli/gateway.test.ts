@@ -13,14 +13,14 @@ function settingsOf(argv: string[]) {
 describe('modelplane gateway flags', () => {
   it('defaults: HTTP 8080, gRPC 8081, health 9090, all namespaces, five minutes of activation, 1000 held, the runtime\'s body limit', () => {
     expect(settingsOf([])).toEqual({
-      host: '0.0.0.0', port: 8080, grpcPort: 8081, healthPort: 9090, activationTimeoutMs: 300_000, maxHeldRequests: 1000,
+      namespaces: [], host: '0.0.0.0', port: 8080, grpcPort: 8081, healthPort: 9090, activationTimeoutMs: 300_000, maxHeldRequests: 1000,
       maxBodyBytes: SERVE_DEFAULTS.maxBodyBytes, upstreamTimeoutMs: 300_000, requestTimeoutMs: 30_000, watchTimeoutSeconds: 300, drainTimeoutMs: 30_000, logLevel: 'info',
     });
   });
 
   it('reads every flag', () => {
-    expect(settingsOf(['-n', 'ml', '--kubeconfig', '/k', '--port', '0', '--grpc-port', '0', '--health-port', '0', '--activation-timeout', '90', '--max-held-requests', '5', '--max-body-bytes', '1024', '--api-keys', '/etc/keys', '--api-timeout', '5s', '--drain-timeout', '1m']))
-      .toMatchObject({ namespace: 'ml', kubeconfig: '/k', port: 0, grpcPort: 0, healthPort: 0, activationTimeoutMs: 90_000, maxHeldRequests: 5, maxBodyBytes: 1024, apiKeys: '/etc/keys', requestTimeoutMs: 5000, drainTimeoutMs: 60_000 });
+    expect(settingsOf(['-n', 'ml', '-n', 'serving,ml', '--kubeconfig', '/k', '--port', '0', '--grpc-port', '0', '--health-port', '0', '--activation-timeout', '90', '--max-held-requests', '5', '--max-body-bytes', '1024', '--api-keys', '/etc/keys', '--api-timeout', '5s', '--drain-timeout', '1m']))
+      .toMatchObject({ namespaces: ['ml', 'serving'], kubeconfig: '/k', port: 0, grpcPort: 0, healthPort: 0, activationTimeoutMs: 90_000, maxHeldRequests: 5, maxBodyBytes: 1024, apiKeys: '/etc/keys', requestTimeoutMs: 5000, drainTimeoutMs: 60_000 });
   });
 
   it.each([

@@ -152,6 +152,25 @@ describe('ClusterDirectory on the fake API server', () => {
     expect(metricValue(await registry.metrics(), 'modelplane_gateway_activations_total', 'result="patched"')).toBe(1);
   });
 
+  it('limited to namespaces, it sees only their deployments', async () => {
+    md('team-a', 'alpha');
+    md('team-b', 'beta');
+    md('team-c', 'gamma');
+    const kc = new KubeConfig();
+    kc.loadFromString(server.kubeconfigYaml());
+    const scoped = new ClusterDirectory({ kubeConfig: kc, namespaces: ['team-a', 'team-b'], requestTimeoutMs: 5000, informer: { watchTimeoutSeconds: 5 }, logger: logs.log });
+    try {
+      await scoped.start();
+      putSlice('team-b', 'beta', [endpoint('beta-1', '10.2.0.1')]);
+      await waitFor('beta\'s upstream', () => scoped.lookup('beta')?.upstreams().length === 1);
+      expect(scoped.list().map((t) => t.model).sort()).toEqual(['alpha', 'beta']);
+      const paths = server.requests.filter((r) => r.userAgent === 'modelplane-gateway' && r.method === 'GET').map((r) => r.path);
+      expect(paths.some((p) => p.includes('/namespaces/team-c/'))).toBe(false);
+    } finally {
+      await scoped.stop();
+    }
+  });
+
   it('a deleted ModelDeployment leaves the directory', async () => {
     md('d', 'gone');
     await waitFor('the target', () => dir.lookup('gone'));

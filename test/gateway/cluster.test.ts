@@ -49,7 +49,7 @@ beforeAll(async () => {
   await h.operator({ namespaces: [NS] }).start();
   await h.operators[0].waitUntilSynced();
   gw = await startClusterGateway({
-    kubeconfig: h.server.writeKubeconfig(), namespace: NS, host: '127.0.0.1', port: 0, grpcPort: 0, healthPort: 0,
+    kubeconfig: h.server.writeKubeconfig(), namespaces: [NS], host: '127.0.0.1', port: 0, grpcPort: 0, healthPort: 0,
     activationTimeoutMs: 60_000, maxHeldRequests: 100, maxBodyBytes: 1 << 20, upstreamTimeoutMs: 30_000,
     requestTimeoutMs: 5000, watchTimeoutSeconds: 5, drainTimeoutMs: 5000, logLevel: 'info',
   }, '1.2.3', logs.log);
