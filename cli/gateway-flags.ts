@@ -6,8 +6,9 @@ import { DEFAULT_HOLD } from '../gateway/hold.js';
 
 /** The parsed flags, as commander gives them. */
 export interface GatewayCliOptions {
-  activationTimeout: string;
-  maxHeldRequests: string;
+  /** Commander gives the defaults; a caller that builds these by hand may leave them out. */
+  activationTimeout?: string;
+  maxHeldRequests?: string;
   apiKeys?: string;
 }
 
@@ -32,8 +33,8 @@ export function gatewayOptions(): Option[] {
 /** The settings the flags decide; an Error naming the flag for a bad value. */
 export function gatewaySettings(o: GatewayCliOptions): GatewaySettings {
   return {
-    activationTimeoutMs: parseDuration(String(o.activationTimeout), '--activation-timeout', { minMs: 1000, maxMs: 86_400_000 }),
-    maxHeldRequests: parseInteger(String(o.maxHeldRequests), '--max-held-requests', { min: 1, max: 1_000_000 }),
+    activationTimeoutMs: parseDuration(String(o.activationTimeout ?? DEFAULT_ACTIVATION_TIMEOUT), '--activation-timeout', { minMs: 1000, maxMs: 86_400_000 }),
+    maxHeldRequests: parseInteger(String(o.maxHeldRequests ?? DEFAULT_MAX_HELD_REQUESTS), '--max-held-requests', { min: 1, max: 1_000_000 }),
     ...(o.apiKeys ? { apiKeysPath: o.apiKeys } : {}),
   };
 }

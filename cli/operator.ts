@@ -15,6 +15,12 @@ const bool = (value: string | boolean): boolean => {
   throw new InvalidArgumentError('must be true or false');
 };
 
+/** A value that must not be empty (an empty selector would select every pod). */
+const nonEmpty = (name: string) => (value: string): string => {
+  if (value.trim() === '') throw new InvalidArgumentError(`${name}: must not be empty`);
+  return value.trim();
+};
+
 /** A duration in milliseconds from `15` (seconds), `15s`, `1.5s`, `500ms`, `2m` or `1m30s`, as Go writes them. */
 export const duration = (name: string, minMs: number) => durationArg(name, { minMs });
 
@@ -36,6 +42,8 @@ export interface OperatorCliOptions extends RuntimeConfigFlags {
   autoscaleInterval: number;
   autoscaleStableWindow: number;
   autoscalePanicWindow: number;
+  gatewaySelector?: string;
+  gatewayNamespace?: string;
   logLevel: string;
 }
 
@@ -49,6 +57,8 @@ export function operatorSettings(o: OperatorCliOptions): OperatorSettings {
     : false;
   if (leaderElection) checkLeaderElectionTimings(leaderElection, LEADER_ELECTION_FLAGS, '');
   if (o.autoscalePanicWindow > o.autoscaleStableWindow) throw new Error('--autoscale-panic-window must not be longer than --autoscale-stable-window');
+  if (o.gatewayNamespace !== undefined && !o.gatewaySelector) throw new Error('--gateway-namespace needs --gateway-selector: the namespace alone does not say which pods are the gateway');
+  const gateway = o.gatewaySelector ? { selector: o.gatewaySelector, ...(o.gatewayNamespace ? { namespace: o.gatewayNamespace } : {}) } : undefined;
   return {
     kubeconfig: o.kubeconfig,
     namespaces: [...new Set(o.namespace ?? [])],
@@ -59,7 +69,7 @@ export function operatorSettings(o: OperatorCliOptions): OperatorSettings {
     resyncMs: o.resyncSeconds * 1000,
     requestTimeoutMs: o.apiTimeout,
     watchTimeoutSeconds: o.watchTimeoutSeconds,
-    autoscaler: { intervalMs: o.autoscaleInterval, stableWindowMs: o.autoscaleStableWindow, panicWindowMs: o.autoscalePanicWindow },
+    autoscaler: { intervalMs: o.autoscaleInterval, stableWindowMs: o.autoscaleStableWindow, panicWindowMs: o.autoscalePanicWindow, ...(gateway ? { gateway } : {}) },
     logLevel: o.logLevel,
   };
 }
@@ -83,6 +93,8 @@ export function operatorCommand(version = '0.0.0'): Command {
     .addOption(new Option('--autoscale-interval <duration>', 'built-in autoscaler: time between decisions (scrapes of the runtime pods)').env('MODELPLANE_AUTOSCALE_INTERVAL').argParser(duration('--autoscale-interval', 100)).default(2_000, '2s'))
     .addOption(new Option('--autoscale-stable-window <duration>', 'built-in autoscaler: load averaged over this long for ordinary decisions').env('MODELPLANE_AUTOSCALE_STABLE_WINDOW').argParser(duration('--autoscale-stable-window', 1000)).default(60_000, '60s'))
     .addOption(new Option('--autoscale-panic-window <duration>', 'built-in autoscaler: load averaged over this long to detect a spike').env('MODELPLANE_AUTOSCALE_PANIC_WINDOW').argParser(duration('--autoscale-panic-window', 100)).default(6_000, '6s'))
+    .addOption(new Option('--gateway-selector <selector>', 'built-in autoscaler: label selector of the gateway pods, whose requests in flight and held per model join the load (default: none, the runtime pods alone)').env('MODELPLANE_GATEWAY_SELECTOR').argParser(nonEmpty('--gateway-selector')))
+    .addOption(new Option('--gateway-namespace <namespace>', 'namespace of the gateway pods (default: the operator\'s own)').env('MODELPLANE_GATEWAY_NAMESPACE').argParser(nonEmpty('--gateway-namespace')))
     .addOption(new Option('--log-level <level>', 'log level of the operator').choices(['error', 'warn', 'info', 'debug']).env('MODELPLANE_LOG_LEVEL').default('info'));
   return addRuntimeConfigOptions(cmd, version);
 }

@@ -10,7 +10,7 @@ import { HealthServer } from '../operator/kube/health.js';
 import { DEFAULT_INFORMER_OPTIONS } from '../operator/kube/informer.js';
 import { loadKubeConfig } from '../operator/kube/kubeconfig.js';
 import { ClusterDirectory } from './cluster-directory.js';
-import { gatekeeperOf } from './gatekeeper.js';
+import { gatekeeperFor } from './gatekeeper.js';
 import { KeyStore } from './keys.js';
 import { createGateway } from './server.js';
 
@@ -65,14 +65,14 @@ export async function startClusterGateway(s: ClusterGatewaySettings, version: st
     registry,
   });
   // Invalid keys stop the start: a gateway that should check keys never runs without them.
-  const keys = s.apiKeys ? KeyStore.watch(s.apiKeys, { log }) : undefined;
+  const keys = s.apiKeys ? gatekeeperFor(KeyStore.watch(s.apiKeys, { log })) : undefined;
   const data = createGateway({
     directory,
     maxBodyBytes: s.maxBodyBytes,
     upstreamTimeoutMs: s.upstreamTimeoutMs,
     activationTimeoutMs: s.activationTimeoutMs,
     maxHeldRequests: s.maxHeldRequests,
-    ...(keys ? { keys: gatekeeperOf(keys) } : {}),
+    ...(keys ? { keys } : {}),
     version,
     onActivation: (target, event) => log.info('activation', { namespace: target.namespace, name: target.name, model: target.model, ...event }),
   });
@@ -95,7 +95,7 @@ export async function startClusterGateway(s: ClusterGatewaySettings, version: st
     const deadline = Date.now() + s.drainTimeoutMs;
     while (data.inflight.count > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     data.close();
-    keys?.close();
+    keys?.close?.();
     server.closeAllConnections();
     await directory.stop();
     await health.close();

@@ -323,11 +323,14 @@ export class KeyStore {
     return entry.granted;
   }
 
-  /** The client whose key `headers` send, without taking a token (for the model lists), or why there is none. */
-  clientOf(headers: IncomingHttpHeaders): ApiKeyClient | Denied {
+  /** The models `headers`'s key may see in a list (every one for "*"), or why it may see none; no token is taken. */
+  visible(headers: IncomingHttpHeaders): ((model: string) => boolean) | Denied {
     const key = apiKeyFromHeaders(headers);
     if (key === undefined) return MISSING_KEY;
-    return this.byDigest.get(keyDigest(key))?.client ?? INVALID_KEY;
+    const entry = this.byDigest.get(keyDigest(key));
+    if (!entry) return INVALID_KEY;
+    const models = entry.client.models;
+    return models ? (model) => models.has(model) : () => true;
   }
 
   /** Uses `clients` from now on. A client that stays keeps its bucket's tokens (a new rate applies to them). */

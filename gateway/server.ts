@@ -15,6 +15,9 @@ export interface Gatekeeper {
   authorize: Authorize;
   /** The models the caller may see in a list, or the refusal (no key, an unknown one). */
   visible(headers: IncomingHttpHeaders): ((model: string) => boolean) | Refusal;
+  /** Its own metrics (keys loaded, reloads refused). */
+  metricsText?(): string;
+  close?(): void;
 }
 
 export interface GatewayOptions {
@@ -172,7 +175,10 @@ export function createGateway(opts: GatewayOptions): Gateway {
     hold,
     stats,
     inflight,
-    metricsText: () => stats.text(opts.directory.list()),
-    close: () => hold.close(),
+    metricsText: () => stats.text(opts.directory.list()) + (opts.keys?.metricsText?.() ?? ''),
+    close: () => {
+      hold.close();
+      opts.keys?.close?.();
+    },
   };
 }

@@ -1,7 +1,9 @@
 // The process around local mode: logging, what a person reads, signals (the first Ctrl-C or SIGTERM drains and
 // exits 0, a second one ends the replicas at once), and a clear line and exit code when it cannot start.
 import { createLogger } from '../common/logger.js';
+import { gatekeeperFor } from '../gateway/gatekeeper.js';
 import { DEFAULT_HOLD } from '../gateway/hold.js';
+import { ApiKeysError, KeyStore } from '../gateway/keys.js';
 import type { AutoscalerTuning } from './deployment.js';
 import { startLocalMode, type LocalMode } from './local-mode.js';
 import { defaultCacheDir, LocalModeError } from './model-cache.js';
@@ -40,7 +42,9 @@ export async function runLocal(o: RunLocalOptions): Promise<void> {
   const print = (text: string) => process.stdout.write(`${text}\n`);
   let mode: LocalMode;
   try {
+    const keys = o.apiKeysPath ? gatekeeperFor(KeyStore.watch(o.apiKeysPath, { log: logger })) : undefined;
     mode = await startLocalMode({
+      ...(keys ? { keys } : {}),
       paths: o.paths,
       port: o.port,
       host: o.host,
@@ -59,8 +63,9 @@ export async function runLocal(o: RunLocalOptions): Promise<void> {
       table: o.table,
     });
   } catch (err) {
-    process.stderr.write(`modelplane local: ${(err as Error).message}\n`);
-    process.exit(err instanceof LocalModeError ? 1 : 70);
+    const flag = err instanceof ApiKeysError ? '--api-keys: ' : '';
+    process.stderr.write(`modelplane local: ${flag}${(err as Error).message}\n`);
+    process.exit(err instanceof LocalModeError || err instanceof ApiKeysError ? 1 : 70);
   }
   // Replicas never outlive this process, whatever ends it.
   process.on('exit', () => mode.kill());

@@ -13,6 +13,15 @@ export interface OperatorSettings {
   requestTimeoutMs: number;
   watchTimeoutSeconds: number;
   /** The built-in autoscaler (spec.autoscaling.mode builtin), run by the leader. */
-  autoscaler: { intervalMs: number; stableWindowMs: number; panicWindowMs: number };
+  autoscaler: {
+    intervalMs: number;
+    stableWindowMs: number;
+    panicWindowMs: number;
+    /**
+     * The gateway pods whose per-model requests in flight and held join the load (--gateway-selector); the namespace
+     * defaults to the operator's own. Absent: the runtime pods alone.
+     */
+    gateway?: { selector: string; namespace?: string };
+  };
   logLevel: string;
 }

@@ -99,6 +99,8 @@ const ModelSource = Type.Object(
 
 export const AUTOSCALING_MODES = ['builtin', 'hpa', 'keda', 'none'] as const;
 export const AUTOSCALING_METRICS = ['concurrency', 'sequences', 'cpu'] as const;
+/** spec.autoscaling.scaleToZeroDelaySeconds by default. */
+export const DEFAULT_SCALE_TO_ZERO_DELAY_SECONDS = 300;
 /** targetSequences by default: three quarters of the default maxNumSeqs, so replicas come before sequences wait. */
 export const DEFAULT_TARGET_SEQUENCES = Math.floor(GENERATION_DEFAULTS.maxNumSeqs * 0.75);
 
@@ -124,12 +126,9 @@ const Autoscaling = Type.Object(
       maximum: 10000,
       default: 1,
       format: 'int32',
-      description: 'Fewest replicas (at least 1: scale to zero is not supported yet).',
-      ...cel({
-        rule: 'self >= 1',
-        message: 'minReplicas 0 is not supported yet: scaling from zero needs a component in the request path that holds requests while a replica starts',
-        reason: 'FieldValueInvalid',
-      }),
+      description:
+        'Fewest replicas. 0 (mode builtin; refused with hpa and keda) lets the built-in autoscaler remove the last replica ' +
+        'after scaleToZeroDelaySeconds without a request; the gateway holds the next request while a replica starts.',
     }),
     maxReplicas: Type.Integer({ minimum: 1, maximum: 10000, format: 'int32', description: 'Most replicas.' }),
     targetConcurrency: Type.Integer({ minimum: 1, maximum: 100000, default: 4, format: 'int32', description: 'With metric concurrency: in-flight plus queued requests per replica to aim for.' }),
@@ -150,6 +149,16 @@ const Autoscaling = Type.Object(
       description: 'With metric cpu: average CPU utilization, percent of the CPU request, to aim for.',
     }),
     scaleDownDelaySeconds: Type.Integer({ minimum: 0, maximum: 86400, default: 300, format: 'int32', description: 'How long load must stay low before replicas are removed.' }),
+    scaleToZeroDelaySeconds: Type.Integer({
+      minimum: 0,
+      maximum: 86400,
+      default: DEFAULT_SCALE_TO_ZERO_DELAY_SECONDS,
+      format: 'int32',
+      description:
+        'With minReplicas 0 (mode builtin): how long no request may arrive, at the gateway or a replica, before the last ' +
+        'replica is removed. 0 removes it at the first decision that sees none; the next request then waits for a replica ' +
+        'to start and load the model.',
+    }),
   },
   {
     description:
@@ -158,6 +167,20 @@ const Autoscaling = Type.Object(
     ...cel(
       { rule: 'self.minReplicas <= self.maxReplicas', message: 'minReplicas must not exceed maxReplicas', reason: 'FieldValueInvalid', fieldPath: '.minReplicas' },
       { rule: "self.metric != 'cpu' || self.mode == 'hpa'", message: 'metric cpu applies only to mode hpa', reason: 'FieldValueInvalid', fieldPath: '.metric' },
+      {
+        rule: "self.minReplicas >= 1 || self.mode != 'hpa'",
+        message: 'minReplicas 0 needs mode builtin: a HorizontalPodAutoscaler scales to zero only behind the alpha feature gate HPAScaleToZero',
+        reason: 'FieldValueInvalid',
+        fieldPath: '.minReplicas',
+      },
+      {
+        rule: "self.minReplicas >= 1 || self.mode != 'keda'",
+        message:
+          "minReplicas 0 needs mode builtin: the ScaledObject's trigger reads the runtime pods, which report nothing at zero " +
+          'replicas, so requests held by the gateway would never wake it',
+        reason: 'FieldValueInvalid',
+        fieldPath: '.minReplicas',
+      },
     ),
   },
 );

@@ -3,8 +3,10 @@
 // parallelism), turns two successive scrapes into a LoadSample, asks the pure decider, and writes spec.replicas
 // through the scale subresource only when the decision changes it, with an Event saying why. The operator runs
 // it as a leader-only loop (builtinAutoscalerLoop): it starts once the leader's caches sync, its API calls carry
-// the operator's deadline and the term's signal, and it stops when the term ends.
-import { CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubernetesObject, type V1Pod } from '@kubernetes/client-node';
+// the operator's deadline and the term's signal, and it stops when the term ends. With a gateway selector it also
+// scrapes the gateway pods each step: their requests in flight and held per ModelDeployment join its load, which is
+// what wakes a deployment at zero.
+import { CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubernetesObject, type V1Pod } from '@kubernetes/client-node';
 import type { Logger } from '../../common/logger.js';
 import { fetchMetricsText } from '../../common/prometheus-text.js';
 import { API_VERSION, GROUP, KIND, PLURAL, VERSION, type ModelDeployment } from '../api/schema.js';
@@ -13,8 +15,12 @@ import { RUNTIME_CONTAINER } from '../resources/deployment.js';
 import { selectorLabels } from '../resources/labels.js';
 import { averageField, decide, initialState, loadSignal, policyFor, round1, type AutoscalerState, type LoadSignal, type PolicyTuning } from './decision.js';
 import type { AutoscalerStatus } from './scalers.js';
-import { loadSample, nextBaseline, parseRuntimeMetrics, RUNNING_SEQUENCES_SERIES, sequencesSample, type PodScrape } from './signal.js';
+import {
+  gatewayKey, loadSample, nextBaseline, parseGatewayMetrics, parseRuntimeMetrics, RUNNING_SEQUENCES_SERIES, sequencesSample, sumGatewayLoads, withGatewayLoad,
+  type GatewayLoad, type PodScrape,
+} from './signal.js';
 import type { LeaderLoop } from '../kube/leader-loop.js';
+import { makeApiClient } from '../kube/api-client.js';
 import { isoSeconds } from '../../common/time.js';
 
 export interface BuiltinAutoscalerOptions {
@@ -28,6 +34,14 @@ export interface BuiltinAutoscalerOptions {
   tuning?: Partial<PolicyTuning>;
   /** status.autoscaler is rewritten at most this often when only the measured concurrency moved. */
   statusRefreshMs: number;
+  /** The gateway pods to scrape (--gateway-namespace, --gateway-selector); none: the runtime pods alone. */
+  gateway?: GatewayPods;
+}
+
+/** Where the gateway pods are: a namespace and a label selector. */
+export interface GatewayPods {
+  namespace: string;
+  selector: string;
 }
 
 export const DEFAULT_BUILTIN_OPTIONS: BuiltinAutoscalerOptions = {
@@ -41,6 +55,8 @@ export const DEFAULT_BUILTIN_OPTIONS: BuiltinAutoscalerOptions = {
 export interface AutoscalerSource {
   modelDeployments(): ModelDeployment[];
   pods(namespace: string, labels: Record<string, string>): V1Pod[];
+  /** The gateway pods, listed from the API server with a deadline; absent: no gateway is scraped. */
+  gatewayPods?(): Promise<V1Pod[]>;
 }
 
 /** What the loop writes. */
@@ -74,9 +90,19 @@ const podKey = (p: V1Pod) => `${p.metadata?.name}/${p.metadata?.uid ?? ''}`;
 
 /** The runtime's metrics URL in a pod: its IP and the runtime container's port named http. */
 export function metricsUrl(pod: V1Pod): string | undefined {
+  return podUrl(pod, 'http', RUNTIME_CONTAINER);
+}
+
+/** A gateway's metrics URL: its pod IP and the container port named metrics. */
+export function gatewayMetricsUrl(pod: V1Pod): string | undefined {
+  return podUrl(pod, 'metrics');
+}
+
+/** http://<pod IP>:<the port named portName>/metrics, the named container's ports first. */
+function podUrl(pod: V1Pod, portName: string, container?: string): string | undefined {
   const containers = pod.spec?.containers ?? [];
-  const ordered = [...containers.filter((c) => c.name === RUNTIME_CONTAINER), ...containers.filter((c) => c.name !== RUNTIME_CONTAINER)];
-  const port = ordered.flatMap((c) => c.ports ?? []).find((p) => p.name === 'http')?.containerPort;
+  const ordered = [...containers.filter((c) => c.name === container), ...containers.filter((c) => c.name !== container)];
+  const port = ordered.flatMap((c) => c.ports ?? []).find((p) => p.name === portName)?.containerPort;
   const ip = pod.status?.podIP;
   if (!port || !ip) return undefined;
   return `http://${ip.includes(':') ? `[${ip}]` : ip}:${port}/metrics`;
@@ -102,6 +128,8 @@ export class BuiltinAutoscaler {
   private readonly failing = new Map<string, string>();
   /** Validated specs by uid and generation: validation costs about half a millisecond, far too much every step. */
   private readonly specs = new Map<string, { generation: number | undefined; spec?: ModelDeployment['spec'] }>();
+  /** What last went wrong reading the gateway pods (undefined while they answer): logged at warn when it starts. */
+  private gatewayProblem?: string;
   private timer?: NodeJS.Timeout;
   private running?: Promise<void>;
   private started = false;
@@ -178,12 +206,56 @@ export class BuiltinAutoscaler {
     });
     const tasks = perMd.flatMap(({ key, md, ready }) => ready.map((pod) => async () => ({ key, scrape: await this.scrape(pod, loadSignal(md.spec.autoscaling!)) })));
     const byKey = new Map<string, PodScrape[]>();
-    for (const r of await bounded(this.opts.parallelism, tasks)) if (r.scrape) byKey.set(r.key, [...(byKey.get(r.key) ?? []), r.scrape]);
+    const [scraped, gateway] = await Promise.all([bounded(this.opts.parallelism, tasks), wanted.length ? this.scrapeGateways() : undefined]);
+    for (const r of scraped) if (r.scrape) byKey.set(r.key, [...(byKey.get(r.key) ?? []), r.scrape]);
     for (const { key, md, ready } of perMd) {
       const scrapes = byKey.get(key) ?? [];
-      await this.decideOne(key, md, ready, scrapes, now).catch((err: unknown) =>
+      const atGateway = gateway && (gateway.get(gatewayKey(md.metadata.namespace!, md.metadata.name!)) ?? { inFlight: 0, held: 0 });
+      await this.decideOne(key, md, ready, scrapes, now, atGateway).catch((err: unknown) =>
         this.log.warn('autoscaler decision not applied', { modelDeployment: key, error: (err as Error).message }));
     }
+  }
+
+  /**
+   * Every ready gateway pod's load per ModelDeployment, summed; undefined without a gateway, or when the gateway pods
+   * could not be listed or none answered (then the runtime pods alone are the load, as without a gateway).
+   */
+  private async scrapeGateways(): Promise<Map<string, GatewayLoad> | undefined> {
+    if (!this.source.gatewayPods) return undefined;
+    let pods: V1Pod[];
+    try {
+      pods = (await this.source.gatewayPods()).filter(isReady);
+    } catch (err) {
+      this.gatewayFailing('gateway pods could not be listed', (err as Error).message);
+      return undefined;
+    }
+    const loads = await bounded(this.opts.parallelism, pods.map((pod) => async () => {
+      const url = gatewayMetricsUrl(pod);
+      if (!url) return { pod, error: 'it has no container port named metrics' };
+      try {
+        return { pod, load: parseGatewayMetrics(await this.read(url, this.opts.scrapeTimeoutMs)) };
+      } catch (err) {
+        return { pod, error: `its metrics did not answer: ${(err as Error).message}` };
+      }
+    }));
+    const answered = loads.filter((l) => l.load).map((l) => l.load!);
+    const errors = loads.filter((l) => l.error).map((l) => `${l.pod.metadata?.name}: ${l.error}`);
+    if (answered.length === 0) {
+      this.gatewayFailing('no gateway pod answered', errors.join('; ') || 'no ready gateway pod');
+      return undefined;
+    }
+    if (errors.length) this.log.debug('gateway pods skipped by the autoscaler', { error: errors.join('; ') });
+    if (this.gatewayProblem !== undefined) this.log.info('gateway metrics answer again', { pods: answered.length });
+    this.gatewayProblem = undefined;
+    return sumGatewayLoads(answered);
+  }
+
+  /** Logs a gateway problem at warn when it starts or changes, at debug while it lasts. */
+  private gatewayFailing(what: string, error: string): void {
+    const fields = { error, ...this.opts.gateway };
+    if (this.gatewayProblem !== what) this.log.warn(`${what}; deciding on the runtime pods alone`, fields);
+    else this.log.debug(what, fields);
+    this.gatewayProblem = what;
   }
 
   private async scrape(pod: V1Pod, signal: LoadSignal): Promise<PodScrape | undefined> {
@@ -220,7 +292,7 @@ export class BuiltinAutoscaler {
     return now - t.unscrapedSince >= stableWindowSeconds * 1000;
   }
 
-  private async decideOne(key: string, md: ModelDeployment, ready: V1Pod[], scrapes: PodScrape[], now: number): Promise<void> {
+  private async decideOne(key: string, md: ModelDeployment, ready: V1Pod[], scrapes: PodScrape[], now: number, gateway?: GatewayLoad): Promise<void> {
     const uid = md.metadata.uid ?? '';
     let t = this.tracked.get(key);
     if (!t || t.uid !== uid) {
@@ -228,9 +300,9 @@ export class BuiltinAutoscaler {
       this.tracked.set(key, t);
     }
     const policy = policyFor(md.spec.autoscaling!, this.opts.tuning);
-    const sample = policy.signal === 'sequences'
-      ? sequencesSample(t.baseline, scrapes, ready.length, now, (now - (t.lastStep ?? now - this.opts.intervalMs)) / 1000)
-      : loadSample(t.baseline, scrapes, ready.length, now);
+    const seconds = (now - (t.lastStep ?? now - this.opts.intervalMs)) / 1000;
+    const podSample = policy.signal === 'sequences' ? sequencesSample(t.baseline, scrapes, ready.length, now, seconds) : loadSample(t.baseline, scrapes, ready.length, now);
+    const sample = withGatewayLoad(podSample, gateway, now, seconds);
     t.baseline = nextBaseline(t.baseline, scrapes, new Set(ready.map(podKey)));
     t.lastStep = now;
     const current = md.spec.replicas;
@@ -243,7 +315,12 @@ export class BuiltinAutoscaler {
       t.lastScaleTime = isoSeconds(now);
       const message = `scaled ${current} -> ${decision.desired}: ${decision.reason}`;
       this.log.info('autoscaler scaled', { modelDeployment: key, from: current, to: decision.desired, reason: decision.reason });
-      this.writer.event(md, 'Scaled', message);
+      if (decision.desired === 0) {
+        const delay = `scaleToZeroDelaySeconds ${policy.scaleToZeroDelaySeconds}`;
+        this.writer.event(md, 'ScaledToZero', `${message} (${delay}); the gateway starts a replica on the next request`);
+      } else {
+        this.writer.event(md, 'Scaled', message);
+      }
     }
     const blind = this.blind(t, ready, scrapes, now, policy.stableWindowSeconds);
     const why = blind ? `no ready runtime pod's metrics could be read for ${Math.round((now - t.unscrapedSince!) / 1000)} s (${ready.map((p) => this.failing.get(podKey(p))).filter(Boolean).join('; ')})` : '';
@@ -293,6 +370,14 @@ export function scaleWriter(custom: CustomObjectsApi, events: Record<'normal' | 
 }
 
 /**
+ * Lists the gateway pods. The client's deadline is the autoscale interval, shorter than the operator's API
+ * deadline, so a slow answer delays one step at most by an interval; the scrapes then have their own.
+ */
+export function gatewayPodLister(core: CoreV1Api, gateway: GatewayPods): () => Promise<V1Pod[]> {
+  return async () => (await core.listNamespacedPod({ namespace: gateway.namespace, labelSelector: gateway.selector })).items;
+}
+
+/**
  * The built-in autoscaler as a leader-only loop: one BuiltinAutoscaler per leadership term, reading the term's
  * caches and writing through the term's client and event recorder. stop(true) lets a step in flight finish;
  * stop(false) (leadership lost) returns at once, and the aborted term cancels any write still in flight.
@@ -302,12 +387,10 @@ export function builtinAutoscalerLoop(options: Partial<BuiltinAutoscalerOptions>
   return {
     name: 'autoscaler',
     start(term) {
-      const autoscaler = new BuiltinAutoscaler(
-        { modelDeployments: () => term.cache.modelDeployments(), pods: (namespace, labels) => term.cache.pods(namespace, labels) },
-        scaleWriter(term.apiClient(CustomObjectsApi), term.events),
-        term.log,
-        { ...DEFAULT_BUILTIN_OPTIONS, ...options },
-      );
+      const opts = { ...DEFAULT_BUILTIN_OPTIONS, ...options };
+      const source: AutoscalerSource = { modelDeployments: () => term.cache.modelDeployments(), pods: (namespace, labels) => term.cache.pods(namespace, labels) };
+      if (opts.gateway) source.gatewayPods = gatewayPodLister(makeApiClient(term.kubeConfig, CoreV1Api, { timeoutMs: opts.intervalMs, signal: term.signal, userAgent: 'modelplane-operator (autoscaler)' }), opts.gateway);
+      const autoscaler = new BuiltinAutoscaler(source, scaleWriter(term.apiClient(CustomObjectsApi), term.events), term.log, opts);
       current = autoscaler;
       if (term.signal.aborted) return void autoscaler.stop(false);
       term.signal.addEventListener('abort', () => void autoscaler.stop(false), { once: true });

@@ -1,7 +1,8 @@
 // The built-in autoscaler's decision: a pure function from observed load to a replica count, in the manner of
-// Knative's KPA (a stable and a panic window, a scale-down delay, rate limits, bounds). The scraper that observes
-// load and the writer that applies the decision live elsewhere; local mode feeds the same function from its router.
-import type { ModelDeploymentSpec } from '../api/schema.js';
+// Knative's KPA (a stable and a panic window, a scale-down delay, rate limits, bounds, scale to zero after a
+// grace period without demand). The scraper that observes load and the writer that applies the decision live
+// elsewhere; local mode feeds the same function from its router.
+import { DEFAULT_SCALE_TO_ZERO_DELAY_SECONDS, type ModelDeploymentSpec } from '../api/schema.js';
 
 type AutoscalingSpec = NonNullable<ModelDeploymentSpec['autoscaling']>;
 
@@ -21,6 +22,11 @@ export interface AutoscalerPolicy {
   signal?: LoadSignal;
   /** Desired counts are remembered this long; a scale-down goes no lower than their maximum. */
   scaleDownDelaySeconds: number;
+  /**
+   * With minReplicas 0: how long no demand may be seen before the last replica goes (Knative's scale-to-zero grace
+   * period). Until then the floor is one replica. Optional for policies built by hand; policyFor sets it.
+   */
+  scaleToZeroDelaySeconds?: number;
   stableWindowSeconds: number;
   panicWindowSeconds: number;
   /** Panic when the panic window asks for at least this multiple of the ready replicas. */
@@ -64,7 +70,8 @@ export function averageField(policy: Pick<AutoscalerPolicy, 'signal'>): 'average
  * sequences the target is targetSequences, and the load fed to decide() must count sequences.
  */
 export function policyFor(
-  a: Pick<AutoscalingSpec, 'minReplicas' | 'maxReplicas' | 'targetConcurrency' | 'scaleDownDelaySeconds'> & Partial<Pick<AutoscalingSpec, 'metric' | 'targetSequences'>>,
+  a: Pick<AutoscalingSpec, 'minReplicas' | 'maxReplicas' | 'targetConcurrency' | 'scaleDownDelaySeconds'> &
+    Partial<Pick<AutoscalingSpec, 'metric' | 'targetSequences' | 'scaleToZeroDelaySeconds'>>,
   tuning: Partial<PolicyTuning> = {},
 ): AutoscalerPolicy {
   const signal = loadSignal(a);
@@ -74,6 +81,7 @@ export function policyFor(
     targetConcurrency: signal === 'sequences' && a.targetSequences !== undefined ? a.targetSequences : a.targetConcurrency,
     signal,
     scaleDownDelaySeconds: a.scaleDownDelaySeconds,
+    scaleToZeroDelaySeconds: a.scaleToZeroDelaySeconds ?? DEFAULT_SCALE_TO_ZERO_DELAY_SECONDS,
     ...DEFAULT_POLICY_TUNING,
     ...tuning,
   };
@@ -104,6 +112,13 @@ export interface AutoscalerState {
   since: number;
   panicUntil?: number;
   panicDesired?: number;
+  /**
+   * When demand (load or refusals) was last seen, or replicas were activated from zero by someone else (the
+   * gateway): the scale-to-zero delay counts from here, else from `since`.
+   */
+  lastDemand?: number;
+  /** The count the last step decided: a step that finds replicas above it at 0 sees an outside activation. */
+  lastDesired?: number;
 }
 
 export function initialState(now: number): AutoscalerState {
@@ -267,12 +282,38 @@ function delayScaleDown(
   return { desired: clamp(desired, lo, hi), why, recommendations };
 }
 
+/** Whether an observation shows demand: load in flight or held, or requests turned away. */
+export function hasDemand(sample: LoadSample | undefined): boolean {
+  return !!sample && (sample.concurrency > 0 || sample.rejectedConcurrency > 0 || sample.rejected > 0);
+}
+
 /**
- * Decide the next replica count. Pure: the same policy, state and input always give the same result.
- * Steps: observe the windows, the count each window asks for, panic, the recommendation, rate limits, the
- * scale-down delay.
+ * When demand was last seen: this step's sample, or an activation from zero the decider did not make (the gateway
+ * wrote /scale for a request it holds), which counts as demand at that moment.
  */
-export function decide(policy: AutoscalerPolicy, state: AutoscalerState, input: DecisionInput): { decision: Decision; state: AutoscalerState } {
+function lastDemandAt(state: AutoscalerState, input: DecisionInput): number | undefined {
+  const activated = state.lastDesired === 0 && input.current > 0;
+  return hasDemand(input.sample) || activated ? input.now : state.lastDemand;
+}
+
+/**
+ * minReplicas 0: at zero, stay there until demand shows (then at least one replica, from the windows as usual);
+ * above zero, go to zero once scaleToZeroDelaySeconds passed without demand, observed (a sample) or with no replica
+ * ready to be observed. That delay alone governs the last step: the windows, rate limits and scale-down delay keep
+ * replicas while demand is recent, and after the delay no demand is left for them to weigh. Otherwise undefined:
+ * the usual steps decide, with a floor of one replica.
+ */
+function scaleToZero(policy: AutoscalerPolicy, state: AutoscalerState, input: DecisionInput, lastDemand: number | undefined): Decision | undefined {
+  if (policy.minReplicas > 0 || hasDemand(input.sample)) return undefined;
+  if (input.current === 0) return { desired: 0, panicking: false, reason: 'no requests; scaled to zero' };
+  const idleMs = input.now - (lastDemand ?? state.since);
+  const delay = policy.scaleToZeroDelaySeconds ?? DEFAULT_SCALE_TO_ZERO_DELAY_SECONDS;
+  if (idleMs < delay * 1000 || (input.sample === undefined && input.ready > 0)) return undefined;
+  return { desired: 0, panicking: false, reason: `no requests for ${Math.round(idleMs / 1000)}s; scaling to zero` };
+}
+
+/** The usual steps: observe the windows, the count each window asks for, panic, the recommendation, rate limits, the scale-down delay. */
+function decideLoad(policy: AutoscalerPolicy, state: AutoscalerState, input: DecisionInput): { decision: Decision; state: AutoscalerState } {
   const observed = observeWindows(policy, state, input);
   const { stable, panic } = observed;
   if (stable === undefined || panic === undefined) return { decision: holdWithoutLoad(policy, input.current), state: observed.next };
@@ -284,4 +325,25 @@ export function decide(policy: AutoscalerPolicy, state: AutoscalerState, input: 
   const delayed = delayScaleDown(policy, state, input, limited, recommended.why);
   const next: AutoscalerState = { ...recommended.next, recommendations: delayed.recommendations };
   return { decision: { desired: delayed.desired, stableConcurrency: stable, panicConcurrency: panic, panicking, reason: delayed.why }, state: next };
+}
+
+/**
+ * Decide the next replica count. Pure: the same policy, state and input always give the same result.
+ * With minReplicas 0, scaleToZero decides the step to and from zero; every other step is decideLoad's, with a
+ * floor of one replica.
+ */
+export function decide(policy: AutoscalerPolicy, state: AutoscalerState, input: DecisionInput): { decision: Decision; state: AutoscalerState } {
+  const lastDemand = lastDemandAt(state, input);
+  const zero = scaleToZero(policy, state, input, lastDemand);
+  let result: { decision: Decision; state: AutoscalerState };
+  if (zero) {
+    const observed = observeWindows(policy, state, input);
+    const next: AutoscalerState = { ...observed.next, panicUntil: undefined, panicDesired: undefined, recommendations: [{ time: input.now, desired: 0 }] };
+    result = { decision: { ...zero, stableConcurrency: observed.stable, panicConcurrency: observed.panic }, state: next };
+  } else {
+    result = decideLoad(policy.minReplicas > 0 ? policy : { ...policy, minReplicas: 1 }, state, input);
+  }
+  const next: AutoscalerState = { ...result.state, lastDesired: result.decision.desired };
+  if (lastDemand !== undefined) next.lastDemand = lastDemand;
+  return { decision: result.decision, state: next };
 }

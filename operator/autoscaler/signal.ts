@@ -1,7 +1,8 @@
 // From two successive scrapes of each runtime pod's /metrics to one LoadSample for the decider. Pure: the
 // scraper hands in what it read; rates come from counter differences, so they are exact averages over the
 // interval, whatever the scrape timing. With metric sequences the load is the generation engine's gauges instead,
-// read at each scrape.
+// read at each scrape. The gateway's per-deployment gauges (requests in flight, and held while a deployment is at
+// zero) join the sample as demand, so a deployment with no pod to scrape still scales up.
 import { parsePrometheusText } from '../../common/prometheus-text.js';
 import type { LoadSample } from './decision.js';
 
@@ -12,6 +13,11 @@ export const DURATION_SERIES = 'modelplane_inference_request_duration_seconds';
 /** The generation engine's gauges (generative models only): sequences running, and waiting for room. */
 export const RUNNING_SEQUENCES_SERIES = 'modelplane_generation_running_sequences';
 export const WAITING_SEQUENCES_SERIES = 'modelplane_generation_waiting_sequences';
+
+/** The gateway's gauges, per ModelDeployment (labels namespace, modeldeployment, model). */
+export const GATEWAY_IN_FLIGHT_SERIES = 'modelplane_gateway_requests_in_flight';
+/** Requests the gateway holds while a deployment at zero gets a replica; not counted in its in-flight gauge. */
+export const GATEWAY_HELD_SERIES = 'modelplane_gateway_requests_held';
 
 /** The counters of one runtime at one instant (summed over models). */
 export interface RuntimeCounters {
@@ -153,4 +159,53 @@ export function nextBaseline(previous: ReadonlyMap<string, PodScrape>, current: 
   for (const [pod, s] of previous) if (readyPods.has(pod)) next.set(pod, s);
   for (const s of current) next.set(s.pod, s);
   return next;
+}
+
+/** What the gateways report for one ModelDeployment at one instant, summed over gateway pods and models. */
+export interface GatewayLoad {
+  inFlight: number;
+  held: number;
+}
+
+/** The key gateway loads are filed under: `namespace/name` of the ModelDeployment. */
+export const gatewayKey = (namespace: string, name: string) => `${namespace}/${name}`;
+
+/** Reads one gateway's gauges from its Prometheus text: the load per ModelDeployment (models of one summed). */
+export function parseGatewayMetrics(text: string): Map<string, GatewayLoad> {
+  const out = new Map<string, GatewayLoad>();
+  for (const { name, labels, value } of parsePrometheusText(text, (n) => n === GATEWAY_IN_FLIGHT_SERIES || n === GATEWAY_HELD_SERIES)) {
+    if (!Number.isFinite(value) || value < 0 || !labels.namespace || !labels.modeldeployment) continue;
+    const key = gatewayKey(labels.namespace, labels.modeldeployment);
+    const load = out.get(key) ?? { inFlight: 0, held: 0 };
+    if (name === GATEWAY_IN_FLIGHT_SERIES) load.inFlight += value;
+    else load.held += value;
+    out.set(key, load);
+  }
+  return out;
+}
+
+/** The loads of several gateway pods added up, per ModelDeployment. */
+export function sumGatewayLoads(loads: Iterable<Map<string, GatewayLoad>>): Map<string, GatewayLoad> {
+  const out = new Map<string, GatewayLoad>();
+  for (const one of loads) {
+    for (const [key, l] of one) {
+      const sum = out.get(key) ?? { inFlight: 0, held: 0 };
+      out.set(key, { inFlight: sum.inFlight + l.inFlight, held: sum.held + l.held });
+    }
+  }
+  return out;
+}
+
+/**
+ * The pods' sample with the gateway's demand added. A request in flight at the gateway is also in flight (or queued)
+ * at a pod, so the two are not added: the larger counts (the pods' figure is an average over the interval, the
+ * gateway's a level now; either may show a burst the other missed). Held requests reach no pod: they are added.
+ * Without a pod sample (no pod ready at zero, or only fresh pods), the gateway's demand makes one when there is
+ * any, so a deployment at zero with held requests scales up; no demand there gives no sample (nothing measured).
+ */
+export function withGatewayLoad(sample: LoadSample | undefined, gateway: GatewayLoad | undefined, now: number, seconds: number): LoadSample | undefined {
+  if (!gateway) return sample;
+  if (sample) return { ...sample, concurrency: Math.max(sample.concurrency, gateway.inFlight) + gateway.held };
+  const demand = gateway.inFlight + gateway.held;
+  return demand > 0 ? { time: now, seconds, concurrency: demand, rejectedConcurrency: 0, rejected: 0 } : undefined;
 }

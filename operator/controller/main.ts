@@ -24,7 +24,11 @@ export async function runOperator(opts: OperatorSettings): Promise<void> {
   const kc = loadKubeConfig(opts.kubeconfig);
   const contextNamespace = kc.getContextObject(kc.getCurrentContext())?.namespace;
   const le = opts.leaderElection;
-  const leaseNamespace = (le && le.leaseNamespace) || process.env.POD_NAMESPACE || inClusterNamespace() || contextNamespace || 'default';
+  const ownNamespace = process.env.POD_NAMESPACE || inClusterNamespace() || contextNamespace || 'default';
+  const leaseNamespace = (le && le.leaseNamespace) || ownNamespace;
+  const gateway = opts.autoscaler.gateway && { selector: opts.autoscaler.gateway.selector, namespace: opts.autoscaler.gateway.namespace ?? ownNamespace };
+  if (gateway) log.info('the built-in autoscaler reads the gateway pods', gateway);
+  else log.info('the built-in autoscaler reads the runtime pods alone (no --gateway-selector)');
   const operator = new Operator({
     kubeConfig: kc,
     namespaces: opts.namespaces,
@@ -40,6 +44,7 @@ export async function runOperator(opts: OperatorSettings): Promise<void> {
         intervalMs: opts.autoscaler.intervalMs,
         scrapeTimeoutMs: Math.min(1000, opts.autoscaler.intervalMs / 2),
         tuning: { stableWindowSeconds: opts.autoscaler.stableWindowMs / 1000, panicWindowSeconds: opts.autoscaler.panicWindowMs / 1000 },
+        ...(gateway ? { gateway } : {}),
       }),
     ],
     logger: log,

@@ -141,8 +141,11 @@ function observeRollout(o: Observation): Rollout {
 
 const replicaCounts = (r: Rollout) => `${r.readyReplicas}/${r.desired} replicas ready`;
 
+/** Ready and Available at zero replicas: nothing serves, and nothing is wrong; the data path wakes it. */
+export const SCALED_TO_ZERO_MESSAGE = 'scaled to zero: the gateway starts a replica on the next request';
+
 function readyCondition(o: Observation, r: Rollout, cond: CondFn): V1Condition {
-  if (r.ready) return cond('Ready', 'True', r.desired === 0 ? 'ScaledToZero' : 'Ready', replicaCounts(r));
+  if (r.ready) return r.desired === 0 ? cond('Ready', 'True', 'ScaledToZero', SCALED_TO_ZERO_MESSAGE) : cond('Ready', 'True', 'Ready', replicaCounts(r));
   if (r.failure) return cond('Ready', 'False', r.failure.reason, r.failure.message);
   if (!o.deployment) return cond('Ready', 'False', 'Creating', 'waiting for the Deployment to be created');
   return cond('Ready', 'False', r.upToDate ? 'ReplicasNotReady' : 'RollingOut', replicaCounts(r));
@@ -151,7 +154,7 @@ function readyCondition(o: Observation, r: Rollout, cond: CondFn): V1Condition {
 function availableCondition(o: Observation, r: Rollout, cond: CondFn): V1Condition {
   const { available, failure } = r;
   return r.desired === 0 && !o.invalid
-    ? cond('Available', 'True', 'ScaledToZero', 'no replicas requested')
+    ? cond('Available', 'True', 'ScaledToZero', SCALED_TO_ZERO_MESSAGE)
     : available > 0
       ? cond('Available', 'True', 'MinimumReplicasAvailable', `${available} replica${available === 1 ? '' : 's'} serving`)
       : cond('Available', 'False', failure?.reason ?? 'NoReplicasAvailable', failure?.message ?? 'no replica is serving yet');

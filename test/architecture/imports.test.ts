@@ -1,5 +1,5 @@
 // The import graph of the product's sources keeps the layout docs/architecture.md draws: imports run one way
-// (cli -> local, operator, optimize, perf -> runtime, fetch -> common), the operator's generic machinery (kube) knows
+// (cli -> local -> gateway, operator, optimize, perf -> runtime, fetch -> common), the operator's generic machinery (kube) knows
 // nothing of ModelDeployments, nothing imports examples/, and no module reaches itself through others.
 import { describe, expect, it } from '@jest/globals';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
@@ -22,7 +22,8 @@ const MAY_IMPORT: Record<string, string[]> = {
   'operator/autoscaler': ['common', 'operator/api', 'operator/kube', 'operator/resources'],
   operator: ['common', 'operator/resources'],
   'operator/controller': ['common', 'operator', 'operator/api', 'operator/kube', 'operator/resources', 'operator/autoscaler'],
-  // Local mode runs the operator's own status and autoscaler decisions on processes instead of pods, behind the gateway.
+  // Local mode runs the operator's own status and autoscaler decisions on processes instead of pods,
+  // and puts the gateway in front of its processes.
   local: ['common', 'fetch', 'runtime', 'optimize', 'perf', 'operator/api', 'operator/resources', 'operator/autoscaler', 'operator/controller', 'gateway'],
   gateway: ['common', 'runtime', 'operator/api', 'operator/kube'],
   cli: ['common', 'fetch', 'runtime', 'optimize', 'perf', 'operator', 'operator/api', 'operator/kube', 'operator/resources', 'operator/autoscaler', 'operator/controller', 'local', 'gateway'],

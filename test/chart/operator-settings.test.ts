@@ -174,6 +174,7 @@ describe('operator settings', () => {
     ['--autoscale-stable-window', 'MODELPLANE_AUTOSCALE_STABLE_WINDOW', '2m', (s) => s.autoscaler.stableWindowMs, 120_000],
     ['--autoscale-panic-window', 'MODELPLANE_AUTOSCALE_PANIC_WINDOW', '10', (s) => s.autoscaler.panicWindowMs, 10_000],
     ['--prometheus-address', 'MODELPLANE_PROMETHEUS_ADDRESS', 'https://prom.example.com', (s) => s.config.prometheusAddress, 'https://prom.example.com'],
+    ['--gateway-selector', 'MODELPLANE_GATEWAY_SELECTOR', 'app.kubernetes.io/component=gateway,app.kubernetes.io/instance=mp', (s) => s.autoscaler.gateway, { selector: 'app.kubernetes.io/component=gateway,app.kubernetes.io/instance=mp' }],
     ['--log-level', 'MODELPLANE_LOG_LEVEL', 'warn', (s) => s.logLevel, 'warn'],
     ['--kubeconfig', 'MODELPLANE_KUBECONFIG', '/k', (s) => s.kubeconfig, '/k'],
     ['--runtime-image', 'MODELPLANE_RUNTIME_IMAGE', 'r:1', (s) => s.config.runtimeImage, 'r:1'],
@@ -208,11 +209,19 @@ describe('operator settings', () => {
     [['--autoscale-interval=50ms'], /--autoscale-interval: must be at least 100 ms, got "50ms"/],
     [['--autoscale-panic-window=90s'], /--autoscale-panic-window must not be longer than --autoscale-stable-window/],
     [['--prometheus-address=prometheus:9090'], /--prometheus-address: must be an http:\/\/ or https:\/\/ URL/],
+    [['--gateway-namespace=gw'], /--gateway-namespace needs --gateway-selector/],
+    [['--gateway-selector= '], /--gateway-selector: must not be empty/],
     [['--prometheus-address=not a url'], /--prometheus-address: not a URL/],
   ])('refuses %s naming the flag', async (args, message) => {
     const fail = async () => operatorSettings(await parse(args));
     await expect(fail()).rejects.toThrow(message);
   });
+});
+
+test('--gateway-namespace names where the gateway pods are; without it, the operator\'s own namespace (decided where it runs)', async () => {
+  const s = operatorSettings(await parse(['--gateway-selector=app=gw', '--gateway-namespace=edge']));
+  expect(s.autoscaler.gateway).toEqual({ selector: 'app=gw', namespace: 'edge' });
+  expect(operatorSettings(await parse([])).autoscaler.gateway).toBeUndefined();
 });
 
 describe('the runtime pods\' grace period', () => {

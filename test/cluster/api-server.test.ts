@@ -24,6 +24,8 @@ const MDS = '/apis/serving.modelplane.io/v1alpha1';
 const md = (name: string, spec: Record<string, unknown>) => ({ apiVersion: 'serving.modelplane.io/v1alpha1', kind: 'ModelDeployment', metadata: { name }, spec });
 const URI = { uri: 'https://models.example/m.onnx' };
 const URI_MESSAGE = 'uri must be https://host/path, http://host/path, s3://bucket/key (a key ending in / names a folder), pvc://<claim>/<path> or file:///<absolute path>';
+const HPA_ZERO = 'minReplicas 0 needs mode builtin: a HorizontalPodAutoscaler scales to zero only behind the alpha feature gate HPAScaleToZero';
+const KEDA_ZERO = "minReplicas 0 needs mode builtin: the ScaledObject's trigger reads the runtime pods, which report nothing at zero replicas, so requests held by the gateway would never wake it";
 const NOT_CHECKED = '<nil>: Invalid value: "null": some validation rules were not checked because the object was invalid; correct the existing errors to complete validation';
 
 /** The field errors of a 422's message, one string each (the server's order of CEL rules is not fixed). */
@@ -38,6 +40,12 @@ function fieldErrors(message: string): string[] {
 const INVALID: Array<[string, Record<string, unknown>, string[]]> = [
   ['minReplicas above maxReplicas (a rule on the object, reported at its field)', { model: URI, autoscaling: { minReplicas: 5, maxReplicas: 2 } },
     ['spec.autoscaling.minReplicas: Invalid value: "object": minReplicas must not exceed maxReplicas']],
+  ['minReplicas 0 with mode hpa', { model: URI, autoscaling: { mode: 'hpa', minReplicas: 0, maxReplicas: 2 } },
+    [`spec.autoscaling.minReplicas: Invalid value: "object": ${HPA_ZERO}`]],
+  ['minReplicas 0 with mode keda', { model: URI, autoscaling: { mode: 'keda', minReplicas: 0, maxReplicas: 2 } },
+    [`spec.autoscaling.minReplicas: Invalid value: "object": ${KEDA_ZERO}`]],
+  ['a negative scale-to-zero delay', { model: URI, autoscaling: { minReplicas: 0, maxReplicas: 2, scaleToZeroDelaySeconds: -1 } },
+    ['spec.autoscaling.scaleToZeroDelaySeconds: Invalid value: -1: spec.autoscaling.scaleToZeroDelaySeconds in body should be greater than or equal to 0']],
   ['a repeated provider', { model: URI, runtime: { executionProviders: ['cpu', 'cpu'] } },
     ['spec.runtime.executionProviders: Invalid value: "array": executionProviders must not repeat a provider']],
   ['credentials for a pvc URI', { model: { uri: 'pvc://claim/m.onnx', credentialsSecret: 's' } },
@@ -110,6 +118,18 @@ describe.each(apiServersUnderTest())('the %s API server', (_name, start) => {
     const patched = await server.request('PATCH', `${MDS}/namespaces/${ns}/modeldeployments/pruned/status`, { status: { replicas: 1, bogus: 1, optimization: { applied: true, reason: 'Applied', nested: 1 } } }, 'application/merge-patch+json');
     expect(patched.status).toBe(200);
     expect(patched.json().status).toEqual({ replicas: 1, optimization: { applied: true, reason: 'Applied' } });
+  });
+
+  it('admits minReplicas 0 with mode builtin and none, filling in scaleToZeroDelaySeconds', async () => {
+    const created = await server.request('POST', `${MDS}/namespaces/${ns}/modeldeployments`, md('to-zero', { model: URI, autoscaling: { minReplicas: 0, maxReplicas: 2 } }));
+    expect(created.status).toBe(201);
+    expect(created.json().spec.autoscaling).toEqual({
+      mode: 'builtin', metric: 'concurrency', minReplicas: 0, maxReplicas: 2, targetConcurrency: 4, targetSequences: 24,
+      targetCPUUtilizationPercent: 80, scaleDownDelaySeconds: 300, scaleToZeroDelaySeconds: 300,
+    });
+    const none = await server.request('POST', `${MDS}/namespaces/${ns}/modeldeployments`, md('by-hand', { model: URI, replicas: 0, autoscaling: { mode: 'none', minReplicas: 0, maxReplicas: 2, scaleToZeroDelaySeconds: 0 } }));
+    expect(none.status).toBe(201);
+    expect(none.json().spec).toMatchObject({ replicas: 0, autoscaling: { mode: 'none', minReplicas: 0, scaleToZeroDelaySeconds: 0 } });
   });
 
   it('admits a KV cache budget above the memory limit, which CEL in v1.28 cannot compare; the operator refuses it', async () => {

@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import yaml from 'js-yaml';
 import { operatorCommand } from '../../cli/operator.js';
 import { CONCURRENCY_METRIC, SEQUENCES_METRIC } from '../../operator/resources/hpa.js';
-import { CONCURRENCY_SERIES, RUNNING_SEQUENCES_SERIES, WAITING_SEQUENCES_SERIES } from '../../operator/autoscaler/signal.js';
+import { CONCURRENCY_SERIES, GATEWAY_HELD_SERIES, GATEWAY_IN_FLIGHT_SERIES, RUNNING_SEQUENCES_SERIES, WAITING_SEQUENCES_SERIES } from '../../operator/autoscaler/signal.js';
+import { validateModelDeployment } from '../../operator/api/validate.js';
 import { sequencesQuery } from '../../operator/resources/scaledobject.js';
 import { md } from '../operator/resources/fixtures.js';
 import { REPO } from '../support/runtime-process.js';
@@ -47,8 +48,20 @@ test('npm run bench:autoscale exists and the benchmarks page shows its figures',
 
 test('the operator page names the flags of the autoscaler that `modelplane operator` takes', () => {
   const flags = operatorCommand('0.0.0').options.map((o) => o.long);
-  for (const flag of ['--autoscale-interval', '--autoscale-stable-window', '--autoscale-panic-window', '--prometheus-address']) {
+  for (const flag of ['--autoscale-interval', '--autoscale-stable-window', '--autoscale-panic-window', '--prometheus-address', '--gateway-selector', '--gateway-namespace']) {
     expect(flags).toContain(flag);
     expect(doc('operator.md')).toContain(`\`${flag}\``);
+  }
+});
+
+test('the scale-to-zero section names the gateway series the autoscaler reads, and the refusals it quotes are the API\'s', () => {
+  for (const series of [GATEWAY_IN_FLIGHT_SERIES, GATEWAY_HELD_SERIES]) expect(autoscaling).toContain(`\`${series}\``);
+  for (const mode of ['hpa', 'keda']) {
+    const r = validateModelDeployment({ apiVersion: 'serving.modelplane.io/v1alpha1', kind: 'ModelDeployment', metadata: { name: 'm' }, spec: { model: { uri: 's3://models/m.onnx' }, autoscaling: { mode, minReplicas: 0, maxReplicas: 2 } } });
+    expect(r.ok).toBe(false);
+    if (r.ok) return;
+    // The page gives each mode's reason in its own words after the same "needs mode builtin" verdict.
+    const why = r.errors.find((e) => e.field === 'spec.autoscaling.minReplicas')!.message.replace(/^minReplicas 0 needs mode builtin: /, '').split(/, so | behind /)[0];
+    expect(autoscaling.replace(/\s+/g, ' ')).toContain(why.replace(/^a /, ''));
   }
 });

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { runInNewContext } from 'node:vm';
 import { reflectPadModel, simpleModel } from '../../examples/onnx-models.js';
 import { DASHBOARD_HTML } from '../../local/dashboard.js';
-import { READY_REASON_HEADER } from '../../local/proxy.js';
+import { READY_REASON_HEADER } from '../../gateway/proxy.js';
 import { readySummary } from '../../local/run.js';
 import { count } from '../../local/words.js';
 import { CLI, modelFile, tempDir } from '../support/runtime-process.js';

@@ -13,7 +13,7 @@ test.each<[string, Partial<LocalObservation>, Record<string, [string, string]>, 
   ['the runtime could not load the model: its termination message', { replicas: [rep('a', 'backoff', { restarts: 2, lastTermination: { exitCode: 1, message: 'ModelLoadFailed: model /m.onnx did not load: protobuf parsing failed', finishedAt: now } })] }, { Ready: ['False', 'ModelLoadFailed'], ModelLoaded: ['False', 'ModelLoadFailed'] }, /protobuf parsing failed/],
   ['killed without a message, waiting to restart', { desiredReplicas: 1, replicas: [rep('a', 'backoff', { restarts: 1, lastTermination: { exitCode: 137, signal: 'SIGKILL', finishedAt: now } })] }, { Ready: ['False', 'CrashLoop'], Available: ['False', 'CrashLoop'] }, null],
   ['the model could not be fetched', { fetchFailure: 'fetch file:///m.onnx failed: sha256 mismatch' }, { Ready: ['False', 'ModelFetchFailed'], ModelLoaded: ['False', 'ModelFetchFailed'] }, /sha256 mismatch/],
-  ['scaled to zero', { desiredReplicas: 0 }, { Ready: ['True', 'ScaledToZero'], Available: ['True', 'ScaledToZero'] }, null],
+  ['scaled to zero: the gateway wakes it', { desiredReplicas: 0 }, { Ready: ['True', 'ScaledToZero'], Available: ['True', 'ScaledToZero'] }, /^scaled to zero: the gateway starts a replica on the next request$/],
   ['a rollout: old replicas serve while a new one loads', { replicas: [rep('o', 'ready', { current: false }), rep('o2', 'ready', { current: false }), rep('n', 'starting')] }, { Ready: ['False', 'RollingOut'], Available: ['True', 'MinimumReplicasAvailable'] }, null],
 ])('%s', (_what, o, expected, message) => {
   const s = localStatus(obs(o));

@@ -116,6 +116,7 @@ describe('the ModelDeployment CRD', () => {
     expect(spec.runtime.properties.graphOptimizationLevel).toMatchObject({ default: 'all', enum: ['disabled', 'basic', 'extended', 'all'] });
     expect(spec.gpu.properties.resource.default).toBe('nvidia.com/gpu');
     expect(spec.autoscaling.properties.minReplicas.default).toBe(1);
+    expect(spec.autoscaling.properties.scaleToZeroDelaySeconds).toMatchObject({ type: 'integer', default: 300, minimum: 0 });
     expect(spec.autoscaling.properties.targetSequences).toMatchObject({ default: 24, minimum: 1, maximum: 4096 });
     // generation is optional and has no default of its own: its fields' defaults apply once it is given.
     const generation = spec.runtime.properties.generation;

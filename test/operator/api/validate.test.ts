@@ -16,7 +16,7 @@ describe('validateModelDeployment', () => {
       model: { uri: 's3://models/resnet.onnx' },
       replicas: 1,
       gpu: { count: 1, resource: 'nvidia.com/gpu' },
-      autoscaling: { mode: 'builtin', metric: 'concurrency', minReplicas: 1, maxReplicas: 4, targetConcurrency: 4, targetSequences: 24, targetCPUUtilizationPercent: 80, scaleDownDelaySeconds: 300 },
+      autoscaling: { mode: 'builtin', metric: 'concurrency', minReplicas: 1, maxReplicas: 4, targetConcurrency: 4, targetSequences: 24, targetCPUUtilizationPercent: 80, scaleDownDelaySeconds: 300, scaleToZeroDelaySeconds: 300 },
       runtime: { graphOptimizationLevel: 'all', intraOpThreads: 0, maxQueueSize: 512, instances: 1, batching: { maxBatchSize: 16, maxQueueDelayMicroseconds: 1000 } },
     });
   });
@@ -63,7 +63,9 @@ describe('validateModelDeployment', () => {
     ['a short sha256', md({ model: { uri: 's3://bucket/k.onnx', sha256: 'abc' } }), [{ field: 'spec.model.sha256', reason: 'FieldValueInvalid', message: /64 lower-case/ }]],
     ['credentials for a pvc', md({ model: { uri: 'pvc://c/m.onnx', credentialsSecret: 's' } }), [{ field: 'spec.model.credentialsSecret', reason: 'FieldValueForbidden' }]],
     ['minReplicas above maxReplicas', md({ model: { uri: 's3://bucket/k.onnx' }, autoscaling: { minReplicas: 5, maxReplicas: 2 } }), [{ field: 'spec.autoscaling.minReplicas', reason: 'FieldValueInvalid', message: /must not exceed maxReplicas/ }]],
-    ['minReplicas 0 (scale to zero)', md({ model: { uri: 's3://bucket/k.onnx' }, autoscaling: { minReplicas: 0, maxReplicas: 2 } }), [{ field: 'spec.autoscaling.minReplicas', reason: 'FieldValueInvalid', message: /scaling from zero needs a component in the request path that holds requests/ }]],
+    ['minReplicas 0 with mode hpa', md({ model: { uri: 's3://bucket/k.onnx' }, autoscaling: { mode: 'hpa', minReplicas: 0, maxReplicas: 2 } }), [{ field: 'spec.autoscaling.minReplicas', reason: 'FieldValueInvalid', message: /^minReplicas 0 needs mode builtin: a HorizontalPodAutoscaler scales to zero only behind the alpha feature gate HPAScaleToZero$/ }]],
+    ['minReplicas 0 with mode keda', md({ model: { uri: 's3://bucket/k.onnx' }, autoscaling: { mode: 'keda', minReplicas: 0, maxReplicas: 2 } }), [{ field: 'spec.autoscaling.minReplicas', reason: 'FieldValueInvalid', message: /^minReplicas 0 needs mode builtin: the ScaledObject's trigger reads the runtime pods/ }]],
+    ['a negative scaleToZeroDelaySeconds', md({ model: { uri: 's3://bucket/k.onnx' }, autoscaling: { minReplicas: 0, maxReplicas: 2, scaleToZeroDelaySeconds: -1 } }), [{ field: 'spec.autoscaling.scaleToZeroDelaySeconds', reason: 'FieldValueInvalid' }]],
     ['metric cpu outside mode hpa', md({ model: { uri: 's3://bucket/k.onnx' }, autoscaling: { metric: 'cpu', maxReplicas: 2 } }), [{ field: 'spec.autoscaling.metric', reason: 'FieldValueInvalid', message: /applies only to mode hpa/ }]],
     ['an unknown autoscaling mode', md({ model: { uri: 's3://bucket/k.onnx' }, autoscaling: { mode: 'vpa', maxReplicas: 2 } }), [{ field: 'spec.autoscaling.mode', reason: 'FieldValueNotSupported' }]],
     ['autoscaling without maxReplicas', md({ model: { uri: 's3://bucket/k.onnx' }, autoscaling: {} }), [{ field: 'spec.autoscaling.maxReplicas', reason: 'FieldValueRequired' }]],

@@ -2,10 +2,12 @@
 // writer that records. The real client-node and HTTP paths are covered by test/operator/integration/autoscaling.
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { V1Pod } from '@kubernetes/client-node';
+import { CoreV1Api, KubeConfig, type V1Pod } from '@kubernetes/client-node';
 import { createLogger } from '../../../common/logger.js';
 import type { ModelDeployment } from '../../../operator/api/schema.js';
-import { BuiltinAutoscaler, DEFAULT_BUILTIN_OPTIONS, builtinAutoscalerLoop, metricsUrl, type ScaleWriter } from '../../../operator/autoscaler/builtin.js';
+import { BuiltinAutoscaler, DEFAULT_BUILTIN_OPTIONS, builtinAutoscalerLoop, gatewayMetricsUrl, gatewayPodLister, metricsUrl, type ScaleWriter } from '../../../operator/autoscaler/builtin.js';
+import { makeApiClient } from '../../../operator/kube/api-client.js';
+import { startFakeApiServer } from '../../support/fake-apiserver/index.js';
 import type { AutoscalerStatus } from '../../../operator/autoscaler/scalers.js';
 import { memoryLogger } from '../../support/memory-logger.js';
 
@@ -114,7 +116,7 @@ test('nothing is written for a ModelDeployment in another mode, an invalid one, 
   const { a, scales, statuses } = setup(
     [
       md({ replicas: 1, autoscaling: { mode: 'hpa', maxReplicas: 3 } }),
-      md({ replicas: 1, autoscaling: { minReplicas: 0, maxReplicas: 3 } }),
+      md({ replicas: 1, autoscaling: { minReplicas: 4, maxReplicas: 3 } }),
       md({ replicas: 1 }),
       md({ replicas: 1, autoscaling: { mode: 'none', maxReplicas: 3 } }),
     ],
@@ -228,4 +230,133 @@ test('no metrics for a whole stable window: status says since when and why, a Wa
   await a.step();
   expect(statuses.at(-1)!.unscrapedSince).toBeUndefined();
   expect(entries.some((e) => e.level === 'info' && e.message === 'pod metrics answer again')).toBe(true);
+});
+
+describe('with the gateway', () => {
+  function gatewayPod(i: number, ready = true): V1Pod {
+    return {
+      metadata: { name: `gw-${i}`, uid: `g${i}` },
+      spec: { containers: [{ name: 'gateway', image: 'x', ports: [{ name: 'http', containerPort: 8000 }, { name: 'metrics', containerPort: 9090 }] }] },
+      status: { podIP: `10.1.0.${i}`, conditions: [{ type: 'Ready', status: ready ? 'True' : 'False' }] },
+    };
+  }
+  const gauges = (inFlight: number, held: number, name = 'm') =>
+    `# TYPE modelplane_gateway_requests_in_flight gauge\nmodelplane_gateway_requests_in_flight{namespace="ml",modeldeployment="${name}",model="${name}"} ${inFlight}\n` +
+    `modelplane_gateway_requests_held{namespace="ml",modeldeployment="${name}",model="${name}"} ${held}\n`;
+
+  /** An autoscaler whose runtime pods and gateway pods answer from the maps (by IP); steps every 2 s. */
+  function withGateway(object: ModelDeployment, runtimePods: V1Pod[], answers: Map<string, () => string>, gatewayPods: () => Promise<V1Pod[]>) {
+    let now = 0;
+    const { log: memLog, entries } = memoryLogger('operator', 'debug');
+    const scales: number[] = [];
+    const statuses: AutoscalerStatus[] = [];
+    const events: string[] = [];
+    const urls: string[] = [];
+    const a = new BuiltinAutoscaler(
+      { modelDeployments: () => [object], pods: () => runtimePods, gatewayPods },
+      { scale: async (_md, r) => void scales.push(r), writeStatus: async (_md, st) => void statuses.push(st), event: (_md, reason, message) => void events.push(`${reason}: ${message}`) },
+      memLog,
+      { ...DEFAULT_BUILTIN_OPTIONS, statusRefreshMs: 0 },
+      async (url) => {
+        urls.push(url);
+        const answer = answers.get(new URL(url).hostname);
+        if (!answer) throw new Error('connect ECONNREFUSED');
+        return answer();
+      },
+      () => now,
+    );
+    const step = async () => {
+      await a.step();
+      now += 2000;
+    };
+    return { step, scales, statuses, events, urls, entries };
+  }
+
+  test('gatewayMetricsUrl: the pod IP and the container port named metrics', () => {
+    expect(gatewayMetricsUrl(gatewayPod(2))).toBe('http://10.1.0.2:9090/metrics');
+    expect(gatewayMetricsUrl(pod(1))).toBeUndefined();
+  });
+
+  test('a deployment at zero with requests held at the gateways scales up at once, with no runtime pod to scrape', async () => {
+    const answers = new Map([['10.1.0.1', () => gauges(0, 3)], ['10.1.0.2', () => gauges(0, 2) + gauges(7, 0, 'other')]]);
+    const h = withGateway(md({ replicas: 0, autoscaling: { minReplicas: 0, maxReplicas: 10, targetConcurrency: 4 } }), [], answers, async () => [gatewayPod(1), gatewayPod(2), gatewayPod(3, false)]);
+    await h.step();
+    // 5 held over both ready gateways (the not-ready one is not scraped): ceil(5 / 4) = 2 replicas.
+    expect(h.scales).toEqual([2]);
+    expect(h.events).toEqual(['Scaled: scaled 0 -> 2: panic: concurrency over 6s 5, target 4']);
+    expect(h.urls.sort()).toEqual(['http://10.1.0.1:9090/metrics', 'http://10.1.0.2:9090/metrics']);
+  });
+
+  test('at zero with nothing held it stays at zero and writes nothing but its status', async () => {
+    const h = withGateway(md({ replicas: 0, autoscaling: { minReplicas: 0, maxReplicas: 10 } }), [], new Map([['10.1.0.1', () => gauges(0, 0)]]), async () => [gatewayPod(1)]);
+    await h.step();
+    await h.step();
+    expect(h.scales).toEqual([]);
+    expect(h.statuses.at(-1)).toEqual({ mode: 'builtin', desiredReplicas: 0, reason: 'no requests; scaled to zero' });
+  });
+
+  test('requests in flight at the gateway are not counted twice: the larger of the pods\' and the gateway\'s, plus those held', async () => {
+    let gw = gauges(0, 0);
+    let seconds = 0;
+    const answers = new Map([['10.0.0.1', () => metrics(seconds)], ['10.0.0.2', () => metrics(seconds)], ['10.1.0.1', () => gw]]);
+    const h = withGateway(md({ replicas: 2, autoscaling: { maxReplicas: 10, targetConcurrency: 4 } }), [pod(1), pod(2)], answers, async () => [gatewayPod(1)]);
+    await h.step(); // baseline
+    seconds = 8; // 4 in flight on each pod over 2 s: 8 in all, which the gateway's 6 in flight are part of
+    gw = gauges(6, 0);
+    await h.step();
+    expect(h.scales).toEqual([]);
+    expect(h.statuses.at(-1)).toMatchObject({ averageConcurrency: 8, desiredReplicas: 2 });
+    seconds = 16;
+    gw = gauges(20, 2); // a burst the pods' average has not caught up with, and 2 held: 22
+    await h.step();
+    expect(h.statuses.at(-1)).toMatchObject({ desiredReplicas: 4 });
+    expect(h.events.at(-1)).toBe('Scaled: scaled 2 -> 4: panic: concurrency over 6s 15, target 4');
+  });
+
+  test('scales to zero after scaleToZeroDelaySeconds without a request, with a ScaledToZero Event naming the delay', async () => {
+    const answers = new Map([['10.0.0.1', () => metrics(0)], ['10.1.0.1', () => gauges(0, 0)]]);
+    const object = md({ replicas: 1, autoscaling: { minReplicas: 0, maxReplicas: 4, scaleToZeroDelaySeconds: 4 } });
+    const h = withGateway(object, [pod(1)], answers, async () => [gatewayPod(1)]);
+    await h.step(); // t=0: baseline
+    await h.step(); // t=2: idle for 2 s of 4
+    expect(h.scales).toEqual([]);
+    await h.step(); // t=4
+    expect(h.scales).toEqual([0]);
+    expect(h.events).toEqual(['ScaledToZero: scaled 1 -> 0: no requests for 4s; scaling to zero (scaleToZeroDelaySeconds 4); the gateway starts a replica on the next request']);
+    expect(h.statuses.at(-1)).toEqual({ mode: 'builtin', averageConcurrency: 0, desiredReplicas: 0, lastScaleTime: '1970-01-01T00:00:04Z', reason: 'no requests for 4s; scaling to zero' });
+  });
+
+  test('gateway pods that cannot be listed leave the runtime pods as the load, logged at warn once', async () => {
+    let seconds = 0;
+    const answers = new Map([['10.0.0.1', () => metrics(seconds)]]);
+    const h = withGateway(md({ replicas: 1, autoscaling: { maxReplicas: 10, targetConcurrency: 4 } }), [pod(1)], answers, async () => {
+      throw new Error('pods is forbidden: User "system:serviceaccount:mp:operator" cannot list resource "pods" in the namespace "gw"');
+    });
+    await h.step();
+    seconds = 16; // 8 in flight over 2 s
+    await h.step();
+    expect(h.scales).toEqual([2]);
+    const warned = h.entries.filter((e) => e.level === 'warn' && e.message === 'gateway pods could not be listed; deciding on the runtime pods alone');
+    expect(warned).toHaveLength(1);
+    expect(warned[0].error).toMatch(/cannot list resource "pods"/);
+  });
+});
+
+test('gatewayPodLister lists the selected pods in the gateway namespace through the API server, and gives up at its deadline', async () => {
+  const server = await startFakeApiServer();
+  try {
+    const kc = new KubeConfig();
+    kc.loadFromString(server.kubeconfigYaml());
+    const core = kc.makeApiClient(CoreV1Api);
+    const pods: Array<[string, string, string]> = [['edge', 'gw-1', 'gw'], ['edge', 'other', 'x'], ['ml', 'gw-elsewhere', 'gw']];
+    for (const [namespace, name, app] of pods) {
+      await core.createNamespacedPod({ namespace, body: { metadata: { name, labels: { app } }, spec: { containers: [{ name: 'c', image: 'i' }] } } });
+    }
+    const list = gatewayPodLister(makeApiClient(kc, CoreV1Api, { timeoutMs: 300 }), { namespace: 'edge', selector: 'app=gw' });
+    expect((await list()).map((p) => p.metadata?.name)).toEqual(['gw-1']);
+    server.hangNext(1);
+    await expect(list()).rejects.toThrow(/no complete answer within 300 ms/);
+  } finally {
+    await server.stop();
+  }
 });

@@ -166,3 +166,89 @@ describe('autoscaler decision', () => {
     expect(r.decision.desired).toBe(4);
   });
 });
+
+describe('autoscaler decision with minReplicas 0 (scale to zero)', () => {
+  const zero = policyFor({ minReplicas: 0, maxReplicas: 10, targetConcurrency: 4, scaleDownDelaySeconds: 30, scaleToZeroDelaySeconds: 100 });
+  const idle = (time: number) => sample(time, 0);
+
+  test('policyFor takes scaleToZeroDelaySeconds, and the schema default without it', () => {
+    expect(zero.scaleToZeroDelaySeconds).toBe(100);
+    expect(policyFor({ minReplicas: 0, maxReplicas: 2, targetConcurrency: 4, scaleDownDelaySeconds: 30 }).scaleToZeroDelaySeconds).toBe(300);
+  });
+
+  test('keeps one replica until no demand was seen for the delay, then goes to zero in one step', () => {
+    // Load until t = 20 s, then none: the floor is 1 until 100 s have passed since the last demand.
+    const { history, current } = simulate((t) => (t <= 20 ? 8 : 0), 200, 2, zero);
+    expect(current).toBe(0);
+    const toZero = history.find((h) => h.desired === 0)!;
+    expect(toZero.t).toBe(120);
+    expect(toZero.reason).toBe('no requests for 100s; scaling to zero');
+    expect(history.filter((h) => h.t < 120).every((h) => h.desired >= 1)).toBe(true);
+  });
+
+  test('the delay counts from when the decider started when it never saw demand', () => {
+    let state = initialState(0);
+    let r = decide(zero, state, { now: 98_000, current: 1, ready: 1, notReady: 0, sample: idle(98_000) });
+    expect(r.decision.desired).toBe(1);
+    state = r.state;
+    r = decide(zero, state, { now: 100_000, current: 1, ready: 1, notReady: 0, sample: idle(100_000) });
+    expect(r.decision.desired).toBe(0);
+  });
+
+  test('rejections are demand: they keep the replica as requests in flight do', () => {
+    let state = initialState(0);
+    let r = decide(zero, state, { now: 90_000, current: 1, ready: 1, notReady: 0, sample: sample(90_000, 0, { rejected: 2, rejectedConcurrency: 0.5 }) });
+    state = r.state;
+    expect(state.lastDemand).toBe(90_000);
+    r = decide(zero, state, { now: 150_000, current: 1, ready: 1, notReady: 0, sample: idle(150_000) });
+    expect(r.decision.desired).toBe(1);
+    r = decide(zero, r.state, { now: 190_000, current: 1, ready: 1, notReady: 0, sample: idle(190_000) });
+    expect(r.decision.desired).toBe(0);
+  });
+
+  test('ready replicas that could not be measured are never scaled to zero blind', () => {
+    const r = decide(zero, initialState(0), { now: 500_000, current: 1, ready: 1, notReady: 0 });
+    expect(r.decision.desired).toBe(1);
+  });
+
+  test('at zero: held requests scale up at once, ceil(demand / target), within the rate limit', () => {
+    const r = decide(zero, initialState(0), { now: 2000, current: 0, ready: 0, notReady: 0, sample: sample(2000, 9) });
+    expect(r.decision.desired).toBe(3);
+    const one = decide(zero, initialState(0), { now: 2000, current: 0, ready: 0, notReady: 0, sample: sample(2000, 0.5) });
+    expect(one.decision.desired).toBe(1);
+    const limited = decide({ ...zero, maxReplicas: 100, maxScaleUpRate: 2 }, initialState(0), { now: 2000, current: 0, ready: 0, notReady: 0, sample: sample(2000, 400) });
+    expect(limited.decision.desired).toBe(2);
+  });
+
+  test('at zero without a sample, or with one showing no demand, it holds at zero', () => {
+    for (const s of [undefined, idle(2000)]) {
+      const r = decide(zero, initialState(0), { now: 2000, current: 0, ready: 0, notReady: 0, sample: s });
+      expect(r.decision).toMatchObject({ desired: 0, reason: 'no requests; scaled to zero' });
+    }
+  });
+
+  test('an activation from zero by someone else counts as demand at that moment', () => {
+    // The decider scaled to zero; the gateway then wrote 1 for a request it holds, served before the next scrape.
+    let r = decide(zero, initialState(0), { now: 200_000, current: 1, ready: 1, notReady: 0, sample: idle(200_000) });
+    expect(r.decision.desired).toBe(0);
+    r = decide(zero, r.state, { now: 202_000, current: 1, ready: 0, notReady: 1 });
+    expect(r.decision.desired).toBe(1);
+    expect(r.state.lastDemand).toBe(202_000);
+    r = decide(zero, r.state, { now: 250_000, current: 1, ready: 1, notReady: 0, sample: idle(250_000) });
+    expect(r.decision.desired).toBe(1);
+    r = decide(zero, r.state, { now: 302_000, current: 1, ready: 1, notReady: 0, sample: idle(302_000) });
+    expect(r.decision.desired).toBe(0);
+  });
+
+  test('with a delay of 0, the first step without demand scales to zero', () => {
+    const p = { ...zero, scaleToZeroDelaySeconds: 0 };
+    let r = decide(p, initialState(0), { now: 2000, current: 1, ready: 1, notReady: 0, sample: sample(2000, 1) });
+    expect(r.decision.desired).toBe(1);
+    r = decide(p, r.state, { now: 4000, current: 1, ready: 1, notReady: 0, sample: idle(4000) });
+    expect(r.decision).toMatchObject({ desired: 0, reason: 'no requests for 2s; scaling to zero' });
+  });
+
+  test('minReplicas 1 never goes to zero, however long it is idle', () => {
+    expect(simulate(() => 0, 1200, 3).current).toBe(1);
+  });
+});

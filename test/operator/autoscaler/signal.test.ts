@@ -1,4 +1,5 @@
-import { loadSample, nextBaseline, parseRuntimeMetrics, podRates, sequencesSample, type PodScrape } from '../../../operator/autoscaler/signal.js';
+import { loadSample, nextBaseline, parseGatewayMetrics, parseRuntimeMetrics, podRates, sequencesSample, sumGatewayLoads, withGatewayLoad, type PodScrape } from '../../../operator/autoscaler/signal.js';
+import type { LoadSample } from '../../../operator/autoscaler/decision.js';
 
 const scrape = (pod: string, time: number, c: Partial<PodScrape> = {}): PodScrape => ({ pod, time, concurrencySeconds: 0, rejected: 0, durationSum: 0, durationCount: 0, ...c });
 
@@ -126,4 +127,42 @@ test('nextBaseline keeps a missed pod\'s older scrape and drops pods that are go
   const prev = new Map([['a', scrape('a', 0)], ['b', scrape('b', 0)], ['gone', scrape('gone', 0)]]);
   const next = nextBaseline(prev, [scrape('a', 2000), scrape('c', 2000)], new Set(['a', 'b', 'c']));
   expect([...next.entries()].map(([k, v]) => `${k}@${v.time}`).sort()).toEqual(['a@2000', 'b@0', 'c@2000']);
+});
+
+describe('the gateway\'s gauges', () => {
+  const text = [
+    '# HELP modelplane_gateway_requests_in_flight Requests the gateway is forwarding to a replica.',
+    '# TYPE modelplane_gateway_requests_in_flight gauge',
+    'modelplane_gateway_requests_in_flight{namespace="ml",modeldeployment="chat",model="chat"} 3',
+    'modelplane_gateway_requests_in_flight{namespace="ml",modeldeployment="chat",model="chat-lora"} 1',
+    'modelplane_gateway_requests_held{namespace="ml",modeldeployment="chat",model="chat"} 2',
+    'modelplane_gateway_requests_held{namespace="ml",modeldeployment="resnet",model="resnet"} 5',
+    'modelplane_gateway_requests_held{namespace="other",modeldeployment="resnet",model="resnet"} 1',
+    'modelplane_gateway_requests_in_flight{modeldeployment="nameless"} 9',
+    'modelplane_request_concurrency_seconds_total{model="x"} 40',
+  ].join('\n');
+
+  test('parseGatewayMetrics: in flight and held per namespace/ModelDeployment, models summed, series without both labels ignored', () => {
+    expect(parseGatewayMetrics(text)).toEqual(new Map([
+      ['ml/chat', { inFlight: 4, held: 2 }],
+      ['ml/resnet', { inFlight: 0, held: 5 }],
+      ['other/resnet', { inFlight: 0, held: 1 }],
+    ]));
+  });
+
+  test('sumGatewayLoads adds the gateway pods up', () => {
+    const one = new Map([['ml/chat', { inFlight: 1, held: 2 }]]);
+    const two = new Map([['ml/chat', { inFlight: 3, held: 0 }], ['ml/x', { inFlight: 0, held: 1 }]]);
+    expect(sumGatewayLoads([one, two])).toEqual(new Map([['ml/chat', { inFlight: 4, held: 2 }], ['ml/x', { inFlight: 0, held: 1 }]]));
+  });
+
+  test.each<[string, LoadSample | undefined, { inFlight: number; held: number } | undefined, LoadSample | undefined]>([
+    ['no gateway: the pods\' sample as it was', { time: 4, seconds: 2, concurrency: 3, rejectedConcurrency: 1, rejected: 2 }, undefined, { time: 4, seconds: 2, concurrency: 3, rejectedConcurrency: 1, rejected: 2 }],
+    ['the pods measured more than the gateway forwards: theirs, plus held', { time: 4, seconds: 2, concurrency: 8, rejectedConcurrency: 1, rejected: 2 }, { inFlight: 6, held: 2 }, { time: 4, seconds: 2, concurrency: 10, rejectedConcurrency: 1, rejected: 2 }],
+    ['the gateway forwards more than the pods\' average showed: the gateway\'s, plus held', { time: 4, seconds: 2, concurrency: 2, rejectedConcurrency: 0, rejected: 0 }, { inFlight: 5, held: 1 }, { time: 4, seconds: 2, concurrency: 6, rejectedConcurrency: 0, rejected: 0 }],
+    ['no pod sample (at zero) with held requests: a sample of the gateway\'s demand', undefined, { inFlight: 0, held: 3 }, { time: 4, seconds: 2, concurrency: 3, rejectedConcurrency: 0, rejected: 0 }],
+    ['no pod sample and no demand at the gateway: nothing measured', undefined, { inFlight: 0, held: 0 }, undefined],
+  ])('withGatewayLoad: %s', (_what, pods, gateway, expected) => {
+    expect(withGatewayLoad(pods, gateway, 4, 2)).toEqual(expected);
+  });
 });

@@ -30,7 +30,7 @@ describe('computeStatus', () => {
     ['pods not ready', { deployment: deployment(2, 1) }, 'False', 'ReplicasNotReady', '1/2 replicas ready'],
     ['all ready', { deployment: deployment(2, 2) }, 'True', 'Ready', '2/2 replicas ready'],
     ['new pods ready, an old one still serving the previous spec', { deployment: deployment(3, 3, { updated: 2 }) }, 'False', 'RollingOut', '3/2 replicas ready'],
-    ['scaled to zero', { desiredReplicas: 0, deployment: deployment(0, 0) }, 'True', 'ScaledToZero', '0/0 replicas ready'],
+    ['scaled to zero', { desiredReplicas: 0, deployment: deployment(0, 0) }, 'True', 'ScaledToZero', 'scaled to zero: the gateway starts a replica on the next request'],
     ['invalid spec', { invalid: 'spec.model.uri: bad (FieldValueInvalid)' }, 'False', 'InvalidSpec', 'spec.model.uri: bad (FieldValueInvalid)'],
     ['unschedulable', { deployment: deployment(2, 0), pods: [pod({ phase: 'Unschedulable', message: '0/3 nodes are available: waiting for capacity: 0/3 nodes have nvidia.com/gpu' })] }, 'False', 'Unschedulable', /waiting for capacity: 0\/3 nodes have nvidia.com\/gpu/],
     ['image pull', { deployment: deployment(2, 0), pods: [pod({ phase: 'ImagePullBackOff', message: 'Back-off pulling image "x"' })] }, 'False', 'ImagePullFailed', /Back-off pulling image "x"/],
