@@ -25,6 +25,7 @@ COPY operator ./operator
 COPY runtime ./runtime
 COPY fetch ./fetch
 COPY local ./local
+COPY gateway ./gateway
 COPY optimize ./optimize
 COPY perf ./perf
 COPY examples ./examples

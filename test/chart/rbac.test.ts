@@ -4,7 +4,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { helm } from '../support/helm.js';
-import { type KubeObject, parseManifests } from './kube-schemas.js';
+import { type KubeObject, isGatewayObject, parseManifests } from './kube-schemas.js';
 import { type ApiCall, type ScanContext, type ScanResult, permissionKey, permissionKeys, scanSource } from './operator-api-calls.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -68,7 +68,7 @@ function granted(role: KubeObject): Set<string> {
 async function renderRoles(args: string[]): Promise<KubeObject[]> {
   const r = await helm(['template', 'mp', CHART, '-n', RELEASE_NS, ...args]);
   expect(r.stderr).toBe('');
-  return parseManifests(r.stdout).filter((o) => o.kind === 'Role' || o.kind === 'ClusterRole');
+  return parseManifests(r.stdout).filter((o) => (o.kind === 'Role' || o.kind === 'ClusterRole') && !isGatewayObject(o));
 }
 
 const isLease = (key: string) => key.startsWith('coordination.k8s.io/leases');
