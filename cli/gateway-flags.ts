@@ -33,7 +33,7 @@ export function gatewayOptions(): Option[] {
 /** The settings the flags decide; an Error naming the flag for a bad value. */
 export function gatewaySettings(o: GatewayCliOptions): GatewaySettings {
   return {
-    activationTimeoutMs: parseDuration(String(o.activationTimeout ?? DEFAULT_ACTIVATION_TIMEOUT), '--activation-timeout', { minMs: 1000, maxMs: 86_400_000 }),
+    activationTimeoutMs: parseDuration(String(o.activationTimeout ?? DEFAULT_ACTIVATION_TIMEOUT), '--activation-timeout', { minMs: 1, maxMs: 86_400_000 }),
     maxHeldRequests: parseInteger(String(o.maxHeldRequests ?? DEFAULT_MAX_HELD_REQUESTS), '--max-held-requests', { min: 1, max: 1_000_000 }),
     ...(o.apiKeys ? { apiKeysPath: o.apiKeys } : {}),
   };

@@ -81,7 +81,8 @@ function card(d) {
       '<div><b class="p50">' + ms(d.p50) + '</b>p50</div>' +
       '<div><b class="p99">' + ms(d.p99) + '</b>p99</div>' +
       '<div><b>' + d.inflight + '</b>in flight</div>' +
-    '</div>' + generationStats(d.textGeneration) + as +
+      '<div><b class="cold-starts">' + d.coldStarts.count + '</b>cold starts' + (d.coldStarts.meanSeconds !== undefined ? ' (mean ' + ms(d.coldStarts.meanSeconds) + ')' : '') + '</div>' +
+    '</div>' + (d.scaledToZero ? '<div class="scaled-to-zero">scaled to zero: the next request starts a replica</div>' : '') + generationStats(d.textGeneration) + as +
     chart(d.history) +
     '<div class="legend"><span style="color:#2563eb">— requests/s</span><span style="color:#16a34a">- - ready replicas</span><span class="muted">last ' + Math.round(d.history.length / 60) + ' min</span></div>' +
     '<table><thead><tr><th>replica</th><th>phase</th><th>pid</th><th>port</th><th>in flight</th><th>restarts</th></tr></thead><tbody>' + rows + '</tbody></table>' +
