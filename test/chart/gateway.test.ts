@@ -97,6 +97,11 @@ describe('the chart\'s gateway', () => {
     expect(gateway(objects, 'RoleBinding').map((r) => r.metadata.namespace)).toEqual(['team-a', 'team-b']);
     const [d] = gateway(objects, 'Deployment') as unknown as Deployment[];
     expect(gatewaySettingsOf(d.spec.template.spec.containers[0]).namespaces).toEqual(['team-a', 'team-b']);
+    // The operator's autoscaler lists the gateway pods in the release namespace: a Role there for that alone.
+    const podsRole = objects.filter((o) => o.kind === 'Role' && o.metadata.name === 'mp-modelplane-gateway-pods');
+    expect(podsRole.map((r) => [r.metadata.namespace, r.rules])).toEqual([[NS, [{ apiGroups: [''], resources: ['pods'], verbs: ['list'] }]]]);
+    const inRelease = await render(['--set', `watchNamespaces={team-a,${NS}}`]);
+    expect(inRelease.filter((o) => o.metadata.name === 'mp-modelplane-gateway-pods')).toEqual([]);
   });
 
   it('gateway.auth.secretName: the Secret is mounted read-only as a directory and passed as --api-keys', async () => {
