@@ -97,7 +97,7 @@ export class ClusterTarget implements Target {
       next.set(key, this.byAddress.get(key) ?? { id: a.id, host: a.host, port: a.port, ...(a.grpcPort !== undefined ? { grpcPort: a.grpcPort } : {}), inflight: 0, agent: new Agent({ keepAlive: true, ...this.agentOptions }) });
     }
     const changed = next.size !== this.byAddress.size || [...next.keys()].some((k) => !this.byAddress.has(k));
-    for (const [key, up] of this.byAddress) if (!next.has(key)) up.agent.destroy();
+    for (const [key, up] of this.byAddress) if (!next.has(key)) retire(up.agent);
     this.byAddress = next;
     this.current = [...next.values()];
     return changed;
@@ -121,10 +121,19 @@ export class ClusterTarget implements Target {
 
   /** Closes the keep-alive connections to every upstream. */
   close(): void {
-    for (const up of this.byAddress.values()) up.agent.destroy();
+    for (const up of this.byAddress.values()) retire(up.agent);
     this.byAddress.clear();
     this.current = [];
   }
+}
+
+/**
+ * Closes an agent's connections as they become idle: a replica that left (terminating, no longer ready) still finishes
+ * the requests it was sent, as a draining pod does, and only its idle keep-alive connections are closed at once.
+ */
+export function retire(agent: Agent): void {
+  for (const sockets of Object.values(agent.freeSockets)) for (const socket of sockets ?? []) socket.destroy();
+  agent.on('free', (socket) => socket.destroy());
 }
 
 /** The model name a ModelDeployment serves under, also when its spec is invalid. */

@@ -3,6 +3,8 @@
 // and model-name owners as tables.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { KubeConfig } from '@kubernetes/client-node';
+import { createServer, request } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { Registry } from 'prom-client';
 import { ClusterDirectory } from '../../gateway/cluster-directory.js';
 import type { Target } from '../../gateway/directory.js';
@@ -63,8 +65,8 @@ describe('ClusterDirectory on the fake API server', () => {
 
   const md = (namespace: string, name: string, spec: Record<string, unknown> = {}) =>
     server.store.create(MDS, namespace, { apiVersion: 'serving.modelplane.io/v1alpha1', kind: 'ModelDeployment', metadata: { name }, spec: { model: { uri: 'https://models.example/m.onnx' }, replicas: 1, ...spec } } as Json);
-  const putSlice = (namespace: string, service: string, endpoints: Endpoint[]) => {
-    const body = { apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', metadata: { name: `${service}-abcde`, labels: { 'kubernetes.io/service-name': service, 'endpointslice.kubernetes.io/managed-by': 'endpointslice-controller.k8s.io' } }, addressType: 'IPv4', endpoints, ports: PORTS } as unknown as Json;
+  const putSlice = (namespace: string, service: string, endpoints: Endpoint[], ports = PORTS) => {
+    const body = { apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', metadata: { name: `${service}-abcde`, labels: { 'kubernetes.io/service-name': service, 'endpointslice.kubernetes.io/managed-by': 'endpointslice-controller.k8s.io' } }, addressType: 'IPv4', endpoints, ports } as unknown as Json;
     // Updated in place, as the EndpointSlice controller does.
     const live = server.store.get(SLICES, namespace, `${service}-abcde`);
     if (live) server.store.replace(SLICES, namespace, `${service}-abcde`, { ...(body as object), metadata: { ...(body as { metadata: object }).metadata, resourceVersion: live.metadata.resourceVersion } } as Json);
@@ -168,6 +170,40 @@ describe('ClusterDirectory on the fake API server', () => {
       expect(paths.some((p) => p.includes('/namespaces/team-c/'))).toBe(false);
     } finally {
       await scoped.stop();
+    }
+  });
+
+  it('a replica that leaves (terminating) finishes the request it was sent; only its idle connections close', async () => {
+    let release: () => void = () => undefined;
+    const replica = createServer((_req, res) => {
+      release = () => res.end('done');
+    });
+    await new Promise<void>((r) => replica.listen(0, '127.0.0.1', r));
+    const port = (replica.address() as AddressInfo).port;
+    try {
+      md('drain', 'slow');
+      putSlice('drain', 'slow', [endpoint('slow-1', '127.0.0.1')], [{ name: 'http', port, protocol: 'TCP' }]);
+      const t = await waitFor('the upstream', () => dir.lookup('slow')?.upstreams().length === 1 && dir.lookup('slow'));
+      const u = t.upstreams()[0];
+      const answer = new Promise<string>((resolve, reject) => {
+        const req = request({ host: u.host, port: u.port, agent: u.agent, path: '/' }, (res) => {
+          let text = '';
+          res.on('data', (c: Buffer) => (text += c.toString()));
+          res.on('end', () => resolve(text));
+        });
+        req.on('error', reject);
+        req.end();
+      });
+      await waitFor('the request at the replica', () => Object.values(u.agent.sockets).flat().length === 1);
+      putSlice('drain', 'slow', [endpoint('slow-1', '127.0.0.1', { ready: false, serving: true, terminating: true })], [{ name: 'http', port, protocol: 'TCP' }]);
+      await waitFor('no upstream', () => t.upstreams().length === 0);
+      release();
+      expect(await answer).toBe('done');
+      // Its connection is not kept for later requests.
+      await waitFor('the connection closed', () => Object.values(u.agent.sockets).flat().length === 0 && Object.values(u.agent.freeSockets).flat().length === 0);
+    } finally {
+      replica.closeAllConnections();
+      await new Promise((r) => replica.close(r));
     }
   });
 
