@@ -117,11 +117,20 @@ function isHopByHop(name: string): boolean {
   }
 }
 
-/** Raw headers (name, value, name, value...) without the hop-by-hop ones, Content-Length set when given. */
-function endToEnd(raw: string[], contentLength?: string): string[] {
+/** Whether a header carries an API key (Authorization, x-api-key): with keys on, the key stays at the gateway. */
+function isCredential(name: string): boolean {
+  return (name.length === 13 && name.toLowerCase() === 'authorization') || (name.length === 9 && name.toLowerCase() === 'x-api-key');
+}
+
+/**
+ * Raw headers (name, value, name, value...) without the hop-by-hop ones (and, with `stripKeys`, the API key headers),
+ * Content-Length set when given.
+ */
+function endToEnd(raw: string[], contentLength?: string, stripKeys = false): string[] {
   const out: string[] = [];
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i];
+    if (stripKeys && isCredential(name)) continue;
     if (!isHopByHop(name)) out.push(name, raw[i + 1]);
     else if (contentLength === undefined && name.length === 14 && name.toLowerCase() === 'content-length') out.push(name, raw[i + 1]);
   }
@@ -398,7 +407,7 @@ class Exchange {
       port: upstream.port,
       method: this.req.method,
       path: this.req.url,
-      headers: endToEnd(this.req.rawHeaders, String(this.body.length)),
+      headers: endToEnd(this.req.rawHeaders, String(this.body.length), this.opts.authorize !== undefined),
       agent: upstream.agent,
       timeout: this.opts.upstreamTimeoutMs,
     });

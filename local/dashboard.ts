@@ -67,6 +67,7 @@ function generationStats(g) {
 }
 
 function card(d) {
+  const cold = d.coldStarts || { count: 0 };
   const ready = d.conditions.find((c) => c.type === 'Ready') || {};
   const rows = d.replicas.map((r) => '<tr><td>' + esc(r.id) + '</td><td>' + esc(r.phase) + (r.current ? '' : ' (old)') + '</td><td>' + esc(r.pid) + '</td><td>' + esc(r.port) + '</td><td>' + r.inflight + '</td><td>' + r.restarts + '</td></tr>').join('');
   const events = d.events.slice().reverse().map((e) => '<li><span class="muted">' + esc(e.time.slice(11, 19)) + '</span> ' + esc(e.type) + ': ' + esc(e.message) + '</li>').join('');
@@ -81,7 +82,7 @@ function card(d) {
       '<div><b class="p50">' + ms(d.p50) + '</b>p50</div>' +
       '<div><b class="p99">' + ms(d.p99) + '</b>p99</div>' +
       '<div><b>' + d.inflight + '</b>in flight</div>' +
-      '<div><b class="cold-starts">' + d.coldStarts.count + '</b>cold starts' + (d.coldStarts.meanSeconds !== undefined ? ' (mean ' + ms(d.coldStarts.meanSeconds) + ')' : '') + '</div>' +
+      '<div><b class="cold-starts">' + cold.count + '</b>cold starts' + (cold.meanSeconds !== undefined ? ' (mean ' + ms(cold.meanSeconds) + ')' : '') + '</div>' +
     '</div>' + (d.scaledToZero ? '<div class="scaled-to-zero">scaled to zero: the next request starts a replica</div>' : '') + generationStats(d.textGeneration) + as +
     chart(d.history) +
     '<div class="legend"><span style="color:#2563eb">— requests/s</span><span style="color:#16a34a">- - ready replicas</span><span class="muted">last ' + Math.round(d.history.length / 60) + ' min</span></div>' +

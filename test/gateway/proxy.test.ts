@@ -7,7 +7,7 @@ import { Agent, createServer, request, type IncomingMessage, type Server, type S
 import type { AddressInfo } from 'node:net';
 import type { Directory, ReadyCondition, Target, Upstream as GatewayUpstream } from '../../gateway/directory.js';
 import { isOpenAiInference, modelOfBody, modelOfPath, openAiCode } from '../../gateway/proxy.js';
-import { createGateway, type Gateway } from '../../gateway/server.js';
+import { createGateway, type Gatekeeper, type Gateway } from '../../gateway/server.js';
 import { LoadMeter } from '../../local/load-meter.js';
 import { waitFor } from '../support/wait-for.js';
 
@@ -73,10 +73,10 @@ function deployment(replicas: Replica[], name = 'simple'): StandIn {
 }
 
 /** A gateway over `deps` (by model name); `changed(d)` tells it a deployment's replicas changed. */
-async function router(deps: Record<string, StandIn>, maxBodyBytes = 1 << 20, hold = { activationTimeoutMs: 300_000, maxHeldRequests: 100 }) {
+async function router(deps: Record<string, StandIn>, maxBodyBytes = 1 << 20, hold = { activationTimeoutMs: 300_000, maxHeldRequests: 100 }, keys?: Gatekeeper) {
   const listeners: ((t: Target) => void)[] = [];
   const directory: Directory = { lookup: (m) => deps[m], list: () => Object.values(deps), subscribe: (l) => listeners.push(l) };
-  const gateway: Gateway = createGateway({ directory, maxBodyBytes, upstreamTimeoutMs: 300_000, ...hold, version: 'test' });
+  const gateway: Gateway = createGateway({ directory, maxBodyBytes, upstreamTimeoutMs: 300_000, ...hold, version: 'test', ...(keys ? { keys } : {}) });
   const port = await listen(createServer(gateway.handle));
   return { port, inflight: gateway.inflight, gateway, changed: (d: Target) => listeners.forEach((l) => l(d)) };
 }
@@ -509,4 +509,21 @@ describe('requests held while a deployment comes up', () => {
     await settled(r.inflight, dep.meter);
     expect([r.gateway.hold.heldTotal, dep.meter.inflight, r.inflight.count]).toEqual([0, 0, 0]);
   });
+});
+
+test('with API keys on, the key headers stay at the gateway: the replica never sees them', async () => {
+  const u = await upstream('k-0', (_req, res) => json(res, 200, { ok: true }));
+  const seenKeys: string[] = [];
+  const keys: Gatekeeper = {
+    authorize: (headers) => {
+      seenKeys.push(String(headers.authorization ?? headers['x-api-key']));
+      return undefined;
+    },
+    visible: () => () => true,
+  };
+  const r = await router({ m: deployment([u.replica]) }, 1 << 20, undefined, keys);
+  expect((await send(r.port, '/v2/models/m/infer', Buffer.from('{}'), { Authorization: 'Bearer mp_secret_key_0000000001', 'X-Trace': 't' })).status).toBe(200);
+  expect((await send(r.port, '/v2/models/m/infer', Buffer.from('{}'), { 'x-api-key': 'mp_secret_key_0000000002' })).status).toBe(200);
+  expect(seenKeys).toEqual(['Bearer mp_secret_key_0000000001', 'mp_secret_key_0000000002']);
+  expect(u.seen.map((s) => [s.headers.authorization, s.headers['x-api-key'], s.headers['x-trace']])).toEqual([[undefined, undefined, 't'], [undefined, undefined, undefined]]);
 });
