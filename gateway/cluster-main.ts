@@ -1,6 +1,6 @@
 // The `modelplane gateway` process in a cluster: the cluster Directory (informers over ModelDeployments and
-// EndpointSlices), the data path on --port, health and metrics on --health-port (/healthz, /readyz: both informers
-// listed, /metrics: the directory's and the gateway's), JSON logs. SIGTERM or SIGINT drains: /readyz turns 503 so the
+// EndpointSlices), the data path on --port (HTTP) and --grpc-port (gRPC), health and metrics on --health-port
+// (/healthz, /readyz: every informer listed, /metrics: the directory's and the gateway's), JSON logs. SIGTERM or SIGINT drains: /readyz turns 503 so the
 // Service stops sending, listeners stop accepting, requests in flight finish (within the drain timeout), then it exits.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -11,6 +11,7 @@ import { DEFAULT_INFORMER_OPTIONS } from '../operator/kube/informer.js';
 import { loadKubeConfig } from '../operator/kube/kubeconfig.js';
 import { ClusterDirectory } from './cluster-directory.js';
 import { gatekeeperFor } from './gatekeeper.js';
+import { createGrpcGateway, type GrpcGateway } from './grpc-proxy.js';
 import { KeyStore } from './keys.js';
 import { createGateway } from './server.js';
 
@@ -87,14 +88,24 @@ export async function startClusterGateway(s: ClusterGatewaySettings, version: st
   server.keepAliveTimeout = 65_000;
   const port = await listen(server, s.port, s.host);
   log.info('gateway listening', { port });
-  if (s.grpcPort > 0) log.warn('gRPC is not served by this build of the gateway', { grpcPort: s.grpcPort }); // TODO(gateway/grpc-proxy.ts)
+  let grpc: GrpcGateway | undefined;
+  if (s.grpcPort > 0) {
+    // The same hold queue, key check, counts and in-flight counter as the HTTP path.
+    grpc = createGrpcGateway({
+      directory, waiter: data.hold, ...(keys ? { authorize: keys.authorize } : {}), maxMessageBytes: s.maxBodyBytes,
+      upstreamTimeoutMs: s.upstreamTimeoutMs, version, stats: data.stats, inflight: data.inflight, logger: log,
+    });
+    log.info('gRPC listening', { port: await grpc.listen(s.grpcPort, s.host) });
+  }
   const drain = async () => {
     draining = true;
     server.close();
+    const grpcClosed = grpc?.close();
     server.closeIdleConnections();
     const deadline = Date.now() + s.drainTimeoutMs;
     while (data.inflight.count > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     data.close();
+    await grpcClosed;
     keys?.close?.();
     server.closeAllConnections();
     await directory.stop();

@@ -11,7 +11,8 @@ import { startClusterGateway, type RunningGateway } from '../../gateway/cluster-
 import { FakeControllers } from '../support/kube/fake-controllers.js';
 import { NodeSimulator } from '../support/kube/node-simulator.js';
 import { memoryLogger } from '../support/memory-logger.js';
-import { metricValue, tempDir } from '../support/runtime-process.js';
+import { freePort, metricValue, tempDir } from '../support/runtime-process.js';
+import { grpcClient } from '../support/grpc-client.js';
 import { waitFor } from '../support/wait-for.js';
 import { Harness, condition, modelDeployment } from '../operator/integration/harness.js';
 
@@ -24,6 +25,7 @@ let h: Harness;
 let controllers: FakeControllers;
 let sim: NodeSimulator;
 let gw: RunningGateway;
+let grpcPort: number;
 
 const body = JSON.stringify({ inputs: ['INPUT0', 'INPUT1'].map((name) => ({ name, datatype: 'FP32', shape: [1, 16], data: Array.from({ length: 16 }, (_, i) => i) })) });
 
@@ -48,8 +50,9 @@ beforeAll(async () => {
   sim = await new NodeSimulator(h.kc, { runRuntimes: true, nodes: NODES.map((name) => ({ name })), probeMs: 100 }).start();
   await h.operator({ namespaces: [NS] }).start();
   await h.operators[0].waitUntilSynced();
+  grpcPort = await freePort();
   gw = await startClusterGateway({
-    kubeconfig: h.server.writeKubeconfig(), namespaces: [NS], host: '127.0.0.1', port: 0, grpcPort: 0, healthPort: 0,
+    kubeconfig: h.server.writeKubeconfig(), namespaces: [NS], host: '127.0.0.1', port: 0, grpcPort, healthPort: 0,
     activationTimeoutMs: 60_000, maxHeldRequests: 100, maxBodyBytes: 1 << 20, upstreamTimeoutMs: 30_000,
     requestTimeoutMs: 5000, watchTimeoutSeconds: 5, drainTimeoutMs: 5000, logLevel: 'info',
   }, '1.2.3', logs.log);
@@ -87,6 +90,21 @@ describe('modelplane gateway in front of the operator\'s deployments', () => {
     expect(counts.reduce((a, b) => a + b, 0)).toBe(32);
     expect(counts.every((c) => c > 0)).toBe(true);
   }, 90_000);
+
+  it('gRPC through the gateway: ModelInfer by model name reaches a runtime pod\'s gRPC port from the EndpointSlice', async () => {
+    expect(gw.directory.lookup('adder')!.upstreams().every((u) => u.grpcPort === 9000)).toBe(true);
+    const client = grpcClient(grpcPort);
+    try {
+      const f32 = (xs: number[]) => Buffer.from(new Float32Array(xs).buffer);
+      const xs = Array.from({ length: 16 }, (_, i) => i);
+      const res = await client.call('ModelInfer', { model_name: 'adder', id: 'g1', inputs: ['INPUT0', 'INPUT1'].map((name) => ({ name, datatype: 'FP32', shape: [1, 16] })), raw_input_contents: [f32(xs), f32(xs)] });
+      expect(res.id).toBe('g1');
+      const out = res.raw_output_contents[0] as Buffer;
+      expect(out.readFloatLE(3 * 4)).toBe(6);
+    } finally {
+      client.close();
+    }
+  }, 60_000);
 
   it('a deployment at zero: the first request is held, the gateway patches /scale to one, and the request is answered once the pod is ready', async () => {
     await h.create(NS, modelDeployment('cold', { model: { uri: `file://${model}` }, replicas: 0 }));
