@@ -106,8 +106,8 @@ describe('modelplane gateway in front of the operator\'s deployments', () => {
     }
   }, 60_000);
 
-  it('a deployment at zero: the first request is held, the gateway patches /scale to one, and the request is answered once the pod is ready', async () => {
-    await h.create(NS, modelDeployment('cold', { model: { uri: `file://${model}` }, replicas: 0 }));
+  it('a deployment at zero (autoscaling.minReplicas 0, spec.replicas 0): the first request is held, the gateway patches /scale to one, and the request is answered once the pod is ready', async () => {
+    await h.create(NS, modelDeployment('cold', { model: { uri: `file://${model}` }, replicas: 0, autoscaling: { mode: 'builtin', minReplicas: 0, maxReplicas: 2 } }));
     await waitFor('the target at zero', () => gw.directory.lookup('cold'), 30_000);
     expect(await podsOf('cold')).toEqual([]);
     const answer = await infer('cold');
