@@ -59,7 +59,7 @@ ENTRYPOINT ["modelplane"]
 # ---- operator: the controller (`modelplane operator`) ------------------------------------------------
 FROM base AS operator
 LABEL org.opencontainers.image.title="modelplane-operator" \
-      org.opencontainers.image.description="Modelplane operator: reconciles ModelDeployments into runtime Deployments"
+      org.opencontainers.image.description="Modelplane operator: reconciles ModelDeployments into runtime Deployments; the same image runs the gateway (modelplane gateway)"
 USER 65532:65532
 EXPOSE 8081
 CMD ["operator"]

@@ -50,9 +50,10 @@ export interface Target {
   readyCondition(): ReadyCondition | undefined;
   /**
    * Asks for a first replica of a target scaled to zero (the cluster patches /scale to 1; local mode starts a process).
-   * Called once per held request's arrival at zero; idempotent.
+   * Called for each request held; idempotent. Returns false when the deployment is not one to start on demand (its
+   * zero is spec.replicas: 0 without autoscaling.minReplicas 0): the request is then answered, not held.
    */
-  activate(): void;
+  activate(): boolean;
   readonly observer?: ExchangeObserver;
 }
 

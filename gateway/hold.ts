@@ -33,6 +33,11 @@ interface Queue {
 
 const NOT_HELD = { cancel: () => undefined };
 
+/** The answer for a deployment at zero that is not started on demand: spec.replicas 0, set by hand. */
+function stoppedOnPurpose(target: Target): Acquired {
+  return { status: 503, reason: 'ScaledToZero', message: `ModelDeployment ${target.namespace}/${target.name} has spec.replicas 0 and no autoscaling with minReplicas 0: it is not started on demand; scale it up to serve`, retryAfterSeconds: 60 };
+}
+
 /** Whether a deployment with no ready replica is worth waiting for: at zero, or coming up, and not failing. */
 export function worthHolding(target: Target): boolean {
   const ready = target.readyCondition();
@@ -70,6 +75,10 @@ export class HoldQueue implements UpstreamWaiter {
       done({ status: 503, reason: 'HoldQueueFull', message: `${this.opts.maxHeldRequests} requests are already waiting for replicas (--max-held-requests); ${target.name} has none ready yet`, retryAfterSeconds: 1 });
       return NOT_HELD;
     }
+    if (!target.activate()) {
+      done(stoppedOnPurpose(target));
+      return NOT_HELD;
+    }
     let queue = this.queues.get(target);
     if (!queue) {
       queue = { held: [], since: Date.now() };
@@ -79,7 +88,6 @@ export class HoldQueue implements UpstreamWaiter {
     const held: Held = { done, timer: setTimeout(() => this.expire(target), this.opts.activationTimeoutMs) };
     queue.held.push(held);
     this.total++;
-    target.activate();
     return { cancel: () => this.drop(target, held) };
   }
 
@@ -103,7 +111,7 @@ export class HoldQueue implements UpstreamWaiter {
       return;
     }
     // Still nothing ready (a scale back to zero, a failed /scale patch): ask again.
-    target.activate();
+    if (!target.activate()) for (const h of this.take(target, queue.held.length)) h.done(stoppedOnPurpose(target));
   }
 
   /** The oldest held requests whose activation timeout passed (timers fire in arrival order: the oldest first). */

@@ -121,14 +121,19 @@ export class LocalDeployment implements Target {
     return this.status.conditions?.find((c) => c.type === 'Ready');
   }
 
-  /** A request is held at zero: one replica starts now (the autoscaler takes it from there, held requests as its load). */
-  activate(): void {
-    if (this.desired > 0 || this.removed) return;
+  /**
+   * A request is held: at zero, one replica starts now (the autoscaler takes it from there, held requests as its load).
+   * Only a deployment that may scale to zero (autoscaling.minReplicas 0) starts on demand; spec.replicas 0 stays 0.
+   */
+  activate(): boolean {
+    if (this.desired > 0) return true;
+    if (this.removed || !this.autoscaler || this.autoscaler.policy.minReplicas > 0) return false;
     this.desired = 1;
     if (this.autoscaler) this.autoscaler.lastScaleTime = isoSeconds(Date.now());
     this.event('ColdStart', `${this.name}: 0 -> 1 replica (a request is waiting)`);
     this.reconcile();
     this.ctx.onChange(this);
+    return true;
   }
 
   private configureAutoscaler(previousSpec: ModelDeployment['spec'] | undefined): void {

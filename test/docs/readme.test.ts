@@ -17,7 +17,7 @@ test('README, package.json and .ci/run agree on the commands', () => {
   expect(ci).toMatch(/npm ci/);
   expect(ci).toMatch(/npm test/);
   expect(pkg.scripts.start).toBe('exec node dist/examples/quickstart.js');
-  for (const script of ['bench:runtime', 'bench:operator', 'bench:local', 'docs:reference', 'crd:generate']) expect(pkg.scripts[script]).toBeDefined();
+  for (const script of ['bench:runtime', 'bench:operator', 'bench:local', 'bench:gateway', 'docs:reference', 'crd:generate']) expect(pkg.scripts[script]).toBeDefined();
 });
 
 /** The `data:` payloads of a server-sent event stream. */

@@ -42,7 +42,7 @@ function target(model: string, upstreams: Upstream[], desiredReplicas = upstream
     upstreams: () => upstreams,
     desiredReplicas: () => desiredReplicas,
     readyCondition: () => undefined,
-    activate() {},
+    activate: () => true,
     observer: {
       begin: () => void t.begun++,
       end: (outcome: Outcome) => void t.ended.push(outcome),

@@ -49,7 +49,7 @@ async function upstream(id: string, handler: Handler): Promise<Upstream> {
 }
 
 /** A stand-in deployment: its replicas (those in phase ready are routed to), its meter, desired count and Ready condition. */
-type StandIn = Target & { meter: LoadMeter; replicas: Replica[]; desired: number; ready?: ReadyCondition; activations: number };
+type StandIn = Target & { meter: LoadMeter; replicas: Replica[]; desired: number; ready?: ReadyCondition; activations: number; activatable: boolean };
 
 function deployment(replicas: Replica[], name = 'simple'): StandIn {
   const meter = new LoadMeter();
@@ -62,11 +62,13 @@ function deployment(replicas: Replica[], name = 'simple'): StandIn {
     replicas,
     desired: replicas.length || 1,
     activations: 0,
+    activatable: true,
     upstreams: () => d.replicas.filter((r) => r.phase === 'ready'),
     desiredReplicas: () => d.desired,
     readyCondition: () => d.ready,
     activate: () => {
       d.activations++;
+      return d.activatable;
     },
   };
   return d;
@@ -483,6 +485,17 @@ describe('requests held while a deployment comes up', () => {
     expect(dep.activations).toBe(1);
     await settled(r.inflight, dep.meter);
     expect([r.gateway.hold.heldTotal, dep.meter.inflight]).toEqual([0, 0]);
+  });
+
+  test('a deployment at zero by its spec.replicas (not autoscaled to zero) is answered 503 ScaledToZero, not held', async () => {
+    const dep = deployment([], 'off');
+    dep.desired = 0;
+    dep.activatable = false;
+    const r = await router({ off: dep });
+    const ans = await send(r.port, '/v2/models/off/infer', Buffer.from('{}'));
+    expect(ans.status).toBe(503);
+    expect(JSON.parse(ans.body.toString())).toMatchObject({ reason: 'ScaledToZero', error: expect.stringContaining('spec.replicas 0') });
+    expect(r.gateway.hold.heldTotal).toBe(0);
   });
 
   test('a full hold queue answers 503 HoldQueueFull; a client that leaves while held is dropped from the queue', async () => {
