@@ -36,7 +36,7 @@ function staticDirectory(upstream: Upstream, zero: boolean): Directory & { ready
     upstreams: () => upstreams,
     desiredReplicas: () => upstreams.length,
     readyCondition: () => undefined,
-    activate: () => undefined,
+    activate: () => true,
   };
   return {
     lookup: (model) => (model === MODEL ? target : undefined),

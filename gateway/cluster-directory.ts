@@ -2,7 +2,8 @@
 // (in the namespaces given, or all). A Target per ModelDeployment under the model name it serves; its Upstreams are the ready,
 // not terminating endpoints, each with keep-alive connections of its own, and stay the same objects while their
 // endpoint stays (so a request's in-flight count survives an update). activate() asks for a first replica by a
-// merge patch on the ModelDeployment's /scale subresource, only while spec.replicas is 0, one patch at a time.
+// merge patch on the ModelDeployment's /scale subresource, only while spec.replicas is 0 and autoscaling.minReplicas
+// is 0 (a deployment stopped on purpose stays stopped), one patch at a time.
 // Two deployments serving one model name: the one created first is routed to; the other is logged and counted.
 import { Agent, type AgentOptions } from 'node:http';
 import { CustomObjectsApi, DiscoveryV1Api, PatchStrategy, setHeaderOptions, type KubeConfig, type KubernetesListObject, type KubernetesObject } from '@kubernetes/client-node';
@@ -19,7 +20,7 @@ const MERGE = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 
 /** A ModelDeployment as the directory reads it (raw JSON from the API server; the spec may be invalid). */
 export interface ModelDeploymentObject extends KubernetesObject {
-  spec?: { replicas?: number; model?: { servedName?: string } };
+  spec?: { replicas?: number; model?: { servedName?: string }; autoscaling?: { minReplicas?: number } };
   status?: { conditions?: Array<{ type: string; status: string; reason?: string; message?: string }> };
 }
 
@@ -47,7 +48,7 @@ export class ClusterTarget implements Target {
   private current: readonly Upstream[] = [];
   private patching = false;
 
-  constructor(md: ModelDeploymentObject, private readonly scale: ScalePatcher, private readonly agentOptions: AgentOptions, private readonly onActivation: (result: 'patched' | 'failed' | 'skipped') => void, private readonly log: Logger) {
+  constructor(md: ModelDeploymentObject, private readonly scale: ScalePatcher, private readonly agentOptions: AgentOptions, private readonly onActivation: (result: 'patched' | 'failed' | 'skipped' | 'stopped') => void, private readonly log: Logger) {
     this.md = md;
   }
 
@@ -103,8 +104,20 @@ export class ClusterTarget implements Target {
     return changed;
   }
 
-  activate(): void {
-    if (this.desiredReplicas() !== 0 || this.patching) return this.onActivation('skipped');
+  /**
+   * Holds requests for a deployment on its way up (true), asks for its first replica when it is at zero and may scale
+   * to zero (autoscaling.minReplicas 0), and refuses one stopped on purpose (spec.replicas 0 without it: false).
+   */
+  activate(): boolean {
+    if (this.desiredReplicas() > 0) return true;
+    if (this.md.spec?.autoscaling?.minReplicas !== 0) {
+      this.onActivation('stopped');
+      return false;
+    }
+    if (this.patching) {
+      this.onActivation('skipped');
+      return true;
+    }
     this.patching = true;
     this.scale(this.namespace, this.name, 1).then(
       () => {
@@ -112,11 +125,12 @@ export class ClusterTarget implements Target {
         this.onActivation('patched');
       },
       (err: unknown) => {
-        // The next held request's arrival tries again.
+        // The hold queue asks again when the directory next changes, and every new request does.
         this.log.warn('scale from zero failed', { namespace: this.namespace, name: this.name, reason: describeError(err) });
         this.onActivation('failed');
       },
     ).finally(() => (this.patching = false));
+    return true;
   }
 
   /** Closes the keep-alive connections to every upstream. */
@@ -151,7 +165,7 @@ function createDirectoryMetrics(registry: Registry | undefined): DirectoryMetric
   const registers = registry ? [registry] : [];
   return {
     shadowed: new Gauge({ name: 'modelplane_gateway_shadowed_models', help: 'ModelDeployments not routed to because one created earlier serves the same model name.', registers }),
-    activations: new Counter({ name: 'modelplane_gateway_activations_total', help: 'Requests for a first replica of a deployment scaled to zero, by result (patched, failed, skipped: not at zero or a patch already in flight).', labelNames: ['result'], registers }),
+    activations: new Counter({ name: 'modelplane_gateway_activations_total', help: 'Held requests asking for a first replica of a deployment at zero, by result (patched; failed; skipped: a patch already in flight; stopped: spec.replicas 0 without autoscaling.minReplicas 0, answered at once).', labelNames: ['result'], registers }),
     informerRestarts: new Counter({ name: 'modelplane_gateway_informer_restarts_total', help: 'Informer restarts after an error or a silent watch.', labelNames: ['informer', 'reason'], registers }),
   };
 }

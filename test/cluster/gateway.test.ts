@@ -63,7 +63,7 @@ describeOnRealCluster('the gateway as the chart runs it', (cluster) => {
   }, 60_000);
 
   it('holds the first request for a deployment at zero, patches /scale with its own role, and answers it once the pod is ready', async () => {
-    await custom.createNamespacedCustomObject({ ...MD, namespace: ns, body: { apiVersion: 'serving.modelplane.io/v1alpha1', kind: 'ModelDeployment', metadata: { name: 'tiny' }, spec: { model: { uri: `file://${model}` }, replicas: 0 } } });
+    await custom.createNamespacedCustomObject({ ...MD, namespace: ns, body: { apiVersion: 'serving.modelplane.io/v1alpha1', kind: 'ModelDeployment', metadata: { name: 'tiny' }, spec: { model: { uri: `file://${model}` }, replicas: 0, autoscaling: { mode: 'builtin', minReplicas: 0, maxReplicas: 2 } } } });
     await waitFor('the model listed at zero', async () => {
       const r = await fetch(`http://127.0.0.1:${port}/v2/repository/index`, { method: 'POST', body: '{}' });
       return ((await r.json()) as Array<{ name: string }>).some((m) => m.name === 'tiny');

@@ -132,26 +132,35 @@ describe('ClusterDirectory on the fake API server', () => {
     expect(metricValue(await registry.metrics(), 'modelplane_gateway_shadowed_models')).toBe(0);
   });
 
-  it('activate() patches /scale to one replica only at zero, one patch at a time; a failure is logged and retried on the next call', async () => {
-    md('z', 'idle', { replicas: 0 });
+  it('activate() at zero with minReplicas 0 patches /scale to one replica, one patch at a time; a failure is logged and retried on the next call', async () => {
+    md('z', 'idle', { replicas: 0, autoscaling: { mode: 'builtin', minReplicas: 0, maxReplicas: 2 } });
     const t = await waitFor('the target at zero', () => dir.lookup('idle'));
     expect(t.desiredReplicas()).toBe(0);
     const patches = () => server.requests.filter((r) => r.method === 'PATCH' && r.path.endsWith('/namespaces/z/modeldeployments/idle/scale')).length;
 
     server.failNext(1, 500, (method, path) => method === 'PATCH' && path.endsWith('/modeldeployments/idle/scale'));
-    t.activate();
-    t.activate();
+    expect(t.activate()).toBe(true);
+    expect(t.activate()).toBe(true);
     await waitFor('the failure logged', () => logs.entries.find((e) => e.message === 'scale from zero failed' && e.name === 'idle'));
     expect(patches()).toBe(1);
 
-    t.activate();
+    expect(t.activate()).toBe(true);
     await waitFor('spec.replicas 1', () => t.desiredReplicas() === 1);
     expect((server.store.get(MDS, 'z', 'idle')!.spec as { replicas: number }).replicas).toBe(1);
     expect(patches()).toBe(2);
-    // Not at zero any more: nothing to patch.
-    t.activate();
+    // On its way up: held, nothing more to patch.
+    expect(t.activate()).toBe(true);
     expect(patches()).toBe(2);
-    expect(metricValue(await registry.metrics(), 'modelplane_gateway_activations_total', 'result="patched"')).toBe(1);
+    const metrics = await registry.metrics();
+    expect([metricValue(metrics, 'modelplane_gateway_activations_total', 'result="patched"'), metricValue(metrics, 'modelplane_gateway_activations_total', 'result="failed"'), metricValue(metrics, 'modelplane_gateway_activations_total', 'result="skipped"')]).toEqual([1, 1, 1]);
+  });
+
+  it('activate() for a deployment stopped on purpose (spec.replicas 0 without minReplicas 0) refuses, and patches nothing', async () => {
+    md('z', 'stopped', { replicas: 0 });
+    const t = await waitFor('the target at zero', () => dir.lookup('stopped'));
+    expect(t.activate()).toBe(false);
+    expect(server.requests.filter((r) => r.method === 'PATCH' && r.path.endsWith('/modeldeployments/stopped/scale'))).toEqual([]);
+    expect(metricValue(await registry.metrics(), 'modelplane_gateway_activations_total', 'result="stopped"')).toBe(1);
   });
 
   it('limited to namespaces, it sees only their deployments', async () => {

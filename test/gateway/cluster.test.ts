@@ -116,6 +116,14 @@ describe('modelplane gateway in front of the operator\'s deployments', () => {
     const patches = h.server.requests.filter((r) => r.method === 'PATCH' && r.path.endsWith(`/namespaces/${NS}/modeldeployments/cold/scale`));
     expect(patches.map((r) => [r.status, r.userAgent])).toEqual([[200, 'modelplane-gateway']]);
     expect(logs.entries.some((e) => e.message === 'activation' && e.name === 'cold' && e.kind === 'released')).toBe(true);
+
+    // Stopped on purpose (spec.replicas 0, no minReplicas 0): answered at once, not started.
+    await h.create(NS, modelDeployment('off', { model: { uri: `file://${model}` }, replicas: 0 }));
+    await waitFor('the stopped target', () => gw.directory.lookup('off'), 30_000);
+    const refused = await infer('off');
+    expect(refused.status).toBe(503);
+    expect(refused.reason).toEqual(expect.any(String));
+    expect((await h.read(NS, 'off')).spec.replicas).toBe(0);
   }, 90_000);
 
   it('a replica killed mid-load: every request is answered, 200 or, only for those in flight on it, a clear error', async () => {
