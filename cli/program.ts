@@ -7,6 +7,7 @@ import { registerFetch } from './fetch.js';
 import { registerCrd } from './crd.js';
 import { registerRender } from './render.js';
 import { registerOperator } from './operator.js';
+import { registerGateway } from './gateway.js';
 import { registerSleep } from './sleep.js';
 import { registerLocal } from './local.js';
 import { registerOptimize } from './optimize.js';
@@ -35,6 +36,10 @@ export const EXAMPLES: Record<string, readonly (readonly [string, string])[]> = 
   operator: [
     ['watch two namespaces with the current kubeconfig, without leader election', 'modelplane operator --namespace ml,serving --leader-elect false'],
     ['as the chart runs it, with debug logs', 'modelplane operator --metrics-port 8081 --log-level debug'],
+  ],
+  gateway: [
+    ['in front of every ModelDeployment of the cluster, as the chart runs it', 'modelplane gateway --api-keys /etc/modelplane/api-keys'],
+    ['one namespace, with the current kubeconfig, without gRPC', 'modelplane gateway --namespace ml --grpc-port 0 --log-level debug'],
   ],
   sleep: [
     ['a preStop hook that keeps a terminating pod serving for 5 seconds', 'modelplane sleep 5'],
@@ -66,6 +71,7 @@ export function createProgram(version: string): Command {
   registerCrd(program);
   registerRender(program, version);
   registerOperator(program, version);
+  registerGateway(program, version);
   registerSleep(program);
   registerLocal(program, version);
   registerOptimize(program);

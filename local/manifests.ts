@@ -7,6 +7,7 @@ import { extname, join, resolve } from 'node:path';
 import yaml from 'js-yaml';
 import { API_VERSION, KIND, type ModelDeployment } from '../operator/api/schema.js';
 import { validateModelDeployment, type FieldError } from '../operator/api/validate.js';
+import { servedName } from '../operator/api/names.js';
 
 export type ManifestEntry =
   | { kind: 'deployment'; source: string; md: ModelDeployment }
@@ -163,10 +164,7 @@ export function readManifests(paths: string | readonly string[]): ManifestEntry[
   return rejectDuplicates(entries);
 }
 
-/** The model name a deployment serves under. */
-export function servedName(md: ModelDeployment): string {
-  return md.spec.model.servedName ?? md.metadata.name!;
-}
+export { servedName };
 
 export function rejectDuplicates(entries: ManifestEntry[]): ManifestEntry[] {
   const names = new Map<string, string>();

@@ -1,11 +1,11 @@
 // The `modelplane operator` process: settings from flags, then the operator until SIGTERM or SIGINT, or until
 // it loses leadership, when it exits 1 at once so the pod restarts as a candidate (controller-runtime's way).
 import { readFileSync } from 'node:fs';
-import { KubeConfig } from '@kubernetes/client-node';
 import type { OperatorSettings } from '../settings.js';
 import { createLogger } from '../../common/logger.js';
 import { builtinAutoscalerLoop } from '../autoscaler/builtin.js';
 import { DEFAULT_INFORMER_OPTIONS } from '../kube/informer.js';
+import { loadKubeConfig } from '../kube/kubeconfig.js';
 import { Operator } from './operator.js';
 
 const IN_CLUSTER_NAMESPACE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
@@ -18,13 +18,6 @@ function inClusterNamespace(): string | undefined {
   }
 }
 
-export function loadKubeConfig(file?: string): KubeConfig {
-  const kc = new KubeConfig();
-  if (file) kc.loadFromFile(file);
-  else kc.loadFromDefault();
-  if (!kc.getCurrentCluster()) throw new Error('no Kubernetes cluster configured: pass --kubeconfig, set KUBECONFIG, or run in a pod');
-  return kc;
-}
 
 export async function runOperator(opts: OperatorSettings): Promise<void> {
   const log = createLogger('operator', opts.logLevel);

@@ -7,6 +7,7 @@ import { labelsFor, selectorLabels } from './labels.js';
 import { CREDENTIALS_DIR, MODELS_DIR, planModelSource, type ModelSourcePlan } from './model-source.js';
 import { childMetadata } from './owner.js';
 import { INLINE_SAMPLES_DIR, INLINE_SAMPLES_VOLUME, podSamplePlans, SAMPLE_FETCH_CONTAINERS, SAMPLES_DIR, SAMPLES_VOLUME, type SamplePlan } from './samples.js';
+import { SERVICE_GRPC_PORT_NAME, SERVICE_HTTP_PORT_NAME, servedName } from '../api/names.js';
 import { DEFAULT_HTTP_PORT, POD_GRPC_PORT, SERVE_DEFAULTS, serveArgv, type ExecutionProvider, type GenerationSettings, type ServeSettings } from '../../common/serve-contract.js';
 
 export const HTTP_PORT = DEFAULT_HTTP_PORT;
@@ -71,7 +72,7 @@ export function serveSettings(md: ModelDeployment, plan: ModelSourcePlan, cfg: R
   const threads = rt.intraOpThreads || (cores ? Math.max(1, Math.floor(cores / instances)) : 0);
   return {
     model: plan.modelPath,
-    name: spec.model.servedName ?? md.metadata.name!,
+    name: servedName(md),
     httpPort: HTTP_PORT,
     grpcPort: GRPC_PORT,
     maxBatchSize: rt.batching?.maxBatchSize ?? 1,
@@ -368,7 +369,7 @@ function addOptimizeStep(pod: PodParts, md: ModelDeployment, plan: ModelSourcePl
 /** The serving container: `modelplane serve`, its ports, probes and preStop drain. */
 function runtimeContainer(md: ModelDeployment, plan: ModelSourcePlan, { image, cfg, security, env }: ContainerCommon, volumeMounts: V1VolumeMount[]): V1Container {
   const resources = runtimeResources(md.spec, cfg);
-  const probe = (path: string) => ({ httpGet: { path, port: 'http', scheme: 'HTTP' } });
+  const probe = (path: string) => ({ httpGet: { path, port: SERVICE_HTTP_PORT_NAME, scheme: 'HTTP' } });
   return {
     name: RUNTIME_CONTAINER,
     image,
@@ -376,7 +377,7 @@ function runtimeContainer(md: ModelDeployment, plan: ModelSourcePlan, { image, c
     command: ['modelplane'],
     args: serveArgs(md, plan, cfg),
     env,
-    ports: [{ name: 'http', containerPort: HTTP_PORT, protocol: 'TCP' }, { name: 'grpc', containerPort: GRPC_PORT, protocol: 'TCP' }],
+    ports: [{ name: SERVICE_HTTP_PORT_NAME, containerPort: HTTP_PORT, protocol: 'TCP' }, { name: SERVICE_GRPC_PORT_NAME, containerPort: GRPC_PORT, protocol: 'TCP' }],
     ...(resources ? { resources } : {}),
     // Loading and warming a large model can take many minutes; liveness waits until startup succeeds.
     startupProbe: { ...probe(READY_PATH), periodSeconds: STARTUP_PERIOD_SECONDS, timeoutSeconds: 2, failureThreshold: Math.ceil(cfg.startupTimeoutSeconds / STARTUP_PERIOD_SECONDS) },

@@ -5,19 +5,20 @@ import type { ResolvedConfig } from './config.js';
 import { GRPC_PORT, HTTP_PORT, runtimeImageFor } from './deployment.js';
 import { labelsFor, selectorLabels } from './labels.js';
 import { childMetadata } from './owner.js';
+import { SERVICE_GRPC_PORT_NAME, SERVICE_HTTP_PORT_NAME, serviceName, servedName } from '../api/names.js';
 
 export function buildService(md: ModelDeployment, cfg: ResolvedConfig): V1Service & { apiVersion: 'v1'; kind: 'Service' } {
   return {
     apiVersion: 'v1',
     kind: 'Service',
-    metadata: childMetadata(md, labelsFor(md, runtimeImageFor(md.spec, cfg))),
+    metadata: childMetadata(md, labelsFor(md, runtimeImageFor(md.spec, cfg)), serviceName(md)),
     spec: {
       type: 'ClusterIP',
       selector: selectorLabels(md),
       ports: [
-        { name: 'http', port: HTTP_PORT, targetPort: 'http', protocol: 'TCP', appProtocol: 'http' },
+        { name: SERVICE_HTTP_PORT_NAME, port: HTTP_PORT, targetPort: SERVICE_HTTP_PORT_NAME, protocol: 'TCP', appProtocol: 'http' },
         // gRPC is HTTP/2 without TLS: Kubernetes' name for that protocol, which meshes and gateways route as gRPC.
-        { name: 'grpc', port: GRPC_PORT, targetPort: 'grpc', protocol: 'TCP', appProtocol: 'kubernetes.io/h2c' },
+        { name: SERVICE_GRPC_PORT_NAME, port: GRPC_PORT, targetPort: SERVICE_GRPC_PORT_NAME, protocol: 'TCP', appProtocol: 'kubernetes.io/h2c' },
       ],
     },
   };
@@ -25,7 +26,6 @@ export function buildService(md: ModelDeployment, cfg: ResolvedConfig): V1Servic
 
 /** In-cluster URL of the model's Open Inference Protocol endpoint. */
 export function serviceUrl(md: ModelDeployment): string {
-  const name = md.metadata.name!;
   const ns = md.metadata.namespace ?? 'default';
-  return `http://${name}.${ns}.svc:${HTTP_PORT}/v2/models/${encodeURIComponent(md.spec.model.servedName ?? name)}`;
+  return `http://${serviceName(md)}.${ns}.svc:${HTTP_PORT}/v2/models/${encodeURIComponent(servedName(md))}`;
 }

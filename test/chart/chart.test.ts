@@ -2,7 +2,7 @@
 import { readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { helm } from '../support/helm.js';
-import { type KubeObject, parseManifests, validateObject } from './kube-schemas.js';
+import { type KubeObject, isGatewayObject, parseManifests, validateObject } from './kube-schemas.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const CHART = join(ROOT, 'charts', 'modelplane');
@@ -16,8 +16,14 @@ async function render(args: string[] = []): Promise<KubeObject[]> {
   return parseManifests(r.stdout);
 }
 
+/** The operator's objects of a kind (the gateway's are checked apart). */
 function find(objects: KubeObject[], kind: string, name?: string): KubeObject[] {
-  return objects.filter((o) => o.kind === kind && (name === undefined || o.metadata.name === name));
+  return objects.filter((o) => o.kind === kind && (name === undefined || o.metadata.name === name) && !isGatewayObject(o));
+}
+
+/** The gateway's objects of a kind. */
+function findGateway(objects: KubeObject[], kind: string): KubeObject[] {
+  return objects.filter((o) => o.kind === kind && isGatewayObject(o));
 }
 
 type Container = {

@@ -5,7 +5,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import yaml from 'js-yaml';
 import { helm } from '../support/helm.js';
-import { parseManifests } from './kube-schemas.js';
+import { isGatewayObject, parseManifests } from './kube-schemas.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const SCRIPT = join(ROOT, 'scripts', 'e2e-kind.sh');
@@ -23,7 +23,7 @@ describe('kind e2e path', () => {
     expect(sets.length).toBeGreaterThan(3);
     const r = await helm(['template', 'modelplane', join(ROOT, 'charts', 'modelplane'), '-n', 'modelplane-system', ...sets.flatMap((s) => ['--set', s])]);
     expect(r.stderr).toBe('');
-    const deployment = parseManifests(r.stdout).find((o) => o.kind === 'Deployment') as unknown as {
+    const deployment = parseManifests(r.stdout).find((o) => o.kind === 'Deployment' && !isGatewayObject(o)) as unknown as {
       spec: { template: { spec: { containers: Array<{ image: string; args: string[] }> } } };
     };
     const [c] = deployment.spec.template.spec.containers;

@@ -67,3 +67,8 @@ export async function validateObject(obj: KubeObject): Promise<void> {
     throw new Error(`${obj.kind} ${obj.metadata.name} does not match the ${obj.apiVersion} schema: ${(err as Error).message}`);
   }
 }
+
+/** Whether a rendered object is the gateway's (its Deployment, Service, PodDisruptionBudget, account and role). */
+export function isGatewayObject(obj: KubeObject): boolean {
+  return (obj.metadata.labels as Record<string, string> | undefined)?.['app.kubernetes.io/component'] === 'gateway';
+}

@@ -13,7 +13,7 @@ import { desiredChildren } from '../../operator/resources/index.js';
 import { minimumGracePeriodSeconds } from '../../operator/resources/deployment.js';
 import { validateModelDeployment } from '../../operator/api/validate.js';
 import { helm } from '../support/helm.js';
-import { parseManifests } from './kube-schemas.js';
+import { isGatewayObject, parseManifests } from './kube-schemas.js';
 
 const CHART = join(import.meta.dirname, '..', '..', 'charts', 'modelplane');
 const POOL_TOLERATION = { key: 'pool', operator: 'Equal', value: 'gpu', effect: 'NoSchedule' };
@@ -90,7 +90,8 @@ const EXPECTED: OperatorSettings = {
   resyncMs: 120_000,
   requestTimeoutMs: 12_000,
   watchTimeoutSeconds: 90,
-  autoscaler: { intervalMs: 3_000, stableWindowMs: 90_000, panicWindowMs: 9_000 },
+  // The chart's gateway (gateway.enabled, the default): the built-in autoscaler reads its pods too.
+  autoscaler: { intervalMs: 3_000, stableWindowMs: 90_000, panicWindowMs: 9_000, gateway: { selector: 'app.kubernetes.io/component=gateway,app.kubernetes.io/instance=mp', namespace: 'modelplane-system' } },
   logLevel: 'debug',
 };
 
@@ -106,7 +107,7 @@ describe('operator settings', () => {
     writeFileSync(values, yaml.dump(VALUES));
     const r = await helm(['template', 'mp', CHART, '--namespace', 'modelplane-system', '-f', values]);
     expect(r.stderr).toBe('');
-    const op = parseManifests(r.stdout).find((o) => o.kind === 'Deployment')! as unknown as V1Deployment;
+    const op = parseManifests(r.stdout).find((o) => o.kind === 'Deployment' && !isGatewayObject(o))! as unknown as V1Deployment;
     const container = op.spec!.template.spec!.containers[0];
     expect(container.args![0]).toBe('operator');
     const settings = operatorSettings(await parse(container.args!.slice(1)));
@@ -145,14 +146,18 @@ describe('operator settings', () => {
 
   it('the chart defaults give the built-in defaults', async () => {
     const r = await helm(['template', 'mp', CHART, '--namespace', 'modelplane-system']);
-    const op = parseManifests(r.stdout).find((o) => o.kind === 'Deployment')! as unknown as V1Deployment;
+    const op = parseManifests(r.stdout).find((o) => o.kind === 'Deployment' && !isGatewayObject(o))! as unknown as V1Deployment;
     const fromChart = operatorSettings(await parse(op.spec!.template.spec!.containers[0].args!.slice(1)));
     const fromNothing = operatorSettings(await parse([]));
     expect(fromChart.config).toMatchObject({ imagePullPolicy: 'IfNotPresent', pvcRoot: '/mnt/pvc', logLevel: 'info', runAsUser: 65532, preStopSleepSeconds: 5, terminationGracePeriodSeconds: 60, startupTimeoutSeconds: 1800 });
     expect(fromChart.config.gpuTolerations).toBeUndefined();
     expect(resolveConfig(fromChart.config).prometheusAddress).toBe(resolveConfig(fromNothing.config).prometheusAddress);
-    const { config: _a, leaderElection: leA, ...restChart } = fromChart;
-    const { config: _b, leaderElection: leB, ...restNothing } = fromNothing;
+    // The one difference: the chart's gateway, whose pods the built-in autoscaler reads.
+    expect(fromChart.autoscaler.gateway).toEqual({ selector: 'app.kubernetes.io/component=gateway,app.kubernetes.io/instance=mp', namespace: 'modelplane-system' });
+    expect(fromNothing.autoscaler.gateway).toBeUndefined();
+    const { config: _a, leaderElection: leA, autoscaler: { gateway: _ga, ...asChart }, ...restChart } = fromChart;
+    const { config: _b, leaderElection: leB, autoscaler: { gateway: _gb, ...asNothing }, ...restNothing } = fromNothing;
+    expect(asChart).toEqual(asNothing);
     expect(restChart).toEqual(restNothing);
     expect(leA && { ...leA, leaseName: 'x', leaseNamespace: 'x' }).toEqual(leB && { ...leB, leaseName: 'x', leaseNamespace: 'x' });
   });

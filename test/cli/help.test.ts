@@ -2,13 +2,14 @@
 // Examples section under every subcommand, and every example a command line that parses.
 import type { Command } from 'commander';
 import { createProgram } from '../../cli/program.js';
+import { clusterGatewaySettings, type ClusterGatewayCliOptions } from '../../cli/gateway.js';
 import { localSettings, type LocalCliOptions } from '../../cli/local.js';
 import { operatorSettings, type OperatorCliOptions } from '../../cli/operator.js';
 import { runtimeConfigFrom, type RuntimeConfigFlags } from '../../cli/runtime-config.js';
 import { parsePerfConfig, type PerfFlags } from '../../perf/config.js';
 import { parseServeConfig } from '../../runtime/config.js';
 
-const SUBCOMMANDS = ['serve', 'fetch', 'crd', 'render', 'operator', 'sleep', 'local', 'optimize', 'perf'];
+const SUBCOMMANDS = ['serve', 'fetch', 'crd', 'render', 'operator', 'gateway', 'sleep', 'local', 'optimize', 'perf'];
 
 /** What `modelplane [command] --help` prints, with the text added after it. */
 function helpOf(path: string[]): string {
@@ -87,6 +88,7 @@ describe('help', () => {
       expect(reached).toBe(name);
       // Where the command checks its flags before it acts, those checks pass too.
       if (name === 'local') expect(() => localSettings(opts as unknown as LocalCliOptions)).not.toThrow();
+      if (name === 'gateway') expect(() => clusterGatewaySettings(opts as unknown as ClusterGatewayCliOptions)).not.toThrow();
       if (name === 'operator') expect(() => operatorSettings(opts as unknown as OperatorCliOptions)).not.toThrow();
       if (name === 'render') expect(() => runtimeConfigFrom(opts as unknown as RuntimeConfigFlags)).not.toThrow();
       if (name === 'perf') expect(() => parsePerfConfig(opts as PerfFlags)).not.toThrow();

@@ -65,3 +65,31 @@ app.kubernetes.io/part-of: modelplane
 {{- $root := index . 1 }}
 {{- if or (eq $setting "true") (and (eq $setting "auto") ($root.Capabilities.APIVersions.Has "monitoring.coreos.com/v1")) }}true{{ end }}
 {{- end }}
+
+{{/* The gateway's objects: the full name with -gateway. */}}
+{{- define "modelplane.gatewayName" -}}
+{{- printf "%s-gateway" (include "modelplane.fullname" . | trunc 55 | trimSuffix "-") }}
+{{- end }}
+
+{{/* Selector labels of the gateway pods (the operator's --gateway-selector names the last two). */}}
+{{- define "modelplane.gatewaySelectorLabels" -}}
+app.kubernetes.io/name: {{ include "modelplane.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: gateway
+{{- end }}
+
+{{- define "modelplane.gatewayLabels" -}}
+helm.sh/chart: {{ include "modelplane.chart" . }}
+{{ include "modelplane.gatewaySelectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: modelplane
+{{- end }}
+
+{{- define "modelplane.gatewayServiceAccountName" -}}
+{{- if .Values.gateway.serviceAccount.create }}
+{{- default (include "modelplane.gatewayName" .) .Values.gateway.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.gateway.serviceAccount.name }}
+{{- end }}
+{{- end }}

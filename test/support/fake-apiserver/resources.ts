@@ -25,6 +25,8 @@ export const RESOURCE_TYPES: ResourceType[] = [
   { group: '', version: 'v1', plural: 'events', kind: 'Event', namespaced: true, status: false },
   { group: '', version: 'v1', plural: 'configmaps', kind: 'ConfigMap', namespaced: true, status: false },
   { group: '', version: 'v1', plural: 'secrets', kind: 'Secret', namespaced: true, status: false },
+  { group: '', version: 'v1', plural: 'nodes', kind: 'Node', namespaced: false, status: true },
+  { group: 'discovery.k8s.io', version: 'v1', plural: 'endpointslices', kind: 'EndpointSlice', namespaced: true, status: false },
   {
     group: 'apps', version: 'v1', plural: 'deployments', kind: 'Deployment', namespaced: true, status: true,
     scale: { specReplicasPath: ['spec', 'replicas'], statusReplicasPath: ['status', 'replicas'], labelSelectorPath: 'matchLabels' },

@@ -16,7 +16,7 @@ import { terminate } from '../processes.js';
 
 const CLUSTER_SCOPED = new Set(['ClusterRole', 'ClusterRoleBinding', 'CustomResourceDefinition', 'Namespace', 'PriorityClass']);
 
-type Obj = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string } } & Record<string, unknown>;
+type Obj = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string> } } & Record<string, unknown>;
 
 export interface OperatorContainer {
   args: string[];
@@ -31,28 +31,35 @@ export interface ChartInstall {
   metricsPort: number;
   /** A kubeconfig holding a token of the chart's ServiceAccount. */
   kubeconfig: string;
+  /** The gateway's container and ServiceAccount, when the chart renders a gateway (its Deployment is not applied). */
+  gateway?: { container: OperatorContainer; serviceAccount: string };
 }
 
-/** Renders the chart (helm template), applies all but the operator's Deployment, and gets its ServiceAccount a token. */
+/** Whether a rendered object is the gateway's. */
+const isGateway = (o: Obj) => o.metadata.labels?.['app.kubernetes.io/component'] === 'gateway';
+
+/** Renders the chart (helm template), applies all but the operator's and the gateway's Deployments, and gets its ServiceAccount a token. */
 export async function installChart(cluster: RealCluster, namespace: string, values: string[] = []): Promise<ChartInstall> {
   const metricsPort = await freePort();
   const rendered = await helm(['template', 'mp', join(REPO, 'charts', 'modelplane'), '-n', namespace, '--set', `metrics.port=${metricsPort}`, ...values]);
   if (rendered.code !== 0) throw new Error(`helm template: ${rendered.stderr}`);
   const objects = (yaml.loadAll(rendered.stdout) as Array<Obj | null>).filter((o): o is Obj => o !== null);
-  const deployment = objects.find((o) => o.kind === 'Deployment')!;
+  const deployment = objects.find((o) => o.kind === 'Deployment' && !isGateway(o))!;
+  const gatewayDeployment = objects.find((o) => o.kind === 'Deployment' && isGateway(o));
   const dir = mkdtempSync(join(tmpdir(), 'modelplane-chart-'));
   const file = join(dir, 'chart.yaml');
   // Objects with no namespace of their own go to the release namespace, as `helm install -n` puts them.
-  const placed = objects.filter((o) => o !== deployment).map((o) => (o.metadata.namespace || CLUSTER_SCOPED.has(o.kind) ? o : { ...o, metadata: { ...o.metadata, namespace } }));
+  const placed = objects.filter((o) => o !== deployment && o !== gatewayDeployment).map((o) => (o.metadata.namespace || CLUSTER_SCOPED.has(o.kind) ? o : { ...o, metadata: { ...o.metadata, namespace } }));
   writeFileSync(file, placed.map((o) => yaml.dump(o)).join('---\n'));
   const applied = await kubectl(['--kubeconfig', cluster.kubeconfig, 'apply', '-f', file], 60_000);
   if (applied.code !== 0) throw new Error(`kubectl apply of the chart: ${applied.stderr}`);
-  const serviceAccount = objects.find((o) => o.kind === 'ServiceAccount')!.metadata.name;
+  const serviceAccount = objects.find((o) => o.kind === 'ServiceAccount' && !isGateway(o))!.metadata.name;
   const token = await cluster.kc.makeApiClient(CoreV1Api).createNamespacedServiceAccountToken({ name: serviceAccount, namespace, body: { spec: { audiences: [], expirationSeconds: 3600 } } });
   const kubeconfig = join(dir, 'kubeconfig');
   writeFileSync(kubeconfig, kubeconfigYaml(cluster.server, cluster.caFile, `system:serviceaccount:${namespace}:${serviceAccount}`, token.status!.token, namespace), { mode: 0o600 });
   const container = (deployment.spec as { template: { spec: { containers: OperatorContainer[] } } }).template.spec.containers[0];
-  return { namespace, objects, container, serviceAccount, metricsPort, kubeconfig };
+  const gateway = gatewayDeployment && { container: (gatewayDeployment.spec as { template: { spec: { containers: OperatorContainer[] } } }).template.spec.containers[0], serviceAccount: objects.find((o) => o.kind === 'ServiceAccount' && isGateway(o))!.metadata.name };
+  return { namespace, objects, container, serviceAccount, metricsPort, kubeconfig, ...(gateway ? { gateway } : {}) };
 }
 
 export interface RunningOperator {

@@ -231,6 +231,13 @@ export class NodeSimulator {
     void this.stopProcess(sim, 1000);
   }
 
+  /** Kills a pod's runtime process with SIGKILL, as an OOM kill or a node failure would: no drain, no answer. */
+  kill(key: string): void {
+    const proc = this.pods.get(key)?.proc;
+    if (!proc) throw new Error(`no runtime process for pod ${key}`);
+    proc.kill('SIGKILL');
+  }
+
   /** Runtime processes running now, by pod key. */
   running(): string[] {
     return [...this.pods.values()].filter((p) => p.proc && p.proc.exitCode === null && p.proc.signalCode === null).map((p) => p.key);
