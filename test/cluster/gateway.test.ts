@@ -1,7 +1,9 @@
 // The gateway on a real control plane, as the chart runs it: `modelplane gateway` with the chart's arguments and its
 // own ServiceAccount's token (so the chart's gateway role is what the API server authorizes), the operator likewise,
 // the real EndpointSlice controller writing each Service's slices, and the node simulator running real runtime
-// processes on loopback pod IPs. A deployment at zero replicas: the first request through the gateway is held, the
+// processes on pod IPs added to the loopback interface (a real API server refuses 127.0.0.0/8 in EndpointSlices, so
+// the simulator's usual loopback pod IPs never reach the gateway; adding addresses needs root: without it the test
+// is skipped, saying so). A deployment at zero replicas: the first request through the gateway is held, the
 // gateway patches /scale, and the request is answered once the pod is ready.
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -12,12 +14,13 @@ import { CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
 import { simpleModel, writeModel } from '../../examples/onnx-models.js';
 import { installChart, startOperator, cleanUpInstall, type ChartInstall, type RunningOperator } from '../support/kube/chart-operator.js';
 import { kubeconfigYaml } from '../support/kube/control-plane.js';
-import { NodeSimulator } from '../support/kube/node-simulator.js';
+import { canRouteSimulatedPods, NodeSimulator } from '../support/kube/node-simulator.js';
 import { describeOnRealCluster, freshNamespace } from '../support/kube/real-cluster.js';
 import { terminate } from '../support/processes.js';
 import { CLI, REPO, freePort } from '../support/runtime-process.js';
 import { waitFor } from '../support/wait-for.js';
 
+const ROUTABLE = canRouteSimulatedPods();
 const MD = { group: 'serving.modelplane.io', version: 'v1alpha1', plural: 'modeldeployments' };
 
 describeOnRealCluster('the gateway as the chart runs it', (cluster) => {
@@ -35,10 +38,11 @@ describeOnRealCluster('the gateway as the chart runs it', (cluster) => {
   let healthPort: number;
 
   beforeAll(async () => {
+    if (!ROUTABLE) return;
     ns = await freshNamespace(cluster.kc, 'gw');
     install = await installChart(cluster, await freshNamespace(cluster.kc, 'modelplane-system'), ['--set', `watchNamespaces={${ns}}`]);
     expect(install.gateway).toBeDefined();
-    sim = await new NodeSimulator(cluster.kc, { runRuntimes: true, nodes: [{ name: `cpu-${ns}`, cpu: '16', memory: '64Gi' }] }).start();
+    sim = await new NodeSimulator(cluster.kc, { runRuntimes: true, routablePodIPs: true, nodes: [{ name: `cpu-${ns}`, cpu: '16', memory: '64Gi' }] }).start();
     op = startOperator(install, { extraArgs: ['--watch-timeout-seconds=5', '--runtime-prestop-sleep-seconds=0', '--runtime-termination-grace-period-seconds=12'] });
 
     // The gateway's own ServiceAccount token: the API server authorizes it by the chart's gateway Role.
@@ -58,11 +62,12 @@ describeOnRealCluster('the gateway as the chart runs it', (cluster) => {
     if (gateway) await terminate(gateway, 20_000);
     await op?.stop();
     await sim?.stop();
-    cleanUpInstall(install);
+    if (install) cleanUpInstall(install);
     rmSync(dir, { recursive: true, force: true });
   }, 60_000);
 
-  it('holds the first request for a deployment at zero, patches /scale with its own role, and answers it once the pod is ready', async () => {
+  if (!ROUTABLE) console.warn('skipped: the gateway on a real API server needs pod IPs outside 127.0.0.0/8, which this user may not add to the loopback interface (ip addr add needs root)');
+  (ROUTABLE ? it : it.skip)('holds the first request for a deployment at zero, patches /scale with its own role, and answers it once the pod is ready', async () => {
     await custom.createNamespacedCustomObject({ ...MD, namespace: ns, body: { apiVersion: 'serving.modelplane.io/v1alpha1', kind: 'ModelDeployment', metadata: { name: 'tiny' }, spec: { model: { uri: `file://${model}` }, replicas: 0, autoscaling: { mode: 'builtin', minReplicas: 0, maxReplicas: 2 } } } });
     await waitFor('the model listed at zero', async () => {
       const r = await fetch(`http://127.0.0.1:${port}/v2/repository/index`, { method: 'POST', body: '{}' });

@@ -1,11 +1,13 @@
 // A node simulator for a control plane without kubelets (KWOK-style): Node objects with CPU, memory and GPU
 // capacity, kept Ready by heartbeats (node status and a Lease in kube-node-lease, or the node lifecycle controller
 // taints them unreachable after ~40 s); pods the scheduler binds to them get a loopback pod IP (127.0.<node>.<n>)
-// and are marked Running. Where asked, a pod whose container runs `modelplane serve` gets a real runtime process on
+// and are marked Running. A real API server refuses loopback addresses in EndpointSlices, so its EndpointSlice
+// controller publishes no endpoint for such pods: where the test needs them (the gateway), `routablePodIPs` gives pods
+// addresses in 10.250.0.0/16 instead, each added to the loopback interface while its pod runs (root only). Where asked, a pod whose container runs `modelplane serve` gets a real runtime process on
 // its pod IP, probed for readiness as a kubelet would, and stopped when the pod is deleted; the pod then goes with
 // a zero grace period, as the kubelet confirms a deletion.
 import { isoSeconds } from '../../../common/time.js';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -38,6 +40,32 @@ export interface NodeSimulatorOptions {
   heartbeatMs?: number;
   /** How often a running runtime's readiness probe is tried; default 500 ms. */
   probeMs?: number;
+  /**
+   * Pod IPs in 10.250.0.0/16, added to the loopback interface (`ip addr add`, root only) while the pod runs, instead
+   * of 127.0.x.y: a real API server refuses loopback addresses in EndpointSlices. See canRouteSimulatedPods().
+   */
+  routablePodIPs?: boolean;
+}
+
+const ALIAS_PROBE = '10.250.255.254';
+
+/** Whether this process may add addresses to the loopback interface (what routablePodIPs needs). */
+export function canRouteSimulatedPods(): boolean {
+  try {
+    execFileSync('ip', ['addr', 'add', `${ALIAS_PROBE}/32`, 'dev', 'lo'], { stdio: 'ignore' });
+    execFileSync('ip', ['addr', 'del', `${ALIAS_PROBE}/32`, 'dev', 'lo'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function aliasLoopback(ip: string, add: boolean): void {
+  try {
+    execFileSync('ip', ['addr', add ? 'add' : 'del', `${ip}/32`, 'dev', 'lo'], { stdio: 'ignore' });
+  } catch {
+    // Already there (add), or already gone (del).
+  }
 }
 
 interface SimulatedPod {
@@ -72,9 +100,13 @@ export class NodeSimulator {
     this.leases = kc.makeApiClient(CoordinationV1Api);
   }
 
-  /** The loopback address pods of the node at this index get (127.0.<index + 10>.x). */
   private nodeIndex(name: string): number {
     return this.opts.nodes.findIndex((n) => n.name === name);
+  }
+
+  /** The address of host `host` on a node: 127.0.<index + 10>.<host>, or 10.250.<index + 10>.<host> with routablePodIPs. */
+  private address(node: string, host: number): string {
+    return `${this.opts.routablePodIPs ? '10.250' : '127.0'}.${this.nodeIndex(node) + 10}.${host}`;
   }
 
   async start(): Promise<this> {
@@ -87,7 +119,7 @@ export class NodeSimulator {
 
   private async createNode(n: SimulatedNode): Promise<void> {
     const capacity: Record<string, string> = { cpu: n.cpu ?? '8', memory: n.memory ?? '32Gi', pods: n.pods ?? '110', ...(n.gpus ? { 'nvidia.com/gpu': String(n.gpus) } : {}) };
-    const ip = `127.0.${this.nodeIndex(n.name) + 10}.1`;
+    const ip = this.address(n.name, 1);
     await this.core.createNode({ body: { metadata: { name: n.name, labels: { 'kubernetes.io/hostname': n.name, 'kubernetes.io/os': 'linux', 'kubernetes.io/arch': 'amd64', ...n.labels } }, spec: { taints: n.taints } } });
     await this.core.patchNodeStatus({
       name: n.name,
@@ -135,7 +167,8 @@ export class NodeSimulator {
     const node = pod.spec!.nodeName!;
     const host = (this.nextHost.get(node) ?? 1) + 1;
     this.nextHost.set(node, host);
-    const sim: SimulatedPod = { key, node, ip: `127.0.${this.nodeIndex(node) + 10}.${host}`, started: now() };
+    const sim: SimulatedPod = { key, node, ip: this.address(node, host), started: now() };
+    if (this.opts.routablePodIPs) aliasLoopback(sim.ip, true);
     this.pods.set(key, sim);
     const main = pod.spec!.containers[0];
     if (this.opts.runRuntimes && main.command?.[0] === 'modelplane' && main.args?.[0] === 'serve') this.launch(sim, pod, main);
@@ -200,7 +233,7 @@ export class NodeSimulator {
       name, namespace,
       body: {
         status: {
-          phase: 'Running', hostIP: `127.0.${this.nodeIndex(sim.node) + 10}.1`, podIP: sim.ip, podIPs: [{ ip: sim.ip }], startTime: sim.started,
+          phase: 'Running', hostIP: this.address(sim.node, 1), podIP: sim.ip, podIPs: [{ ip: sim.ip }], startTime: sim.started,
           conditions: [condition('PodScheduled', true), condition('Initialized', true), condition('ContainersReady', ready), condition('Ready', ready)],
           containerStatuses, initContainerStatuses,
         },
@@ -223,6 +256,7 @@ export class NodeSimulator {
     if (sim.timer) clearTimeout(sim.timer);
     if (sim.proc) await terminate(sim.proc, graceMs);
     if (sim.dir) rmSync(sim.dir, { recursive: true, force: true });
+    if (this.opts.routablePodIPs) aliasLoopback(sim.ip, false);
   }
 
   private forget(key: string): void {
@@ -250,5 +284,8 @@ export class NodeSimulator {
     this.watch?.abort();
     await Promise.all([...this.pods.values()].map((p) => this.stopProcess(p, 5000)));
     this.pods.clear();
+    // Its nodes go with it, so that the suites sharing a control plane each see only their own (a scheduler's
+    // "0/N nodes are available" counts every node).
+    await Promise.all(this.opts.nodes.map((n) => this.core.deleteNode({ name: n.name }).catch(() => undefined)));
   }
 }
