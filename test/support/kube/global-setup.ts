@@ -39,7 +39,12 @@ export default async function globalSetup(config: GlobalConfig): Promise<void> {
     await cp.stop();
     throw new Error(`kubectl apply -f crds/ failed on the real API server: ${applied.stderr}`);
   }
-  const established = await kubectl(['--kubeconfig', cp.kubeconfig, 'wait', '--for=condition=Established', 'crd/modeldeployments.serving.modelplane.io', '--timeout=60s'], 70_000);
+  // kubectl wait gives up at once ("accessor error: <nil>") when it reads the CRD before its first status: ask again.
+  let established = await kubectl(['--kubeconfig', cp.kubeconfig, 'wait', '--for=condition=Established', 'crd/modeldeployments.serving.modelplane.io', '--timeout=60s'], 70_000);
+  for (let i = 0; i < 20 && established.code !== 0 && /accessor error/.test(established.stderr); i++) {
+    await new Promise((r) => setTimeout(r, 250));
+    established = await kubectl(['--kubeconfig', cp.kubeconfig, 'wait', '--for=condition=Established', 'crd/modeldeployments.serving.modelplane.io', '--timeout=60s'], 70_000);
+  }
   if (established.code !== 0) throw new Error(`the CRD was not established: ${established.stderr}`);
   process.env.MODELPLANE_TEST_KUBECONFIG = cp.kubeconfig;
   process.env.MODELPLANE_TEST_KUBE_CA = cp.caFile;
