@@ -2,6 +2,11 @@
 // server's stand-in: one IPv4 slice labelled with the Service's name and managed-by the controller, an endpoint per
 // selected pod that has an IP (ready and serving from the pod's Ready condition, terminating from its deletion), and
 // the Service's ports by name with each targetPort resolved against the pod's container ports.
+//
+// One deliberate difference: a real API server refuses loopback addresses (127.0.0.0/8) in an EndpointSlice, so the
+// real controller publishes no endpoint for the node simulator's usual loopback pod IPs. This stand-in writes them, so
+// that the gateway's tests run real runtime processes in CI without the root needed to add other addresses; the
+// real-cluster suite gives its pods addresses outside 127.0.0.0/8 (NodeSimulator's routablePodIPs).
 import type { V1EndpointSlice, V1Pod, V1Service } from '@kubernetes/client-node';
 
 export const MANAGED_BY_LABEL = 'endpointslice.kubernetes.io/managed-by';
