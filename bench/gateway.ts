@@ -11,12 +11,9 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { simpleModel, writeModel } from '../examples/onnx-models.js';
-import { freePort, median, roundWithCpu, sequentialP50, startChild, stopChildren, Targets, type BenchRequest } from './support.js';
+import { CLI, freePort, median, MINIMAL_PROXY, quick, roundWithCpu, sequentialP50, startChild, stopChildren, Targets, type BenchRequest } from './support.js';
 
-const CLI = new URL('../../bin/modelplane.js', import.meta.url).pathname;
-const MINIMAL_PROXY = new URL('./minimal-proxy.js', import.meta.url).pathname;
 const GATEWAY_PROCESS = new URL('./gateway-process.js', import.meta.url).pathname;
-const quick = process.env.BENCH_QUICK === '1';
 const ROUNDS = 3;
 const LATENCY_REQUESTS = quick ? 300 : 2000;
 const SECONDS = quick ? 2 : 5;

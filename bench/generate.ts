@@ -9,10 +9,8 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import ort from 'onnxruntime-node';
 import { writeDecoderModelDir, type DecoderDir } from '../examples/decoder-model.js';
-import { freePort, processCpuSeconds, Targets } from './support.js';
+import { CLI, freePort, processCpuSeconds, quick, Targets } from './support.js';
 
-const CLI = new URL('../../bin/modelplane.js', import.meta.url).pathname;
-const quick = process.env.BENCH_QUICK === '1';
 const PROMPT_TOKENS = 32;
 const NEW_TOKENS = quick ? 32 : 48;
 /** Prompts there are; a level runs two sequences a stream, at most these. */

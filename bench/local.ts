@@ -7,11 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { simpleModel, writeModel } from '../examples/onnx-models.js';
-import { median, roundWithCpu, sequentialP50, startChild, stopChildren } from './support.js';
+import { CLI, median, MINIMAL_PROXY, quick, roundWithCpu, sequentialP50, startChild, stopChildren } from './support.js';
 
-const CLI = new URL('../../bin/modelplane.js', import.meta.url).pathname;
-const MINIMAL_PROXY = new URL('./minimal-proxy.js', import.meta.url).pathname;
-const quick = process.env.BENCH_QUICK === '1';
 const ROUNDS = 3;
 const LATENCY_REQUESTS = quick ? 300 : 1500;
 const SECONDS = quick ? 2 : 5;

