@@ -22,6 +22,7 @@ export interface LocalCliOptions extends GatewayCliOptions {
   autoscaleStableWindow?: string;
   autoscalePanicWindow?: string;
   drainTimeout: string;
+  grpcPort?: string;
 }
 
 /** What local mode runs with, decided from the flags alone; an Error naming the flag for a bad value. */
@@ -31,6 +32,7 @@ export function localSettings(o: LocalCliOptions): LocalSettings {
   return {
     paths: o.filename,
     port: parseInteger(String(o.port), '--port', { min: 0, max: 65535 }),
+    ...(o.grpcPort !== undefined ? { grpcPort: parseInteger(String(o.grpcPort), '--grpc-port', { min: 0, max: 65535 }) } : {}),
     host: o.host,
     ...(o.cacheDir ? { cacheDir: o.cacheDir } : {}),
     logLevel: o.logLevel,
@@ -51,6 +53,7 @@ export function registerLocal(program: Command, version: string): void {
     .description('Run ModelDeployments on this machine: replicas as processes behind one router, the operator\'s validation, status and autoscaler, a live dashboard')
     .requiredOption('-f, --filename <path...>', 'ModelDeployment manifests: files (multi-document YAML or JSON) and directories (every .yaml, .yml and .json file in them); other kinds are skipped; watched for changes')
     .addOption(new Option('--port <port>', 'router port; 0 picks a free one').default('8080').env('MODELPLANE_LOCAL_PORT'))
+    .addOption(new Option('--grpc-port <port>', 'gRPC port of the router (inference.GRPCInferenceService); 0 picks a free one; unset: no gRPC').env('MODELPLANE_LOCAL_GRPC_PORT'))
     .addOption(new Option('--host <address>', 'router address').default('127.0.0.1').env('MODELPLANE_LOCAL_HOST'))
     .addOption(new Option('--cache-dir <dir>', 'where downloaded models are kept, keyed by URI and sha256').env('MODELPLANE_CACHE_DIR').default(undefined, '~/.cache/modelplane/models'))
     .addOption(new Option('--log-level <level>', 'level of the JSON log lines').choices(LOG_LEVELS).default('warn').env('MODELPLANE_LOG_LEVEL'))

@@ -32,7 +32,8 @@ export interface ServeSettings extends GenerationSettings {
   name?: string;
   host?: string;
   httpPort?: number;
-  grpcPort?: number;
+  /** A port, 0 for no gRPC, or 'any' for a free one (logged in the runtime's `listening` line with protocol grpc). */
+  grpcPort?: number | 'any';
   maxBatchSize?: number;
   maxQueueDelayUs?: number;
   maxQueueSize?: number;
@@ -101,7 +102,7 @@ export const SERVE_FLAGS: { readonly [K in Exclude<keyof ServeSettings, keyof Ge
   model: { flags: '--model <path|uri>', env: 'MODELPLANE_MODEL', help: 'ONNX file, directory holding model.onnx (+ external data), or a model URI (https://, s3://, pvc://, file://)' },
   name: { flags: '--name <name>', env: 'MODELPLANE_MODEL_NAME', help: 'model name in /v2/models/{name} (default: file name without .onnx)' },
   httpPort: { flags: '--http-port <port>', env: 'MODELPLANE_HTTP_PORT', help: `HTTP port (default ${SERVE_DEFAULTS.httpPort})` },
-  grpcPort: { flags: '--grpc-port <port>', env: 'MODELPLANE_GRPC_PORT', help: 'gRPC port (inference.GRPCInferenceService and grpc.health.v1); 0 or unset: no gRPC (default 0)' },
+  grpcPort: { flags: '--grpc-port <port>', env: 'MODELPLANE_GRPC_PORT', help: 'gRPC port (inference.GRPCInferenceService and grpc.health.v1); any: a free port, logged; 0 or unset: no gRPC (default 0)' },
   host: { flags: '--host <address>', env: 'MODELPLANE_HOST', help: `address to listen on (default ${SERVE_DEFAULTS.host}: all interfaces)` },
   maxBatchSize: {
     flags: '--max-batch-size <n>',

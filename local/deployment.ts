@@ -36,6 +36,8 @@ export interface DeploymentContext {
   tuning: AutoscalerTuning;
   /** Longest wait for in-flight requests before a drained replica gets SIGTERM. */
   drainMs: number;
+  /** Replicas serve gRPC too (local mode's gateway has a gRPC port). */
+  grpc?: boolean;
 }
 
 export interface DeploymentEvent {
@@ -185,7 +187,7 @@ export class LocalDeployment implements Target {
       } else {
         this.optimizationMessage = undefined;
       }
-      const argv = replicaArgs(this.md, path, undefined, optimizedDir, warmupPath);
+      const argv = replicaArgs(this.md, path, undefined, optimizedDir, warmupPath, this.ctx.grpc);
       const template = templateOf(argv, this.md);
       if (this.template && template !== this.template && this.replicas.length) this.rolling = true;
       if (this.template && template !== this.template) this.event('RollingUpdate', `rolling ${this.name} to template ${template}, one replica at a time`);

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { Logger } from '../common/logger.js';
 import type { Directory, Target } from '../gateway/directory.js';
+import { createGrpcGateway, type GrpcGateway } from '../gateway/grpc-proxy.js';
 import { createGateway, type Gatekeeper, type Gateway } from '../gateway/server.js';
 import type { AutoscalerTuning, DeploymentContext } from './deployment.js';
 import { formatErrors, type FieldError } from '../operator/api/validate.js';
@@ -40,6 +41,8 @@ export interface LocalModeOptions {
   maxHeldRequests: number;
   /** API keys (--api-keys): callers must present one. */
   keys?: Gatekeeper;
+  /** The gateway's gRPC port (0: any free one); undefined: no gRPC, and replicas listen on HTTP only. */
+  grpcPort?: number;
   /** Print the status table when it changes. */
   table: boolean;
 }
@@ -84,6 +87,8 @@ interface WatchedPath {
 export interface LocalMode {
   url: string;
   port: number;
+  /** The gateway's gRPC port, when it serves gRPC. */
+  grpcPort?: number;
   deployments(): LocalDeployment[];
   /** Documents refused (invalid, or clashing with another), with every field and reason. */
   invalid(): Refused[];
@@ -229,6 +234,8 @@ class Supervisor implements Directory {
   private readonly runDir: string;
   private readonly gateway: Gateway;
   private readonly server: Server;
+  private grpc: GrpcGateway | undefined;
+  private grpcPort: number | undefined;
   private readonly report: ConsoleReport;
   private readonly context: DeploymentContext;
   private readonly watchers: FSWatcher[] = [];
@@ -259,6 +266,7 @@ class Supervisor implements Directory {
       },
       tuning: opts.tuning,
       drainMs: opts.drainMs,
+      grpc: opts.grpcPort !== undefined,
     };
   }
 
@@ -302,6 +310,23 @@ class Supervisor implements Directory {
   async listen(): Promise<void> {
     this.port = await listenOn(this.server, this.opts.port, this.opts.host);
     this.url = routerUrl(this.opts.host, this.port);
+    if (this.opts.grpcPort !== undefined) await this.listenGrpc(this.opts.grpcPort);
+  }
+
+  /** The gateway's gRPC path on its own port, sharing the HTTP path's hold queue, key check, counts and meters. */
+  private async listenGrpc(port: number): Promise<void> {
+    const { opts, gateway } = this;
+    this.grpc = createGrpcGateway({
+      directory: this, waiter: gateway.hold, ...(opts.keys ? { authorize: opts.keys.authorize } : {}), maxMessageBytes: opts.maxBodyBytes,
+      version: opts.version, stats: gateway.stats, inflight: gateway.inflight, logger: opts.logger,
+    });
+    try {
+      this.grpcPort = await this.grpc.listen(port, opts.host);
+    } catch (err) {
+      this.server.close();
+      const code = (err as NodeJS.ErrnoException).code;
+      throw new LocalModeError(code === 'EADDRINUSE' ? 'PortInUse' : 'ListenFailed', `--grpc-port ${port} on ${opts.host}: ${code === 'EADDRINUSE' ? 'already in use: choose another (0 picks a free one)' : (err as Error).message}`);
+    }
   }
 
   /** The timers and the watch start, the files are read and applied; returns what the caller holds. */
@@ -311,11 +336,13 @@ class Supervisor implements Directory {
     this.statusTimer = setInterval(() => this.tick(), STATUS_PERIOD_MS);
     this.watch();
     opts.print(`modelplane local: router on ${url}  dashboard ${url}/  status ${url}/apis/serving.modelplane.io/v1alpha1/modeldeployments`);
+    if (this.grpcPort !== undefined) opts.print(`modelplane local: gRPC on ${routerUrl(opts.host, this.grpcPort).replace('http://', '')}`);
     const ready = this.apply(this.readFiles()).then(() => this.untilAllReady());
     this.tick();
     return {
       url,
       port: this.port,
+      ...(this.grpcPort !== undefined ? { grpcPort: this.grpcPort } : {}),
       deployments: () => this.list(),
       invalid: () => this.invalid,
       allReady: () => ready,
@@ -471,6 +498,8 @@ class Supervisor implements Directory {
     const closed = this.closeRouter();
     this.gateway.close();
     await this.finishInflight(Date.now() + this.opts.drainMs);
+    // gRPC calls are counted with the HTTP requests: once those finished, its sessions close.
+    const grpcClosed = this.grpc?.close();
     await this.reloading;
     await Promise.all(this.list().map((d) => d.remove()));
     clearInterval(this.autoscaleTimer);
@@ -478,6 +507,7 @@ class Supervisor implements Directory {
     clearTimeout(this.tickSoon);
     this.server.closeAllConnections();
     await closed;
+    await grpcClosed;
     rmSync(this.runDir, { recursive: true, force: true });
   }
 

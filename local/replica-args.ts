@@ -10,12 +10,12 @@ export const LOCAL_CONFIG: ResolvedConfig = resolveConfig({ runtimeImage: 'model
 
 /**
  * `modelplane serve` arguments for one replica of `md` serving the cached model at `modelPath`: the operator's
- * settings, listening on the loopback interface on port 0 (the runtime logs the port it bound), with no gRPC
- * listener (replicas share the machine; the router speaks HTTP) and no drain window. With spec.optimization, the
+ * settings, listening on the loopback interface on port 0 (the runtime logs the port it bound), with a gRPC listener
+ * on a free port only when local mode's gateway serves gRPC (`grpc`), and no drain window. With spec.optimization, the
  * runtime looks for the optimised model in `optimizedModelDir`; with spec.runtime.warmup, it warms up on the local copy
  * of the samples, `warmupPath`.
  */
-export function replicaArgs(md: ModelDeployment, modelPath: string, cfg: ResolvedConfig = LOCAL_CONFIG, optimizedModelDir?: string, warmupPath?: string): string[] {
+export function replicaArgs(md: ModelDeployment, modelPath: string, cfg: ResolvedConfig = LOCAL_CONFIG, optimizedModelDir?: string, warmupPath?: string, grpc = false): string[] {
   const settings = serveSettings(md, { kind: 'image', fetch: false, modelPath }, cfg);
   // The pod's optimise step writes into an emptyDir; local mode's writes into its cache (see model-optimizer.ts).
   if (settings.optimizedModelDir !== undefined) settings.optimizedModelDir = optimizedModelDir;
@@ -23,5 +23,5 @@ export function replicaArgs(md: ModelDeployment, modelPath: string, cfg: Resolve
   if (settings.warmup !== undefined) settings.warmup = warmupPath;
   // The router stops sending to a replica before it stops it, so no drain window is needed (pods keep one for
   // endpoints that still send).
-  return serveArgv({ ...settings, host: '127.0.0.1', httpPort: 0, grpcPort: undefined, drainSeconds: 0 });
+  return serveArgv({ ...settings, host: '127.0.0.1', httpPort: 0, grpcPort: grpc ? 'any' : undefined, drainSeconds: 0 });
 }

@@ -51,6 +51,8 @@ export class Replica implements Partial<Upstream> {
   readonly createdAt = new Date();
   phase: ReplicaPhase = 'starting';
   port?: number;
+  /** Its gRPC port, when local mode's gateway serves gRPC. */
+  grpcPort?: number;
   pid?: number;
   restarts = 0;
   /** Requests the router has sent here that have not finished. */
@@ -84,6 +86,7 @@ export class Replica implements Partial<Upstream> {
     writeFileSync(this.terminationLog, '');
     this.phase = 'starting';
     this.port = undefined;
+    this.grpcPort = undefined;
     this.warmupFailure = undefined;
     this.lastError = undefined;
     this.probeFailures = 0;
@@ -100,6 +103,10 @@ export class Replica implements Partial<Upstream> {
       try {
         entry = JSON.parse(line);
       } catch {
+        return;
+      }
+      if (entry.message === 'listening' && entry.protocol === 'grpc' && typeof entry.port === 'number') {
+        this.grpcPort = entry.port;
         return;
       }
       if (entry.message === 'listening' && typeof entry.port === 'number' && this.port === undefined) {

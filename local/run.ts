@@ -14,6 +14,8 @@ export interface LocalSettings {
   /** Manifest files and directories (-f, --filename). */
   paths: readonly string[];
   port: number;
+  /** The router's gRPC port (0: any free one); undefined: no gRPC. */
+  grpcPort?: number;
   host: string;
   cacheDir?: string;
   logLevel: string;
@@ -47,6 +49,7 @@ export async function runLocal(o: RunLocalOptions): Promise<void> {
       ...(keys ? { keys } : {}),
       paths: o.paths,
       port: o.port,
+      ...(o.grpcPort !== undefined ? { grpcPort: o.grpcPort } : {}),
       host: o.host,
       cacheDir: o.cacheDir ?? defaultCacheDir(),
       logger,

@@ -14,8 +14,8 @@ export interface ServeConfig {
   name?: string;
   host: string;
   httpPort: number;
-  /** 0: no gRPC server. */
-  grpcPort: number;
+  /** 0: no gRPC server; 'any': a free port. */
+  grpcPort: number | 'any';
   maxBatchSize: number;
   maxQueueDelayUs: number;
   maxQueueSize: number;
@@ -124,7 +124,7 @@ export function parseServeConfig(raw: RawServeOptions): ServeConfig {
     name: o.name || undefined,
     host: o.host || SERVE_DEFAULTS.host,
     httpPort: integer(o.httpPort, '--http-port', SERVE_DEFAULTS.httpPort, 0, 65535),
-    grpcPort: integer(o.grpcPort, '--grpc-port', SERVE_DEFAULTS.grpcPort, 0, 65535),
+    grpcPort: o.grpcPort?.trim() === 'any' ? 'any' : integer(o.grpcPort, '--grpc-port', SERVE_DEFAULTS.grpcPort, 0, 65535),
     maxBatchSize: integer(o.maxBatchSize, '--max-batch-size', SERVE_DEFAULTS.maxBatchSize, 1, 4096),
     maxQueueDelayUs: integer(o.maxQueueDelayUs, '--max-queue-delay-us', SERVE_DEFAULTS.maxQueueDelayUs, 0, 10_000_000),
     maxQueueSize: integer(o.maxQueueSize, '--max-queue-size', SERVE_DEFAULTS.maxQueueSize, 1, 1_000_000),

@@ -307,9 +307,9 @@ class Runtime {
       server.listen(cfg.httpPort, cfg.host, async () => {
         const port = (server.address() as AddressInfo).port;
         logger.info('listening', { host: cfg.host, port, model: this.modelName });
-        if (cfg.grpcPort > 0) {
+        if (cfg.grpcPort !== 0) {
           try {
-            this.grpc = await startGrpcServer(this.serverDeps, cfg.host, cfg.grpcPort);
+            this.grpc = await startGrpcServer(this.serverDeps, cfg.host, cfg.grpcPort === 'any' ? 0 : cfg.grpcPort);
           } catch (err) {
             server.close();
             await this.failStart(new FatalError('ListenFailed', `cannot listen on ${cfg.host}:${cfg.grpcPort} (gRPC): ${(err as Error).message}`)).catch(reject);
@@ -382,7 +382,7 @@ class Runtime {
     return new RuntimeMetrics(
       this.modelName,
       { inflight: () => inflight.count, queued: () => this.served?.scheduler.queued ?? 0, concurrencySeconds: () => inflight.concurrencySeconds(), codecHeldBytes: () => this.server.codecHeldBytes() },
-      this.cfg.grpcPort > 0 ? ['http', 'grpc'] : ['http'],
+      this.cfg.grpcPort !== 0 ? ['http', 'grpc'] : ['http'],
     );
   }
 

@@ -181,7 +181,7 @@ function engineParts(s: GenerativeStart, thread: EngineThread, layout: DecoderLa
   const metrics = new RuntimeMetrics(
     name,
     { inflight: () => s.inflight.count, queued: () => infer.scheduler?.queued ?? 0, concurrencySeconds: () => s.inflight.concurrencySeconds(), codecHeldBytes: s.codecHeldBytes },
-    s.cfg.grpcPort > 0 ? ['http', 'grpc'] : ['http'],
+    s.cfg.grpcPort !== 0 ? ['http', 'grpc'] : ['http'],
   );
   let engine: GenerationEngine | undefined;
   const generationMetrics = new GenerationMetrics(name, metrics.registry, {

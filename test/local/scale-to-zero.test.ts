@@ -2,13 +2,14 @@
 // gateway. An idle deployment with minReplicas 0 stops its replicas after scaleToZeroDelaySeconds (status says
 // ScaledToZero, an event says so); the next requests are held, a replica starts, and every held request is answered
 // (the cold start is printed and on the dashboard); a request that waits longer than --activation-timeout gets 503.
-// API keys: 401 without a key, 403 for a model the key does not name, 429 over its rate, and a key edit takes effect
+// gRPC through the same gateway (--grpc-port) is held at zero and routed alike. API keys: 401 without a key, 403 for a model the key does not name, 429 over its rate, and a key edit takes effect
 // without a restart.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Page } from 'playwright-core';
 import { simpleModel } from '../../examples/onnx-models.js';
+import { grpcClient, type Message } from '../support/grpc-client.js';
 import { CLI, modelFile, tempDir } from '../support/runtime-process.js';
 import { sleep, waitFor } from '../support/wait-for.js';
 
@@ -182,5 +183,27 @@ test('API keys: 401 without a key, 403 for a model not named, 429 over the rate 
   for (const key of [KEY_A, KEY_B, KEY_B2]) {
     expect(local.out()).not.toContain(key);
     expect(metrics).not.toContain(key);
+  }
+});
+
+test('gRPC through local mode\'s gateway (--grpc-port 0): concurrent ModelInfer calls on a deployment at zero are held, then each answered with its own sum', async () => {
+  const local = await startLocal(['-f', manifests(2), '--autoscale-interval', '0.5', '--grpc-port', '0']);
+  const port = Number(await waitFor('the gRPC address', () => /gRPC on 127\.0\.0\.1:(\d+)/.exec(local.out())?.[1]));
+  await waitFor('scaled to zero', () => scaledToZero(local.url), 60_000);
+  const f32 = (xs: number[]) => Buffer.from(new Float32Array(xs).buffer);
+  const client = grpcClient(port);
+  try {
+    const calls = Array.from({ length: 8 }, (_, k) => {
+      const a = Array.from({ length: 16 }, (_, i) => k * 100 + i);
+      const b = Array.from({ length: 16 }, (_, i) => (i % 3) - k);
+      const req: Message = { model_name: 'simple', id: `c${k}`, inputs: [{ name: 'INPUT0', datatype: 'FP32', shape: [1, 16] }, { name: 'INPUT1', datatype: 'FP32', shape: [1, 16] }], raw_input_contents: [f32(a), f32(b)] };
+      return client.call('ModelInfer', req, { deadlineMs: 60_000 }).then((res) => ({ res, sum: a.map((x, i) => x + b[i]) }));
+    });
+    for (const { res, sum } of await Promise.all(calls)) {
+      expect(Array.from(new Float32Array(new Uint8Array(res.raw_output_contents[0]).buffer))).toEqual(sum);
+    }
+    expect(local.out()).toMatch(/cold start: simple answered \d+ waiting requests? after/);
+  } finally {
+    client.close();
   }
 });
