@@ -215,7 +215,7 @@ describe('helm chart', () => {
     expect(scoped.stdout).toContain('kubectl -n team-a apply -f examples/cpu.yaml');
   });
 
-  test('monitors: ServiceMonitor and runtime PodMonitor on "auto" only when monitoring.coreos.com/v1 is served; false wins', async () => {
+  test('monitors: ServiceMonitor, runtime and gateway PodMonitors on "auto" only when monitoring.coreos.com/v1 is served; false wins', async () => {
     const served = await render(['--api-versions', 'monitoring.coreos.com/v1']);
     const sm = find(served, 'ServiceMonitor');
     expect(sm).toHaveLength(1);
@@ -225,10 +225,20 @@ describe('helm chart', () => {
     const pm = find(served, 'PodMonitor');
     expect(pm).toHaveLength(1);
     expect((pm[0].spec as { namespaceSelector: unknown }).namespaceSelector).toEqual({ any: true });
+    // The gateway's: its own pods, on the port of its unauthenticated /metrics.
+    const [gatewayMonitor] = findGateway(served, 'PodMonitor');
+    const [gatewayPods] = findGateway(served, 'Deployment') as unknown as Array<{ spec: { template: { metadata: { labels: Record<string, string> }; spec: { containers: Array<{ ports: Array<{ name: string }> }> } } } }>;
+    const gateway = gatewayMonitor.spec as { selector: { matchLabels: Record<string, string> }; podMetricsEndpoints: Array<{ port: string; path: string }> };
+    expect(gatewayPods.spec.template.metadata.labels).toMatchObject(gateway.selector.matchLabels);
+    expect(gateway.selector.matchLabels).toMatchObject({ 'app.kubernetes.io/component': 'gateway' });
+    expect(gateway.podMetricsEndpoints).toMatchObject([{ port: 'metrics', path: '/metrics' }]);
+    expect(gatewayPods.spec.template.spec.containers[0].ports.map((p) => p.name)).toContain('metrics');
+    expect(findGateway(await render(['--api-versions', 'monitoring.coreos.com/v1', '--set', 'gateway.enabled=false']), 'PodMonitor')).toHaveLength(0);
 
-    const off = await render(['--api-versions', 'monitoring.coreos.com/v1', '--set', 'metrics.serviceMonitor.enabled=false', '--set', 'metrics.runtimePodMonitor.enabled=false']);
+    const off = await render(['--api-versions', 'monitoring.coreos.com/v1', '--set', 'metrics.serviceMonitor.enabled=false', '--set', 'metrics.runtimePodMonitor.enabled=false', '--set', 'metrics.gatewayPodMonitor.enabled=false']);
     expect(find(off, 'ServiceMonitor')).toHaveLength(0);
     expect(find(off, 'PodMonitor')).toHaveLength(0);
+    expect(findGateway(off, 'PodMonitor')).toHaveLength(0);
 
     const scoped = await render(['--set', 'metrics.runtimePodMonitor.enabled=true', '--set', 'watchNamespaces={team-a}']);
     expect((find(scoped, 'PodMonitor')[0].spec as { namespaceSelector: unknown }).namespaceSelector).toEqual({ matchNames: ['team-a'] });
