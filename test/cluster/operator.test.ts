@@ -146,7 +146,8 @@ describeOnRealCluster('the operator as the chart runs it', (cluster) => {
   it('reports the real scheduler\'s message when no node has the GPUs a replica asks for', async () => {
     await create('big', { model: { uri: `file://${tiny}` }, gpu: { count: 2 } });
     const m = await until('big', (x) => expect(condition(x, 'Ready')?.reason).toBe('Unschedulable'), 60_000);
-    expect(condition(m, 'Ready')!.message).toMatch(/0\/2 nodes are available: .*Insufficient nvidia\.com\/gpu/);
+    // Other suites on the same control plane may have nodes of their own at the time: the count is theirs too.
+    expect(condition(m, 'Ready')!.message).toMatch(/0\/\d+ nodes are available: .*Insufficient nvidia\.com\/gpu/);
   }, 90_000);
 
   it('reports pods the API server refuses at admission: a missing RuntimeClass, a ResourceQuota', async () => {
