@@ -11,7 +11,7 @@ import { DEFAULT_INFORMER_OPTIONS } from '../operator/kube/informer.js';
 import { loadKubeConfig } from '../operator/kube/kubeconfig.js';
 import { ClusterDirectory } from './cluster-directory.js';
 import { gatekeeperFor } from './gatekeeper.js';
-import { createGrpcGateway, type GrpcGateway } from './grpc-proxy.js';
+import type { GrpcGateway } from './grpc-proxy.js';
 import { KeyStore } from './keys.js';
 import { createGateway } from './server.js';
 
@@ -90,23 +90,19 @@ export async function startClusterGateway(s: ClusterGatewaySettings, version: st
   log.info('gateway listening', { port });
   let grpc: GrpcGateway | undefined;
   if (s.grpcPort > 0) {
-    // The same hold queue, key check, counts and in-flight counter as the HTTP path.
-    grpc = createGrpcGateway({
-      directory, waiter: data.hold, ...(keys ? { authorize: keys.authorize } : {}), maxMessageBytes: s.maxBodyBytes,
-      upstreamTimeoutMs: s.upstreamTimeoutMs, version, stats: data.stats, inflight: data.inflight, logger: log,
-    });
+    grpc = data.grpc({ upstreamTimeoutMs: s.upstreamTimeoutMs, logger: log });
     log.info('gRPC listening', { port: await grpc.listen(s.grpcPort, s.host) });
   }
   const drain = async () => {
     draining = true;
     server.close();
-    const grpcClosed = grpc?.close();
+    // No new gRPC connection; calls in flight on open ones are counted with the HTTP requests and finish first.
+    grpc?.server.close();
     server.closeIdleConnections();
     const deadline = Date.now() + s.drainTimeoutMs;
     while (data.inflight.count > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     data.close();
-    await grpcClosed;
-    keys?.close?.();
+    await grpc?.close();
     server.closeAllConnections();
     await directory.stop();
     await health.close();

@@ -5,7 +5,9 @@
 // to the gateway's health and server metadata. The infer path is plain node:http, not express: bench:local and
 // bench:gateway measure why.
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from '../common/logger.js';
 import { FAILING_REASONS, type Directory, type Target } from './directory.js';
+import { createGrpcGateway, type GrpcGateway } from './grpc-proxy.js';
 import { HoldQueue, type HoldOptions } from './hold.js';
 import { GatewayStats } from './metrics.js';
 import { createOpenAiProxy, createProxy, isOpenAiInference, openAiCode, type Authorize, type Refusal } from './proxy.js';
@@ -41,6 +43,11 @@ export interface Gateway {
   /** Requests being answered: a stop waits for them. */
   readonly inflight: { count: number };
   metricsText(): string;
+  /**
+   * The gRPC path of this gateway, on a port of its own: the same directory, hold queue, key check, counts and
+   * in-flight counter as the HTTP path.
+   */
+  grpc(o: { logger?: Logger; upstreamTimeoutMs?: number }): GrpcGateway;
   /** Held requests answered 503; the lists' connections closed. */
   close(): void;
 }
@@ -176,6 +183,10 @@ export function createGateway(opts: GatewayOptions): Gateway {
     stats,
     inflight,
     metricsText: () => stats.text(opts.directory.list()) + (opts.keys?.metricsText?.() ?? ''),
+    grpc: (o) => createGrpcGateway({
+      directory: opts.directory, waiter: hold, ...(opts.keys ? { authorize: opts.keys.authorize } : {}), maxMessageBytes: opts.maxBodyBytes,
+      version: opts.version, stats, inflight, ...o,
+    }),
     close: () => {
       hold.close();
       opts.keys?.close?.();

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { Logger } from '../common/logger.js';
 import type { Directory, Target } from '../gateway/directory.js';
-import { createGrpcGateway, type GrpcGateway } from '../gateway/grpc-proxy.js';
+import type { GrpcGateway } from '../gateway/grpc-proxy.js';
 import { createGateway, type Gatekeeper, type Gateway } from '../gateway/server.js';
 import type { AutoscalerTuning, DeploymentContext } from './deployment.js';
 import { formatErrors, type FieldError } from '../operator/api/validate.js';
@@ -313,13 +313,10 @@ class Supervisor implements Directory {
     if (this.opts.grpcPort !== undefined) await this.listenGrpc(this.opts.grpcPort);
   }
 
-  /** The gateway's gRPC path on its own port, sharing the HTTP path's hold queue, key check, counts and meters. */
+  /** The gateway's gRPC path on its own port (Gateway.grpc: the HTTP path's hold queue, key check and counts). */
   private async listenGrpc(port: number): Promise<void> {
-    const { opts, gateway } = this;
-    this.grpc = createGrpcGateway({
-      directory: this, waiter: gateway.hold, ...(opts.keys ? { authorize: opts.keys.authorize } : {}), maxMessageBytes: opts.maxBodyBytes,
-      version: opts.version, stats: gateway.stats, inflight: gateway.inflight, logger: opts.logger,
-    });
+    const { opts } = this;
+    this.grpc = this.gateway.grpc({ logger: opts.logger });
     try {
       this.grpcPort = await this.grpc.listen(port, opts.host);
     } catch (err) {
@@ -496,9 +493,10 @@ class Supervisor implements Directory {
     for (const w of this.watchers) w.close();
     clearTimeout(this.reloadTimer);
     const closed = this.closeRouter();
+    // No new gRPC connection; calls in flight on open ones are counted with the HTTP requests and finish first.
+    this.grpc?.server.close();
     this.gateway.close();
     await this.finishInflight(Date.now() + this.opts.drainMs);
-    // gRPC calls are counted with the HTTP requests: once those finished, its sessions close.
     const grpcClosed = this.grpc?.close();
     await this.reloading;
     await Promise.all(this.list().map((d) => d.remove()));
