@@ -3,7 +3,6 @@
 // moved into place only when the gate passes (data files first, model.onnx last). Nothing half-written is left.
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import type ort from 'onnxruntime-node';
 import type { Logger } from '../common/logger.js';
 import { asOptimizeError, isOptimizeError, OptimizeError } from './errors.js';
 import { convertFp16 } from './fp16.js';

@@ -9,7 +9,7 @@ import { setMaxListeners } from 'node:events';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import {
-  AppsV1Api, AutoscalingV2Api, CoordinationV1Api, CoreV1Api, CustomObjectsApi, PatchStrategy, PolicyV1Api, setHeaderOptions,
+  AppsV1Api, AutoscalingV2Api, CoordinationV1Api, CoreV1Api, CustomObjectsApi, PolicyV1Api,
   type KubeConfig, type KubernetesListObject, type KubernetesObject, type V1Pod,
 } from '@kubernetes/client-node';
 import { DEFAULT_REQUEST_TIMEOUT_MS, makeApiClient, orAbsent, type ApiClientOptions, type ForbiddenRequest } from '../kube/api-client.js';
@@ -69,7 +69,6 @@ export interface OperatorOptions {
 
 
 
-const MERGE = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 const CHILD_SELECTOR = `${MANAGED_BY_LABEL}=${MANAGED_BY}`;
 const POD_SELECTOR = `${NAME_LABEL}=${RUNTIME_APP_NAME}`;
 

@@ -6,7 +6,6 @@ import { writeTerminationMessage } from '../../common/termination.js';
 import type { ServeConfig } from '../config.js';
 import type { ServedModel } from '../core.js';
 import { RuntimeMetrics, type InflightTracker } from '../metrics.js';
-import { ModelLoadError } from '../worker-handle.js';
 import { Scheduler } from '../scheduler.js';
 import type { ModelStatisticsRecorder } from '../statistics.js';
 import type { WorkerInit } from '../worker-protocol.js';

@@ -24,7 +24,7 @@ export class TextTokenizer {
   private readonly template?: Template;
   private readonly specials: Record<string, string>;
 
-  constructor(tokenizerJson: object, private readonly config: Record<string, unknown>) {
+  constructor(tokenizerJson: object, config: Record<string, unknown>) {
     this.tokenizer = new Tokenizer(tokenizerJson, config);
     const chat = config.chat_template;
     // A list of named templates (tool use, RAG) as some models ship: the default one.
