@@ -70,3 +70,8 @@ export interface Directory {
  * Unschedulable is not one of them: a pod waiting for the cluster autoscaler's new GPU node is worth waiting for.
  */
 export const FAILING_REASONS: ReadonlySet<string> = new Set(['ModelLoadFailed', 'ModelFetchFailed', 'ModelOptimizationFailed', 'CrashLoop', 'InvalidSpec', 'ImagePullFailed', 'PodsRejected', 'ChildConflict', 'ProgressDeadlineExceeded']);
+
+/** Whether every target can take a request now: a ready replica, or scaled to zero (a request starts one). */
+export function everyTargetServing(targets: readonly Target[]): boolean {
+  return targets.every((t) => t.upstreams().length > 0 || t.desiredReplicas() === 0);
+}

@@ -19,7 +19,7 @@ import type { Logger } from '../common/logger.js';
 import { SERVE_DEFAULTS } from '../common/serve-contract.js';
 import { EXTENSIONS, SERVER_NAME } from '../runtime/core.js';
 import { pickUpstream, type Acquired, type UpstreamWaiter } from './balance.js';
-import type { Directory, Outcome, ReadyCondition, Target, Upstream } from './directory.js';
+import { everyTargetServing, type Directory, type Outcome, type ReadyCondition, type Target, type Upstream } from './directory.js';
 import { GrpcCode, encodeGrpcMessage, frameMessage, grpcCodeOfHttp, httpStatusOfGrpc, outcomeOfGrpc, readStringField, stringField, varintField, MessageScanner } from './grpc-wire.js';
 import { noReadyReplica, type Authorize, type ExchangeStats, type Refusal } from './proxy.js';
 import { MAX_SESSION_MEMORY_MB, SESSION_WINDOW_BYTES, STREAM_WINDOW_BYTES, UpstreamSessions, sessionKey, type UpstreamSession } from './grpc-sessions.js';
@@ -75,11 +75,6 @@ export const refuseWaiter: UpstreamWaiter = {
     return { cancel() {} };
   },
 };
-
-/** ServerReady's answer: every target has a ready replica, or is scaled to zero on purpose. */
-export function directoryReady(directory: Directory): boolean {
-  return directory.list().every((t) => t.upstreams().length > 0 || t.desiredReplicas() === 0);
-}
 
 type Settings = Omit<GrpcGatewayOptions, 'waiter' | 'maxMessageBytes' | 'version' | 'inflight'> & {
   waiter: UpstreamWaiter;
@@ -412,7 +407,7 @@ class GrpcCall {
   private answerHere(): void {
     if (this.service === HEALTH_SERVICE) return this.answerHealth();
     if (this.method === 'ServerLive') return this.answer(varintField(1, true));
-    if (this.method === 'ServerReady') return this.answer(varintField(1, directoryReady(this.s.directory)));
+    if (this.method === 'ServerReady') return this.answer(varintField(1, everyTargetServing(this.s.directory.list())));
     const extensions = EXTENSIONS.map((e) => stringField(3, e));
     this.answer(Buffer.concat([stringField(1, SERVER_NAME), stringField(2, this.s.version), ...extensions]));
   }
