@@ -22,3 +22,16 @@ export const numberArg = (name: string, bounds: NumberBounds = {}) => commanderP
 
 /** A duration flag (`15s`, `500ms`, `1m30s`, bare seconds), in milliseconds. */
 export const durationArg = (name: string, bounds: DurationBounds = {}) => commanderParser((v) => parseDuration(v, name, bounds));
+
+/**
+ * The settings `decide` reads from a command's parsed flags; a flag it refuses is said on stderr, naming the command,
+ * and the process exits 2 (a usage error), before anything starts.
+ */
+export function settingsOrExit<T>(command: string, decide: () => T): T {
+  try {
+    return decide();
+  } catch (err) {
+    process.stderr.write(`modelplane ${command}: ${(err as Error).message}\n`);
+    process.exit(2);
+  }
+}

@@ -5,7 +5,7 @@ import { LOG_LEVELS } from '../common/logger.js';
 import { SERVE_DEFAULTS } from '../common/serve-contract.js';
 import type { ClusterGatewaySettings } from '../gateway/cluster-main.js';
 import { gatewayOptions, gatewaySettings, type GatewayCliOptions } from './gateway-flags.js';
-import { durationArg, integerArg } from './arg-parsers.js';
+import { durationArg, integerArg, settingsOrExit } from './arg-parsers.js';
 import { collect } from './runtime-config.js';
 
 /** The parsed flags of `modelplane gateway` (the hold queue's and the keys' from the table local mode shares). */
@@ -75,13 +75,7 @@ export function gatewayCommand(): Command {
 export function registerGateway(program: Command, version: string): void {
   program.addCommand(
     gatewayCommand().action(async (o: ClusterGatewayCliOptions) => {
-      let settings: ClusterGatewaySettings;
-      try {
-        settings = clusterGatewaySettings(o);
-      } catch (err) {
-        process.stderr.write(`modelplane gateway: ${(err as Error).message}\n`);
-        process.exit(2);
-      }
+      const settings = settingsOrExit('gateway', () => clusterGatewaySettings(o));
       const { runClusterGateway } = await import('../gateway/cluster-main.js');
       await runClusterGateway(settings, version);
     }),

@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { LOG_LEVELS } from '../common/logger.js';
 import { parseDuration, parseInteger } from '../common/parse.js';
 import type { LocalSettings } from '../local/run.js';
+import { settingsOrExit } from './arg-parsers.js';
 import { gatewayOptions, gatewaySettings, type GatewayCliOptions } from './gateway-flags.js';
 
 /** A number of seconds up to a day (`2`, `0.5`, or a duration such as `1m30s`), in milliseconds. */
@@ -66,13 +67,7 @@ export function registerLocal(program: Command, version: string): void {
     .addOption(new Option('--autoscale-panic-window <seconds>').hideHelp())
     .addOption(new Option('--drain-timeout <seconds>').default('60').hideHelp())
     .action(async (o: LocalCliOptions) => {
-      let settings: LocalSettings;
-      try {
-        settings = localSettings(o);
-      } catch (err) {
-        process.stderr.write(`modelplane local: ${(err as Error).message}\n`);
-        process.exit(2);
-      }
+      const settings = settingsOrExit('local', () => localSettings(o));
       const { runLocal } = await import('../local/run.js');
       await runLocal({
         ...settings,
