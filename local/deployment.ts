@@ -131,7 +131,7 @@ export class LocalDeployment implements Target {
     if (this.desired > 0) return true;
     if (this.removed || !this.autoscaler || this.autoscaler.policy.minReplicas > 0) return false;
     this.desired = 1;
-    if (this.autoscaler) this.autoscaler.lastScaleTime = isoSeconds(Date.now());
+    this.autoscaler.lastScaleTime = isoSeconds(Date.now());
     this.event('ColdStart', `${this.name}: 0 -> 1 replica (a request is waiting)`);
     this.reconcile();
     this.ctx.onChange(this);

@@ -261,7 +261,7 @@ class Supervisor implements Directory {
       cliPath: opts.cliPath,
       routerUrl: () => this.url,
       onChange: (d) => {
-        for (const l of this.listeners) l(d);
+        this.notify(d);
         this.tickSoonAfterChange();
       },
       tuning: opts.tuning,
@@ -305,6 +305,11 @@ class Supervisor implements Directory {
 
   subscribe(listener: (target: Target) => void): void {
     this.listeners.push(listener);
+  }
+
+  /** Tells the gateway that `d`'s replicas or Ready condition changed. */
+  private notify(d: LocalDeployment): void {
+    for (const l of this.listeners) l(d);
   }
 
   async listen(): Promise<void> {
@@ -443,10 +448,12 @@ class Supervisor implements Directory {
   private tick(): void {
     const now = new Date();
     for (const d of this.deployments.values()) {
+      const before = d.readyCondition();
       d.refreshStatus(now);
+      const after = d.readyCondition();
+      // The Directory's promise: a changed Ready condition is heard (held requests of a deployment that now fails are answered).
+      if (before?.status !== after?.status || before?.reason !== after?.reason) this.notify(d);
       this.report.deployment(d, this.url);
-      // Held requests of a deployment whose status now says it fails are answered.
-      if (this.gateway.hold.heldFor(d) > 0) this.gateway.hold.release(d);
     }
     if (this.opts.table && !this.stopping) this.report.table(this.list(), now);
   }
