@@ -21,6 +21,11 @@ import { CLI, REPO, freePort } from '../support/runtime-process.js';
 import { waitFor } from '../support/wait-for.js';
 
 const ROUTABLE = canRouteSimulatedPods();
+/**
+ * Its node takes only its own pods: suites share the control plane, and another suite's pod scheduled here would run
+ * under this suite's simulator, out of that suite's sight.
+ */
+const SUITE_TAINT = { key: 'modelplane.io/test-suite', value: 'gateway', effect: 'NoSchedule' };
 const MD = { group: 'serving.modelplane.io', version: 'v1alpha1', plural: 'modeldeployments' };
 
 describeOnRealCluster('the gateway as the chart runs it', (cluster) => {
@@ -42,7 +47,7 @@ describeOnRealCluster('the gateway as the chart runs it', (cluster) => {
     ns = await freshNamespace(cluster.kc, 'gw');
     install = await installChart(cluster, await freshNamespace(cluster.kc, 'modelplane-system'), ['--set', `watchNamespaces={${ns}}`]);
     expect(install.gateway).toBeDefined();
-    sim = await new NodeSimulator(cluster.kc, { runRuntimes: true, routablePodIPs: true, nodes: [{ name: `cpu-${ns}`, cpu: '16', memory: '64Gi' }] }).start();
+    sim = await new NodeSimulator(cluster.kc, { runRuntimes: true, routablePodIPs: true, nodes: [{ name: `cpu-${ns}`, cpu: '16', memory: '64Gi', taints: [SUITE_TAINT] }] }).start();
     op = startOperator(install, { extraArgs: ['--watch-timeout-seconds=5', '--runtime-prestop-sleep-seconds=0', '--runtime-termination-grace-period-seconds=12'] });
 
     // The gateway's own ServiceAccount token: the API server authorizes it by the chart's gateway Role.
@@ -68,7 +73,7 @@ describeOnRealCluster('the gateway as the chart runs it', (cluster) => {
 
   if (!ROUTABLE) console.warn('skipped: the gateway on a real API server needs pod IPs outside 127.0.0.0/8, which this user may not add to the loopback interface (ip addr add needs root)');
   (ROUTABLE ? it : it.skip)('holds the first request for a deployment at zero, patches /scale with its own role, and answers it once the pod is ready', async () => {
-    await custom.createNamespacedCustomObject({ ...MD, namespace: ns, body: { apiVersion: 'serving.modelplane.io/v1alpha1', kind: 'ModelDeployment', metadata: { name: 'tiny' }, spec: { model: { uri: `file://${model}` }, replicas: 0, autoscaling: { mode: 'builtin', minReplicas: 0, maxReplicas: 2 } } } });
+    await custom.createNamespacedCustomObject({ ...MD, namespace: ns, body: { apiVersion: 'serving.modelplane.io/v1alpha1', kind: 'ModelDeployment', metadata: { name: 'tiny' }, spec: { model: { uri: `file://${model}` }, replicas: 0, autoscaling: { mode: 'builtin', minReplicas: 0, maxReplicas: 2 }, scheduling: { tolerations: [{ ...SUITE_TAINT, operator: 'Equal' }] } } } });
     await waitFor('the model listed at zero', async () => {
       const r = await fetch(`http://127.0.0.1:${port}/v2/repository/index`, { method: 'POST', body: '{}' });
       return ((await r.json()) as Array<{ name: string }>).some((m) => m.name === 'tiny');
