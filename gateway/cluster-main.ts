@@ -6,6 +6,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import { createLogger, type Logger } from '../common/logger.js';
+import { ConnectionLedger } from '../common/connection-ledger.js';
 import { HealthServer } from '../operator/kube/health.js';
 import { DEFAULT_INFORMER_OPTIONS } from '../operator/kube/informer.js';
 import { loadKubeConfig } from '../operator/kube/kubeconfig.js';
@@ -86,6 +87,7 @@ export async function startClusterGateway(s: ClusterGatewaySettings, version: st
   log.info('directory synced', { namespaces: s.namespaces.length ? s.namespaces : '(all)', targets: directory.list().length });
   const server = createServer((req, res) => data.handle(req, res));
   server.keepAliveTimeout = 65_000;
+  const connections = new ConnectionLedger(server);
   const port = await listen(server, s.port, s.host);
   log.info('gateway listening', { port });
   let grpc: GrpcGateway | undefined;
@@ -95,15 +97,18 @@ export async function startClusterGateway(s: ClusterGatewaySettings, version: st
   }
   const drain = async () => {
     draining = true;
-    server.close();
+    // Idle connections close at once, the others as their last answer is written out.
+    const { closed } = connections.closeListener();
     // No new gRPC connection; calls in flight on open ones are counted with the HTTP requests and finish first.
     grpc?.server.close();
-    server.closeIdleConnections();
     const deadline = Date.now() + s.drainTimeoutMs;
     while (data.inflight.count > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     data.close();
     await grpc?.close();
-    server.closeAllConnections();
+    // Past the drain deadline, what is still open is cut.
+    const cut = setTimeout(() => server.closeAllConnections(), Math.max(0, deadline - Date.now()));
+    await closed;
+    clearTimeout(cut);
     await directory.stop();
     await health.close();
   };

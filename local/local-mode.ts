@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { Logger } from '../common/logger.js';
+import { ConnectionLedger } from '../common/connection-ledger.js';
 import type { Directory, Target } from '../gateway/directory.js';
 import type { GrpcGateway } from '../gateway/grpc-proxy.js';
 import { createGateway, type Gatekeeper, type Gateway } from '../gateway/server.js';
@@ -234,6 +235,7 @@ class Supervisor implements Directory {
   private readonly runDir: string;
   private readonly gateway: Gateway;
   private readonly server: Server;
+  private readonly connections: ConnectionLedger;
   private grpc: GrpcGateway | undefined;
   private grpcPort: number | undefined;
   private readonly report: ConsoleReport;
@@ -252,6 +254,7 @@ class Supervisor implements Directory {
     this.runDir = mkdtempSync(join(tmpdir(), 'modelplane-local-'));
     this.gateway = this.createGateway();
     this.server = createServer({ keepAliveTimeout: 65_000, requestTimeout: 300_000 }, this.gateway.handle);
+    this.connections = new ConnectionLedger(this.server);
     this.report = new ConsoleReport(opts.print);
     this.context = {
       cacheDir: opts.cacheDir,
@@ -499,32 +502,25 @@ class Supervisor implements Directory {
     this.stopping = true;
     for (const w of this.watchers) w.close();
     clearTimeout(this.reloadTimer);
-    const closed = this.closeRouter();
+    // Idle connections close at once, the others as their last answer is written out.
+    const { closed } = this.connections.closeListener();
     // No new gRPC connection; calls in flight on open ones are counted with the HTTP requests and finish first.
     this.grpc?.server.close();
     this.gateway.close();
-    await this.finishInflight(Date.now() + this.opts.drainMs);
+    const drainDeadline = Date.now() + this.opts.drainMs;
+    await this.finishInflight(drainDeadline);
     const grpcClosed = this.grpc?.close();
     await this.reloading;
     await Promise.all(this.list().map((d) => d.remove()));
     clearInterval(this.autoscaleTimer);
     clearInterval(this.statusTimer);
     clearTimeout(this.tickSoon);
-    this.server.closeAllConnections();
+    // Past the drain deadline, what is still open is cut.
+    const cut = setTimeout(() => this.server.closeAllConnections(), Math.max(0, drainDeadline - Date.now()));
     await closed;
+    clearTimeout(cut);
     await grpcClosed;
     rmSync(this.runDir, { recursive: true, force: true });
-  }
-
-  /** Settles when the listener has closed: idle connections at once, keep-alive ones as their requests finish. */
-  private closeRouter(): Promise<void> {
-    const { server } = this;
-    return new Promise<void>((res) => {
-      server.close(() => res());
-      server.closeIdleConnections();
-      const sweep = setInterval(() => server.closeIdleConnections(), 50);
-      server.once('close', () => clearInterval(sweep));
-    });
   }
 
   private async finishInflight(deadline: number): Promise<void> {

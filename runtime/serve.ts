@@ -26,6 +26,7 @@ import { isGpuProvider } from '../common/serve-contract.js';
 import { startGrpcServer, type GrpcRuntimeServer } from './grpc/server.js';
 import { chooseServedModel } from '../common/optimization-report.js';
 import { startGenerativeModel } from './generate/serve-generative.js';
+import { ConnectionLedger } from '../common/connection-ledger.js';
 
 export class FatalError extends Error {
   constructor(readonly reason: string, message: string) {
@@ -274,6 +275,7 @@ class Runtime {
   private readonly statistics: ModelStatisticsRecorder;
   private readonly serverDeps: RuntimeServerDeps;
   private readonly server: RuntimeServer;
+  private readonly connections: ConnectionLedger;
   /** Settles when the model is loaded and warmed up (RunningRuntime.ready). */
   private readonly ready: Promise<void>;
 
@@ -296,6 +298,7 @@ class Runtime {
       inflight: this.inflight,
     };
     this.server = createRuntimeServer(this.serverDeps);
+    this.connections = new ConnectionLedger(this.server);
     this.ready = this.load();
   }
 
@@ -409,9 +412,9 @@ class Runtime {
     logger.info('draining', { inflight: inflight.count, queued: this.served?.scheduler.queued ?? 0, drainSeconds: windowSeconds });
     if (windowSeconds > 0) await new Promise((r) => setTimeout(r, windowSeconds * 1000));
     this.setState('closed');
-    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-    server.closeIdleConnections();
-    logger.info('listener closed', { inflight: inflight.count });
+    // A connection accepted with its first request still unread gets that request answered, not a closed socket.
+    const { closed, idleClosed, awaitingFirstRequest } = this.connections.closeListener();
+    logger.info('listener closed', { inflight: inflight.count, idleClosed, awaitingFirstRequest });
     const deadline = Date.now() + cfg.drainTimeoutSeconds * 1000;
     await this.finishAccepted(deadline);
     await this.grpc?.close(1000);
