@@ -71,7 +71,11 @@ export interface Directory {
  */
 export const FAILING_REASONS: ReadonlySet<string> = new Set(['ModelLoadFailed', 'ModelFetchFailed', 'ModelOptimizationFailed', 'CrashLoop', 'InvalidSpec', 'ImagePullFailed', 'PodsRejected', 'ChildConflict', 'ProgressDeadlineExceeded']);
 
-/** Whether every target can take a request now: a ready replica, or scaled to zero (a request starts one). */
-export function everyTargetServing(targets: readonly Target[]): boolean {
-  return targets.every((t) => t.upstreams().length > 0 || t.desiredReplicas() === 0);
+/**
+ * The protocol's server readiness, the same on HTTP (`/v2/health/ready`) and gRPC (`ServerReady`), in both homes:
+ * at least one model, and every model can take a request now (a ready replica, or scaled to zero: a request
+ * starts one).
+ */
+export function serverReady(targets: readonly Target[]): boolean {
+  return targets.length > 0 && targets.every((t) => t.upstreams().length > 0 || t.desiredReplicas() === 0);
 }

@@ -19,7 +19,7 @@ import type { Logger } from '../common/logger.js';
 import { SERVE_DEFAULTS } from '../common/serve-contract.js';
 import { EXTENSIONS, SERVER_NAME } from '../runtime/core.js';
 import { pickUpstream, type Acquired, type UpstreamWaiter } from './balance.js';
-import { everyTargetServing, type Directory, type Outcome, type ReadyCondition, type Target, type Upstream } from './directory.js';
+import { serverReady, type Directory, type Outcome, type ReadyCondition, type Target, type Upstream } from './directory.js';
 import { GrpcCode, encodeGrpcMessage, frameMessage, grpcCodeOfHttp, httpStatusOfGrpc, outcomeOfGrpc, readStringField, stringField, varintField, MessageScanner } from './grpc-wire.js';
 import { noReadyReplica, type Authorize, type ExchangeStats, type Refusal } from './proxy.js';
 import { MAX_SESSION_MEMORY_MB, SESSION_WINDOW_BYTES, STREAM_WINDOW_BYTES, UpstreamSessions, sessionKey, type UpstreamSession } from './grpc-sessions.js';
@@ -407,7 +407,7 @@ class GrpcCall {
   private answerHere(): void {
     if (this.service === HEALTH_SERVICE) return this.answerHealth();
     if (this.method === 'ServerLive') return this.answer(varintField(1, true));
-    if (this.method === 'ServerReady') return this.answer(varintField(1, everyTargetServing(this.s.directory.list())));
+    if (this.method === 'ServerReady') return this.answer(varintField(1, serverReady(this.s.directory.list())));
     const extensions = EXTENSIONS.map((e) => stringField(3, e));
     this.answer(Buffer.concat([stringField(1, SERVER_NAME), stringField(2, this.s.version), ...extensions]));
   }

@@ -6,7 +6,7 @@
 // bench:gateway measure why.
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../common/logger.js';
-import { FAILING_REASONS, type Directory, type Target } from './directory.js';
+import { FAILING_REASONS, serverReady, type Directory, type Target } from './directory.js';
 import { createGrpcGateway, type GrpcGateway } from './grpc-proxy.js';
 import { HoldQueue, type HoldOptions } from './hold.js';
 import { GatewayStats } from './metrics.js';
@@ -133,11 +133,12 @@ function listRoutes(opts: GatewayOptions, models: OpenAiModels, req: IncomingMes
   return true;
 }
 
-/** The cluster gateway's own routes: liveness, readiness (a model behind it or not, it can take requests), server metadata. */
+/** The cluster gateway's own routes: liveness, the protocol's server readiness, server metadata. */
 function ownRoutes(opts: GatewayOptions, req: IncomingMessage, res: ServerResponse): void {
   req.resume();
   const path = (req.url ?? '').split('?')[0];
-  if (path === '/v2/health/live' || path === '/v2/health/ready') res.writeHead(200).end();
+  if (path === '/v2/health/live') res.writeHead(200).end();
+  else if (path === '/v2/health/ready') res.writeHead(serverReady(opts.directory.list()) ? 200 : 503).end();
   else if (path === '/v2') sendJson(res, 200, { name: 'modelplane', version: opts.version, extensions: EXTENSIONS });
   else sendJson(res, 404, { error: `no route for ${req.method} ${path}`, reason: 'NotFound' });
 }

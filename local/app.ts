@@ -3,7 +3,7 @@
 // and the gateway's cold starts), the ModelDeploymentList for programs, health, and on /metrics local mode's gauges, the
 // gateway's per-model metrics, and the runtime's counters and histograms summed over the replicas (replica-metrics.ts).
 import express, { type Express } from 'express';
-import { everyTargetServing } from '../gateway/directory.js';
+import { serverReady } from '../gateway/directory.js';
 import { API_VERSION, GROUP, KIND, PLURAL, VERSION } from '../operator/api/schema.js';
 import type { FieldError } from '../operator/api/validate.js';
 import { DASHBOARD_HTML } from './dashboard.js';
@@ -120,8 +120,7 @@ function serverRoutes(app: Express, view: LocalModeView): void {
     res.status(200).end();
   });
   app.get('/v2/health/ready', (_req, res) => {
-    const deps = view.deployments();
-    res.status(deps.length > 0 && everyTargetServing(deps) ? 200 : 503).end();
+    res.status(serverReady(view.deployments()) ? 200 : 503).end();
   });
   app.get('/v2', (_req, res) => {
     res.json({ name: 'modelplane', version: view.version, extensions: EXTENSIONS });

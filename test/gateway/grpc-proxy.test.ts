@@ -223,9 +223,11 @@ describe('answered by the gateway', () => {
     expect(err.code).toBe(status.UNIMPLEMENTED);
   });
 
-  test('ServerReady is false while a deployment that wants replicas has none ready', async () => {
+  test('ServerReady is false while a deployment that wants replicas has none ready, or with no model; true at zero', async () => {
     const c = await gateway(directory(simple, target('cold', [], 1)));
     expect(await c.call('ServerReady')).toEqual({ ready: false });
+    expect(await (await gateway(directory())).call('ServerReady')).toEqual({ ready: false });
+    expect(await (await gateway(directory(simple, target('idle', [], 0)))).call('ServerReady')).toEqual({ ready: true });
   });
 
   test('an unknown model is NOT_FOUND, naming it; ModelStatistics of every model is refused', async () => {

@@ -128,6 +128,18 @@ test.each([
   expect(modelOfPath(path)).toBe(model);
 });
 
+test('/v2/health/ready is the protocol\'s server readiness: some model, and every one ready or at zero', async () => {
+  const ready = (port: number) => send(port, '/v2/health/ready', undefined, {}, 'GET').then((r) => r.status);
+  const a = await upstream('a-0', (_req, res) => json(res, 200, {}));
+  const cold = deployment([], 'cold');
+  const r = await router({ a: deployment([a.replica], 'a'), cold });
+  expect(await ready(r.port)).toBe(503);
+  cold.desired = 0;
+  expect(await ready(r.port)).toBe(200);
+  expect(await ready((await router({})).port)).toBe(503);
+  expect((await send(r.port, '/v2/health/live', undefined, {}, 'GET')).status).toBe(200);
+});
+
 test('each model goes to its own replicas; bytes that are not text and end-to-end headers pass both ways, hop-by-hop ones do not', async () => {
   const a = await upstream('a-0', (_req, res, body) => {
     res.writeHead(200, ['Content-Type', 'application/octet-stream', 'X-Echo-Length', String(body.length), 'X-Model', 'a', 'Proxy-Authenticate', 'Basic']);
