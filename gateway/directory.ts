@@ -79,3 +79,12 @@ export const FAILING_REASONS: ReadonlySet<string> = new Set(['ModelLoadFailed', 
 export function serverReady(targets: readonly Target[]): boolean {
   return targets.length > 0 && targets.every((t) => t.upstreams().length > 0 || t.desiredReplicas() === 0);
 }
+
+/** Triton's model states: READY, UNAVAILABLE (with a reason), LOADING. */
+export function modelState(t: Target): { state: string; reason: string } {
+  if (t.upstreams().length > 0) return { state: 'READY', reason: '' };
+  const ready = t.readyCondition();
+  if (ready && ready.status !== 'True' && FAILING_REASONS.has(ready.reason)) return { state: 'UNAVAILABLE', reason: `${ready.reason}: ${ready.message}` };
+  if (t.desiredReplicas() === 0) return { state: 'UNAVAILABLE', reason: 'scaled to zero: the next request starts a replica' };
+  return { state: 'LOADING', reason: ready?.message ?? '' };
+}

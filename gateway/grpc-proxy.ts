@@ -19,8 +19,8 @@ import type { Logger } from '../common/logger.js';
 import { SERVE_DEFAULTS } from '../common/serve-contract.js';
 import { EXTENSIONS, SERVER_NAME } from '../runtime/core.js';
 import { pickUpstream, type Acquired, type UpstreamWaiter } from './balance.js';
-import { serverReady, type Directory, type Outcome, type ReadyCondition, type Target, type Upstream } from './directory.js';
-import { GrpcCode, encodeGrpcMessage, frameMessage, grpcCodeOfHttp, httpStatusOfGrpc, outcomeOfGrpc, readStringField, stringField, varintField, MessageScanner } from './grpc-wire.js';
+import { modelState, serverReady, type Directory, type Outcome, type ReadyCondition, type Target, type Upstream } from './directory.js';
+import { GrpcCode, encodeGrpcMessage, frameMessage, grpcCodeOfHttp, httpStatusOfGrpc, outcomeOfGrpc, readBoolField, readStringField, messageField, stringField, varintField, MessageScanner } from './grpc-wire.js';
 import { noReadyReplica, type Authorize, type ExchangeStats, type Refusal } from './proxy.js';
 import { MAX_SESSION_MEMORY_MB, SESSION_WINDOW_BYTES, STREAM_WINDOW_BYTES, UpstreamSessions, sessionKey, type UpstreamSession } from './grpc-sessions.js';
 
@@ -40,6 +40,8 @@ export interface GrpcGatewayOptions {
   waiter?: UpstreamWaiter;
   /** The key check, as the HTTP path's (metadata arrive as headers: authorization, x-api-key); once the model is known. */
   authorize?: Authorize;
+  /** With keys, the models a caller may see in RepositoryIndex, or the refusal (the HTTP index's filter). */
+  visible?: (headers: IncomingHttpHeaders) => ((model: string) => boolean) | Refusal;
   /** Largest request message; a larger one is answered RESOURCE_EXHAUSTED. Default: the runtime's --max-body-bytes default. */
   maxMessageBytes?: number;
   /** Longest wait for a connection to a replica; default 5000. */
@@ -403,13 +405,35 @@ class GrpcCall {
     this.fail(GrpcCode.UNAVAILABLE, reason, `replica ${failed.id} of model ${this.target!.model} failed: ${why}; retry later`);
   }
 
-  /** ServerLive, ServerReady, ServerMetadata and health checks, answered by the gateway. */
+  /** ServerLive, ServerReady, ServerMetadata, RepositoryIndex and health checks, answered by the gateway. */
   private answerHere(): void {
     if (this.service === HEALTH_SERVICE) return this.answerHealth();
     if (this.method === 'ServerLive') return this.answer(varintField(1, true));
     if (this.method === 'ServerReady') return this.answer(varintField(1, serverReady(this.s.directory.list())));
+    if (this.method === 'RepositoryIndex') return this.answerIndex();
     const extensions = EXTENSIONS.map((e) => stringField(3, e));
     this.answer(Buffer.concat([stringField(1, SERVER_NAME), stringField(2, this.s.version), ...extensions]));
+  }
+
+  /** Every model behind the gateway (those the caller's key may see), with Triton's states; `ready`: READY ones only. */
+  private answerIndex(): void {
+    const request = this.scanner.messages ? this.scanner.first() : Buffer.alloc(0);
+    const repository = readStringField(request, 1);
+    const readyOnly = readBoolField(request, 2);
+    if ('malformed' in repository || 'truncated' in repository || 'malformed' in readyOnly) {
+      return this.fail(GrpcCode.INVALID_ARGUMENT, 'InvalidRequest', `RepositoryIndexRequest: ${'malformed' in readyOnly ? readyOnly.malformed : 'malformed' in repository ? repository.malformed : 'it ends inside a field'}`);
+    }
+    if ('value' in repository && repository.value !== '') {
+      return this.fail(GrpcCode.UNIMPLEMENTED, 'RepositoryNotSupported', `repository_name "${repository.value}": the gateway has one repository; leave repository_name empty`);
+    }
+    const filter = this.s.visible?.(this.headers);
+    if (filter !== undefined && typeof filter !== 'function') return this.refuse(filter);
+    const models = this.s.directory.list()
+      .filter((t) => filter === undefined || filter(t.model))
+      .map((t) => ({ name: t.model, ...modelState(t) }))
+      .filter((m) => !readyOnly.value || m.state === 'READY')
+      .map((m) => messageField(1, Buffer.concat([stringField(1, m.name), stringField(2, '1'), stringField(3, m.state), stringField(4, m.reason)])));
+    this.answer(Buffer.concat(models));
   }
 
   private answerHealth(): void {
@@ -469,7 +493,7 @@ class GrpcCall {
   }
 }
 
-const LOCAL_INFERENCE_METHODS: ReadonlySet<string> = new Set(['ServerLive', 'ServerReady', 'ServerMetadata']);
+const LOCAL_INFERENCE_METHODS: ReadonlySet<string> = new Set(['ServerLive', 'ServerReady', 'ServerMetadata', 'RepositoryIndex']);
 /** grpc.health.v1.HealthCheckResponse.ServingStatus.SERVING */
 const SERVING = 1;
 

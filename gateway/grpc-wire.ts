@@ -173,12 +173,15 @@ function readVarint(buf: Buffer, pos: number): [number, number] | undefined {
   return buf.length < pos + 10 ? undefined : [NaN, buf.length];
 }
 
+/** Where a field's value lies in a message's bytes: a varint's value, or a length-delimited field's bytes. */
+type LocatedField = { wire: 0; value: number } | { wire: 2; start: number; end: number } | { wire: 1 | 5 };
+
 /**
- * The string field `field` (wire type 2) of the protobuf message whose bytes, or first bytes, are `buf`: other
- * fields are skipped by their wire type. Its first occurrence is taken (encoders write a singular field once).
- * `{truncated}` when `buf` ends before the field's end or before the field appears: more bytes may tell.
+ * The first occurrence of field `field` in the protobuf message whose bytes, or first bytes, are `buf`: other
+ * fields are skipped by their wire type (encoders write a singular field once). `{truncated}` when `buf` ends
+ * before the field's end or before the field appears: more bytes may tell.
  */
-export function readStringField(buf: Buffer, field: number): FieldRead {
+function locateField(buf: Buffer, field: number): LocatedField | Exclude<FieldRead, { value: string }> {
   let pos = 0;
   while (pos < buf.length) {
     const key = readVarint(buf, pos);
@@ -187,24 +190,50 @@ export function readStringField(buf: Buffer, field: number): FieldRead {
     const wire = tag % 8;
     const number = Math.floor(tag / 8);
     let next: number;
+    let located: LocatedField;
     if (wire === 0) {
       const v = readVarint(buf, afterKey);
       if (!v) return { truncated: true };
       next = v[1];
+      located = { wire, value: v[0] };
     } else if (wire === 1 || wire === 5) {
       next = afterKey + (wire === 1 ? 8 : 4);
+      located = { wire };
     } else if (wire === 2) {
       const len = readVarint(buf, afterKey);
       if (!len || !Number.isFinite(len[0])) return len ? { malformed: `field ${number} has an invalid length` } : { truncated: true };
       next = len[1] + len[0];
-      if (number === field) return next > buf.length ? { truncated: true } : { value: buf.toString('utf8', len[1], next) };
+      located = { wire, start: len[1], end: next };
     } else {
       return { malformed: `field ${number} has wire type ${wire}, which these messages do not use` };
     }
-    if (number === field) return { malformed: `field ${field} has wire type ${wire}, not a string's (2)` };
+    if (number === field) return next > buf.length ? { truncated: true } : located;
     pos = next;
   }
   return pos > buf.length ? { truncated: true } : { absent: true };
+}
+
+/** The string field `field` (wire type 2) of a message's bytes, or first bytes (see locateField). */
+export function readStringField(buf: Buffer, field: number): FieldRead {
+  const f = locateField(buf, field);
+  if (!('wire' in f)) return f;
+  if (f.wire !== 2) return { malformed: `field ${field} has wire type ${f.wire}, not a string's (2)` };
+  return { value: buf.toString('utf8', f.start, f.end) };
+}
+
+/** The bool field `field` (wire type 0) of a whole message's bytes: false when absent, as proto3 reads it. */
+export function readBoolField(buf: Buffer, field: number): { value: boolean } | { malformed: string } {
+  const f = locateField(buf, field);
+  if ('absent' in f) return { value: false };
+  if ('truncated' in f) return { malformed: 'the message ends inside a field' };
+  if ('malformed' in f) return f;
+  if (f.wire !== 0) return { malformed: `field ${field} has wire type ${f.wire}, not a bool's (0)` };
+  return { value: f.value !== 0 };
+}
+
+/** An embedded message field (wire type 2; written even when empty, as a repeated element is). */
+export function messageField(field: number, message: Buffer): Buffer {
+  return Buffer.concat([Buffer.from([...varint(field * 8 + 2), ...varint(message.length)]), message]);
 }
 
 // Writing the few messages the gateway answers itself: strings, bools, enums.

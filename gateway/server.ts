@@ -6,7 +6,7 @@
 // bench:gateway measure why.
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../common/logger.js';
-import { FAILING_REASONS, serverReady, type Directory, type Target } from './directory.js';
+import { modelState, serverReady, type Directory, type Target } from './directory.js';
 import { createGrpcGateway, type GrpcGateway } from './grpc-proxy.js';
 import { HoldQueue, type HoldOptions } from './hold.js';
 import { GatewayStats } from './metrics.js';
@@ -59,15 +59,6 @@ function sendJson(res: ServerResponse, status: number, value: unknown, headers: 
   const body = JSON.stringify(value);
   res.writeHead(status, ['Content-Type', 'application/json', 'Content-Length', String(Buffer.byteLength(body)), ...headers]);
   res.end(body);
-}
-
-/** Triton's model states: READY, UNAVAILABLE (with a reason), LOADING. */
-export function modelState(t: Target): { state: string; reason: string } {
-  if (t.upstreams().length > 0) return { state: 'READY', reason: '' };
-  const ready = t.readyCondition();
-  if (ready && ready.status !== 'True' && FAILING_REASONS.has(ready.reason)) return { state: 'UNAVAILABLE', reason: `${ready.reason}: ${ready.message}` };
-  if (t.desiredReplicas() === 0) return { state: 'UNAVAILABLE', reason: 'scaled to zero: the next request starts a replica' };
-  return { state: 'LOADING', reason: ready?.message ?? '' };
 }
 
 /**
@@ -185,7 +176,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
     inflight,
     metricsText: () => stats.text(opts.directory.list()) + (opts.keys?.metricsText?.() ?? ''),
     grpc: (o) => createGrpcGateway({
-      directory: opts.directory, waiter: hold, ...(opts.keys ? { authorize: opts.keys.authorize } : {}), maxMessageBytes: opts.maxBodyBytes,
+      directory: opts.directory, waiter: hold, ...(opts.keys ? { authorize: opts.keys.authorize, visible: opts.keys.visible } : {}), maxMessageBytes: opts.maxBodyBytes,
       version: opts.version, stats, inflight, ...o,
     }),
     close: () => {

@@ -25,6 +25,7 @@ export const ERRORS = {
   ShuttingDown: 503,
   InferenceFailed: 500,
   Internal: 500,
+  RepositoryNotSupported: 501,
 } as const;
 
 export type ErrorReason = keyof typeof ERRORS;

@@ -30,6 +30,7 @@ export const GRPC_CODES: Record<ErrorReason, status> = {
   ShuttingDown: status.UNAVAILABLE,
   InferenceFailed: status.INTERNAL,
   Internal: status.INTERNAL,
+  RepositoryNotSupported: status.UNIMPLEMENTED,
 };
 
 /** Trailing metadata key carrying the stable reason code (QueueFull, ShapeMismatch, ...). */

@@ -215,7 +215,36 @@ describe('answered by the gateway', () => {
     expect((await grpcError(gw.check('other.Service'))).code).toBe(status.NOT_FOUND);
   });
 
-  test.each(['/inference.GRPCInferenceService/RepositoryIndex', '/grpc.health.v1.Health/Watch', '/other.Service/Call'])('%s is UNIMPLEMENTED', async (path) => {
+  test('RepositoryIndex lists every model with Triton\'s states; ready: true only the ready ones', async () => {
+    const cold = target('cold', [], 1);
+    const broken = target('broken', [], 1);
+    broken.readyCondition = () => ({ status: 'False', reason: 'ModelLoadFailed', message: 'not an ONNX file' });
+    const c = await gateway(directory(simple, cold, broken, target('idle', [], 0)));
+    expect(await c.call('RepositoryIndex', {})).toEqual({ models: [
+      { name: 'simple', version: '1', state: 'READY', reason: '' },
+      { name: 'cold', version: '1', state: 'LOADING', reason: '' },
+      { name: 'broken', version: '1', state: 'UNAVAILABLE', reason: 'ModelLoadFailed: not an ONNX file' },
+      { name: 'idle', version: '1', state: 'UNAVAILABLE', reason: 'scaled to zero: the next request starts a replica' },
+    ] });
+    expect(await c.call('RepositoryIndex', { ready: true })).toEqual({ models: [{ name: 'simple', version: '1', state: 'READY', reason: '' }] });
+    const named = await grpcError(c.call('RepositoryIndex', { repository_name: 'models' }));
+    expect(named.code).toBe(status.UNIMPLEMENTED);
+    expect(named.metadata.get('modelplane-reason')).toEqual(['RepositoryNotSupported']);
+  });
+
+  test('RepositoryIndex with API keys lists what the key may call, and refuses a call with no key', async () => {
+    const c = await gateway(directory(simple, target('idle', [], 0)), {
+      visible: (headers) => headers['x-api-key'] === 'team-a'
+        ? (m: string) => m === 'idle'
+        : { status: 401, reason: 'Unauthenticated', message: 'an API key is required' },
+    });
+    expect(await callWith(c, 'RepositoryIndex', {}, { 'x-api-key': 'team-a' })).toEqual({ models: [expect.objectContaining({ name: 'idle' })] });
+    const refused = await grpcError(c.call('RepositoryIndex', {}));
+    expect(refused.code).toBe(status.UNAUTHENTICATED);
+    expect(refused.metadata.get('modelplane-reason')).toEqual(['Unauthenticated']);
+  });
+
+  test.each(['/grpc.health.v1.Health/Watch', '/other.Service/Call'])('%s is UNIMPLEMENTED', async (path) => {
     const err = await grpcError(new Promise((resolve, reject) => {
       const same = (b: Buffer) => b;
       gw.raw.makeUnaryRequest(path, same, same, Buffer.alloc(0), (e: ServiceError | null, r?: Buffer) => (e ? reject(e) : resolve(r)));

@@ -12,7 +12,7 @@ import type { ModelSignature } from '../../runtime/signature.js';
 
 describe('error catalogue as gRPC status codes', () => {
   const expected = (httpStatus: number, reason: ErrorReason): status => {
-    if (reason === 'MethodNotAllowed') return status.UNIMPLEMENTED;
+    if (reason === 'MethodNotAllowed' || httpStatus === 501) return status.UNIMPLEMENTED;
     // The in-flight budget is a resource the request's size exhausts, like the size limit.
     if (reason === 'InflightBytesExceeded') return status.RESOURCE_EXHAUSTED;
     if (httpStatus === 404) return status.NOT_FOUND;

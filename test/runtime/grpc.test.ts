@@ -71,6 +71,15 @@ describe('health, metadata, configuration, statistics', () => {
     expect(await simple.client.call('ServerMetadata')).toEqual({ name: 'modelplane', version: expect.any(String), extensions: ['binary_tensor_data', 'statistics'] });
   });
 
+  test('RepositoryIndex (Triton\'s) lists the model served, READY; a named repository is UNIMPLEMENTED', async () => {
+    const entry = { name: 'simple', version: '1', state: 'READY', reason: '' };
+    expect(await simple.client.call('RepositoryIndex', {})).toEqual({ models: [entry] });
+    expect(await simple.client.call('RepositoryIndex', { ready: true })).toEqual({ models: [entry] });
+    const named = await grpcError(simple.client.call('RepositoryIndex', { repository_name: 'models' }));
+    expect(named.code).toBe(status.UNIMPLEMENTED);
+    expect(named.metadata.get('modelplane-reason')).toEqual(['RepositoryNotSupported']);
+  });
+
   test.each(['', '1'])('ModelReady and ModelMetadata with version "%s"', async (version) => {
     expect(await simple.client.call('ModelReady', { name: 'simple', version })).toEqual({ ready: true });
     const meta = await simple.client.call('ModelMetadata', { name: 'simple', version });
@@ -310,7 +319,7 @@ describe('errors carry the HTTP message, the reason code, and the matching gRPC 
 
   test('an RPC the server does not implement is UNIMPLEMENTED', async () => {
     const err = await grpcError(new Promise((resolve, reject) => {
-      simple.client.raw.makeUnaryRequest('/inference.GRPCInferenceService/RepositoryIndex', () => Buffer.alloc(0), (b: Buffer) => b, {}, (e: Error | null, v?: Buffer) => (e ? reject(e) : resolve(v)));
+      simple.client.raw.makeUnaryRequest('/inference.GRPCInferenceService/RepositoryModelLoad', () => Buffer.alloc(0), (b: Buffer) => b, {}, (e: Error | null, v?: Buffer) => (e ? reject(e) : resolve(v)));
     }));
     expect(err.code).toBe(status.UNIMPLEMENTED);
   });
