@@ -230,6 +230,7 @@ export class LocalDeployment implements Target {
       runDir: this.ctx.runDir,
       logger: this.ctx.logger,
       onChange: () => this.onReplicaChange(),
+      grpc: this.ctx.grpc ?? false,
     });
   }
 

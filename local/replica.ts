@@ -24,6 +24,8 @@ export interface ReplicaOptions {
   runDir: string;
   logger: Logger;
   onChange: () => void;
+  /** It serves gRPC too (`--grpc-port any`): it is ready only once its gRPC port is known, so no call finds none. */
+  grpc?: boolean;
   /** Probe period once ready; checks while starting are faster. */
   probePeriodMs?: number;
   backoffBaseMs?: number;
@@ -178,7 +180,7 @@ export class Replica implements Partial<Upstream> {
     let ok = false;
     try {
       const r = await fetch(`http://127.0.0.1:${this.port}/v2/health/ready`, { signal: AbortSignal.timeout(PROBE_TIMEOUT_MS) });
-      ok = r.status === 200;
+      ok = r.status === 200 && (!this.opts.grpc || this.grpcPort !== undefined);
       await r.body?.cancel();
     } catch {
       ok = false;
