@@ -53,6 +53,31 @@ export function checkModelName(deps: Pick<ServingState, 'modelName'>, name: stri
   }
 }
 
+export interface RepositoryModel {
+  name: string;
+  version: string;
+  /** Triton's states: READY, LOADING, UNAVAILABLE. */
+  state: 'READY' | 'LOADING' | 'UNAVAILABLE';
+  reason: string;
+}
+
+/**
+ * Triton's repository index (HTTP `POST /v2/repository/index`, gRPC `RepositoryIndex`): the one model served,
+ * READY, LOADING, or UNAVAILABLE while draining; `readyOnly` lists it only when READY. A named repository is
+ * refused: a server has one.
+ */
+export function repositoryIndex(deps: Pick<ServingState, 'modelName' | 'model' | 'state'>, ask: { repositoryName?: string; readyOnly?: boolean }): RepositoryModel[] {
+  if (ask.repositoryName) {
+    throw new RuntimeError('RepositoryNotSupported', `repository_name "${ask.repositoryName}": a server has one repository; leave repository_name empty`);
+  }
+  const state = deps.state();
+  const entry = state === 'ready' && deps.model() ? { state: 'READY' as const, reason: '' }
+    : state === 'loading' ? { state: 'LOADING' as const, reason: 'the model is loading' }
+    : { state: 'UNAVAILABLE' as const, reason: 'the server is shutting down' };
+  if (ask.readyOnly && entry.state !== 'READY') return [];
+  return [{ name: deps.modelName, version: MODEL_VERSION, ...entry }];
+}
+
 export function modelMetadata(m: ServedModel): Record<string, unknown> {
   return {
     name: m.name,

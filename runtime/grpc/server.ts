@@ -7,8 +7,8 @@ import {
   type ServerDuplexStream, type ServerUnaryCall, type sendUnaryData, type UntypedServiceImplementation,
 } from '@grpc/grpc-js';
 import type { Http2SecureServer, Http2Server, ServerHttp2Session } from 'node:http2';
-import { asRuntimeError, fail, RuntimeError } from '../errors.js';
-import { EXTENSIONS, MODEL_VERSION, SERVER_NAME, checkModelName, lookupModel, modelConfig, modelMetadata, outcomeOf, type ServedModel, type TransportDeps } from '../core.js';
+import { asRuntimeError, RuntimeError } from '../errors.js';
+import { EXTENSIONS, MODEL_VERSION, SERVER_NAME, checkModelName, repositoryIndex, lookupModel, modelConfig, modelMetadata, outcomeOf, type ServedModel, type TransportDeps } from '../core.js';
 import { Reservation } from '../admission.js';
 import { decodeInferRequest, encodeInferResponse, messageBytes, ownershipTracking, type ModelInferRequest, type ModelInferResponse } from './codec.js';
 import { createHealthService } from './health.js';
@@ -80,17 +80,6 @@ function unary<Req>(logger: GrpcServerDeps['logger'], fn: (req: Req) => unknown 
   };
 }
 
-/** Triton's RepositoryIndex for the one model served: READY, LOADING, or UNAVAILABLE while draining. */
-function repositoryIndex(deps: GrpcServerDeps, r: { repository_name: string; ready: boolean }) {
-  if (r.repository_name !== '') fail('RepositoryNotSupported', `repository_name "${r.repository_name}": a server has one repository; leave repository_name empty`);
-  const state = deps.state();
-  const entry = state === 'ready' && deps.model() ? { state: 'READY', reason: '' }
-    : state === 'loading' ? { state: 'LOADING', reason: '' }
-    : { state: 'UNAVAILABLE', reason: 'the server is shutting down' };
-  if (r.ready && entry.state !== 'READY') return { models: [] };
-  return { models: [{ name: deps.modelName, version: MODEL_VERSION, ...entry }] };
-}
-
 /** inference.GRPCInferenceService: the protocol core's answers, and inference through `calls`. */
 function inferenceImplementation(deps: GrpcServerDeps, calls: InferCalls): UntypedServiceImplementation {
   const { logger } = deps;
@@ -111,7 +100,7 @@ function inferenceImplementation(deps: GrpcServerDeps, calls: InferCalls): Untyp
       // resolveModel() has refused an unknown name or version; an empty name asks for every model.
       return grpcStatistics(statisticsResponse([deps.statistics], { ...(r.name ? { name: r.name } : {}), ...(r.version ? { version: r.version } : {}) }).model_stats);
     }),
-    RepositoryIndex: unary(logger, (r: { repository_name: string; ready: boolean }) => repositoryIndex(deps, r)),
+    RepositoryIndex: unary(logger, (r: { repository_name: string; ready: boolean }) => ({ models: repositoryIndex(deps, { repositoryName: r.repository_name, readyOnly: r.ready }) })),
     ModelInfer: unary(logger, calls.infer),
     ModelStreamInfer: (call: ServerDuplexStream<ModelInferRequest, unknown>) => calls.serveStream(call),
   };

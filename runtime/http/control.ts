@@ -3,7 +3,7 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { RuntimeError } from '../errors.js';
 import { statisticsResponse } from '../statistics.js';
-import { EXTENSIONS, MODEL_VERSION, SERVER_NAME, lookupModel, modelConfig, modelMetadata, unknownModel, type ServedModel, type TransportDeps } from '../core.js';
+import { EXTENSIONS, MODEL_VERSION, SERVER_NAME, lookupModel, repositoryIndex, modelConfig, modelMetadata, unknownModel, type ServedModel, type TransportDeps } from '../core.js';
 import { decodeSegment, sendError, sendJson } from './respond.js';
 
 const methodNotAllowed = (allowed: string) => (req: Request, _res: Response, next: NextFunction) => {
@@ -49,6 +49,13 @@ function serverRoutes(app: express.Express, deps: TransportDeps): void {
     .get((_req, res) => sendJson(res, 200, { name: SERVER_NAME, version: deps.version, extensions: EXTENSIONS }))
     .all(methodNotAllowed('GET'));
 
+  app.route('/v2/repository/index')
+    .post(async (req, res) => {
+      const ask = parseIndexRequest(await readSmallBody(req, INDEX_BODY_LIMIT));
+      sendJson(res, 200, repositoryIndex(deps, ask));
+    })
+    .all(methodNotAllowed('POST'));
+
   app.route('/metrics')
     .get(async (_req, res) => {
       const m = deps.model();
@@ -57,6 +64,36 @@ function serverRoutes(app: express.Express, deps: TransportDeps): void {
       res.end(text);
     })
     .all(methodNotAllowed('GET'));
+}
+
+const INDEX_BODY_LIMIT = 64 * 1024;
+
+/** A control route's whole body, refused past `limit` bytes (a repository index request is a few bytes of JSON). */
+async function readSmallBody(req: Request, limit: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > limit) throw new RuntimeError('BodyTooLarge', `a repository index request of more than ${limit} bytes`);
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks);
+}
+
+/** Triton's RepositoryIndexRequest in JSON: an empty body, or `{"repository_name"?: string, "ready"?: boolean}`. */
+function parseIndexRequest(body: Buffer): { repositoryName?: string; readyOnly?: boolean } {
+  if (body.length === 0) return {};
+  let value: unknown;
+  try {
+    value = JSON.parse(body.toString('utf8'));
+  } catch (err) {
+    throw new RuntimeError('MalformedJson', `request body: ${(err as Error).message}`);
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new RuntimeError('InvalidRequest', 'request body: must be a JSON object');
+  const { repository_name: name, ready } = value as Record<string, unknown>;
+  if (name !== undefined && typeof name !== 'string') throw new RuntimeError('InvalidRequest', 'repository_name: must be a string');
+  if (ready !== undefined && typeof ready !== 'boolean') throw new RuntimeError('InvalidRequest', 'ready: must be a boolean');
+  return { ...(name !== undefined ? { repositoryName: name } : {}), ...(ready !== undefined ? { readyOnly: ready } : {}) };
 }
 
 /** The statistics extension: every model, then one model, optionally at one version. */

@@ -29,6 +29,29 @@ describe('health and metadata', () => {
     expect(meta).toEqual({ name: 'modelplane', version: expect.any(String), extensions: ['binary_tensor_data', 'statistics'] });
   });
 
+  test("Triton's repository index: the model served; ready: true; a named repository, bad JSON and GET refused", async () => {
+    const index = (body?: string, method = 'POST') => fetch(`${simple.url}/v2/repository/index`, { method, ...(body !== undefined ? { body, headers: { 'Content-Type': 'application/json' } } : {}) });
+    const entry = { name: 'simple', version: '1', state: 'READY', reason: '' };
+    expect(await (await index()).json()).toEqual([entry]);
+    expect(await (await index('{"ready":true}')).json()).toEqual([entry]);
+    expect(await (await index('{"repository_name":"","ready":false}')).json()).toEqual([entry]);
+    const refusals: [string, number, string, RegExp][] = [
+      ['{"repository_name":"models"}', 501, 'RepositoryNotSupported', /repository_name "models"/],
+      ['{"ready":"yes"}', 400, 'InvalidRequest', /^ready: must be a boolean$/],
+      ['[1]', 400, 'InvalidRequest', /must be a JSON object/],
+      ['{"ready":', 400, 'MalformedJson', /^request body: /],
+      [' '.repeat(70 * 1024), 413, 'BodyTooLarge', /more than 65536 bytes/],
+    ];
+    for (const [body, status, reason, message] of refusals) {
+      const r = await index(body);
+      const json = await r.json();
+      expect([r.status, json.reason]).toEqual([status, reason]);
+      expect(json.error).toMatch(message);
+    }
+    const get = await index(undefined, 'GET');
+    expect([get.status, (await get.json()).reason]).toEqual([405, 'MethodNotAllowed']);
+  });
+
   test.each(['/v2/models/simple', '/v2/models/simple/versions/1'])('model metadata at %s', async (path) => {
     const meta = await (await fetch(`${simple.url}${path}`)).json();
     expect(meta).toEqual({
