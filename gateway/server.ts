@@ -6,6 +6,8 @@
 // bench:gateway measure why.
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../common/logger.js';
+import { INDEX_BODY_LIMIT, parseIndexRequest } from '../runtime/core.js';
+import { asRuntimeError, RuntimeError } from '../runtime/errors.js';
 import { modelState, serverReady, type Directory, type Target } from './directory.js';
 import { createGrpcGateway, type GrpcGateway } from './grpc-proxy.js';
 import { HoldQueue, type HoldOptions } from './hold.js';
@@ -103,15 +105,16 @@ function listRoutes(opts: GatewayOptions, models: OpenAiModels, req: IncomingMes
   const index = path === '/v2/repository/index';
   const openai = path === '/v1/models' || path.startsWith('/v1/models/');
   if (!index && !openai) return false;
-  req.resume();
+  if (!index || req.method !== 'POST') req.resume();
   const visible = visibleTargets(opts, req.headers);
   if (!Array.isArray(visible)) {
+    req.resume();
     refuse(res, visible, openai);
     return true;
   }
   if (index) {
     if (req.method !== 'POST') sendJson(res, 405, { error: 'use POST /v2/repository/index', reason: 'MethodNotAllowed' });
-    else sendJson(res, 200, visible.map((t) => ({ name: t.model, version: '1', ...modelState(t) })));
+    else void answerIndex(visible, req, res);
     return true;
   }
   const id = path === '/v1/models' ? undefined : decodeURIComponent(path.slice('/v1/models/'.length));
@@ -122,6 +125,28 @@ function listRoutes(opts: GatewayOptions, models: OpenAiModels, req: IncomingMes
     else sendJson(res, 404, { error: { message: `The model '${id}' does not exist`, type: 'not_found_error', param: 'model', code: openAiCode('ModelNotFound') } });
   });
   return true;
+}
+
+/** Triton's repository index of the models `visible` to the caller, as the request body asks (`ready`: READY ones). */
+async function answerIndex(visible: Target[], req: IncomingMessage, res: ServerResponse): Promise<void> {
+  try {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of req as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size > INDEX_BODY_LIMIT) throw new RuntimeError('BodyTooLarge', `a repository index request of more than ${INDEX_BODY_LIMIT} bytes`);
+      chunks.push(chunk);
+    }
+    const ask = parseIndexRequest(Buffer.concat(chunks));
+    if (ask.repositoryName) throw new RuntimeError('RepositoryNotSupported', `repository_name "${ask.repositoryName}": the gateway has one repository; leave repository_name empty`);
+    const models = visible.map((t) => ({ name: t.model, version: '1', ...modelState(t) }));
+    sendJson(res, 200, ask.readyOnly ? models.filter((m) => m.state === 'READY') : models);
+  } catch (err) {
+    const e = asRuntimeError(err);
+    // A body not read to its end: the connection cannot carry another request.
+    if (!req.complete) res.setHeader('Connection', 'close');
+    sendJson(res, e.status, { error: e.message, reason: e.reason });
+  }
 }
 
 /** The cluster gateway's own routes: liveness, the protocol's server readiness, server metadata. */

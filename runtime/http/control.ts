@@ -3,7 +3,7 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { RuntimeError } from '../errors.js';
 import { statisticsResponse } from '../statistics.js';
-import { EXTENSIONS, MODEL_VERSION, SERVER_NAME, lookupModel, repositoryIndex, modelConfig, modelMetadata, unknownModel, type ServedModel, type TransportDeps } from '../core.js';
+import { EXTENSIONS, INDEX_BODY_LIMIT, MODEL_VERSION, SERVER_NAME, lookupModel, parseIndexRequest, repositoryIndex, modelConfig, modelMetadata, unknownModel, type ServedModel, type TransportDeps } from '../core.js';
 import { decodeSegment, sendError, sendJson } from './respond.js';
 
 const methodNotAllowed = (allowed: string) => (req: Request, _res: Response, next: NextFunction) => {
@@ -66,8 +66,6 @@ function serverRoutes(app: express.Express, deps: TransportDeps): void {
     .all(methodNotAllowed('GET'));
 }
 
-const INDEX_BODY_LIMIT = 64 * 1024;
-
 /** A control route's whole body, refused past `limit` bytes (a repository index request is a few bytes of JSON). */
 async function readSmallBody(req: Request, limit: number): Promise<Buffer> {
   const chunks: Buffer[] = [];
@@ -78,22 +76,6 @@ async function readSmallBody(req: Request, limit: number): Promise<Buffer> {
     chunks.push(chunk);
   }
   return Buffer.concat(chunks);
-}
-
-/** Triton's RepositoryIndexRequest in JSON: an empty body, or `{"repository_name"?: string, "ready"?: boolean}`. */
-function parseIndexRequest(body: Buffer): { repositoryName?: string; readyOnly?: boolean } {
-  if (body.length === 0) return {};
-  let value: unknown;
-  try {
-    value = JSON.parse(body.toString('utf8'));
-  } catch (err) {
-    throw new RuntimeError('MalformedJson', `request body: ${(err as Error).message}`);
-  }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new RuntimeError('InvalidRequest', 'request body: must be a JSON object');
-  const { repository_name: name, ready } = value as Record<string, unknown>;
-  if (name !== undefined && typeof name !== 'string') throw new RuntimeError('InvalidRequest', 'repository_name: must be a string');
-  if (ready !== undefined && typeof ready !== 'boolean') throw new RuntimeError('InvalidRequest', 'ready: must be a boolean');
-  return { ...(name !== undefined ? { repositoryName: name } : {}), ...(ready !== undefined ? { readyOnly: ready } : {}) };
 }
 
 /** The statistics extension: every model, then one model, optionally at one version. */

@@ -140,6 +140,22 @@ test('/v2/health/ready is the protocol\'s server readiness: some model, and ever
   expect((await send(r.port, '/v2/health/live', undefined, {}, 'GET')).status).toBe(200);
 });
 
+test('POST /v2/repository/index reads Triton\'s request: ready: true lists READY ones; a named repository, bad JSON and a huge body are refused', async () => {
+  const a = await upstream('a-0', (_req, res) => json(res, 200, {}));
+  const cold = deployment([], 'cold');
+  const r = await router({ a: deployment([a.replica], 'a'), cold });
+  const index = async (body?: Buffer | string) => {
+    const ans = await send(r.port, '/v2/repository/index', body === undefined ? undefined : Buffer.from(body));
+    return { status: ans.status, json: JSON.parse(ans.body.toString()) };
+  };
+  expect(await index()).toEqual({ status: 200, json: [{ name: 'a', version: '1', state: 'READY', reason: '' }, { name: 'cold', version: '1', state: 'LOADING', reason: '' }] });
+  expect((await index('{"ready":true}')).json).toEqual([{ name: 'a', version: '1', state: 'READY', reason: '' }]);
+  expect(await index('{"repository_name":"models"}')).toEqual({ status: 501, json: { reason: 'RepositoryNotSupported', error: expect.stringContaining('"models"') } });
+  expect(await index('{"ready":1}')).toEqual({ status: 400, json: { reason: 'InvalidRequest', error: 'ready: must be a boolean' } });
+  expect((await index('{')).json.reason).toBe('MalformedJson');
+  expect(await index(Buffer.alloc(1 << 20, 32))).toEqual({ status: 413, json: { reason: 'BodyTooLarge', error: expect.stringContaining('65536') } });
+});
+
 test('each model goes to its own replicas; bytes that are not text and end-to-end headers pass both ways, hop-by-hop ones do not', async () => {
   const a = await upstream('a-0', (_req, res, body) => {
     res.writeHead(200, ['Content-Type', 'application/octet-stream', 'X-Echo-Length', String(body.length), 'X-Model', 'a', 'Proxy-Authenticate', 'Basic']);
