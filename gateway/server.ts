@@ -6,7 +6,7 @@
 // bench:gateway measure why.
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../common/logger.js';
-import { INDEX_BODY_LIMIT, parseIndexRequest } from '../runtime/core.js';
+import { readIndexRequest } from '../runtime/http/index-request.js';
 import { asRuntimeError, RuntimeError } from '../runtime/errors.js';
 import { modelState, serverReady, type Directory, type Target } from './directory.js';
 import { createGrpcGateway, type GrpcGateway } from './grpc-proxy.js';
@@ -130,14 +130,7 @@ function listRoutes(opts: GatewayOptions, models: OpenAiModels, req: IncomingMes
 /** Triton's repository index of the models `visible` to the caller, as the request body asks (`ready`: READY ones). */
 async function answerIndex(visible: Target[], req: IncomingMessage, res: ServerResponse): Promise<void> {
   try {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const chunk of req as AsyncIterable<Buffer>) {
-      size += chunk.length;
-      if (size > INDEX_BODY_LIMIT) throw new RuntimeError('BodyTooLarge', `a repository index request of more than ${INDEX_BODY_LIMIT} bytes`);
-      chunks.push(chunk);
-    }
-    const ask = parseIndexRequest(Buffer.concat(chunks));
+    const ask = await readIndexRequest(req);
     if (ask.repositoryName) throw new RuntimeError('RepositoryNotSupported', `repository_name "${ask.repositoryName}": the gateway has one repository; leave repository_name empty`);
     const models = visible.map((t) => ({ name: t.model, version: '1', ...modelState(t) }));
     sendJson(res, 200, ask.readyOnly ? models.filter((m) => m.state === 'READY') : models);

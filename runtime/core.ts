@@ -78,25 +78,6 @@ export function repositoryIndex(deps: Pick<ServingState, 'modelName' | 'model' |
   return [{ name: deps.modelName, version: MODEL_VERSION, ...entry }];
 }
 
-/** Largest repository index request body (a few bytes of JSON). */
-export const INDEX_BODY_LIMIT = 64 * 1024;
-
-/** Triton's RepositoryIndexRequest in JSON: an empty body, or `{"repository_name"?: string, "ready"?: boolean}`. */
-export function parseIndexRequest(body: Buffer): { repositoryName?: string; readyOnly?: boolean } {
-  if (body.length === 0) return {};
-  let value: unknown;
-  try {
-    value = JSON.parse(body.toString('utf8'));
-  } catch (err) {
-    throw new RuntimeError('MalformedJson', `request body: ${(err as Error).message}`);
-  }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new RuntimeError('InvalidRequest', 'request body: must be a JSON object');
-  const { repository_name: name, ready } = value as Record<string, unknown>;
-  if (name !== undefined && typeof name !== 'string') throw new RuntimeError('InvalidRequest', 'repository_name: must be a string');
-  if (ready !== undefined && typeof ready !== 'boolean') throw new RuntimeError('InvalidRequest', 'ready: must be a boolean');
-  return { ...(name !== undefined ? { repositoryName: name } : {}), ...(ready !== undefined ? { readyOnly: ready } : {}) };
-}
-
 export function modelMetadata(m: ServedModel): Record<string, unknown> {
   return {
     name: m.name,

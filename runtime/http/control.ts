@@ -3,8 +3,9 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { RuntimeError } from '../errors.js';
 import { statisticsResponse } from '../statistics.js';
-import { EXTENSIONS, INDEX_BODY_LIMIT, MODEL_VERSION, SERVER_NAME, lookupModel, parseIndexRequest, repositoryIndex, modelConfig, modelMetadata, unknownModel, type ServedModel, type TransportDeps } from '../core.js';
+import { EXTENSIONS, MODEL_VERSION, SERVER_NAME, lookupModel, repositoryIndex, modelConfig, modelMetadata, unknownModel, type ServedModel, type TransportDeps } from '../core.js';
 import { decodeSegment, sendError, sendJson } from './respond.js';
+import { readIndexRequest } from './index-request.js';
 
 const methodNotAllowed = (allowed: string) => (req: Request, _res: Response, next: NextFunction) => {
   next(new RuntimeError('MethodNotAllowed', `${req.method} ${req.path}: use ${allowed}`));
@@ -51,7 +52,7 @@ function serverRoutes(app: express.Express, deps: TransportDeps): void {
 
   app.route('/v2/repository/index')
     .post(async (req, res) => {
-      const ask = parseIndexRequest(await readSmallBody(req, INDEX_BODY_LIMIT));
+      const ask = await readIndexRequest(req);
       sendJson(res, 200, repositoryIndex(deps, ask));
     })
     .all(methodNotAllowed('POST'));
@@ -64,18 +65,6 @@ function serverRoutes(app: express.Express, deps: TransportDeps): void {
       res.end(text);
     })
     .all(methodNotAllowed('GET'));
-}
-
-/** A control route's whole body, refused past `limit` bytes (a repository index request is a few bytes of JSON). */
-async function readSmallBody(req: Request, limit: number): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limit) throw new RuntimeError('BodyTooLarge', `a repository index request of more than ${limit} bytes`);
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks);
 }
 
 /** The statistics extension: every model, then one model, optionally at one version. */
