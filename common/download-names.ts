@@ -3,6 +3,17 @@
 
 export const MODEL_FILE = 'model.onnx';
 
+/**
+ * Where the ONNX graph lies in a model directory, in the order looked for: at its top (Optimum's layout), or under
+ * onnx/ (a transformers.js repository, with config.json and tokenizer.json at its top).
+ */
+export const MODEL_FILE_PLACES: readonly string[] = [MODEL_FILE, `onnx/${MODEL_FILE}`];
+
+/** The first of MODEL_FILE_PLACES (paths relative to a model directory) for which `holds` is true. */
+export function modelFilePlace(holds: (relativePath: string) => boolean): string | undefined {
+  return MODEL_FILE_PLACES.find(holds);
+}
+
 /** The archive formats `modelplane fetch` unpacks, told apart by the name's ending. */
 export type ArchiveFormat = 'tar.gz' | 'tar' | 'zip';
 

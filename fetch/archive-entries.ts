@@ -2,7 +2,7 @@
 // target, each path is declared once, links point at entries of the model, the whole stays under a size limit, and
 // the model (model.onnx) is at the top or in one top-level folder.
 import { posix } from 'node:path';
-import { MODEL_FILE, type ArchiveFormat } from '../common/download-names.js';
+import { MODEL_FILE, modelFilePlace, type ArchiveFormat } from '../common/download-names.js';
 import { FetchError } from './errors.js';
 import { MANIFEST_NAME } from './integrity.js';
 
@@ -97,22 +97,21 @@ export class EntryTable {
 }
 
 /**
- * Where the model lies among the archive's paths: '' when model.onnx is at the top, the folder's name when everything
- * lies in one top-level folder that holds model.onnx; otherwise NotFound, naming what the archive holds.
+ * Where the model lies among the archive's paths: '' when model.onnx is at the top (or under onnx/), the folder's name
+ * when everything lies in one top-level folder that holds it so; otherwise NotFound, naming what the archive holds.
  */
 export function modelRoot(table: EntryTable): string {
-  const kindOf = (p: string) => table.declared.get(p);
-  if (kindOf(MODEL_FILE) === 'file' || kindOf(MODEL_FILE) === 'hardlink') return '';
+  const isFile = (p: string) => table.declared.get(p) === 'file' || table.declared.get(p) === 'hardlink';
+  // model.onnx at the root's top, or under onnx/ (a transformers.js repository).
+  const holdsModel = (root: string) => modelFilePlace((p) => isFile(root ? `${root}/${p}` : p)) !== undefined;
+  if (holdsModel('')) return '';
   const top = table.topLevel();
   const [only] = top;
-  if (top.length === 1 && table.isDir(only)) {
-    const inner = kindOf(`${only}/${MODEL_FILE}`);
-    if (inner === 'file' || inner === 'hardlink') return only;
-  }
+  if (top.length === 1 && table.isDir(only) && holdsModel(only)) return only;
   const found = top.slice(0, 8).map((n) => (table.isDir(n) ? `${n}/` : n)).join(', ');
   throw new FetchError(
     'NotFound',
-    `the archive holds no ${MODEL_FILE} at its top or in a single top-level folder (found: ${found || 'nothing'}${top.length > 8 ? ', ...' : ''})`,
+    `the archive holds no ${MODEL_FILE} at its top or in a single top-level folder, directly or under onnx/ (found: ${found || 'nothing'}${top.length > 8 ? ', ...' : ''})`,
   );
 }
 

@@ -15,7 +15,7 @@ import {
 } from './integrity.js';
 import { MODEL_FILE, resolveInPlace } from './local.js';
 import { isInside } from '../common/paths.js';
-import { archiveOfUri, downloadLanding, type ArchiveLanding, type DownloadLanding } from '../common/download-names.js';
+import { archiveOfUri, downloadLanding, modelFilePlace, type ArchiveLanding, type DownloadLanding } from '../common/download-names.js';
 import { DEFAULT_RETRY, type RetryHooks, type RetryPolicy } from './retry.js';
 import type { S3ObjectInfo } from './s3.js';
 import { downloadToTemp, type RangeSource, type TransferSettings } from './transfer.js';
@@ -328,15 +328,17 @@ class Download {
   async prefix<T extends S3ObjectInfo>(objects: T[], prefix: string, sourceFor: (o: T) => RangeSource): Promise<FetchModelResult> {
     // Every name is checked before the first byte is written.
     const entries = objects.map((o) => ({ object: o, rel: safeRelativePath(o.key.slice(prefix.length)) }));
-    if (!entries.some((e) => e.rel === MODEL_FILE)) {
+    // model.onnx directly under the prefix, else under its onnx/ (a transformers.js repository).
+    const model = modelFilePlace((p) => entries.some((e) => e.rel === p));
+    if (model === undefined) {
       const found = entries.slice(0, 5).map((e) => e.rel).join(', ');
-      throw new FetchError('NotFound', `no ${MODEL_FILE} directly under the prefix (found: ${found}${entries.length > 5 ? ', ...' : ''})`);
+      throw new FetchError('NotFound', `no ${MODEL_FILE} directly under the prefix nor under its onnx/ (found: ${found}${entries.length > 5 ? ', ...' : ''})`);
     }
-    // model.onnx first: a checksum mismatch should fail before gigabytes of external data arrive.
-    entries.sort((a, b) => Number(b.rel === MODEL_FILE) - Number(a.rel === MODEL_FILE));
+    // The model file first: a checksum mismatch should fail before gigabytes of external data arrive.
+    entries.sort((a, b) => Number(b.rel === model) - Number(a.rel === model));
     const staged: Staged[] = [];
     try {
-      for (const e of entries) staged.push(await this.stage(sourceFor(e.object), e.rel, e.rel === MODEL_FILE));
+      for (const e of entries) staged.push(await this.stage(sourceFor(e.object), e.rel, e.rel === model));
     } catch (err) {
       await Promise.all(staged.map((s) => removeQuietly(s.temp)));
       throw err;

@@ -7,7 +7,7 @@ import { readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { FetchError } from './errors.js';
-import { MODEL_FILE } from '../common/download-names.js';
+import { MODEL_FILE, modelFilePlace } from '../common/download-names.js';
 
 export const SHA256_HEX = /^[0-9a-f]{64}$/;
 export const MANIFEST_NAME = '.modelplane-fetch.json';
@@ -93,7 +93,7 @@ export async function writeManifest(dest: string, manifest: Manifest): Promise<v
  * download, and a truncated or tampered file must never be served.
  */
 export async function manifestStillHolds(dest: string, manifest: Manifest, expectedSha256?: string): Promise<boolean> {
-  const modelFile = manifest.modelPath === '.' ? MODEL_FILE : manifest.modelPath;
+  const modelFile = manifest.modelPath === '.' ? modelFilePlace((p) => manifest.files.some((f) => f.path === p)) ?? MODEL_FILE : manifest.modelPath;
   if (manifest.files.length === 0) return false;
   if (expectedSha256 !== undefined) {
     const digest = manifest.archive !== undefined ? manifest.archive.sha256 : manifest.files.find((f) => f.path === modelFile)?.sha256;

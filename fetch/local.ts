@@ -1,10 +1,11 @@
 // pvc:// and file:// sources are used where they lie, never copied: a PersistentVolumeClaim is mounted
 // into the pod at <MODELPLANE_PVC_ROOT>/<claim> (default /mnt/pvc/<claim>), a file:// path is local.
+import { existsSync } from 'node:fs';
 import { readdir, realpath, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FetchError } from './errors.js';
 import { isInside } from '../common/paths.js';
-import { MODEL_FILE } from '../common/download-names.js';
+import { MODEL_FILE, modelFilePlace } from '../common/download-names.js';
 
 export { MODEL_FILE };
 import type { ModelSource } from './uri.js';
@@ -29,7 +30,7 @@ async function listing(dir: string): Promise<string> {
 }
 
 export interface InPlaceModel {
-  /** What to load: the file, or the directory holding model.onnx. */
+  /** What to load: the file, or the directory holding model.onnx (at its top or under onnx/). */
   modelPath: string;
   /** The file a sha256 applies to. */
   modelFile: string;
@@ -70,12 +71,13 @@ export async function resolveInPlace(source: Extract<ModelSource, { kind: 'pvc' 
   }
   if (info.isFile()) return { modelPath: path, modelFile: path };
   if (!info.isDirectory()) throw new FetchError('NotFound', `${path} is neither a file nor a directory`);
-  const modelFile = join(path, MODEL_FILE);
+  // At its top, else under onnx/ (a transformers.js repository).
+  const modelFile = join(path, modelFilePlace((p) => existsSync(join(path, p))) ?? MODEL_FILE);
   try {
     if (!(await stat(modelFile)).isFile()) throw Object.assign(new Error('not a file'), { code: 'ENOENT' });
   } catch (err) {
     const e = statError(err, modelFile);
-    throw e.reason === 'NotFound' ? new FetchError('NotFound', `directory ${path} holds no ${MODEL_FILE} at its top (found: ${await listing(path)})`) : e;
+    throw e.reason === 'NotFound' ? new FetchError('NotFound', `directory ${path} holds no ${MODEL_FILE} at its top or under onnx/ (found: ${await listing(path)})`) : e;
   }
   if (root !== undefined) {
     const real = await realpath(modelFile).catch((err: unknown) => { throw statError(err, modelFile); });

@@ -14,6 +14,7 @@ import type { ModelSignature } from '../runtime/signature.js';
 import { quantizeInt8, type SkippedOp } from './quantize-int8.js';
 import { INT8_OPSET, toInt8Opset } from './opset.js';
 import { readManifest } from '../fetch/integrity.js';
+import { modelFilePlace } from '../common/download-names.js';
 import {
   DEFAULT_MIN_COSINE, DEFAULT_MIN_SPEEDUP, GRAPH_OPTIMIZATION_LEVELS, OPTIMIZED_MODEL_FILE, QUANTIZE_MODES, REPORT_FILE, type GraphOptimizationLevel, type OptimizationReport, type QuantizeMode,
 } from '../common/optimization-report.js';
@@ -99,13 +100,13 @@ export function writeReport(out: string, report: OptimizationReport, extra?: str
 }
 
 /**
- * The model file behind --model: a file, a directory's model.onnx, or what `modelplane fetch` recorded in the
+ * The model file behind --model: a file, a directory's model.onnx (at its top or under onnx/), or what `modelplane fetch` recorded in the
  * directory's manifest (an object whose name says nothing of its kind), exactly as the runtime resolves it.
  */
 async function resolveModelPath(path: string): Promise<string> {
   let dir: string;
   try {
-    if (!statSync(path).isDirectory() || existsSync(join(path, OPTIMIZED_MODEL_FILE))) return path;
+    if (!statSync(path).isDirectory() || modelFilePlace((p) => existsSync(join(path, p))) !== undefined) return path;
     dir = resolve(path);
   } catch {
     return path;

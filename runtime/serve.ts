@@ -4,7 +4,7 @@ import { existsSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
-import { MODEL_FILE, archiveOfUri } from '../common/download-names.js';
+import { MODEL_FILE_PLACES, archiveOfUri, modelFilePlace } from '../common/download-names.js';
 import { createLogger, type Logger } from '../common/logger.js';
 import { writeTerminationMessage } from '../common/termination.js';
 import { cpuLimit, type ServeConfig } from './config.js';
@@ -49,11 +49,15 @@ export interface RunningRuntime {
   drain(windowSeconds?: number): Promise<void>;
 }
 
-/** The model name: --name, else the file name without `.onnx` (the directory name for model directories). */
+/**
+ * The model name: --name, else the file name without `.onnx`; the model directory's name for a directory, or for
+ * its model.onnx (at its top, or under onnx/ as transformers.js keeps it).
+ */
 export function defaultModelName(modelPath: string): string {
-  const base = basename(modelPath.replace(/\/+$/, ''));
-  const inDir = `/${MODEL_FILE}`;
-  const name = base === MODEL_FILE ? basename(modelPath.endsWith(inDir) ? modelPath.slice(0, -inDir.length) : modelPath) : base.replace(/\.onnx$/, '');
+  const trimmed = modelPath.replace(/\/+$/, '');
+  const place = MODEL_FILE_PLACES.slice().reverse().find((p) => trimmed.endsWith(`/${p}`) || trimmed === p);
+  const base = basename(place ? trimmed.slice(0, -place.length).replace(/\/+$/, '') : trimmed);
+  const name = place ? base : base.replace(/\.onnx$/, '');
   return name.replace(/[^A-Za-z0-9_.-]/g, '-') || 'model';
 }
 
@@ -78,7 +82,7 @@ async function resolveModelFile(cfg: ServeConfig, logger: Logger): Promise<strin
   return file;
 }
 
-/** The ONNX file a local --model path names: the file, a directory's MODEL_FILE, or what fetch recorded there. */
+/** The ONNX file a local --model path names: the file, a directory's model file (MODEL_FILE_PLACES), or what fetch recorded there. */
 async function localModelFile(path: string): Promise<string> {
   if (!existsSync(path)) {
     const fetched = await fetchedModel(dirname(path));
@@ -86,16 +90,16 @@ async function localModelFile(path: string): Promise<string> {
     throw new FatalError('ModelLoadFailed', `model not found: ${path} does not exist`);
   }
   if (statSync(path).isDirectory()) {
-    const file = join(path, MODEL_FILE);
-    if (existsSync(file)) return file;
+    const place = modelFilePlace((p) => existsSync(join(path, p)));
+    if (place) return join(path, place);
     const fetched = await fetchedModel(path);
     if (fetched) return fetched;
-    throw new FatalError('ModelLoadFailed', `model not found: directory ${path} has no ${MODEL_FILE}`);
+    throw new FatalError('ModelLoadFailed', `model not found: directory ${path} has no ${MODEL_FILE_PLACES.join(' nor ')}`);
   }
   return path;
 }
 
-/** --sha256 for a model on disk: the digest of the file loaded (MODEL_FILE of a directory), as fetch checks it. */
+/** --sha256 for a model on disk: the digest of the file loaded (the model file of a directory), as fetch checks it. */
 async function verifyLocalModel(file: string, expected: string): Promise<void> {
   const actual = await sha256File(file);
   if (actual !== expected.toLowerCase()) {
@@ -113,8 +117,9 @@ async function fetchedModel(dir: string): Promise<string | undefined> {
   try {
     const target = resolve(dir, manifest.modelPath);
     if (target !== dir && !target.startsWith(`${dir}/`)) return undefined;
-    const file = statSync(target).isDirectory() ? join(target, MODEL_FILE) : target;
-    return existsSync(file) ? file : undefined;
+    if (!statSync(target).isDirectory()) return existsSync(target) ? target : undefined;
+    const place = modelFilePlace((p) => existsSync(join(target, p)));
+    return place ? join(target, place) : undefined;
   } catch {
     return undefined;
   }

@@ -50,8 +50,9 @@ const ModelSource = Type.Object(
       description:
         'Where the model is: https://host/path, http://host/path, s3://bucket/key, pvc://<claim>/<path> (read in place from a ' +
         'PersistentVolumeClaim), or file:///absolute/path (local mode). A directory (or an S3 prefix ending in /) holds model.onnx ' +
-        'and the files beside it (external data, config.json, tokenizer.json); a name ending .tar.gz, .tgz, .tar or .zip is an ' +
-        'archive, unpacked by the fetch step, with model.onnx at its top or in a single top-level folder.',
+        'and the files beside it (external data, config.json, tokenizer.json), or model.onnx under onnx/ with config.json and ' +
+        'tokenizer.json at its top (a transformers.js repository); a name ending .tar.gz, .tgz, .tar or .zip is an ' +
+        'archive, unpacked by the fetch step, with that directory at its top or in a single top-level folder.',
       ...cel({
         rule:
           "self.matches(r'^https?://[^/?#\\s]+[^\\s]*$') || self.matches(r'^s3://[a-z0-9][a-z0-9.-]*[a-z0-9]/[^\\s]+$') || " +

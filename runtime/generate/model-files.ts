@@ -2,7 +2,7 @@
 // (both required), tokenizer_config.json (special tokens, the chat template) and generation_config.json (end tokens,
 // sampling defaults).
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import type { ModelConfigJson } from './layout.js';
 
 export interface GenerationConfigJson {
@@ -40,9 +40,18 @@ function readJson(dir: string, name: string): Record<string, unknown> | undefine
   return value as Record<string, unknown>;
 }
 
-/** The directory's generation files, or undefined when it lacks config.json or tokenizer.json (not a generative model). */
-export function readModelFiles(dir: string): ModelFiles | undefined {
-  if (!existsSync(join(dir, 'config.json')) || !existsSync(join(dir, 'tokenizer.json'))) return undefined;
+const hasGenerationFiles = (dir: string) => existsSync(join(dir, 'config.json')) && existsSync(join(dir, 'tokenizer.json'));
+
+/**
+ * The generation files of the model file's directory `modelDir`, or of the directory above it when the model lies
+ * under onnx/ (a transformers.js repository); undefined when neither has config.json and tokenizer.json (not a
+ * generative model).
+ */
+export function readModelFiles(modelDir: string): ModelFiles | undefined {
+  const dir = hasGenerationFiles(modelDir) ? modelDir
+    : basename(modelDir) === 'onnx' && hasGenerationFiles(dirname(modelDir)) ? dirname(modelDir)
+    : undefined;
+  if (dir === undefined) return undefined;
   return {
     dir,
     config: readJson(dir, 'config.json')!,

@@ -112,6 +112,17 @@ describe('archives made by tar and zip, over HTTP', () => {
     expect(http.seen.length).toBe(requests);
   });
 
+  test.each([
+    ['at the top', [{ name: 'onnx/model.onnx', data: MODEL }, { name: 'tokenizer.json', data: 'tok' }], ''],
+    ['in a single top-level folder', [{ name: 'tiny-gpt/onnx/model.onnx', data: MODEL }, { name: 'tiny-gpt/tokenizer.json', data: 'tok' }], 'tiny-gpt'],
+  ])('a transformers.js repository (model.onnx under onnx/) %s is unpacked with its layout', async (_where, entries, folder) => {
+    const { result } = await fetchUri(serve(`/tjs-${folder || 'top'}.tar.gz`, rawTar(entries)));
+    expect(sha256(await readFile(join(result.modelPath, 'onnx', 'model.onnx')))).toBe(sha256(MODEL));
+    expect(await readFile(join(result.modelPath, 'tokenizer.json'), 'utf8')).toBe('tok');
+    // The single top-level folder's contents are the model directory: the folder itself is not kept.
+    expect(existsSync(join(result.modelPath, 'tiny-gpt'))).toBe(false);
+  });
+
   test('long names (GNU and pax headers), a pax global header, symbolic and hard links within the model are kept', async () => {
     const long = `${'d'.repeat(120)}/${'f'.repeat(130)}.json`;
     const tar = rawTar([
@@ -192,7 +203,7 @@ describe('hostile archives are refused, each with its reason, and leave nothing 
     ['a tar with the same file twice', 'dup.tar.gz', () => rawTar([model, { name: './model.onnx', data: 'other' }]), 'ArchiveDuplicateEntry', /'model.onnx' appears more than once/],
     ['a zip with the same file twice', 'dup.zip', () => rawZip([model, { name: 'config.json' }, { name: 'config.json', data: 'x' }]), 'ArchiveDuplicateEntry', /'config.json' appears more than once/],
     ['a tar with a file under a link', 'under.tar.gz', () => rawTar([model, { name: 'd', type: '2', linkname: 'model.onnx' }, { name: 'd/x', data: 'x' }]), 'ArchiveDuplicateEntry', /lies under 'd'/],
-    ['an archive without model.onnx', 'nomodel.tar.gz', () => rawTar([{ name: 'weights.bin', data: 'w' }, { name: 'cfg/config.json', data: '{}' }]), 'NotFound', /no model\.onnx at its top or in a single top-level folder \(found: weights\.bin, cfg\/\)/],
+    ['an archive without model.onnx', 'nomodel.tar.gz', () => rawTar([{ name: 'weights.bin', data: 'w' }, { name: 'cfg/config.json', data: '{}' }]), 'NotFound', /no model\.onnx at its top or in a single top-level folder, directly or under onnx\/ \(found: weights\.bin, cfg\/\)/],
     ['data that is not gzip named .tar.gz', 'text.tar.gz', () => Buffer.from('<html>not found</html>'), 'ArchiveInvalid', /not gzip/],
     ['data that is not tar named .tar', 'text.tar', () => Buffer.alloc(1024, 'x'), 'ArchiveInvalid', /checksum/],
     ['data that is not zip named .zip', 'text.zip', () => Buffer.from('plain text'), 'ArchiveInvalid', /no end of central directory/],

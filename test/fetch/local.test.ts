@@ -90,13 +90,22 @@ describe('pvc:// and file:// sources are used in place', () => {
     expect(await fetchLocal('pvc://models/resnet')).toEqual({ modelPath: join(pvcRoot, 'models', 'resnet'), downloaded: false });
   });
 
+  test('a transformers.js repository (model.onnx under onnx/) is used in place; its sha256 is that of onnx/model.onnx', async () => {
+    const repo = join(dir.path, 'tiny-gpt');
+    await mkdir(join(repo, 'onnx'), { recursive: true });
+    await writeFile(join(repo, 'onnx', 'model.onnx'), MODEL);
+    await writeFile(join(repo, 'tokenizer.json'), '{}');
+    expect(await fetchLocal(`file://${repo}`, sha256(MODEL))).toEqual({ modelPath: repo, downloaded: false });
+    expect((await localFailure(`file://${repo}`, 'b'.repeat(64))).reason).toBe('ChecksumMismatch');
+  });
+
   test('a directory without model.onnx at its top is refused, naming what it holds', async () => {
     await mkdir(join(pvcRoot, 'models', 'outer', 'gpt2'), { recursive: true });
     await writeFile(join(pvcRoot, 'models', 'outer', 'gpt2', 'model.onnx'), MODEL);
     await writeFile(join(pvcRoot, 'models', 'outer', 'README.md'), 'x');
     const err = await localFailure('pvc://models/outer');
     expect(err.reason).toBe('NotFound');
-    expect(err.message).toBe(`directory ${join(pvcRoot, 'models', 'outer')} holds no model.onnx at its top (found: README.md, gpt2/)`);
+    expect(err.message).toBe(`directory ${join(pvcRoot, 'models', 'outer')} holds no model.onnx at its top or under onnx/ (found: README.md, gpt2/)`);
   });
 
   test('a symlink inside the claim that points outside it is refused', async () => {

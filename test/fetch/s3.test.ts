@@ -49,6 +49,8 @@ beforeAll(async () => {
   await put('resnet/weights.bin', WEIGHTS);
   await put('resnet/sub/extra.bin', EXTRA);
   await put('nomodel/weights.bin', WEIGHTS);
+  await put('tiny-gpt/onnx/model.onnx', MODEL);
+  await put('tiny-gpt/tokenizer.json', EXTRA);
   await put('raw/resnet', MODEL);
   await put('archives/gpt2.tar.gz', TAR_GZ);
   await put('archives/gpt2.zip', ZIP);
@@ -125,6 +127,15 @@ describe('s3 source (s3rver, custom endpoint, path-style)', () => {
     expect(err.reason).toBe('ChecksumMismatch');
     expect(err.message).toContain(`expected ${'b'.repeat(64)}, got ${sha256(MODEL)}`);
     expect(existsSync(dest) ? await readdir(dest) : []).toEqual([]);
+  });
+
+  test('a transformers.js prefix (model.onnx under onnx/) is fetched whole, its sha256 that of onnx/model.onnx, and reused', async () => {
+    const { result } = await fetchS3('s3://models/tiny-gpt/', { sha256: sha256(MODEL) });
+    expect(result).toEqual({ modelPath: dest, downloaded: true });
+    expect(sha256(await readFile(join(dest, 'onnx', 'model.onnx')))).toBe(sha256(MODEL));
+    expect(sha256(await readFile(join(dest, 'tokenizer.json')))).toBe(sha256(EXTRA));
+    expect((await fetchS3('s3://models/tiny-gpt/', { sha256: sha256(MODEL) })).result).toEqual({ modelPath: dest, downloaded: false });
+    expect((await s3Failure('s3://models/tiny-gpt/', { sha256: 'b'.repeat(64) })).reason).toBe('ChecksumMismatch');
   });
 
   test('a prefix without model.onnx fails with NotFound and lists what it found', async () => {

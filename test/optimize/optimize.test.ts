@@ -107,6 +107,15 @@ describe('int8', () => {
     expect(report.quantized!.map((q) => q.weight)).toEqual(['w0', 'w1']);
   });
 
+  test('a transformers.js repository (model.onnx under onnx/) is read the way the runtime reads it', async () => {
+    const repo = join(dir, 'tiny-repo');
+    mkdirSync(join(repo, 'onnx'), { recursive: true });
+    writeModel(join(repo, 'onnx', 'model.onnx'), mlpModel(64, 2));
+    const report = await optimizeModel({ model: repo, out: outDir('tiny-repo'), quantize: 'int8', ...fast });
+    expect(report.applied).toBe(true);
+    expect(report.quantized!.map((q) => q.weight)).toEqual(['w0', 'w1']);
+  });
+
   test('IR version 3, where every initializer is also listed as an input: weights are still constants', async () => {
     const m = onnx.ModelProto.decode(encodeModel(mlpModel(64, 2)));
     m.irVersion = 3;

@@ -2,7 +2,7 @@
 // directory with a tokenizer whose model is not such a decoder is served as an ordinary model; the generation flags
 // are serve flags with environment variables, refused naming the flag; a --max-model-len past the model's context
 // stops the start with the reason; a stream running at SIGTERM is finished before the server exits.
-import { copyFileSync, mkdirSync } from 'node:fs';
+import { copyFileSync, mkdirSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { simpleModel, writeModel } from '../../../examples/onnx-models.js';
 import { infer, runCli, startRuntime, tempDir } from '../../support/runtime-process.js';
@@ -36,6 +36,33 @@ test('a model with a tokenizer beside it that is not a decoder is served as an o
   } finally {
     await rt.stop();
   }
+});
+
+test('a transformers.js repository (the graph under onnx/, config and tokenizer at the top) is served as it is, answering as the same model in the Optimum layout', async () => {
+  const optimum = decoderDir(tmp.path, 'optimum-layout');
+  const repo = decoderDir(tmp.path, 'tiny-gpt');
+  mkdirSync(join(repo.dir, 'onnx'));
+  renameSync(join(repo.dir, 'model.onnx'), join(repo.dir, 'onnx', 'model.onnx'));
+  const prompts = ['the cluster', 'hello world', '\u00e9t\u00e9 \u4e2d\u6587'];
+  const answers = async (dirOrFile: string, name?: string) => {
+    const rt = await startRuntime(['--model', dirOrFile, ...(name ? ['--name', name] : [])]);
+    try {
+      const served = (await (await fetch(`${rt.url}/v1/models`)).json()).data.map((m: { id: string }) => m.id);
+      const texts = await Promise.all(prompts.map(async (prompt) => {
+        const r = await postJson(`${rt.url}/v1/completions`, { model: served[0], prompt, max_tokens: 8, temperature: 0 });
+        expect(r.status).toBe(200);
+        return (await r.json()).choices[0].text as string;
+      }));
+      return { served, texts };
+    } finally {
+      await rt.stop();
+    }
+  };
+  const reference = await answers(optimum.dir, 'tiny-gpt');
+  expect(reference.texts.every((t) => t.length > 0)).toBe(true);
+  expect(await answers(repo.dir)).toEqual({ served: ['tiny-gpt'], texts: reference.texts });
+  // The graph named directly: its tokenizer and config are read from the directory above onnx/.
+  expect(await answers(join(repo.dir, 'onnx', 'model.onnx'))).toEqual({ served: ['tiny-gpt'], texts: reference.texts });
 });
 
 test('the generation flags: in --help with their environment variables, refused naming the flag, checked against the model', async () => {
