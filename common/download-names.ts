@@ -1,6 +1,9 @@
 // Where a model download lands in the fetch destination, one rule for `modelplane fetch` (which stores it) and for
 // the operator and local mode (which tell `serve` where to find it).
 
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+
 export const MODEL_FILE = 'model.onnx';
 
 /**
@@ -12,6 +15,12 @@ export const MODEL_FILE_PLACES: readonly string[] = [MODEL_FILE, `onnx/${MODEL_F
 /** The first of MODEL_FILE_PLACES (paths relative to a model directory) for which `holds` is true. */
 export function modelFilePlace(holds: (relativePath: string) => boolean): string | undefined {
   return MODEL_FILE_PLACES.find(holds);
+}
+
+/** The model file in directory `dir` on this machine (the first of MODEL_FILE_PLACES there), or undefined. */
+export function modelFileIn(dir: string): string | undefined {
+  const place = modelFilePlace((p) => existsSync(join(dir, p)));
+  return place === undefined ? undefined : join(dir, place);
 }
 
 /** The archive formats `modelplane fetch` unpacks, told apart by the name's ending. */

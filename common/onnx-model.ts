@@ -1,9 +1,9 @@
 // Reading and writing ONNX ModelProto files with onnx-proto, external-data tensors included: on the way in
 // every external tensor is read into memory; on the way out large tensors go to one data file beside the model.
-import { closeSync, existsSync, openSync, readFileSync, readSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { dirname, isAbsolute, join, normalize, resolve } from 'node:path';
 import { isInside } from './paths.js';
-import { MODEL_FILE, modelFilePlace } from './download-names.js';
+import { MODEL_FILE, modelFileIn } from './download-names.js';
 import onnxProto from 'onnx-proto';
 /** Why a model file cannot be read or used, in the optimiser's reason codes (it reports them as its own). */
 export type ModelFileReason = 'InvalidArgument' | 'IoError' | 'InvalidModel' | 'UnsupportedModel';
@@ -61,7 +61,7 @@ export function defaultOpset(model: ModelProto): number {
 export function readModel(path: string): LoadedModel {
   let bytes: Buffer;
   try {
-    if (statSync(path).isDirectory()) path = join(path, modelFilePlace((p) => existsSync(join(path, p))) ?? MODEL_FILE);
+    if (statSync(path).isDirectory()) path = modelFileIn(path) ?? join(path, MODEL_FILE);
     bytes = readFileSync(path);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;

@@ -1,11 +1,10 @@
 // pvc:// and file:// sources are used where they lie, never copied: a PersistentVolumeClaim is mounted
 // into the pod at <MODELPLANE_PVC_ROOT>/<claim> (default /mnt/pvc/<claim>), a file:// path is local.
-import { existsSync } from 'node:fs';
 import { readdir, realpath, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FetchError } from './errors.js';
 import { isInside } from '../common/paths.js';
-import { MODEL_FILE, modelFilePlace } from '../common/download-names.js';
+import { MODEL_FILE, modelFileIn } from '../common/download-names.js';
 
 export { MODEL_FILE };
 import type { ModelSource } from './uri.js';
@@ -72,7 +71,7 @@ export async function resolveInPlace(source: Extract<ModelSource, { kind: 'pvc' 
   if (info.isFile()) return { modelPath: path, modelFile: path };
   if (!info.isDirectory()) throw new FetchError('NotFound', `${path} is neither a file nor a directory`);
   // At its top, else under onnx/ (a transformers.js repository).
-  const modelFile = join(path, modelFilePlace((p) => existsSync(join(path, p))) ?? MODEL_FILE);
+  const modelFile = modelFileIn(path) ?? join(path, MODEL_FILE);
   try {
     if (!(await stat(modelFile)).isFile()) throw Object.assign(new Error('not a file'), { code: 'ENOENT' });
   } catch (err) {

@@ -14,7 +14,7 @@ import type { ModelSignature } from '../runtime/signature.js';
 import { quantizeInt8, type SkippedOp } from './quantize-int8.js';
 import { INT8_OPSET, toInt8Opset } from './opset.js';
 import { readManifest } from '../fetch/integrity.js';
-import { modelFilePlace } from '../common/download-names.js';
+import { modelFileIn } from '../common/download-names.js';
 import {
   DEFAULT_MIN_COSINE, DEFAULT_MIN_SPEEDUP, GRAPH_OPTIMIZATION_LEVELS, OPTIMIZED_MODEL_FILE, QUANTIZE_MODES, REPORT_FILE, type GraphOptimizationLevel, type OptimizationReport, type QuantizeMode,
 } from '../common/optimization-report.js';
@@ -106,7 +106,7 @@ export function writeReport(out: string, report: OptimizationReport, extra?: str
 async function resolveModelPath(path: string): Promise<string> {
   let dir: string;
   try {
-    if (!statSync(path).isDirectory() || modelFilePlace((p) => existsSync(join(path, p))) !== undefined) return path;
+    if (!statSync(path).isDirectory() || modelFileIn(path) !== undefined) return path;
     dir = resolve(path);
   } catch {
     return path;

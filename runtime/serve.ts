@@ -4,7 +4,7 @@ import { existsSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
-import { MODEL_FILE_PLACES, archiveOfUri, modelFilePlace } from '../common/download-names.js';
+import { MODEL_FILE_PLACES, archiveOfUri, modelFileIn } from '../common/download-names.js';
 import { createLogger, type Logger } from '../common/logger.js';
 import { writeTerminationMessage } from '../common/termination.js';
 import { cpuLimit, type ServeConfig } from './config.js';
@@ -90,8 +90,8 @@ async function localModelFile(path: string): Promise<string> {
     throw new FatalError('ModelLoadFailed', `model not found: ${path} does not exist`);
   }
   if (statSync(path).isDirectory()) {
-    const place = modelFilePlace((p) => existsSync(join(path, p)));
-    if (place) return join(path, place);
+    const file = modelFileIn(path);
+    if (file) return file;
     const fetched = await fetchedModel(path);
     if (fetched) return fetched;
     throw new FatalError('ModelLoadFailed', `model not found: directory ${path} has no ${MODEL_FILE_PLACES.join(' nor ')}`);
@@ -118,8 +118,7 @@ async function fetchedModel(dir: string): Promise<string | undefined> {
     const target = resolve(dir, manifest.modelPath);
     if (target !== dir && !target.startsWith(`${dir}/`)) return undefined;
     if (!statSync(target).isDirectory()) return existsSync(target) ? target : undefined;
-    const place = modelFilePlace((p) => existsSync(join(target, p)));
-    return place ? join(target, place) : undefined;
+    return modelFileIn(target);
   } catch {
     return undefined;
   }
