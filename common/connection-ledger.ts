@@ -21,6 +21,8 @@ interface ConnectionUse {
 export interface ListenerClosing {
   /** Settles when the listener has stopped and every connection has ended. */
   closed: Promise<void>;
+  /** As `closed`, but at `deadline` (ms since the epoch) what is still open is cut. */
+  within(deadline: number): Promise<void>;
   /** Connections that were idle between requests and were closed at once. */
   idleClosed: number;
   /** Connections accepted that had not yet begun their first request: they have the grace period to send it. */
@@ -64,7 +66,12 @@ export class ConnectionLedger {
         for (const socket of awaiting) if (this.uses.get(socket)?.requests === 0) socket.destroy();
       }, firstRequestGraceMs).unref();
     }
-    return { closed, idleClosed, awaitingFirstRequest: awaiting.length };
+    const within = async (deadline: number) => {
+      const cut = setTimeout(() => this.server.closeAllConnections(), Math.max(0, deadline - Date.now()));
+      await closed;
+      clearTimeout(cut);
+    };
+    return { closed, within, idleClosed, awaitingFirstRequest: awaiting.length };
   }
 
   /** Closes the connections that answered every request they began and wait for another; returns how many. */

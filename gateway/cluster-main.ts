@@ -98,7 +98,7 @@ export async function startClusterGateway(s: ClusterGatewaySettings, version: st
   const drain = async () => {
     draining = true;
     // Idle connections close at once, the others as their last answer is written out.
-    const { closed } = connections.closeListener();
+    const closing = connections.closeListener();
     // No new gRPC connection; calls in flight on open ones are counted with the HTTP requests and finish first.
     grpc?.server.close();
     const deadline = Date.now() + s.drainTimeoutMs;
@@ -106,9 +106,7 @@ export async function startClusterGateway(s: ClusterGatewaySettings, version: st
     data.close();
     await grpc?.close();
     // Past the drain deadline, what is still open is cut.
-    const cut = setTimeout(() => server.closeAllConnections(), Math.max(0, deadline - Date.now()));
-    await closed;
-    clearTimeout(cut);
+    await closing.within(deadline);
     await directory.stop();
     await health.close();
   };

@@ -503,7 +503,7 @@ class Supervisor implements Directory {
     for (const w of this.watchers) w.close();
     clearTimeout(this.reloadTimer);
     // Idle connections close at once, the others as their last answer is written out.
-    const { closed } = this.connections.closeListener();
+    const closing = this.connections.closeListener();
     // No new gRPC connection; calls in flight on open ones are counted with the HTTP requests and finish first.
     this.grpc?.server.close();
     this.gateway.close();
@@ -516,9 +516,7 @@ class Supervisor implements Directory {
     clearInterval(this.statusTimer);
     clearTimeout(this.tickSoon);
     // Past the drain deadline, what is still open is cut.
-    const cut = setTimeout(() => this.server.closeAllConnections(), Math.max(0, drainDeadline - Date.now()));
-    await closed;
-    clearTimeout(cut);
+    await closing.within(drainDeadline);
     await grpcClosed;
     rmSync(this.runDir, { recursive: true, force: true });
   }

@@ -416,18 +416,17 @@ class Runtime {
     logger.info('draining', { inflight: inflight.count, queued: this.served?.scheduler.queued ?? 0, drainSeconds: windowSeconds });
     if (windowSeconds > 0) await new Promise((r) => setTimeout(r, windowSeconds * 1000));
     this.setState('closed');
-    // A connection accepted with its first request still unread gets that request answered, not a closed socket.
-    const { closed, idleClosed, awaitingFirstRequest } = this.connections.closeListener();
+    // Idle connections close at once, the others once their answers are written out (none is cut mid-answer).
+    const closing = this.connections.closeListener();
+    const { idleClosed, awaitingFirstRequest } = closing;
     logger.info('listener closed', { inflight: inflight.count, idleClosed, awaitingFirstRequest });
     const deadline = Date.now() + cfg.drainTimeoutSeconds * 1000;
     await this.finishAccepted(deadline);
     await this.grpc?.close(1000);
-    // Connections close after their last answer is flushed (it says Connection: close); past the deadline, now.
+    // Past the deadline with requests unanswered: cut now. Otherwise each connection closes after its last answer,
+    // and what is still open a second on (or at the deadline, if later) is cut.
     if (inflight.count > 0) server.closeAllConnections();
-    // A connection left idle without Connection: close would hold the close until its keep-alive timeout.
-    const lingering = setTimeout(() => server.closeAllConnections(), Math.max(1000, deadline - Date.now()));
-    await closed;
-    clearTimeout(lingering);
+    await closing.within(Math.max(Date.now() + 1000, deadline));
     server.closeCodec();
     await Promise.all([...this.runners.map((r) => r.close()), this.inline?.release(), this.closeGeneration?.()]);
     logger.info('drained');

@@ -10,7 +10,7 @@ const body = Buffer.alloc(BIG, 7);
 async function startServer(): Promise<{ server: Server; port: number; ledger: ConnectionLedger }> {
   const server = createServer((req, res) => {
     if (req.url === '/big') res.end(body);
-    else res.end('ok');
+    else if (req.url !== '/never') res.end('ok');
   });
   server.keepAliveTimeout = 60_000;
   const ledger = new ConnectionLedger(server);
@@ -99,6 +99,22 @@ test('a connection that never sends a request is closed once its grace has passe
   expect(refused.state.received).toBe(0);
   await c.ended;
   await closing.closed;
+  expect(performance.now() - t).toBeGreaterThanOrEqual(250);
+  expect(c.state.received).toBe(0);
+});
+
+test('within(deadline): a request never answered holds the close until the deadline, then its connection is cut', async () => {
+  const s = await startServer();
+  const c = rawClient(s.port);
+  await c.connected;
+  c.socket.write(get('/never'));
+  await until(() => s.ledger.size === 1);
+  await new Promise((r) => setTimeout(r, 20));
+  const t = performance.now();
+  const closing = s.ledger.closeListener();
+  expect(closing).toMatchObject({ idleClosed: 0, awaitingFirstRequest: 0 });
+  await closing.within(Date.now() + 300);
+  await c.ended;
   expect(performance.now() - t).toBeGreaterThanOrEqual(250);
   expect(c.state.received).toBe(0);
 });
