@@ -3,6 +3,7 @@
 // mode) and a way to ask for a first replica when it is scaled to zero. The cluster and local mode each implement
 // it; the proxy, the hold queue, keys and metrics see only this.
 import type { Agent } from 'node:http';
+import type { RepositoryModel } from '../runtime/core.js';
 
 /** How an exchange ended, for meters: answered 2xx/3xx, a 4xx, turned away (503), or failed (5xx, no answer). */
 export type Outcome = 'success' | 'client_error' | 'rejected' | 'failed';
@@ -81,10 +82,16 @@ export function serverReady(targets: readonly Target[]): boolean {
 }
 
 /** Triton's model states: READY, UNAVAILABLE (with a reason), LOADING. */
-export function modelState(t: Target): { state: string; reason: string } {
+export function modelState(t: Target): Pick<RepositoryModel, 'state' | 'reason'> {
   if (t.upstreams().length > 0) return { state: 'READY', reason: '' };
   const ready = t.readyCondition();
   if (ready && ready.status !== 'True' && FAILING_REASONS.has(ready.reason)) return { state: 'UNAVAILABLE', reason: `${ready.reason}: ${ready.message}` };
   if (t.desiredReplicas() === 0) return { state: 'UNAVAILABLE', reason: 'scaled to zero: the next request starts a replica' };
   return { state: 'LOADING', reason: ready?.message ?? '' };
+}
+
+/** Triton's repository index of `targets` (both protocols): each model with its state; `readyOnly`, the READY ones. */
+export function repositoryIndexOf(targets: readonly Target[], readyOnly = false): RepositoryModel[] {
+  const models = targets.map((t) => ({ name: t.model, version: '1', ...modelState(t) }));
+  return readyOnly ? models.filter((m) => m.state === 'READY') : models;
 }

@@ -17,9 +17,9 @@ import type { AddressInfo } from 'node:net';
 import { gunzipSync, inflateSync } from 'node:zlib';
 import type { Logger } from '../common/logger.js';
 import { SERVE_DEFAULTS } from '../common/serve-contract.js';
-import { EXTENSIONS, SERVER_NAME } from '../runtime/core.js';
+import { EXTENSIONS, SERVER_NAME, namedRepositoryRefusal } from '../runtime/core.js';
 import { pickUpstream, type Acquired, type UpstreamWaiter } from './balance.js';
-import { modelState, serverReady, type Directory, type Outcome, type ReadyCondition, type Target, type Upstream } from './directory.js';
+import { repositoryIndexOf, serverReady, type Directory, type Outcome, type ReadyCondition, type Target, type Upstream } from './directory.js';
 import { GrpcCode, encodeGrpcMessage, frameMessage, grpcCodeOfHttp, httpStatusOfGrpc, outcomeOfGrpc, readBoolField, readStringField, messageField, stringField, varintField, MessageScanner } from './grpc-wire.js';
 import { noReadyReplica, type Authorize, type ExchangeStats, type Refusal } from './proxy.js';
 import { MAX_SESSION_MEMORY_MB, SESSION_WINDOW_BYTES, STREAM_WINDOW_BYTES, UpstreamSessions, sessionKey, type UpstreamSession } from './grpc-sessions.js';
@@ -423,16 +423,13 @@ class GrpcCall {
     if ('malformed' in repository || 'truncated' in repository || 'malformed' in readyOnly) {
       return this.fail(GrpcCode.INVALID_ARGUMENT, 'InvalidRequest', `RepositoryIndexRequest: ${'malformed' in readyOnly ? readyOnly.malformed : 'malformed' in repository ? repository.malformed : 'it ends inside a field'}`);
     }
-    if ('value' in repository && repository.value !== '') {
-      return this.fail(GrpcCode.UNIMPLEMENTED, 'RepositoryNotSupported', `repository_name "${repository.value}": the gateway has one repository; leave repository_name empty`);
-    }
+    const named = namedRepositoryRefusal('value' in repository ? repository.value : undefined);
+    if (named) return this.fail(GrpcCode.UNIMPLEMENTED, named.reason, named.message);
     const filter = this.s.visible?.(this.headers);
     if (filter !== undefined && typeof filter !== 'function') return this.refuse(filter);
-    const models = this.s.directory.list()
-      .filter((t) => filter === undefined || filter(t.model))
-      .map((t) => ({ name: t.model, ...modelState(t) }))
-      .filter((m) => !readyOnly.value || m.state === 'READY')
-      .map((m) => messageField(1, Buffer.concat([stringField(1, m.name), stringField(2, '1'), stringField(3, m.state), stringField(4, m.reason)])));
+    const targets = this.s.directory.list().filter((t) => filter === undefined || filter(t.model));
+    const models = repositoryIndexOf(targets, readyOnly.value)
+      .map((m) => messageField(1, Buffer.concat([stringField(1, m.name), stringField(2, m.version), stringField(3, m.state), stringField(4, m.reason)])));
     this.answer(Buffer.concat(models));
   }
 

@@ -7,8 +7,9 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../common/logger.js';
 import { readIndexRequest } from '../runtime/http/index-request.js';
-import { asRuntimeError, RuntimeError } from '../runtime/errors.js';
-import { modelState, serverReady, type Directory, type Target } from './directory.js';
+import { namedRepositoryRefusal } from '../runtime/core.js';
+import { asRuntimeError } from '../runtime/errors.js';
+import { repositoryIndexOf, serverReady, type Directory, type Target } from './directory.js';
 import { createGrpcGateway, type GrpcGateway } from './grpc-proxy.js';
 import { HoldQueue, type HoldOptions } from './hold.js';
 import { GatewayStats } from './metrics.js';
@@ -131,9 +132,9 @@ function listRoutes(opts: GatewayOptions, models: OpenAiModels, req: IncomingMes
 async function answerIndex(visible: Target[], req: IncomingMessage, res: ServerResponse): Promise<void> {
   try {
     const ask = await readIndexRequest(req);
-    if (ask.repositoryName) throw new RuntimeError('RepositoryNotSupported', `repository_name "${ask.repositoryName}": the gateway has one repository; leave repository_name empty`);
-    const models = visible.map((t) => ({ name: t.model, version: '1', ...modelState(t) }));
-    sendJson(res, 200, ask.readyOnly ? models.filter((m) => m.state === 'READY') : models);
+    const refusal = namedRepositoryRefusal(ask.repositoryName);
+    if (refusal) throw refusal;
+    sendJson(res, 200, repositoryIndexOf(visible, ask.readyOnly));
   } catch (err) {
     const e = asRuntimeError(err);
     // A body not read to its end: the connection cannot carry another request.

@@ -61,15 +61,19 @@ export interface RepositoryModel {
   reason: string;
 }
 
+/** The refusal of a named repository in a repository index request (Triton's repository_name): one repository is served here. */
+export function namedRepositoryRefusal(name: string | undefined): RuntimeError | undefined {
+  return name ? new RuntimeError('RepositoryNotSupported', `repository_name "${name}": one repository is served here; leave repository_name empty`) : undefined;
+}
+
 /**
  * Triton's repository index (HTTP `POST /v2/repository/index`, gRPC `RepositoryIndex`): the one model served,
  * READY, LOADING, or UNAVAILABLE while draining; `readyOnly` lists it only when READY. A named repository is
  * refused: a server has one.
  */
 export function repositoryIndex(deps: Pick<ServingState, 'modelName' | 'model' | 'state'>, ask: { repositoryName?: string; readyOnly?: boolean }): RepositoryModel[] {
-  if (ask.repositoryName) {
-    throw new RuntimeError('RepositoryNotSupported', `repository_name "${ask.repositoryName}": a server has one repository; leave repository_name empty`);
-  }
+  const refusal = namedRepositoryRefusal(ask.repositoryName);
+  if (refusal) throw refusal;
   const state = deps.state();
   const entry = state === 'ready' && deps.model() ? { state: 'READY' as const, reason: '' }
     : state === 'loading' ? { state: 'LOADING' as const, reason: 'the model is loading' }
