@@ -55,7 +55,8 @@ export interface RunningRuntime {
  */
 export function defaultModelName(modelPath: string): string {
   const trimmed = modelPath.replace(/\/+$/, '');
-  const place = MODEL_FILE_PLACES.slice().reverse().find((p) => trimmed.endsWith(`/${p}`) || trimmed === p);
+  // The deepest place first: .../repo/onnx/model.onnx also ends with /model.onnx.
+  const place = [...MODEL_FILE_PLACES].sort((a, b) => b.length - a.length).find((p) => trimmed.endsWith(`/${p}`) || trimmed === p);
   const base = basename(place ? trimmed.slice(0, -place.length).replace(/\/+$/, '') : trimmed);
   const name = place ? base : base.replace(/\.onnx$/, '');
   return name.replace(/[^A-Za-z0-9_.-]/g, '-') || 'model';
